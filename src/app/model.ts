@@ -1,0 +1,94 @@
+// The loaded app: one typed, immutable model whatever generation of export it came from.
+// Only src/app/ reads configuration files; everything else receives an AppConfig.
+
+export const PROVIDER_TYPES = [
+  'anon-user',
+  'local-userpass',
+  'api-key',
+  'custom-token',
+  'custom-function',
+  'oauth2-google',
+  'oauth2-facebook',
+  'oauth2-apple',
+] as const;
+export type ProviderType = (typeof PROVIDER_TYPES)[number];
+
+export interface MetadataField {
+  readonly required: boolean;
+  /** Field name or JWT path, e.g. `email` or `user.profile.name`. */
+  readonly name: string;
+  /** Alias under which the value lands in `user.data`. */
+  readonly fieldName?: string;
+}
+
+export interface ProviderConfig {
+  /** Route segment: `/auth/providers/{name}/login`. */
+  readonly name: string;
+  readonly type: ProviderType;
+  readonly disabled: boolean;
+  /** 24-hex id reported as `provider_id`: the export's own `id` when it has one, otherwise derived from app id and name. */
+  readonly id: string;
+  /** Provider-specific public options, as written in the export. */
+  readonly config: Readonly<Record<string, unknown>>;
+  /** Option name → secret name, as written in the export. */
+  readonly secretConfig: Readonly<Record<string, string>>;
+  readonly metadataFields: readonly MetadataField[];
+  readonly redirectUris: readonly string[];
+  readonly domainRestrictions: readonly string[];
+}
+
+export interface ValueConfig {
+  readonly name: string;
+  /** When true, `value` is the name of a secret and `resolved` holds its material (or undefined if missing). */
+  readonly fromSecret: boolean;
+  readonly value: unknown;
+}
+
+export interface FunctionConfig {
+  /** Possibly nested: `auth/emailpass/onCreate`. */
+  readonly name: string;
+  readonly private: boolean;
+  readonly runAsSystem: boolean;
+  readonly canEvaluate: unknown;
+  /** Source text of the function (`exports = function (...) {...}`). */
+  readonly source: string;
+  /** File it came from, relative to the app directory, for error messages. */
+  readonly file: string;
+}
+
+export type ConfigLayout = '20210101' | '20200603' | '20180301';
+
+export interface AppConfig {
+  /** Client app id: the `{app}` in `/api/client/v2.0/app/{app}/...`. */
+  readonly appId: string;
+  readonly name: string;
+  /** 24-hex id of the app, reported as `domain_id` / `baas_domain_id`. */
+  readonly domainId: string;
+  readonly layout: ConfigLayout;
+  /** `config_version` as written, or null when the export had none. */
+  readonly configVersion: number | null;
+  /** Active environment (`""`, `development`, `testing`, `qa`, `production`). */
+  readonly environment: string;
+  /** Values of `environments/<env>.json` for the active environment. */
+  readonly environmentValues: Readonly<Record<string, unknown>>;
+  /** Empty means every origin is allowed. */
+  readonly allowedRequestOrigins: readonly string[];
+  /** Keyed by provider name. */
+  readonly providers: ReadonlyMap<string, ProviderConfig>;
+  readonly values: ReadonlyMap<string, ValueConfig>;
+  readonly functions: ReadonlyMap<string, FunctionConfig>;
+  /** Secret name → material, from `--secrets`, `BASTE_SECRET_<NAME>` and a legacy `secrets.json`. */
+  readonly secrets: ReadonlyMap<string, string>;
+}
+
+/** Something in the export that was skipped, kept for `baste validate` and the start-up log. */
+export interface ConfigWarning {
+  /** Path relative to the app directory. */
+  readonly file: string;
+  readonly message: string;
+}
+
+export interface LoadedApp {
+  readonly config: AppConfig;
+  readonly warnings: readonly ConfigWarning[];
+}

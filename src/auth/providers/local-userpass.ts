@@ -1,0 +1,276 @@
+// Email/password (`local-userpass`): login, registration, confirmation and password reset.
+// Accounts are registrations; the user and its identity are created at the first login
+// (or when the account is linked into an existing user), as on the platform.
+
+import { createHash, randomBytes } from 'node:crypto';
+import type { ProviderConfig } from '../../app/model.js';
+import { ConfigError, BasteError, badRequest } from '../../errors.js';
+import type { Mailer } from '../../email/mailer.js';
+import type { Clock } from '../../util/clock.js';
+import { newObjectIdHex } from '../../util/ids.js';
+import type { PasswordHasher } from '../passwords.js';
+import type { AuthProvider, LoginContext, VerifiedIdentity } from '../provider.js';
+import type { LoginThrottle } from '../throttle.js';
+
+/** Confirmation and reset links stay valid this long (platform: 30 minutes). */
+export const USERPASS_TOKEN_TTL_MS = 30 * 60 * 1000;
+const PASSWORD_MIN = 6;
+const PASSWORD_MAX = 128;
+const EMAIL_MAX = 256;
+
+export interface UserpassSettings {
+  readonly autoConfirm: boolean;
+  readonly emailConfirmationUrl?: string;
+  readonly confirmEmailSubject: string;
+  readonly runConfirmationFunction: boolean;
+  readonly confirmationFunctionName?: string;
+  readonly resetPasswordUrl?: string;
+  readonly resetPasswordSubject: string;
+  readonly runResetFunction: boolean;
+  readonly resetFunctionName?: string;
+}
+
+// The persistence this provider needs, stated here so the provider depends on no storage module.
+interface Account {
+  readonly id: string;
+  readonly email: string;
+  readonly passwordHash: string;
+  readonly confirmed: boolean;
+  readonly createdAt: number;
+}
+type TokenKind = 'confirm' | 'reset';
+interface Token {
+  readonly id: string;
+  readonly accountId: string;
+  readonly kind: TokenKind;
+  readonly tokenHash: string;
+  readonly expiresAt: number;
+}
+export interface UserpassAccounts {
+  createUserpassAccount(account: Account): Promise<'created' | 'exists'>;
+  findUserpassAccountByEmail(email: string): Promise<Account | null>;
+  findUserpassAccount(id: string): Promise<Account | null>;
+  confirmUserpassAccount(id: string): Promise<void>;
+  setUserpassPassword(id: string, passwordHash: string): Promise<void>;
+  putUserpassToken(token: Token): Promise<void>;
+  takeUserpassToken(id: string, tokenHash: string): Promise<Token | null>;
+}
+
+export interface UserpassDeps {
+  readonly accounts: UserpassAccounts;
+  readonly hasher: PasswordHasher;
+  readonly mailer: Mailer;
+  readonly throttle: LoginThrottle;
+  readonly clock: Clock;
+}
+
+/** Reads and checks the provider's options; a missing link URL in email mode is a config error. */
+export function parseUserpassSettings(config: ProviderConfig, file = 'auth/providers.json'): UserpassSettings {
+  const c = config.config;
+  const field = (key: string) => `${config.name}.config.${key}`;
+  const bool = (key: string): boolean => {
+    const v = c[key];
+    if (v === undefined) return false;
+    if (typeof v !== 'boolean') throw new ConfigError(file, field(key), 'must be true or false');
+    return v;
+  };
+  const str = (key: string, max = 2048): string | undefined => {
+    const v = c[key];
+    if (v === undefined || v === '') return undefined;
+    if (typeof v !== 'string' || v.length > max) throw new ConfigError(file, field(key), `must be a string of at most ${max} characters`);
+    return v;
+  };
+  const url = (key: string): string | undefined => {
+    const v = str(key);
+    if (v !== undefined && !/^https?:\/\//i.test(v)) throw new ConfigError(file, field(key), 'must be an http(s) URL');
+    return v;
+  };
+  const settings: UserpassSettings = {
+    autoConfirm: bool('autoConfirm'),
+    emailConfirmationUrl: url('emailConfirmationUrl'),
+    // One Stitch revision spelled it emailConfirmationSubject: accept both.
+    confirmEmailSubject: str('confirmEmailSubject', 256) ?? str('emailConfirmationSubject', 256) ?? 'Confirm your account',
+    runConfirmationFunction: bool('runConfirmationFunction'),
+    confirmationFunctionName: str('confirmationFunctionName'),
+    resetPasswordUrl: url('resetPasswordUrl'),
+    resetPasswordSubject: str('resetPasswordSubject', 256) ?? 'Reset your password',
+    runResetFunction: bool('runResetFunction'),
+    resetFunctionName: str('resetFunctionName'),
+  };
+  if (!settings.autoConfirm && !settings.runConfirmationFunction && !settings.emailConfirmationUrl) {
+    throw new ConfigError(file, field('emailConfirmationUrl'), 'is required unless autoConfirm or runConfirmationFunction is set');
+  }
+  if (settings.runConfirmationFunction && !settings.confirmationFunctionName) {
+    throw new ConfigError(file, field('confirmationFunctionName'), 'is required when runConfirmationFunction is true');
+  }
+  if (settings.runResetFunction && !settings.resetFunctionName) {
+    throw new ConfigError(file, field('resetFunctionName'), 'is required when runResetFunction is true');
+  }
+  if (!settings.runResetFunction && !settings.resetPasswordUrl) {
+    throw new ConfigError(file, field('resetPasswordUrl'), 'is required unless runResetFunction is set');
+  }
+  return settings;
+}
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+
+function requireString(body: Record<string, unknown>, key: string, max: number): string {
+  const v = body[key];
+  if (typeof v !== 'string' || v.length === 0) throw new BasteError('MissingParameter', `${key} is required and must be a string`);
+  if (v.length > max) throw new BasteError('InvalidParameter', `${key} must be at most ${max} characters`);
+  return v;
+}
+
+function requireEmail(body: Record<string, unknown>, key = 'email'): string {
+  const email = requireString(body, key, EMAIL_MAX);
+  // Loose on purpose: the platform only checks the shape; delivery proves the rest.
+  if (!/^[^\s@]+@[^\s@]+$/.test(email)) throw new BasteError('InvalidParameter', `${key} is not a valid email address`);
+  return email;
+}
+
+function requirePassword(body: Record<string, unknown>): string {
+  const v = body.password;
+  if (typeof v !== 'string') throw new BasteError('MissingParameter', 'password is required and must be a string');
+  if (v.length < PASSWORD_MIN || v.length > PASSWORD_MAX) {
+    throw new BasteError('InvalidParameter', `password must be between ${PASSWORD_MIN} and ${PASSWORD_MAX} characters`);
+  }
+  return v;
+}
+
+const notYetSupported = (what: string) =>
+  new BasteError('NotImplemented', `${what} runs an app function; functions are not supported by this version of Baste yet`);
+
+const invalidCredentials = () => new BasteError('InvalidPassword', 'invalid username/password');
+const invalidToken = () => new BasteError('UserpassTokenInvalid', 'invalid token data');
+
+export class EmailPasswordProvider implements AuthProvider {
+  readonly linkable = true;
+  readonly settings: UserpassSettings;
+
+  constructor(
+    readonly config: ProviderConfig,
+    private readonly deps: UserpassDeps,
+  ) {
+    this.settings = parseUserpassSettings(config);
+  }
+
+  async login(payload: Record<string, unknown>, ctx: LoginContext): Promise<VerifiedIdentity> {
+    const email = requireString(payload, 'username', EMAIL_MAX);
+    const password = requireString(payload, 'password', PASSWORD_MAX);
+    const { accounts, hasher, throttle } = this.deps;
+    await throttle.check('userpass', email, ctx.clientAddress);
+    const account = await accounts.findUserpassAccountByEmail(email);
+    const ok = account ? await hasher.verify(account.passwordHash, password) : await hasher.verifyNothing(password);
+    if (!account || !ok) {
+      await throttle.recordFailure('userpass', email, ctx.clientAddress);
+      throw invalidCredentials();
+    }
+    // Only someone holding the password learns that confirmation is pending.
+    if (!account.confirmed) throw new BasteError('AuthError', 'confirmation required');
+    return { externalId: account.id, data: { email: account.email } };
+  }
+
+  async register(body: Record<string, unknown>): Promise<void> {
+    const email = requireEmail(body);
+    const password = requirePassword(body);
+    const s = this.settings;
+    if (!s.autoConfirm && s.runConfirmationFunction) throw notYetSupported('the confirmation function');
+    const account: Account = {
+      id: newObjectIdHex(),
+      email,
+      passwordHash: await this.deps.hasher.hash(password),
+      confirmed: s.autoConfirm,
+      createdAt: this.deps.clock(),
+    };
+    if ((await this.deps.accounts.createUserpassAccount(account)) === 'exists') {
+      throw new BasteError('AccountNameInUse', 'name already in use');
+    }
+    if (!s.autoConfirm) await this.sendLink(account, 'confirm');
+  }
+
+  async confirm(body: Record<string, unknown>): Promise<void> {
+    const account = await this.redeem(body, 'confirm');
+    await this.deps.accounts.confirmUserpassAccount(account.id);
+  }
+
+  async resendConfirmation(body: Record<string, unknown>): Promise<void> {
+    const account = await this.pendingAccount(requireEmail(body));
+    if (this.settings.runConfirmationFunction) throw badRequest('confirmation emails are not enabled: this provider runs a confirmation function');
+    await this.sendLink(account, 'confirm');
+  }
+
+  async retryConfirmationFunction(body: Record<string, unknown>): Promise<void> {
+    const email = requireEmail(body);
+    if (this.settings.autoConfirm) throw badRequest(`cannot run confirmation for ${email}: automatic confirmation is enabled`);
+    await this.pendingAccount(email);
+    if (!this.settings.runConfirmationFunction) throw badRequest('no confirmation function is configured for this provider');
+    throw notYetSupported('the confirmation function');
+  }
+
+  async sendReset(body: Record<string, unknown>): Promise<void> {
+    const email = requireEmail(body);
+    if (this.settings.runResetFunction) throw badRequest('please use reset password via function');
+    const account = await this.deps.accounts.findUserpassAccountByEmail(email);
+    if (!account) throw new BasteError('UserNotFound', 'user not found');
+    await this.sendLink(account, 'reset');
+  }
+
+  /** Returns the account whose password changed, so the caller can end its sessions. */
+  async reset(body: Record<string, unknown>): Promise<string> {
+    const password = requirePassword(body);
+    const account = await this.redeem(body, 'reset');
+    await this.deps.accounts.setUserpassPassword(account.id, await this.deps.hasher.hash(password));
+    return account.id;
+  }
+
+  async callResetFunction(body: Record<string, unknown>): Promise<void> {
+    const email = requireEmail(body);
+    requirePassword(body);
+    if (!this.settings.runResetFunction) throw badRequest(`failed to reset password for user "${email}": no reset function is configured`);
+    throw notYetSupported('the reset function');
+  }
+
+  private async pendingAccount(email: string): Promise<Account> {
+    const account = await this.deps.accounts.findUserpassAccountByEmail(email);
+    if (!account) throw new BasteError('UserNotFound', 'user not found');
+    if (account.confirmed) throw new BasteError('UserAlreadyConfirmed', 'already confirmed');
+    return account;
+  }
+
+  private async redeem(body: Record<string, unknown>, kind: TokenKind): Promise<Account> {
+    const token = requireString(body, 'token', 256);
+    const tokenId = requireString(body, 'tokenId', 256);
+    const found = await this.deps.accounts.takeUserpassToken(tokenId, sha256(token));
+    if (!found || found.kind !== kind || found.expiresAt <= this.deps.clock()) throw invalidToken();
+    const account = await this.deps.accounts.findUserpassAccount(found.accountId);
+    if (!account) throw invalidToken();
+    return account;
+  }
+
+  private async sendLink(account: Account, kind: TokenKind): Promise<void> {
+    const token = randomBytes(32).toString('hex');
+    const tokenId = randomBytes(12).toString('hex');
+    await this.deps.accounts.putUserpassToken({
+      id: tokenId,
+      accountId: account.id,
+      kind,
+      tokenHash: sha256(token),
+      expiresAt: this.deps.clock() + USERPASS_TOKEN_TTL_MS,
+    });
+    const s = this.settings;
+    const base = kind === 'confirm' ? s.emailConfirmationUrl : s.resetPasswordUrl;
+    if (!base) throw badRequest(`no ${kind === 'confirm' ? 'emailConfirmationUrl' : 'resetPasswordUrl'} is configured`);
+    const link = new URL(base);
+    link.searchParams.set('token', token);
+    link.searchParams.set('tokenId', tokenId);
+    const subject = kind === 'confirm' ? s.confirmEmailSubject : s.resetPasswordSubject;
+    const action = kind === 'confirm' ? 'confirm your account' : 'choose a new password';
+    await this.deps.mailer.send({
+      kind,
+      to: account.email,
+      subject,
+      link: link.toString(),
+      text: `Follow this link within 30 minutes to ${action}:\n\n${link.toString()}\n\nIf you did not ask for this, ignore this email.\n`,
+    });
+  }
+}

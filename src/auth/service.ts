@@ -1,0 +1,190 @@
+// Login is provider → users → sessions, in this order, here and nowhere else.
+
+import type { AppConfig, ProviderConfig } from '../app/model.js';
+import { BasteError, badRequest } from '../errors.js';
+import type { AccessContext, Sessions } from '../sessions/sessions.js';
+import type { DeviceRecord, Store } from '../store/store.js';
+import type { Profile, Users } from '../users/users.js';
+import { isAnonymousOnly } from '../users/users.js';
+import type { Clock } from '../util/clock.js';
+import { isObjectIdHex, newObjectIdHex } from '../util/ids.js';
+import type { AuthProvider, LoginContext } from './provider.js';
+import { anonymousProvider } from './providers/anon-user.js';
+import { EmailPasswordProvider, parseUserpassSettings, type UserpassDeps } from './providers/local-userpass.js';
+
+/** Device facts from the login body's `options.device`. */
+export interface DeviceInfo {
+  readonly deviceId?: string;
+  readonly platform?: string;
+  readonly platformVersion?: string;
+  readonly sdkVersion?: string;
+  readonly appId?: string;
+  readonly appVersion?: string;
+}
+
+export interface LoginResult {
+  readonly access_token: string;
+  readonly refresh_token?: string;
+  readonly user_id: string;
+  readonly device_id: string;
+}
+
+/** Builds the provider objects for every provider of the app that Baste serves. */
+export function buildProviders(app: AppConfig, userpass: UserpassDeps): Map<string, AuthProvider> {
+  const providers = new Map<string, AuthProvider>();
+  for (const config of app.providers.values()) {
+    const provider = makeProvider(config, userpass);
+    if (provider) providers.set(config.name, provider);
+  }
+  return providers;
+}
+
+/** Checks every provider's options without starting anything (`baste validate`); returns what will not be served. */
+export function checkProviders(app: AppConfig): string[] {
+  const notServed: string[] = [];
+  for (const config of app.providers.values()) {
+    if (config.type === 'local-userpass') parseUserpassSettings(config);
+    else if (config.type !== 'anon-user') notServed.push(`provider '${config.name}' (${config.type}) is not served yet by this version of Baste`);
+  }
+  return notServed;
+}
+
+function makeProvider(config: ProviderConfig, userpass: UserpassDeps): AuthProvider | null {
+  switch (config.type) {
+    case 'anon-user':
+      return anonymousProvider(config);
+    case 'local-userpass':
+      return new EmailPasswordProvider(config, userpass);
+    default:
+      return null; // other providers arrive with later work; their logins answer AuthProviderNotFound
+  }
+}
+
+export class AuthService {
+  constructor(
+    private readonly providers: ReadonlyMap<string, AuthProvider>,
+    private readonly users: Users,
+    private readonly sessions: Sessions,
+    private readonly store: Store,
+    private readonly clock: Clock,
+  ) {}
+
+  /** An enabled provider by its name, or AuthProviderNotFound. */
+  provider(name: string): AuthProvider {
+    const provider = this.providers.get(name);
+    if (!provider || provider.config.disabled) {
+      throw new BasteError('AuthProviderNotFound', `authentication via '${name}' is unsupported`);
+    }
+    return provider;
+  }
+
+  emailPassword(name = 'local-userpass'): EmailPasswordProvider {
+    const provider = this.provider(name);
+    if (!(provider instanceof EmailPasswordProvider)) {
+      throw new BasteError('AuthProviderNotFound', `'${name}' is not an email/password provider`);
+    }
+    return provider;
+  }
+
+  async login(providerName: string, payload: Record<string, unknown>, device: DeviceInfo, ctx: LoginContext): Promise<LoginResult> {
+    const provider = this.provider(providerName);
+    const verified = await provider.login(payload, ctx);
+    const { userId } = await this.users.loginWithIdentity(this.identityOf(provider, verified));
+    const deviceId = await this.recordDevice(userId, device);
+    const opened = await this.sessions.open({
+      userId,
+      deviceId,
+      providerName: provider.config.name,
+      providerType: provider.config.type,
+    });
+    return { access_token: opened.accessToken, refresh_token: opened.refreshToken, user_id: userId, device_id: deviceId };
+  }
+
+  /** `login?link=true`: adds the credential's identity to the caller's user; the session stays the same. */
+  async link(
+    caller: AccessContext,
+    providerName: string,
+    payload: Record<string, unknown>,
+    ctx: LoginContext,
+  ): Promise<LoginResult> {
+    const provider = this.provider(providerName);
+    if (!provider.linkable) throw badRequest(`cannot link an identity of provider type '${provider.config.type}'`);
+    const user = await this.users.get(caller.userId);
+    if (
+      provider.config.type === 'local-userpass' &&
+      user.identities.some((i) => i.providerType === 'local-userpass')
+    ) {
+      throw badRequest('the user already has an email/password identity');
+    }
+    const verified = await provider.login(payload, ctx);
+    await this.users.link(caller.userId, this.identityOf(provider, verified));
+    const accessToken = await this.sessions.accessTokenFor({
+      id: caller.sessionId,
+      userId: caller.userId,
+      deviceId: caller.deviceId,
+    });
+    // No refresh_token: the session is unchanged, and both SDKs keep the one they hold.
+    return { access_token: accessToken, user_id: caller.userId, device_id: caller.deviceId };
+  }
+
+  async profile(userId: string): Promise<Profile> {
+    return this.users.profile(await this.users.get(userId));
+  }
+
+  async refresh(refreshToken: string): Promise<{ access_token: string }> {
+    const { accessToken } = await this.sessions.refresh(refreshToken);
+    return { access_token: accessToken };
+  }
+
+  /**
+   * Ends the refresh token's session. An anonymous-only user can never log in again once its
+   * session is gone, so the user goes with it.
+   */
+  async logout(refreshToken: string): Promise<void> {
+    const { session } = await this.sessions.verifyRefreshToken(refreshToken);
+    await this.sessions.end(session.id);
+    if (session.providerType === 'anon-user') {
+      const user = await this.store.getUser(session.userId);
+      if (user && isAnonymousOnly(user)) await this.users.delete(user.id);
+    }
+  }
+
+  async deleteUser(userId: string): Promise<void> {
+    await this.users.delete(userId);
+  }
+
+  /** After a password reset every session of the account's user ends. */
+  async endSessionsOfUserpassAccount(providerName: string, accountId: string): Promise<void> {
+    const { userId } = (await this.store.findIdentityOwner(providerName, accountId)) ?? {};
+    if (userId) await this.store.deleteSessionsOfUser(userId);
+  }
+
+  private identityOf(provider: AuthProvider, verified: { externalId: string; data: Record<string, unknown> }) {
+    return {
+      externalId: verified.externalId,
+      providerName: provider.config.name,
+      providerType: provider.config.type,
+      providerId: provider.config.id,
+      data: verified.data,
+    };
+  }
+
+  /** Keeps the client's device id when it is a valid ObjectId, else issues one. */
+  private async recordDevice(userId: string, device: DeviceInfo): Promise<string> {
+    const id = device.deviceId && isObjectIdHex(device.deviceId) && !/^0+$/.test(device.deviceId)
+      ? device.deviceId.toLowerCase()
+      : newObjectIdHex();
+    const record: DeviceRecord = {
+      id,
+      userId,
+      platform: device.platform,
+      platformVersion: device.platformVersion,
+      sdkVersion: device.sdkVersion,
+      appId: device.appId,
+      appVersion: device.appVersion,
+      lastSeenAt: this.clock(),
+    };
+    await this.store.upsertDevice(record);
+    return id;
+  }
+}

@@ -1,0 +1,161 @@
+// The `baste` command. The only place that reads the environment and command line; it builds
+// the configuration and passes it down.
+
+import { resolve, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import { loadAppDirectory } from './app/load.js';
+import type { LoadedApp } from './app/model.js';
+import { readSecrets } from './app/secrets.js';
+import { checkProviders } from './auth/service.js';
+import { ConfigError } from './errors.js';
+import { createBaste } from './server.js';
+import { rotateSigningKey } from './sessions/keys.js';
+import { openSqliteStore } from './store/sqlite/index.js';
+
+export interface Io {
+  readonly env: Record<string, string | undefined>;
+  readonly stdout: { write(s: string): unknown };
+  readonly stderr: { write(s: string): unknown };
+}
+
+const HELP = `baste: a self-hosted backend for MongoDB Stitch / Atlas App Services apps
+
+Usage:
+  baste serve --app <dir> [options]     serve an app exported from App Services / Stitch
+  baste validate --app <dir>            load the app directory and report problems
+  baste keys rotate --app <dir>         start signing access tokens with a new key
+  baste --help                          show this text
+
+Options for serve:
+  --app <dir>            app directory (realm_config.json / root_config.json / config.json / stitch.json)
+  --port <n>             port to listen on (default 8080; 0 picks a free one)
+  --host <addr>          address to listen on (default 127.0.0.1)
+  --data-dir <dir>       where state is kept (default <app>/.baste)
+  --secrets <file.json>  JSON object of secret name -> value (also BASTE_SECRET_<NAME> variables)
+  --base-url <url>       public URL clients should use (default: how the client reached the server)
+  --trust-proxy          believe X-Forwarded-For/-Proto/-Host from a reverse proxy
+  --smtp-url <url>       send email through SMTP (also BASTE_SMTP_URL); otherwise emails go to <data-dir>/outbox/
+  --mail-from <address>  sender of emails (default baste@localhost)
+  --log-level <level>    fatal, error, warn, info (default), debug
+`;
+
+const OPTIONS = {
+  app: { type: 'string' },
+  port: { type: 'string' },
+  host: { type: 'string' },
+  'data-dir': { type: 'string' },
+  secrets: { type: 'string' },
+  'base-url': { type: 'string' },
+  'trust-proxy': { type: 'boolean' },
+  'smtp-url': { type: 'string' },
+  'mail-from': { type: 'string' },
+  'log-level': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+class UsageError extends Error {}
+
+export async function main(argv: string[], io: Io): Promise<number> {
+  try {
+    return await run(argv, io);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.stderr.write(`baste: ${err.message}\nRun 'baste --help' for usage.\n`);
+      return 2;
+    }
+    if (err instanceof ConfigError) {
+      io.stderr.write(`baste: invalid app configuration: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+}
+
+async function run(argv: string[], io: Io): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const { values: flags, positionals } = parsed;
+  const [command, sub] = positionals;
+  if (flags.help || !command || command === 'help') {
+    io.stdout.write(HELP);
+    return 0;
+  }
+  const appDir = () => {
+    if (!flags.app) throw new UsageError(`${command} needs --app <dir>`);
+    return resolve(flags.app);
+  };
+  const dataDir = () => resolve(flags['data-dir'] ?? join(appDir(), '.baste'));
+  const load = async (): Promise<LoadedApp> => {
+    const secrets = await readSecrets({ file: flags.secrets, env: io.env });
+    return loadAppDirectory(appDir(), { secrets });
+  };
+
+  switch (command) {
+    case 'validate': {
+      const { config, warnings } = await load();
+      const notServed = checkProviders(config);
+      for (const w of warnings) io.stdout.write(`warning: ${w.file}: ${w.message}\n`);
+      for (const n of notServed) io.stdout.write(`warning: ${n}\n`);
+      const enabled = [...config.providers.values()].filter((p) => !p.disabled).map((p) => p.name);
+      io.stdout.write(`ok: app '${config.name}' (${config.appId}), layout ${config.layout}, providers: ${enabled.join(', ')}\n`);
+      return 0;
+    }
+    case 'keys': {
+      if (sub !== 'rotate') throw new UsageError(`unknown keys command '${sub ?? ''}' (expected: rotate)`);
+      const store = openSqliteStore(join(dataDir(), 'baste.sqlite'));
+      try {
+        const kid = await rotateSigningKey(store, Date.now());
+        io.stdout.write(`new signing key ${kid} is active; tokens signed with older keys stay valid until they expire\n`);
+      } finally {
+        await store.close();
+      }
+      return 0;
+    }
+    case 'serve':
+      return serve(flags, io, load, dataDir());
+    default:
+      throw new UsageError(`unknown command '${command}'`);
+  }
+}
+
+type Flags = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
+
+async function serve(flags: Flags, io: Io, load: () => Promise<LoadedApp>, dataDir: string): Promise<number> {
+  const port = Number(flags.port ?? 8080);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0..65535, got '${flags.port}'`);
+  const baseUrl = flags['base-url'];
+  if (baseUrl !== undefined && !/^https?:\/\/[^/]+\/?$/.test(baseUrl)) {
+    throw new UsageError(`--base-url must be scheme://host[:port], got '${baseUrl}'`);
+  }
+  const logger = pino({ level: flags['log-level'] ?? 'info', base: undefined });
+  const { config, warnings } = await load();
+  for (const w of warnings) logger.warn({ file: w.file }, w.message);
+  for (const n of checkProviders(config)) logger.warn(n);
+
+  const smtpUrl = flags['smtp-url'] ?? io.env.BASTE_SMTP_URL;
+  const baste = await createBaste({
+    app: config,
+    dataDir,
+    logger,
+    http: { baseUrl, trustProxy: flags['trust-proxy'] ?? false },
+    smtp: smtpUrl ? { url: smtpUrl, from: flags['mail-from'] ?? 'baste@localhost' } : undefined,
+  });
+  const url = await baste.listen(port, flags.host ?? '127.0.0.1');
+  logger.info({ app: config.appId, url, dataDir }, 'listening');
+  io.stdout.write(`Baste is serving app '${config.name}' (${config.appId}) at ${url}\n`);
+
+  await new Promise<void>((done) => {
+    const stop = (signal: string) => {
+      logger.info({ signal }, 'shutting down');
+      baste.close().finally(done);
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+  return 0;
+}

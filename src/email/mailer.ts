@@ -1,0 +1,43 @@
+// Outgoing email. With SMTP configured, nodemailer sends it; otherwise each message is written
+// to <data-dir>/outbox/ as one JSON file (link included) so a developer can follow it. The log
+// line names the recipient and the kind of email, never the link or its token.
+
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import nodemailer from 'nodemailer';
+import type { Logger } from 'pino';
+import { newObjectIdHex } from '../util/ids.js';
+
+export interface Email {
+  readonly kind: 'confirm' | 'reset';
+  readonly to: string;
+  readonly subject: string;
+  readonly text: string;
+  /** The action link (carries the one-time token). */
+  readonly link: string;
+}
+
+export interface Mailer {
+  send(email: Email): Promise<void>;
+}
+
+export function outboxMailer(dir: string, log: Logger): Mailer {
+  return {
+    async send(email) {
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      const file = join(dir, `${Date.now()}-${email.kind}-${newObjectIdHex()}.json`);
+      await writeFile(file, JSON.stringify({ ...email, createdAt: new Date().toISOString() }, null, 2), { mode: 0o600 });
+      log.info({ kind: email.kind, to: email.to, file }, 'email written to outbox');
+    },
+  };
+}
+
+export function smtpMailer(url: string, from: string, log: Logger): Mailer {
+  const transport = nodemailer.createTransport(url);
+  return {
+    async send(email) {
+      await transport.sendMail({ from, to: email.to, subject: email.subject, text: email.text });
+      log.info({ kind: email.kind, to: email.to }, 'email sent');
+    },
+  };
+}

@@ -1,0 +1,119 @@
+// The HTTP face of one app: Fastify, the JSON/EJSON body parser, CORS, one log line per
+// request, the error mapping and the routes. The only part that knows Fastify.
+
+import cors from '@fastify/cors';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import sjson from 'secure-json-parse';
+import type { AppConfig } from '../app/model.js';
+import type { AuthService } from '../auth/service.js';
+import { BasteError } from '../errors.js';
+import type { Sessions } from '../sessions/sessions.js';
+import { sendError, toBasteError } from './errors.js';
+import { authRoutes } from './routes/auth.js';
+import { locationRoutes } from './routes/location.js';
+import { userpassRoutes } from './routes/userpass.js';
+
+export interface HttpOptions {
+  /** Public URL clients should use (`--base-url`); otherwise the location route echoes how the client came in. */
+  readonly baseUrl?: string;
+  /** Believe X-Forwarded-For / -Proto / -Host (`--trust-proxy`). */
+  readonly trustProxy: boolean;
+  /** Largest request body accepted, in bytes (platform limit: 18 MB). */
+  readonly bodyLimit?: number;
+}
+
+export interface HttpDeps {
+  readonly app: AppConfig;
+  readonly auth: AuthService;
+  readonly sessions: Sessions;
+  readonly logger: Logger;
+  readonly options: HttpOptions;
+}
+
+/** The platform's `link` points at the app's logs page; Baste has none, and both SDKs accept an empty string. */
+export const ERROR_LINK = '';
+
+/** Query parameters that carry credentials and must never reach a log line. */
+const SECRET_QUERY_KEYS = new Set(['stitch_at', 'secret', 'token', 'tokenId', 'stitch_request', 'baas_request', 'code', 'state']);
+
+export function buildHttp(deps: HttpDeps): FastifyInstance {
+  const { app: config, logger, options } = deps;
+  const http = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    // Fastify's own two lines per request are replaced by the one line of the onResponse hook below.
+    logController: new LogController({ disableRequestLogging: true }),
+    trustProxy: options.trustProxy,
+    bodyLimit: options.bodyLimit ?? 18 * 1024 * 1024,
+    forceCloseConnections: true,
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+  });
+
+  // SDKs send POST /auth/session with no body, sometimes still labelled JSON: an empty body is no body.
+  http.removeContentTypeParser('application/json');
+  http.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text.trim() === '') return done(null, undefined);
+    try {
+      done(null, sjson.parse(text, null, { protoAction: 'error', constructorAction: 'error' }));
+    } catch {
+      done(new BasteError('BadRequest', 'request body is not valid JSON'), undefined);
+    }
+  });
+
+  void http.register(cors, {
+    origin: (origin, cb) => cb(null, !origin || isAllowedOrigin(config, origin) ? (origin ?? false) : false),
+    credentials: true,
+    methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
+    exposedHeaders: ['X-BaaS-Location', 'X-Stitch-Location'],
+    maxAge: 600,
+  });
+
+  // allowed_request_origins: a browser request from any other origin is refused outright.
+  http.addHook('onRequest', async (req) => {
+    const origin = req.headers.origin;
+    if (origin && !isAllowedOrigin(config, origin)) {
+      throw new BasteError('BadRequest', `origin '${origin}' is not allowed for this app`);
+    }
+  });
+
+  http.addHook('onResponse', async (req, reply) => {
+    req.log.info(
+      {
+        method: req.method,
+        path: req.url.split('?')[0],
+        query: redactedQuery(req),
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime * 10) / 10,
+        ip: req.ip,
+      },
+      'request',
+    );
+  });
+
+  http.setErrorHandler((err, req, reply) => {
+    const error = toBasteError(err);
+    if (error.code === 'InternalServerError') req.log.error({ err }, 'unhandled error');
+    return sendError(reply, error, ERROR_LINK);
+  });
+  http.setNotFoundHandler((req, reply) =>
+    sendError(reply, new BasteError('NotFound', `no route for ${req.method} ${req.url.split('?')[0]}`), ERROR_LINK),
+  );
+
+  void http.register(locationRoutes(deps));
+  void http.register(authRoutes(deps));
+  void http.register(userpassRoutes(deps));
+  return http;
+}
+
+function isAllowedOrigin(config: AppConfig, origin: string): boolean {
+  return config.allowedRequestOrigins.length === 0 || config.allowedRequestOrigins.includes(origin);
+}
+
+function redactedQuery(req: FastifyRequest): Record<string, string> | undefined {
+  const q = req.query as Record<string, unknown> | undefined;
+  if (!q || Object.keys(q).length === 0) return undefined;
+  return Object.fromEntries(
+    Object.entries(q).map(([k, v]) => [k, SECRET_QUERY_KEYS.has(k) ? '[redacted]' : String(v).slice(0, 200)]),
+  );
+}

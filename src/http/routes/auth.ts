@@ -1,0 +1,73 @@
+// Login and link, profile, session refresh, logout and self-delete (wire-protocol §3–§4).
+
+import { EJSON, ObjectId } from 'bson';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { DeviceInfo } from '../../auth/service.js';
+import { badRequest } from '../../errors.js';
+import type { HttpDeps } from '../app.js';
+import { bearerToken, objectBody, requireApp } from '../request.js';
+
+/** Login bodies are canonical EJSON: decode them, refusing what EJSON itself refuses. */
+function decodeEjson(body: Record<string, unknown>): Record<string, unknown> {
+  try {
+    return EJSON.deserialize(body, { relaxed: true }) as Record<string, unknown>;
+  } catch (err) {
+    throw badRequest(`request body is not valid extended JSON: ${(err as Error).message}`);
+  }
+}
+
+const shortString = (v: unknown): string | undefined => (typeof v === 'string' ? v.slice(0, 128) : undefined);
+
+/** `options.device`; `deviceId` arrives as a hex string (Stitch) or an ObjectId (realm-web). */
+function deviceOf(options: unknown): DeviceInfo {
+  const device = (options as { device?: Record<string, unknown> } | undefined)?.device;
+  if (!device || typeof device !== 'object') return {};
+  const rawId = device.deviceId;
+  return {
+    deviceId: rawId instanceof ObjectId ? rawId.toHexString() : shortString(rawId),
+    platform: shortString(device.platform),
+    platformVersion: shortString(device.platformVersion),
+    sdkVersion: shortString(device.sdkVersion),
+    appId: shortString(device.appId),
+    appVersion: shortString(device.appVersion),
+  };
+}
+
+const isLink = (req: FastifyRequest) => (req.query as { link?: string }).link === 'true';
+
+export const authRoutes =
+  ({ app, auth, sessions }: HttpDeps): FastifyPluginAsync =>
+  async (http) => {
+    http.post('/api/client/v2.0/app/:appId/auth/providers/:provider/login', async (req) => {
+      requireApp(app, req);
+      const { provider } = req.params as { provider: string };
+      const { options, ...payload } = decodeEjson(objectBody(req));
+      const ctx = { clientAddress: req.ip };
+      if (isLink(req)) {
+        const caller = await sessions.verifyAccessToken(bearerToken(req));
+        return auth.link(caller, provider, payload, ctx);
+      }
+      return auth.login(provider, payload, deviceOf(options), ctx);
+    });
+
+    http.get('/api/client/v2.0/auth/profile', async (req) => {
+      const caller = await sessions.verifyAccessToken(bearerToken(req));
+      return auth.profile(caller.userId);
+    });
+
+    http.post('/api/client/v2.0/auth/session', async (req, reply) => {
+      const result = await auth.refresh(bearerToken(req));
+      return reply.code(201).send(result);
+    });
+
+    http.delete('/api/client/v2.0/auth/session', async (req, reply) => {
+      await auth.logout(bearerToken(req));
+      return reply.code(204).send();
+    });
+
+    http.delete('/api/client/v2.0/auth/delete', async (req, reply) => {
+      const caller = await sessions.verifyAccessToken(bearerToken(req));
+      await auth.deleteUser(caller.userId);
+      return reply.code(204).send();
+    });
+  };

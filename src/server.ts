@@ -1,0 +1,128 @@
+// Assembles one app's server from explicit configuration: nothing here reads files other than
+// through the store, or the environment. The CLI and the tests both start servers this way,
+// so a test can run several apps in one process.
+
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { pino, type Logger } from 'pino';
+import type { AppConfig } from './app/model.js';
+import { argon2Hasher, type PasswordHasher } from './auth/passwords.js';
+import { AuthService, buildProviders } from './auth/service.js';
+import { LoginThrottle, type ThrottleSettings } from './auth/throttle.js';
+import { outboxMailer, smtpMailer, type Mailer } from './email/mailer.js';
+import { buildHttp, type HttpOptions } from './http/app.js';
+import { SigningKeys } from './sessions/keys.js';
+import { Sessions } from './sessions/sessions.js';
+import { openSqliteStore } from './store/sqlite/index.js';
+import type { Store } from './store/store.js';
+import { Users } from './users/users.js';
+import { systemClock, type Clock } from './util/clock.js';
+
+export interface BasteOptions {
+  readonly app: AppConfig;
+  /** SQLite file, outbox and other local state live here. */
+  readonly dataDir: string;
+  /** Defaults to SQLite in `dataDir`. */
+  readonly store?: Store;
+  readonly logger?: Logger;
+  readonly http?: Partial<HttpOptions>;
+  readonly sessions?: { accessTokenTtlSeconds?: number; refreshTokenTtlSeconds?: number };
+  readonly throttle?: Partial<ThrottleSettings>;
+  /** Anonymous users inactive this long are removed, checked every `intervalSeconds` (0 disables the sweep). */
+  readonly anonymousSweep?: { inactiveDays?: number; intervalSeconds?: number };
+  readonly smtp?: { url: string; from: string };
+  readonly mailer?: Mailer;
+  readonly hasher?: PasswordHasher;
+  readonly clock?: Clock;
+}
+
+export interface Baste {
+  readonly http: FastifyInstance;
+  readonly store: Store;
+  readonly auth: AuthService;
+  /** Starts listening; resolves to the URL clients use (e.g. http://127.0.0.1:8080). */
+  listen(port: number, host: string): Promise<string>;
+  /** Runs the anonymous-user sweep once; returns how many users it removed. */
+  sweepAnonymousUsers(): Promise<number>;
+  close(): Promise<void>;
+}
+
+export const DEFAULTS = {
+  accessTokenTtlSeconds: 30 * 60,
+  refreshTokenTtlSeconds: 60 * 24 * 60 * 60,
+  throttle: { maxFailuresPerAccount: 10, maxFailuresPerAddress: 100, windowSeconds: 15 * 60 },
+  anonymousInactiveDays: 90,
+  anonymousSweepIntervalSeconds: 60 * 60,
+} as const;
+
+export async function createBaste(opts: BasteOptions): Promise<Baste> {
+  const clock = opts.clock ?? systemClock;
+  const logger = opts.logger ?? pino({ level: 'silent' });
+  mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
+  const store = opts.store ?? openSqliteStore(join(opts.dataDir, 'baste.sqlite'));
+  const accessTtl = opts.sessions?.accessTokenTtlSeconds ?? DEFAULTS.accessTokenTtlSeconds;
+
+  const keys = new SigningKeys(store, clock, accessTtl * 1000);
+  await keys.init();
+  const sessions = new Sessions(store, keys, clock, {
+    domainId: opts.app.domainId,
+    accessTokenTtlSeconds: accessTtl,
+    refreshTokenTtlSeconds: opts.sessions?.refreshTokenTtlSeconds ?? DEFAULTS.refreshTokenTtlSeconds,
+  });
+  const users = new Users(store, opts.app, clock);
+  const mailer =
+    opts.mailer ??
+    (opts.smtp ? smtpMailer(opts.smtp.url, opts.smtp.from, logger) : outboxMailer(join(opts.dataDir, 'outbox'), logger));
+  const throttle = new LoginThrottle(store, clock, { ...DEFAULTS.throttle, ...opts.throttle });
+  const providers = buildProviders(opts.app, {
+    accounts: store,
+    hasher: opts.hasher ?? argon2Hasher(),
+    mailer,
+    throttle,
+    clock,
+  });
+  const auth = new AuthService(providers, users, sessions, store, clock);
+  const http = buildHttp({
+    app: opts.app,
+    auth,
+    sessions,
+    logger,
+    options: { trustProxy: false, ...opts.http },
+  });
+
+  const inactiveMs = (opts.anonymousSweep?.inactiveDays ?? DEFAULTS.anonymousInactiveDays) * 86_400_000;
+  const sweepAnonymousUsers = async () => {
+    const removed = await users.sweepAnonymous(clock() - inactiveMs);
+    await store.deleteExpiredSessions(clock());
+    if (removed > 0) logger.info({ removed }, 'removed inactive anonymous users');
+    return removed;
+  };
+  const intervalSeconds = opts.anonymousSweep?.intervalSeconds ?? DEFAULTS.anonymousSweepIntervalSeconds;
+  const sweepTimer =
+    intervalSeconds > 0
+      ? setInterval(() => {
+          sweepAnonymousUsers().catch((err: unknown) => logger.error({ err }, 'anonymous user sweep failed'));
+        }, intervalSeconds * 1000)
+      : null;
+  sweepTimer?.unref();
+
+  return {
+    http,
+    store,
+    auth,
+    sweepAnonymousUsers,
+    async listen(port, host) {
+      await http.listen({ port, host });
+      const address = http.server.address();
+      const actualPort = typeof address === 'object' && address ? address.port : port;
+      const shownHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
+      return `http://${shownHost}:${actualPort}`;
+    },
+    async close() {
+      if (sweepTimer) clearInterval(sweepTimer);
+      await http.close();
+      await store.close();
+    },
+  };
+}

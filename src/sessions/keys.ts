@@ -1,0 +1,96 @@
+// HS256 signing keys for access tokens. Keys live in the store (so every instance sharing it
+// verifies every token) and are created on first start. Rotation adds a key and retires the
+// others; a retired key keeps verifying until the tokens it signed have expired.
+
+import { createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
+import type { SigningKeyRecord, Store } from '../store/store.js';
+import type { Clock } from '../util/clock.js';
+
+export interface ActiveKey {
+  readonly kid: string;
+  readonly key: KeyObject;
+}
+
+const RELOAD_EVERY_MS = 60_000;
+const UNKNOWN_KID_RELOAD_MIN_MS = 1_000;
+
+export class SigningKeys {
+  private byKid = new Map<string, { key: KeyObject; record: SigningKeyRecord }>();
+  private current: ActiveKey | null = null;
+  private loadedAt = 0;
+  private reloading: Promise<void> | null = null;
+
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+    /** How long a retired key still verifies: the access-token lifetime. */
+    private readonly graceMs: number,
+  ) {}
+
+  /** Loads the keys, creating the first one when the store has none. */
+  async init(): Promise<void> {
+    await this.reload();
+    if (!this.current) {
+      await this.store.rotateSigningKey(newKeyRecord(this.clock()));
+      await this.reload();
+    }
+  }
+
+  /** The key new tokens are signed with. */
+  signingKey(): ActiveKey {
+    if (this.clock() - this.loadedAt > RELOAD_EVERY_MS) void this.reloadOnce();
+    if (!this.current) throw new Error('signing keys are not loaded');
+    return this.current;
+  }
+
+  /** The key for a token's `kid`, or null when unknown or retired for longer than the grace period. */
+  async verificationKey(kid: string): Promise<KeyObject | null> {
+    let entry = this.byKid.get(kid);
+    if (!entry && this.clock() - this.loadedAt > UNKNOWN_KID_RELOAD_MIN_MS) {
+      // Another instance (or `baste keys rotate`) may have added a key since we last looked.
+      await this.reloadOnce();
+      entry = this.byKid.get(kid);
+    }
+    if (!entry) return null;
+    const { retiredAt } = entry.record;
+    if (retiredAt !== null && retiredAt + this.graceMs < this.clock()) return null;
+    return entry.key;
+  }
+
+  private reloadOnce(): Promise<void> {
+    this.reloading ??= this.reload().finally(() => {
+      this.reloading = null;
+    });
+    return this.reloading;
+  }
+
+  private async reload(): Promise<void> {
+    const records = await this.store.listSigningKeys();
+    const byKid = new Map<string, { key: KeyObject; record: SigningKeyRecord }>();
+    let current: ActiveKey | null = null;
+    for (const record of records) {
+      const key = createSecretKey(Buffer.from(record.secret, 'base64'));
+      byKid.set(record.kid, { key, record });
+      if (record.retiredAt === null) current = { kid: record.kid, key };
+    }
+    this.byKid = byKid;
+    this.current = current;
+    this.loadedAt = this.clock();
+  }
+}
+
+export function newKeyRecord(now: number): SigningKeyRecord {
+  return {
+    kid: randomBytes(8).toString('hex'),
+    secret: randomBytes(64).toString('base64'),
+    createdAt: now,
+    retiredAt: null,
+  };
+}
+
+/** Adds a new signing key and retires the current one (CLI `baste keys rotate`). */
+export async function rotateSigningKey(store: Store, now: number): Promise<string> {
+  const record = newKeyRecord(now);
+  await store.rotateSigningKey(record);
+  return record.kid;
+}

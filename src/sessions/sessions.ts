@@ -1,0 +1,146 @@
+// Sessions: a refresh token (opaque, stored only as a SHA-256 hash) and short-lived access
+// tokens (HS256 JWTs naming the session). Every access-token check also looks the session up,
+// so logout, disable, delete and revoke end access at once on every instance sharing the store.
+
+import { createHash } from 'node:crypto';
+import { SignJWT, decodeProtectedHeader, errors as joseErrors, jwtVerify } from 'jose';
+import { invalidSession } from '../errors.js';
+import type { ActiveSession, SessionRecord, Store } from '../store/store.js';
+import type { Clock } from '../util/clock.js';
+import { newObjectIdHex, randomToken } from '../util/ids.js';
+import type { SigningKeys } from './keys.js';
+
+export interface SessionSettings {
+  readonly domainId: string;
+  readonly accessTokenTtlSeconds: number;
+  readonly refreshTokenTtlSeconds: number;
+}
+
+/** Looks up the custom user data document embedded in access tokens (none until the data service exists). */
+export type CustomDataLookup = (userId: string) => Promise<Record<string, unknown> | undefined>;
+
+/** Who a verified access token speaks for. */
+export interface AccessContext {
+  readonly userId: string;
+  readonly sessionId: string;
+  readonly deviceId: string;
+}
+
+export interface OpenedSession {
+  readonly sessionId: string;
+  readonly accessToken: string;
+  readonly refreshToken: string;
+}
+
+/** The most a token may weigh before we even try to parse it. */
+const MAX_TOKEN_LENGTH = 8192;
+
+export const hashRefreshToken = (token: string): string => createHash('sha256').update(token).digest('hex');
+
+export class Sessions {
+  constructor(
+    private readonly store: Store,
+    private readonly keys: SigningKeys,
+    private readonly clock: Clock,
+    private readonly settings: SessionSettings,
+    private readonly customData: CustomDataLookup = async () => undefined,
+  ) {}
+
+  async open(input: {
+    userId: string;
+    deviceId: string;
+    providerName: string;
+    providerType: string;
+  }): Promise<OpenedSession> {
+    const now = this.clock();
+    const refreshToken = randomToken(32);
+    const session: SessionRecord = {
+      id: newObjectIdHex(),
+      userId: input.userId,
+      refreshHash: hashRefreshToken(refreshToken),
+      deviceId: input.deviceId,
+      providerName: input.providerName,
+      providerType: input.providerType,
+      createdAt: now,
+      expiresAt: now + this.settings.refreshTokenTtlSeconds * 1000,
+    };
+    await this.store.createSession(session);
+    return { sessionId: session.id, accessToken: await this.accessTokenFor(session), refreshToken };
+  }
+
+  /** Signs a fresh access token for a session, re-reading custom user data. */
+  async accessTokenFor(session: Pick<SessionRecord, 'id' | 'userId' | 'deviceId'>): Promise<string> {
+    const { kid, key } = this.keys.signingKey();
+    const iat = Math.floor(this.clock() / 1000);
+    const userData = await this.customData(session.userId);
+    return new SignJWT({
+      typ: 'access',
+      baas_device_id: session.deviceId,
+      baas_domain_id: this.settings.domainId,
+      baas_id: session.id,
+      baas_user_id: session.userId,
+      ...(userData ? { user_data: userData } : {}),
+    })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT', kid })
+      .setSubject(session.userId)
+      .setIssuedAt(iat)
+      .setExpirationTime(iat + this.settings.accessTokenTtlSeconds)
+      .sign(key);
+  }
+
+  /** Verifies an access token and that its session and user are still live. */
+  async verifyAccessToken(token: string): Promise<AccessContext> {
+    if (token.length > MAX_TOKEN_LENGTH || token.split('.').length !== 3) throw invalidSession('invalid session: malformed access token');
+    let kid: unknown;
+    try {
+      ({ kid } = decodeProtectedHeader(token));
+    } catch {
+      throw invalidSession('invalid session: malformed access token');
+    }
+    const key = typeof kid === 'string' ? await this.keys.verificationKey(kid) : null;
+    if (!key) throw invalidSession('invalid session: unknown signing key');
+    let payload;
+    try {
+      ({ payload } = await jwtVerify(token, key, {
+        algorithms: ['HS256'],
+        currentDate: new Date(this.clock()),
+        requiredClaims: ['sub', 'exp', 'iat'],
+      }));
+    } catch (err) {
+      if (err instanceof joseErrors.JWTExpired) throw invalidSession('invalid session: access token expired');
+      throw invalidSession('invalid session: access token is not valid');
+    }
+    if (payload.typ !== 'access' || typeof payload.baas_id !== 'string') {
+      throw invalidSession('invalid session: not an access token');
+    }
+    const active = await this.store.findSession(payload.baas_id);
+    if (!active || active.userDisabled || active.session.userId !== payload.sub) {
+      throw invalidSession('invalid session: session has ended');
+    }
+    return { userId: active.session.userId, sessionId: active.session.id, deviceId: active.session.deviceId };
+  }
+
+  /** Finds the live session a refresh token belongs to. */
+  async verifyRefreshToken(token: string): Promise<ActiveSession> {
+    if (token.length === 0 || token.length > MAX_TOKEN_LENGTH) throw invalidSession('invalid session: failed to find refresh token');
+    const active = await this.store.findSessionByRefreshHash(hashRefreshToken(token));
+    if (!active) throw invalidSession('invalid session: failed to find refresh token');
+    if (active.userDisabled) throw invalidSession('invalid session: user is disabled');
+    if (active.session.expiresAt <= this.clock()) {
+      await this.store.deleteSession(active.session.id);
+      throw invalidSession('invalid session: refresh token expired');
+    }
+    return active;
+  }
+
+  /** `POST /auth/session`: a new access token for the refresh token's session. */
+  async refresh(refreshToken: string): Promise<{ accessToken: string; session: SessionRecord }> {
+    const { session } = await this.verifyRefreshToken(refreshToken);
+    await this.store.touchSession(session.id, session.userId, this.clock());
+    return { accessToken: await this.accessTokenFor(session), session };
+  }
+
+  async end(sessionId: string): Promise<void> {
+    await this.store.deleteSession(sessionId);
+  }
+}

@@ -1,0 +1,367 @@
+// Embedded store on better-sqlite3 (WAL, synchronous=FULL so a committed write survives a kill -9).
+// better-sqlite3 is synchronous; each method is one short transaction, so wrapping them in
+// promises costs little and keeps the Store interface the same as a networked backend's.
+
+import Database from 'better-sqlite3';
+import type {
+  ActiveSession,
+  DeviceRecord,
+  IdentityRecord,
+  LinkOutcome,
+  NewIdentity,
+  SessionRecord,
+  SigningKeyRecord,
+  Store,
+  UserpassAccount,
+  UserpassToken,
+  UserRecord,
+  UserType,
+} from '../store.js';
+import { MIGRATIONS } from './schema.js';
+
+type Row = Record<string, unknown>;
+
+export function openSqliteStore(file: string): Store {
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  migrate(db);
+  return new SqliteStore(db);
+}
+
+function migrate(db: Database.Database): void {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)');
+  const applied = new Set(
+    (db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version),
+  );
+  MIGRATIONS.forEach((sql, i) => {
+    const version = i + 1;
+    if (applied.has(version)) return;
+    db.transaction(() => {
+      db.exec(sql);
+      db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)').run(version, Date.now());
+    }).immediate();
+  });
+}
+
+const toSession = (r: Row): SessionRecord => ({
+  id: r.id as string,
+  userId: r.user_id as string,
+  refreshHash: r.refresh_hash as string,
+  deviceId: r.device_id as string,
+  providerName: r.provider_name as string,
+  providerType: r.provider_type as string,
+  createdAt: r.created_at as number,
+  expiresAt: r.expires_at as number,
+});
+
+const toIdentity = (r: Row): IdentityRecord => ({
+  externalId: r.external_id as string,
+  providerName: r.provider_name as string,
+  providerType: r.provider_type as string,
+  providerId: r.provider_id as string,
+  data: JSON.parse(r.data as string) as Record<string, unknown>,
+  createdAt: r.created_at as number,
+});
+
+const toAccount = (r: Row): UserpassAccount => ({
+  id: r.id as string,
+  email: r.email as string,
+  passwordHash: r.password_hash as string,
+  confirmed: r.confirmed === 1,
+  createdAt: r.created_at as number,
+});
+
+class SqliteStore implements Store {
+  private readonly q;
+
+  constructor(private readonly db: Database.Database) {
+    const p = (sql: string) => db.prepare(sql);
+    this.q = {
+      identity: p('SELECT user_id FROM identities WHERE provider_name = ? AND external_id = ?'),
+      refreshIdentity: p('UPDATE identities SET data = ? WHERE provider_name = ? AND external_id = ?'),
+      touchUser: p('UPDATE users SET last_auth_at = ? WHERE id = ?'),
+      insertUser: p('INSERT INTO users (id, type, disabled, created_at, last_auth_at) VALUES (?, ?, 0, ?, ?)'),
+      insertIdentity: p(
+        `INSERT INTO identities (provider_name, external_id, user_id, provider_type, provider_id, data, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      user: p('SELECT * FROM users WHERE id = ?'),
+      identitiesOf: p('SELECT * FROM identities WHERE user_id = ? ORDER BY created_at, rowid'),
+      setDisabled: p('UPDATE users SET disabled = ? WHERE id = ?'),
+      deleteUser: p('DELETE FROM users WHERE id = ?'),
+      userpassIdsOf: p(`SELECT external_id FROM identities WHERE user_id = ? AND provider_type = 'local-userpass'`),
+      deleteAccount: p('DELETE FROM userpass_accounts WHERE id = ?'),
+      staleAnonymous: p(
+        `SELECT u.id FROM users u WHERE u.last_auth_at < ?
+           AND EXISTS (SELECT 1 FROM identities i WHERE i.user_id = u.id)
+           AND NOT EXISTS (SELECT 1 FROM identities i WHERE i.user_id = u.id AND i.provider_type <> 'anon-user')`,
+      ),
+      insertSession: p(
+        `INSERT INTO sessions (id, user_id, refresh_hash, device_id, provider_name, provider_type, created_at, expires_at)
+         VALUES (@id, @userId, @refreshHash, @deviceId, @providerName, @providerType, @createdAt, @expiresAt)`,
+      ),
+      sessionByHash: p(
+        'SELECT s.*, u.disabled AS user_disabled FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.refresh_hash = ?',
+      ),
+      sessionById: p(
+        'SELECT s.*, u.disabled AS user_disabled FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?',
+      ),
+      deleteSession: p('DELETE FROM sessions WHERE id = ?'),
+      deleteSessionsOf: p('DELETE FROM sessions WHERE user_id = ?'),
+      deleteExpired: p('DELETE FROM sessions WHERE expires_at <= ?'),
+      upsertDevice: p(
+        `INSERT INTO devices (id, user_id, platform, platform_version, sdk_version, app_id, app_version, last_seen_at)
+         VALUES (@id, @userId, @platform, @platformVersion, @sdkVersion, @appId, @appVersion, @lastSeenAt)
+         ON CONFLICT (id, user_id) DO UPDATE SET platform = excluded.platform,
+           platform_version = excluded.platform_version, sdk_version = excluded.sdk_version,
+           app_id = excluded.app_id, app_version = excluded.app_version, last_seen_at = excluded.last_seen_at`,
+      ),
+      insertAccount: p(
+        `INSERT INTO userpass_accounts (id, email, password_hash, confirmed, created_at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (email) DO NOTHING`,
+      ),
+      accountByEmail: p('SELECT * FROM userpass_accounts WHERE email = ?'),
+      accountById: p('SELECT * FROM userpass_accounts WHERE id = ?'),
+      confirmAccount: p('UPDATE userpass_accounts SET confirmed = 1 WHERE id = ?'),
+      setPassword: p('UPDATE userpass_accounts SET password_hash = ? WHERE id = ?'),
+      putToken: p(
+        `INSERT INTO userpass_tokens (id, account_id, kind, token_hash, expires_at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (account_id, kind) DO UPDATE SET id = excluded.id, token_hash = excluded.token_hash,
+           expires_at = excluded.expires_at`,
+      ),
+      takeToken: p('DELETE FROM userpass_tokens WHERE id = ? AND token_hash = ? RETURNING *'),
+      counter: p('SELECT window_start, count FROM counters WHERE key = ?'),
+      setCounter: p(
+        `INSERT INTO counters (key, window_start, count) VALUES (?, ?, ?)
+         ON CONFLICT (key) DO UPDATE SET window_start = excluded.window_start, count = excluded.count`,
+      ),
+      keys: p('SELECT * FROM signing_keys ORDER BY created_at'),
+      retireKeys: p('UPDATE signing_keys SET retired_at = ? WHERE retired_at IS NULL'),
+      insertKey: p('INSERT INTO signing_keys (kid, secret, created_at, retired_at) VALUES (?, ?, ?, ?)'),
+    };
+  }
+
+  async loginIdentity(input: { identity: NewIdentity; newUserId: string; userType: UserType; now: number }) {
+    const { identity: id, newUserId, userType, now } = input;
+    return this.db
+      .transaction(() => {
+        const found = this.q.identity.get(id.providerName, id.externalId) as Row | undefined;
+        if (found) {
+          const userId = found.user_id as string;
+          this.q.refreshIdentity.run(JSON.stringify(id.data), id.providerName, id.externalId);
+          this.q.touchUser.run(now, userId);
+          return { userId, created: false };
+        }
+        this.q.insertUser.run(newUserId, userType, now, now);
+        this.insertIdentity(newUserId, id, now);
+        return { userId: newUserId, created: true };
+      })
+      .immediate();
+  }
+
+  private insertIdentity(userId: string, id: NewIdentity, now: number): void {
+    this.q.insertIdentity.run(
+      id.providerName,
+      id.externalId,
+      userId,
+      id.providerType,
+      id.providerId,
+      JSON.stringify(id.data),
+      now,
+    );
+  }
+
+  async linkIdentity(userId: string, identity: NewIdentity, now: number): Promise<LinkOutcome> {
+    return this.db
+      .transaction((): LinkOutcome => {
+        const found = this.q.identity.get(identity.providerName, identity.externalId) as Row | undefined;
+        if (found) return found.user_id === userId ? 'already-linked' : 'taken';
+        this.insertIdentity(userId, identity, now);
+        this.q.touchUser.run(now, userId);
+        return 'linked';
+      })
+      .immediate();
+  }
+
+  async getUser(id: string): Promise<UserRecord | null> {
+    const r = this.q.user.get(id) as Row | undefined;
+    if (!r) return null;
+    return {
+      id: r.id as string,
+      type: r.type as UserType,
+      disabled: r.disabled === 1,
+      createdAt: r.created_at as number,
+      lastAuthAt: r.last_auth_at as number,
+      identities: (this.q.identitiesOf.all(id) as Row[]).map(toIdentity),
+    };
+  }
+
+  async findIdentityOwner(providerName: string, externalId: string) {
+    const r = this.q.identity.get(providerName, externalId) as Row | undefined;
+    return r ? { userId: r.user_id as string } : null;
+  }
+
+  async setUserDisabled(id: string, disabled: boolean): Promise<boolean> {
+    return this.db
+      .transaction(() => {
+        const changed = this.q.setDisabled.run(disabled ? 1 : 0, id).changes > 0;
+        if (changed && disabled) this.q.deleteSessionsOf.run(id);
+        return changed;
+      })
+      .immediate();
+  }
+
+  async deleteUser(id: string): Promise<boolean> {
+    return this.db.transaction(() => this.deleteUserNow(id)).immediate();
+  }
+
+  private deleteUserNow(id: string): boolean {
+    for (const r of this.q.userpassIdsOf.all(id) as Row[]) this.q.deleteAccount.run(r.external_id);
+    return this.q.deleteUser.run(id).changes > 0;
+  }
+
+  async deleteInactiveAnonymousUsers(before: number): Promise<number> {
+    return this.db
+      .transaction(() => {
+        const ids = (this.q.staleAnonymous.all(before) as Row[]).map((r) => r.id as string);
+        for (const id of ids) this.deleteUserNow(id);
+        return ids.length;
+      })
+      .immediate();
+  }
+
+  async createSession(session: SessionRecord): Promise<void> {
+    this.q.insertSession.run(session);
+  }
+
+  async findSessionByRefreshHash(hash: string): Promise<ActiveSession | null> {
+    return toActive(this.q.sessionByHash.get(hash) as Row | undefined);
+  }
+
+  async findSession(id: string): Promise<ActiveSession | null> {
+    return toActive(this.q.sessionById.get(id) as Row | undefined);
+  }
+
+  async touchSession(_sessionId: string, userId: string, now: number): Promise<void> {
+    this.q.touchUser.run(now, userId);
+  }
+
+  async deleteSession(id: string): Promise<boolean> {
+    return this.q.deleteSession.run(id).changes > 0;
+  }
+
+  async deleteSessionsOfUser(userId: string): Promise<number> {
+    return this.q.deleteSessionsOf.run(userId).changes;
+  }
+
+  async deleteExpiredSessions(now: number): Promise<number> {
+    return this.q.deleteExpired.run(now).changes;
+  }
+
+  async upsertDevice(d: DeviceRecord): Promise<void> {
+    this.q.upsertDevice.run({
+      id: d.id,
+      userId: d.userId,
+      platform: d.platform ?? null,
+      platformVersion: d.platformVersion ?? null,
+      sdkVersion: d.sdkVersion ?? null,
+      appId: d.appId ?? null,
+      appVersion: d.appVersion ?? null,
+      lastSeenAt: d.lastSeenAt,
+    });
+  }
+
+  async createUserpassAccount(a: UserpassAccount): Promise<'created' | 'exists'> {
+    const r = this.q.insertAccount.run(a.id, a.email, a.passwordHash, a.confirmed ? 1 : 0, a.createdAt);
+    return r.changes > 0 ? 'created' : 'exists';
+  }
+
+  async findUserpassAccountByEmail(email: string): Promise<UserpassAccount | null> {
+    const r = this.q.accountByEmail.get(email) as Row | undefined;
+    return r ? toAccount(r) : null;
+  }
+
+  async findUserpassAccount(id: string): Promise<UserpassAccount | null> {
+    const r = this.q.accountById.get(id) as Row | undefined;
+    return r ? toAccount(r) : null;
+  }
+
+  async confirmUserpassAccount(id: string): Promise<void> {
+    this.q.confirmAccount.run(id);
+  }
+
+  async setUserpassPassword(id: string, passwordHash: string): Promise<void> {
+    this.q.setPassword.run(passwordHash, id);
+  }
+
+  async deleteUserpassAccount(id: string): Promise<void> {
+    this.q.deleteAccount.run(id);
+  }
+
+  async putUserpassToken(t: UserpassToken): Promise<void> {
+    this.q.putToken.run(t.id, t.accountId, t.kind, t.tokenHash, t.expiresAt);
+  }
+
+  async takeUserpassToken(id: string, tokenHash: string): Promise<UserpassToken | null> {
+    const r = this.q.takeToken.get(id, tokenHash) as Row | undefined;
+    if (!r) return null;
+    return {
+      id: r.id as string,
+      accountId: r.account_id as string,
+      kind: r.kind as UserpassToken['kind'],
+      tokenHash: r.token_hash as string,
+      expiresAt: r.expires_at as number,
+    };
+  }
+
+  async hitCounter(key: string, windowMs: number, now: number) {
+    return this.db
+      .transaction(() => {
+        const current = this.currentWindow(key, windowMs, now);
+        const next = { windowStart: current.windowStart, count: current.count + 1 };
+        this.q.setCounter.run(key, next.windowStart, next.count);
+        return next;
+      })
+      .immediate();
+  }
+
+  async readCounter(key: string, windowMs: number, now: number) {
+    return this.currentWindow(key, windowMs, now);
+  }
+
+  private currentWindow(key: string, windowMs: number, now: number) {
+    const r = this.q.counter.get(key) as Row | undefined;
+    if (!r || (r.window_start as number) + windowMs <= now) return { windowStart: now, count: 0 };
+    return { windowStart: r.window_start as number, count: r.count as number };
+  }
+
+  async listSigningKeys(): Promise<SigningKeyRecord[]> {
+    return (this.q.keys.all() as Row[]).map((r) => ({
+      kid: r.kid as string,
+      secret: r.secret as string,
+      createdAt: r.created_at as number,
+      retiredAt: (r.retired_at as number | null) ?? null,
+    }));
+  }
+
+  async rotateSigningKey(key: SigningKeyRecord): Promise<void> {
+    this.db
+      .transaction(() => {
+        this.q.retireKeys.run(key.createdAt);
+        this.q.insertKey.run(key.kid, key.secret, key.createdAt, key.retiredAt);
+      })
+      .immediate();
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}
+
+function toActive(r: Row | undefined): ActiveSession | null {
+  if (!r) return null;
+  return { session: toSession(r), userDisabled: r.user_disabled === 1 };
+}

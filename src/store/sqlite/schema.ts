@@ -1,0 +1,74 @@
+// Versioned migrations for the embedded store. Each entry runs once, in order, inside a
+// transaction; a migration never drops data that an earlier one created.
+
+export const MIGRATIONS: readonly string[] = [
+  /* 1: auth state */ `
+  CREATE TABLE users (
+    id            TEXT PRIMARY KEY,
+    type          TEXT NOT NULL,
+    disabled      INTEGER NOT NULL DEFAULT 0,
+    created_at    INTEGER NOT NULL,
+    last_auth_at  INTEGER NOT NULL
+  );
+  CREATE TABLE identities (
+    provider_name TEXT NOT NULL,
+    external_id   TEXT NOT NULL,
+    user_id       TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    provider_type TEXT NOT NULL,
+    provider_id   TEXT NOT NULL,
+    data          TEXT NOT NULL,
+    created_at    INTEGER NOT NULL,
+    PRIMARY KEY (provider_name, external_id)
+  );
+  CREATE INDEX identities_user ON identities(user_id);
+  CREATE TABLE sessions (
+    id            TEXT PRIMARY KEY,
+    user_id       TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    refresh_hash  TEXT NOT NULL UNIQUE,
+    device_id     TEXT NOT NULL,
+    provider_name TEXT NOT NULL,
+    provider_type TEXT NOT NULL,
+    created_at    INTEGER NOT NULL,
+    expires_at    INTEGER NOT NULL
+  );
+  CREATE INDEX sessions_user ON sessions(user_id);
+  CREATE INDEX sessions_expiry ON sessions(expires_at);
+  CREATE TABLE devices (
+    id               TEXT NOT NULL,
+    user_id          TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    platform         TEXT,
+    platform_version TEXT,
+    sdk_version      TEXT,
+    app_id           TEXT,
+    app_version      TEXT,
+    last_seen_at     INTEGER NOT NULL,
+    PRIMARY KEY (id, user_id)
+  );
+  CREATE TABLE userpass_accounts (
+    id            TEXT PRIMARY KEY,
+    email         TEXT NOT NULL UNIQUE,
+    password_hash TEXT NOT NULL,
+    confirmed     INTEGER NOT NULL,
+    created_at    INTEGER NOT NULL
+  );
+  CREATE TABLE userpass_tokens (
+    id          TEXT PRIMARY KEY,
+    account_id  TEXT NOT NULL REFERENCES userpass_accounts(id) ON DELETE CASCADE,
+    kind        TEXT NOT NULL,
+    token_hash  TEXT NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    UNIQUE (account_id, kind)
+  );
+  CREATE TABLE counters (
+    key          TEXT PRIMARY KEY,
+    window_start INTEGER NOT NULL,
+    count        INTEGER NOT NULL
+  );
+  CREATE TABLE signing_keys (
+    kid        TEXT PRIMARY KEY,
+    secret     TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    retired_at INTEGER
+  );
+  `,
+];

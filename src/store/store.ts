@@ -1,0 +1,144 @@
+// The one storage interface for auth state. Every method is async so a networked backend
+// (PostgreSQL) can implement it as well as the embedded SQLite one. Times are epoch milliseconds.
+
+export type UserType = 'normal' | 'server';
+
+export interface IdentityRecord {
+  /** Provider-side id: the wire's `identities[].id`. */
+  readonly externalId: string;
+  readonly providerName: string;
+  readonly providerType: string;
+  readonly providerId: string;
+  /** Metadata the provider gave at the last login (e.g. `{email}`). */
+  readonly data: Record<string, unknown>;
+  readonly createdAt: number;
+}
+
+export interface UserRecord {
+  readonly id: string;
+  readonly type: UserType;
+  readonly disabled: boolean;
+  readonly createdAt: number;
+  readonly lastAuthAt: number;
+  readonly identities: readonly IdentityRecord[];
+}
+
+export interface SessionRecord {
+  readonly id: string;
+  readonly userId: string;
+  /** SHA-256 of the refresh token; the token itself is never stored. */
+  readonly refreshHash: string;
+  readonly deviceId: string;
+  readonly providerName: string;
+  readonly providerType: string;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+}
+
+export interface DeviceRecord {
+  readonly id: string;
+  readonly userId: string;
+  readonly platform?: string;
+  readonly platformVersion?: string;
+  readonly sdkVersion?: string;
+  readonly appId?: string;
+  readonly appVersion?: string;
+  readonly lastSeenAt: number;
+}
+
+/** An email/password registration; becomes a user identity at its first login. */
+export interface UserpassAccount {
+  readonly id: string;
+  readonly email: string;
+  readonly passwordHash: string;
+  readonly confirmed: boolean;
+  readonly createdAt: number;
+}
+
+export type UserpassTokenKind = 'confirm' | 'reset';
+
+export interface UserpassToken {
+  /** The `tokenId` sent to the user. */
+  readonly id: string;
+  readonly accountId: string;
+  readonly kind: UserpassTokenKind;
+  /** SHA-256 of the `token`. */
+  readonly tokenHash: string;
+  readonly expiresAt: number;
+}
+
+export interface SigningKeyRecord {
+  readonly kid: string;
+  /** Base64 of the HMAC key. */
+  readonly secret: string;
+  readonly createdAt: number;
+  /** Set when a newer key took over; tokens signed with this one stay valid until they expire. */
+  readonly retiredAt: number | null;
+}
+
+export interface NewIdentity {
+  readonly externalId: string;
+  readonly providerName: string;
+  readonly providerType: string;
+  readonly providerId: string;
+  readonly data: Record<string, unknown>;
+}
+
+export type LinkOutcome = 'linked' | 'already-linked' | 'taken';
+
+/** Session joined with the state of its user: what every access-token check needs. */
+export interface ActiveSession {
+  readonly session: SessionRecord;
+  readonly userDisabled: boolean;
+}
+
+export interface Store {
+  /** Find the user owning the identity (refreshing its data and last login) or create user and identity, atomically. */
+  loginIdentity(input: {
+    identity: NewIdentity;
+    newUserId: string;
+    userType: UserType;
+    now: number;
+  }): Promise<{ userId: string; created: boolean }>;
+  /** Attach an identity to an existing user unless another user owns it. */
+  linkIdentity(userId: string, identity: NewIdentity, now: number): Promise<LinkOutcome>;
+  getUser(id: string): Promise<UserRecord | null>;
+  findIdentityOwner(providerName: string, externalId: string): Promise<{ userId: string } | null>;
+  setUserDisabled(id: string, disabled: boolean): Promise<boolean>;
+  /** Removes the user with its identities, sessions, devices and email/password accounts. */
+  deleteUser(id: string): Promise<boolean>;
+  /** Deletes users whose only identities are anonymous and who were last active before `before`. */
+  deleteInactiveAnonymousUsers(before: number): Promise<number>;
+
+  createSession(session: SessionRecord): Promise<void>;
+  findSessionByRefreshHash(hash: string): Promise<ActiveSession | null>;
+  findSession(id: string): Promise<ActiveSession | null>;
+  /** Marks user and session as used now (refresh). */
+  touchSession(sessionId: string, userId: string, now: number): Promise<void>;
+  deleteSession(id: string): Promise<boolean>;
+  deleteSessionsOfUser(userId: string): Promise<number>;
+  deleteExpiredSessions(now: number): Promise<number>;
+
+  upsertDevice(device: DeviceRecord): Promise<void>;
+
+  createUserpassAccount(account: UserpassAccount): Promise<'created' | 'exists'>;
+  findUserpassAccountByEmail(email: string): Promise<UserpassAccount | null>;
+  findUserpassAccount(id: string): Promise<UserpassAccount | null>;
+  confirmUserpassAccount(id: string): Promise<void>;
+  setUserpassPassword(id: string, passwordHash: string): Promise<void>;
+  deleteUserpassAccount(id: string): Promise<void>;
+  /** Replaces any earlier token of the same kind for the account. */
+  putUserpassToken(token: UserpassToken): Promise<void>;
+  /** Removes and returns the token when both id and hash match: a token works once, and a wrong guess burns nothing. */
+  takeUserpassToken(id: string, tokenHash: string): Promise<UserpassToken | null>;
+
+  /** Adds one hit to a fixed-window counter and returns the count in the current window. */
+  hitCounter(key: string, windowMs: number, now: number): Promise<{ count: number; windowStart: number }>;
+  readCounter(key: string, windowMs: number, now: number): Promise<{ count: number; windowStart: number }>;
+
+  listSigningKeys(): Promise<SigningKeyRecord[]>;
+  /** Inserts a key and retires the others, in one step. */
+  rotateSigningKey(key: SigningKeyRecord): Promise<void>;
+
+  close(): Promise<void>;
+}
