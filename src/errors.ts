@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'UserAlreadyConfirmed'
   | 'UserNotFound'
   | 'UserDisabled'
+  | 'DomainNotAllowed'
   | 'IdentityAlreadyExists'
   | 'NotImplemented'
   | 'TooManyRequests'

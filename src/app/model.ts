@@ -32,6 +32,8 @@ export interface ProviderConfig {
   readonly config: Readonly<Record<string, unknown>>;
   /** Option name → secret name, as written in the export. */
   readonly secretConfig: Readonly<Record<string, string>>;
+  /** Options that name several secrets (custom-token `signingKeys`): option name → secret names. */
+  readonly secretConfigLists: Readonly<Record<string, readonly string[]>>;
   readonly metadataFields: readonly MetadataField[];
   readonly redirectUris: readonly string[];
   readonly domainRestrictions: readonly string[];
@@ -39,7 +41,7 @@ export interface ProviderConfig {
 
 export interface ValueConfig {
   readonly name: string;
-  /** When true, `value` is the name of a secret and `resolved` holds its material (or undefined if missing). */
+  /** When true, `value` is the name of a secret; its material is `AppConfig.secrets.get(value)` (undefined if not provided). */
   readonly fromSecret: boolean;
   readonly value: unknown;
 }

@@ -73,7 +73,7 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
   http.addHook('onRequest', async (req) => {
     const origin = req.headers.origin;
     if (origin && !isAllowedOrigin(config, origin)) {
-      throw new BasteError('BadRequest', `origin '${origin}' is not allowed for this app`);
+      throw new BasteError('DomainNotAllowed', `origin '${origin.slice(0, 200)}' is not allowed for this app`);
     }
   });
 

@@ -19,6 +19,7 @@ const STATUS: Record<ErrorCode, number> = {
   UserAlreadyConfirmed: 400,
   UserNotFound: 404,
   UserDisabled: 403,
+  DomainNotAllowed: 403,
   IdentityAlreadyExists: 409,
   NotImplemented: 501,
   TooManyRequests: 429,

@@ -1,0 +1,113 @@
+// Turns an app export directory of any generation into one immutable AppConfig. Reads only the
+// directory and the secrets it is given; warnings collect what was skipped, ConfigError refuses.
+
+import { ConfigError } from '../errors.js';
+import type { AppConfig, ConfigWarning, LoadedApp, ProviderConfig } from './model.js';
+import { AppDir } from './dir.js';
+import type { Warn } from './check.js';
+import { derivedId } from './ids.js';
+import { deepFreeze, FrozenMap } from './immutable.js';
+import { findSkippedParts } from './features.js';
+import { readRoot, ROOT_FILES } from './root.js';
+import { loadProviders, type ProviderOrigin } from './providers.js';
+import { applyLegacySecrets, LEGACY_SECRETS_FILE } from './legacy-secrets.js';
+import { loadEnvironmentValues, loadValues } from './values.js';
+import { loadFunctions } from './functions.js';
+
+export interface LoadOptions {
+  /** Secret name → material (see readSecrets). Wins over a legacy `secrets.json`. */
+  readonly secrets?: Readonly<Record<string, string>>;
+}
+
+/** Top-level entries the loaders below read; anything else not set aside by features.ts is unknown. */
+const READ_AT_TOP = new Set([
+  ...ROOT_FILES.map(([file]) => file),
+  'auth',
+  'auth_providers',
+  'functions',
+  'values',
+  'environments',
+  LEGACY_SECRETS_FILE,
+]);
+
+export async function loadAppDirectory(dir: string, options: LoadOptions = {}): Promise<LoadedApp> {
+  const app = new AppDir(dir);
+  if (!(await app.isDir(''))) throw new ConfigError(dir, undefined, 'not a folder');
+  const warnings: ConfigWarning[] = [];
+  const warn: Warn = (file, message) => void warnings.push(Object.freeze({ file, message }));
+
+  const skipped = await findSkippedParts(app, warn);
+  const root = await readRoot(app, warn);
+  for (const entry of await app.list('')) {
+    if (!entry.name.startsWith('.') && !READ_AT_TOP.has(entry.path) && !skipped.has(entry.path)) {
+      warn(entry.path, 'unknown file or folder (ignored)');
+    }
+  }
+
+  const loaded = await loadProviders(app, root.layout, root.appId, skipped, warn);
+  const legacy = await applyLegacySecrets(app, loaded.providers, warn);
+  const providers = legacy.providers;
+  requireEnabledProvider(providers, loaded.location);
+  const secrets = new Map(Object.entries({ ...legacy.material, ...options.secrets }));
+
+  const values = await loadValues(app, warn);
+  const environmentValues = await loadEnvironmentValues(app, root.environment, warn);
+  const functions = await loadFunctions(app, skipped, warn);
+
+  warnMissingSecrets(providers, loaded.origins, secrets, warn);
+  for (const value of values.values.values()) {
+    if (value.fromSecret && !secrets.has(value.value as string)) {
+      warn(values.files.get(value.name) ?? 'values', `secret "${String(value.value)}" is not provided; the value is undefined`);
+    }
+  }
+
+  const config: AppConfig = {
+    appId: root.appId,
+    name: root.name,
+    domainId: derivedId(`baste:domain:${root.appId}`),
+    layout: root.layout,
+    configVersion: root.configVersion,
+    environment: root.environment,
+    environmentValues: deepFreeze(environmentValues),
+    allowedRequestOrigins: deepFreeze([...root.allowedRequestOrigins]),
+    providers: new FrozenMap([...providers].map(([name, p]) => [name, deepFreeze(p)] as const)),
+    values: new FrozenMap([...values.values].map(([name, v]) => [name, deepFreeze(v)] as const)),
+    functions: new FrozenMap([...functions].map(([name, f]) => [name, deepFreeze(f)] as const)),
+    secrets: new FrozenMap(secrets),
+  };
+  return Object.freeze({ config: Object.freeze(config), warnings: Object.freeze(warnings) });
+}
+
+/** Spec §A.0: with no enabled provider no client can ever log in, so such an app is a mistake. */
+function requireEnabledProvider(providers: ReadonlyMap<string, ProviderConfig>, location: string): void {
+  if ([...providers.values()].some((p) => !p.disabled)) return;
+  const found = providers.size === 0 ? 'none of a type Baste serves is configured' : `all of ${[...providers.keys()].join(', ')} are disabled`;
+  throw new ConfigError(
+    location,
+    undefined,
+    `no authentication provider is enabled (${found}), so no client could log in; ` +
+      `enable at least one in ${location}, e.g. anon-user or local-userpass with "disabled": false`,
+  );
+}
+
+function warnMissingSecrets(
+  providers: ReadonlyMap<string, ProviderConfig>,
+  origins: ReadonlyMap<string, ProviderOrigin>,
+  secrets: ReadonlyMap<string, string>,
+  warn: Warn,
+): void {
+  for (const provider of providers.values()) {
+    if (provider.disabled) continue;
+    const origin = origins.get(provider.name);
+    const path = origin?.prefix ? `${origin.prefix}.secret_config` : 'secret_config';
+    const named = [
+      ...Object.entries(provider.secretConfig),
+      ...Object.entries(provider.secretConfigLists).flatMap(([option, list]) => list.map((s) => [option, s] as const)),
+    ];
+    for (const [option, secret] of named) {
+      if (!secrets.has(secret)) {
+        warn(origin?.file ?? provider.name, `${path}.${option}: secret "${secret}" is not provided (--secrets or BASTE_SECRET_${secret})`);
+      }
+    }
+  }
+}
