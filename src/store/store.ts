@@ -120,6 +120,7 @@ export interface Store {
   deleteExpiredSessions(now: number): Promise<number>;
 
   upsertDevice(device: DeviceRecord): Promise<void>;
+  listDevices(userId: string): Promise<DeviceRecord[]>;
 
   createUserpassAccount(account: UserpassAccount): Promise<'created' | 'exists'>;
   findUserpassAccountByEmail(email: string): Promise<UserpassAccount | null>;

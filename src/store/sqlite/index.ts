@@ -119,6 +119,7 @@ class SqliteStore implements Store {
            platform_version = excluded.platform_version, sdk_version = excluded.sdk_version,
            app_id = excluded.app_id, app_version = excluded.app_version, last_seen_at = excluded.last_seen_at`,
       ),
+      devicesOf: p('SELECT * FROM devices WHERE user_id = ? ORDER BY last_seen_at DESC'),
       insertAccount: p(
         `INSERT INTO userpass_accounts (id, email, password_hash, confirmed, created_at) VALUES (?, ?, ?, ?, ?)
          ON CONFLICT (email) DO NOTHING`,
@@ -272,6 +273,19 @@ class SqliteStore implements Store {
       appVersion: d.appVersion ?? null,
       lastSeenAt: d.lastSeenAt,
     });
+  }
+
+  async listDevices(userId: string): Promise<DeviceRecord[]> {
+    return (this.q.devicesOf.all(userId) as Row[]).map((r) => ({
+      id: r.id as string,
+      userId: r.user_id as string,
+      platform: (r.platform as string | null) ?? undefined,
+      platformVersion: (r.platform_version as string | null) ?? undefined,
+      sdkVersion: (r.sdk_version as string | null) ?? undefined,
+      appId: (r.app_id as string | null) ?? undefined,
+      appVersion: (r.app_version as string | null) ?? undefined,
+      lastSeenAt: r.last_seen_at as number,
+    }));
   }
 
   async createUserpassAccount(a: UserpassAccount): Promise<'created' | 'exists'> {

@@ -1,0 +1,193 @@
+// One conformance suite for every Store backend. A backend's test file calls
+// `storeConformance(name, open)` where `open()` returns a fresh, empty store.
+
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import type { NewIdentity, SessionRecord, Store } from '../../src/store/store.js';
+import { newObjectIdHex } from '../../src/util/ids.js';
+
+const identity = (externalId: string, providerType = 'anon-user', data: Record<string, unknown> = {}): NewIdentity => ({
+  externalId,
+  providerName: providerType,
+  providerType,
+  providerId: 'p'.repeat(24),
+  data,
+});
+
+const session = (userId: string, extra: Partial<SessionRecord> = {}): SessionRecord => ({
+  id: newObjectIdHex(),
+  userId,
+  refreshHash: newObjectIdHex() + newObjectIdHex(),
+  deviceId: newObjectIdHex(),
+  providerName: 'anon-user',
+  providerType: 'anon-user',
+  createdAt: 1000,
+  expiresAt: 10_000,
+  ...extra,
+});
+
+export function storeConformance(name: string, open: () => Promise<Store>): void {
+  describe(`store conformance: ${name}`, () => {
+    let store: Store;
+    beforeEach(async () => {
+      store = await open();
+    });
+    afterEach(async () => {
+      await store.close();
+    });
+
+    it('creates a user at the first login of an identity and finds it afterwards, refreshing its data', async () => {
+      const first = await store.loginIdentity({ identity: identity('e1', 'local-userpass', { email: 'a@x' }), newUserId: 'u1'.padEnd(24, '0'), userType: 'normal', now: 10 });
+      assert.deepEqual(first, { userId: 'u1'.padEnd(24, '0'), created: true });
+      const again = await store.loginIdentity({ identity: identity('e1', 'local-userpass', { email: 'b@x' }), newUserId: 'u2'.padEnd(24, '0'), userType: 'normal', now: 20 });
+      assert.deepEqual(again, { userId: 'u1'.padEnd(24, '0'), created: false });
+      const user = await store.getUser(first.userId);
+      assert.equal(user?.identities.length, 1);
+      assert.deepEqual(user?.identities[0]?.data, { email: 'b@x' });
+      assert.equal(user?.lastAuthAt, 20);
+      assert.equal(user?.createdAt, 10);
+      assert.equal(await store.getUser('u2'.padEnd(24, '0')), null);
+    });
+
+    it('creates one user when the same identity logs in many times at once', async () => {
+      const results = await Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          store.loginIdentity({ identity: identity('same'), newUserId: `u${i}`.padEnd(24, '0'), userType: 'normal', now: 1 }),
+        ),
+      );
+      assert.equal(new Set(results.map((r) => r.userId)).size, 1);
+      assert.equal(results.filter((r) => r.created).length, 1);
+    });
+
+    it('links an identity once and refuses one owned by another user', async () => {
+      const a = (await store.loginIdentity({ identity: identity('a'), newUserId: 'a'.repeat(24), userType: 'normal', now: 1 })).userId;
+      const b = (await store.loginIdentity({ identity: identity('b'), newUserId: 'b'.repeat(24), userType: 'normal', now: 1 })).userId;
+      assert.equal(await store.linkIdentity(a, identity('x', 'local-userpass'), 2), 'linked');
+      assert.equal(await store.linkIdentity(a, identity('x', 'local-userpass'), 3), 'already-linked');
+      assert.equal(await store.linkIdentity(b, identity('x', 'local-userpass'), 4), 'taken');
+      assert.deepEqual((await store.getUser(a))?.identities.map((i) => i.externalId), ['a', 'x']);
+      assert.deepEqual((await store.getUser(b))?.identities.map((i) => i.externalId), ['b']);
+      assert.deepEqual(await store.findIdentityOwner('local-userpass', 'x'), { userId: a });
+      assert.equal(await store.findIdentityOwner('local-userpass', 'nope'), null);
+    });
+
+    it('finds sessions by id and refresh hash, with the user disabled flag, and deletes them', async () => {
+      const u = (await store.loginIdentity({ identity: identity('s'), newUserId: 's'.repeat(24), userType: 'normal', now: 1 })).userId;
+      const s = session(u);
+      await store.createSession(s);
+      assert.deepEqual(await store.findSession(s.id), { session: s, userDisabled: false });
+      assert.deepEqual(await store.findSessionByRefreshHash(s.refreshHash), { session: s, userDisabled: false });
+      assert.equal(await store.deleteSession(s.id), true);
+      assert.equal(await store.deleteSession(s.id), false);
+      assert.equal(await store.findSession(s.id), null);
+    });
+
+    it('ends every session of a user who is disabled, and only those', async () => {
+      const u = (await store.loginIdentity({ identity: identity('d1'), newUserId: 'd'.repeat(24), userType: 'normal', now: 1 })).userId;
+      const v = (await store.loginIdentity({ identity: identity('d2'), newUserId: 'e'.repeat(24), userType: 'normal', now: 1 })).userId;
+      const s1 = session(u);
+      const s2 = session(v);
+      await store.createSession(s1);
+      await store.createSession(s2);
+      assert.equal(await store.setUserDisabled(u, true), true);
+      assert.equal(await store.findSession(s1.id), null);
+      assert.ok(await store.findSession(s2.id));
+      assert.equal((await store.getUser(u))?.disabled, true);
+      assert.equal(await store.setUserDisabled(u, false), true);
+      assert.equal((await store.getUser(u))?.disabled, false);
+      assert.equal(await store.setUserDisabled('f'.repeat(24), true), false);
+    });
+
+    it('deletes a user with identities, sessions and email/password accounts', async () => {
+      await store.createUserpassAccount({ id: 'acc'.padEnd(24, '0'), email: 'del@x', passwordHash: 'h', confirmed: true, createdAt: 1 });
+      const u = (await store.loginIdentity({ identity: identity('acc'.padEnd(24, '0'), 'local-userpass'), newUserId: 'f'.repeat(24), userType: 'normal', now: 1 })).userId;
+      const s = session(u);
+      await store.createSession(s);
+      assert.equal(await store.deleteUser(u), true);
+      assert.equal(await store.getUser(u), null);
+      assert.equal(await store.findSession(s.id), null);
+      assert.equal(await store.findUserpassAccountByEmail('del@x'), null);
+      assert.equal(await store.findIdentityOwner('local-userpass', 'acc'.padEnd(24, '0')), null);
+      assert.equal(await store.deleteUser(u), false);
+    });
+
+    it('sweeps only anonymous-only users inactive since the cut-off', async () => {
+      const old = (await store.loginIdentity({ identity: identity('old'), newUserId: '1'.repeat(24), userType: 'normal', now: 100 })).userId;
+      const fresh = (await store.loginIdentity({ identity: identity('fresh'), newUserId: '2'.repeat(24), userType: 'normal', now: 900 })).userId;
+      const linked = (await store.loginIdentity({ identity: identity('linked'), newUserId: '3'.repeat(24), userType: 'normal', now: 100 })).userId;
+      await store.linkIdentity(linked, identity('pw', 'local-userpass'), 100);
+      assert.equal(await store.deleteInactiveAnonymousUsers(500), 1);
+      assert.equal(await store.getUser(old), null);
+      assert.ok(await store.getUser(fresh));
+      assert.ok(await store.getUser(linked));
+    });
+
+    it('keeps devices per user', async () => {
+      const u = (await store.loginIdentity({ identity: identity('dev'), newUserId: '4'.repeat(24), userType: 'normal', now: 1 })).userId;
+      await store.upsertDevice({ id: '5'.repeat(24), userId: u, platform: 'node', lastSeenAt: 1 });
+      await store.upsertDevice({ id: '5'.repeat(24), userId: u, platform: 'chrome', sdkVersion: '2.0.1', lastSeenAt: 2 });
+      await store.upsertDevice({ id: '6'.repeat(24), userId: u, platform: 'node', lastSeenAt: 3 });
+      const devices = await store.listDevices(u);
+      assert.deepEqual(devices.map((d) => [d.id, d.platform, d.lastSeenAt]), [['6'.repeat(24), 'node', 3], ['5'.repeat(24), 'chrome', 2]]);
+      assert.equal(devices[1]?.sdkVersion, '2.0.1');
+      assert.equal(devices[1]?.appVersion, undefined);
+      assert.deepEqual(await store.listDevices('0'.repeat(24)), []);
+    });
+
+    it('stores email/password accounts with a unique, case-sensitive email', async () => {
+      const a = { id: '6'.repeat(24), email: 'Me@x', passwordHash: 'h1', confirmed: false, createdAt: 1 };
+      assert.equal(await store.createUserpassAccount(a), 'created');
+      assert.equal(await store.createUserpassAccount({ ...a, id: '7'.repeat(24), passwordHash: 'h2' }), 'exists');
+      assert.equal(await store.createUserpassAccount({ ...a, id: '8'.repeat(24), email: 'me@x' }), 'created');
+      assert.deepEqual(await store.findUserpassAccountByEmail('Me@x'), a);
+      await store.confirmUserpassAccount(a.id);
+      await store.setUserpassPassword(a.id, 'h3');
+      assert.deepEqual(await store.findUserpassAccount(a.id), { ...a, confirmed: true, passwordHash: 'h3' });
+      await store.deleteUserpassAccount(a.id);
+      assert.equal(await store.findUserpassAccount(a.id), null);
+    });
+
+    it('redeems a confirmation token once, only with the right hash, and replaces an older one of the same kind', async () => {
+      const acc = '9'.repeat(24);
+      await store.createUserpassAccount({ id: acc, email: 't@x', passwordHash: 'h', confirmed: false, createdAt: 1 });
+      await store.putUserpassToken({ id: 'old', accountId: acc, kind: 'confirm', tokenHash: 'hash-old', expiresAt: 50 });
+      const t = { id: 'tid', accountId: acc, kind: 'confirm' as const, tokenHash: 'hash-1', expiresAt: 99 };
+      await store.putUserpassToken(t);
+      await store.putUserpassToken({ id: 'rid', accountId: acc, kind: 'reset', tokenHash: 'hash-r', expiresAt: 99 });
+      assert.equal(await store.takeUserpassToken('old', 'hash-old'), null);
+      assert.equal(await store.takeUserpassToken('tid', 'wrong'), null);
+      assert.deepEqual(await store.takeUserpassToken('tid', 'hash-1'), t);
+      assert.equal(await store.takeUserpassToken('tid', 'hash-1'), null);
+      assert.equal((await store.takeUserpassToken('rid', 'hash-r'))?.kind, 'reset');
+    });
+
+    it('counts hits in fixed windows', async () => {
+      assert.deepEqual(await store.readCounter('k', 100, 1000), { count: 0, windowStart: 1000 });
+      assert.deepEqual(await store.hitCounter('k', 100, 1000), { count: 1, windowStart: 1000 });
+      assert.deepEqual(await store.hitCounter('k', 100, 1050), { count: 2, windowStart: 1000 });
+      assert.deepEqual(await store.readCounter('k', 100, 1099), { count: 2, windowStart: 1000 });
+      assert.deepEqual(await store.hitCounter('k', 100, 1100), { count: 1, windowStart: 1100 });
+      const hits = await Promise.all(Array.from({ length: 20 }, () => store.hitCounter('c', 10_000, 5000)));
+      assert.equal(Math.max(...hits.map((h) => h.count)), 20);
+    });
+
+    it('rotates signing keys: one active, the others retired', async () => {
+      assert.deepEqual(await store.listSigningKeys(), []);
+      await store.rotateSigningKey({ kid: 'k1', secret: 's1', createdAt: 1, retiredAt: null });
+      await store.rotateSigningKey({ kid: 'k2', secret: 's2', createdAt: 2, retiredAt: null });
+      const keys = await store.listSigningKeys();
+      assert.deepEqual(keys.map((k) => [k.kid, k.retiredAt]), [['k1', 2], ['k2', null]]);
+    });
+
+    it('deletes expired sessions', async () => {
+      const u = (await store.loginIdentity({ identity: identity('exp'), newUserId: 'a1'.padEnd(24, '0'), userType: 'normal', now: 1 })).userId;
+      const live = session(u, { expiresAt: 2000 });
+      const dead = session(u, { expiresAt: 500 });
+      await store.createSession(live);
+      await store.createSession(dead);
+      assert.equal(await store.deleteExpiredSessions(1000), 1);
+      assert.ok(await store.findSession(live.id));
+      assert.equal(await store.findSession(dead.id), null);
+    });
+  });
+}
