@@ -14,6 +14,16 @@ const files = given.length
       .sort()
       .map((f) => join('test', f));
 
+// Build first: it type-checks the server, and the CLI tests start the compiled `bin/baste.js`.
+const tsc = join('node_modules', 'typescript', 'bin', 'tsc');
+for (const project of ['tsconfig.json', join('test', 'tsconfig.json')]) {
+  const build = spawnSync(process.execPath, [tsc, '-p', project], { stdio: 'inherit' });
+  if (build.status !== 0) {
+    console.error(`type check failed (${project})`);
+    process.exit(build.status ?? 1);
+  }
+}
+
 const run = spawnSync(
   process.execPath,
   ['--import', 'tsx', '--test', '--test-reporter=spec', ...flags, ...files],

@@ -36,9 +36,9 @@ export class SigningKeys {
     }
   }
 
-  /** The key new tokens are signed with. */
-  signingKey(): ActiveKey {
-    if (this.clock() - this.loadedAt > RELOAD_EVERY_MS) void this.reloadOnce();
+  /** The key new tokens are signed with; re-read from the store once a minute to follow rotations. */
+  async signingKey(): Promise<ActiveKey> {
+    if (this.clock() - this.loadedAt > RELOAD_EVERY_MS) await this.reloadOnce();
     if (!this.current) throw new Error('signing keys are not loaded');
     return this.current;
   }

@@ -70,7 +70,7 @@ export class Sessions {
 
   /** Signs a fresh access token for a session, re-reading custom user data. */
   async accessTokenFor(session: Pick<SessionRecord, 'id' | 'userId' | 'deviceId'>): Promise<string> {
-    const { kid, key } = this.keys.signingKey();
+    const { kid, key } = await this.keys.signingKey();
     const iat = Math.floor(this.clock() / 1000);
     const userData = await this.customData(session.userId);
     return new SignJWT({
