@@ -91,18 +91,6 @@ export class Fields {
     });
     return items as string[] | undefined;
   }
-
-  /** An object whose values are all strings, e.g. `secret_config`. */
-  stringMap(key: string): Record<string, string> | undefined {
-    const map = this.object(key);
-    if (!map) return undefined;
-    for (const [k, v] of Object.entries(map)) {
-      if (typeof v !== 'string') {
-        throw new ConfigError(this.file, `${this.path(key)}.${k}`, `must be a string, not ${typeName(v)}`);
-      }
-    }
-    return map as Record<string, string>;
-  }
 }
 
 // Name rules (spec §G.1, §G.2, §I).

@@ -23,6 +23,9 @@ export const NOT_SERVED_YET: readonly string[] = [
   'functions/node_modules*',
 ];
 
+/** Root config sections (legacy layouts) that later work will serve, reported when enabled. */
+export const ROOT_SECTIONS_NOT_SERVED_YET: readonly string[] = ['custom_user_data_config'];
+
 /** Function config fields that later work will honour; for now the function runs without them. */
 export const FUNCTION_FIELDS_NOT_SERVED_YET: readonly string[] = ['run_as_user_id', 'run_as_user_id_script_source'];
 

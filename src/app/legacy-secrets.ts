@@ -52,7 +52,7 @@ export async function applyLegacySecrets(
       if (material.length > MAX_SECRET_LENGTH) {
         throw new ConfigError(file, `${path}.${field}`, `secret is longer than ${MAX_SECRET_LENGTH} characters`);
       }
-      if (secretConfig[field] !== undefined || provider.secretConfigLists[field] !== undefined) {
+      if (secretConfig[field] !== undefined || provider.secretConfigLists?.[field] !== undefined) {
         warn(file, `${path}.${field}: ignored, the provider's secret_config already names a secret for it`);
         continue;
       }

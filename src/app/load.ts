@@ -102,7 +102,7 @@ function warnMissingSecrets(
     const path = origin?.prefix ? `${origin.prefix}.secret_config` : 'secret_config';
     const named = [
       ...Object.entries(provider.secretConfig),
-      ...Object.entries(provider.secretConfigLists).flatMap(([option, list]) => list.map((s) => [option, s] as const)),
+      ...Object.entries(provider.secretConfigLists ?? {}).flatMap(([option, list]) => list.map((s) => [option, s] as const)),
     ];
     for (const [option, secret] of named) {
       if (!secrets.has(secret)) {

@@ -32,8 +32,11 @@ export interface ProviderConfig {
   readonly config: Readonly<Record<string, unknown>>;
   /** Option name → secret name, as written in the export. */
   readonly secretConfig: Readonly<Record<string, string>>;
-  /** Options that name several secrets (custom-token `signingKeys`): option name → secret names. */
-  readonly secretConfigLists: Readonly<Record<string, readonly string[]>>;
+  /**
+   * Options that name several secrets (custom-token `signingKeys`): option name → secret names.
+   * The loader always sets it; optional so configs built by hand (tests) may leave it out.
+   */
+  readonly secretConfigLists?: Readonly<Record<string, readonly string[]>>;
   readonly metadataFields: readonly MetadataField[];
   readonly redirectUris: readonly string[];
   readonly domainRestrictions: readonly string[];

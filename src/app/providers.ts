@@ -135,11 +135,10 @@ function readSecretConfig(fields: Fields): Pick<ProviderConfig, 'secretConfig' |
   const secretConfig: Record<string, string> = {};
   const secretConfigLists: Record<string, string[]> = {};
   const inner = fields.nested('secret_config');
-  for (const key of Object.keys(inner?.doc ?? {})) {
-    const v = inner!.raw(key);
+  for (const [key, v] of Object.entries(inner?.doc ?? {})) {
     if (typeof v === 'string') secretConfig[key] = v;
-    else if (Array.isArray(v)) secretConfigLists[key] = inner!.stringArray(key)!;
-    else if (v !== undefined) throw inner!.refuse(key, `must be a secret name or a list of them, not ${typeName(v)}`);
+    else if (inner && Array.isArray(v)) secretConfigLists[key] = inner.stringArray(key) ?? [];
+    else if (inner && v !== null) throw inner.refuse(key, `must be a secret name or a list of them, not ${typeName(v)}`);
   }
   return { secretConfig, secretConfigLists };
 }

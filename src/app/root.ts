@@ -4,7 +4,8 @@
 import { ConfigError } from '../errors.js';
 import type { ConfigLayout } from './model.js';
 import type { AppDir } from './dir.js';
-import { APP_NAME_RULE, asObject, Fields, isAppName, type Warn } from './check.js';
+import { APP_NAME_RULE, asObject, Fields, isAppName, isObject, type Warn } from './check.js';
+import { NOT_SERVED_YET_MESSAGE, ROOT_SECTIONS_NOT_SERVED_YET } from './features.js';
 
 /** Root file names by preference, with the layout each one belongs to (spec §G.2). */
 export const ROOT_FILES: readonly (readonly [string, ConfigLayout])[] = [
@@ -47,6 +48,11 @@ export async function readRoot(dir: AppDir, warn: Warn): Promise<RootConfig> {
   const configVersion = readConfigVersion(fields);
   const layout = await decideLayout(dir, file, fileLayout, configVersion, warn);
   const appId = await readAppId(dir, fields, warn);
+  for (const key of ROOT_SECTIONS_NOT_SERVED_YET) {
+    const section = fields.raw(key);
+    // Not ours to validate yet, so a malformed section is not a refusal either.
+    if (isObject(section) && section.enabled === true) warn(file, `${key}: ${NOT_SERVED_YET_MESSAGE}`);
+  }
   return {
     file,
     layout,

@@ -1,0 +1,3 @@
+exports = function(a, b) {
+  return a + b;
+};

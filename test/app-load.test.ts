@@ -1,0 +1,969 @@
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ConfigError } from '../src/errors.js';
+import { loadAppDirectory } from '../src/app/load.js';
+import { readSecrets } from '../src/app/secrets.js';
+import { locateJsonError } from '../src/app/json.js';
+import type { ConfigWarning, LoadedApp } from '../src/app/model.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const fixture = (name: string) => join(here, 'fixtures', 'apps', name);
+const exampleApp = join(here, '..', 'examples', 'todo');
+
+// ---- helpers -------------------------------------------------------------------------------
+
+let scratch: string | undefined;
+after(async () => {
+  if (scratch) await rm(scratch, { recursive: true, force: true });
+});
+
+/** Writes an app directory: strings are written as text, anything else as JSON. */
+async function makeApp(files: Record<string, unknown>): Promise<string> {
+  scratch ??= await mkdtemp(join(tmpdir(), 'baste-app-load-'));
+  const dir = await mkdtemp(join(scratch, 'app-'));
+  for (const [path, content] of Object.entries(files)) {
+    const abs = join(dir, ...path.split('/'));
+    await mkdir(dirname(abs), { recursive: true });
+    await writeFile(abs, typeof content === 'string' ? content : JSON.stringify(content, null, 2));
+  }
+  return dir;
+}
+
+async function writeScratchFile(name: string, content: string): Promise<string> {
+  scratch ??= await mkdtemp(join(tmpdir(), 'baste-app-load-'));
+  const file = join(scratch, name);
+  await writeFile(file, content);
+  return file;
+}
+
+const ANON = { name: 'anon-user', type: 'anon-user', disabled: false };
+
+/** A minimal valid 20210101 app, plus `extra` files. */
+const modern = (extra: Record<string, unknown> = {}) => ({
+  'realm_config.json': { app_id: 'test-abcde', name: 'test', config_version: 20210101 },
+  'auth/providers.json': { 'anon-user': ANON },
+  ...extra,
+});
+
+/** A minimal valid 20200603 app, plus `extra` files. */
+const legacy = (extra: Record<string, unknown> = {}) => ({
+  'config.json': { app_id: 'old-abcde', name: 'old', config_version: 20200603 },
+  'auth_providers/anon-user.json': ANON,
+  ...extra,
+});
+
+const lines = (warnings: readonly ConfigWarning[]) => warnings.map((w) => `${w.file}: ${w.message}`);
+
+const sha24 = (seed: string) => createHash('sha256').update(seed).digest('hex').slice(0, 24);
+
+/** Validator for assert.rejects: a ConfigError naming exactly `file` and `field`. */
+const configError =
+  (file: string, field: string | undefined, reason?: RegExp) =>
+  (e: unknown): true => {
+    assert.ok(e instanceof ConfigError, `expected a ConfigError, got ${String(e)}`);
+    assert.equal(e.file, file);
+    assert.equal(e.field, field);
+    if (reason) assert.match(e.reason, reason);
+    return true;
+  };
+
+async function load(files: Record<string, unknown>, secrets?: Record<string, string>): Promise<LoadedApp> {
+  return loadAppDirectory(await makeApp(files), secrets ? { secrets } : undefined);
+}
+
+// ---- layouts -------------------------------------------------------------------------------
+
+describe('layouts', () => {
+  test('the bundled example app loads cleanly', async () => {
+    const { config, warnings } = await loadAppDirectory(exampleApp);
+    assert.deepEqual(warnings, []);
+    assert.equal(config.appId, 'todo-abcde');
+    assert.equal(config.name, 'todo');
+    assert.equal(config.layout, '20210101');
+    assert.equal(config.configVersion, 20210101);
+    assert.equal(config.environment, '');
+    assert.deepEqual(config.allowedRequestOrigins, []);
+    assert.equal(config.domainId, sha24('baste:domain:todo-abcde'));
+    assert.deepEqual([...config.providers.keys()], ['anon-user', 'local-userpass']);
+    const userpass = config.providers.get('local-userpass');
+    assert.equal(userpass?.type, 'local-userpass');
+    assert.equal(userpass?.disabled, false);
+    assert.equal(userpass?.id, sha24('baste:provider:todo-abcde:local-userpass'));
+    assert.deepEqual(userpass?.config, {
+      autoConfirm: true,
+      resetPasswordUrl: 'http://127.0.0.1:8080/reset',
+      emailConfirmationUrl: 'http://127.0.0.1:8080/confirm',
+      runConfirmationFunction: false,
+      runResetFunction: false,
+    });
+    assert.equal(config.providers.get('anon-user')?.disabled, false);
+    assert.deepEqual(config.values.get('greeting'), {
+      name: 'greeting',
+      fromSecret: false,
+      value: 'Hello from the todo app',
+    });
+    const sum = config.functions.get('sum');
+    assert.equal(sum?.file, 'functions/sum.js');
+    assert.equal(sum?.private, false);
+    assert.match(sum?.source ?? '', /^exports = function\(a, b\) \{/);
+  });
+
+  test('root_config.json (App Services) is read as 20210101 with top-level origins', async () => {
+    const { config, warnings } = await load({
+      'root_config.json': {
+        app_id: 'as-abcde',
+        name: 'as',
+        config_version: 20210101,
+        allowed_request_origins: ['https://app.example.com'],
+        provider_region: 'aws-us-east-1',
+      },
+      'auth/providers.json': { 'anon-user': ANON },
+    });
+    assert.deepEqual(warnings, []);
+    assert.equal(config.layout, '20210101');
+    assert.equal(config.appId, 'as-abcde');
+    assert.deepEqual(config.allowedRequestOrigins, ['https://app.example.com']);
+  });
+
+  test('root_config.json wins over a stale realm_config.json next to it', async () => {
+    const { config, warnings } = await load({
+      ...modern(),
+      'root_config.json': { app_id: 'new-abcde', name: 'new', config_version: 20210101 },
+    });
+    assert.equal(config.appId, 'new-abcde');
+    assert.deepEqual(lines(warnings), ['realm_config.json: ignored: root_config.json is the root config of this app']);
+  });
+
+  test('20200603 config.json with auth_providers/ and function folders', async () => {
+    const { config, warnings } = await load({
+      'config.json': {
+        app_id: 'v1-abcde',
+        name: 'v1',
+        config_version: 20200603,
+        security: { allowed_request_origins: ['http://localhost:8080'] },
+      },
+      'auth_providers/anon-user.json': { ...ANON, id: '5f0c1e2d3c4b5a6978877665' },
+      'auth_providers/local-userpass.json': {
+        name: 'local-userpass',
+        type: 'local-userpass',
+        disabled: true,
+        config: { autoConfirm: true },
+      },
+      'functions/greet/config.json': { name: 'greet', private: true, can_evaluate: { '%%true': true } },
+      'functions/greet/source.js': 'exports = () => "hi";\n',
+    });
+    assert.deepEqual(warnings, []);
+    assert.equal(config.layout, '20200603');
+    assert.deepEqual(config.allowedRequestOrigins, ['http://localhost:8080']);
+    assert.equal(config.providers.get('anon-user')?.id, '5f0c1e2d3c4b5a6978877665');
+    assert.equal(config.providers.get('local-userpass')?.disabled, true);
+    assert.deepEqual(config.functions.get('greet'), {
+      name: 'greet',
+      private: true,
+      runAsSystem: false,
+      canEvaluate: { '%%true': true },
+      source: 'exports = () => "hi";\n',
+      file: 'functions/greet/source.js',
+    });
+  });
+
+  test('Stitch 20180301 export (fixture): ids, metadata fields, legacy secrets, leftovers', async () => {
+    const { config, warnings } = await loadAppDirectory(fixture('stitch-2018'));
+    assert.deepEqual(lines(warnings), [
+      'hosting: not supported by Baste (ignored)',
+      'services: not served yet by Baste (ignored)',
+      'services/http/incoming_webhooks: not served yet by Baste (ignored)',
+    ]);
+    assert.equal(config.layout, '20180301');
+    assert.equal(config.configVersion, 20180301);
+    assert.equal(config.appId, 'legacy-qwert');
+    assert.deepEqual(config.allowedRequestOrigins, ['https://legacy.example.com']);
+    assert.deepEqual([...config.providers.keys()], ['anon-user', 'api-key', 'local-userpass', 'oauth2-google']);
+    assert.equal(config.providers.get('api-key')?.disabled, true);
+    const google = config.providers.get('oauth2-google');
+    assert.equal(google?.id, '5b2d3c4e5f6a7b8c9d0e1f22', 'upper-case hex id is kept, lower-cased');
+    assert.deepEqual(google?.metadataFields, [
+      { required: true, name: 'email' },
+      { required: false, name: 'name', fieldName: 'fullName' },
+    ]);
+    assert.deepEqual(google?.redirectUris, ['https://legacy.example.com/auth/callback']);
+    assert.deepEqual(google?.domainRestrictions, ['example.com']);
+    assert.deepEqual(google?.secretConfig, { clientSecret: '__legacy.oauth2-google.clientSecret' });
+    assert.equal(config.secrets.get('__legacy.oauth2-google.clientSecret'), 'gOOgle-Secret-Material-123');
+    assert.deepEqual([...config.functions.keys()], ['hello', 'internal']);
+    assert.equal(config.functions.get('internal')?.runAsSystem, true);
+    assert.equal(config.functions.get('internal')?.private, true);
+    assert.deepEqual(config.values.get('siteName'), { name: 'siteName', fromSecret: false, value: 'Legacy Site' });
+  });
+});
+
+// ---- messy exports -------------------------------------------------------------------------
+
+describe('messy exports', () => {
+  test('Realm export with config.json saying 20210101 and many leftovers (fixture)', async () => {
+    const { config, warnings } = await loadAppDirectory(fixture('realm-2021-messy'), {
+      secrets: { 'jwt-signing-key': 'k'.repeat(32) },
+    });
+    assert.deepEqual(lines(warnings), [
+      'sync: not supported by Baste (ignored)',
+      'graphql: not supported by Baste (ignored)',
+      'log_forwarders: not supported by Baste (ignored)',
+      'auth/custom_user_data.json: not served yet by Baste (ignored)',
+      'data_sources: not served yet by Baste (ignored)',
+      'services: not served yet by Baste (ignored)',
+      'services/http/incoming_webhooks: not served yet by Baste (ignored)',
+      'http_endpoints: not served yet by Baste (ignored)',
+      'triggers: not served yet by Baste (ignored)',
+      'functions/package.json: not served yet by Baste (ignored)',
+      'config.json: config.json belongs to the 20200603 layout but its config_version is 20210101',
+      'README.md: unknown file or folder (ignored)',
+      'functions/unlisted.js: not listed in functions/config.json; loaded with defaults (private: false)',
+      'values/stripeKey.json: secret "stripe-secret" is not provided; the value is undefined',
+    ]);
+    assert.equal(config.layout, '20210101');
+    assert.equal(config.configVersion, 20210101);
+    assert.equal(config.appId, 'messy-zxcvb', 'the root app_id wins over .mdb/app_meta.json');
+    assert.equal(config.environment, 'production');
+    assert.deepEqual(config.environmentValues, {
+      apiBase: 'https://api.example.com',
+      greeting: 'Hello from production',
+    });
+    assert.deepEqual(config.allowedRequestOrigins, ['https://messy.example.com', 'http://localhost:3000']);
+    const token = config.providers.get('custom-token');
+    assert.equal(token?.disabled, true);
+    assert.deepEqual(token?.secretConfigLists, { signingKeys: ['jwt-signing-key'] });
+    assert.deepEqual(token?.metadataFields, [], 'null metadata_fields counts as absent');
+    const onCreate = config.functions.get('auth/emailpass/onCreate');
+    assert.equal(onCreate?.file, 'functions/auth/emailpass/onCreate.js');
+    assert.equal(onCreate?.private, true);
+    assert.equal(onCreate?.runAsSystem, true);
+    assert.equal(config.functions.get('utils/add')?.file, 'functions/utils/add.js');
+    assert.deepEqual(config.functions.get('unlisted'), {
+      name: 'unlisted',
+      private: false,
+      runAsSystem: false,
+      canEvaluate: {},
+      source: 'exports = function() { return "left over"; };\n',
+      file: 'functions/unlisted.js',
+    });
+  });
+
+  test('no config_version: loads, configVersion is null, warns', async () => {
+    const { config, warnings } = await load({
+      ...modern(),
+      'realm_config.json': { app_id: 'test-abcde', name: 'test' },
+    });
+    assert.equal(config.configVersion, null);
+    assert.equal(config.layout, '20210101');
+    assert.deepEqual(lines(warnings), ['realm_config.json: no config_version; loaded as the 20210101 layout']);
+  });
+
+  test('realm_config.json over a legacy tree: the folder contents decide the layout', async () => {
+    const { config, warnings } = await load({
+      'realm_config.json': { app_id: 'test-abcde', name: 'test' },
+      'auth_providers/anon-user.json': ANON,
+    });
+    assert.equal(config.layout, '20200603');
+    assert.deepEqual([...config.providers.keys()], ['anon-user']);
+    assert.deepEqual(lines(warnings), ['realm_config.json: no config_version; loaded as the 20200603 layout']);
+  });
+
+  test('stitch.json claiming 20210101 over auth_providers/: loads as 20180301, warns twice', async () => {
+    const { config, warnings } = await load({
+      'stitch.json': { app_id: 'test-abcde', name: 'test', config_version: 20210101 },
+      'auth_providers/anon-user.json': ANON,
+    });
+    assert.equal(config.layout, '20180301');
+    assert.equal(config.configVersion, 20210101);
+    assert.deepEqual(lines(warnings), [
+      'stitch.json: stitch.json belongs to the 20180301 layout but its config_version is 20210101',
+      'stitch.json: config_version 20210101 disagrees with the folder contents (auth_providers/); loaded as the 20180301 layout',
+    ]);
+  });
+
+  test('config.json saying 20200603 over auth/providers.json: the folder wins, with a warning', async () => {
+    const { config, warnings } = await load({
+      'config.json': { app_id: 'test-abcde', name: 'test', config_version: 20200603 },
+      'auth/providers.json': { 'anon-user': ANON },
+    });
+    assert.equal(config.layout, '20210101');
+    assert.equal(config.configVersion, 20200603);
+    assert.deepEqual(lines(warnings), [
+      'config.json: config_version 20200603 disagrees with the folder contents (auth/providers.json); loaded as the 20210101 layout',
+    ]);
+  });
+
+  test('both auth/providers.json and auth_providers/: the layout picks one, the other is reported', async () => {
+    const { config, warnings } = await load(
+      modern({ 'auth_providers/local-userpass.json': { name: 'local-userpass', type: 'local-userpass' } }),
+    );
+    assert.deepEqual([...config.providers.keys()], ['anon-user']);
+    assert.deepEqual(lines(warnings), [
+      'auth_providers/: ignored: providers are read from auth/providers.json in the 20210101 layout',
+    ]);
+  });
+
+  test('an unknown config_version loads by folder contents and warns', async () => {
+    const { config, warnings } = await load({
+      ...modern(),
+      'realm_config.json': { app_id: 'test-abcde', name: 'test', config_version: '20990101' },
+    });
+    assert.equal(config.layout, '20210101');
+    assert.equal(config.configVersion, 20990101, 'a quoted version is accepted');
+    assert.deepEqual(lines(warnings), [
+      'realm_config.json: config_version 20990101 is not one Baste knows (20210101, 20200603, 20180301); loaded as the 20210101 layout',
+    ]);
+  });
+
+  test('app_id falls back to .mdb/app_meta.json, with a warning', async () => {
+    const { config, warnings } = await load({
+      ...modern(),
+      'realm_config.json': { name: 'test', config_version: 20210101 },
+      '.mdb/app_meta.json': { app_id: 'meta-abcde', group_id: 'g', config_version: 20210101 },
+    });
+    assert.equal(config.appId, 'meta-abcde');
+    assert.deepEqual(lines(warnings), ['.mdb/app_meta.json: app_id taken from here: realm_config.json has none']);
+  });
+
+  test('a missing name is derived from app_id, with a warning', async () => {
+    const { config, warnings } = await load({
+      ...modern(),
+      'realm_config.json': { app_id: 'my_shop-qwert', config_version: 20210101 },
+    });
+    assert.equal(config.name, 'my_shop');
+    assert.deepEqual(lines(warnings), ['realm_config.json: no name; using "my_shop" (from app_id)']);
+  });
+
+  test('old-style webhooks inside a 20210101 export load with warnings', async () => {
+    const { config, warnings } = await load(
+      modern({
+        'services/github/config.json': { name: 'github', type: 'github', config: {} },
+        'services/github/incoming_webhooks/onPush/config.json': { name: 'onPush', run_as_system: true },
+        'services/github/incoming_webhooks/onPush/source.js': 'exports = function(payload) {};\n',
+        'http_endpoints/http/config.json': { name: 'http', type: 'http', config: {} },
+        'http_endpoints/http/incoming_webhooks/ping/config.json': { name: 'ping' },
+        'http_endpoints/http/incoming_webhooks/ping/source.js': 'exports = () => "pong";\n',
+      }),
+    );
+    assert.equal(config.layout, '20210101');
+    assert.deepEqual(lines(warnings), [
+      'services: not served yet by Baste (ignored)',
+      'services/github/incoming_webhooks: not served yet by Baste (ignored)',
+      'http_endpoints: not served yet by Baste (ignored)',
+      'http_endpoints/http/incoming_webhooks: not served yet by Baste (ignored)',
+    ]);
+  });
+
+  test('omitted provider fields take their defaults (enabled, no options)', async () => {
+    const { config, warnings } = await load(modern({ 'auth/providers.json': { 'anon-user': { type: 'anon-user' } } }));
+    assert.deepEqual(warnings, []);
+    assert.deepEqual(config.providers.get('anon-user'), {
+      name: 'anon-user',
+      type: 'anon-user',
+      disabled: false,
+      id: sha24('baste:provider:test-abcde:anon-user'),
+      config: {},
+      secretConfig: {},
+      secretConfigLists: {},
+      metadataFields: [],
+      redirectUris: [],
+      domainRestrictions: [],
+    });
+  });
+
+  test('Go-style nulls count as absent', async () => {
+    const { config } = await load({
+      ...modern(),
+      'auth/providers.json': {
+        'anon-user': { ...ANON, config: null, secret_config: null, metadata_fields: null, redirect_uris: null },
+      },
+    });
+    const anon = config.providers.get('anon-user');
+    assert.deepEqual(anon?.config, {});
+    assert.deepEqual(anon?.secretConfig, {});
+    assert.deepEqual(anon?.redirectUris, []);
+  });
+
+  test('a legacy id that is not 24-hex is replaced by the derived id, with a warning', async () => {
+    const { config, warnings } = await load({
+      ...legacy(),
+      'auth_providers/anon-user.json': { ...ANON, id: 'not-an-id' },
+    });
+    assert.equal(config.providers.get('anon-user')?.id, sha24('baste:provider:old-abcde:anon-user'));
+    assert.deepEqual(lines(warnings), ['auth_providers/anon-user.json: id: not a 24-hex id; a derived id is used instead']);
+  });
+
+  test('a BOM at the start of a JSON file is tolerated', async () => {
+    const { config } = await load({
+      ...modern(),
+      'realm_config.json': '\uFEFF{"app_id": "bom-abcde", "name": "bom", "config_version": 20210101}',
+    });
+    assert.equal(config.appId, 'bom-abcde');
+  });
+});
+
+// ---- values and environments --------------------------------------------------------------
+
+describe('values and environments', () => {
+  test('the active environment file is loaded next to the values it overrides', async () => {
+    const { config, warnings } = await load(
+      modern({
+        'realm_config.json': { app_id: 'test-abcde', name: 'test', config_version: 20210101, environment: 'development' },
+        'values/greeting.json': { name: 'greeting', value: 'hello', from_secret: false },
+        'environments/development.json': { values: { greeting: 'hello, developer', debug: true } },
+        'environments/production.json': { values: { greeting: 'hello, customer' } },
+      }),
+    );
+    assert.deepEqual(warnings, []);
+    assert.equal(config.environment, 'development');
+    assert.deepEqual(config.environmentValues, { greeting: 'hello, developer', debug: true });
+    assert.equal(config.values.get('greeting')?.value, 'hello');
+  });
+
+  test('no-environment.json is used when environment is empty', async () => {
+    const { config } = await load(
+      modern({ 'environments/no-environment.json': { values: { region: 'local' } } }),
+    );
+    assert.deepEqual(config.environmentValues, { region: 'local' });
+  });
+
+  test('a missing environment file is a warning', async () => {
+    const { config, warnings } = await load(
+      modern({ 'realm_config.json': { app_id: 'test-abcde', name: 'test', config_version: 20210101, environment: 'qa' } }),
+    );
+    assert.deepEqual(config.environmentValues, {});
+    assert.deepEqual(lines(warnings), ['environments/qa.json: not found; environment "qa" has no values']);
+  });
+
+  test('an undocumented environment name is refused', async () => {
+    const dir = await makeApp(
+      modern({ 'realm_config.json': { app_id: 'test-abcde', name: 'test', environment: '../secrets' } }),
+    );
+    await assert.rejects(loadAppDirectory(dir), configError('realm_config.json', 'environment'));
+  });
+
+  test('value names default to the file name; secret-backed values resolve through secrets', async () => {
+    const { config, warnings } = await load(
+      modern({
+        'values/siteTitle.json': { value: { en: 'Shop', fr: 'Boutique' } },
+        'values/apiKey.json': { name: 'apiKey', value: 'stripe_key', from_secret: true },
+      }),
+      { stripe_key: 'sk_live_material' },
+    );
+    assert.deepEqual(warnings, []);
+    assert.deepEqual(config.values.get('siteTitle'), {
+      name: 'siteTitle',
+      fromSecret: false,
+      value: { en: 'Shop', fr: 'Boutique' },
+    });
+    assert.deepEqual(config.values.get('apiKey'), { name: 'apiKey', fromSecret: true, value: 'stripe_key' });
+    assert.equal(config.secrets.get('stripe_key'), 'sk_live_material');
+  });
+
+  for (const [file, doc] of [
+    ['values/_private.json', { value: 1 }],
+    ['values/ok.json', { name: 'has space', value: 1 }],
+    ['values/long.json', { name: 'v'.repeat(65), value: 1 }],
+  ] as const) {
+    test(`a bad value name is refused (${file})`, async () => {
+      const dir = await makeApp(modern({ [file]: doc }));
+      await assert.rejects(loadAppDirectory(dir), configError(file, 'name', /1–64 characters/));
+    });
+  }
+
+  test('a 64-character value name is accepted', async () => {
+    const name = 'v'.repeat(64);
+    const { config } = await load(modern({ [`values/${name}.json`]: { name, value: 1 } }));
+    assert.equal(config.values.get(name)?.value, 1);
+  });
+
+  test('from_secret with a non-string value is refused', async () => {
+    const dir = await makeApp(modern({ 'values/key.json': { value: 42, from_secret: true } }));
+    await assert.rejects(loadAppDirectory(dir), configError('values/key.json', 'value', /name of a secret/));
+  });
+
+  test('two files defining the same value are refused', async () => {
+    const dir = await makeApp(
+      modern({ 'values/a.json': { name: 'greeting', value: 1 }, 'values/greeting.json': { value: 2 } }),
+    );
+    await assert.rejects(loadAppDirectory(dir), configError('values/greeting.json', 'name', /already defined in values\/a.json/));
+  });
+});
+
+// ---- skipped parts -------------------------------------------------------------------------
+
+describe('skipped parts of an export', () => {
+  test('features Baste does not serve are ignored with one warning each', async () => {
+    const { config, warnings } = await load(
+      modern({
+        'sync/config.json': { development_mode_enabled: false },
+        'graphql/config.json': { use_natural_pluralization: true },
+        'graphql/custom_resolvers/q.json': { field_name: 'q' },
+        'hosting/metadata.json': [],
+        'hosting/files/index.html': '<!doctype html>',
+        'log_forwarders/lf.json': { name: 'lf' },
+        'data_api_config.json': { disabled: true },
+      }),
+    );
+    assert.equal(config.appId, 'test-abcde');
+    assert.deepEqual(lines(warnings), [
+      'sync: not supported by Baste (ignored)',
+      'graphql: not supported by Baste (ignored)',
+      'hosting: not supported by Baste (ignored)',
+      'log_forwarders: not supported by Baste (ignored)',
+      'data_api_config.json: not supported by Baste (ignored)',
+    ]);
+  });
+
+  test('parts that later work will serve are ignored with a "not served yet" warning', async () => {
+    const { warnings } = await load(
+      modern({
+        'auth/custom_user_data.json': { enabled: true, mongo_service_name: 'mongodb-atlas' },
+        'data_sources/mongodb-atlas/config.json': { name: 'mongodb-atlas', type: 'mongodb-atlas' },
+        'https_endpoints/config.json': [{ route: '/hi', http_method: 'GET', function_name: 'hi' }],
+        'triggers/onLogin.json': { name: 'onLogin', type: 'AUTHENTICATION' },
+        'functions/node_modules.zip': 'PK',
+        'functions/yarn.lock': '',
+      }),
+    );
+    assert.deepEqual(lines(warnings), [
+      'auth/custom_user_data.json: not served yet by Baste (ignored)',
+      'data_sources: not served yet by Baste (ignored)',
+      'https_endpoints: not served yet by Baste (ignored)',
+      'triggers: not served yet by Baste (ignored)',
+      'functions/yarn.lock: not served yet by Baste (ignored)',
+      'functions/node_modules.zip: not served yet by Baste (ignored)',
+    ]);
+  });
+
+  test('an enabled legacy custom_user_data_config is reported, a disabled one is not', async () => {
+    const on = await load(legacy({ 'config.json': { app_id: 'old-abcde', name: 'old', config_version: 20200603, custom_user_data_config: { enabled: true } } }));
+    assert.deepEqual(lines(on.warnings), ['config.json: custom_user_data_config: not served yet by Baste (ignored)']);
+    const off = await load(legacy({ 'config.json': { app_id: 'old-abcde', name: 'old', config_version: 20200603, custom_user_data_config: { enabled: false } } }));
+    assert.deepEqual(off.warnings, []);
+  });
+
+  test('unknown files and folders are warned about; dot-entries are not', async () => {
+    const { warnings } = await load(
+      modern({
+        'notes.txt': 'remember the milk',
+        'app_config.json': {},
+        'extras/a.json': {},
+        'auth/extra.json': {},
+        'values/README.md': '# values',
+        'functions/config.json': [],
+        'functions/helper.txt': 'not code',
+        '.git/HEAD': 'ref: refs/heads/main',
+        '.DS_Store': '',
+        'values/.gitkeep': '',
+      }),
+    );
+    assert.deepEqual(lines(warnings), [
+      'app_config.json: unknown file or folder (ignored)',
+      'extras: unknown file or folder (ignored)',
+      'notes.txt: unknown file or folder (ignored)',
+      'auth/extra.json: unknown file or folder (ignored)',
+      'values/README.md: unknown file or folder (ignored)',
+      'functions/helper.txt: unknown file or folder (ignored)',
+    ]);
+  });
+
+  test('unknown provider types are skipped with a warning; the rest loads', async () => {
+    const { config, warnings } = await load(
+      modern({
+        'auth/providers.json': {
+          'anon-user': ANON,
+          'oauth2-twitter': { name: 'oauth2-twitter', type: 'oauth2-twitter', disabled: false },
+        },
+      }),
+    );
+    assert.deepEqual([...config.providers.keys()], ['anon-user']);
+    assert.deepEqual(lines(warnings), [
+      'auth/providers.json: oauth2-twitter.type: provider type "oauth2-twitter" is not supported by Baste; provider "oauth2-twitter" skipped',
+    ]);
+  });
+
+  test('function config fields not served yet are reported', async () => {
+    const { config, warnings } = await load(
+      modern({
+        'functions/config.json': [{ name: 'f', run_as_user_id: '5f0c1e2d3c4b5a6978877665' }],
+        'functions/f.js': 'exports = () => 1;',
+      }),
+    );
+    assert.equal(config.functions.get('f')?.runAsSystem, false);
+    assert.deepEqual(lines(warnings), ['functions/config.json: f.run_as_user_id: not served yet by Baste (ignored)']);
+  });
+});
+
+// ---- secrets -------------------------------------------------------------------------------
+
+describe('secrets', () => {
+  test('options.secrets wins over a legacy secrets.json; material never appears in warnings', async () => {
+    const dir = fixture('stitch-2018');
+    const overridden = await loadAppDirectory(dir, {
+      secrets: { '__legacy.oauth2-google.clientSecret': 'from-the-operator' },
+    });
+    assert.equal(overridden.config.secrets.get('__legacy.oauth2-google.clientSecret'), 'from-the-operator');
+    const plain = await loadAppDirectory(dir);
+    for (const w of plain.warnings) assert.doesNotMatch(w.message, /gOOgle-Secret-Material-123/);
+  });
+
+  test('secrets.json entries for absent providers or already-named secrets are ignored with warnings', async () => {
+    const { config, warnings } = await load(
+      legacy({
+        'auth_providers/custom-token.json': {
+          name: 'custom-token',
+          type: 'custom-token',
+          disabled: false,
+          secret_config: { signingKeys: ['jwt-key'] },
+        },
+        'secrets.json': {
+          auth_providers: {
+            'oauth2-google': { clientSecret: 'shhh-google' },
+            'custom-token': { signingKeys: 'shhh-jwt', audience: 'not-really-secret' },
+          },
+          services: { mongodb: { uri: 'shhh-uri' } },
+        },
+      }),
+      { 'jwt-key': 'j'.repeat(32) },
+    );
+    assert.deepEqual(lines(warnings), [
+      'secrets.json: services: not served yet by Baste (ignored)',
+      'secrets.json: auth_providers.oauth2-google: no supported provider "oauth2-google" is configured (ignored)',
+      "secrets.json: auth_providers.custom-token.signingKeys: ignored, the provider's secret_config already names a secret for it",
+    ]);
+    assert.deepEqual(config.providers.get('custom-token')?.secretConfig, {
+      audience: '__legacy.custom-token.audience',
+    });
+    assert.deepEqual([...config.secrets.keys()].sort(), ['__legacy.custom-token.audience', 'jwt-key']);
+    for (const line of lines(warnings)) assert.doesNotMatch(line, /shhh/);
+  });
+
+  test('a non-string secret in secrets.json is refused without echoing it', async () => {
+    const dir = await makeApp(legacy({ 'secrets.json': { auth_providers: { 'anon-user': { key: ['shhh'] } } } }));
+    await assert.rejects(loadAppDirectory(dir), (e: unknown) => {
+      configError('secrets.json', 'auth_providers.anon-user.key', /must be a string/)(e);
+      assert.doesNotMatch(String((e as Error).message), /shhh/);
+      return true;
+    });
+  });
+
+  test('secret names in secret_config that are not provided are warned about (enabled providers only)', async () => {
+    const { warnings } = await load(
+      modern({
+        'auth/providers.json': {
+          'anon-user': ANON,
+          'oauth2-google': {
+            name: 'oauth2-google',
+            type: 'oauth2-google',
+            disabled: false,
+            config: { clientId: 'id' },
+            secret_config: { clientSecret: 'google-secret' },
+          },
+          'custom-token': { name: 'custom-token', type: 'custom-token', disabled: true, secret_config: { signingKeys: ['k'] } },
+        },
+      }),
+    );
+    assert.deepEqual(lines(warnings), [
+      'auth/providers.json: oauth2-google.secret_config.clientSecret: secret "google-secret" is not provided (--secrets or BASTE_SECRET_google-secret)',
+    ]);
+  });
+
+  test('readSecrets: file and BASTE_SECRET_* variables; the environment overrides the file', async () => {
+    const file = await writeScratchFile('secrets-ok.json', JSON.stringify({ google: 'from-file', shared: 'file' }));
+    const secrets = await readSecrets({
+      file,
+      env: {
+        BASTE_SECRET_shared: 'env',
+        BASTE_SECRET_JWT_KEY: 'jwt',
+        BASTE_SECRET_jwt_key: 'lower',
+        BASTE_SECRET_unset: undefined,
+        PATH: '/usr/bin',
+      },
+    });
+    assert.deepEqual({ ...secrets }, { google: 'from-file', shared: 'env', JWT_KEY: 'jwt', jwt_key: 'lower' });
+  });
+
+  test('readSecrets without a file reads only the environment', async () => {
+    assert.deepEqual({ ...(await readSecrets({ env: { BASTE_SECRET_a: '1', HOME: '/root' } })) }, { a: '1' });
+  });
+
+  test('readSecrets refuses a non-string value, naming file and key only', async () => {
+    const file = await writeScratchFile('secrets-num.json', JSON.stringify({ port: 8080 }));
+    await assert.rejects(readSecrets({ file, env: {} }), configError(file, 'port', /must be a string/));
+  });
+
+  test('readSecrets refuses a secret over 500 characters without echoing it', async () => {
+    const long = 'x'.repeat(500) + 'TAIL';
+    const file = await writeScratchFile('secrets-long.json', JSON.stringify({ big: long, fine: 'y'.repeat(500) }));
+    await assert.rejects(readSecrets({ file, env: {} }), (e: unknown) => {
+      configError(file, 'big', /longer than 500/)(e);
+      assert.doesNotMatch((e as Error).message, /TAIL|xxxx/);
+      return true;
+    });
+    await assert.rejects(
+      readSecrets({ env: { BASTE_SECRET_big: long } }),
+      configError('environment', 'BASTE_SECRET_big', /longer than 500/),
+    );
+  });
+
+  test('readSecrets refuses bad names, a non-object file, unreadable and malformed files', async () => {
+    await assert.rejects(
+      readSecrets({ env: { 'BASTE_SECRET_bad.name': 'v' } }),
+      configError('environment', 'BASTE_SECRET_bad.name', /1–64 characters/),
+    );
+    await assert.rejects(readSecrets({ env: { BASTE_SECRET_: 'v' } }), configError('environment', 'BASTE_SECRET_'));
+    const array = await writeScratchFile('secrets-array.json', '["a"]');
+    await assert.rejects(readSecrets({ file: array, env: {} }), configError(array, undefined, /must contain an object/));
+    const missing = join(tmpdir(), 'baste-no-such-secrets-file.json');
+    await assert.rejects(readSecrets({ file: missing, env: {} }), configError(missing, undefined, /ENOENT/));
+    const broken = await writeScratchFile('secrets-broken.json', '{"token": "hunter2-material" "x": 1}');
+    await assert.rejects(readSecrets({ file: broken, env: {} }), (e: unknown) => {
+      configError(broken, undefined, /not valid JSON: .* at line 1, column 30/)(e);
+      assert.doesNotMatch((e as Error).message, /hunter2/);
+      return true;
+    });
+  });
+});
+
+// ---- refusals ------------------------------------------------------------------------------
+
+describe('refusals', () => {
+  for (const [label, root] of [
+    ['missing', { name: 'test', config_version: 20210101 }],
+    ['empty', { app_id: '', name: 'test' }],
+    ['not a string', { app_id: 42, name: 'test' }],
+    ['not a path segment', { app_id: 'a/b', name: 'test' }],
+  ] as const) {
+    test(`app_id ${label} is refused`, async () => {
+      const dir = await makeApp(modern({ 'realm_config.json': root }));
+      await assert.rejects(loadAppDirectory(dir), configError('realm_config.json', 'app_id'));
+    });
+  }
+
+  test('no root file at all is refused', async () => {
+    const dir = await makeApp({ 'auth/providers.json': { 'anon-user': ANON } });
+    await assert.rejects(loadAppDirectory(dir), configError(dir, undefined, /no app config found/));
+  });
+
+  test('a directory that does not exist is refused', async () => {
+    const dir = join(tmpdir(), 'baste-no-such-app-dir');
+    await assert.rejects(loadAppDirectory(dir), configError(dir, undefined, /not a folder/));
+  });
+
+  test('a bad app name is refused', async () => {
+    const dir = await makeApp(modern({ 'realm_config.json': { app_id: 'x-abcde', name: 'my app!' } }));
+    await assert.rejects(loadAppDirectory(dir), configError('realm_config.json', 'name', /1–32 characters/));
+  });
+
+  test('malformed JSON names the file and the position', async () => {
+    const dir = await makeApp(modern({ 'auth/providers.json': '{\n  "anon-user": {\n    "type": "anon-user",\n  }\n}\n' }));
+    await assert.rejects(
+      loadAppDirectory(dir),
+      configError('auth/providers.json', undefined, /^not valid JSON: expected a property name in double quotes at line 4, column 3$/),
+    );
+  });
+
+  test('a malformed root file is refused the same way', async () => {
+    const dir = await makeApp(modern({ 'realm_config.json': '{ "app_id": "x-abcde", ' }));
+    await assert.rejects(loadAppDirectory(dir), configError('realm_config.json', undefined, /unexpected end of input/));
+  });
+
+  test('a JSON file with the wrong top-level type is refused', async () => {
+    let dir = await makeApp(modern({ 'auth/providers.json': [ANON] }));
+    await assert.rejects(loadAppDirectory(dir), configError('auth/providers.json', undefined, /must contain an object/));
+    dir = await makeApp(modern({ 'realm_config.json': 'null' }));
+    await assert.rejects(loadAppDirectory(dir), configError('realm_config.json', undefined, /must contain an object/));
+    dir = await makeApp(modern({ 'functions/config.json': { name: 'f' } }));
+    await assert.rejects(loadAppDirectory(dir), configError('functions/config.json', undefined, /must contain an array/));
+    dir = await makeApp(modern({ 'values/v.json': '"just a string"' }));
+    await assert.rejects(loadAppDirectory(dir), configError('values/v.json', undefined, /must contain an object/));
+  });
+
+  const userpass = (patch: Record<string, unknown>) => ({
+    name: 'local-userpass',
+    type: 'local-userpass',
+    disabled: false,
+    config: { autoConfirm: true },
+    ...patch,
+  });
+  for (const [field, patch] of [
+    ['local-userpass.disabled', { disabled: 'yes' }],
+    ['local-userpass.config', { config: [] }],
+    ['local-userpass.type', { type: 7 }],
+    ['local-userpass.secret_config.key', { secret_config: { key: 1 } }],
+    ['local-userpass.metadata_fields', { metadata_fields: { name: 'email' } }],
+    ['local-userpass.metadata_fields[0]', { metadata_fields: ['email'] }],
+    ['local-userpass.metadata_fields[0].name', { metadata_fields: [{ required: true }] }],
+    ['local-userpass.metadata_fields[0].required', { metadata_fields: [{ name: 'email', required: 'no' }] }],
+    ['local-userpass.metadata_fields[0].field_name', { metadata_fields: [{ name: 'email', field_name: 'f'.repeat(65) }] }],
+    ['local-userpass.redirect_uris', { redirect_uris: 'https://a.example' }],
+    ['local-userpass.domain_restrictions[1]', { domain_restrictions: ['a.example', null] }],
+  ] as const) {
+    test(`a wrong type is refused naming auth/providers.json and ${field}`, async () => {
+      const dir = await makeApp(modern({ 'auth/providers.json': { 'anon-user': ANON, 'local-userpass': userpass(patch) } }));
+      await assert.rejects(loadAppDirectory(dir), configError('auth/providers.json', field));
+    });
+  }
+
+  test('a provider entry that is not an object is refused', async () => {
+    const dir = await makeApp(modern({ 'auth/providers.json': { 'anon-user': true } }));
+    await assert.rejects(loadAppDirectory(dir), configError('auth/providers.json', 'anon-user', /must be an object/));
+  });
+
+  test('in legacy layouts the field is named within the provider file', async () => {
+    const dir = await makeApp(legacy({ 'auth_providers/local-userpass.json': userpass({ disabled: 'yes' }) }));
+    await assert.rejects(loadAppDirectory(dir), configError('auth_providers/local-userpass.json', 'disabled', /true or false/));
+  });
+
+  test('two legacy files configuring the same provider are refused', async () => {
+    const dir = await makeApp(legacy({ 'auth_providers/anon.json': ANON }));
+    await assert.rejects(
+      loadAppDirectory(dir),
+      configError('auth_providers/anon.json', 'name', /configured twice \(also in auth_providers\/anon-user.json\)/),
+    );
+  });
+
+  test('no enabled provider is refused, saying why and where providers are configured', async () => {
+    const dir = await makeApp(
+      modern({
+        'auth/providers.json': {
+          'anon-user': { ...ANON, disabled: true },
+          'local-userpass': userpass({ disabled: true }),
+        },
+      }),
+    );
+    await assert.rejects(
+      loadAppDirectory(dir),
+      configError(
+        'auth/providers.json',
+        undefined,
+        /^no authentication provider is enabled \(all of anon-user, local-userpass are disabled\), so no client could log in; enable at least one in auth\/providers.json/,
+      ),
+    );
+  });
+
+  test('an export with no providers at all is refused the same way', async () => {
+    const dir = await makeApp({ 'config.json': { app_id: 'old-abcde', name: 'old', config_version: 20200603 } });
+    await assert.rejects(
+      loadAppDirectory(dir),
+      configError('auth_providers/<name>.json', undefined, /^no authentication provider is enabled \(none of a type Baste serves is configured\)/),
+    );
+  });
+
+  test('providers of unsupported types do not count as enabled', async () => {
+    const dir = await makeApp(
+      modern({ 'auth/providers.json': { saml: { name: 'saml', type: 'saml', disabled: false } } }),
+    );
+    await assert.rejects(loadAppDirectory(dir), configError('auth/providers.json', undefined, /no authentication provider is enabled/));
+  });
+
+  test('a function listed in functions/config.json without a source file is refused', async () => {
+    const dir = await makeApp(
+      modern({
+        'functions/config.json': [{ name: 'sum' }, { name: 'auth/emailpass/onCreate' }],
+        'functions/sum.js': 'exports = (a, b) => a + b;',
+      }),
+    );
+    await assert.rejects(
+      loadAppDirectory(dir),
+      configError('functions/config.json', 'auth/emailpass/onCreate', /^no source file functions\/auth\/emailpass\/onCreate.js$/),
+    );
+  });
+
+  test('a legacy function folder with config.json but no source.js is refused', async () => {
+    const dir = await makeApp(
+      legacy({
+        'functions/a/config.json': { name: 'a' },
+        'functions/a/source.js': 'exports = () => 1;',
+        'functions/b/config.json': { name: 'b' },
+      }),
+    );
+    // Legacy shape is detected from functions/a; functions/b is then incomplete.
+    await assert.rejects(loadAppDirectory(dir), configError('functions/b/config.json', undefined, /no source file functions\/b\/source.js/));
+  });
+
+  for (const [label, entry, field] of [
+    ['an unsafe name', { name: '../escape' }, '[0].name'],
+    ['a missing name', { private: true }, '[0].name'],
+    ['a non-boolean private', { name: 'f', private: 'yes' }, 'f.private'],
+    ['a non-boolean run_as_system', { name: 'f', run_as_system: 1 }, 'f.run_as_system'],
+  ] as const) {
+    test(`a function entry with ${label} is refused`, async () => {
+      const dir = await makeApp(modern({ 'functions/config.json': [entry], 'functions/f.js': 'exports = () => 1;' }));
+      await assert.rejects(loadAppDirectory(dir), configError('functions/config.json', field));
+    });
+  }
+
+  test('a function listed twice is refused', async () => {
+    const dir = await makeApp(
+      modern({ 'functions/config.json': [{ name: 'f' }, { name: 'f', private: true }], 'functions/f.js': 'exports = () => 1;' }),
+    );
+    await assert.rejects(loadAppDirectory(dir), configError('functions/config.json', '[1].name', /listed twice/));
+  });
+});
+
+// ---- the result ----------------------------------------------------------------------------
+
+describe('the loaded app', () => {
+  test('is immutable all the way down', async () => {
+    const { config, warnings } = await loadAppDirectory(exampleApp);
+    assert.ok(Object.isFrozen(config.providers) && Object.isFrozen(config.values) && Object.isFrozen(config.functions));
+    assert.throws(() => (config.providers as Map<string, unknown>).set('x', {}), TypeError);
+    assert.throws(() => (config.providers as Map<string, unknown>).delete('anon-user'), TypeError);
+    assert.throws(() => (config.secrets as Map<string, string>).clear(), TypeError);
+    assert.throws(() => {
+      (config as { appId: string }).appId = 'other';
+    }, TypeError);
+    assert.throws(() => {
+      (config.providers.get('local-userpass')?.config as Record<string, unknown>).autoConfirm = false;
+    }, TypeError);
+    assert.throws(() => (warnings as ConfigWarning[]).push({ file: 'x', message: 'y' }), TypeError);
+    assert.equal(config.providers.size, 2);
+  });
+
+  test('two loads of the same export agree on every derived id', async () => {
+    const a = await loadAppDirectory(exampleApp);
+    const b = await loadAppDirectory(exampleApp);
+    assert.equal(a.config.domainId, b.config.domainId);
+    assert.match(a.config.domainId, /^[0-9a-f]{24}$/);
+    assert.deepEqual(
+      [...a.config.providers.values()].map((p) => p.id),
+      [...b.config.providers.values()].map((p) => p.id),
+    );
+  });
+});
+
+describe('locateJsonError', () => {
+  test('valid JSON has no error', () => {
+    assert.equal(locateJsonError('{"a": [1, -2.5e3, "x\\u0041", true, null]}'), undefined);
+  });
+
+  test('positions are 1-based lines and columns', () => {
+    assert.deepEqual(locateJsonError('{"a": }'), { line: 1, column: 7, problem: 'unexpected character' });
+    assert.deepEqual(locateJsonError('{\n "a": 1,\n}'), {
+      line: 3,
+      column: 1,
+      problem: 'expected a property name in double quotes',
+    });
+    assert.deepEqual(locateJsonError('[1] 2'), { line: 1, column: 5, problem: 'unexpected text after the JSON value' });
+    assert.deepEqual(locateJsonError(''), { line: 1, column: 1, problem: 'unexpected end of input' });
+  });
+
+  test('agrees with JSON.parse on what is invalid', () => {
+    for (const text of ['{"a":1}', '[01]', '"\\x"', '"\t"', '{"a" 1}', '1.', '-', 'tru', '[1,]', '{"a":1,}', ' 7 ']) {
+      let valid = true;
+      try {
+        JSON.parse(text);
+      } catch {
+        valid = false;
+      }
+      assert.equal(locateJsonError(text) === undefined, valid, text);
+    }
+  });
+});
