@@ -1,0 +1,142 @@
+// The compiled `baste` command, run as a user runs it: a child process on a free port.
+
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+
+const BIN = join(import.meta.dirname, '..', 'bin', 'baste.js');
+const EXAMPLE = join(import.meta.dirname, '..', 'examples', 'todo');
+const tmp = mkdtempSync(join(tmpdir(), 'baste-cli-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+const runCli = (args: string[], env: Record<string, string> = {}) =>
+  spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 30_000 });
+
+interface Served {
+  child: ChildProcess;
+  url: string;
+  output: () => string;
+}
+
+/** Starts `baste serve` and resolves once it prints the URL it listens on. */
+function serve(args: string[]): Promise<Served> {
+  const child = spawn(process.execPath, [BIN, 'serve', ...args, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 20_000);
+    const onData = (chunk: Buffer) => {
+      out += chunk.toString();
+      const m = /at (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ child, url: m[1]!, output: () => out });
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code}:\n${out}`));
+    });
+  });
+}
+
+const stop = (s: Served, signal: NodeJS.Signals = 'SIGTERM') =>
+  new Promise<number | null>((resolve) => {
+    s.child.removeAllListeners('exit');
+    s.child.on('exit', (code) => resolve(code));
+    s.child.kill(signal);
+  });
+
+describe('baste CLI', () => {
+  it('prints help', () => {
+    const r = runCli(['--help']);
+    assert.equal(r.status, 0);
+    assert.match(r.stdout, /baste serve --app <dir>/);
+    assert.match(r.stdout, /--base-url/);
+  });
+
+  it('refuses unknown commands and flags with usage status 2', () => {
+    assert.equal(runCli(['launch']).status, 2);
+    const r = runCli(['serve', '--app', EXAMPLE, '--bogus']);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /bogus/);
+  });
+
+  it('validates the bundled example', () => {
+    const r = runCli(['validate', '--app', EXAMPLE]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /ok: app 'todo' \(todo-abcde\)/);
+  });
+
+  it('refuses to serve an app with no enabled provider, saying why', () => {
+    const dir = join(tmp, 'no-providers');
+    cpSync(EXAMPLE, dir, { recursive: true });
+    writeFileSync(join(dir, 'auth', 'providers.json'), JSON.stringify({ 'anon-user': { name: 'anon-user', type: 'anon-user', disabled: true } }));
+    const r = runCli(['serve', '--app', dir, '--port', '0']);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /no authentication provider is enabled/i);
+  });
+
+  it('refuses a malformed provider option naming the file and field', () => {
+    const dir = join(tmp, 'bad-userpass');
+    cpSync(EXAMPLE, dir, { recursive: true });
+    writeFileSync(
+      join(dir, 'auth', 'providers.json'),
+      JSON.stringify({ 'local-userpass': { name: 'local-userpass', type: 'local-userpass', config: { autoConfirm: false } } }),
+    );
+    const r = runCli(['validate', '--app', dir]);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /auth\/providers\.json \(local-userpass\.config\.emailConfirmationUrl\)/);
+  });
+
+  it('serves the example app, logs one line per request without secrets, and loses nothing on kill -9', async () => {
+    const dataDir = join(tmp, 'data');
+    const first = await serve(['--app', EXAMPLE, '--data-dir', dataDir]);
+    const api = (url: string) => `${url}/api/client/v2.0`;
+    const loc = await (await fetch(`${api(first.url)}/app/todo-abcde/location`)).json();
+    assert.equal(loc.hostname, first.url);
+    const email = `cli-${Date.now()}@example.com`;
+    const password = 'Sup3r-secret-pw';
+    const reg = await fetch(`${api(first.url)}/app/todo-abcde/auth/providers/local-userpass/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email, password }),
+    });
+    assert.equal(reg.status, 201);
+    const login = await (
+      await fetch(`${api(first.url)}/app/todo-abcde/auth/providers/local-userpass/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: email, password }),
+      })
+    ).json();
+    assert.equal(typeof login.refresh_token, 'string');
+
+    // The request line is written once the response has gone out: give the last one a moment.
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(await stop(first, 'SIGKILL'), null);
+    const logs = first.output();
+    assert.equal(logs.includes(password), false, 'password in logs');
+    assert.equal(logs.includes(login.refresh_token), false, 'refresh token in logs');
+    assert.equal(logs.includes(login.access_token), false, 'access token in logs');
+    const requestLines = logs.split('\n').filter((l) => l.includes('"msg":"request"'));
+    assert.equal(requestLines.length, 3, logs);
+    assert.ok(requestLines.every((l) => /"status":\d{3}/.test(l) && /"path":"\/api\/client\/v2\.0/.test(l)));
+
+    // a new process on the same data dir knows the user, the session and the signing key
+    const second = await serve(['--app', EXAMPLE, '--data-dir', dataDir]);
+    try {
+      const profile = await fetch(`${api(second.url)}/auth/profile`, { headers: { authorization: `Bearer ${login.access_token}` } });
+      assert.equal(profile.status, 200);
+      assert.equal((await profile.json()).data.email, email);
+      const refresh = await fetch(`${api(second.url)}/auth/session`, { method: 'POST', headers: { authorization: `Bearer ${login.refresh_token}` } });
+      assert.equal(refresh.status, 201);
+    } finally {
+      assert.equal(await stop(second), 0);
+    }
+  });
+});
