@@ -29,7 +29,7 @@ export interface BasteOptions {
   readonly http?: Partial<HttpOptions>;
   readonly sessions?: { accessTokenTtlSeconds?: number; refreshTokenTtlSeconds?: number };
   readonly throttle?: Partial<ThrottleSettings>;
-  /** Anonymous users inactive this long are removed, checked every `intervalSeconds` (0 disables the sweep). */
+  /** Anonymous users inactive this long are removed (with expired sessions, tokens and counters), every `intervalSeconds` (0 disables the sweep). */
   readonly anonymousSweep?: { inactiveDays?: number; intervalSeconds?: number };
   readonly smtp?: { url: string; from: string };
   readonly mailer?: Mailer;
@@ -93,8 +93,12 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
 
   const inactiveMs = (opts.anonymousSweep?.inactiveDays ?? DEFAULTS.anonymousInactiveDays) * 86_400_000;
   const sweepAnonymousUsers = async () => {
-    const removed = await users.sweepAnonymous(clock() - inactiveMs);
-    await store.deleteExpiredSessions(clock());
+    const now = clock();
+    const removed = await users.sweepAnonymous(now - inactiveMs);
+    // Housekeeping rides on the same timer: nothing else removes these rows.
+    await store.deleteExpiredSessions(now);
+    await store.deleteExpiredUserpassTokens(now);
+    await store.deleteStaleCounters(now - 24 * 3600 * 1000);
     if (removed > 0) logger.info({ removed }, 'removed inactive anonymous users');
     return removed;
   };

@@ -137,6 +137,10 @@ export interface Store {
   hitCounter(key: string, windowMs: number, now: number): Promise<{ count: number; windowStart: number }>;
   readCounter(key: string, windowMs: number, now: number): Promise<{ count: number; windowStart: number }>;
 
+  /** Housekeeping: drops counters whose window ended before `before`, and expired email/password tokens. */
+  deleteStaleCounters(before: number): Promise<number>;
+  deleteExpiredUserpassTokens(now: number): Promise<number>;
+
   listSigningKeys(): Promise<SigningKeyRecord[]>;
   /** Inserts a key and retires the others, in one step. */
   rotateSigningKey(key: SigningKeyRecord): Promise<void>;

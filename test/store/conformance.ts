@@ -171,6 +171,21 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
       assert.equal(Math.max(...hits.map((h) => h.count)), 20);
     });
 
+    it('drops stale counters and expired email/password tokens', async () => {
+      await store.hitCounter('old', 100, 1000);
+      await store.hitCounter('new', 100, 5000);
+      assert.equal(await store.deleteStaleCounters(2000), 1);
+      assert.deepEqual(await store.readCounter('old', 100_000, 1500), { count: 0, windowStart: 1500 });
+      assert.deepEqual(await store.readCounter('new', 100, 5050), { count: 1, windowStart: 5000 });
+      const acc = 'c'.repeat(24);
+      await store.createUserpassAccount({ id: acc, email: 'tok@x', passwordHash: 'h', confirmed: false, createdAt: 1 });
+      await store.putUserpassToken({ id: 'gone', accountId: acc, kind: 'confirm', tokenHash: 'h1', expiresAt: 100 });
+      await store.putUserpassToken({ id: 'kept', accountId: acc, kind: 'reset', tokenHash: 'h2', expiresAt: 300 });
+      assert.equal(await store.deleteExpiredUserpassTokens(200), 1);
+      assert.equal(await store.takeUserpassToken('gone', 'h1'), null);
+      assert.equal((await store.takeUserpassToken('kept', 'h2'))?.id, 'kept');
+    });
+
     it('rotates signing keys: one active, the others retired', async () => {
       assert.deepEqual(await store.listSigningKeys(), []);
       await store.rotateSigningKey({ kid: 'k1', secret: 's1', createdAt: 1, retiredAt: null });

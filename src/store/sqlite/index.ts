@@ -139,6 +139,8 @@ class SqliteStore implements Store {
         `INSERT INTO counters (key, window_start, count) VALUES (?, ?, ?)
          ON CONFLICT (key) DO UPDATE SET window_start = excluded.window_start, count = excluded.count`,
       ),
+      staleCounters: p('DELETE FROM counters WHERE window_start < ?'),
+      expiredTokens: p('DELETE FROM userpass_tokens WHERE expires_at <= ?'),
       keys: p('SELECT * FROM signing_keys ORDER BY created_at'),
       retireKeys: p('UPDATE signing_keys SET retired_at = ? WHERE retired_at IS NULL'),
       insertKey: p('INSERT INTO signing_keys (kid, secret, created_at, retired_at) VALUES (?, ?, ?, ?)'),
@@ -350,6 +352,14 @@ class SqliteStore implements Store {
     const r = this.q.counter.get(key) as Row | undefined;
     if (!r || (r.window_start as number) + windowMs <= now) return { windowStart: now, count: 0 };
     return { windowStart: r.window_start as number, count: r.count as number };
+  }
+
+  async deleteStaleCounters(before: number): Promise<number> {
+    return this.q.staleCounters.run(before).changes;
+  }
+
+  async deleteExpiredUserpassTokens(now: number): Promise<number> {
+    return this.q.expiredTokens.run(now).changes;
   }
 
   async listSigningKeys(): Promise<SigningKeyRecord[]> {
