@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'DomainNotAllowed'
   | 'IdentityAlreadyExists'
   | 'NotImplemented'
+  | 'EmailNotSent'
   | 'TooManyRequests'
   | 'NotFound'
   | 'MethodNotAllowed'

@@ -162,6 +162,14 @@ describe('wire hygiene and refusals (raw HTTP)', () => {
     assertError(await c.login('anon-user', { options: { device: { deviceId: { $oid: 'zz' } } } }), 400, 'BadRequest');
   });
 
+  it('refuses oversized bodies with 413 before reading them', async () => {
+    const email = uniqueEmail();
+    const big = await c.call('POST', `${c.app}/auth/providers/local-userpass/register`, { body: { email, password: 'secret123', pad: 'x'.repeat(100_000) } });
+    assertError(big, 413, 'PayloadTooLarge');
+    assert.equal(await server.baste.store.findUserpassAccountByEmail(email), null);
+    assertError(await c.login('anon-user', { pad: 'x'.repeat(3 * 1024 * 1024) }), 413, 'PayloadTooLarge');
+  });
+
   it('validates registration input and creates nothing on refusal', async () => {
     const email = uniqueEmail();
     assertError(await c.register(email, '12345'), 400, 'InvalidParameter');

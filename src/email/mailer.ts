@@ -6,6 +6,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import nodemailer from 'nodemailer';
 import type { Logger } from 'pino';
+import { BasteError } from '../errors.js';
 import { newObjectIdHex } from '../util/ids.js';
 
 export interface Email {
@@ -36,7 +37,13 @@ export function smtpMailer(url: string, from: string, log: Logger): Mailer {
   const transport = nodemailer.createTransport(url);
   return {
     async send(email) {
-      await transport.sendMail({ from, to: email.to, subject: email.subject, text: email.text });
+      try {
+        await transport.sendMail({ from, to: email.to, subject: email.subject, text: email.text });
+      } catch (err) {
+        const { code, responseCode } = err as { code?: string; responseCode?: number };
+        log.error({ kind: email.kind, to: email.to, code, responseCode }, 'email could not be sent');
+        throw new BasteError('EmailNotSent', 'the email could not be sent; try again later');
+      }
       log.info({ kind: email.kind, to: email.to }, 'email sent');
     },
   };

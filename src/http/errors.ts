@@ -22,6 +22,7 @@ const STATUS: Record<ErrorCode, number> = {
   DomainNotAllowed: 403,
   IdentityAlreadyExists: 409,
   NotImplemented: 501,
+  EmailNotSent: 503,
   TooManyRequests: 429,
   NotFound: 404,
   MethodNotAllowed: 405,

@@ -52,6 +52,7 @@ export interface UserpassAccounts {
   findUserpassAccount(id: string): Promise<Account | null>;
   confirmUserpassAccount(id: string): Promise<void>;
   setUserpassPassword(id: string, passwordHash: string): Promise<void>;
+  deleteUserpassAccount(id: string): Promise<void>;
   putUserpassToken(token: Token): Promise<void>;
   takeUserpassToken(id: string, tokenHash: string): Promise<Token | null>;
 }
@@ -185,7 +186,14 @@ export class EmailPasswordProvider implements AuthProvider {
     if ((await this.deps.accounts.createUserpassAccount(account)) === 'exists') {
       throw new BasteError('AccountNameInUse', 'name already in use');
     }
-    if (!s.autoConfirm) await this.sendLink(account, 'confirm');
+    if (s.autoConfirm) return;
+    try {
+      await this.sendLink(account, 'confirm');
+    } catch (err) {
+      // Without its email the registration could never be confirmed: undo it so the person can retry.
+      await this.deps.accounts.deleteUserpassAccount(account.id);
+      throw err;
+    }
   }
 
   async confirm(body: Record<string, unknown>): Promise<void> {

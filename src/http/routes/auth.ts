@@ -35,10 +35,13 @@ function deviceOf(options: unknown): DeviceInfo {
 
 const isLink = (req: FastifyRequest) => (req.query as { link?: string }).link === 'true';
 
+/** Credentials are small; a custom JWT may reach 1 MB on the platform. */
+const LOGIN_BODY_LIMIT = 2 * 1024 * 1024;
+
 export const authRoutes =
   ({ app, auth, sessions }: HttpDeps): FastifyPluginAsync =>
   async (http) => {
-    http.post('/api/client/v2.0/app/:appId/auth/providers/:provider/login', async (req) => {
+    http.post('/api/client/v2.0/app/:appId/auth/providers/:provider/login', { bodyLimit: LOGIN_BODY_LIMIT }, async (req) => {
       requireApp(app, req);
       const { provider } = req.params as { provider: string };
       const { options, ...payload } = decodeEjson(objectBody(req));

@@ -6,13 +6,16 @@ import type { EmailPasswordProvider } from '../../auth/providers/local-userpass.
 import type { HttpDeps } from '../app.js';
 import { objectBody, requireApp } from '../request.js';
 
+/** These bodies hold an email, a password and a token or two. */
+const USERPASS_BODY_LIMIT = 64 * 1024;
+
 type Flow = (provider: EmailPasswordProvider, body: Record<string, unknown>, name: string) => Promise<void>;
 
 export const userpassRoutes =
   ({ app, auth }: HttpDeps): FastifyPluginAsync =>
   async (http) => {
     const route = (path: string, flow: Flow, status = 204) =>
-      http.post(`/api/client/v2.0/app/:appId/auth/providers/:provider/${path}`, async (req: FastifyRequest, reply: FastifyReply) => {
+      http.post(`/api/client/v2.0/app/:appId/auth/providers/:provider/${path}`, { bodyLimit: USERPASS_BODY_LIMIT }, async (req: FastifyRequest, reply: FastifyReply) => {
         requireApp(app, req);
         const { provider: name } = req.params as { provider: string };
         await flow(auth.emailPassword(name), objectBody(req), name);
