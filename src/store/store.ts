@@ -33,7 +33,25 @@ export interface SessionRecord {
   readonly providerType: string;
   readonly createdAt: number;
   readonly expiresAt: number;
+  /** The API key a session was opened with, if any: disabling or deleting the key ends the session. */
+  readonly apiKeyId?: string | null;
 }
+
+export type ApiKeyKind = 'user' | 'server';
+
+export interface ApiKeyRecord {
+  readonly id: string;
+  /** The owner for a user key; the key's own user (type `server`) for a server key. */
+  readonly userId: string;
+  readonly kind: ApiKeyKind;
+  readonly name: string;
+  /** SHA-256 of the key; the key itself is shown once at creation and never stored. */
+  readonly keyHash: string;
+  readonly disabled: boolean;
+  readonly createdAt: number;
+}
+
+export type ApiKeyCreateOutcome = 'created' | 'name-taken' | 'limit-reached';
 
 export interface DeviceRecord {
   readonly id: string;
@@ -121,6 +139,18 @@ export interface Store {
 
   upsertDevice(device: DeviceRecord): Promise<void>;
   listDevices(userId: string): Promise<DeviceRecord[]>;
+
+  /** Adds a user key unless the owner already has `limit` keys or one with that name. */
+  createUserApiKey(key: ApiKeyRecord, limit: number): Promise<ApiKeyCreateOutcome>;
+  /** Creates the server user with its `api-key` identity and the key, in one step. */
+  createServerApiKey(key: ApiKeyRecord, identity: NewIdentity, limit: number): Promise<ApiKeyCreateOutcome>;
+  listApiKeys(userId: string): Promise<ApiKeyRecord[]>;
+  listServerApiKeys(): Promise<ApiKeyRecord[]>;
+  findApiKeyByHash(hash: string): Promise<{ key: ApiKeyRecord; userDisabled: boolean } | null>;
+  /** Ends the sessions the key opened when disabling. False when the user has no such key. */
+  setApiKeyDisabled(userId: string, id: string, disabled: boolean): Promise<boolean>;
+  /** Deletes the key and the sessions it opened; a server key takes its user along. */
+  deleteApiKey(userId: string, id: string): Promise<boolean>;
 
   createUserpassAccount(account: UserpassAccount): Promise<'created' | 'exists'>;
   findUserpassAccountByEmail(email: string): Promise<UserpassAccount | null>;

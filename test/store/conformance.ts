@@ -23,6 +23,7 @@ const session = (userId: string, extra: Partial<SessionRecord> = {}): SessionRec
   providerType: 'anon-user',
   createdAt: 1000,
   expiresAt: 10_000,
+  apiKeyId: null,
   ...extra,
 });
 
@@ -184,6 +185,57 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
       assert.equal(await store.deleteExpiredUserpassTokens(200), 1);
       assert.equal(await store.takeUserpassToken('gone', 'h1'), null);
       assert.equal((await store.takeUserpassToken('kept', 'h2'))?.id, 'kept');
+    });
+
+    it('keeps user API keys per owner: limit, unique names, disable and delete end the sessions they opened', async () => {
+      const u = (await store.loginIdentity({ identity: identity('k-owner', 'local-userpass'), newUserId: 'b1'.padEnd(24, '0'), userType: 'normal', now: 1 })).userId;
+      const key = (id: string, name: string) => ({ id, userId: u, kind: 'user' as const, name, keyHash: `hash-${id}`, disabled: false, createdAt: 5 });
+      assert.equal(await store.createUserApiKey(key('k1'.padEnd(24, '0'), 'one'), 2), 'created');
+      assert.equal(await store.createUserApiKey(key('k2'.padEnd(24, '0'), 'one'), 2), 'name-taken');
+      assert.equal(await store.createUserApiKey(key('k3'.padEnd(24, '0'), 'two'), 2), 'created');
+      assert.equal(await store.createUserApiKey(key('k4'.padEnd(24, '0'), 'three'), 2), 'limit-reached');
+      assert.deepEqual((await store.listApiKeys(u)).map((k) => k.name), ['one', 'two']);
+      assert.deepEqual(await store.findApiKeyByHash(`hash-${'k1'.padEnd(24, '0')}`), { key: key('k1'.padEnd(24, '0'), 'one'), userDisabled: false });
+      const s = session(u, { apiKeyId: 'k1'.padEnd(24, '0'), providerType: 'api-key', providerName: 'api-key' });
+      const other = session(u);
+      await store.createSession(s);
+      await store.createSession(other);
+      assert.equal((await store.findSession(s.id))?.session.apiKeyId, 'k1'.padEnd(24, '0'));
+      assert.equal(await store.setApiKeyDisabled('f'.repeat(24), 'k1'.padEnd(24, '0'), true), false);
+      assert.equal(await store.setApiKeyDisabled(u, 'k1'.padEnd(24, '0'), true), true);
+      assert.equal((await store.findApiKeyByHash(`hash-${'k1'.padEnd(24, '0')}`))?.key.disabled, true);
+      assert.equal(await store.findSession(s.id), null);
+      assert.ok(await store.findSession(other.id));
+      assert.equal(await store.setApiKeyDisabled(u, 'k1'.padEnd(24, '0'), false), true);
+      assert.equal(await store.deleteApiKey(u, 'k1'.padEnd(24, '0')), true);
+      assert.equal(await store.deleteApiKey(u, 'k1'.padEnd(24, '0')), false);
+      assert.equal(await store.findApiKeyByHash(`hash-${'k1'.padEnd(24, '0')}`), null);
+      assert.ok(await store.getUser(u));
+      assert.equal(await store.deleteUser(u), true);
+      assert.deepEqual(await store.listApiKeys(u), []);
+    });
+
+    it('creates a server API key with its own server user, and deleting the key removes that user', async () => {
+      const mk = (n: number, name: string) => ({
+        key: { id: `s${n}`.padEnd(24, '0'), userId: `su${n}`.padEnd(24, '0'), kind: 'server' as const, name, keyHash: `shash-${n}`, disabled: false, createdAt: 9 },
+        identity: identity(`s${n}`.padEnd(24, '0'), 'api-key'),
+      });
+      const a = mk(1, 'backend');
+      assert.equal(await store.createServerApiKey(a.key, a.identity, 2), 'created');
+      const b = mk(2, 'backend');
+      assert.equal(await store.createServerApiKey(b.key, b.identity, 2), 'name-taken');
+      assert.equal(await store.getUser(b.key.userId), null);
+      const c = mk(3, 'worker');
+      assert.equal(await store.createServerApiKey(c.key, c.identity, 2), 'created');
+      const d = mk(4, 'third');
+      assert.equal(await store.createServerApiKey(d.key, d.identity, 2), 'limit-reached');
+      const user = await store.getUser(a.key.userId);
+      assert.equal(user?.type, 'server');
+      assert.deepEqual(user?.identities.map((i) => [i.providerType, i.externalId]), [['api-key', a.key.id]]);
+      assert.deepEqual((await store.listServerApiKeys()).map((k) => k.name), ['backend', 'worker']);
+      assert.equal(await store.deleteApiKey(a.key.userId, a.key.id), true);
+      assert.equal(await store.getUser(a.key.userId), null);
+      assert.deepEqual((await store.listServerApiKeys()).map((k) => k.name), ['worker']);
     });
 
     it('rotates signing keys: one active, the others retired', async () => {

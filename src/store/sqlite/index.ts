@@ -5,6 +5,8 @@
 import Database from 'better-sqlite3';
 import type {
   ActiveSession,
+  ApiKeyCreateOutcome,
+  ApiKeyRecord,
   DeviceRecord,
   IdentityRecord,
   LinkOutcome,
@@ -55,6 +57,17 @@ const toSession = (r: Row): SessionRecord => ({
   providerType: r.provider_type as string,
   createdAt: r.created_at as number,
   expiresAt: r.expires_at as number,
+  apiKeyId: (r.api_key_id as string | null) ?? null,
+});
+
+const toApiKey = (r: Row): ApiKeyRecord => ({
+  id: r.id as string,
+  userId: r.user_id as string,
+  kind: r.kind as ApiKeyRecord['kind'],
+  name: r.name as string,
+  keyHash: r.key_hash as string,
+  disabled: r.disabled === 1,
+  createdAt: r.created_at as number,
 });
 
 const toIdentity = (r: Row): IdentityRecord => ({
@@ -100,8 +113,8 @@ class SqliteStore implements Store {
            AND NOT EXISTS (SELECT 1 FROM identities i WHERE i.user_id = u.id AND i.provider_type <> 'anon-user')`,
       ),
       insertSession: p(
-        `INSERT INTO sessions (id, user_id, refresh_hash, device_id, provider_name, provider_type, created_at, expires_at)
-         VALUES (@id, @userId, @refreshHash, @deviceId, @providerName, @providerType, @createdAt, @expiresAt)`,
+        `INSERT INTO sessions (id, user_id, refresh_hash, device_id, provider_name, provider_type, created_at, expires_at, api_key_id)
+         VALUES (@id, @userId, @refreshHash, @deviceId, @providerName, @providerType, @createdAt, @expiresAt, @apiKeyId)`,
       ),
       sessionByHash: p(
         'SELECT s.*, u.disabled AS user_disabled FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.refresh_hash = ?',
@@ -142,6 +155,21 @@ class SqliteStore implements Store {
       staleCounters: p('DELETE FROM counters WHERE window_start < ?'),
       expiredTokens: p('DELETE FROM userpass_tokens WHERE expires_at <= ?'),
       keys: p('SELECT * FROM signing_keys ORDER BY created_at'),
+      countKeysOf: p('SELECT COUNT(*) AS n FROM api_keys WHERE user_id = ?'),
+      countServerKeys: p(`SELECT COUNT(*) AS n FROM api_keys WHERE kind = 'server'`),
+      keyNamedOf: p('SELECT 1 FROM api_keys WHERE user_id = ? AND name = ?'),
+      serverKeyNamed: p(`SELECT 1 FROM api_keys WHERE kind = 'server' AND name = ?`),
+      insertApiKey: p(
+        `INSERT INTO api_keys (id, user_id, kind, name, key_hash, disabled, created_at)
+         VALUES (@id, @userId, @kind, @name, @keyHash, @disabled, @createdAt)`,
+      ),
+      keysOf: p('SELECT * FROM api_keys WHERE user_id = ? ORDER BY created_at, rowid'),
+      serverKeys: p(`SELECT * FROM api_keys WHERE kind = 'server' ORDER BY created_at, rowid`),
+      keyByHash: p('SELECT k.*, u.disabled AS user_disabled FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.key_hash = ?'),
+      keyOf: p('SELECT * FROM api_keys WHERE user_id = ? AND id = ?'),
+      setKeyDisabled: p('UPDATE api_keys SET disabled = ? WHERE user_id = ? AND id = ?'),
+      deleteKey: p('DELETE FROM api_keys WHERE user_id = ? AND id = ?'),
+      deleteSessionsOfKey: p('DELETE FROM sessions WHERE api_key_id = ?'),
       retireKeys: p('UPDATE signing_keys SET retired_at = ? WHERE retired_at IS NULL'),
       insertKey: p('INSERT INTO signing_keys (kid, secret, created_at, retired_at) VALUES (?, ?, ?, ?)'),
     };
@@ -237,7 +265,71 @@ class SqliteStore implements Store {
   }
 
   async createSession(session: SessionRecord): Promise<void> {
-    this.q.insertSession.run(session);
+    this.q.insertSession.run({ ...session, apiKeyId: session.apiKeyId ?? null });
+  }
+
+  async createUserApiKey(key: ApiKeyRecord, limit: number): Promise<ApiKeyCreateOutcome> {
+    return this.db
+      .transaction((): ApiKeyCreateOutcome => {
+        if ((this.q.countKeysOf.get(key.userId) as { n: number }).n >= limit) return 'limit-reached';
+        if (this.q.keyNamedOf.get(key.userId, key.name)) return 'name-taken';
+        this.insertApiKey(key);
+        return 'created';
+      })
+      .immediate();
+  }
+
+  async createServerApiKey(key: ApiKeyRecord, identity: NewIdentity, limit: number): Promise<ApiKeyCreateOutcome> {
+    return this.db
+      .transaction((): ApiKeyCreateOutcome => {
+        if ((this.q.countServerKeys.get() as { n: number }).n >= limit) return 'limit-reached';
+        if (this.q.serverKeyNamed.get(key.name)) return 'name-taken';
+        this.q.insertUser.run(key.userId, 'server', key.createdAt, key.createdAt);
+        this.insertIdentity(key.userId, identity, key.createdAt);
+        this.insertApiKey(key);
+        return 'created';
+      })
+      .immediate();
+  }
+
+  private insertApiKey(key: ApiKeyRecord): void {
+    this.q.insertApiKey.run({ ...key, disabled: key.disabled ? 1 : 0 });
+  }
+
+  async listApiKeys(userId: string): Promise<ApiKeyRecord[]> {
+    return (this.q.keysOf.all(userId) as Row[]).map(toApiKey);
+  }
+
+  async listServerApiKeys(): Promise<ApiKeyRecord[]> {
+    return (this.q.serverKeys.all() as Row[]).map(toApiKey);
+  }
+
+  async findApiKeyByHash(hash: string) {
+    const r = this.q.keyByHash.get(hash) as Row | undefined;
+    return r ? { key: toApiKey(r), userDisabled: r.user_disabled === 1 } : null;
+  }
+
+  async setApiKeyDisabled(userId: string, id: string, disabled: boolean): Promise<boolean> {
+    return this.db
+      .transaction(() => {
+        const changed = this.q.setKeyDisabled.run(disabled ? 1 : 0, userId, id).changes > 0;
+        if (changed && disabled) this.q.deleteSessionsOfKey.run(id);
+        return changed;
+      })
+      .immediate();
+  }
+
+  async deleteApiKey(userId: string, id: string): Promise<boolean> {
+    return this.db
+      .transaction(() => {
+        const r = this.q.keyOf.get(userId, id) as Row | undefined;
+        if (!r) return false;
+        this.q.deleteKey.run(userId, id);
+        this.q.deleteSessionsOfKey.run(id);
+        if (r.kind === 'server') this.deleteUserNow(userId);
+        return true;
+      })
+      .immediate();
   }
 
   async findSessionByRefreshHash(hash: string): Promise<ActiveSession | null> {

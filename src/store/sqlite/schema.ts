@@ -71,4 +71,19 @@ export const MIGRATIONS: readonly string[] = [
     retired_at INTEGER
   );
   `,
+  /* 2: API keys; sessions remember the key that opened them so revoking the key ends them */ `
+  CREATE TABLE api_keys (
+    id         TEXT PRIMARY KEY,
+    user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    kind       TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    key_hash   TEXT NOT NULL UNIQUE,
+    disabled   INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL,
+    UNIQUE (user_id, name)
+  );
+  CREATE UNIQUE INDEX api_keys_server_name ON api_keys(name) WHERE kind = 'server';
+  ALTER TABLE sessions ADD COLUMN api_key_id TEXT;
+  CREATE INDEX sessions_api_key ON sessions(api_key_id);
+  `,
 ];

@@ -1,0 +1,81 @@
+// Versioned migrations for the PostgreSQL store: the same tables as the SQLite schema, with
+// BIGINT epoch-millisecond times and real booleans. Each entry runs once, in order, recorded in
+// `schema_migrations`; all pending entries run in one transaction under an advisory lock, so
+// instances starting together never race. A migration never drops data an earlier one created:
+// new versions only add tables, columns and indexes.
+
+export const MIGRATIONS: readonly string[] = [
+  /* 1: auth state */ `
+  CREATE TABLE users (
+    id            TEXT PRIMARY KEY,
+    type          TEXT NOT NULL,
+    disabled      BOOLEAN NOT NULL DEFAULT FALSE,
+    created_at    BIGINT NOT NULL,
+    last_auth_at  BIGINT NOT NULL
+  );
+  CREATE TABLE identities (
+    provider_name TEXT NOT NULL,
+    external_id   TEXT NOT NULL,
+    user_id       TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    provider_type TEXT NOT NULL,
+    provider_id   TEXT NOT NULL,
+    data          TEXT NOT NULL,
+    created_at    BIGINT NOT NULL,
+    -- Insertion order, to list a user's identities in the order they were linked (SQLite's rowid).
+    seq           BIGINT GENERATED ALWAYS AS IDENTITY,
+    PRIMARY KEY (provider_name, external_id)
+  );
+  CREATE INDEX identities_user ON identities(user_id);
+  CREATE TABLE sessions (
+    id            TEXT PRIMARY KEY,
+    user_id       TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    refresh_hash  TEXT NOT NULL UNIQUE,
+    device_id     TEXT NOT NULL,
+    provider_name TEXT NOT NULL,
+    provider_type TEXT NOT NULL,
+    created_at    BIGINT NOT NULL,
+    expires_at    BIGINT NOT NULL
+  );
+  CREATE INDEX sessions_user ON sessions(user_id);
+  CREATE INDEX sessions_expiry ON sessions(expires_at);
+  CREATE TABLE devices (
+    id               TEXT NOT NULL,
+    user_id          TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    platform         TEXT,
+    platform_version TEXT,
+    sdk_version      TEXT,
+    app_id           TEXT,
+    app_version      TEXT,
+    last_seen_at     BIGINT NOT NULL,
+    PRIMARY KEY (id, user_id)
+  );
+  CREATE INDEX devices_user ON devices(user_id);
+  CREATE TABLE userpass_accounts (
+    id            TEXT PRIMARY KEY,
+    email         TEXT NOT NULL UNIQUE,
+    password_hash TEXT NOT NULL,
+    confirmed     BOOLEAN NOT NULL,
+    created_at    BIGINT NOT NULL
+  );
+  CREATE TABLE userpass_tokens (
+    id          TEXT PRIMARY KEY,
+    account_id  TEXT NOT NULL REFERENCES userpass_accounts(id) ON DELETE CASCADE,
+    kind        TEXT NOT NULL,
+    token_hash  TEXT NOT NULL,
+    expires_at  BIGINT NOT NULL,
+    UNIQUE (account_id, kind)
+  );
+  CREATE INDEX userpass_tokens_expiry ON userpass_tokens(expires_at);
+  CREATE TABLE counters (
+    key          TEXT PRIMARY KEY,
+    window_start BIGINT NOT NULL,
+    count        INTEGER NOT NULL
+  );
+  CREATE TABLE signing_keys (
+    kid        TEXT PRIMARY KEY,
+    secret     TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    retired_at BIGINT
+  );
+  `,
+];
