@@ -1,17 +1,20 @@
 // The `baste` command. The only place that reads the environment and command line; it builds
 // the configuration and passes it down.
 
+import { mkdirSync } from 'node:fs';
 import { resolve, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { loadAppDirectory } from './app/load.js';
 import type { LoadedApp } from './app/model.js';
 import { readSecrets } from './app/secrets.js';
+import { ApiKeys } from './auth/api-keys.js';
 import { checkProviders } from './auth/service.js';
-import { ConfigError } from './errors.js';
+import { BasteError, ConfigError } from './errors.js';
 import { createBaste } from './server.js';
 import { rotateSigningKey } from './sessions/keys.js';
 import { openSqliteStore } from './store/sqlite/index.js';
+import { openPostgresStore } from './store/postgres/index.js';
 
 export interface Io {
   readonly env: Record<string, string | undefined>;
@@ -25,6 +28,8 @@ Usage:
   baste serve --app <dir> [options]     serve an app exported from App Services / Stitch
   baste validate --app <dir>            load the app directory and report problems
   baste keys rotate --app <dir>         start signing access tokens with a new key
+  baste api-keys create|list|enable|disable|delete --app <dir> [--name <n>] [--json]
+                                        manage server API keys (the key is printed once, at creation)
   baste --help                          show this text
 
 Options for serve:
@@ -32,6 +37,8 @@ Options for serve:
   --port <n>             port to listen on (default 8080; 0 picks a free one)
   --host <addr>          address to listen on (default 127.0.0.1)
   --data-dir <dir>       where state is kept (default <app>/.baste)
+  --database <url>       keep state in PostgreSQL (postgres://user:password@host:port/db; also
+                         BASTE_DATABASE_URL) instead of SQLite in --data-dir; instances may share it
   --secrets <file.json>  JSON object of secret name -> value (also BASTE_SECRET_<NAME> variables)
   --base-url <url>       public URL clients should use (default: how the client reached the server)
   --trust-proxy          believe X-Forwarded-For/-Proto/-Host from a reverse proxy
@@ -45,12 +52,15 @@ const OPTIONS = {
   port: { type: 'string' },
   host: { type: 'string' },
   'data-dir': { type: 'string' },
+  database: { type: 'string' },
   secrets: { type: 'string' },
   'base-url': { type: 'string' },
   'trust-proxy': { type: 'boolean' },
   'smtp-url': { type: 'string' },
   'mail-from': { type: 'string' },
   'log-level': { type: 'string' },
+  name: { type: 'string' },
+  json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -107,7 +117,7 @@ async function run(argv: string[], io: Io): Promise<number> {
     }
     case 'keys': {
       if (sub !== 'rotate') throw new UsageError(`unknown keys command '${sub ?? ''}' (expected: rotate)`);
-      const store = openSqliteStore(join(dataDir(), 'baste.sqlite'));
+      const store = openDataDirStore(dataDir());
       try {
         const kid = await rotateSigningKey(store, Date.now());
         io.stdout.write(`new signing key ${kid} is active; tokens signed with older keys stay valid until they expire\n`);
@@ -116,10 +126,65 @@ async function run(argv: string[], io: Io): Promise<number> {
       }
       return 0;
     }
+    case 'api-keys':
+      return apiKeysCommand(sub, flags, io, load, dataDir());
     case 'serve':
       return serve(flags, io, load, dataDir());
     default:
       throw new UsageError(`unknown command '${command}'`);
+  }
+}
+
+/** The embedded store of a data directory, created on first use (as `serve` would). */
+function openDataDirStore(dataDir: string) {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  return openSqliteStore(join(dataDir, 'baste.sqlite'));
+}
+
+/** `baste api-keys ...`: server API keys, managed on the data directory (server running or not). */
+async function apiKeysCommand(
+  sub: string | undefined,
+  flags: Flags,
+  io: Io,
+  load: () => Promise<LoadedApp>,
+  dataDir: string,
+): Promise<number> {
+  const subs = ['create', 'list', 'enable', 'disable', 'delete'];
+  if (!sub || !subs.includes(sub)) throw new UsageError(`api-keys needs one of: ${subs.join(', ')}`);
+  if (sub !== 'list' && !flags.name) throw new UsageError(`api-keys ${sub} needs --name <name>`);
+  const { config } = await load();
+  const store = openDataDirStore(dataDir);
+  const keys = new ApiKeys(store, config, Date.now);
+  const out = (text: string, json: unknown) => io.stdout.write(flags.json ? `${JSON.stringify(json)}\n` : text);
+  try {
+    switch (sub) {
+      case 'create': {
+        const created = await keys.createServerKey(flags.name);
+        out(`created server API key '${created.name}' (${created._id})\nkey: ${created.key}\nThis is the only time the key is shown.\n`, created);
+        break;
+      }
+      case 'list': {
+        const all = await keys.listServerKeys();
+        const rows = all.map((k) => `${k._id}  ${k.disabled ? 'disabled' : 'enabled '}  ${new Date(k.createdAt).toISOString()}  ${k.name}`);
+        out(all.length ? `id                        state     created                   name\n${rows.join('\n')}\n` : 'no server API keys\n', all);
+        break;
+      }
+      default: {
+        const key = await keys.serverKeyNamed(flags.name!);
+        if (sub === 'delete') await keys.delete(key.userId, key.id);
+        else await keys.setDisabled(key.userId, key.id, sub === 'disable');
+        out(`server API key '${key.name}' ${sub}d\n`, { _id: key.id, name: key.name, action: sub });
+      }
+    }
+    return 0;
+  } catch (err) {
+    if (err instanceof BasteError) {
+      io.stderr.write(`baste: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  } finally {
+    await store.close();
   }
 }
 
@@ -137,16 +202,35 @@ async function serve(flags: Flags, io: Io, load: () => Promise<LoadedApp>, dataD
   for (const w of warnings) logger.warn({ file: w.file }, w.message);
   for (const n of checkProviders(config)) logger.warn(n);
 
+  // PostgreSQL when a database URL is given (several instances may share it), else SQLite in dataDir.
+  const databaseUrl = flags.database ?? (io.env.BASTE_DATABASE_URL || undefined);
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new UsageError('--database must be a postgres:// or postgresql:// URL');
+  }
+  let store: Awaited<ReturnType<typeof openPostgresStore>> | undefined;
+  if (databaseUrl) {
+    try {
+      store = await openPostgresStore(databaseUrl, { onError: (err) => logger.warn({ err }, 'idle database connection failed') });
+    } catch (err) {
+      io.stderr.write(`baste: cannot open the PostgreSQL database: ${(err as Error).message}\n`);
+      return 1;
+    }
+  }
+
   const smtpUrl = flags['smtp-url'] ?? io.env.BASTE_SMTP_URL;
   const baste = await createBaste({
     app: config,
     dataDir,
+    store,
     logger,
     http: { baseUrl, trustProxy: flags['trust-proxy'] ?? false },
     smtp: smtpUrl ? { url: smtpUrl, from: flags['mail-from'] ?? 'baste@localhost' } : undefined,
+  }).catch(async (err: unknown) => {
+    await store?.close();
+    throw err;
   });
   const url = await baste.listen(port, flags.host ?? '127.0.0.1');
-  logger.info({ app: config.appId, url, dataDir }, 'listening');
+  logger.info({ app: config.appId, url, dataDir, store: databaseUrl ? 'postgresql' : 'sqlite' }, 'listening');
   io.stdout.write(`Baste is serving app '${config.name}' (${config.appId}) at ${url}\n`);
 
   await new Promise<void>((done) => {

@@ -17,6 +17,8 @@ export type ErrorCode =
   | 'UserDisabled'
   | 'DomainNotAllowed'
   | 'IdentityAlreadyExists'
+  | 'APIKeyNotFound'
+  | 'APIKeyAlreadyExists'
   | 'NotImplemented'
   | 'EmailNotSent'
   | 'TooManyRequests'

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import type { AppConfig } from './app/model.js';
+import { ApiKeys } from './auth/api-keys.js';
 import { argon2Hasher, type PasswordHasher } from './auth/passwords.js';
 import { AuthService, buildProviders } from './auth/service.js';
 import { LoginThrottle, type ThrottleSettings } from './auth/throttle.js';
@@ -41,6 +42,7 @@ export interface Baste {
   readonly http: FastifyInstance;
   readonly store: Store;
   readonly auth: AuthService;
+  readonly apiKeys: ApiKeys;
   /** Starts listening; resolves to the URL clients use (e.g. http://127.0.0.1:8080). */
   listen(port: number, host: string): Promise<string>;
   /** Runs the anonymous-user sweep once; returns how many users it removed. */
@@ -76,16 +78,15 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
     (opts.smtp ? smtpMailer(opts.smtp.url, opts.smtp.from, logger) : outboxMailer(join(opts.dataDir, 'outbox'), logger));
   const throttle = new LoginThrottle(store, clock, { ...DEFAULTS.throttle, ...opts.throttle });
   const providers = buildProviders(opts.app, {
-    accounts: store,
-    hasher: opts.hasher ?? argon2Hasher(),
-    mailer,
-    throttle,
-    clock,
+    userpass: { accounts: store, hasher: opts.hasher ?? argon2Hasher(), mailer, throttle, clock },
+    apiKeys: store,
   });
   const auth = new AuthService(providers, users, sessions, store, clock);
+  const apiKeys = new ApiKeys(store, opts.app, clock);
   const http = buildHttp({
     app: opts.app,
     auth,
+    apiKeys,
     sessions,
     logger,
     options: { trustProxy: false, ...opts.http },
@@ -115,6 +116,7 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
     http,
     store,
     auth,
+    apiKeys,
     sweepAnonymousUsers,
     async listen(port, host) {
       await http.listen({ port, host });

@@ -93,6 +93,45 @@ describe('baste CLI', () => {
     assert.match(r.stderr, /auth\/providers\.json \(local-userpass\.config\.emailConfirmationUrl\)/);
   });
 
+  it('manages server API keys on the data dir, also while the server runs', async () => {
+    const dataDir = join(tmp, 'keys-data');
+    const created = runCli(['api-keys', 'create', '--app', EXAMPLE, '--data-dir', dataDir, '--name', 'backend', '--json']);
+    assert.equal(created.status, 0, created.stderr);
+    const { key, _id } = JSON.parse(created.stdout);
+    assert.match(_id, /^[0-9a-f]{24}$/);
+    const dup = runCli(['api-keys', 'create', '--app', EXAMPLE, '--data-dir', dataDir, '--name', 'backend']);
+    assert.equal(dup.status, 1);
+    assert.match(dup.stderr, /already exists/);
+    const listed = runCli(['api-keys', 'list', '--app', EXAMPLE, '--data-dir', dataDir]);
+    assert.match(listed.stdout, new RegExp(`${_id}\\s+enabled\\s+\\S+\\s+backend`));
+    assert.equal(listed.stdout.includes(key), false, 'list must not show the key');
+    assert.equal(runCli(['api-keys', 'delete', '--app', EXAMPLE, '--data-dir', dataDir, '--name', 'nope']).status, 1);
+    assert.equal(runCli(['api-keys', 'disable', '--app', EXAMPLE, '--data-dir', dataDir]).status, 2);
+
+    const served = await serve(['--app', EXAMPLE, '--data-dir', dataDir]);
+    try {
+      const login = () =>
+        fetch(`${served.url}/api/client/v2.0/app/todo-abcde/auth/providers/api-key/login`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ key }),
+        });
+      const ok = await (await login()).json();
+      const profile = await (await fetch(`${served.url}/api/client/v2.0/auth/profile`, { headers: { authorization: `Bearer ${ok.access_token}` } })).json();
+      assert.equal(profile.type, 'server');
+      assert.equal(runCli(['api-keys', 'disable', '--app', EXAMPLE, '--data-dir', dataDir, '--name', 'backend']).status, 0);
+      assert.equal((await login()).status, 401);
+      const gone = await fetch(`${served.url}/api/client/v2.0/auth/profile`, { headers: { authorization: `Bearer ${ok.access_token}` } });
+      assert.equal(gone.status, 401);
+      assert.equal(runCli(['api-keys', 'enable', '--app', EXAMPLE, '--data-dir', dataDir, '--name', 'backend']).status, 0);
+      assert.equal((await login()).status, 200);
+      assert.equal(runCli(['api-keys', 'delete', '--app', EXAMPLE, '--data-dir', dataDir, '--name', 'backend']).status, 0);
+      assert.equal((await login()).status, 401);
+    } finally {
+      await stop(served);
+    }
+  });
+
   it('serves the example app, logs one line per request without secrets, and loses nothing on kill -9', async () => {
     const dataDir = join(tmp, 'data');
     const first = await serve(['--app', EXAMPLE, '--data-dir', dataDir]);

@@ -11,6 +11,15 @@ export interface VerifiedIdentity {
   readonly data: Record<string, unknown>;
 }
 
+/** A credential that names an existing user directly (an API key) rather than an identity. */
+export interface VerifiedUser {
+  readonly userId: string;
+  /** Sessions opened with the key end when the key is disabled or deleted. */
+  readonly apiKeyId: string;
+}
+
+export type Verified = VerifiedIdentity | VerifiedUser;
+
 export interface LoginContext {
   /** Client address as the server believes it (honours --trust-proxy). */
   readonly clientAddress: string;
@@ -20,5 +29,5 @@ export interface AuthProvider {
   readonly config: ProviderConfig;
   /** May the identity be linked into an existing user? (Anonymous identities may not.) */
   readonly linkable: boolean;
-  login(payload: Record<string, unknown>, ctx: LoginContext): Promise<VerifiedIdentity>;
+  login(payload: Record<string, unknown>, ctx: LoginContext): Promise<Verified>;
 }

@@ -8,8 +8,9 @@ import type { Profile, Users } from '../users/users.js';
 import { isAnonymousOnly } from '../users/users.js';
 import type { Clock } from '../util/clock.js';
 import { isObjectIdHex, newObjectIdHex } from '../util/ids.js';
-import type { AuthProvider, LoginContext } from './provider.js';
+import type { AuthProvider, LoginContext, Verified, VerifiedIdentity } from './provider.js';
 import { anonymousProvider } from './providers/anon-user.js';
+import { apiKeyProvider, type ApiKeyDirectory } from './providers/api-key.js';
 import { EmailPasswordProvider, parseUserpassSettings, type UserpassDeps } from './providers/local-userpass.js';
 
 /** Device facts from the login body's `options.device`. */
@@ -29,11 +30,17 @@ export interface LoginResult {
   readonly device_id: string;
 }
 
+/** What the providers need from the rest of the server, passed in rather than imported. */
+export interface ProviderDeps {
+  readonly userpass: UserpassDeps;
+  readonly apiKeys: ApiKeyDirectory;
+}
+
 /** Builds the provider objects for every provider of the app that Baste serves. */
-export function buildProviders(app: AppConfig, userpass: UserpassDeps): Map<string, AuthProvider> {
+export function buildProviders(app: AppConfig, deps: ProviderDeps): Map<string, AuthProvider> {
   const providers = new Map<string, AuthProvider>();
   for (const config of app.providers.values()) {
-    const provider = makeProvider(config, userpass);
+    const provider = makeProvider(config, deps);
     if (provider) providers.set(config.name, provider);
   }
   return providers;
@@ -44,17 +51,19 @@ export function checkProviders(app: AppConfig): string[] {
   const notServed: string[] = [];
   for (const config of app.providers.values()) {
     if (config.type === 'local-userpass') parseUserpassSettings(config);
-    else if (config.type !== 'anon-user') notServed.push(`provider '${config.name}' (${config.type}) is not served yet by this version of Baste`);
+    else if (config.type !== 'anon-user' && config.type !== 'api-key') notServed.push(`provider '${config.name}' (${config.type}) is not served yet by this version of Baste`);
   }
   return notServed;
 }
 
-function makeProvider(config: ProviderConfig, userpass: UserpassDeps): AuthProvider | null {
+function makeProvider(config: ProviderConfig, deps: ProviderDeps): AuthProvider | null {
   switch (config.type) {
     case 'anon-user':
       return anonymousProvider(config);
     case 'local-userpass':
-      return new EmailPasswordProvider(config, userpass);
+      return new EmailPasswordProvider(config, deps.userpass);
+    case 'api-key':
+      return apiKeyProvider(config, deps.apiKeys);
     default:
       return null; // other providers arrive with later work; their logins answer AuthProviderNotFound
   }
@@ -89,13 +98,14 @@ export class AuthService {
   async login(providerName: string, payload: Record<string, unknown>, device: DeviceInfo, ctx: LoginContext): Promise<LoginResult> {
     const provider = this.provider(providerName);
     const verified = await provider.login(payload, ctx);
-    const { userId } = await this.users.loginWithIdentity(this.identityOf(provider, verified));
+    const userId = await this.userFor(provider, verified);
     const deviceId = await this.recordDevice(userId, device);
     const opened = await this.sessions.open({
       userId,
       deviceId,
       providerName: provider.config.name,
       providerType: provider.config.type,
+      apiKeyId: 'apiKeyId' in verified ? verified.apiKeyId : null,
     });
     return { access_token: opened.accessToken, refresh_token: opened.refreshToken, user_id: userId, device_id: deviceId };
   }
@@ -117,6 +127,7 @@ export class AuthService {
       throw badRequest('the user already has an email/password identity');
     }
     const verified = await provider.login(payload, ctx);
+    if ('userId' in verified) throw badRequest(`cannot link an identity of provider type '${provider.config.type}'`);
     await this.users.link(caller.userId, this.identityOf(provider, verified));
     const accessToken = await this.sessions.accessTokenFor({
       id: caller.sessionId,
@@ -159,7 +170,15 @@ export class AuthService {
     if (userId) await this.store.deleteSessionsOfUser(userId);
   }
 
-  private identityOf(provider: AuthProvider, verified: { externalId: string; data: Record<string, unknown> }) {
+  /** The user a verified credential logs in: named by it (API keys), or found or created by its identity. */
+  private async userFor(provider: AuthProvider, verified: Verified): Promise<string> {
+    if ('userId' in verified) return verified.userId;
+    const { userId, disabled } = await this.users.loginWithIdentity(this.identityOf(provider, verified));
+    if (disabled) throw new BasteError('UserDisabled', 'user is disabled');
+    return userId;
+  }
+
+  private identityOf(provider: AuthProvider, verified: VerifiedIdentity) {
     return {
       externalId: verified.externalId,
       providerName: provider.config.name,

@@ -6,10 +6,12 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import type { Logger } from 'pino';
 import sjson from 'secure-json-parse';
 import type { AppConfig } from '../app/model.js';
+import type { ApiKeys } from '../auth/api-keys.js';
 import type { AuthService } from '../auth/service.js';
 import { BasteError } from '../errors.js';
 import type { Sessions } from '../sessions/sessions.js';
 import { sendError, toBasteError } from './errors.js';
+import { apiKeyRoutes } from './routes/api-keys.js';
 import { authRoutes } from './routes/auth.js';
 import { locationRoutes } from './routes/location.js';
 import { userpassRoutes } from './routes/userpass.js';
@@ -26,6 +28,7 @@ export interface HttpOptions {
 export interface HttpDeps {
   readonly app: AppConfig;
   readonly auth: AuthService;
+  readonly apiKeys: ApiKeys;
   readonly sessions: Sessions;
   readonly logger: Logger;
   readonly options: HttpOptions;
@@ -103,6 +106,7 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
   void http.register(locationRoutes(deps));
   void http.register(authRoutes(deps));
   void http.register(userpassRoutes(deps));
+  void http.register(apiKeyRoutes(deps));
   return http;
 }
 

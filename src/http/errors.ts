@@ -21,6 +21,8 @@ const STATUS: Record<ErrorCode, number> = {
   UserDisabled: 403,
   DomainNotAllowed: 403,
   IdentityAlreadyExists: 409,
+  APIKeyNotFound: 404,
+  APIKeyAlreadyExists: 409,
   NotImplemented: 501,
   EmailNotSent: 503,
   TooManyRequests: 429,

@@ -51,6 +51,7 @@ export class Sessions {
     deviceId: string;
     providerName: string;
     providerType: string;
+    apiKeyId?: string | null;
   }): Promise<OpenedSession> {
     const now = this.clock();
     const refreshToken = randomToken(32);
@@ -61,6 +62,7 @@ export class Sessions {
       deviceId: input.deviceId,
       providerName: input.providerName,
       providerType: input.providerType,
+      apiKeyId: input.apiKeyId ?? null,
       createdAt: now,
       expiresAt: now + this.settings.refreshTokenTtlSeconds * 1000,
     };

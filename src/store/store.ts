@@ -117,7 +117,7 @@ export interface Store {
     newUserId: string;
     userType: UserType;
     now: number;
-  }): Promise<{ userId: string; created: boolean }>;
+  }): Promise<{ userId: string; created: boolean; disabled: boolean }>;
   /** Attach an identity to an existing user unless another user owns it. */
   linkIdentity(userId: string, identity: NewIdentity, now: number): Promise<LinkOutcome>;
   getUser(id: string): Promise<UserRecord | null>;

@@ -39,9 +39,9 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
 
     it('creates a user at the first login of an identity and finds it afterwards, refreshing its data', async () => {
       const first = await store.loginIdentity({ identity: identity('e1', 'local-userpass', { email: 'a@x' }), newUserId: 'u1'.padEnd(24, '0'), userType: 'normal', now: 10 });
-      assert.deepEqual(first, { userId: 'u1'.padEnd(24, '0'), created: true });
+      assert.deepEqual(first, { userId: 'u1'.padEnd(24, '0'), created: true, disabled: false });
       const again = await store.loginIdentity({ identity: identity('e1', 'local-userpass', { email: 'b@x' }), newUserId: 'u2'.padEnd(24, '0'), userType: 'normal', now: 20 });
-      assert.deepEqual(again, { userId: 'u1'.padEnd(24, '0'), created: false });
+      assert.deepEqual(again, { userId: 'u1'.padEnd(24, '0'), created: false, disabled: false });
       const user = await store.getUser(first.userId);
       assert.equal(user?.identities.length, 1);
       assert.deepEqual(user?.identities[0]?.data, { email: 'b@x' });
@@ -97,6 +97,11 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
       assert.equal(await store.setUserDisabled(u, false), true);
       assert.equal((await store.getUser(u))?.disabled, false);
       assert.equal(await store.setUserDisabled('f'.repeat(24), true), false);
+      // a disabled user's identity reports it, and the login does not count as activity
+      await store.setUserDisabled(u, true);
+      const refused = await store.loginIdentity({ identity: identity('d1'), newUserId: '0'.repeat(24), userType: 'normal', now: 99 });
+      assert.deepEqual(refused, { userId: u, created: false, disabled: true });
+      assert.equal((await store.getUser(u))?.lastAuthAt, 1);
     });
 
     it('deletes a user with identities, sessions and email/password accounts', async () => {

@@ -94,6 +94,9 @@ class SqliteStore implements Store {
     const p = (sql: string) => db.prepare(sql);
     this.q = {
       identity: p('SELECT user_id FROM identities WHERE provider_name = ? AND external_id = ?'),
+      identityOwner: p(
+        'SELECT i.user_id, u.disabled FROM identities i JOIN users u ON u.id = i.user_id WHERE i.provider_name = ? AND i.external_id = ?',
+      ),
       refreshIdentity: p('UPDATE identities SET data = ? WHERE provider_name = ? AND external_id = ?'),
       touchUser: p('UPDATE users SET last_auth_at = ? WHERE id = ?'),
       insertUser: p('INSERT INTO users (id, type, disabled, created_at, last_auth_at) VALUES (?, ?, 0, ?, ?)'),
@@ -179,16 +182,18 @@ class SqliteStore implements Store {
     const { identity: id, newUserId, userType, now } = input;
     return this.db
       .transaction(() => {
-        const found = this.q.identity.get(id.providerName, id.externalId) as Row | undefined;
+        const found = this.q.identityOwner.get(id.providerName, id.externalId) as Row | undefined;
         if (found) {
           const userId = found.user_id as string;
+          const disabled = found.disabled === 1;
+          if (disabled) return { userId, created: false, disabled };
           this.q.refreshIdentity.run(JSON.stringify(id.data), id.providerName, id.externalId);
           this.q.touchUser.run(now, userId);
-          return { userId, created: false };
+          return { userId, created: false, disabled };
         }
         this.q.insertUser.run(newUserId, userType, now, now);
         this.insertIdentity(newUserId, id, now);
-        return { userId: newUserId, created: true };
+        return { userId: newUserId, created: true, disabled: false };
       })
       .immediate();
   }
