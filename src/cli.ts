@@ -108,7 +108,7 @@ async function run(argv: string[], io: Io): Promise<number> {
   switch (command) {
     case 'validate': {
       const { config, warnings } = await load();
-      const notServed = checkProviders(config);
+      const notServed = await checkProviders(config);
       for (const w of warnings) io.stdout.write(`warning: ${w.file}: ${w.message}\n`);
       for (const n of notServed) io.stdout.write(`warning: ${n}\n`);
       const enabled = [...config.providers.values()].filter((p) => !p.disabled).map((p) => p.name);
@@ -200,7 +200,7 @@ async function serve(flags: Flags, io: Io, load: () => Promise<LoadedApp>, dataD
   const logger = pino({ level: flags['log-level'] ?? 'info', base: undefined });
   const { config, warnings } = await load();
   for (const w of warnings) logger.warn({ file: w.file }, w.message);
-  for (const n of checkProviders(config)) logger.warn(n);
+  for (const n of await checkProviders(config)) logger.warn(n);
 
   // PostgreSQL when a database URL is given (several instances may share it), else SQLite in dataDir.
   const databaseUrl = flags.database ?? (io.env.BASTE_DATABASE_URL || undefined);

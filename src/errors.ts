@@ -21,6 +21,7 @@ export type ErrorCode =
   | 'APIKeyAlreadyExists'
   | 'NotImplemented'
   | 'EmailNotSent'
+  | 'JWKSUnavailable'
   | 'TooManyRequests'
   | 'NotFound'
   | 'MethodNotAllowed'

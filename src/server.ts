@@ -36,6 +36,9 @@ export interface BasteOptions {
   readonly mailer?: Mailer;
   readonly hasher?: PasswordHasher;
   readonly clock?: Clock;
+  /** Custom-token JWK set: fetch budget and least time between refetches (both default 5 s). */
+  readonly jwksTimeoutMs?: number;
+  readonly jwksCooldownMs?: number;
 }
 
 export interface Baste {
@@ -77,9 +80,16 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
     opts.mailer ??
     (opts.smtp ? smtpMailer(opts.smtp.url, opts.smtp.from, logger) : outboxMailer(join(opts.dataDir, 'outbox'), logger));
   const throttle = new LoginThrottle(store, clock, { ...DEFAULTS.throttle, ...opts.throttle });
-  const providers = buildProviders(opts.app, {
+  const providers = await buildProviders(opts.app, {
     userpass: { accounts: store, hasher: opts.hasher ?? argon2Hasher(), mailer, throttle, clock },
     apiKeys: store,
+    jwksTimeoutMs: opts.jwksTimeoutMs,
+    jwksCooldownMs: opts.jwksCooldownMs,
+    clock,
+  }).catch(async (err: unknown) => {
+    // A provider refused its configuration: release the store we opened before saying so.
+    if (!opts.store) await store.close();
+    throw err;
   });
   const auth = new AuthService(providers, users, sessions, store, clock);
   const apiKeys = new ApiKeys(store, opts.app, clock);

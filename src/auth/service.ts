@@ -11,6 +11,7 @@ import { isObjectIdHex, newObjectIdHex } from '../util/ids.js';
 import type { AuthProvider, LoginContext, Verified, VerifiedIdentity } from './provider.js';
 import { anonymousProvider } from './providers/anon-user.js';
 import { apiKeyProvider, type ApiKeyDirectory } from './providers/api-key.js';
+import { customTokenProvider } from './providers/custom-token.js';
 import { EmailPasswordProvider, parseUserpassSettings, type UserpassDeps } from './providers/local-userpass.js';
 
 /** Device facts from the login body's `options.device`. */
@@ -34,29 +35,39 @@ export interface LoginResult {
 export interface ProviderDeps {
   readonly userpass: UserpassDeps;
   readonly apiKeys: ApiKeyDirectory;
+  /** JWK set fetch budget for custom-token providers. */
+  readonly jwksTimeoutMs?: number;
+  readonly jwksCooldownMs?: number;
+  readonly clock?: Clock;
 }
 
 /** Builds the provider objects for every provider of the app that Baste serves. */
-export function buildProviders(app: AppConfig, deps: ProviderDeps): Map<string, AuthProvider> {
+export async function buildProviders(app: AppConfig, deps: ProviderDeps): Promise<Map<string, AuthProvider>> {
   const providers = new Map<string, AuthProvider>();
   for (const config of app.providers.values()) {
-    const provider = makeProvider(config, deps);
+    const provider = await makeProvider(app, config, deps);
     if (provider) providers.set(config.name, provider);
   }
   return providers;
 }
 
-/** Checks every provider's options without starting anything (`baste validate`); returns what will not be served. */
-export function checkProviders(app: AppConfig): string[] {
+const SERVED: ReadonlySet<string> = new Set(['anon-user', 'local-userpass', 'api-key', 'custom-token']);
+
+/** Checks every provider's options and keys without starting anything (`baste validate`); returns what will not be served. */
+export async function checkProviders(app: AppConfig): Promise<string[]> {
   const notServed: string[] = [];
   for (const config of app.providers.values()) {
+    if (config.disabled) continue;
     if (config.type === 'local-userpass') parseUserpassSettings(config);
-    else if (config.type !== 'anon-user' && config.type !== 'api-key') notServed.push(`provider '${config.name}' (${config.type}) is not served yet by this version of Baste`);
+    else if (config.type === 'custom-token') await customTokenProvider(config, { appId: app.appId, secrets: app.secrets });
+    else if (!SERVED.has(config.type)) notServed.push(`provider '${config.name}' (${config.type}) is not served yet by this version of Baste`);
   }
   return notServed;
 }
 
-function makeProvider(config: ProviderConfig, deps: ProviderDeps): AuthProvider | null {
+async function makeProvider(app: AppConfig, config: ProviderConfig, deps: ProviderDeps): Promise<AuthProvider | null> {
+  // A disabled provider answers AuthProviderNotFound, so its options need not be usable.
+  if (config.disabled) return null;
   switch (config.type) {
     case 'anon-user':
       return anonymousProvider(config);
@@ -64,6 +75,8 @@ function makeProvider(config: ProviderConfig, deps: ProviderDeps): AuthProvider 
       return new EmailPasswordProvider(config, deps.userpass);
     case 'api-key':
       return apiKeyProvider(config, deps.apiKeys);
+    case 'custom-token':
+      return customTokenProvider(config, { appId: app.appId, secrets: app.secrets, jwksTimeoutMs: deps.jwksTimeoutMs, jwksCooldownMs: deps.jwksCooldownMs, clock: deps.clock });
     default:
       return null; // other providers arrive with later work; their logins answer AuthProviderNotFound
   }

@@ -25,6 +25,7 @@ const STATUS: Record<ErrorCode, number> = {
   APIKeyAlreadyExists: 409,
   NotImplemented: 501,
   EmailNotSent: 503,
+  JWKSUnavailable: 502,
   TooManyRequests: 429,
   NotFound: 404,
   MethodNotAllowed: 405,

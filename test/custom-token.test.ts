@@ -1,0 +1,270 @@
+// Custom JWT: HS256 keys from secrets, RS256 public keys, a JWK URI served by a local server,
+// the SDK credentials, linking, and each refusal with its own message.
+
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import { after, before, describe, it } from 'node:test';
+import { SignJWT, exportJWK, exportSPKI, generateKeyPair, base64url, type CryptoKey, type JWK } from 'jose';
+import { CustomCredential, MemoryStorage, Stitch, StitchAppClientConfiguration } from 'mongodb-stitch-server-sdk';
+import * as Realm from 'realm-web';
+import { ConfigError } from '../src/errors.js';
+import { appConfig, provider, startServer, type TestServer } from './helpers/server.js';
+
+const KEY_1 = 'first-signing-key-that-is-long-enough-0123456789';
+const KEY_2 = 'second-signing-key-that-is-long-enough-987654321';
+const APP_ID = 'jwt-app-abcde';
+const secretKey = (k: string) => new TextEncoder().encode(k);
+
+async function hsToken(claims: Record<string, unknown>, key = KEY_2, header: Record<string, unknown> = {}) {
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT({ aud: APP_ID, sub: 'user-1', exp: now + 600, iat: now, ...claims })
+    .setProtectedHeader({ alg: 'HS256', ...header })
+    .sign(secretKey(key));
+}
+
+const metadataFields = [
+  { required: true, name: 'email' },
+  { required: false, name: 'profile.name', fieldName: 'name' },
+  { required: false, name: 'profile.picture' },
+];
+
+function withSecrets(config: ReturnType<typeof appConfig>, secrets: Record<string, string>) {
+  return { ...config, secrets: new Map(Object.entries(secrets)) };
+}
+
+async function login(server: TestServer, token: unknown, path = 'custom-token/login', accessToken?: string) {
+  const res = await fetch(`${server.url}/api/client/v2.0/app/${server.appId}/auth/providers/${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(accessToken ? { authorization: `Bearer ${accessToken}` } : {}) },
+    body: JSON.stringify({ token }),
+  });
+  const json = await res.json();
+  return { status: res.status, json };
+}
+
+const profileOf = async (server: TestServer, accessToken: string) =>
+  (await fetch(`${server.url}/api/client/v2.0/auth/profile`, { headers: { authorization: `Bearer ${accessToken}` } })).json();
+
+describe('custom JWT with HS256 signing keys', () => {
+  let server: TestServer;
+  before(async () => {
+    const jwt = provider('custom-token', { signingAlgorithm: 'HS256' }, { secretConfigLists: { signingKeys: ['k1', 'k2'] }, metadataFields });
+    server = await startServer(withSecrets(appConfig([provider('anon-user'), jwt], APP_ID), { k1: KEY_1, k2: KEY_2 }));
+  });
+  after(() => server.close());
+
+  it('[RW] #15 logs in with Credentials.jwt, maps metadata into user.data, and the same sub is the same user', async () => {
+    const app = new Realm.App({ id: APP_ID, baseUrl: server.url });
+    const token = await hsToken({ email: 'ann@example.com', profile: { name: 'Ann', picture: 'http://p/ann.png' } });
+    const user = await app.logIn(Realm.Credentials.jwt(token));
+    assert.equal(user.profile.email, 'ann@example.com');
+    assert.equal(user.profile.name, 'Ann');
+    assert.equal(user.profile.pictureUrl, 'http://p/ann.png');
+    assert.deepEqual(user.identities.map((i) => [i.id, i.providerType]), [['user-1', 'custom-token']]);
+    const again = await login(server, await hsToken({ email: 'ann@new.example' }, KEY_1));
+    assert.equal(again.json.user_id, user.id);
+    // metadata is refreshed at each login
+    assert.equal((await profileOf(server, again.json.access_token)).data.email, 'ann@new.example');
+  });
+
+  it('[S] #15 logs in with CustomCredential; a bad signature is rejected', async () => {
+    Stitch.clearApps();
+    const client = Stitch.initializeAppClient(
+      APP_ID,
+      new StitchAppClientConfiguration.Builder().withBaseUrl(server.url).withStorage(new MemoryStorage(`jwt-${Date.now()}`)).build(),
+    );
+    try {
+      const user = await client.auth.loginWithCredential(new CustomCredential(await hsToken({ sub: 'stitch-user', email: 's@example.com' })));
+      assert.equal(user.loggedInProviderType, 'custom-token');
+      assert.equal(user.profile.email, 's@example.com');
+      const forged = await hsToken({ sub: 'stitch-user', email: 's@example.com' }, 'x'.repeat(48));
+      await assert.rejects(client.auth.loginWithCredential(new CustomCredential(forged)), /signature verification failed/);
+    } finally {
+      client.close();
+    }
+  });
+
+  it('refuses each bad token with its own message', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const cases: [string, unknown, RegExp, number?][] = [
+      ['wrong key', await hsToken({ email: 'a@x' }, 'y'.repeat(40)), /signature verification failed/],
+      ['expired', await hsToken({ email: 'a@x', exp: now - 120, iat: now - 600 }), /expired/],
+      ['not yet valid', await hsToken({ email: 'a@x', nbf: now + 600 }), /nbf/],
+      ['issued in the future', await hsToken({ email: 'a@x', iat: now + 600 }), /future/],
+      ['wrong audience', await hsToken({ email: 'a@x', aud: 'another-app' }), /audience/],
+      ['no audience', await hsToken({ email: 'a@x', aud: undefined }), /'aud'/],
+      ['no sub', await hsToken({ email: 'a@x', sub: undefined }), /'sub'/],
+      ['missing required metadata', await hsToken({}), /required metadata field 'email'/],
+      ['alg none', `${base64url.encode(JSON.stringify({ alg: 'none', typ: 'JWT' }))}.${base64url.encode(JSON.stringify({ aud: APP_ID, sub: 'x', exp: now + 60, email: 'a@x' }))}.`, /algorithm/],
+      ['malformed', 'not.a.jwt', /malformed/],
+      ['not a string', 42, /token is required/, 400],
+      ['too long', 'x'.repeat(1_000_001), /longer than/, 400],
+    ];
+    for (const [name, token, message, status = 401] of cases) {
+      const res = await login(server, token);
+      assert.equal(res.status, status, `${name}: ${JSON.stringify(res.json)}`);
+      assert.match(res.json.error, message, name);
+    }
+  });
+
+  it('links a custom JWT identity into an anonymous user; a later JWT login finds that user', async () => {
+    const anon = await fetch(`${server.url}/api/client/v2.0/app/${APP_ID}/auth/providers/anon-user/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    }).then((r) => r.json());
+    const token = await hsToken({ sub: 'linked-sub', email: 'l@x' });
+    const linked = await login(server, token, 'custom-token/login?link=true', anon.access_token);
+    assert.equal(linked.status, 200);
+    assert.equal(linked.json.user_id, anon.user_id);
+    const profile = await profileOf(server, linked.json.access_token);
+    assert.deepEqual(profile.identities.map((i: any) => i.provider_type), ['anon-user', 'custom-token']);
+    assert.equal(profile.data.email, 'l@x');
+    assert.equal((await login(server, await hsToken({ sub: 'linked-sub', email: 'l@x' }))).json.user_id, anon.user_id);
+    // the identity now belongs to that user: linking it elsewhere is refused and changes nothing
+    const other = await fetch(`${server.url}/api/client/v2.0/app/${APP_ID}/auth/providers/anon-user/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    }).then((r) => r.json());
+    const refused = await login(server, token, 'custom-token/login?link=true', other.access_token);
+    assert.equal(refused.status, 409);
+    assert.deepEqual((await profileOf(server, other.access_token)).identities.map((i: any) => i.provider_type), ['anon-user']);
+  });
+});
+
+describe('custom JWT with RS256', () => {
+  let server: TestServer;
+  let privateKey: CryptoKey;
+  let publicPem: string;
+  before(async () => {
+    const pair = await generateKeyPair('RS256', { extractable: true });
+    privateKey = pair.privateKey;
+    publicPem = await exportSPKI(pair.publicKey);
+    const jwt = provider('custom-token', { signingAlgorithm: 'RS256', audience: ['aud-a', 'aud-b'], requireAnyAudience: true }, { secretConfigLists: { signingKeys: ['pub'] } });
+    server = await startServer(withSecrets(appConfig([jwt], APP_ID), { pub: publicPem }));
+  });
+  after(() => server.close());
+
+  const rsToken = (claims: Record<string, unknown>) =>
+    new SignJWT({ aud: 'aud-b', sub: 'rs-user', ...claims }).setProtectedHeader({ alg: 'RS256' }).setIssuedAt().setExpirationTime('5m').sign(privateKey);
+
+  it('verifies tokens with the public key and accepts any configured audience', async () => {
+    const res = await login(server, await rsToken({}));
+    assert.equal(res.status, 200);
+    assert.equal((await login(server, await rsToken({ aud: ['zzz', 'aud-a'] }))).status, 200);
+    assert.match((await login(server, await rsToken({ aud: 'zzz' }))).json.error, /audience/);
+  });
+
+  it('refuses algorithm confusion: an HS256 token keyed with the RS256 public key', async () => {
+    const confused = await new SignJWT({ aud: 'aud-b', sub: 'attacker' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuedAt()
+      .setExpirationTime('5m')
+      .sign(new TextEncoder().encode(publicPem));
+    const res = await login(server, confused);
+    assert.equal(res.status, 401);
+    assert.match(res.json.error, /algorithm is not RS256/);
+  });
+});
+
+describe('custom JWT with a JWK URI', () => {
+  let server: TestServer;
+  let jwksServer: Server;
+  let jwks: { keys: JWK[] } = { keys: [] };
+  let fetches = 0;
+  let mode: 'ok' | 'slow' | 'fail' = 'ok';
+  const signers: { kid: string; key: CryptoKey }[] = [];
+
+  const addKey = async (kid: string) => {
+    const pair = await generateKeyPair('RS256', { extractable: true });
+    jwks = { keys: [...jwks.keys, { ...(await exportJWK(pair.publicKey)), kid, alg: 'RS256', use: 'sig' }] };
+    signers.push({ kid, key: pair.privateKey });
+  };
+  const token = (kid: string | undefined, sub = 'jwk-user') => {
+    const signer = signers.find((s) => s.kid === kid) ?? signers[0]!;
+    return new SignJWT({ aud: APP_ID, sub })
+      .setProtectedHeader({ alg: 'RS256', ...(kid ? { kid } : {}) })
+      .setIssuedAt()
+      .setExpirationTime('5m')
+      .sign(signer.key);
+  };
+
+  before(async () => {
+    await addKey('k1');
+    jwksServer = createServer((req, res) => {
+      fetches++;
+      if (mode === 'fail') {
+        res.writeHead(500).end('boom');
+        return;
+      }
+      const send = () => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(jwks));
+      if (mode === 'slow') setTimeout(send, 1500);
+      else send();
+    });
+    await new Promise<void>((r) => jwksServer.listen(0, '127.0.0.1', r));
+    const { port } = jwksServer.address() as { port: number };
+    const jwt = provider('custom-token', { signingAlgorithm: 'RS256', useJWKURI: true, jwkURI: `http://127.0.0.1:${port}/jwks.json` });
+    server = await startServer(appConfig([jwt], APP_ID), { jwksTimeoutMs: 300, jwksCooldownMs: 0 });
+  });
+  after(async () => {
+    await server.close();
+    jwksServer.closeAllConnections();
+    await new Promise<void>((r) => jwksServer.close(() => r()));
+  });
+
+  it('verifies with the fetched set and caches it', async () => {
+    assert.equal((await login(server, await token('k1'))).status, 200);
+    const before = fetches;
+    assert.equal((await login(server, await token('k1'))).status, 200);
+    assert.equal(fetches, before);
+  });
+
+  it('requires a kid', async () => {
+    const res = await login(server, await token(undefined));
+    assert.equal(res.status, 401);
+    assert.match(res.json.error, /kid/);
+  });
+
+  it('refetches the set for an unknown kid, so a rotated key works at once', async () => {
+    await addKey('k2');
+    const before = fetches;
+    assert.equal((await login(server, await token('k2', 'rotated'))).status, 200);
+    assert.equal(fetches, before + 1);
+    const unknown = await login(server, await new SignJWT({ aud: APP_ID, sub: 'x' }).setProtectedHeader({ alg: 'RS256', kid: 'k9' }).setIssuedAt().setExpirationTime('5m').sign(signers[0]!.key));
+    assert.equal(unknown.status, 401);
+    assert.match(unknown.json.error, /no key in the JWK set/);
+  });
+
+  it('answers a slow or failing JWK endpoint with a clear error instead of hanging', async () => {
+    await addKey('k3'); // unknown to the cached set: forces a fetch
+    mode = 'slow';
+    const started = Date.now();
+    const slow = await login(server, await token('k3'));
+    assert.ok(Date.now() - started < 1200, `took ${Date.now() - started} ms`);
+    assert.equal(slow.status, 502);
+    assert.equal(slow.json.error_code, 'JWKSUnavailable');
+    mode = 'fail';
+    const failing = await login(server, await token('k3'));
+    assert.equal(failing.status, 502);
+    assert.equal(failing.json.error_code, 'JWKSUnavailable');
+    mode = 'ok';
+    assert.equal((await login(server, await token('k3'))).status, 200);
+  });
+});
+
+describe('custom JWT configuration refusals', () => {
+  it('refuses to start without the signing key secret, naming the field', async () => {
+    const jwt = provider('custom-token', { signingAlgorithm: 'HS256' }, { secretConfigLists: { signingKeys: ['missing'] } });
+    await assert.rejects(startServer(appConfig([jwt], APP_ID)), (e: unknown) => e instanceof ConfigError && e.field === 'custom-token.secret_config.signingKeys' && /missing/.test(e.message));
+  });
+
+  it('refuses a short HS256 secret, more than three keys, and a JWK URI without RS256', async () => {
+    const short = provider('custom-token', {}, { secretConfigLists: { signingKeys: ['s'] } });
+    await assert.rejects(startServer(withSecrets(appConfig([short], APP_ID), { s: 'short' })), /32 to 512/);
+    const many = provider('custom-token', {}, { secretConfigLists: { signingKeys: ['a', 'b', 'c', 'd'] } });
+    await assert.rejects(startServer(withSecrets(appConfig([many], APP_ID), { a: KEY_1, b: KEY_1, c: KEY_1, d: KEY_1 })), /at most 3/);
+    const jwk = provider('custom-token', { signingAlgorithm: 'HS256', useJWKURI: true, jwkURI: 'http://127.0.0.1:1/jwks' });
+    await assert.rejects(startServer(appConfig([jwk], APP_ID)), /RS256/);
+  });
+});
