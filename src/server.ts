@@ -9,9 +9,12 @@ import { pino, type Logger } from 'pino';
 import type { AppConfig } from './app/model.js';
 import { ApiKeys } from './auth/api-keys.js';
 import { argon2Hasher, type PasswordHasher } from './auth/passwords.js';
+import { OAuthRedirects } from './auth/oauth-redirect.js';
 import { AuthService, buildProviders } from './auth/service.js';
 import { LoginThrottle, type ThrottleSettings } from './auth/throttle.js';
 import { outboxMailer, smtpMailer, type Mailer } from './email/mailer.js';
+import { Functions } from './functions/functions.js';
+import { FunctionRuntime } from './functions/runtime.js';
 import { buildHttp, type HttpOptions } from './http/app.js';
 import { SigningKeys } from './sessions/keys.js';
 import { Sessions } from './sessions/sessions.js';
@@ -39,6 +42,10 @@ export interface BasteOptions {
   /** Custom-token JWK set: fetch budget and least time between refetches (both default 5 s). */
   readonly jwksTimeoutMs?: number;
   readonly jwksCooldownMs?: number;
+  /** Budget for each call to Google or Facebook (default 10 s). */
+  readonly oauthTimeoutMs?: number;
+  /** Function sandbox: wall-clock limit per call (default 120 s) and isolate heap (default 256 MiB). */
+  readonly functions?: { timeoutMs?: number; memoryMb?: number; isolates?: number };
 }
 
 export interface Baste {
@@ -59,6 +66,8 @@ export const DEFAULTS = {
   throttle: { maxFailuresPerAccount: 10, maxFailuresPerAddress: 100, windowSeconds: 15 * 60 },
   anonymousInactiveDays: 90,
   anonymousSweepIntervalSeconds: 60 * 60,
+  functionTimeoutMs: 120_000,
+  functionMemoryMb: 256,
 } as const;
 
 export async function createBaste(opts: BasteOptions): Promise<Baste> {
@@ -79,15 +88,26 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
   const mailer =
     opts.mailer ??
     (opts.smtp ? smtpMailer(opts.smtp.url, opts.smtp.from, logger) : outboxMailer(join(opts.dataDir, 'outbox'), logger));
+  const runtime = new FunctionRuntime(opts.app, {
+    timeoutMs: opts.functions?.timeoutMs ?? DEFAULTS.functionTimeoutMs,
+    memoryMb: opts.functions?.memoryMb ?? DEFAULTS.functionMemoryMb,
+    isolates: opts.functions?.isolates,
+    logger,
+  });
+  await runtime.warm();
+  const functions = new Functions(opts.app, runtime);
   const throttle = new LoginThrottle(store, clock, { ...DEFAULTS.throttle, ...opts.throttle });
   const providers = await buildProviders(opts.app, {
     userpass: { accounts: store, hasher: opts.hasher ?? argon2Hasher(), mailer, throttle, clock },
     apiKeys: store,
     jwksTimeoutMs: opts.jwksTimeoutMs,
     jwksCooldownMs: opts.jwksCooldownMs,
+    oauthTimeoutMs: opts.oauthTimeoutMs,
     clock,
+    runFunction: (name, args) => functions.callAsSystem(name, args),
   }).catch(async (err: unknown) => {
-    // A provider refused its configuration: release the store we opened before saying so.
+    // A provider refused its configuration: release what we opened before saying so.
+    await runtime.close();
     if (!opts.store) await store.close();
     throw err;
   });
@@ -97,7 +117,9 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
     app: opts.app,
     auth,
     apiKeys,
+    functions,
     sessions,
+    oauthRedirects: new OAuthRedirects(opts.app, auth, store, clock),
     logger,
     options: { trustProxy: false, ...opts.http },
   });
@@ -109,6 +131,7 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
     // Housekeeping rides on the same timer: nothing else removes these rows.
     await store.deleteExpiredSessions(now);
     await store.deleteExpiredUserpassTokens(now);
+    await store.deleteExpiredOAuthStates(now);
     await store.deleteStaleCounters(now - 24 * 3600 * 1000);
     if (removed > 0) logger.info({ removed }, 'removed inactive anonymous users');
     return removed;
@@ -138,7 +161,9 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
     async close() {
       if (sweepTimer) clearInterval(sweepTimer);
       await http.close();
-      await store.close();
+      await runtime.close();
+      // A store passed in belongs to the caller; only the one we opened is ours to close.
+      if (!opts.store) await store.close();
     },
   };
 }

@@ -89,7 +89,7 @@ describe('layouts', () => {
     assert.equal(config.environment, '');
     assert.deepEqual(config.allowedRequestOrigins, []);
     assert.equal(config.domainId, sha24('baste:domain:todo-abcde'));
-    assert.deepEqual([...config.providers.keys()], ['anon-user', 'local-userpass']);
+    assert.deepEqual([...config.providers.keys()], ['anon-user', 'local-userpass', 'api-key']);
     const userpass = config.providers.get('local-userpass');
     assert.equal(userpass?.type, 'local-userpass');
     assert.equal(userpass?.disabled, false);
@@ -924,7 +924,7 @@ describe('the loaded app', () => {
       (config.providers.get('local-userpass')?.config as Record<string, unknown>).autoConfirm = false;
     }, TypeError);
     assert.throws(() => (warnings as ConfigWarning[]).push({ file: 'x', message: 'y' }), TypeError);
-    assert.equal(config.providers.size, 2);
+    assert.equal(config.providers.size, 3);
   });
 
   test('two loads of the same export agree on every derived id', async () => {

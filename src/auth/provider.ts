@@ -23,6 +23,28 @@ export type Verified = VerifiedIdentity | VerifiedUser;
 export interface LoginContext {
   /** Client address as the server believes it (honours --trust-proxy). */
   readonly clientAddress: string;
+  /** scheme://host[:port] clients reach this server at (`--base-url`, or as the request came in). */
+  readonly publicBaseUrl?: string;
+}
+
+/** One authorization request of the browser redirect flow (wire-protocol §8), as sent to the provider. */
+export interface RedirectRequest {
+  /** Our callback URL (`…/api/client/v2.0/auth/callback`), the OAuth `redirect_uri`. */
+  readonly callbackUrl: string;
+  /** Our own `state` (not the client's). */
+  readonly state: string;
+  /** PKCE verifier; the provider sends its S256 challenge. */
+  readonly codeVerifier: string;
+  /** OpenID Connect nonce (providers without OIDC ignore it). */
+  readonly nonce: string;
+}
+
+/** OAuth providers that can send a browser to the provider and back. */
+export interface RedirectFlow {
+  /** Where the browser goes: the provider's authorization endpoint with every parameter set. */
+  authorizationUrl(request: RedirectRequest): Promise<string>;
+  /** Turns the provider's callback (code or error) into a verified identity, or throws a BasteError. */
+  complete(callback: URLSearchParams, request: RedirectRequest, ctx: LoginContext): Promise<VerifiedIdentity>;
 }
 
 export interface AuthProvider {
@@ -30,4 +52,6 @@ export interface AuthProvider {
   /** May the identity be linked into an existing user? (Anonymous identities may not.) */
   readonly linkable: boolean;
   login(payload: Record<string, unknown>, ctx: LoginContext): Promise<Verified>;
+  /** Present on providers that serve the browser redirect flow (Google, Facebook). */
+  readonly redirect?: RedirectFlow;
 }

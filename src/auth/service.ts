@@ -3,6 +3,8 @@
 import type { AppConfig, ProviderConfig } from '../app/model.js';
 import { BasteError, badRequest } from '../errors.js';
 import type { AccessContext, Sessions } from '../sessions/sessions.js';
+import { callUserOf } from '../functions/functions.js';
+import type { CallUser } from '../functions/runtime.js';
 import type { DeviceRecord, Store } from '../store/store.js';
 import type { Profile, Users } from '../users/users.js';
 import { isAnonymousOnly } from '../users/users.js';
@@ -11,8 +13,11 @@ import { isObjectIdHex, newObjectIdHex } from '../util/ids.js';
 import type { AuthProvider, LoginContext, Verified, VerifiedIdentity } from './provider.js';
 import { anonymousProvider } from './providers/anon-user.js';
 import { apiKeyProvider, type ApiKeyDirectory } from './providers/api-key.js';
+import { customFunctionProvider, type RunFunction } from './providers/custom-function.js';
 import { customTokenProvider } from './providers/custom-token.js';
 import { EmailPasswordProvider, parseUserpassSettings, type UserpassDeps } from './providers/local-userpass.js';
+import { facebookProvider, parseFacebookSettings } from './providers/oauth2-facebook.js';
+import { googleProvider, parseGoogleSettings } from './providers/oauth2-google.js';
 
 /** Device facts from the login body's `options.device`. */
 export interface DeviceInfo {
@@ -38,7 +43,11 @@ export interface ProviderDeps {
   /** JWK set fetch budget for custom-token providers. */
   readonly jwksTimeoutMs?: number;
   readonly jwksCooldownMs?: number;
+  /** Budget for each call to Google or Facebook (default 10 s). */
+  readonly oauthTimeoutMs?: number;
   readonly clock?: Clock;
+  /** Runs an app function as the system user (custom-function logins). */
+  readonly runFunction?: RunFunction;
 }
 
 /** Builds the provider objects for every provider of the app that Baste serves. */
@@ -51,7 +60,7 @@ export async function buildProviders(app: AppConfig, deps: ProviderDeps): Promis
   return providers;
 }
 
-const SERVED: ReadonlySet<string> = new Set(['anon-user', 'local-userpass', 'api-key', 'custom-token']);
+const SERVED: ReadonlySet<string> = new Set(['anon-user', 'local-userpass', 'api-key', 'custom-token', 'oauth2-google', 'oauth2-facebook']);
 
 /** Checks every provider's options and keys without starting anything (`baste validate`); returns what will not be served. */
 export async function checkProviders(app: AppConfig): Promise<string[]> {
@@ -60,6 +69,9 @@ export async function checkProviders(app: AppConfig): Promise<string[]> {
     if (config.disabled) continue;
     if (config.type === 'local-userpass') parseUserpassSettings(config);
     else if (config.type === 'custom-token') await customTokenProvider(config, { appId: app.appId, secrets: app.secrets });
+    else if (config.type === 'custom-function') customFunctionProvider(config, new Set(app.functions.keys()), async () => undefined);
+    else if (config.type === 'oauth2-google') parseGoogleSettings(config, app.secrets);
+    else if (config.type === 'oauth2-facebook') parseFacebookSettings(config, app.secrets);
     else if (!SERVED.has(config.type)) notServed.push(`provider '${config.name}' (${config.type}) is not served yet by this version of Baste`);
   }
   return notServed;
@@ -75,8 +87,16 @@ async function makeProvider(app: AppConfig, config: ProviderConfig, deps: Provid
       return new EmailPasswordProvider(config, deps.userpass);
     case 'api-key':
       return apiKeyProvider(config, deps.apiKeys);
+    case 'custom-function':
+      if (!deps.runFunction) return null;
+      return customFunctionProvider(config, new Set(app.functions.keys()), deps.runFunction);
     case 'custom-token':
       return customTokenProvider(config, { appId: app.appId, secrets: app.secrets, jwksTimeoutMs: deps.jwksTimeoutMs, jwksCooldownMs: deps.jwksCooldownMs, clock: deps.clock });
+    case 'oauth2-google':
+    case 'oauth2-facebook': {
+      const oauthDeps = { secrets: app.secrets, timeoutMs: deps.oauthTimeoutMs, jwksTimeoutMs: deps.jwksTimeoutMs, jwksCooldownMs: deps.jwksCooldownMs, clock: deps.clock };
+      return config.type === 'oauth2-google' ? googleProvider(config, oauthDeps) : facebookProvider(config, oauthDeps);
+    }
     default:
       return null; // other providers arrive with later work; their logins answer AuthProviderNotFound
   }
@@ -110,7 +130,11 @@ export class AuthService {
 
   async login(providerName: string, payload: Record<string, unknown>, device: DeviceInfo, ctx: LoginContext): Promise<LoginResult> {
     const provider = this.provider(providerName);
-    const verified = await provider.login(payload, ctx);
+    return this.loginVerified(provider, await provider.login(payload, ctx), device);
+  }
+
+  /** Opens a session for a credential its provider has verified (POST login, and the end of the OAuth redirect flow). */
+  async loginVerified(provider: AuthProvider, verified: Verified, device: DeviceInfo): Promise<LoginResult & { refresh_token: string }> {
     const userId = await this.userFor(provider, verified);
     const deviceId = await this.recordDevice(userId, device);
     const opened = await this.sessions.open({
@@ -131,14 +155,7 @@ export class AuthService {
     ctx: LoginContext,
   ): Promise<LoginResult> {
     const provider = this.provider(providerName);
-    if (!provider.linkable) throw badRequest(`cannot link an identity of provider type '${provider.config.type}'`);
-    const user = await this.users.get(caller.userId);
-    if (
-      provider.config.type === 'local-userpass' &&
-      user.identities.some((i) => i.providerType === 'local-userpass')
-    ) {
-      throw badRequest('the user already has an email/password identity');
-    }
+    await this.assertCanLink(caller.userId, provider);
     const verified = await provider.login(payload, ctx);
     if ('userId' in verified) throw badRequest(`cannot link an identity of provider type '${provider.config.type}'`);
     await this.users.link(caller.userId, this.identityOf(provider, verified));
@@ -149,6 +166,41 @@ export class AuthService {
     });
     // No refresh_token: the session is unchanged, and both SDKs keep the one they hold.
     return { access_token: accessToken, user_id: caller.userId, device_id: caller.deviceId };
+  }
+
+  /** Refuses, before any credential is checked, a link that can never succeed. */
+  async assertCanLink(userId: string, provider: AuthProvider): Promise<void> {
+    if (!provider.linkable) throw badRequest(`cannot link an identity of provider type '${provider.config.type}'`);
+    const user = await this.users.get(userId);
+    if (
+      provider.config.type === 'local-userpass' &&
+      user.identities.some((i) => i.providerType === 'local-userpass')
+    ) {
+      throw badRequest('the user already has an email/password identity');
+    }
+  }
+
+  /**
+   * The end of a link-with-redirect (OAuth): the identity goes to the user of the session that
+   * started the flow, which must still be live. The answer is a new session of that user on the
+   * same device, because the result fragment must carry a refresh token (the Stitch SDK adopts it;
+   * realm-web keeps its own); the starting session stays valid.
+   */
+  async linkVerified(sessionId: string, provider: AuthProvider, verified: VerifiedIdentity): Promise<LoginResult & { refresh_token: string }> {
+    const active = await this.store.findSession(sessionId);
+    if (!active || active.userDisabled || active.session.expiresAt <= this.clock()) {
+      throw new BasteError('InvalidSession', 'invalid session: the session that started the link has ended');
+    }
+    const { userId, deviceId } = active.session;
+    await this.assertCanLink(userId, provider);
+    await this.users.link(userId, this.identityOf(provider, verified));
+    const opened = await this.sessions.open({ userId, deviceId, providerName: provider.config.name, providerType: provider.config.type });
+    return { access_token: opened.accessToken, refresh_token: opened.refreshToken, user_id: userId, device_id: deviceId };
+  }
+
+  /** The user as functions see it (`context.user`). */
+  async callUser(userId: string): Promise<CallUser> {
+    return callUserOf(await this.users.get(userId));
   }
 
   async profile(userId: string): Promise<Profile> {

@@ -7,13 +7,17 @@ import type { Logger } from 'pino';
 import sjson from 'secure-json-parse';
 import type { AppConfig } from '../app/model.js';
 import type { ApiKeys } from '../auth/api-keys.js';
+import type { OAuthRedirects } from '../auth/oauth-redirect.js';
 import type { AuthService } from '../auth/service.js';
+import type { Functions } from '../functions/functions.js';
 import { BasteError } from '../errors.js';
 import type { Sessions } from '../sessions/sessions.js';
 import { sendError, toBasteError } from './errors.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
 import { authRoutes } from './routes/auth.js';
+import { functionRoutes } from './routes/functions.js';
 import { locationRoutes } from './routes/location.js';
+import { oauthRoutes } from './routes/oauth.js';
 import { userpassRoutes } from './routes/userpass.js';
 
 export interface HttpOptions {
@@ -29,7 +33,10 @@ export interface HttpDeps {
   readonly app: AppConfig;
   readonly auth: AuthService;
   readonly apiKeys: ApiKeys;
+  readonly functions: Functions;
   readonly sessions: Sessions;
+  /** The browser OAuth redirect flow (Google, Facebook). */
+  readonly oauthRedirects: OAuthRedirects;
   readonly logger: Logger;
   readonly options: HttpOptions;
 }
@@ -105,8 +112,10 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
 
   void http.register(locationRoutes(deps));
   void http.register(authRoutes(deps));
+  void http.register(oauthRoutes(deps));
   void http.register(userpassRoutes(deps));
   void http.register(apiKeyRoutes(deps));
+  void http.register(functionRoutes(deps));
   return http;
 }
 

@@ -104,6 +104,32 @@ export interface NewIdentity {
 
 export type LinkOutcome = 'linked' | 'already-linked' | 'taken';
 
+/**
+ * A browser OAuth redirect in flight (wire-protocol §8): written when `/login?redirect=…` sends the
+ * browser to the provider, taken (once) when the provider calls back. Kept in the store so any
+ * instance can finish a flow another one started.
+ */
+export interface OAuthStateRecord {
+  /** SHA-256 of the `state` we sent to the provider; the value itself is never stored. */
+  readonly idHash: string;
+  readonly providerName: string;
+  /** The client's own `state`, echoed in the result fragment. */
+  readonly clientState: string;
+  /** Where the browser goes at the end, already checked against the provider's `redirect_uris`. */
+  readonly redirectUri: string;
+  /** Our callback URL as sent to the provider (the code exchange must repeat it exactly). */
+  readonly callbackUrl: string;
+  /** The client's device facts (login flows), as JSON-safe values. */
+  readonly device: Readonly<Record<string, unknown>>;
+  /** Link flows: the session whose user receives the identity. */
+  readonly linkSessionId: string | null;
+  /** PKCE `code_verifier` and OpenID Connect `nonce` of the authorization request. */
+  readonly codeVerifier: string;
+  readonly nonce: string;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+}
+
 /** Session joined with the state of its user: what every access-token check needs. */
 export interface ActiveSession {
   readonly session: SessionRecord;
@@ -170,6 +196,12 @@ export interface Store {
   /** Housekeeping: drops counters whose window ended before `before`, and expired email/password tokens. */
   deleteStaleCounters(before: number): Promise<number>;
   deleteExpiredUserpassTokens(now: number): Promise<number>;
+
+  /** Records an OAuth redirect in flight. */
+  putOAuthState(state: OAuthStateRecord): Promise<void>;
+  /** Removes and returns the state unless it has expired (an expired one is removed too): a state works once. */
+  takeOAuthState(idHash: string, now: number): Promise<OAuthStateRecord | null>;
+  deleteExpiredOAuthStates(now: number): Promise<number>;
 
   listSigningKeys(): Promise<SigningKeyRecord[]>;
   /** Inserts a key and retires the others, in one step. */

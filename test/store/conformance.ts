@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import type { NewIdentity, SessionRecord, Store } from '../../src/store/store.js';
+import type { NewIdentity, OAuthStateRecord, SessionRecord, Store } from '../../src/store/store.js';
 import { newObjectIdHex } from '../../src/util/ids.js';
 
 const identity = (externalId: string, providerType = 'anon-user', data: Record<string, unknown> = {}): NewIdentity => ({
@@ -249,6 +249,37 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
       await store.rotateSigningKey({ kid: 'k2', secret: 's2', createdAt: 2, retiredAt: null });
       const keys = await store.listSigningKeys();
       assert.deepEqual(keys.map((k) => [k.kid, k.retiredAt]), [['k1', 2], ['k2', null]]);
+    });
+
+    it('keeps an OAuth redirect state until it is taken once, and never returns an expired one', async () => {
+      const state = (idHash: string, expiresAt: number, linkSessionId: string | null = null): OAuthStateRecord => ({
+        idHash,
+        providerName: 'oauth2-google',
+        clientState: 'client-state',
+        redirectUri: 'http://app.example/done?x=1',
+        callbackUrl: 'http://baste.example/api/client/v2.0/auth/callback',
+        device: { deviceId: 'd'.repeat(24), platform: 'node' },
+        linkSessionId,
+        codeVerifier: 'verifier',
+        nonce: 'nonce',
+        createdAt: 100,
+        expiresAt,
+      });
+      const live = state('h-live', 1000, 's'.repeat(24));
+      await store.putOAuthState(live);
+      await store.putOAuthState(state('h-plain', 1000));
+      await store.putOAuthState(state('h-old', 500));
+      await store.putOAuthState(state('h-gone', 400));
+      await assert.rejects(store.putOAuthState(state('h-live', 2000)), 'a state hash is unique');
+      assert.equal(await store.takeOAuthState('h-unknown', 600), null);
+      assert.deepEqual(await store.takeOAuthState('h-live', 600), live);
+      assert.equal(await store.takeOAuthState('h-live', 600), null, 'a state works once');
+      assert.equal((await store.takeOAuthState('h-plain', 600))?.linkSessionId, null);
+      assert.equal(await store.takeOAuthState('h-old', 600), null, 'expired');
+      assert.equal(await store.deleteExpiredOAuthStates(600), 1, 'the expired one was already removed when taken');
+      await store.putOAuthState(state('h-race', 1000));
+      const raced = await Promise.all(Array.from({ length: 5 }, () => store.takeOAuthState('h-race', 600)));
+      assert.equal(raced.filter(Boolean).length, 1, 'concurrent takes: one winner');
     });
 
     it('deletes expired sessions', async () => {

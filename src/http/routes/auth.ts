@@ -6,6 +6,7 @@ import type { DeviceInfo } from '../../auth/service.js';
 import { badRequest } from '../../errors.js';
 import type { HttpDeps } from '../app.js';
 import { bearerToken, objectBody, requireApp } from '../request.js';
+import { publicBaseUrl } from './location.js';
 
 /** Login bodies are canonical EJSON: decode them, refusing what EJSON itself refuses. */
 function decodeEjson(body: Record<string, unknown>): Record<string, unknown> {
@@ -39,13 +40,14 @@ const isLink = (req: FastifyRequest) => (req.query as { link?: string }).link ==
 const LOGIN_BODY_LIMIT = 2 * 1024 * 1024;
 
 export const authRoutes =
-  ({ app, auth, sessions }: HttpDeps): FastifyPluginAsync =>
+  ({ app, auth, sessions, options: httpOptions }: HttpDeps): FastifyPluginAsync =>
   async (http) => {
     http.post('/api/client/v2.0/app/:appId/auth/providers/:provider/login', { bodyLimit: LOGIN_BODY_LIMIT }, async (req) => {
       requireApp(app, req);
       const { provider } = req.params as { provider: string };
       const { options, ...payload } = decodeEjson(objectBody(req));
-      const ctx = { clientAddress: req.ip };
+      // The base URL names our OAuth callback, the `redirect_uri` of a Google authCode exchange.
+      const ctx = { clientAddress: req.ip, publicBaseUrl: publicBaseUrl(req, httpOptions.baseUrl) };
       if (isLink(req)) {
         const caller = await sessions.verifyAccessToken(bearerToken(req));
         return auth.link(caller, provider, payload, ctx);

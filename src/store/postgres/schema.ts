@@ -78,4 +78,36 @@ export const MIGRATIONS: readonly string[] = [
     retired_at BIGINT
   );
   `,
+  /* 2: API keys; sessions remember the key that opened them so revoking the key ends them */ `
+  CREATE TABLE api_keys (
+    id         TEXT PRIMARY KEY,
+    user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    kind       TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    key_hash   TEXT NOT NULL UNIQUE,
+    disabled   BOOLEAN NOT NULL DEFAULT FALSE,
+    created_at BIGINT NOT NULL,
+    seq        BIGINT GENERATED ALWAYS AS IDENTITY,
+    UNIQUE (user_id, name)
+  );
+  CREATE UNIQUE INDEX api_keys_server_name ON api_keys(name) WHERE kind = 'server';
+  ALTER TABLE sessions ADD COLUMN api_key_id TEXT;
+  CREATE INDEX sessions_api_key ON sessions(api_key_id);
+  `,
+  /* 3: OAuth redirects in flight (Google, Facebook), so any instance can finish a flow */ `
+  CREATE TABLE oauth_states (
+    id_hash         TEXT PRIMARY KEY,
+    provider_name   TEXT NOT NULL,
+    client_state    TEXT NOT NULL,
+    redirect_uri    TEXT NOT NULL,
+    callback_url    TEXT NOT NULL,
+    device          TEXT NOT NULL,
+    link_session_id TEXT,
+    code_verifier   TEXT NOT NULL,
+    nonce           TEXT NOT NULL,
+    created_at      BIGINT NOT NULL,
+    expires_at      BIGINT NOT NULL
+  );
+  CREATE INDEX oauth_states_expiry ON oauth_states(expires_at);
+  `,
 ];

@@ -11,6 +11,7 @@ import type {
   IdentityRecord,
   LinkOutcome,
   NewIdentity,
+  OAuthStateRecord,
   SessionRecord,
   SigningKeyRecord,
   Store,
@@ -77,6 +78,20 @@ const toIdentity = (r: Row): IdentityRecord => ({
   providerId: r.provider_id as string,
   data: JSON.parse(r.data as string) as Record<string, unknown>,
   createdAt: r.created_at as number,
+});
+
+const toOAuthState = (r: Row): OAuthStateRecord => ({
+  idHash: r.id_hash as string,
+  providerName: r.provider_name as string,
+  clientState: r.client_state as string,
+  redirectUri: r.redirect_uri as string,
+  callbackUrl: r.callback_url as string,
+  device: JSON.parse(r.device as string) as Record<string, unknown>,
+  linkSessionId: (r.link_session_id as string | null) ?? null,
+  codeVerifier: r.code_verifier as string,
+  nonce: r.nonce as string,
+  createdAt: r.created_at as number,
+  expiresAt: r.expires_at as number,
 });
 
 const toAccount = (r: Row): UserpassAccount => ({
@@ -175,6 +190,14 @@ class SqliteStore implements Store {
       deleteSessionsOfKey: p('DELETE FROM sessions WHERE api_key_id = ?'),
       retireKeys: p('UPDATE signing_keys SET retired_at = ? WHERE retired_at IS NULL'),
       insertKey: p('INSERT INTO signing_keys (kid, secret, created_at, retired_at) VALUES (?, ?, ?, ?)'),
+      putOAuthState: p(
+        `INSERT INTO oauth_states (id_hash, provider_name, client_state, redirect_uri, callback_url, device, link_session_id,
+           code_verifier, nonce, created_at, expires_at)
+         VALUES (@idHash, @providerName, @clientState, @redirectUri, @callbackUrl, @device, @linkSessionId,
+           @codeVerifier, @nonce, @createdAt, @expiresAt)`,
+      ),
+      takeOAuthState: p('DELETE FROM oauth_states WHERE id_hash = ? RETURNING *'),
+      expiredOAuthStates: p('DELETE FROM oauth_states WHERE expires_at <= ?'),
     };
   }
 
@@ -457,6 +480,20 @@ class SqliteStore implements Store {
 
   async deleteExpiredUserpassTokens(now: number): Promise<number> {
     return this.q.expiredTokens.run(now).changes;
+  }
+
+  async putOAuthState(state: OAuthStateRecord): Promise<void> {
+    this.q.putOAuthState.run({ ...state, device: JSON.stringify(state.device) });
+  }
+
+  async takeOAuthState(idHash: string, now: number): Promise<OAuthStateRecord | null> {
+    const r = this.q.takeOAuthState.get(idHash) as Row | undefined;
+    if (!r || (r.expires_at as number) <= now) return null;
+    return toOAuthState(r);
+  }
+
+  async deleteExpiredOAuthStates(now: number): Promise<number> {
+    return this.q.expiredOAuthStates.run(now).changes;
   }
 
   async listSigningKeys(): Promise<SigningKeyRecord[]> {

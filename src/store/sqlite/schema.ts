@@ -86,4 +86,20 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE sessions ADD COLUMN api_key_id TEXT;
   CREATE INDEX sessions_api_key ON sessions(api_key_id);
   `,
+  /* 3: OAuth redirects in flight (Google, Facebook), so any instance can finish a flow */ `
+  CREATE TABLE oauth_states (
+    id_hash         TEXT PRIMARY KEY,
+    provider_name   TEXT NOT NULL,
+    client_state    TEXT NOT NULL,
+    redirect_uri    TEXT NOT NULL,
+    callback_url    TEXT NOT NULL,
+    device          TEXT NOT NULL,
+    link_session_id TEXT,
+    code_verifier   TEXT NOT NULL,
+    nonce           TEXT NOT NULL,
+    created_at      INTEGER NOT NULL,
+    expires_at      INTEGER NOT NULL
+  );
+  CREATE INDEX oauth_states_expiry ON oauth_states(expires_at);
+  `,
 ];

@@ -1,0 +1,717 @@
+// `npm run bench [-- --quick] [-- --only profile,refresh] [-- --cpu-prof]`
+//
+// Starts the real built CLI (`bin/baste.js serve`) on examples/todo with a fresh data dir, and a
+// bare Fastify hello route in another process as the ceiling; drives each scenario over loopback
+// with autocannon in a separate process (bench/load.ts); samples the server's peak RSS; asserts
+// zero errors and zero non-2xx; prints a table and writes bench/results/latest.json.
+// See bench/README.md for how to read it and the targets.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem, platform, release } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import type autocannon from 'autocannon';
+import type { LoadSpec } from './load.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const APP_DIR = 'examples/todo';
+const APP_ID = 'todo-abcde';
+const CONNECTIONS = 50;
+
+// ---------------------------------------------------------------------------------------------
+// Command line
+
+const { values: flags } = parseArgs({
+  args: process.argv.slice(2),
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    'cpu-prof': { type: 'boolean', default: false },
+    out: { type: 'string' },
+    'max-wait': { type: 'string' },
+  },
+  strict: true,
+});
+const QUICK = flags.quick ?? false;
+const WARMUP_S = QUICK ? 1 : 3;
+const DURATION_S = QUICK ? 3 : 15;
+const ONLY = flags.only ? new Set(flags.only.split(',').map((s) => s.trim())) : null;
+const OUT = resolve(ROOT, flags.out ?? 'bench/results/latest.json');
+const PROF_DIR = join(ROOT, 'bench/results/prof');
+/** Before each scenario, wait up to this long for other processes to leave the CPUs alone. */
+const MAX_QUIET_WAIT_S = Number(flags['max-wait'] ?? (QUICK ? 0 : 60));
+/** Other processes using more than this many cores during a scenario make its numbers suspect. */
+const NOISY_CORES = 0.2;
+
+// ---------------------------------------------------------------------------------------------
+// Scenarios. To add one: a line in SCENARIOS. To enable one listed as not implemented: delete its
+// `notImplemented`. To enable the PostgreSQL runs: give BACKENDS' `pg` its server arguments and
+// delete its `notImplemented`; every `perBackend` scenario then runs again with the `_pg` suffix.
+
+interface Backend {
+  readonly suffix: '' | '_pg';
+  readonly label: string;
+  /** Extra `baste serve` arguments selecting this store. */
+  readonly serverArgs: readonly string[];
+  readonly notImplemented?: string;
+}
+
+const BACKENDS: readonly Backend[] = [
+  { suffix: '', label: 'SQLite', serverArgs: [] },
+  { suffix: '_pg', label: 'PostgreSQL', serverArgs: [], notImplemented: 'PostgreSQL store' },
+];
+
+/** What setup leaves on a server for the scenarios to use. */
+interface Fixture {
+  readonly baseUrl: string;
+  readonly email: string;
+  readonly password: string;
+  readonly accessToken: string;
+  readonly refreshToken: string;
+}
+
+interface Request {
+  readonly method: LoadSpec['method'];
+  readonly path: string;
+  readonly headers?: Record<string, string>;
+  readonly body?: unknown;
+}
+
+interface HttpScenario {
+  readonly kind: 'http';
+  readonly name: string;
+  readonly request: (f: Fixture) => Request;
+  /** Runs once per backend, named `<name><suffix>`. */
+  readonly perBackend: boolean;
+  /** `baste serve --log-level`; scenarios with another level get their own server. */
+  readonly logLevel?: 'warn' | 'info';
+  /** Authenticated by an access or refresh token: held to the p99 target. */
+  readonly tokenAuthenticated?: boolean;
+  /** What the server still lacks; the scenario is listed as skipped until it exists. */
+  readonly notImplemented?: string;
+}
+
+interface Argon2Scenario {
+  readonly kind: 'argon2';
+  readonly name: string;
+}
+
+type Scenario = HttpScenario | Argon2Scenario;
+
+const json = { 'content-type': 'application/json' };
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+const appPath = (rest: string) => `/api/client/v2.0/app/${APP_ID}${rest}`;
+
+const SCENARIOS: readonly Scenario[] = [
+  { kind: 'http', name: 'location', perBackend: true, request: () => ({ method: 'GET', path: appPath('/location') }) },
+  {
+    kind: 'http',
+    name: 'anon_login',
+    perBackend: true,
+    request: () => ({ method: 'POST', path: appPath('/auth/providers/anon-user/login'), headers: json, body: {} }),
+  },
+  {
+    kind: 'http',
+    name: 'password_login',
+    perBackend: true,
+    request: (f) => ({
+      method: 'POST',
+      path: appPath('/auth/providers/local-userpass/login'),
+      headers: json,
+      body: { username: f.email, password: f.password },
+    }),
+  },
+  { kind: 'argon2', name: 'argon2_raw' },
+  {
+    kind: 'http',
+    name: 'refresh',
+    perBackend: true,
+    tokenAuthenticated: true,
+    request: (f) => ({ method: 'POST', path: '/api/client/v2.0/auth/session', headers: bearer(f.refreshToken) }),
+  },
+  {
+    kind: 'http',
+    name: 'profile',
+    perBackend: true,
+    tokenAuthenticated: true,
+    request: (f) => ({ method: 'GET', path: '/api/client/v2.0/auth/profile', headers: bearer(f.accessToken) }),
+  },
+  {
+    kind: 'http',
+    name: 'function_call',
+    perBackend: true,
+    tokenAuthenticated: true,
+    notImplemented: 'functions',
+    // examples/todo/functions/sum.js
+    request: (f) => ({
+      method: 'POST',
+      path: appPath('/functions/call'),
+      headers: { ...json, ...bearer(f.accessToken) },
+      body: { name: 'sum', arguments: [1, 2] },
+    }),
+  },
+  {
+    kind: 'http',
+    name: 'rules_find',
+    perBackend: true,
+    tokenAuthenticated: true,
+    notImplemented: 'rules and the MongoDB service',
+    // Once they exist: seed 20 documents in setup() and point this at a function running one
+    // rule-checked `find` on them (the app needs that function and a rule in examples/todo).
+    request: (f) => ({
+      method: 'POST',
+      path: appPath('/functions/call'),
+      headers: { ...json, ...bearer(f.accessToken) },
+      body: { name: 'findTwenty', arguments: [] },
+    }),
+  },
+  // The cost of the default one-log-line-per-request, to a file, as `baste serve` does by default.
+  {
+    kind: 'http',
+    name: 'profile_logged',
+    perBackend: false,
+    logLevel: 'info',
+    tokenAuthenticated: true,
+    request: (f) => ({ method: 'GET', path: '/api/client/v2.0/auth/profile', headers: bearer(f.accessToken) }),
+  },
+];
+
+// The issue's targets: ratios to the ceiling of the same run, SQLite, 50 connections.
+const RATIO_TARGETS: Record<string, number> = {
+  profile: 0.3,
+  function_call: 0.15,
+  refresh: 0.1,
+  anon_login: 0.06,
+  rules_find: 0.05,
+};
+const PASSWORD_LOGIN_VS_ARGON2 = 0.85;
+const TOKEN_P99_MS = 10;
+const PEAK_RSS_MB = 250;
+
+// ---------------------------------------------------------------------------------------------
+// Results
+
+interface Measured {
+  rps: number;
+  p50_ms: number;
+  p99_ms: number;
+  errors: number;
+  ratio_to_ceiling: number;
+  peak_rss_mb: number;
+}
+type Outcome = Measured | { skipped: string };
+
+const isMeasured = (o: Outcome | undefined): o is Measured => o !== undefined && 'rps' in o;
+const round = (n: number, digits: number) => Math.round(n * 10 ** digits) / 10 ** digits;
+
+// ---------------------------------------------------------------------------------------------
+// Processes
+
+const children = new Set<ChildProcess>();
+const tmpDirs: string[] = [];
+
+function cleanup(): void {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const dir of tmpDirs) rmSync(dir, { recursive: true, force: true });
+}
+process.on('exit', cleanup);
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    cleanup();
+    process.exit(130);
+  });
+}
+
+function track(child: ChildProcess): ChildProcess {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
+async function stop(child: ChildProcess, graceMs = 10_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((done) => child.once('exit', () => done()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
+
+/** Runs `node --import tsx bench/<file> <arg>` and returns its last stdout line as JSON. */
+async function runWorker<T>(file: string, arg: unknown, onStart?: (pid: number) => void): Promise<T> {
+  const child = track(
+    spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', file), JSON.stringify(arg)], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
+  if (child.pid !== undefined) onStart?.(child.pid);
+  let out = '';
+  let err = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const code = await new Promise<number | null>((done) => child.once('exit', (c) => done(c)));
+  const last = out.trim().split('\n').pop() ?? '';
+  if (code !== 0 || !last) throw new Error(`bench/${file} failed (exit ${code}):\n${err || out}`);
+  return JSON.parse(last) as T;
+}
+
+interface Server {
+  readonly label: string;
+  readonly pid: number;
+  readonly baseUrl: string;
+  readonly child: ChildProcess;
+}
+
+async function startCeiling(): Promise<Server> {
+  const child = track(
+    spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/ceiling.ts')], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    }),
+  );
+  const port = await new Promise<number>((done, fail) => {
+    let out = '';
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+      const m = /listening (\d+)/.exec(out);
+      if (m) done(Number(m[1]));
+    });
+    child.once('exit', (code) => fail(new Error(`the ceiling server exited (${code}) before listening`)));
+  });
+  child.stdout!.resume();
+  return { label: 'ceiling', pid: child.pid!, baseUrl: `http://127.0.0.1:${port}`, child };
+}
+
+/** `node bin/baste.js serve` on examples/todo with a fresh data dir; its output goes to a file. */
+async function startBaste(backend: Backend, logLevel: 'warn' | 'info'): Promise<Server & { logFile: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'baste-bench-'));
+  tmpDirs.push(dir);
+  const logFile = join(dir, 'server.log');
+  const fd = openSync(logFile, 'a');
+  const nodeArgs = flags['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', PROF_DIR] : [];
+  if (flags['cpu-prof']) mkdirSync(PROF_DIR, { recursive: true });
+  const args = [
+    ...nodeArgs,
+    join(ROOT, 'bin/baste.js'),
+    'serve',
+    '--app',
+    APP_DIR,
+    '--port',
+    '0',
+    '--data-dir',
+    join(dir, 'data'),
+    '--log-level',
+    logLevel,
+    ...backend.serverArgs,
+  ];
+  const child = track(spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', fd, fd] }));
+  closeSync(fd);
+  let exited = false;
+  child.once('exit', () => (exited = true));
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const log = readFileSync(logFile, 'utf8');
+    const m = /Baste is serving app '[^']*' \([^)]*\) at (http:\/\/\S+)/.exec(log);
+    if (m) return { label: `baste (${backend.label}, log ${logLevel})`, pid: child.pid!, baseUrl: m[1]!, child, logFile };
+    if (exited || Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`baste serve did not start (${exited ? 'it exited' : 'timed out'}):\n${log}`);
+    }
+    await sleep(50);
+  }
+}
+
+/** Registers and logs in one email/password user; its tokens serve the token-authenticated scenarios. */
+async function setUp(baseUrl: string): Promise<Fixture> {
+  const email = `bench-${randomBytes(6).toString('hex')}@example.com`;
+  const password = 'bench-password-1';
+  const post = async (path: string, body: unknown, expect: number) => {
+    const res = await fetch(baseUrl + path, { method: 'POST', headers: json, body: JSON.stringify(body) });
+    const text = await res.text();
+    if (res.status !== expect) throw new Error(`setup: POST ${path} answered ${res.status}, expected ${expect}: ${text}`);
+    return text ? (JSON.parse(text) as Record<string, unknown>) : {};
+  };
+  await post(appPath('/auth/providers/local-userpass/register'), { email, password }, 201);
+  const login = await post(appPath('/auth/providers/local-userpass/login'), { username: email, password }, 200);
+  const accessToken = login.access_token;
+  const refreshToken = login.refresh_token;
+  if (typeof accessToken !== 'string' || typeof refreshToken !== 'string') throw new Error('setup: login returned no tokens');
+  return { baseUrl, email, password, accessToken, refreshToken };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Peak RSS: reset the kernel's high-water mark (clear_refs 5) before a scenario, read VmHWM
+// after it, and poll VmRSS meanwhile in case the reset is not allowed.
+
+function rssSampler(pid: number): { stop(): number } {
+  const status = () => {
+    try {
+      return readFileSync(`/proc/${pid}/status`, 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  const kb = (text: string, field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(text)?.[1] ?? 0);
+  let hwmReset = false;
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    hwmReset = true;
+  } catch {
+    // not Linux, or not allowed: polling alone
+  }
+  let peakKb = kb(status(), 'VmRSS');
+  const timer = setInterval(() => (peakKb = Math.max(peakKb, kb(status(), 'VmRSS'))), 100);
+  return {
+    stop() {
+      clearInterval(timer);
+      const last = status();
+      peakKb = Math.max(peakKb, kb(last, 'VmRSS'));
+      if (hwmReset) peakKb = Math.max(peakKb, kb(last, 'VmHWM'));
+      return peakKb / 1024;
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// CPU accounting (Linux /proc; USER_HZ = 100): how much the server used, how much the load
+// generator used, and how much went to anything else on the machine. A shared machine busy with
+// other work makes the numbers lie; the table says so.
+
+const TICK_S = 0.01;
+
+function machineBusyS(): number {
+  try {
+    const [user, nice, system] = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+    return ((user ?? 0) + (nice ?? 0) + (system ?? 0)) * TICK_S;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+function processCpuS(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * TICK_S; // utime, stime
+  } catch {
+    return Number.NaN;
+  }
+}
+
+const selfCpuS = () => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
+};
+
+interface CpuUse {
+  server_cpu_cores: number;
+  loadgen_cpu_cores: number;
+  other_cpu_cores: number;
+}
+
+/** Starts counting; `stop` takes the CPU seconds of processes that have exited by then (the load generator). */
+function cpuMeter(serverPid: number | null): { stop(exitedCpuS: number, serverCpuS?: number): CpuUse } {
+  const wall = performance.now();
+  const busy = machineBusyS();
+  const server = serverPid === null ? 0 : processCpuS(serverPid);
+  const self = selfCpuS();
+  return {
+    stop(exitedCpuS, serverCpuS) {
+      const seconds = (performance.now() - wall) / 1000;
+      const serverUsed = serverCpuS ?? (serverPid === null ? 0 : processCpuS(serverPid) - server);
+      const other = machineBusyS() - busy - serverUsed - exitedCpuS - (selfCpuS() - self);
+      return {
+        server_cpu_cores: serverUsed / seconds,
+        loadgen_cpu_cores: exitedCpuS / seconds,
+        other_cpu_cores: Math.max(0, other / seconds),
+      };
+    },
+  };
+}
+
+/** Waits (at most `maxS`) until processes other than ours use less than NOISY_CORES; returns their last load. */
+async function waitForQuiet(maxS: number): Promise<number> {
+  if (maxS <= 0) return 0;
+  const deadline = Date.now() + maxS * 1000;
+  for (;;) {
+    const before = machineBusyS();
+    const self = selfCpuS();
+    await sleep(1000);
+    const cores = machineBusyS() - before - (selfCpuS() - self);
+    if (!(cores >= NOISY_CORES) || Date.now() >= deadline) return cores;
+    process.stdout.write(`(machine busy: ${cores.toFixed(2)} cores used by other processes; waiting) `);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Measuring
+
+const failures: string[] = [];
+
+const diagnostics: Record<string, CpuUse> = {};
+/** A full run measures a scenario again (twice at most) when other processes took CPU meanwhile. */
+const NOISY_RETRIES = QUICK ? 0 : 2;
+
+/** Runs `measure` (which records `diagnostics[name]`), again while it was noisy; keeps the quietest attempt. */
+async function quietest<M>(name: string, measure: () => Promise<M>): Promise<M> {
+  let best: { m: M; cpu: CpuUse } | null = null;
+  for (let attempt = 0; ; attempt++) {
+    const m = await measure();
+    const cpu = diagnostics[name]!;
+    if (!best || cpu.other_cpu_cores < best.cpu.other_cpu_cores) best = { m, cpu };
+    if (cpu.other_cpu_cores < NOISY_CORES || attempt >= NOISY_RETRIES) break;
+    process.stdout.write(`(other processes used ${cpu.other_cpu_cores.toFixed(2)} cores; measuring again) `);
+  }
+  diagnostics[name] = best.cpu;
+  return best.m;
+}
+
+async function measureHttp(name: string, server: Server, req: Request): Promise<Omit<Measured, 'ratio_to_ceiling'>> {
+  const spec: LoadSpec = {
+    url: server.baseUrl + req.path,
+    method: req.method,
+    headers: req.headers,
+    body: req.body === undefined ? undefined : JSON.stringify(req.body),
+    connections: CONNECTIONS,
+    warmupSeconds: WARMUP_S,
+    durationSeconds: DURATION_S,
+  };
+  await waitForQuiet(MAX_QUIET_WAIT_S);
+  const rss = rssSampler(server.pid);
+  const cpu = cpuMeter(server.pid);
+  type LoadResult = autocannon.Result & { warmup?: autocannon.Result; loadgen_cpu_s: number };
+  const result = await runWorker<LoadResult>('load.ts', spec).finally(() => rss.stop());
+  const peakRss = rss.stop();
+  diagnostics[name] = cpu.stop(result.loadgen_cpu_s);
+  if (server.child.exitCode !== null || server.child.signalCode !== null) failures.push(`${name}: the server exited during the run`);
+  const check = (r: autocannon.Result, phase: string) => {
+    const bad = r.errors + r.non2xx + (r.mismatches ?? 0);
+    if (bad > 0) {
+      const codes = Object.entries(r.statusCodeStats ?? {})
+        .map(([code, { count }]) => `${code}×${count}`)
+        .join(', ');
+      failures.push(
+        `${name} (${phase}): ${r.errors} errors (${r.timeouts} timeouts), ${r.non2xx} non-2xx responses [status codes: ${codes}]`,
+      );
+    }
+    if (r.requests.total === 0) failures.push(`${name} (${phase}): no request completed`);
+  };
+  if (result.warmup) check(result.warmup, 'warm-up');
+  check(result, 'measured');
+  return {
+    rps: result.requests.total / result.duration,
+    p50_ms: result.latency.p50,
+    p99_ms: result.latency.p99,
+    errors: result.errors + result.non2xx + (result.mismatches ?? 0),
+    peak_rss_mb: peakRss,
+  };
+}
+
+async function measureArgon2(): Promise<Omit<Measured, 'ratio_to_ceiling'>> {
+  await waitForQuiet(MAX_QUIET_WAIT_S);
+  const cpu = cpuMeter(null);
+  const r = await runWorker<{ rps: number; p50_ms: number; p99_ms: number; errors: number; peak_rss_mb: number; cpu_s: number }>(
+    'argon2.ts',
+    { concurrency: CONNECTIONS, warmupSeconds: WARMUP_S, durationSeconds: DURATION_S },
+  );
+  diagnostics.argon2_raw = cpu.stop(0, r.cpu_s);
+  if (r.errors > 0) failures.push(`argon2_raw: ${r.errors} hashes failed`);
+  return { rps: r.rps, p50_ms: r.p50_ms, p99_ms: r.p99_ms, errors: r.errors, peak_rss_mb: r.peak_rss_mb };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The run
+
+function machine() {
+  const cpuList = cpus();
+  let cpusAllowed: string | undefined;
+  try {
+    cpusAllowed = /Cpus_allowed_list:\s+(\S+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+  } catch {
+    cpusAllowed = undefined;
+  }
+  return {
+    cpu_model: cpuList[0]?.model ?? 'unknown',
+    cpu_count: cpuList.length,
+    cpus_allowed: cpusAllowed,
+    total_memory_mb: Math.round(totalmem() / 2 ** 20),
+    node_version: process.version,
+    platform: `${platform()} ${release()}`,
+    date: new Date().toISOString(),
+    mode: QUICK ? 'quick' : 'full',
+    connections: CONNECTIONS,
+    warmup_s: WARMUP_S,
+    duration_s: DURATION_S,
+  };
+}
+
+const wanted = (name: string) => !ONLY || ONLY.has(name) || ONLY.has(name.replace(/_pg$/, ''));
+
+async function main(): Promise<number> {
+  const started = Date.now();
+  const info = machine();
+  process.stdout.write(
+    `bench: ${info.mode} run, ${CONNECTIONS} connections, ${WARMUP_S}s warm-up + ${DURATION_S}s per scenario, ` +
+      `${info.cpu_count}× ${info.cpu_model}, node ${info.node_version}\n`,
+  );
+
+  // The ceiling first, in the same run: every ratio is against it.
+  const ceilingServer = await startCeiling();
+  process.stdout.write('  ceiling (bare Fastify JSON route)... ');
+  const ceiling = await quietest('ceiling', () => measureHttp('ceiling', ceilingServer, { method: 'GET', path: '/' }));
+  await stop(ceilingServer.child);
+  process.stdout.write(`${Math.round(ceiling.rps)} req/s\n`);
+  const ratio = (m: Omit<Measured, 'ratio_to_ceiling'>): Measured => ({ ...m, ratio_to_ceiling: m.rps / ceiling.rps });
+
+  const scenarios: Record<string, Outcome> = { ceiling: ratio(ceiling) };
+  const tokenAuthenticated = new Set<string>();
+  const servers = new Map<string, Promise<{ server: Server; fixture: Fixture }>>();
+  const serverFor = (backend: Backend, logLevel: 'warn' | 'info') => {
+    const key = `${backend.suffix}:${logLevel}`;
+    let entry = servers.get(key);
+    if (!entry) {
+      entry = startBaste(backend, logLevel).then(async (server) => ({ server, fixture: await setUp(server.baseUrl) }));
+      servers.set(key, entry);
+    }
+    return entry;
+  };
+
+  for (const backend of BACKENDS) {
+    for (const scenario of SCENARIOS) {
+      if (scenario.kind === 'argon2') {
+        if (backend.suffix !== '' || !wanted(scenario.name)) continue;
+        process.stdout.write(`  ${scenario.name}... `);
+        const m = ratio(await quietest(scenario.name, measureArgon2));
+        scenarios[scenario.name] = m;
+        process.stdout.write(`${Math.round(m.rps)} hashes/s\n`);
+        continue;
+      }
+      if (!scenario.perBackend && backend.suffix !== '') continue;
+      const name = scenario.name + backend.suffix;
+      if (!wanted(name)) continue;
+      if (scenario.tokenAuthenticated) tokenAuthenticated.add(name);
+      const missing = backend.notImplemented ?? scenario.notImplemented;
+      if (missing) {
+        scenarios[name] = { skipped: `not implemented yet: ${missing}` };
+        continue;
+      }
+      const { server, fixture } = await serverFor(backend, scenario.logLevel ?? 'warn');
+      process.stdout.write(`  ${name}... `);
+      await sleep(300); // let the previous scenario's writes and garbage settle
+      const m = ratio(await quietest(name, () => measureHttp(name, server, scenario.request(fixture))));
+      scenarios[name] = m;
+      process.stdout.write(`${Math.round(m.rps)} req/s\n`);
+    }
+  }
+  for (const entry of servers.values()) await stop((await entry).server.child);
+
+  // Rounded for the file and the table.
+  for (const [name, o] of Object.entries(scenarios)) {
+    if (!isMeasured(o)) continue;
+    scenarios[name] = {
+      rps: round(o.rps, 1),
+      p50_ms: round(o.p50_ms, 2),
+      p99_ms: round(o.p99_ms, 2),
+      errors: o.errors,
+      ratio_to_ceiling: round(o.ratio_to_ceiling, 4),
+      peak_rss_mb: round(o.peak_rss_mb, 1),
+    };
+  }
+  const cpuUse = Object.fromEntries(
+    Object.entries(diagnostics).map(([name, d]) => [
+      name,
+      {
+        server_cpu_cores: round(d.server_cpu_cores, 2),
+        loadgen_cpu_cores: round(d.loadgen_cpu_cores, 2),
+        other_cpu_cores: round(d.other_cpu_cores, 2),
+      },
+    ]),
+  );
+  // `cpu` is not part of the issue's shape; it is extra, for telling a busy machine from a slow server.
+  const report = { machine: info, ceiling_rps: round(ceiling.rps, 1), scenarios, cpu: cpuUse };
+  mkdirSync(dirname(OUT), { recursive: true });
+  writeFileSync(OUT, `${JSON.stringify(report, null, 2)}\n`);
+
+  process.stdout.write(`\n${table(scenarios, cpuUse)}\n${targets(scenarios, tokenAuthenticated)}\n`);
+  const noisy = Object.entries(cpuUse).filter(([, d]) => d.other_cpu_cores >= NOISY_CORES);
+  if (noisy.length > 0) {
+    process.stdout.write(
+      `warning: other processes used CPU during ${noisy.map(([n, d]) => `${n} (${d.other_cpu_cores} cores)`).join(', ')}: ` +
+        'those numbers are low by up to that share of the machine; run again on a quiet machine\n',
+    );
+  }
+  process.stdout.write(`wrote ${OUT} (${Math.round((Date.now() - started) / 1000)} s)\n`);
+  if (failures.length > 0) {
+    process.stderr.write(`\nBENCHMARK FAILED: a benchmark of failures is not a benchmark.\n${failures.map((f) => `  - ${f}`).join('\n')}\n`);
+    return 1;
+  }
+  return 0;
+}
+
+function table(scenarios: Record<string, Outcome>, cpu: Record<string, CpuUse>): string {
+  const head = ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'ratio', 'peak RSS MB', 'server CPU', 'other CPU'];
+  const measured = Object.entries(scenarios).flatMap(([name, o]) =>
+    isMeasured(o)
+      ? [
+          [
+            name === 'argon2_raw' ? `${name} (hashes/s)` : name,
+            o.rps.toFixed(0),
+            o.p50_ms.toFixed(name === 'argon2_raw' ? 0 : 1),
+            o.p99_ms.toFixed(name === 'argon2_raw' ? 0 : 1),
+            String(o.errors),
+            o.ratio_to_ceiling.toFixed(3),
+            o.peak_rss_mb.toFixed(0),
+            cpu[name]?.server_cpu_cores.toFixed(2) ?? '',
+            cpu[name]?.other_cpu_cores.toFixed(2) ?? '',
+          ],
+        ]
+      : [],
+  );
+  const widths = head.map((h, i) => Math.max(h.length, ...measured.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const skipped = Object.entries(scenarios).flatMap(([name, o]) =>
+    isMeasured(o) ? [] : [`${name.padEnd(widths[0]!)}  skipped (${o.skipped})`],
+  );
+  return [line(head), ...measured.map(line), ...skipped].join('\n') + '\n';
+}
+
+function targets(scenarios: Record<string, Outcome>, tokenAuthenticated: Set<string>): string {
+  const lines: string[] = ['targets (SQLite, ratios to the ceiling of this run):'];
+  const mark = (ok: boolean) => (ok ? 'met ' : 'MISS');
+  for (const [name, min] of Object.entries(RATIO_TARGETS)) {
+    const o = scenarios[name];
+    if (!o) continue;
+    lines.push(
+      isMeasured(o)
+        ? `  ${mark(o.ratio_to_ceiling >= min)}  ${name} ratio ${o.ratio_to_ceiling.toFixed(3)} >= ${min}`
+        : `  skip  ${name} ratio >= ${min} (${o.skipped})`,
+    );
+  }
+  const login = scenarios.password_login;
+  const argon = scenarios.argon2_raw;
+  if (isMeasured(login) && isMeasured(argon)) {
+    const r = login.rps / argon.rps;
+    lines.push(`  ${mark(r >= PASSWORD_LOGIN_VS_ARGON2)}  password_login ${r.toFixed(2)} of argon2_raw >= ${PASSWORD_LOGIN_VS_ARGON2}`);
+  }
+  for (const name of tokenAuthenticated) {
+    const o = scenarios[name];
+    if (isMeasured(o) && !name.endsWith('_logged')) {
+      lines.push(`  ${mark(o.p99_ms < TOKEN_P99_MS)}  ${name} p99 ${o.p99_ms.toFixed(1)} ms < ${TOKEN_P99_MS} ms`);
+    }
+  }
+  const rss = Object.entries(scenarios).filter(([n, o]) => isMeasured(o) && n !== 'ceiling' && n !== 'argon2_raw');
+  const worst = rss.reduce((max, [, o]) => Math.max(max, (o as Measured).peak_rss_mb), 0);
+  if (rss.length > 0) lines.push(`  ${mark(worst < PEAK_RSS_MB)}  server peak RSS ${worst.toFixed(0)} MB < ${PEAK_RSS_MB} MB`);
+  return lines.join('\n') + '\n';
+}
+
+process.exitCode = await main().catch((err: unknown) => {
+  process.stderr.write(`\nBENCHMARK FAILED: ${(err as Error)?.stack ?? String(err)}\n`);
+  return 1;
+});

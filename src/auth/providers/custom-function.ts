@@ -1,0 +1,43 @@
+// Custom Function (`custom-function`): the app's auth function gets the login payload and
+// answers with the user's external id. The same id is always the same user; nothing it returns
+// besides the id (and an optional name) is trusted, and users are never looked up by email.
+
+import type { ProviderConfig } from '../../app/model.js';
+import { BasteError, ConfigError } from '../../errors.js';
+import type { AuthProvider, VerifiedIdentity } from '../provider.js';
+
+/** Runs an app function as the system user and returns its decoded result. */
+export type RunFunction = (name: string, args: unknown[]) => Promise<unknown>;
+
+const MAX_ID_LENGTH = 256;
+
+export function authFunctionName(config: ProviderConfig, functionNames: ReadonlySet<string>): string {
+  const name = config.config.authFunctionName;
+  const field = `${config.name}.config.authFunctionName`;
+  if (typeof name !== 'string' || name.length === 0) throw new ConfigError('auth/providers.json', field, 'must name the authentication function');
+  if (!functionNames.has(name)) throw new ConfigError('auth/providers.json', field, `function '${name}' is not defined in functions/`);
+  return name;
+}
+
+export function customFunctionProvider(config: ProviderConfig, functionNames: ReadonlySet<string>, run: RunFunction): AuthProvider {
+  const fn = authFunctionName(config, functionNames);
+  return {
+    config,
+    linkable: true,
+    async login(payload): Promise<VerifiedIdentity> {
+      let result: unknown;
+      try {
+        result = await run(fn, [payload]);
+      } catch (err) {
+        // The function's own message is what the app wants its users to see.
+        throw new BasteError('AuthError', `authentication function refused the login: ${(err as Error).message}`);
+      }
+      const id = typeof result === 'string' ? result : (result as { id?: unknown } | null)?.id;
+      if (typeof id !== 'string' || id.length === 0 || id.length > MAX_ID_LENGTH) {
+        throw new BasteError('AuthError', 'authentication function must return a non-empty id string, {id} or {id, name}');
+      }
+      const name = (result as { name?: unknown } | null)?.name;
+      return { externalId: id, data: typeof name === 'string' ? { name } : {} };
+    },
+  };
+}

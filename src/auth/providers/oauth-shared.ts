@@ -1,0 +1,218 @@
+// What the Google and Facebook providers share: reading their configuration (client id, client
+// secret from the secrets, endpoint URLs), the options every outbound call carries (timeout,
+// plain HTTP only when an endpoint was configured that way), metadata fields, domain
+// restrictions, and turning protocol failures into one clear BasteError each.
+
+import * as oauth from 'oauth4webapi';
+import type { MetadataField, ProviderConfig } from '../../app/model.js';
+import { BasteError, ConfigError } from '../../errors.js';
+
+export const PROVIDERS_FILE = 'auth/providers.json';
+
+/** Our end of the redirect flow, registered with the provider as the OAuth `redirect_uri` (as on App Services). */
+export const OAUTH_CALLBACK_PATH = '/api/client/v2.0/auth/callback';
+
+/** Budget for one call to the provider (token endpoint, userinfo, Graph API). */
+export const DEFAULT_OAUTH_TIMEOUT_MS = 10_000;
+/** Leeway for `exp`, `iat` and `nbf` between our clock and the provider's. */
+export const OAUTH_CLOCK_SKEW_SECONDS = 30;
+/** Longest credential (authCode, id_token, accessToken) we even look at. */
+export const MAX_CREDENTIAL_LENGTH = 16 * 1024;
+
+export interface OAuthProviderDeps {
+  readonly secrets: ReadonlyMap<string, string>;
+  /** Budget for each call to the provider (default 10 s). */
+  readonly timeoutMs?: number;
+  /** JWK set fetch budget and least time between refetches for unknown `kid`s (default 5 s each). */
+  readonly jwksTimeoutMs?: number;
+  readonly jwksCooldownMs?: number;
+  readonly clock?: () => number;
+}
+
+/** Client id and secret, required by both providers (App Services refuses the provider without them). */
+export function clientCredentials(config: ProviderConfig, secrets: ReadonlyMap<string, string>): { clientId: string; clientSecret: string } {
+  const clientId = config.config.clientId;
+  if (typeof clientId !== 'string' || clientId.length === 0) {
+    throw new ConfigError(PROVIDERS_FILE, `${config.name}.config.clientId`, 'is required (the OAuth client id)');
+  }
+  const field = `${config.name}.secret_config.clientSecret`;
+  const secretName = config.secretConfig.clientSecret;
+  if (!secretName) throw new ConfigError(PROVIDERS_FILE, field, 'is required (the name of the secret holding the client secret)');
+  const clientSecret = secrets.get(secretName);
+  if (clientSecret === undefined || clientSecret.length === 0) {
+    throw new ConfigError(PROVIDERS_FILE, field, `secret '${secretName}' is not provided (--secrets or BASTE_SECRET_${secretName})`);
+  }
+  return { clientId, clientSecret };
+}
+
+/** An endpoint option: an absolute http(s) URL, or the provider's real endpoint when not set. */
+export function endpointOption(config: ProviderConfig, key: string, fallback: string): URL {
+  const value = config.config[key];
+  if (value === undefined || value === null || value === '') return new URL(fallback);
+  const field = `${config.name}.config.${key}`;
+  if (typeof value !== 'string') throw new ConfigError(PROVIDERS_FILE, field, 'must be an http(s) URL');
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(PROVIDERS_FILE, field, `'${value}' is not an absolute URL`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ConfigError(PROVIDERS_FILE, field, 'must be an http(s) URL');
+  if (url.hash) throw new ConfigError(PROVIDERS_FILE, field, 'must not contain a fragment');
+  return url;
+}
+
+/**
+ * `redirect_uris` entries must be absolute URLs the browser can be sent to; `javascript:`,
+ * `data:` and similar are refused outright. Custom schemes (`myapp://…`) are allowed for mobile apps.
+ */
+export function checkRedirectUris(config: ProviderConfig): void {
+  config.redirectUris.forEach((uri, i) => {
+    const field = `${config.name}.redirect_uris[${i}]`;
+    let url: URL;
+    try {
+      url = new URL(uri);
+    } catch {
+      throw new ConfigError(PROVIDERS_FILE, field, `'${uri}' is not an absolute URL`);
+    }
+    if (['javascript:', 'data:', 'vbscript:', 'blob:', 'file:'].includes(url.protocol)) {
+      throw new ConfigError(PROVIDERS_FILE, field, `'${url.protocol}' URLs are not allowed`);
+    }
+    if (url.hash) throw new ConfigError(PROVIDERS_FILE, field, 'must not contain a fragment (the result is sent in the fragment)');
+  });
+}
+
+/** Options for every oauth4webapi call: a timeout, and plain HTTP only if an endpoint was configured with it. */
+export function httpOptions(timeoutMs: number, endpoints: readonly URL[]): { signal: () => AbortSignal; [oauth.allowInsecureRequests]?: boolean } {
+  const insecure = endpoints.some((u) => u.protocol === 'http:');
+  return {
+    signal: () => AbortSignal.timeout(timeoutMs),
+    ...(insecure ? { [oauth.allowInsecureRequests]: true } : {}),
+  };
+}
+
+/** Reads `a.b.c` from a profile. */
+function valueAt(profile: Record<string, unknown>, path: string): unknown {
+  let value: unknown = profile;
+  for (const part of path.split('.')) {
+    if (value === null || typeof value !== 'object') return undefined;
+    value = (value as Record<string, unknown>)[part];
+  }
+  return value;
+}
+
+/**
+ * `metadata_fields` from a provider profile already carrying Baste's names (`email`, `name`,
+ * `first_name`, `last_name`, `picture`, `gender`, `birthday`, `min_age`, `max_age`) next to the
+ * provider's own keys. A required field the provider did not give refuses the login.
+ */
+export function metadataFromProfile(
+  profile: Record<string, unknown>,
+  fields: readonly MetadataField[],
+  label: string,
+): Record<string, unknown> {
+  const data: Record<string, unknown> = {};
+  for (const field of fields) {
+    const value = valueAt(profile, field.name);
+    if (value === undefined || value === null || value === '') {
+      if (field.required) throw new BasteError('AuthError', `${label} login refused: required metadata field '${field.name}' is missing from the ${label} profile`);
+      continue;
+    }
+    data[field.fieldName ?? field.name.split('.').at(-1)!] = value;
+  }
+  return data;
+}
+
+/** Profile fields that need the `email` permission/scope, and those that need the basic profile. */
+export const wantsEmail = (config: ProviderConfig): boolean =>
+  config.domainRestrictions.length > 0 || config.metadataFields.some((f) => f.name === 'email');
+
+/** `domain_restrictions`: when the list is non-empty, the user's (verified) email domain must be in it. */
+export function checkDomainRestrictions(config: ProviderConfig, email: unknown, emailVerified: unknown, label: string): void {
+  if (config.domainRestrictions.length === 0) return;
+  if (typeof email !== 'string' || !email.includes('@')) {
+    throw new BasteError('DomainNotAllowed', `${label} login refused: domain_restrictions need the user's email, and ${label} gave none`);
+  }
+  if (emailVerified === false) {
+    throw new BasteError('DomainNotAllowed', `${label} login refused: the email address is not verified, so its domain cannot be trusted`);
+  }
+  const domain = email.slice(email.lastIndexOf('@') + 1).toLowerCase();
+  if (!config.domainRestrictions.some((d) => d.toLowerCase() === domain)) {
+    throw new BasteError('DomainNotAllowed', `${label} login refused: email domain '${domain}' is not in domain_restrictions`);
+  }
+}
+
+/** A credential field: a non-empty string of sane length. */
+export function credentialString(payload: Record<string, unknown>, key: string): string | undefined {
+  const value = payload[key];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string' || value.length === 0) throw new BasteError('InvalidParameter', `${key} must be a non-empty string`);
+  if (value.length > MAX_CREDENTIAL_LENGTH) throw new BasteError('InvalidParameter', `${key} is longer than ${MAX_CREDENTIAL_LENGTH} characters`);
+  return value;
+}
+
+const isNetworkFailure = (err: unknown): boolean => {
+  const name = (err as { name?: string } | null)?.name;
+  return err instanceof TypeError || name === 'AbortError' || name === 'TimeoutError';
+};
+
+/** Turns what oauth4webapi (or fetch) threw while talking to `what` into one clear BasteError. */
+export function oauthFailure(err: unknown, label: string, what: string): BasteError {
+  if (err instanceof BasteError) return err;
+  const refused = (message: string) => new BasteError('AuthError', `${label} login refused: ${message}`);
+  const unavailable = (message: string) => new BasteError('OAuthProviderUnavailable', `${label} ${what} ${message}`);
+  if (err instanceof oauth.AuthorizationResponseError) {
+    return refused(`${err.error}${err.error_description ? `: ${err.error_description}` : ''}`);
+  }
+  if (err instanceof oauth.ResponseBodyError) {
+    if (err.status >= 500) return unavailable(`failed (HTTP ${err.status})`);
+    return refused(`${what} answered ${err.error}${err.error_description ? `: ${err.error_description}` : ''}`);
+  }
+  if (err instanceof oauth.WWWAuthenticateChallengeError) {
+    const challenge = err.cause[0];
+    return refused(`${what} answered ${challenge?.parameters.error ?? `HTTP ${err.response.status}`}`);
+  }
+  if (err instanceof oauth.OperationProcessingError) {
+    const cause = err.cause as { claim?: string; status?: number } | Response | undefined;
+    if (err.code === oauth.JWT_TIMESTAMP_CHECK) return refused('the id_token has expired or is not valid yet');
+    if (err.code === oauth.JWT_CLAIM_COMPARISON) {
+      const claim = (cause as { claim?: string } | undefined)?.claim;
+      return refused(`the id_token ${claim ? `'${claim}' claim` : 'claims'} do not match (${err.message})`);
+    }
+    if (err.code === oauth.RESPONSE_IS_NOT_CONFORM) {
+      const status = cause instanceof Response ? cause.status : undefined;
+      if (status !== undefined && status < 500) return refused(`${what} answered HTTP ${status}`);
+      return unavailable(`failed${status ? ` (HTTP ${status})` : ''}`);
+    }
+    return unavailable(`gave an invalid answer (${err.message})`);
+  }
+  if (err instanceof oauth.UnsupportedOperationError) return unavailable(`gave an unsupported answer (${err.message})`);
+  if (isNetworkFailure(err)) return unavailable('could not be reached in time');
+  return unavailable(`failed (${(err as Error)?.message ?? String(err)})`);
+}
+
+/** A JSON call to a plain HTTP API (the Graph API) with the same timeout; failures become BasteErrors. */
+export async function getJson(
+  url: URL,
+  timeoutMs: number,
+  label: string,
+  what: string,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  let res: Response;
+  try {
+    res = await fetch(url, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' });
+  } catch (err) {
+    throw oauthFailure(err, label, what);
+  }
+  if (res.status >= 500) throw new BasteError('OAuthProviderUnavailable', `${label} ${what} failed (HTTP ${res.status})`);
+  let body: unknown;
+  try {
+    body = await res.json();
+  } catch {
+    throw new BasteError('OAuthProviderUnavailable', `${label} ${what} did not answer JSON (HTTP ${res.status})`);
+  }
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new BasteError('OAuthProviderUnavailable', `${label} ${what} did not answer a JSON object (HTTP ${res.status})`);
+  }
+  return { status: res.status, body: body as Record<string, unknown> };
+}

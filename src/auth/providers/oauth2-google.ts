@@ -1,0 +1,284 @@
+// Google (`oauth2-google`): three ways in, one identity (Google's `sub`).
+//  - `{authCode}` (Stitch GoogleCredential, realm-web google({authCode})): exchanged at the token
+//    endpoint; the id_token it returns is validated (claims by oauth4webapi, signature against
+//    Google's JWK set) and the userinfo endpoint fills what the id_token lacks.
+//  - `{id_token}` (realm-web google({idToken})): verified as an OpenID Connect id_token: issuer,
+//    audience = clientId, expiry, RS256 signature from the JWK set.
+//  - the browser redirect flow (wire-protocol §8): authorization request with PKCE and a nonce,
+//    then the same code exchange with our callback URL.
+// Every endpoint URL is configurable (tests, proxies); the defaults are Google's.
+
+import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload } from 'jose';
+import * as oauth from 'oauth4webapi';
+import type { ProviderConfig } from '../../app/model.js';
+import { BasteError, ConfigError } from '../../errors.js';
+import type { AuthProvider, LoginContext, RedirectRequest, VerifiedIdentity } from '../provider.js';
+import {
+  checkDomainRestrictions,
+  checkRedirectUris,
+  clientCredentials,
+  credentialString,
+  DEFAULT_OAUTH_TIMEOUT_MS,
+  endpointOption,
+  httpOptions,
+  metadataFromProfile,
+  OAUTH_CALLBACK_PATH,
+  OAUTH_CLOCK_SKEW_SECONDS,
+  oauthFailure,
+  PROVIDERS_FILE,
+  wantsEmail,
+  type OAuthProviderDeps,
+} from './oauth-shared.js';
+
+const LABEL = 'Google';
+
+export const GOOGLE_DEFAULTS = {
+  issuer: 'https://accounts.google.com',
+  authorizationEndpoint: 'https://accounts.google.com/o/oauth2/v2/auth',
+  tokenEndpoint: 'https://oauth2.googleapis.com/token',
+  userinfoEndpoint: 'https://openidconnect.googleapis.com/v1/userinfo',
+  jwksUri: 'https://www.googleapis.com/oauth2/v3/certs',
+} as const;
+
+/** Google signs id_tokens with either issuer spelling. */
+const GOOGLE_ISSUER_ALIAS = 'accounts.google.com';
+
+export interface GoogleSettings {
+  readonly clientId: string;
+  readonly clientSecret: string;
+  /** App Services' `openId` flag; Baste always validates the id_token, so it changes nothing here. */
+  readonly openId: boolean;
+  /** Accepted `iss` values; the first is the authorization server's issuer. */
+  readonly issuers: readonly string[];
+  readonly authorizationEndpoint: URL;
+  readonly tokenEndpoint: URL;
+  readonly userinfoEndpoint: URL;
+  readonly jwksUri: URL;
+  /** `redirect_uri` sent when exchanging a credential `authCode`; by default our callback URL. */
+  readonly authCodeRedirectUri?: string;
+}
+
+export function parseGoogleSettings(config: ProviderConfig, secrets: ReadonlyMap<string, string>): GoogleSettings {
+  const { clientId, clientSecret } = clientCredentials(config, secrets);
+  const c = config.config;
+  if (c.openId !== undefined && typeof c.openId !== 'boolean') throw new ConfigError(PROVIDERS_FILE, `${config.name}.config.openId`, 'must be true or false');
+  const issuerOption = c.issuer;
+  if (issuerOption !== undefined && (typeof issuerOption !== 'string' || issuerOption.length === 0)) {
+    throw new ConfigError(PROVIDERS_FILE, `${config.name}.config.issuer`, 'must be a non-empty string');
+  }
+  const issuer = (issuerOption as string | undefined) ?? GOOGLE_DEFAULTS.issuer;
+  const authCodeRedirectUri = c.authCodeRedirectUri;
+  if (authCodeRedirectUri !== undefined && (typeof authCodeRedirectUri !== 'string' || authCodeRedirectUri.length === 0)) {
+    throw new ConfigError(PROVIDERS_FILE, `${config.name}.config.authCodeRedirectUri`, 'must be a non-empty string');
+  }
+  checkRedirectUris(config);
+  return {
+    clientId,
+    clientSecret,
+    openId: c.openId === true,
+    issuers: issuer === GOOGLE_DEFAULTS.issuer ? [issuer, GOOGLE_ISSUER_ALIAS] : [issuer],
+    authorizationEndpoint: endpointOption(config, 'authorizationEndpoint', GOOGLE_DEFAULTS.authorizationEndpoint),
+    tokenEndpoint: endpointOption(config, 'tokenEndpoint', GOOGLE_DEFAULTS.tokenEndpoint),
+    userinfoEndpoint: endpointOption(config, 'userinfoEndpoint', GOOGLE_DEFAULTS.userinfoEndpoint),
+    jwksUri: endpointOption(config, 'jwksUri', GOOGLE_DEFAULTS.jwksUri),
+    authCodeRedirectUri: authCodeRedirectUri as string | undefined,
+  };
+}
+
+/** Google's claim names → the metadata field names App Services documents. */
+function profileOf(claims: Record<string, unknown>): Record<string, unknown> {
+  const aliases: Record<string, unknown> = {
+    first_name: claims.given_name,
+    last_name: claims.family_name,
+    birthday: claims.birthdate,
+  };
+  const profile: Record<string, unknown> = { ...claims };
+  for (const [key, value] of Object.entries(aliases)) if (value !== undefined && profile[key] === undefined) profile[key] = value;
+  return profile;
+}
+
+/** Metadata that only the `profile` scope gives. */
+const PROFILE_FIELDS = new Set(['name', 'first_name', 'last_name', 'picture', 'given_name', 'family_name', 'gender', 'birthday', 'locale']);
+
+/** Translates jose's verdict on an id_token into one clear refusal each. */
+function idTokenRefusal(err: unknown, settings: GoogleSettings): BasteError {
+  if (err instanceof BasteError) return err;
+  const refused = (message: string) => new BasteError('AuthError', `${LABEL} login refused: ${message}`);
+  if (err instanceof errors.JWTExpired) return refused('the id_token has expired');
+  if (err instanceof errors.JOSEAlgNotAllowed) return refused('the id_token is not signed with RS256');
+  if (err instanceof errors.JWTClaimValidationFailed) {
+    if (err.claim === 'aud') return refused(`the id_token audience is not this app's Google client id`);
+    if (err.claim === 'iss') return refused(`the id_token issuer is not ${settings.issuers[0]}`);
+    if (err.reason === 'missing') return refused(`the id_token has no '${err.claim}' claim`);
+    if (err.claim === 'nbf' || err.claim === 'iat') return refused(`the id_token is not valid yet ('${err.claim}')`);
+    return refused(`the id_token '${err.claim}' claim is invalid`);
+  }
+  if (err instanceof errors.JWSSignatureVerificationFailed) return refused('id_token signature verification failed');
+  if (err instanceof errors.JWKSNoMatchingKey) return refused(`no key in ${LABEL}'s JWK set matches the id_token`);
+  if (err instanceof errors.JWKSTimeout) return new BasteError('JWKSUnavailable', `${LABEL}'s JWK set could not be fetched in time`);
+  if (err instanceof errors.JWKSInvalid || (err instanceof errors.JOSEError && err.code === 'ERR_JOSE_GENERIC')) {
+    return new BasteError('JWKSUnavailable', `${LABEL}'s JWK set could not be fetched or is invalid`);
+  }
+  if (err instanceof errors.JWSInvalid || err instanceof errors.JWTInvalid) return refused('the id_token is malformed');
+  if (err instanceof TypeError || (err as { name?: string })?.name === 'AbortError') {
+    return new BasteError('JWKSUnavailable', `${LABEL}'s JWK set could not be fetched`);
+  }
+  return refused('the id_token could not be verified');
+}
+
+export async function googleProvider(config: ProviderConfig, deps: OAuthProviderDeps): Promise<AuthProvider> {
+  const settings = parseGoogleSettings(config, deps.secrets);
+  const clock = deps.clock ?? Date.now;
+  const timeoutMs = deps.timeoutMs ?? DEFAULT_OAUTH_TIMEOUT_MS;
+  const as: oauth.AuthorizationServer = {
+    issuer: settings.issuers[0]!,
+    authorization_endpoint: settings.authorizationEndpoint.href,
+    token_endpoint: settings.tokenEndpoint.href,
+    userinfo_endpoint: settings.userinfoEndpoint.href,
+    jwks_uri: settings.jwksUri.href,
+  };
+  const client: oauth.Client = { client_id: settings.clientId, [oauth.clockTolerance]: OAUTH_CLOCK_SKEW_SECONDS };
+  const clientAuth = oauth.ClientSecretPost(settings.clientSecret);
+  const http = httpOptions(timeoutMs, [settings.authorizationEndpoint, settings.tokenEndpoint, settings.userinfoEndpoint, settings.jwksUri]);
+  // jose caches the set, refetches it on an unknown kid (at most once per cooldown) and aborts slow fetches.
+  const jwks = createRemoteJWKSet(settings.jwksUri, {
+    timeoutDuration: deps.jwksTimeoutMs ?? 5000,
+    cooldownDuration: deps.jwksCooldownMs ?? 5000,
+    cacheMaxAge: 600_000,
+  });
+
+  const scope = ['openid'];
+  if (wantsEmail(config)) scope.push('email');
+  if (config.metadataFields.some((f) => PROFILE_FIELDS.has(f.name))) scope.push('profile');
+
+  /** Signature, issuer, audience and times of an id_token. */
+  const verifyIdToken = async (token: string): Promise<JWTPayload> => {
+    try {
+      const { payload } = await jwtVerify(token, jwks, {
+        algorithms: ['RS256'],
+        issuer: [...settings.issuers],
+        audience: settings.clientId,
+        clockTolerance: OAUTH_CLOCK_SKEW_SECONDS,
+        currentDate: new Date(clock()),
+        requiredClaims: ['sub', 'exp', 'iat', 'iss', 'aud'],
+      });
+      if (typeof payload.iat === 'number' && payload.iat > clock() / 1000 + OAUTH_CLOCK_SKEW_SECONDS) {
+        throw new BasteError('AuthError', `${LABEL} login refused: the id_token is issued in the future ('iat')`);
+      }
+      return payload;
+    } catch (err) {
+      throw idTokenRefusal(err, settings);
+    }
+  };
+
+  /** The identity, once the claims are trusted: sub, metadata, domain restrictions. */
+  const identityFrom = (claims: Record<string, unknown>): VerifiedIdentity => {
+    const sub = claims.sub;
+    if (typeof sub !== 'string' || sub.length === 0 || sub.length > 255) throw new BasteError('AuthError', `${LABEL} login refused: no usable 'sub'`);
+    const profile = profileOf(claims);
+    checkDomainRestrictions(config, profile.email, profile.email_verified, LABEL);
+    return { externalId: sub, data: metadataFromProfile(profile, config.metadataFields, LABEL) };
+  };
+
+  /** Whether the claims lack something the app asked for (then userinfo is read). */
+  const incomplete = (claims: Record<string, unknown>): boolean => {
+    const profile = profileOf(claims);
+    if (wantsEmail(config) && profile.email === undefined) return true;
+    return config.metadataFields.some((f) => profile[f.name.split('.')[0]!] === undefined);
+  };
+
+  /**
+   * Exchanges an authorization code. `nonce` is the one we sent (redirect flow); a credential
+   * `authCode` was obtained by the app itself, so its nonce (if any) is not ours to check.
+   */
+  const exchange = async (callback: URLSearchParams, redirectUri: string, codeVerifier: string | undefined, nonce: string | undefined) => {
+    let claims: Record<string, unknown> | undefined;
+    let accessToken: string;
+    let idToken: string | undefined;
+    try {
+      const response = await oauth.authorizationCodeGrantRequest(as, client, clientAuth, callback, redirectUri, codeVerifier ?? oauth.nopkce, http);
+      let result: oauth.TokenEndpointResponse | undefined;
+      // Google spells its issuer two ways; the claims are checked against each accepted spelling.
+      for (const [i, issuer] of settings.issuers.entries()) {
+        const last = i === settings.issuers.length - 1;
+        const attempt = last ? response : response.clone();
+        try {
+          const server = { ...as, issuer };
+          result = nonce
+            ? await oauth.processAuthorizationCodeResponse(server, client, attempt, { expectedNonce: nonce, requireIdToken: true })
+            : await oauth.processGenericTokenEndpointResponse(server, client, attempt);
+          break;
+        } catch (err) {
+          const issMismatch = err instanceof oauth.OperationProcessingError && err.code === oauth.JWT_CLAIM_COMPARISON && (err.cause as { claim?: string })?.claim === 'iss';
+          if (last || !issMismatch) throw err;
+        }
+      }
+      accessToken = result!.access_token;
+      idToken = result!.id_token;
+      claims = oauth.getValidatedIdTokenClaims(result!) as Record<string, unknown> | undefined;
+    } catch (err) {
+      throw oauthFailure(err, LABEL, 'token endpoint');
+    }
+    // oauth4webapi checked the claims (and nonce); the signature is checked against the JWK set too.
+    if (idToken) await verifyIdToken(idToken);
+    if (!claims || incomplete(claims)) {
+      try {
+        const response = await oauth.userInfoRequest(as, client, accessToken, http);
+        const info = await oauth.processUserInfoResponse(as, client, (claims?.sub as string | undefined) ?? oauth.skipSubjectCheck, response);
+        claims = { ...(info as Record<string, unknown>), ...(claims ?? {}) };
+      } catch (err) {
+        throw oauthFailure(err, LABEL, 'userinfo endpoint');
+      }
+    }
+    return identityFrom(claims);
+  };
+
+  const authCodeRedirectUri = (ctx: LoginContext): string =>
+    settings.authCodeRedirectUri ?? (ctx.publicBaseUrl ? `${ctx.publicBaseUrl}${OAUTH_CALLBACK_PATH}` : 'postmessage');
+
+  return {
+    config,
+    linkable: true,
+    async login(payload, ctx): Promise<VerifiedIdentity> {
+      const authCode = credentialString(payload, 'authCode');
+      const idToken = credentialString(payload, 'id_token') ?? credentialString(payload, 'idToken');
+      if (authCode) {
+        let callback: URLSearchParams;
+        try {
+          callback = oauth.validateAuthResponse(as, client, new URLSearchParams({ code: authCode }), oauth.expectNoState);
+        } catch (err) {
+          throw oauthFailure(err, LABEL, 'authorization response');
+        }
+        return exchange(callback, authCodeRedirectUri(ctx), undefined, undefined);
+      }
+      if (idToken) return identityFrom(await verifyIdToken(idToken));
+      throw new BasteError('MissingParameter', `${LABEL} login needs an 'authCode' or an 'id_token'`);
+    },
+    redirect: {
+      async authorizationUrl(request: RedirectRequest): Promise<string> {
+        const url = new URL(settings.authorizationEndpoint);
+        url.searchParams.set('client_id', settings.clientId);
+        url.searchParams.set('redirect_uri', request.callbackUrl);
+        url.searchParams.set('response_type', 'code');
+        url.searchParams.set('scope', scope.join(' '));
+        url.searchParams.set('state', request.state);
+        url.searchParams.set('nonce', request.nonce);
+        url.searchParams.set('code_challenge', await oauth.calculatePKCECodeChallenge(request.codeVerifier));
+        url.searchParams.set('code_challenge_method', 'S256');
+        return url.href;
+      },
+      async complete(params: URLSearchParams, request: RedirectRequest): Promise<VerifiedIdentity> {
+        let callback: URLSearchParams;
+        try {
+          // The issuer of an `iss` parameter (RFC 9207) may be either spelling too.
+          const iss = params.get('iss');
+          const server = iss && settings.issuers.includes(iss) ? { ...as, issuer: iss } : as;
+          callback = oauth.validateAuthResponse(server, client, params, request.state);
+        } catch (err) {
+          throw oauthFailure(err, LABEL, 'authorization response');
+        }
+        return exchange(callback, request.callbackUrl, request.codeVerifier, request.nonce);
+      },
+    },
+  };
+}

@@ -1,0 +1,80 @@
+// Client calls of app functions (`functions/call`): the checks a client call must pass
+// (exists, not private, `can_evaluate`) before the sandbox runs it as the caller or the system user.
+
+import { EJSON } from 'bson';
+import type { AppConfig, FunctionConfig } from '../app/model.js';
+import { BasteError } from '../errors.js';
+import { ExpressionError, evaluate } from '../rules/expressions.js';
+import type { UserRecord } from '../store/store.js';
+import { mergedUserData } from '../users/users.js';
+import type { CallRequest, CallUser, FunctionRuntime } from './runtime.js';
+
+export function callUserOf(user: UserRecord, customData: Record<string, unknown> = {}): CallUser {
+  return {
+    id: user.id,
+    type: user.type,
+    data: mergedUserData(user),
+    custom_data: customData,
+    identities: user.identities.map((i) => ({ id: i.externalId, provider_type: i.providerType, provider_id: i.providerId })),
+  };
+}
+
+export class Functions {
+  constructor(
+    private readonly app: AppConfig,
+    private readonly runtime: FunctionRuntime,
+  ) {}
+
+  private find(name: string): FunctionConfig {
+    const fn = this.app.functions.get(name);
+    if (!fn) throw new BasteError('FunctionNotFound', `function not found: '${name.slice(0, 200)}'`);
+    return fn;
+  }
+
+  /**
+   * A client's call: refused when the function is private or its `can_evaluate` does not hold.
+   * The refusal never says more than the function's name.
+   */
+  async callFromClient(input: {
+    name: string;
+    /** Canonical EJSON text of the arguments array, as the client sent it. */
+    argsEjson: string;
+    user: CallUser;
+    request: CallRequest;
+  }): Promise<string> {
+    const fn = this.find(input.name);
+    if (fn.private) throw new BasteError('FunctionNotCallable', `function '${fn.name}' is private and cannot be called from a client`);
+    if (fn.canEvaluate !== undefined && fn.canEvaluate !== null && !(await this.canEvaluate(fn, input))) {
+      throw new BasteError('FunctionNotCallable', `rule not matched for function '${fn.name}': the caller may not run it`);
+    }
+    return this.runtime.call({ name: fn.name, argsEjson: input.argsEjson, user: input.user, runAsSystem: fn.runAsSystem, request: input.request });
+  }
+
+  /** Runs a function as the system user (auth hooks, triggers, custom-function login); returns its decoded result. */
+  async callAsSystem(name: string, args: unknown[], user: CallUser | null = null, request?: CallRequest): Promise<unknown> {
+    const fn = this.find(name);
+    const text = await this.runtime.call({ name: fn.name, argsEjson: EJSON.stringify(args, { relaxed: false }), user, runAsSystem: true, request });
+    return EJSON.parse(text, { relaxed: true });
+  }
+
+  private async canEvaluate(fn: FunctionConfig, input: { argsEjson: string; user: CallUser; request: CallRequest }): Promise<boolean> {
+    const values: Record<string, unknown> = {};
+    for (const v of this.app.values.values()) values[v.name] = v.fromSecret ? this.app.secrets.get(String(v.value)) : v.value;
+    try {
+      return await evaluate(
+        fn.canEvaluate,
+        {
+          user: input.user,
+          args: EJSON.parse(input.argsEjson, { relaxed: true }),
+          values,
+          environment: { tag: this.app.environment, values: this.app.environmentValues },
+          request: input.request,
+        },
+        { callFunction: (name, args) => this.callAsSystem(name, args, input.user, input.request) },
+      );
+    } catch (err) {
+      if (err instanceof ExpressionError) throw new BasteError('FunctionNotCallable', `can_evaluate of function '${fn.name}' is not a valid expression: ${err.message}`);
+      throw err;
+    }
+  }
+}

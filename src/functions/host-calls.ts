@@ -1,0 +1,162 @@
+// What a function may ask of the host: hashing, HMAC, JWTs (utils.*) and outgoing HTTP
+// (context.http). Requests and answers cross the isolate boundary as canonical EJSON text:
+// `{value}` on success, `{__error}` with a message otherwise.
+
+import { createHash, createHmac, createSign, createVerify, timingSafeEqual } from 'node:crypto';
+import { Binary, EJSON } from 'bson';
+
+const HTTP_TIMEOUT_MS = 30_000;
+const HTTP_MAX_BODY = 16 * 1024 * 1024;
+
+type Payload = Record<string, unknown>;
+
+const answer = (value: unknown) => EJSON.stringify({ value: value === undefined ? null : value }, { relaxed: false });
+const refuse = (message: string) => EJSON.stringify({ __error: message }, { relaxed: false });
+
+const bytesOf = (input: unknown): Buffer => {
+  if (typeof input === 'string') return Buffer.from(input, 'utf8');
+  if (input instanceof Binary) return Buffer.from(input.buffer);
+  throw new Error('expected a string or a BSON.Binary');
+};
+
+const HASHES: Record<string, string> = { sha1: 'sha1', sha256: 'sha256', md5: 'md5', sha512: 'sha512' };
+
+const JWT_ALGS: Record<string, { kind: 'hmac' | 'rsa'; hash: string }> = {
+  HS256: { kind: 'hmac', hash: 'sha256' },
+  HS384: { kind: 'hmac', hash: 'sha384' },
+  HS512: { kind: 'hmac', hash: 'sha512' },
+  RS256: { kind: 'rsa', hash: 'RSA-SHA256' },
+  RS384: { kind: 'rsa', hash: 'RSA-SHA384' },
+  RS512: { kind: 'rsa', hash: 'RSA-SHA512' },
+};
+
+const b64url = (b: Buffer | string) => Buffer.from(b).toString('base64url');
+
+function jwtEncode({ method, payload, secret, header }: Payload): string {
+  const alg = JWT_ALGS[String(method)];
+  if (!alg) throw new Error(`unsupported signing method '${String(method)}' (supported: ${Object.keys(JWT_ALGS).join(', ')})`);
+  if (typeof secret !== 'string' || secret.length === 0) throw new Error('a secret or private key is required');
+  const head = b64url(JSON.stringify({ ...(header as object | undefined), alg: method, typ: 'JWT' }));
+  const body = b64url(EJSON.stringify(payload ?? {}, { relaxed: true }));
+  const input = `${head}.${body}`;
+  const sig = alg.kind === 'hmac' ? createHmac(alg.hash, secret).update(input).digest() : createSign(alg.hash).update(input).sign(secret);
+  return `${input}.${b64url(sig)}`;
+}
+
+function jwtDecode({ jwt, key, returnHeader, methods }: Payload): unknown {
+  if (typeof jwt !== 'string') throw new Error('jwt must be a string');
+  const [head, body, sig] = jwt.split('.');
+  if (!head || !body || sig === undefined) throw new Error('malformed JWT');
+  const header = JSON.parse(Buffer.from(head, 'base64url').toString('utf8')) as { alg?: string };
+  const allowed = Array.isArray(methods) && methods.length ? (methods as string[]) : Object.keys(JWT_ALGS);
+  const alg = header.alg && allowed.includes(header.alg) ? JWT_ALGS[header.alg] : undefined;
+  if (!alg) throw new Error(`signing method '${String(header.alg)}' is not accepted`);
+  if (typeof key !== 'string' || key.length === 0) throw new Error('a key is required');
+  const input = `${head}.${body}`;
+  const given = Buffer.from(sig, 'base64url');
+  const ok =
+    alg.kind === 'hmac'
+      ? (() => {
+          const expected = createHmac(alg.hash, key).update(input).digest();
+          return expected.length === given.length && timingSafeEqual(expected, given);
+        })()
+      : createVerify(alg.hash).update(input).verify(key, given);
+  if (!ok) throw new Error('signature is invalid');
+  const payload = EJSON.parse(Buffer.from(body, 'base64url').toString('utf8'), { relaxed: false });
+  return returnHeader ? { header, payload } : payload;
+}
+
+function syncCall(kind: string, p: Payload): unknown {
+  switch (kind) {
+    case 'crypto.hash': {
+      const alg = HASHES[String(p.alg)];
+      if (!alg) throw new Error(`unsupported hash '${String(p.alg)}'`);
+      return new Binary(createHash(alg).update(bytesOf(p.input)).digest());
+    }
+    case 'crypto.hmac': {
+      const alg = HASHES[String(p.alg)];
+      if (!alg || alg === 'md5') throw new Error(`unsupported HMAC hash '${String(p.alg)}'`);
+      const encoding = p.encoding === 'base64' ? 'base64' : 'hex';
+      return createHmac(alg, bytesOf(p.secret)).update(bytesOf(p.input)).digest(encoding);
+    }
+    case 'jwt.encode':
+      return jwtEncode(p);
+    case 'jwt.decode':
+      return jwtDecode(p);
+    default:
+      throw new Error(`unknown host call '${kind}'`);
+  }
+}
+
+/** `context.http.<method>(opts)`: the platform's request options and response shape over fetch. */
+async function httpCall(p: Payload): Promise<unknown> {
+  const method = String(p.method);
+  const opts = (p.opts ?? {}) as Record<string, unknown>;
+  let url: URL;
+  if (typeof opts.url === 'string') url = new URL(opts.url);
+  else {
+    if (typeof opts.host !== 'string') throw new Error('context.http needs url or host');
+    url = new URL(`${typeof opts.scheme === 'string' ? opts.scheme : 'http'}://${opts.host}${typeof opts.path === 'string' ? opts.path : ''}`);
+    for (const [k, vs] of Object.entries((opts.query ?? {}) as Record<string, unknown>)) {
+      for (const v of Array.isArray(vs) ? vs : [vs]) url.searchParams.append(k, String(v));
+    }
+    if (typeof opts.fragment === 'string') url.hash = opts.fragment;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('context.http supports http and https only');
+  const headers = new Headers();
+  for (const [k, vs] of Object.entries((opts.headers ?? {}) as Record<string, unknown>)) {
+    for (const v of Array.isArray(vs) ? vs : [vs]) headers.append(k, String(v));
+  }
+  if (typeof opts.username === 'string') {
+    headers.set('authorization', `Basic ${Buffer.from(`${opts.username}:${String(opts.password ?? '')}`).toString('base64')}`);
+  }
+  let body: string | undefined;
+  if (opts.body !== undefined) {
+    if (opts.encodeBodyAsJSON) {
+      body = EJSON.stringify(opts.body, { relaxed: true });
+      if (!headers.has('content-type')) headers.set('content-type', 'application/json');
+    } else body = typeof opts.body === 'string' ? opts.body : opts.body instanceof Binary ? Buffer.from(opts.body.buffer).toString('utf8') : JSON.stringify(opts.body);
+  }
+  const res = await fetch(url, {
+    method,
+    headers,
+    body,
+    redirect: opts.followRedirects ? 'follow' : 'manual',
+    signal: AbortSignal.timeout(HTTP_TIMEOUT_MS),
+  });
+  const buf = Buffer.from(await res.arrayBuffer());
+  if (buf.length > HTTP_MAX_BODY) throw new Error('response body is larger than 16 MB');
+  const outHeaders: Record<string, string[]> = {};
+  res.headers.forEach((v, k) => {
+    (outHeaders[k] ??= []).push(v);
+  });
+  return {
+    status: `${res.status} ${res.statusText}`.trim(),
+    statusCode: res.status,
+    contentLength: buf.length,
+    headers: outHeaders,
+    cookies: {},
+    body: new Binary(buf),
+  };
+}
+
+/** Entry point of both bridges; never throws across the boundary. */
+export function hostCall(kind: string, payloadEjson: string, mode: 'sync'): string;
+export function hostCall(kind: string, payloadEjson: string, mode: 'async'): Promise<string>;
+export function hostCall(kind: string, payloadEjson: string, mode: 'sync' | 'async'): string | Promise<string> {
+  let payload: Payload;
+  try {
+    payload = EJSON.parse(payloadEjson, { relaxed: false }) as Payload;
+  } catch {
+    return mode === 'sync' ? refuse('malformed host call') : Promise.resolve(refuse('malformed host call'));
+  }
+  if (mode === 'async') {
+    if (kind !== 'http') return Promise.resolve(refuse(`unknown host call '${kind}'`));
+    return httpCall(payload).then(answer, (err: unknown) => refuse(`HTTP request failed: ${(err as Error).message}`));
+  }
+  try {
+    return answer(syncCall(kind, payload));
+  } catch (err) {
+    return refuse((err as Error).message);
+  }
+}

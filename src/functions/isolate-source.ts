@@ -1,0 +1,206 @@
+// Code that runs INSIDE the sandbox isolate, kept as text. It is evaluated once per isolate, after
+// the BSON bundle, with the host bridges bound as `__host`. It defines `__define(name, factory)`
+// and `__run(name, argsEjson, descJson)`, then freezes every intrinsic so no call can leave state
+// behind for the next one: each call gets a fresh instance of the function's module scope and its
+// own `context`, `console` and `utils`.
+
+/**
+ * What the BSON bundle expects of a browser and V8 alone lacks: base64, UTF-8 and random bytes
+ * (from the host's CSPRNG through \`__hostRandom\`, which this removes from the global).
+ */
+export const ISOLATE_PRELUDE = String.raw`
+(function () {
+  'use strict';
+  const hostRandom = globalThis.__hostRandom;
+  delete globalThis.__hostRandom;
+  const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+  globalThis.btoa = (bin) => {
+    bin = String(bin);
+    let out = '';
+    for (let i = 0; i < bin.length; i += 3) {
+      const a = bin.charCodeAt(i), b = bin.charCodeAt(i + 1), c = bin.charCodeAt(i + 2);
+      if (a > 255 || b > 255 || c > 255) throw new Error('btoa: character out of range');
+      out += B64[a >> 2] + B64[((a & 3) << 4) | ((b || 0) >> 4)] +
+        (i + 1 < bin.length ? B64[((b & 15) << 2) | ((c || 0) >> 6)] : '=') +
+        (i + 2 < bin.length ? B64[c & 63] : '=');
+    }
+    return out;
+  };
+  globalThis.atob = (text) => {
+    const clean = String(text).replace(/[\s=]/g, '');
+    if (/[^A-Za-z0-9+/]/.test(clean)) throw new Error('atob: invalid base64');
+    let out = '', bits = 0, value = 0;
+    for (const ch of clean) {
+      value = (value << 6) | B64.indexOf(ch);
+      bits += 6;
+      if (bits >= 8) { bits -= 8; out += String.fromCharCode((value >> bits) & 255); }
+    }
+    return out;
+  };
+  globalThis.TextEncoder = class TextEncoder {
+    get encoding() { return 'utf-8'; }
+    encode(text = '') {
+      const bin = unescape(encodeURIComponent(String(text)));
+      const bytes = new Uint8Array(bin.length);
+      for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+      return bytes;
+    }
+  };
+  globalThis.TextDecoder = class TextDecoder {
+    constructor(label = 'utf-8', options = {}) { this.fatal = Boolean(options.fatal); }
+    get encoding() { return 'utf-8'; }
+    decode(bytes = new Uint8Array(0)) {
+      const view = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes.buffer || bytes);
+      let bin = '';
+      for (let i = 0; i < view.length; i += 8192) bin += String.fromCharCode.apply(null, view.subarray(i, i + 8192));
+      try { return decodeURIComponent(escape(bin)); } catch (e) {
+        if (this.fatal) throw new TypeError('The encoded data was not valid for encoding utf-8');
+        return bin;
+      }
+    }
+  };
+  globalThis.crypto = {
+    getRandomValues(array) {
+      const bytes = hostRandom.applySync(undefined, [array.byteLength], { result: { copy: true } });
+      new Uint8Array(array.buffer, array.byteOffset, array.byteLength).set(bytes);
+      return array;
+    },
+  };
+})();
+`;
+
+export const ISOLATE_SETUP = String.raw`
+(function (hostLog, hostSync, hostAsync, app) {
+  'use strict';
+  const host = { log: hostLog, sync: hostSync, async: hostAsync };
+  const EJSON = BSON.EJSON;
+  // The platform's BSON.Binary helpers, over the library's own.
+  const Binary = BSON.Binary;
+  Binary.fromHex = (hex, subtype) => Binary.createFromHexString(hex, subtype);
+  Binary.fromBase64 = (b64, subtype) => Binary.createFromBase64(b64, subtype);
+  Binary.prototype.toHex = function () { return this.toString('hex'); };
+  Binary.prototype.toBase64 = function () { return this.toString('base64'); };
+  Binary.prototype.text = function () { return this.toString('utf8'); };
+  const factories = new Map();
+  const MAX_DEPTH = 32;
+
+  // Relaxed parsing hands functions plain JS numbers (as the platform does), keeping Long, Decimal128, ObjectId and Date typed.
+  const parse = (text) => EJSON.parse(text, { relaxed: true });
+  const clone = (v) => (v === undefined ? undefined : parse(EJSON.stringify(v, { relaxed: false })));
+  const callHost = (kind, payload) => {
+    const out = host.sync.applySync(undefined, [kind, EJSON.stringify(payload, { relaxed: false })], { arguments: { copy: true }, result: { copy: true } });
+    const parsed = parse(out);
+    if (parsed && parsed.__error) throw new Error(parsed.__error);
+    return parsed.value;
+  };
+  const callHostAsync = async (kind, payload) => {
+    const out = await host.async.apply(undefined, [kind, EJSON.stringify(payload, { relaxed: false })], {
+      arguments: { copy: true },
+      result: { promise: true, copy: true },
+    });
+    const parsed = parse(out);
+    if (parsed && parsed.__error) throw new Error(parsed.__error);
+    return parsed.value;
+  };
+
+  const systemUser = Object.freeze({ id: '', type: 'system', data: {}, custom_data: {}, identities: [] });
+
+  const makeConsole = (fnName) => {
+    const log = (level) => (...parts) => {
+      const text = parts.map((p) => (typeof p === 'string' ? p : EJSON.stringify(p, { relaxed: true }))).join(' ');
+      host.log.applySync(undefined, [level, fnName, text.slice(0, 10000)], { arguments: { copy: true } });
+    };
+    return Object.freeze({ log: log('info'), info: log('info'), warn: log('warn'), error: log('error'), debug: log('debug') });
+  };
+
+  const utils = Object.freeze({
+    crypto: Object.freeze({
+      hash: (alg, input) => callHost('crypto.hash', { alg, input }),
+      hmac: (input, secret, alg, encoding) => callHost('crypto.hmac', { input, secret, alg, encoding }),
+      encrypt: () => { throw new Error('utils.crypto.encrypt is not supported by this version of Baste yet'); },
+      decrypt: () => { throw new Error('utils.crypto.decrypt is not supported by this version of Baste yet'); },
+      sign: () => { throw new Error('utils.crypto.sign is not supported by this version of Baste yet'); },
+      verify: () => { throw new Error('utils.crypto.verify is not supported by this version of Baste yet'); },
+    }),
+    jwt: Object.freeze({
+      encode: (method, payload, secret, header) => callHost('jwt.encode', { method, payload, secret, header }),
+      decode: (jwt, key, returnHeader, methods) => callHost('jwt.decode', { jwt, key, returnHeader, methods }),
+    }),
+  });
+
+  const http = Object.freeze(Object.fromEntries(
+    ['get', 'post', 'put', 'patch', 'delete', 'head'].map((m) => [m, (opts) => callHostAsync('http', { method: m.toUpperCase(), opts: opts || {} })]),
+  ));
+
+  function makeContext(desc, depth) {
+    return Object.freeze({
+      user: desc.user ? clone(desc.user) : systemUser,
+      runningAsSystem: () => desc.system,
+      values: Object.freeze({ get: (name) => clone(app.values[name]) }),
+      environment: Object.freeze({ tag: app.environment, values: clone(app.environmentValues) }),
+      request: desc.request ? clone(desc.request) : undefined,
+      services: Object.freeze({
+        get: (name) => { throw new Error("service '" + name + "' is not available: the data service is not supported by this version of Baste yet"); },
+      }),
+      http,
+      functions: Object.freeze({
+        execute: async (name, ...args) => {
+          if (depth >= MAX_DEPTH) throw new Error('function calls nested more than ' + MAX_DEPTH + ' deep');
+          const f = factories.get(name);
+          if (!f) throw new Error("function not found: '" + name + "'");
+          // The callee keeps the caller's user, unless it is configured to run as the system user.
+          const nested = { user: desc.user, system: desc.system || f.runAsSystem, request: desc.request };
+          return invoke(name, clone(args), nested, depth + 1);
+        },
+      }),
+    });
+  }
+
+  async function invoke(name, args, desc, depth) {
+    const f = factories.get(name);
+    if (!f) throw new Error("function not found: '" + name + "'");
+    if (f.syntaxError) throw new Error(f.syntaxError);
+    const entry = f.factory(makeContext(desc, depth), makeConsole(name), utils);
+    if (typeof entry !== 'function') throw new Error("function '" + name + "' does not assign a function to exports");
+    return entry(...args);
+  }
+
+  globalThis.__define = (name, factory, runAsSystem) => { factories.set(name, { factory, runAsSystem }); };
+  globalThis.__defineBroken = (name, message, runAsSystem) => { factories.set(name, { syntaxError: message, runAsSystem }); };
+  globalThis.__run = async (name, argsEjson, descEjson) => {
+    const args = parse(argsEjson);
+    const desc = parse(descEjson);
+    const result = await invoke(name, args, desc, 0);
+    return result === undefined ? 'null' : EJSON.stringify(result, { relaxed: false });
+  };
+  globalThis.__lockdown = () => {
+    delete globalThis.__run;
+    delete globalThis.__define;
+    delete globalThis.__defineBroken;
+    delete globalThis.__lockdown;
+    const seen = new Set();
+    const freeze = (o) => {
+      if (o === null || (typeof o !== 'object' && typeof o !== 'function') || seen.has(o)) return;
+      seen.add(o);
+      Object.freeze(o);
+      for (const key of Reflect.ownKeys(o)) {
+        const d = Object.getOwnPropertyDescriptor(o, key);
+        if (d && 'value' in d) freeze(d.value);
+        if (d && d.get) freeze(d.get);
+        if (d && d.set) freeze(d.set);
+      }
+      freeze(Object.getPrototypeOf(o));
+    };
+    for (const key of Reflect.ownKeys(globalThis)) {
+      const d = Object.getOwnPropertyDescriptor(globalThis, key);
+      if (d && 'value' in d) freeze(d.value);
+    }
+    Object.freeze(globalThis);
+  };
+})
+`;
+
+/** Wraps one function's source in a factory: a fresh module scope and `context` per call. */
+export function factorySource(source: string): string {
+  return `(function (context, console, utils) {\nvar exports;\n${source}\n;return exports;\n})`;
+}

@@ -1,0 +1,215 @@
+// Runs app functions in isolated-vm: a V8 isolate per sandbox with a memory cap, one frozen
+// realm holding every function's compiled factory, and a hard wall-clock limit per call. A call
+// that runs away (loop, allocation) fails alone with FunctionExecutionError; the isolate it broke
+// is thrown away and rebuilt on the next call. The isolate sees only what crosses the bridges
+// below: EJSON text, the app's values, and host calls for logging, crypto and HTTP.
+
+import { createRequire } from 'node:module';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import ivm from 'isolated-vm';
+import { EJSON } from 'bson';
+import type { Logger } from 'pino';
+import type { AppConfig } from '../app/model.js';
+import { BasteError } from '../errors.js';
+import { hostCall } from './host-calls.js';
+import { ISOLATE_PRELUDE, ISOLATE_SETUP, factorySource } from './isolate-source.js';
+
+export interface RuntimeOptions {
+  /** Wall-clock limit of one client-level call, nested calls included (platform: 120 s). */
+  readonly timeoutMs: number;
+  /** Heap cap of each isolate, in MiB (platform: 256–350 MB). */
+  readonly memoryMb: number;
+  /** Isolates side by side (default 2): a call stuck in one leaves the others serving. */
+  readonly isolates?: number;
+  readonly logger: Logger;
+}
+
+/** The user a call runs for, as functions see it in `context.user` (null: the system user). */
+export interface CallUser {
+  readonly id: string;
+  readonly type: string;
+  readonly data: Record<string, unknown>;
+  readonly custom_data: Record<string, unknown>;
+  readonly identities: readonly { id: string; provider_type: string; provider_id?: string }[];
+}
+
+export interface CallRequest {
+  readonly remoteIPAddress?: string;
+  readonly requestHeaders?: Record<string, string[]>;
+  readonly httpMethod?: string;
+  readonly rawQueryString?: string;
+  readonly webhookUrl?: string;
+  readonly httpReferrer?: string;
+  readonly httpUserAgent?: string;
+  readonly service?: string;
+  readonly action?: string;
+}
+
+export interface FunctionInvocation {
+  readonly name: string;
+  /** Canonical EJSON text of the argument array. */
+  readonly argsEjson: string;
+  readonly user: CallUser | null;
+  readonly runAsSystem: boolean;
+  readonly request?: CallRequest;
+}
+
+const require = createRequire(import.meta.url);
+let bsonBundle: string | undefined;
+/** The BSON library's browser bundle, evaluated inside each isolate for `BSON` and `EJSON`. */
+const bsonSource = () => (bsonBundle ??= readFileSync(join(dirname(require.resolve('bson')), 'bson.bundle.js'), 'utf8'));
+
+const executionError = (message: string) => new BasteError('FunctionExecutionError', message);
+
+interface Sandbox {
+  readonly isolate: ivm.Isolate;
+  readonly run: ivm.Reference<(name: string, args: string, desc: string) => Promise<string>>;
+}
+
+/** One isolate of the pool and the calls it is running. */
+interface Slot {
+  sandbox: Promise<Sandbox> | null;
+  inFlight: number;
+}
+
+export class FunctionRuntime {
+  private readonly slots: Slot[];
+
+  constructor(
+    private readonly app: AppConfig,
+    private readonly options: RuntimeOptions,
+  ) {
+    this.slots = Array.from({ length: Math.max(1, options.isolates ?? 2) }, () => ({ sandbox: null, inFlight: 0 }));
+  }
+
+  /** Builds every isolate now, so the first calls are not slowed and compile errors are logged at start. */
+  async warm(): Promise<void> {
+    await Promise.all(this.slots.map((slot) => this.ready(slot)));
+  }
+
+  /** Runs one client-level call; resolves to the canonical EJSON text of the result. */
+  async call(invocation: FunctionInvocation): Promise<string> {
+    // The least busy isolate: one held up by a runaway call gets no new work.
+    const slot = this.slots.reduce((a, b) => (b.inFlight < a.inFlight ? b : a));
+    slot.inFlight++;
+    try {
+      return await this.callIn(slot, invocation);
+    } finally {
+      slot.inFlight--;
+    }
+  }
+
+  private async callIn(slot: Slot, invocation: FunctionInvocation): Promise<string> {
+    const sandbox = await this.ready(slot);
+    const desc = EJSON.stringify(
+      { user: invocation.user, system: invocation.runAsSystem, request: invocation.request ?? null },
+      { relaxed: false },
+    );
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(executionError(`execution time limit exceeded (${this.options.timeoutMs} ms)`)), this.options.timeoutMs);
+    });
+    try {
+      const result = sandbox.run.apply(undefined, [invocation.name, invocation.argsEjson, desc], {
+        arguments: { copy: true },
+        result: { promise: true, copy: true },
+        timeout: this.options.timeoutMs,
+      });
+      return await Promise.race([result, deadline]);
+    } catch (err) {
+      throw this.failure(err, slot, sandbox);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Turns what the isolate threw into a FunctionExecutionError, replacing a broken isolate. */
+  private failure(err: unknown, slot: Slot, sandbox: Sandbox): BasteError {
+    if (err instanceof BasteError) {
+      // Our own wall-clock limit: whatever still runs in the isolate goes with it.
+      this.discard(slot, sandbox);
+      return err;
+    }
+    const message = err instanceof Error ? err.message : String(err);
+    if (sandbox.isolate.isDisposed || /disposed/i.test(message)) {
+      this.discard(slot, sandbox);
+      return executionError(/memory limit/i.test(message) ? 'memory limit exceeded' : 'execution was interrupted');
+    }
+    if (/timed out/i.test(message)) return executionError(`execution time limit exceeded (${this.options.timeoutMs} ms)`);
+    return executionError(message);
+  }
+
+  private discard(slot: Slot, sandbox: Sandbox): void {
+    if (!sandbox.isolate.isDisposed) sandbox.isolate.dispose();
+    const current = slot.sandbox;
+    void current?.then((s) => {
+      if (s === sandbox && slot.sandbox === current) slot.sandbox = null;
+    });
+  }
+
+  private ready(slot: Slot): Promise<Sandbox> {
+    const pending = (slot.sandbox ??= this.build().catch((err: unknown) => {
+      slot.sandbox = null;
+      throw err;
+    }));
+    return pending.then((s) => {
+      if (!s.isolate.isDisposed) return s;
+      if (slot.sandbox === pending) slot.sandbox = null;
+      return this.ready(slot);
+    });
+  }
+
+  private async build(): Promise<Sandbox> {
+    const isolate = new ivm.Isolate({ memoryLimit: this.options.memoryMb });
+    const context = await isolate.createContext();
+    const jail = context.global;
+    await jail.set('globalThis', jail.derefInto());
+    await jail.set('__hostRandom', new ivm.Reference((n: number) => [...randomBytes(Math.min(Math.max(0, n | 0), 65536))]));
+    await context.eval(ISOLATE_PRELUDE);
+    await context.eval(`${bsonSource()}\n;globalThis.BSON = BSON;`);
+    const log = this.options.logger;
+    const host = {
+      log: new ivm.Reference((level: string, fn: string, text: string) => {
+        const l = (['info', 'warn', 'error', 'debug'].includes(level) ? level : 'info') as 'info';
+        log[l]({ function: fn }, text);
+      }),
+      sync: new ivm.Reference((kind: string, payload: string) => hostCall(kind, payload, 'sync')),
+      async: new ivm.Reference((kind: string, payload: string) => hostCall(kind, payload, 'async')),
+    };
+    const values: Record<string, unknown> = {};
+    for (const v of this.app.values.values()) values[v.name] = v.fromSecret ? this.app.secrets.get(String(v.value)) : v.value;
+    const appFacts = { values, environment: this.app.environment, environmentValues: this.app.environmentValues };
+    const setup = await context.eval(ISOLATE_SETUP, { reference: true });
+    await setup.apply(undefined, [host.log, host.sync, host.async, new ivm.ExternalCopy(appFacts).copyInto({ release: true })]);
+    setup.release();
+
+    const define = await jail.get('__define', { reference: true });
+    const defineBroken = await jail.get('__defineBroken', { reference: true });
+    for (const fn of this.app.functions.values()) {
+      try {
+        const script = await isolate.compileScript(factorySource(fn.source), { filename: `functions/${fn.name}.js` });
+        const factory = await script.run(context, { reference: true });
+        await define.apply(undefined, [fn.name, factory.derefInto(), fn.runAsSystem]);
+      } catch (err) {
+        const message = `function '${fn.name}' (${fn.file}) could not be compiled: ${(err as Error).message}`;
+        log.error(message);
+        await defineBroken.apply(undefined, [fn.name, message, fn.runAsSystem]);
+      }
+    }
+    // Take the entry point before the lockdown removes it from the functions' sight.
+    const run = await jail.get('__run', { reference: true });
+    await context.eval('__lockdown()');
+    return { isolate, run };
+  }
+
+  async close(): Promise<void> {
+    for (const slot of this.slots) {
+      const current = slot.sandbox;
+      slot.sandbox = null;
+      const s = current ? await current.catch(() => null) : null;
+      if (s && !s.isolate.isDisposed) s.isolate.dispose();
+    }
+  }
+}

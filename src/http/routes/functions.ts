@@ -1,0 +1,53 @@
+// POST functions/call (wire-protocol §3 #23, §7): canonical EJSON in, canonical EJSON out.
+
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { BasteError } from '../../errors.js';
+import type { CallRequest } from '../../functions/runtime.js';
+import type { HttpDeps } from '../app.js';
+import { bearerToken, objectBody, requireApp } from '../request.js';
+
+/** The platform's request limit for function calls. */
+const CALL_BODY_LIMIT = 18 * 1024 * 1024;
+const HIDDEN_HEADERS = new Set(['authorization', 'cookie']);
+
+/** `context.request` for a client call: credentials never reach the function. */
+export function callRequestOf(req: FastifyRequest): CallRequest {
+  const requestHeaders: Record<string, string[]> = {};
+  for (const [k, v] of Object.entries(req.headers)) {
+    if (v === undefined || HIDDEN_HEADERS.has(k)) continue;
+    requestHeaders[k] = Array.isArray(v) ? v : [v];
+  }
+  const query = new URLSearchParams(req.url.split('?')[1] ?? '');
+  query.delete('secret');
+  return {
+    remoteIPAddress: req.ip,
+    requestHeaders,
+    rawQueryString: query.toString(),
+    httpUserAgent: typeof req.headers['user-agent'] === 'string' ? req.headers['user-agent'] : undefined,
+    httpReferrer: typeof req.headers.referer === 'string' ? req.headers.referer : undefined,
+  };
+}
+
+export const functionRoutes =
+  ({ app, sessions, auth, functions }: HttpDeps): FastifyPluginAsync =>
+  async (http) => {
+    http.post('/api/client/v2.0/app/:appId/functions/call', { bodyLimit: CALL_BODY_LIMIT }, async (req, reply) => {
+      requireApp(app, req);
+      const caller = await sessions.verifyAccessToken(bearerToken(req));
+      const body = objectBody(req);
+      if (typeof body.name !== 'string' || body.name.length === 0) throw new BasteError('MissingParameter', 'name is required and must be a string');
+      const args = body.arguments ?? [];
+      if (!Array.isArray(args)) throw new BasteError('InvalidParameter', 'arguments must be an array');
+      if (body.service !== undefined) {
+        throw new BasteError('ServiceNotFound', `service not found: '${String(body.service).slice(0, 100)}' (the data service is not supported by this version of Baste yet)`);
+      }
+      const text = await functions.callFromClient({
+        name: body.name,
+        // The body is canonical EJSON already: hand the arguments to the sandbox as text.
+        argsEjson: JSON.stringify(args),
+        user: await auth.callUser(caller.userId),
+        request: callRequestOf(req),
+      });
+      return reply.code(200).header('content-type', 'application/json').send(text);
+    });
+  };

@@ -1,0 +1,633 @@
+// Store on PostgreSQL through a `pg` connection pool, for several Baste instances sharing one
+// database. Same semantics as the SQLite store (the reference); what differs is how concurrent
+// writers from other processes are kept apart:
+//  - first login of an identity: the user and identity are inserted in one transaction with
+//    `INSERT ... ON CONFLICT DO NOTHING` on the identity; the loser of a race rolls back (its
+//    user row with it) and finds the winner's identity;
+//  - counters: one `INSERT ... ON CONFLICT DO UPDATE ... RETURNING` statement;
+//  - signing-key rotation: a transaction holding an exclusive lock on the key table;
+//  - deletions that depend on what else exists lock the user rows first;
+//  - a transaction that PostgreSQL aborts as a deadlock or serialization failure is retried.
+// Times are BIGINT epoch milliseconds; int8 values are parsed to numbers for this pool only.
+
+import pg from 'pg';
+import type {
+  ActiveSession,
+  ApiKeyCreateOutcome,
+  ApiKeyRecord,
+  DeviceRecord,
+  IdentityRecord,
+  LinkOutcome,
+  NewIdentity,
+  OAuthStateRecord,
+  SessionRecord,
+  SigningKeyRecord,
+  Store,
+  UserpassAccount,
+  UserpassToken,
+  UserRecord,
+  UserType,
+} from '../store.js';
+import { MIGRATIONS } from './schema.js';
+
+type Row = Record<string, unknown>;
+type Queryable = pg.Pool | pg.PoolClient;
+
+export interface PostgresStoreOptions {
+  /**
+   * Keep the tables in this schema (created when missing) instead of the connection's default
+   * (usually `public`). Letters, digits and underscores only.
+   */
+  readonly schema?: string;
+  /** Most connections the pool opens (default 10). */
+  readonly maxConnections?: number;
+  /** Told when an idle pooled connection fails; the pool drops it and connects again when needed. */
+  readonly onError?: (err: Error) => void;
+}
+
+/** Arbitrary first half of the migration advisory lock key ('bast'); the second half is the schema. */
+const MIGRATION_LOCK_CLASS = 0x62617374;
+/** First half of the advisory lock key that serializes server API key creation ('skey'). */
+const SERVER_KEYS_LOCK_CLASS = 0x736b6579;
+const INT8_OID = 20;
+/** PostgreSQL error codes worth running a transaction again for. */
+const RETRYABLE = new Set(['40001' /* serialization_failure */, '40P01' /* deadlock_detected */]);
+const MAX_ATTEMPTS = 5;
+
+/** int8 (BIGINT, count(*)) as a JS number: every value we store is an epoch-ms time or a count. */
+const typeParsers = {
+  getTypeParser(oid: number, format?: string) {
+    if (oid === INT8_OID && format !== 'binary') return (value: string) => Number(value);
+    return (pg.types.getTypeParser as (oid: number, format?: string) => unknown)(oid, format);
+  },
+} as unknown as pg.CustomTypesConfig;
+
+/** Opens a pool on `url` (postgres://user:password@host:port/database), then brings the schema up to date. */
+export async function openPostgresStore(url: string, opts: PostgresStoreOptions = {}): Promise<Store> {
+  const schema = opts.schema;
+  if (schema !== undefined && !/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(schema)) {
+    throw new Error(`invalid PostgreSQL schema name '${schema}'`);
+  }
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: opts.maxConnections ?? 10,
+    types: typeParsers,
+    // Every connection of the pool resolves table names in the chosen schema.
+    ...(schema ? { options: `-c search_path=${schema}` } : {}),
+  });
+  pool.on('error', (err) => opts.onError?.(err));
+  try {
+    await migrate(pool, schema);
+  } catch (err) {
+    await pool.end().catch(() => {});
+    throw err;
+  }
+  return new PostgresStore(pool);
+}
+
+async function migrate(pool: pg.Pool, schema: string | undefined): Promise<void> {
+  await inTransaction(pool, async (c) => {
+    // Held until commit: a second instance starting at the same time waits here, then finds
+    // the migrations applied. Keyed by schema so independent schemas migrate independently.
+    await c.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [
+      MIGRATION_LOCK_CLASS,
+      schema ?? (await c.query('SELECT current_schema() AS s')).rows[0]?.s ?? '',
+    ]);
+    if (schema) await c.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+    await c.query('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)');
+    const applied = new Set((await c.query('SELECT version FROM schema_migrations')).rows.map((r: Row) => r.version as number));
+    for (const [i, sql] of MIGRATIONS.entries()) {
+      const version = i + 1;
+      if (applied.has(version)) continue;
+      await c.query(sql);
+      await c.query('INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)', [version, Date.now()]);
+    }
+  });
+}
+
+/** Runs `fn` in a transaction on one pooled connection, again when PostgreSQL aborts it as a deadlock or serialization failure. */
+async function inTransaction<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const c = await pool.connect();
+    let broken: Error | undefined;
+    try {
+      await c.query('BEGIN');
+      const result = await fn(c);
+      await c.query('COMMIT');
+      return result;
+    } catch (err) {
+      await c.query('ROLLBACK').catch((e: Error) => {
+        broken = e; // the connection is unusable: let the pool discard it
+      });
+      if (attempt < MAX_ATTEMPTS && RETRYABLE.has((err as { code?: string }).code ?? '')) {
+        await new Promise((r) => setTimeout(r, Math.random() * 10 * attempt));
+        continue;
+      }
+      throw err;
+    } finally {
+      c.release(broken);
+    }
+  }
+}
+
+/** A transaction the caller ends itself by returning `ROLLBACK` instead of a result. */
+const ROLLBACK = Symbol('rollback');
+
+const toSession = (r: Row): SessionRecord => ({
+  id: r.id as string,
+  userId: r.user_id as string,
+  refreshHash: r.refresh_hash as string,
+  deviceId: r.device_id as string,
+  providerName: r.provider_name as string,
+  providerType: r.provider_type as string,
+  createdAt: r.created_at as number,
+  expiresAt: r.expires_at as number,
+  apiKeyId: (r.api_key_id as string | null) ?? null,
+});
+
+const toApiKey = (r: Row): ApiKeyRecord => ({
+  id: r.id as string,
+  userId: r.user_id as string,
+  kind: r.kind as ApiKeyRecord['kind'],
+  name: r.name as string,
+  keyHash: r.key_hash as string,
+  disabled: r.disabled === true,
+  createdAt: r.created_at as number,
+});
+
+const toActive = (r: Row | undefined): ActiveSession | null =>
+  r ? { session: toSession(r), userDisabled: r.user_disabled === true } : null;
+
+const toAccount = (r: Row): UserpassAccount => ({
+  id: r.id as string,
+  email: r.email as string,
+  passwordHash: r.password_hash as string,
+  confirmed: r.confirmed === true,
+  createdAt: r.created_at as number,
+});
+
+const toOAuthState = (r: Row): OAuthStateRecord => ({
+  idHash: r.id_hash as string,
+  providerName: r.provider_name as string,
+  clientState: r.client_state as string,
+  redirectUri: r.redirect_uri as string,
+  callbackUrl: r.callback_url as string,
+  device: JSON.parse(r.device as string) as Record<string, unknown>,
+  linkSessionId: (r.link_session_id as string | null) ?? null,
+  codeVerifier: r.code_verifier as string,
+  nonce: r.nonce as string,
+  createdAt: r.created_at as number,
+  expiresAt: r.expires_at as number,
+});
+
+const SESSION_WITH_USER = 'SELECT s.*, u.disabled AS user_disabled FROM sessions s JOIN users u ON u.id = s.user_id';
+
+class PostgresStore implements Store {
+  private closed = false;
+
+  constructor(private readonly pool: pg.Pool) {}
+
+  private async rows(sql: string, params: unknown[] = [], on: Queryable = this.pool): Promise<Row[]> {
+    return (await on.query(sql, params)).rows as Row[];
+  }
+
+  private async one(sql: string, params: unknown[] = [], on: Queryable = this.pool): Promise<Row | undefined> {
+    return (await this.rows(sql, params, on))[0];
+  }
+
+  private async changes(sql: string, params: unknown[] = [], on: Queryable = this.pool): Promise<number> {
+    return (await on.query(sql, params)).rowCount ?? 0;
+  }
+
+  private tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    return inTransaction(this.pool, fn);
+  }
+
+  async loginIdentity(input: { identity: NewIdentity; newUserId: string; userType: UserType; now: number }) {
+    const { identity: id, newUserId, userType, now } = input;
+    for (let attempt = 1; ; attempt++) {
+      // Known identity: refresh its data and the user's last login in one statement, unless the
+      // user is disabled (a refused login is not activity).
+      const found = await this.one(
+        `WITH owner AS (
+           SELECT i.user_id, u.disabled FROM identities i JOIN users u ON u.id = i.user_id
+            WHERE i.provider_name = $1 AND i.external_id = $2
+         ), refreshed AS (
+           UPDATE identities SET data = $3 WHERE provider_name = $1 AND external_id = $2
+              AND EXISTS (SELECT 1 FROM owner WHERE NOT owner.disabled)
+         ), touched AS (
+           UPDATE users SET last_auth_at = $4 FROM owner WHERE users.id = owner.user_id AND NOT owner.disabled
+         )
+         SELECT user_id, disabled FROM owner`,
+        [id.providerName, id.externalId, JSON.stringify(id.data), now],
+      );
+      if (found) return { userId: found.user_id as string, created: false, disabled: found.disabled === true };
+
+      // New identity: create user and identity together. If another login of the same identity
+      // commits first, our identity insert does nothing, we roll back our user and look again.
+      const created = await inTransaction(this.pool, async (c) => {
+        await c.query('INSERT INTO users (id, type, disabled, created_at, last_auth_at) VALUES ($1, $2, FALSE, $3, $3)', [
+          newUserId,
+          userType,
+          now,
+        ]);
+        const inserted = await this.insertIdentity(newUserId, id, now, c);
+        if (!inserted) throw ROLLBACK;
+        return true;
+      }).catch((err: unknown) => {
+        if (err === ROLLBACK) return false;
+        throw err;
+      });
+      if (created) return { userId: newUserId, created: true, disabled: false };
+      if (attempt >= MAX_ATTEMPTS) throw new Error('loginIdentity: the identity kept changing under us');
+    }
+  }
+
+  /** Inserts an identity unless one with its provider name and external id exists; true when inserted. */
+  private async insertIdentity(userId: string, id: NewIdentity, now: number, on: Queryable): Promise<boolean> {
+    const n = await this.changes(
+      `INSERT INTO identities (provider_name, external_id, user_id, provider_type, provider_id, data, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (provider_name, external_id) DO NOTHING`,
+      [id.providerName, id.externalId, userId, id.providerType, id.providerId, JSON.stringify(id.data), now],
+      on,
+    );
+    return n > 0;
+  }
+
+  async linkIdentity(userId: string, identity: NewIdentity, now: number): Promise<LinkOutcome> {
+    return this.tx(async (c): Promise<LinkOutcome> => {
+      if (await this.insertIdentity(userId, identity, now, c)) {
+        await c.query('UPDATE users SET last_auth_at = $1 WHERE id = $2', [now, userId]);
+        return 'linked';
+      }
+      const owner = await this.one(
+        'SELECT user_id FROM identities WHERE provider_name = $1 AND external_id = $2',
+        [identity.providerName, identity.externalId],
+        c,
+      );
+      // Owner gone between the two statements (user deleted): the identity is free again.
+      if (!owner) throw Object.assign(new Error('identity vanished while linking'), { code: '40001' });
+      return owner.user_id === userId ? 'already-linked' : 'taken';
+    });
+  }
+
+  async getUser(id: string): Promise<UserRecord | null> {
+    // One statement, so user and identities come from the same snapshot.
+    const rows = await this.rows(
+      `SELECT u.id, u.type, u.disabled, u.created_at, u.last_auth_at,
+              i.external_id, i.provider_name, i.provider_type, i.provider_id, i.data, i.created_at AS identity_created_at
+         FROM users u LEFT JOIN identities i ON i.user_id = u.id
+        WHERE u.id = $1
+        ORDER BY i.created_at, i.seq`,
+      [id],
+    );
+    const r = rows[0];
+    if (!r) return null;
+    const identities: IdentityRecord[] = rows
+      .filter((row) => row.external_id !== null)
+      .map((row) => ({
+        externalId: row.external_id as string,
+        providerName: row.provider_name as string,
+        providerType: row.provider_type as string,
+        providerId: row.provider_id as string,
+        data: JSON.parse(row.data as string) as Record<string, unknown>,
+        createdAt: row.identity_created_at as number,
+      }));
+    return {
+      id: r.id as string,
+      type: r.type as UserType,
+      disabled: r.disabled === true,
+      createdAt: r.created_at as number,
+      lastAuthAt: r.last_auth_at as number,
+      identities,
+    };
+  }
+
+  async findIdentityOwner(providerName: string, externalId: string) {
+    const r = await this.one('SELECT user_id FROM identities WHERE provider_name = $1 AND external_id = $2', [
+      providerName,
+      externalId,
+    ]);
+    return r ? { userId: r.user_id as string } : null;
+  }
+
+  async setUserDisabled(id: string, disabled: boolean): Promise<boolean> {
+    return this.tx(async (c) => {
+      const changed = (await this.changes('UPDATE users SET disabled = $1 WHERE id = $2', [disabled, id], c)) > 0;
+      if (changed && disabled) await c.query('DELETE FROM sessions WHERE user_id = $1', [id]);
+      return changed;
+    });
+  }
+
+  async deleteUser(id: string): Promise<boolean> {
+    return this.tx((c) => this.deleteUserIn(c, id));
+  }
+
+  private async deleteUserIn(c: pg.PoolClient, id: string): Promise<boolean> {
+    // Lock the user first: a concurrent link (which key-share locks the user) waits, so the
+    // email/password accounts read below are all there is.
+    if (!(await this.one('SELECT id FROM users WHERE id = $1 FOR UPDATE', [id], c))) return false;
+    await c.query(
+      `DELETE FROM userpass_accounts WHERE id IN (
+         SELECT external_id FROM identities WHERE user_id = $1 AND provider_type = 'local-userpass')`,
+      [id],
+    );
+    return (await this.changes('DELETE FROM users WHERE id = $1', [id], c)) > 0;
+  }
+
+  async deleteInactiveAnonymousUsers(before: number): Promise<number> {
+    const stale = `u.last_auth_at < $1
+      AND EXISTS (SELECT 1 FROM identities i WHERE i.user_id = u.id)
+      AND NOT EXISTS (SELECT 1 FROM identities i WHERE i.user_id = u.id AND i.provider_type <> 'anon-user')`;
+    return this.tx(async (c) => {
+      // Lock the candidates, then delete with a fresh snapshot that re-checks the condition: a
+      // login or link that committed meanwhile keeps its user. Anonymous-only users have no
+      // email/password accounts to remove.
+      const ids = (await this.rows(`SELECT u.id FROM users u WHERE ${stale} FOR UPDATE`, [before], c)).map((r) => r.id);
+      if (ids.length === 0) return 0;
+      return this.changes(`DELETE FROM users u WHERE u.id = ANY($2) AND ${stale}`, [before, ids], c);
+    });
+  }
+
+  async createSession(s: SessionRecord): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO sessions (id, user_id, refresh_hash, device_id, provider_name, provider_type, created_at, expires_at, api_key_id)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+      [s.id, s.userId, s.refreshHash, s.deviceId, s.providerName, s.providerType, s.createdAt, s.expiresAt, s.apiKeyId ?? null],
+    );
+  }
+
+  async createUserApiKey(key: ApiKeyRecord, limit: number): Promise<ApiKeyCreateOutcome> {
+    return this.tx(async (c): Promise<ApiKeyCreateOutcome> => {
+      // Creations for one owner queue on the owner's row, so the limit holds under concurrency.
+      await c.query('SELECT 1 FROM users WHERE id = $1 FOR UPDATE', [key.userId]);
+      const n = await this.one('SELECT COUNT(*) AS n FROM api_keys WHERE user_id = $1', [key.userId], c);
+      if ((n!.n as number) >= limit) return 'limit-reached';
+      if (await this.one('SELECT 1 FROM api_keys WHERE user_id = $1 AND name = $2', [key.userId, key.name], c)) {
+        return 'name-taken';
+      }
+      await this.insertApiKey(key, c);
+      return 'created';
+    });
+  }
+
+  async createServerApiKey(key: ApiKeyRecord, identity: NewIdentity, limit: number): Promise<ApiKeyCreateOutcome> {
+    return this.tx(async (c): Promise<ApiKeyCreateOutcome> => {
+      // Server keys have no common row to lock: creations queue on an advisory lock instead.
+      await c.query('SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))', [SERVER_KEYS_LOCK_CLASS]);
+      const n = await this.one(`SELECT COUNT(*) AS n FROM api_keys WHERE kind = 'server'`, [], c);
+      if ((n!.n as number) >= limit) return 'limit-reached';
+      if (await this.one(`SELECT 1 FROM api_keys WHERE kind = 'server' AND name = $1`, [key.name], c)) return 'name-taken';
+      await c.query("INSERT INTO users (id, type, disabled, created_at, last_auth_at) VALUES ($1, 'server', FALSE, $2, $2)", [
+        key.userId,
+        key.createdAt,
+      ]);
+      if (!(await this.insertIdentity(key.userId, identity, key.createdAt, c))) {
+        throw Object.assign(new Error('the server API key identity already exists'), { code: '23505' });
+      }
+      await this.insertApiKey(key, c);
+      return 'created';
+    });
+  }
+
+  private async insertApiKey(key: ApiKeyRecord, c: pg.PoolClient): Promise<void> {
+    await c.query(
+      `INSERT INTO api_keys (id, user_id, kind, name, key_hash, disabled, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+      [key.id, key.userId, key.kind, key.name, key.keyHash, key.disabled, key.createdAt],
+    );
+  }
+
+  async listApiKeys(userId: string): Promise<ApiKeyRecord[]> {
+    return (await this.rows('SELECT * FROM api_keys WHERE user_id = $1 ORDER BY created_at, seq', [userId])).map(toApiKey);
+  }
+
+  async listServerApiKeys(): Promise<ApiKeyRecord[]> {
+    return (await this.rows(`SELECT * FROM api_keys WHERE kind = 'server' ORDER BY created_at, seq`)).map(toApiKey);
+  }
+
+  async findApiKeyByHash(hash: string) {
+    const r = await this.one(
+      'SELECT k.*, u.disabled AS user_disabled FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.key_hash = $1',
+      [hash],
+    );
+    return r ? { key: toApiKey(r), userDisabled: r.user_disabled === true } : null;
+  }
+
+  async setApiKeyDisabled(userId: string, id: string, disabled: boolean): Promise<boolean> {
+    return this.tx(async (c) => {
+      const changed = (await this.changes('UPDATE api_keys SET disabled = $1 WHERE user_id = $2 AND id = $3', [disabled, userId, id], c)) > 0;
+      if (changed && disabled) await c.query('DELETE FROM sessions WHERE api_key_id = $1', [id]);
+      return changed;
+    });
+  }
+
+  async deleteApiKey(userId: string, id: string): Promise<boolean> {
+    return this.tx(async (c) => {
+      const r = await this.one('DELETE FROM api_keys WHERE user_id = $1 AND id = $2 RETURNING kind', [userId, id], c);
+      if (!r) return false;
+      await c.query('DELETE FROM sessions WHERE api_key_id = $1', [id]);
+      if (r.kind === 'server') await this.deleteUserIn(c, userId);
+      return true;
+    });
+  }
+
+  async findSessionByRefreshHash(hash: string): Promise<ActiveSession | null> {
+    return toActive(await this.one(`${SESSION_WITH_USER} WHERE s.refresh_hash = $1`, [hash]));
+  }
+
+  async findSession(id: string): Promise<ActiveSession | null> {
+    return toActive(await this.one(`${SESSION_WITH_USER} WHERE s.id = $1`, [id]));
+  }
+
+  async touchSession(_sessionId: string, userId: string, now: number): Promise<void> {
+    await this.pool.query('UPDATE users SET last_auth_at = $1 WHERE id = $2', [now, userId]);
+  }
+
+  async deleteSession(id: string): Promise<boolean> {
+    return (await this.changes('DELETE FROM sessions WHERE id = $1', [id])) > 0;
+  }
+
+  async deleteSessionsOfUser(userId: string): Promise<number> {
+    return this.changes('DELETE FROM sessions WHERE user_id = $1', [userId]);
+  }
+
+  async deleteExpiredSessions(now: number): Promise<number> {
+    return this.changes('DELETE FROM sessions WHERE expires_at <= $1', [now]);
+  }
+
+  async upsertDevice(d: DeviceRecord): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO devices (id, user_id, platform, platform_version, sdk_version, app_id, app_version, last_seen_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+       ON CONFLICT (id, user_id) DO UPDATE SET platform = excluded.platform,
+         platform_version = excluded.platform_version, sdk_version = excluded.sdk_version,
+         app_id = excluded.app_id, app_version = excluded.app_version, last_seen_at = excluded.last_seen_at`,
+      [
+        d.id,
+        d.userId,
+        d.platform ?? null,
+        d.platformVersion ?? null,
+        d.sdkVersion ?? null,
+        d.appId ?? null,
+        d.appVersion ?? null,
+        d.lastSeenAt,
+      ],
+    );
+  }
+
+  async listDevices(userId: string): Promise<DeviceRecord[]> {
+    const rows = await this.rows('SELECT * FROM devices WHERE user_id = $1 ORDER BY last_seen_at DESC', [userId]);
+    return rows.map((r) => ({
+      id: r.id as string,
+      userId: r.user_id as string,
+      platform: (r.platform as string | null) ?? undefined,
+      platformVersion: (r.platform_version as string | null) ?? undefined,
+      sdkVersion: (r.sdk_version as string | null) ?? undefined,
+      appId: (r.app_id as string | null) ?? undefined,
+      appVersion: (r.app_version as string | null) ?? undefined,
+      lastSeenAt: r.last_seen_at as number,
+    }));
+  }
+
+  async createUserpassAccount(a: UserpassAccount): Promise<'created' | 'exists'> {
+    const n = await this.changes(
+      `INSERT INTO userpass_accounts (id, email, password_hash, confirmed, created_at) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (email) DO NOTHING`,
+      [a.id, a.email, a.passwordHash, a.confirmed, a.createdAt],
+    );
+    return n > 0 ? 'created' : 'exists';
+  }
+
+  async findUserpassAccountByEmail(email: string): Promise<UserpassAccount | null> {
+    const r = await this.one('SELECT * FROM userpass_accounts WHERE email = $1', [email]);
+    return r ? toAccount(r) : null;
+  }
+
+  async findUserpassAccount(id: string): Promise<UserpassAccount | null> {
+    const r = await this.one('SELECT * FROM userpass_accounts WHERE id = $1', [id]);
+    return r ? toAccount(r) : null;
+  }
+
+  async confirmUserpassAccount(id: string): Promise<void> {
+    await this.pool.query('UPDATE userpass_accounts SET confirmed = TRUE WHERE id = $1', [id]);
+  }
+
+  async setUserpassPassword(id: string, passwordHash: string): Promise<void> {
+    await this.pool.query('UPDATE userpass_accounts SET password_hash = $1 WHERE id = $2', [passwordHash, id]);
+  }
+
+  async deleteUserpassAccount(id: string): Promise<void> {
+    await this.pool.query('DELETE FROM userpass_accounts WHERE id = $1', [id]);
+  }
+
+  async putUserpassToken(t: UserpassToken): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO userpass_tokens (id, account_id, kind, token_hash, expires_at) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (account_id, kind) DO UPDATE SET id = excluded.id, token_hash = excluded.token_hash,
+         expires_at = excluded.expires_at`,
+      [t.id, t.accountId, t.kind, t.tokenHash, t.expiresAt],
+    );
+  }
+
+  async takeUserpassToken(id: string, tokenHash: string): Promise<UserpassToken | null> {
+    const r = await this.one('DELETE FROM userpass_tokens WHERE id = $1 AND token_hash = $2 RETURNING *', [id, tokenHash]);
+    if (!r) return null;
+    return {
+      id: r.id as string,
+      accountId: r.account_id as string,
+      kind: r.kind as UserpassToken['kind'],
+      tokenHash: r.token_hash as string,
+      expiresAt: r.expires_at as number,
+    };
+  }
+
+  async hitCounter(key: string, windowMs: number, now: number) {
+    // One statement: concurrent hits on one key serialize on its row, none is lost.
+    const r = await this.one(
+      `INSERT INTO counters (key, window_start, count) VALUES ($1, $2, 1)
+       ON CONFLICT (key) DO UPDATE SET
+         window_start = CASE WHEN counters.window_start + $3 <= $2 THEN $2 ELSE counters.window_start END,
+         count        = CASE WHEN counters.window_start + $3 <= $2 THEN 1 ELSE counters.count + 1 END
+       RETURNING window_start, count`,
+      [key, now, windowMs],
+    );
+    return { count: r!.count as number, windowStart: r!.window_start as number };
+  }
+
+  async readCounter(key: string, windowMs: number, now: number) {
+    const r = await this.one('SELECT window_start, count FROM counters WHERE key = $1', [key]);
+    if (!r || (r.window_start as number) + windowMs <= now) return { windowStart: now, count: 0 };
+    return { windowStart: r.window_start as number, count: r.count as number };
+  }
+
+  async deleteStaleCounters(before: number): Promise<number> {
+    return this.changes('DELETE FROM counters WHERE window_start < $1', [before]);
+  }
+
+  async deleteExpiredUserpassTokens(now: number): Promise<number> {
+    return this.changes('DELETE FROM userpass_tokens WHERE expires_at <= $1', [now]);
+  }
+
+  async putOAuthState(st: OAuthStateRecord): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO oauth_states (id_hash, provider_name, client_state, redirect_uri, callback_url, device, link_session_id,
+         code_verifier, nonce, created_at, expires_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+      [
+        st.idHash,
+        st.providerName,
+        st.clientState,
+        st.redirectUri,
+        st.callbackUrl,
+        JSON.stringify(st.device),
+        st.linkSessionId,
+        st.codeVerifier,
+        st.nonce,
+        st.createdAt,
+        st.expiresAt,
+      ],
+    );
+  }
+
+  async takeOAuthState(idHash: string, now: number): Promise<OAuthStateRecord | null> {
+    // One statement: of two callbacks racing on one state, exactly one gets the row.
+    const r = await this.one('DELETE FROM oauth_states WHERE id_hash = $1 RETURNING *', [idHash]);
+    if (!r || (r.expires_at as number) <= now) return null;
+    return toOAuthState(r);
+  }
+
+  async deleteExpiredOAuthStates(now: number): Promise<number> {
+    return this.changes('DELETE FROM oauth_states WHERE expires_at <= $1', [now]);
+  }
+
+  async listSigningKeys(): Promise<SigningKeyRecord[]> {
+    const rows = await this.rows('SELECT * FROM signing_keys ORDER BY created_at, kid');
+    return rows.map((r) => ({
+      kid: r.kid as string,
+      secret: r.secret as string,
+      createdAt: r.created_at as number,
+      retiredAt: (r.retired_at as number | null) ?? null,
+    }));
+  }
+
+  async rotateSigningKey(key: SigningKeyRecord): Promise<void> {
+    await this.tx(async (c) => {
+      // Rotations from several instances queue on this lock (readers are not blocked), so each
+      // one retires every key inserted before it: exactly one key stays active.
+      await c.query('LOCK TABLE signing_keys IN EXCLUSIVE MODE');
+      await c.query('UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL', [key.createdAt]);
+      await c.query('INSERT INTO signing_keys (kid, secret, created_at, retired_at) VALUES ($1, $2, $3, $4)', [
+        key.kid,
+        key.secret,
+        key.createdAt,
+        key.retiredAt,
+      ]);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.end();
+  }
+}

@@ -1,0 +1,359 @@
+// App functions through both SDKs and raw HTTP: results and EJSON types, errors, private and
+// can_evaluate refusals, the system user, the sandbox's walls, runaway calls, custom-function login.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Decimal128, Long, ObjectId } from 'bson';
+import {
+  AnonymousCredential,
+  FunctionCredential,
+  MemoryStorage,
+  Stitch,
+  StitchAppClientConfiguration,
+  type StitchAppClient,
+} from 'mongodb-stitch-server-sdk';
+import * as Realm from 'realm-web';
+import type { AppConfig, FunctionConfig } from '../src/app/model.js';
+import { appConfig, provider, startServer, type TestServer } from './helpers/server.js';
+
+const fn = (name: string, source: string, extra: Partial<FunctionConfig> = {}): [string, FunctionConfig] => [
+  name,
+  { name, private: false, runAsSystem: false, canEvaluate: undefined, source, file: `functions/${name}.js`, ...extra },
+];
+
+const FUNCTIONS = new Map([
+  fn('sum', 'exports = function(a, b) { return a + b; };'),
+  fn('echo', 'exports = async function(...args) { return args; };'),
+  fn('echoTypes', `exports = function(v) {
+    return { int: typeof v.i, oid: v.o instanceof BSON.ObjectId, date: v.d instanceof Date, dec: v.dec instanceof BSON.Decimal128, long: typeof v.l };
+  };`),
+  fn('bare', 'exports = function(kind) { return { s: "text", n: 7.5, nul: null, arr: [1, "two"] }[kind]; };'),
+  fn('boom', 'exports = function() { throw new Error("kaboom: " + 42); };'),
+  fn('secretThing', 'exports = function() { return "private result"; };', { private: true }),
+  fn('callsPrivate', 'exports = async function() { return context.functions.execute("secretThing"); };'),
+  fn('onlyBob', 'exports = function() { return "hi bob"; };', { canEvaluate: { '%%user.data.name': 'bob' } }),
+  fn('onlyWithArg', 'exports = function(n) { return n; };', { canEvaluate: { '%%args.0': { $gt: 10 } } }),
+  // The platform's admin example: a system function guards itself with context.user.id.
+  fn(
+    'adminOnly',
+    `exports = function() {
+      if (context.user.id !== context.values.get("adminUserId")) throw new Error("not allowed");
+      return { system: context.runningAsSystem(), user: context.user.id };
+    };`,
+    { runAsSystem: true },
+  ),
+  fn('whoami', 'exports = async function() { return { id: context.user.id, type: context.user.type, system: context.runningAsSystem(), nested: await context.functions.execute("systemWho") }; };'),
+  fn('systemWho', 'exports = function() { return { id: context.user.id, system: context.runningAsSystem() }; };', { runAsSystem: true }),
+  fn('values', 'exports = function() { return { greeting: context.values.get("greeting"), secret: context.values.get("apiSecret"), missing: context.values.get("nope") === undefined, env: context.environment.tag }; };'),
+  fn('request', 'exports = function() { return { ip: context.request.remoteIPAddress, auth: context.request.requestHeaders.authorization, ua: context.request.requestHeaders["x-test"] }; };'),
+  fn('escape', `exports = function(what) {
+    const probes = {
+      process: () => typeof process,
+      require: () => typeof require,
+      fs: () => { try { return typeof require("fs"); } catch (e) { return "no require"; } },
+      globalLeak: () => { globalThis.stash = "x"; return String(globalThis.stash); },
+      protoLeak: () => { try { Object.prototype.polluted = 1; } catch (e) {} return String(({}).polluted); },
+      fetch: () => typeof fetch,
+      store: () => typeof __run === "function" ? "bridge visible" : "no bridge",
+    };
+    return probes[what]();
+  };`),
+  fn('counter', 'let n = 0; exports = function() { n += 1; return n; };'),
+  fn('loop', 'exports = function() { for (;;) {} };'),
+  fn('asyncLoop', 'exports = async function() { await null; for (;;) {} };'),
+  fn('memoryBomb', 'exports = function() { const a = []; for (;;) a.push(new Array(1e5).fill(7)); };'),
+  fn('crypto', 'exports = function() { return { hmac: utils.crypto.hmac("msg", "key", "sha256", "hex"), hash: utils.crypto.hash("sha256", "abc").toHex(), jwt: utils.jwt.decode(utils.jwt.encode("HS256", { a: 1 }, "k".repeat(32)), "k".repeat(32)) }; };'),
+  fn('services', 'exports = function() { return context.services.get("mongodb-atlas"); };'),
+  fn('badSyntax', 'exports = function( { '),
+  fn('authFn', `exports = function(payload) {
+    if (payload.username === "nobody") throw new Error("unknown user " + payload.username);
+    if (payload.username === "weird") return 42;
+    return { id: "ext-" + payload.username, name: payload.username, n: payload.n };
+  };`, { private: true }),
+  fn('lastPayload', 'exports = function(payload) { return typeof payload.n + ":" + payload.n; };', { private: true }),
+]);
+
+function testApp(): AppConfig {
+  const base = appConfig([provider('anon-user'), provider('custom-function', { authFunctionName: 'authFn' })], 'fn-app-abcde');
+  return {
+    ...base,
+    environment: 'production',
+    functions: FUNCTIONS,
+    values: new Map([
+      ['greeting', { name: 'greeting', fromSecret: false, value: { text: 'hello' } }],
+      ['apiSecret', { name: 'apiSecret', fromSecret: true, value: 'api-secret' }],
+      ['adminUserId', { name: 'adminUserId', fromSecret: false, value: 'set-in-before' }],
+    ]),
+    secrets: new Map([['api-secret', 's3cr3t']]),
+  };
+}
+
+describe('functions', () => {
+  let server: TestServer;
+  let rw: Realm.App;
+  let stitch: StitchAppClient;
+  let token: string;
+
+  const callRaw = async (name: string, args: unknown[] = [], accessToken = token) => {
+    const res = await fetch(`${server.url}/api/client/v2.0/app/${server.appId}/functions/call`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${accessToken}`, 'x-test': 'probe' },
+      body: JSON.stringify({ name, arguments: args }),
+    });
+    return { status: res.status, json: await res.json() };
+  };
+
+  before(async () => {
+    server = await startServer(testApp(), { functions: { timeoutMs: 400, memoryMb: 64 } });
+    rw = new Realm.App({ id: server.appId, baseUrl: server.url });
+    await rw.logIn(Realm.Credentials.anonymous(false));
+    token = rw.currentUser!.accessToken!;
+    Stitch.clearApps();
+    stitch = Stitch.initializeAppClient(
+      server.appId,
+      new StitchAppClientConfiguration.Builder().withBaseUrl(server.url).withStorage(new MemoryStorage(`fn-${Date.now()}`)).build(),
+    );
+    await stitch.auth.loginWithCredential(new AnonymousCredential());
+  });
+  after(async () => {
+    stitch.close();
+    await server.close();
+  });
+
+  it('#56 sum(1, 2) is 3 in both SDKs', async () => {
+    assert.equal(await rw.currentUser!.functions.sum(1, 2), 3);
+    assert.equal(await stitch.callFunction('sum', [1, 2]), 3);
+  });
+
+  it('#57 round-trips Int32, Double, Long, Date, ObjectId, Decimal128, null, bool and nesting with their types', async () => {
+    const oid = new ObjectId();
+    const date = new Date(1_700_000_000_000);
+    const value = { i: 5, d: 2.5, l: Long.fromNumber(2 ** 40), date, oid, dec: Decimal128.fromString('1.5'), nul: null, yes: true, nested: [1, [2, { x: 'y' }]] };
+    for (const [name, result] of [
+      ['realm-web', (await rw.currentUser!.functions.echo(value))[0]],
+      ['stitch', ((await stitch.callFunction('echo', [value])) as unknown[])[0]],
+    ] as const) {
+      const r = result as typeof value;
+      assert.equal(r.i, 5, name);
+      assert.equal(r.d, 2.5, name);
+      assert.equal(Number(r.l), 2 ** 40, name);
+      assert.ok(r.date instanceof Date && r.date.getTime() === date.getTime(), name);
+      assert.equal((r.oid as ObjectId).toHexString(), oid.toHexString(), name);
+      assert.equal(r.dec.toString(), '1.5', name);
+      assert.equal(r.nul, null, name);
+      assert.equal(r.yes, true, name);
+      assert.deepEqual(r.nested, [1, [2, { x: 'y' }]], name);
+    }
+    const seen = await rw.currentUser!.functions.echoTypes({ i: 1, o: new ObjectId(), d: new Date(), dec: Decimal128.fromString('2'), l: Long.fromNumber(7) });
+    assert.deepEqual(seen, { int: 'number', oid: true, date: true, dec: true, long: 'number' });
+  });
+
+  it('#58 bare strings, numbers, null and arrays decode', async () => {
+    assert.equal(await rw.currentUser!.functions.bare('s'), 'text');
+    assert.equal(await rw.currentUser!.functions.bare('n'), 7.5);
+    assert.equal(await rw.currentUser!.functions.bare('nul'), null);
+    assert.deepEqual(await stitch.callFunction('bare', ['arr']), [1, 'two']);
+    assert.equal(await stitch.callFunction('bare', ['nothing']), null);
+  });
+
+  it('#59 an unknown function is FunctionNotFound', async () => {
+    await assert.rejects(rw.currentUser!.functions.nope(), (e: any) => e.errorCode === 'FunctionNotFound' && e.statusCode === 404);
+    await assert.rejects(stitch.callFunction('nope', []), (e: any) => e.errorCodeName === 'FunctionNotFound');
+  });
+
+  it('#60 a throwing function is FunctionExecutionError carrying the message', async () => {
+    await assert.rejects(rw.currentUser!.functions.boom(), (e: any) => e.errorCode === 'FunctionExecutionError' && /kaboom: 42/.test(e.error));
+    await assert.rejects(stitch.callFunction('boom', []), (e: any) => e.errorCodeName === 'FunctionExecutionError' && /kaboom: 42/.test(e.message));
+  });
+
+  it('#61 realm-web drops undefined keys from object arguments', async () => {
+    assert.deepEqual(await rw.currentUser!.callFunction('echo', { a: undefined, b: 1 }), [{ b: 1 }]);
+  });
+
+  it('#33 a private function is refused with a non-401 error, no refresh loop, and the user stays logged in', async () => {
+    const calls: string[] = [];
+    const app = new Realm.App({
+      id: server.appId,
+      baseUrl: server.url,
+      fetch: (async (url: string, init?: RequestInit) => {
+        calls.push(`${init?.method ?? 'GET'} ${new URL(url).pathname}`);
+        return fetch(url, init);
+      }) as typeof fetch,
+    } as ConstructorParameters<typeof Realm.App>[0]);
+    const user = await app.logIn(Realm.Credentials.anonymous(false));
+    calls.length = 0;
+    await assert.rejects(user.functions.secretThing(), (e: any) => e.statusCode === 403 && e.errorCode === 'FunctionNotCallable' && !/private result/.test(e.error));
+    assert.deepEqual(calls, [`POST /api/client/v2.0/app/${server.appId}/functions/call`]);
+    assert.equal(user.state, 'active');
+    // a private function is still reachable from another function
+    assert.equal(await user.functions.callsPrivate(), 'private result');
+  });
+
+  it('refuses a call whose can_evaluate is false, and runs it when true', async () => {
+    assert.deepEqual((await callRaw('onlyWithArg', [{ $numberInt: '11' }])).json, { $numberInt: '11' });
+    const refused = await callRaw('onlyWithArg', [{ $numberInt: '3' }]);
+    assert.equal(refused.status, 403);
+    assert.equal(refused.json.error_code, 'FunctionNotCallable');
+    const bob = await callRaw('onlyBob');
+    assert.equal(bob.status, 403);
+  });
+
+  it('a system function that guards itself with context.user.id: refused for others, served for the admin', async () => {
+    const refused = await callRaw('adminOnly');
+    assert.equal(refused.status, 400);
+    assert.match(refused.json.error, /not allowed/);
+    // make the logged-in user the admin through a second server with the value set to its id
+    const adminApp = new Realm.App({ id: server.appId, baseUrl: server.url });
+    const admin = await adminApp.logIn(Realm.Credentials.anonymous(false));
+    const config = testApp();
+    const withAdmin = { ...config, values: new Map([...config.values, ['adminUserId', { name: 'adminUserId', fromSecret: false, value: admin.id }]]) };
+    const second = await startServer(withAdmin, { store: server.baste.store });
+    try {
+      const res = await fetch(`${second.url}/api/client/v2.0/app/${server.appId}/functions/call`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${admin.accessToken}` },
+        body: JSON.stringify({ name: 'adminOnly', arguments: [] }),
+      });
+      assert.equal(res.status, 200);
+      assert.deepEqual(await res.json(), { system: true, user: admin.id });
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('context.user is the caller even in system functions; nested calls follow run_as_system', async () => {
+    const who = (await callRaw('whoami')).json;
+    assert.equal(who.id, rw.currentUser!.id);
+    assert.equal(who.type, 'normal');
+    assert.equal(who.system, false);
+    assert.deepEqual(who.nested, { id: rw.currentUser!.id, system: true });
+  });
+
+  it('sees values (secret-backed too), the environment and the request without credentials', async () => {
+    assert.deepEqual((await callRaw('values')).json, { greeting: { text: 'hello' }, secret: 's3cr3t', missing: true, env: 'production' });
+    const req = (await callRaw('request')).json;
+    assert.equal(req.ip, '127.0.0.1');
+    assert.ok(req.auth === undefined || req.auth === null, 'the Authorization header must not reach the function');
+    assert.deepEqual(req.ua, ['probe']);
+  });
+
+  it('walls the function in: no process, require, file system, fetch, bridges, or state left for the next call', async () => {
+    const probe = async (what: string) => (await callRaw('escape', [what])).json;
+    assert.equal(await probe('process'), 'undefined');
+    assert.equal(await probe('require'), 'undefined');
+    assert.equal(await probe('fs'), 'no require');
+    assert.equal(await probe('fetch'), 'undefined');
+    assert.equal(await probe('store'), 'no bridge');
+    assert.equal(await probe('globalLeak'), 'undefined');
+    assert.equal(await probe('protoLeak'), 'undefined');
+    // module scope is fresh for every call
+    assert.deepEqual((await callRaw('counter')).json, { $numberInt: '1' });
+    assert.deepEqual((await callRaw('counter')).json, { $numberInt: '1' });
+  });
+
+  it('offers utils.crypto and utils.jwt', async () => {
+    const r = (await callRaw('crypto')).json;
+    assert.equal(r.hmac, '2d93cbc1be167bcb1637a4a23cbff01a7878f0c50ee833954ea5221bb1b8c628');
+    assert.equal(r.hash, 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+    assert.deepEqual(r.jwt, { a: { $numberInt: '1' } });
+  });
+
+  it('answers the data service and a function that does not compile with clear errors', async () => {
+    const svc = await callRaw('services');
+    assert.equal(svc.status, 400);
+    assert.match(svc.json.error, /not available/);
+    const broken = await callRaw('badSyntax');
+    assert.equal(broken.status, 400);
+    assert.match(broken.json.error, /could not be compiled/);
+    const res = await fetch(`${server.url}/api/client/v2.0/app/${server.appId}/functions/call`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ name: 'find', service: 'mongodb-atlas', arguments: [{ database: 'd', collection: 'c', query: {} }] }),
+    });
+    assert.equal(res.status, 404);
+    assert.equal((await res.json()).error_code, 'ServiceNotFound');
+  });
+
+  it('stops an infinite loop, an async loop and a memory bomb while other calls keep being served', async () => {
+    for (const name of ['loop', 'asyncLoop', 'memoryBomb']) {
+      const started = Date.now();
+      const runaway = callRaw(name);
+      // while it runs, other requests are answered quickly
+      const others = await Promise.all([callRaw('sum', [1, 2]), fetch(`${server.url}/api/client/v2.0/app/${server.appId}/location`)]);
+      assert.equal(others[0].status, 200, `sum during ${name}`);
+      assert.deepEqual(others[0].json, { $numberInt: '3' });
+      assert.equal(others[1].status, 200);
+      const res = await runaway;
+      assert.equal(res.status, 400, name);
+      assert.equal(res.json.error_code, 'FunctionExecutionError');
+      assert.match(res.json.error, name === 'memoryBomb' ? /memory limit/ : /time limit/);
+      assert.ok(Date.now() - started < 3000, `${name} took ${Date.now() - started} ms`);
+    }
+    assert.deepEqual((await callRaw('sum', [1, 2])).json, { $numberInt: '3' });
+  });
+
+  it('refuses calls without a valid access token, and malformed bodies', async () => {
+    assert.equal((await callRaw('sum', [], 'null')).status, 401);
+    const res = await fetch(`${server.url}/api/client/v2.0/app/${server.appId}/functions/call`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ name: 'sum', arguments: 'nope' }),
+    });
+    assert.equal(res.status, 400);
+  });
+});
+
+describe('custom-function login', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startServer(testApp(), { functions: { timeoutMs: 2000, memoryMb: 64 } });
+  });
+  after(() => server.close());
+
+  it('[RW] #16 logs in; the function receives n as the number 5; the same id is the same user', async () => {
+    const app = new Realm.App({ id: server.appId, baseUrl: server.url });
+    const user = await app.logIn(Realm.Credentials.function({ username: 'bob', n: 5 }));
+    assert.deepEqual(user.identities.map((i) => [i.id, i.providerType]), [['ext-bob', 'custom-function']]);
+    assert.equal(user.profile.name, 'bob');
+    const again = await new Realm.App({ id: server.appId, baseUrl: server.url }).logIn(Realm.Credentials.function({ username: 'bob', n: 6 }));
+    assert.equal(again.id, user.id);
+  });
+
+  it('[S] #16 logs in with FunctionCredential', async () => {
+    Stitch.clearApps();
+    const client = Stitch.initializeAppClient(
+      server.appId,
+      new StitchAppClientConfiguration.Builder().withBaseUrl(server.url).withStorage(new MemoryStorage(`cf-${Date.now()}`)).build(),
+    );
+    try {
+      const user = await client.auth.loginWithCredential(new FunctionCredential({ username: 'carol', n: 5 } as unknown as Record<string, string>));
+      assert.equal(user.loggedInProviderType, 'custom-function');
+      assert.equal(user.identities[0]!.id, 'ext-carol');
+    } finally {
+      client.close();
+    }
+  });
+
+  it('answers a throwing function or a bad return with 401 and the reason', async () => {
+    const login = async (payload: unknown) => {
+      const res = await fetch(`${server.url}/api/client/v2.0/app/${server.appId}/auth/providers/custom-function/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(payload),
+      });
+      return { status: res.status, json: await res.json() };
+    };
+    const thrown = await login({ username: 'nobody' });
+    assert.equal(thrown.status, 401);
+    assert.match(thrown.json.error, /unknown user nobody/);
+    const weird = await login({ username: 'weird' });
+    assert.equal(weird.status, 401);
+    assert.match(weird.json.error, /must return/);
+  });
+
+  it('refuses to start when the auth function does not exist', async () => {
+    const config = testApp();
+    const broken = { ...config, providers: new Map([['custom-function', provider('custom-function', { authFunctionName: 'missing' })]]) };
+    await assert.rejects(startServer(broken), /authFunctionName/);
+  });
+});

@@ -1,0 +1,166 @@
+// Two `baste serve` processes on one fresh PostgreSQL database, as behind a load balancer: a
+// session opened on one works on the other, revocation on one is seen by the other at once,
+// and concurrent registrations through both create one account.
+// Runs when BASTE_TEST_DATABASE_URL is set; otherwise skipped, saying so.
+
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { freshDatabase, skipWithoutPostgres } from './helpers/postgres.js';
+
+const BIN = join(import.meta.dirname, '..', 'bin', 'baste.js');
+const EXAMPLE = join(import.meta.dirname, '..', 'examples', 'todo');
+/** Paths below are relative to /api/client/v2.0. */
+const APP = '/app/todo-abcde';
+
+interface Instance {
+  child: ChildProcess;
+  url: string;
+  output: () => string;
+}
+
+/** Starts `baste serve --database` and resolves once it prints the URL it listens on. */
+function serve(database: string, dataDir: string): Promise<Instance> {
+  const args = [BIN, 'serve', '--app', EXAMPLE, '--port', '0', '--database', database, '--data-dir', dataDir, '--log-level', 'warn'];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 20_000);
+    const onData = (chunk: Buffer) => {
+      out += chunk.toString();
+      const m = /at (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ child, url: m[1]!, output: () => out });
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code}:\n${out}`));
+    });
+  });
+}
+
+const stop = (s: Instance, signal: NodeJS.Signals = 'SIGTERM') =>
+  new Promise<number | null>((resolve) => {
+    if (s.child.exitCode !== null || s.child.signalCode !== null) return resolve(s.child.exitCode);
+    s.child.removeAllListeners('exit');
+    s.child.once('exit', (code) => resolve(code));
+    s.child.kill(signal);
+  });
+
+async function call(base: Instance, method: string, path: string, opts: { token?: string; body?: unknown } = {}) {
+  const headers: Record<string, string> = {};
+  if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+  if (opts.body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(`${base.url}/api/client/v2.0${path}`, {
+    method,
+    headers,
+    body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+  });
+  const text = await res.text();
+  return { status: res.status, json: text ? JSON.parse(text) : undefined, text };
+}
+
+const register = (on: Instance, email: string) =>
+  call(on, 'POST', `${APP}/auth/providers/local-userpass/register`, {
+    body: { email, password: 'correct horse battery' },
+  });
+const login = (on: Instance, email: string) =>
+  call(on, 'POST', `${APP}/auth/providers/local-userpass/login`, {
+    body: { username: email, password: 'correct horse battery' },
+  });
+const profile = (on: Instance, accessToken: string) => call(on, 'GET', '/auth/profile', { token: accessToken });
+const refresh = (on: Instance, refreshToken: string) => call(on, 'POST', '/auth/session', { token: refreshToken });
+const logout = (on: Instance, refreshToken: string) => call(on, 'DELETE', '/auth/session', { token: refreshToken });
+
+describe('several instances on one PostgreSQL database', { skip: skipWithoutPostgres('PostgreSQL multi-instance tests') }, () => {
+  let db: Awaited<ReturnType<typeof freshDatabase>>;
+  let tmp: string;
+  let a: Instance;
+  let b: Instance;
+
+  before(async () => {
+    db = await freshDatabase();
+    tmp = mkdtempSync(join(tmpdir(), 'baste-multi-'));
+    // Started together on an empty database: both migrate and create signing keys at once.
+    [a, b] = await Promise.all([serve(db.url, join(tmp, 'a')), serve(db.url, join(tmp, 'b'))]);
+  });
+
+  after(async () => {
+    await Promise.all([a, b].filter(Boolean).map((s) => stop(s)));
+    await db?.drop();
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('logs in on one, refreshes on the other, reads the profile on both; logout on one ends the session on both at once', async () => {
+    assert.equal((await register(a, 'multi@example.com')).status, 201);
+    const loggedIn = await login(b, 'multi@example.com');
+    assert.equal(loggedIn.status, 200, loggedIn.text);
+    const { access_token: accessFromB, refresh_token: refreshToken, user_id: userId } = loggedIn.json;
+
+    const refreshed = await refresh(a, refreshToken);
+    assert.equal(refreshed.status, 201, refreshed.text);
+    const accessFromA = refreshed.json.access_token as string;
+
+    // A token signed by either instance verifies on both: the signing keys live in the database.
+    for (const on of [a, b]) {
+      for (const token of [accessFromA, accessFromB]) {
+        const p = await profile(on, token);
+        assert.equal(p.status, 200, p.text);
+        assert.equal(p.json.user_id, userId);
+      }
+    }
+
+    assert.equal((await logout(a, refreshToken)).status, 204);
+    // No waiting: every access-token check reads the session from the database.
+    assert.equal((await refresh(b, refreshToken)).status, 401);
+    assert.equal((await profile(b, accessFromB)).status, 401);
+    assert.equal((await profile(b, accessFromA)).status, 401);
+    assert.equal((await profile(a, accessFromB)).status, 401);
+  });
+
+  it('refreshes one session through both instances at once: every refresh succeeds', async () => {
+    assert.equal((await register(b, 'twice@example.com')).status, 201);
+    const { refresh_token: refreshToken } = (await login(a, 'twice@example.com')).json;
+    const results = await Promise.all([a, b, a, b].map((on) => refresh(on, refreshToken)));
+    for (const r of results) assert.equal(r.status, 201, r.text);
+    for (const r of results) assert.equal((await profile(a, r.json.access_token)).status, 200);
+  });
+
+  it('of two simultaneous registrations of one email through the two instances, exactly one succeeds', async () => {
+    for (let round = 0; round < 5; round++) {
+      const email = `race-${round}@example.com`;
+      const results = await Promise.all([register(a, email), register(b, email)]);
+      assert.deepEqual(
+        results.map((r) => r.status).sort(),
+        [201, 409],
+        results.map((r) => r.text).join('\n'),
+      );
+    }
+  });
+
+  it('creates one user when the same account logs in for the first time through both at once', async () => {
+    assert.equal((await register(a, 'first@example.com')).status, 201);
+    const logins = await Promise.all([login(a, 'first@example.com'), login(b, 'first@example.com'), login(a, 'first@example.com'), login(b, 'first@example.com')]);
+    for (const l of logins) assert.equal(l.status, 200, l.text);
+    assert.equal(new Set(logins.map((l) => l.json.user_id)).size, 1);
+  });
+
+  it('loses nothing committed when an instance is killed: the other serves what it wrote', async () => {
+    assert.equal((await register(a, 'survivor@example.com')).status, 201);
+    const before = await login(a, 'survivor@example.com');
+    assert.equal(before.status, 200, before.text);
+    await stop(a, 'SIGKILL');
+    const p = await profile(b, before.json.access_token);
+    assert.equal(p.status, 200, p.text);
+    assert.equal((await refresh(b, before.json.refresh_token)).status, 201);
+    const again = await login(b, 'survivor@example.com');
+    assert.equal(again.json.user_id, before.json.user_id);
+  });
+});

@@ -1,0 +1,185 @@
+// The PostgreSQL store: the shared conformance suite (each store in a fresh schema of the test
+// database), then what only a networked store has to get right: migrations from instances
+// starting together, and concurrent writers on separate connection pools.
+// Runs when BASTE_TEST_DATABASE_URL is set; otherwise skipped, saying so.
+
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { openPostgresStore } from '../src/store/postgres/index.js';
+import { MIGRATIONS } from '../src/store/postgres/schema.js';
+import type { NewIdentity, Store } from '../src/store/store.js';
+import { adminQuery, freshDatabase, skipWithoutPostgres, TEST_DATABASE_URL, uniqueName } from './helpers/postgres.js';
+import { storeConformance } from './store/conformance.js';
+
+const url = TEST_DATABASE_URL ?? '';
+const schemas: string[] = [];
+const newSchema = () => {
+  const s = uniqueName('baste_t');
+  schemas.push(s);
+  return s;
+};
+
+after(async () => {
+  if (!TEST_DATABASE_URL) return;
+  for (const s of schemas) await adminQuery(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
+});
+
+const anon = (externalId: string): NewIdentity => ({
+  externalId,
+  providerName: 'anon-user',
+  providerType: 'anon-user',
+  providerId: 'p'.repeat(24),
+  data: {},
+});
+
+describe('postgresql store', { skip: skipWithoutPostgres('PostgreSQL store tests') }, () => {
+  storeConformance('postgresql', () => openPostgresStore(url, { schema: newSchema() }));
+
+  describe('postgresql specifics', () => {
+    it('migrates an empty database once when two stores open it at the same time', async () => {
+      const db = await freshDatabase();
+      try {
+        const stores = await Promise.all([openPostgresStore(db.url), openPostgresStore(db.url)]);
+        const versions = await adminQuery('SELECT version FROM schema_migrations ORDER BY version', [], db.url);
+        assert.deepEqual(
+          versions.rows.map((r) => r.version),
+          MIGRATIONS.map((_, i) => i + 1),
+        );
+        // Both work on the same tables.
+        const first = await stores[0]!.loginIdentity({ identity: anon('both'), newUserId: 'a'.repeat(24), userType: 'normal', now: 1 });
+        assert.ok(await stores[1]!.getUser(first.userId));
+        await Promise.all(stores.map((s) => s.close()));
+        // Opening again applies nothing and keeps the data.
+        const again = await openPostgresStore(db.url);
+        assert.ok(await again.getUser(first.userId));
+        await again.close();
+        assert.equal((await adminQuery('SELECT count(*)::int AS n FROM schema_migrations', [], db.url)).rows[0].n, MIGRATIONS.length);
+      } finally {
+        await db.drop();
+      }
+    });
+
+    it('many stores racing to create one schema all succeed', async () => {
+      const schema = newSchema();
+      const stores = await Promise.all(Array.from({ length: 5 }, () => openPostgresStore(url, { schema })));
+      await Promise.all(stores.map((s) => s.close()));
+      const applied = await adminQuery(`SELECT count(*)::int AS n FROM "${schema}".schema_migrations`);
+      assert.equal(applied.rows[0].n, MIGRATIONS.length);
+    });
+
+    it('brings an older schema up to date without losing its rows', async () => {
+      const schema = newSchema();
+      await adminQuery(`CREATE SCHEMA "${schema}"`);
+      const setUp = [
+        `SET search_path = "${schema}"`,
+        'CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)',
+        MIGRATIONS[0]!,
+        'INSERT INTO schema_migrations VALUES (1, 0)',
+        `INSERT INTO users VALUES ('${'1'.repeat(24)}', 'normal', FALSE, 5, 6)`,
+        `INSERT INTO sessions (id, user_id, refresh_hash, device_id, provider_name, provider_type, created_at, expires_at)
+           VALUES ('${'2'.repeat(24)}', '${'1'.repeat(24)}', 'h', 'd', 'anon-user', 'anon-user', 5, 99)`,
+      ];
+      await adminQuery(setUp.join(';\n'));
+      const store = await openPostgresStore(url, { schema });
+      try {
+        assert.equal((await store.getUser('1'.repeat(24)))?.lastAuthAt, 6);
+        const s = await store.findSession('2'.repeat(24));
+        assert.equal(s?.session.expiresAt, 99);
+        assert.equal(s?.session.apiKeyId, null);
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('returns epoch-millisecond times as numbers', async () => {
+      const store = await openPostgresStore(url, { schema: newSchema() });
+      try {
+        const now = Date.now();
+        const { userId } = await store.loginIdentity({ identity: anon('t'), newUserId: 't'.repeat(24), userType: 'normal', now });
+        const user = await store.getUser(userId);
+        assert.equal(user?.createdAt, now);
+        assert.equal(typeof user?.identities[0]?.createdAt, 'number');
+        assert.deepEqual(await store.hitCounter('k', 60_000, now), { count: 1, windowStart: now });
+      } finally {
+        await store.close();
+      }
+    });
+
+    describe('two connection pools on one schema', () => {
+      let a: Store;
+      let b: Store;
+      const both = () => [a, b] as const;
+      const open = async () => {
+        const schema = newSchema();
+        a = await openPostgresStore(url, { schema });
+        b = await openPostgresStore(url, { schema });
+      };
+      const close = async () => {
+        await Promise.all(both().map((s) => s.close()));
+      };
+
+      it('creates one user when one identity logs in many times at once through both', async () => {
+        await open();
+        try {
+          const logins = Array.from({ length: 40 }, (_, i) =>
+            both()[i % 2]!.loginIdentity({ identity: anon('same'), newUserId: `${i}`.padStart(24, '0'), userType: 'normal', now: 1 + i }),
+          );
+          const results = await Promise.all(logins);
+          assert.equal(new Set(results.map((r) => r.userId)).size, 1);
+          assert.equal(results.filter((r) => r.created).length, 1);
+          const users = await adminQuery(`SELECT count(*)::int AS n FROM "${schemas.at(-1)}".users`);
+          assert.equal(users.rows[0].n, 1);
+        } finally {
+          await close();
+        }
+      });
+
+      it('counts every concurrent hit of a counter', async () => {
+        await open();
+        try {
+          const hits = await Promise.all(Array.from({ length: 60 }, (_, i) => both()[i % 2]!.hitCounter('shared', 60_000, 1000 + i)));
+          assert.deepEqual(
+            hits.map((h) => h.count).sort((x, y) => x - y),
+            Array.from({ length: 60 }, (_, i) => i + 1),
+          );
+          assert.deepEqual(await a.readCounter('shared', 60_000, 2000), { count: 60, windowStart: hits.find((h) => h.count === 1)!.windowStart });
+        } finally {
+          await close();
+        }
+      });
+
+      it('registers one email once, rotates keys to exactly one active key, and keeps API key limits', async () => {
+        await open();
+        try {
+          const accounts = await Promise.all(
+            Array.from({ length: 10 }, (_, i) =>
+              both()[i % 2]!.createUserpassAccount({ id: `${i}`.padStart(24, 'a'), email: 'race@x', passwordHash: 'h', confirmed: true, createdAt: 1 }),
+            ),
+          );
+          assert.equal(accounts.filter((r) => r === 'created').length, 1);
+
+          await Promise.all(
+            Array.from({ length: 10 }, (_, i) => both()[i % 2]!.rotateSigningKey({ kid: `k${i}`, secret: 's', createdAt: 10 + i, retiredAt: null })),
+          );
+          const keys = await a.listSigningKeys();
+          assert.equal(keys.length, 10);
+          assert.equal(keys.filter((k) => k.retiredAt === null).length, 1);
+
+          const owner = (await a.loginIdentity({ identity: anon('owner'), newUserId: 'o'.repeat(24), userType: 'normal', now: 1 })).userId;
+          const created = await Promise.all(
+            Array.from({ length: 10 }, (_, i) =>
+              both()[i % 2]!.createUserApiKey(
+                { id: `${i}`.padStart(24, 'k'), userId: owner, kind: 'user', name: `key${i}`, keyHash: `h${i}`, disabled: false, createdAt: 1 },
+                3,
+              ),
+            ),
+          );
+          assert.equal(created.filter((r) => r === 'created').length, 3);
+          assert.equal((await b.listApiKeys(owner)).length, 3);
+        } finally {
+          await close();
+        }
+      });
+    });
+  });
+});
