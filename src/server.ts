@@ -98,7 +98,14 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
   const functions = new Functions(opts.app, runtime);
   const throttle = new LoginThrottle(store, clock, { ...DEFAULTS.throttle, ...opts.throttle });
   const providers = await buildProviders(opts.app, {
-    userpass: { accounts: store, hasher: opts.hasher ?? argon2Hasher(), mailer, throttle, clock },
+    userpass: {
+      accounts: store,
+      hasher: opts.hasher ?? argon2Hasher(),
+      mailer,
+      throttle,
+      clock,
+      runFunction: (name, args) => functions.callAsSystem(name, args),
+    },
     apiKeys: store,
     jwksTimeoutMs: opts.jwksTimeoutMs,
     jwksCooldownMs: opts.jwksCooldownMs,

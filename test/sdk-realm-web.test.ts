@@ -24,6 +24,20 @@ import {
   type TestServer,
 } from './helpers/server.js';
 
+const RESET_FN = new Map([
+  [
+    'resetFn',
+    {
+      name: 'resetFn',
+      private: true,
+      runAsSystem: false,
+      canEvaluate: undefined,
+      file: 'functions/resetFn.js',
+      source: 'exports = function({ username, password, currentPasswordValid }, mode) { return { status: mode === "ok" ? "success" : mode === "later" ? "pending" : "fail" }; };',
+    },
+  ],
+]);
+
 // ---------------------------------------------------------------------------------------------
 // Recording fetch and App factory
 
@@ -152,11 +166,10 @@ before(async () => {
       ]),
     ),
     startServer(appConfig([provider('anon-user'), emailConfirmUserpass()])),
-    startServer(
-      appConfig([
-        provider('local-userpass', { autoConfirm: true, runResetFunction: true, resetFunctionName: 'resetFn' }),
-      ]),
-    ),
+    startServer({
+      ...appConfig([provider('local-userpass', { autoConfirm: true, runResetFunction: true, resetFunctionName: 'resetFn' })]),
+      functions: RESET_FN,
+    }),
     startServer(appConfig([provider('anon-user'), autoConfirmUserpass()]), { sessions: { accessTokenTtlSeconds: 2 } }),
   ]);
   // What the server records about devices, seen from the inside.
@@ -173,6 +186,7 @@ after(async () => {
 });
 
 // ---------------------------------------------------------------------------------------------
+
 
 describe('realm-web: location and bootstrapping', () => {
   it('#2 performs one location request with Accept: application/json, then uses hostname for every call', async () => {
@@ -736,16 +750,21 @@ describe('realm-web: email/password flows', () => {
     assert.equal(`${req.method} ${req.path}`, `POST ${userpassPath(main.appId, 'reset/call')}`);
     assert.deepEqual(JSON.parse(req.body!), { email, password: 'password53b', arguments: ['arg1', { $numberInt: '2' }] });
 
-    // With runResetFunction configured, functions are not there yet: 501 NotImplemented.
+    // With runResetFunction configured, the function decides: fail refuses, pending changes nothing, success resets.
     const f = newApp(resetFn);
     const femail = uniqueEmail('rw53f');
     await f.app.emailPasswordAuth.registerUser({ email: femail, password: 'password53' });
-    await rejectsRealm(f.app.emailPasswordAuth.callResetPasswordFunction({ email: femail, password: 'password53b' }), 501, 'NotImplemented');
+    await rejectsRealm(f.app.emailPasswordAuth.callResetPasswordFunction({ email: femail, password: 'password53b' }, 'no'), 400, 'BadRequest', `failed to reset password for user "${femail}"`);
+    await f.app.emailPasswordAuth.callResetPasswordFunction({ email: femail, password: 'password53c' }, 'later');
     // ...and the email route points at the function.
     await rejectsRealm(f.app.emailPasswordAuth.sendResetPasswordEmail({ email: femail }), 400, 'BadRequest', 'please use reset password via function');
-    // The password did not change.
+    // Neither changed the password...
     const user = await f.app.logIn(Realm.Credentials.emailPassword(femail, 'password53'));
     assert.equal(user.profile.email, femail);
+    // ...and a successful reset function sets the new one at once.
+    await f.app.emailPasswordAuth.callResetPasswordFunction({ email: femail, password: 'password53d' }, 'ok');
+    await rejectsRealm(f.app.logIn(Realm.Credentials.emailPassword(femail, 'password53')), 401, 'InvalidPassword');
+    assert.equal((await f.app.logIn(Realm.Credentials.emailPassword(femail, 'password53d'))).profile.email, femail);
   });
 
   it('#55 the email/password routes succeed while another user is logged in (they carry its access token)', async () => {

@@ -28,6 +28,20 @@ import {
   type TestServer,
 } from './helpers/server.js';
 
+const RESET_FN = new Map([
+  [
+    'resetFn',
+    {
+      name: 'resetFn',
+      private: true,
+      runAsSystem: false,
+      canEvaluate: undefined,
+      file: 'functions/resetFn.js',
+      source: 'exports = function({ username, password, currentPasswordValid }, mode) { return { status: mode === "ok" ? "success" : mode === "later" ? "pending" : "fail" }; };',
+    },
+  ],
+]);
+
 const {
   AnonymousCredential,
   MemoryStorage,
@@ -183,7 +197,10 @@ before(async () => {
       ]),
     ),
     startServer(appConfig([provider('anon-user'), emailConfirmUserpass()])),
-    startServer(appConfig([provider('local-userpass', { autoConfirm: true, runResetFunction: true, resetFunctionName: 'resetFn' })])),
+    startServer({
+      ...appConfig([provider('local-userpass', { autoConfirm: true, runResetFunction: true, resetFunctionName: 'resetFn' })]),
+      functions: RESET_FN,
+    }),
     startServer(appConfig([provider('anon-user'), autoConfirmUserpass()]), { sessions: { accessTokenTtlSeconds: 2 } }),
   ]);
   const store = main.baste.store;
@@ -201,6 +218,7 @@ after(async () => {
 });
 
 // ---------------------------------------------------------------------------------------------
+
 
 describe('Stitch: location and bootstrapping', () => {
   it('#1 the first login performs exactly one location request; every later request goes to hostname', async () => {
@@ -672,11 +690,14 @@ describe('Stitch: email/password flows', () => {
     const f = newClient(resetFn);
     const femail = uniqueEmail('s53f');
     await userpass(f).registerWithEmail(femail, 'password53');
-    await rejectsStitch(userpass(f).callResetPasswordFunction(femail, 'password53b', []), 'Unknown', /not supported/);
-    assert.equal(f.log.at(-1)!.status, 501);
-    assert.equal(JSON.parse(f.log.at(-1)!.responseBody!).error_code, 'NotImplemented');
+    await rejectsStitch(userpass(f).callResetPasswordFunction(femail, 'password53b', ['no']), 'Unknown', `failed to reset password for user "${femail}"`);
+    assert.equal(f.log.at(-1)!.status, 400);
     await rejectsStitch(userpass(f).sendResetPasswordEmail(femail), 'Unknown', 'please use reset password via function');
     const user = await f.client.auth.loginWithCredential(new UserPasswordCredential(femail, 'password53'));
     assert.equal(user.profile.email, femail);
+    // a successful reset function sets the new password at once
+    await userpass(f).callResetPasswordFunction(femail, 'password53c', ['ok']);
+    const again = await f.client.auth.loginWithCredential(new UserPasswordCredential(femail, 'password53c'));
+    assert.equal(again.profile.email, femail);
   });
 });

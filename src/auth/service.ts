@@ -67,7 +67,7 @@ export async function checkProviders(app: AppConfig): Promise<string[]> {
   const notServed: string[] = [];
   for (const config of app.providers.values()) {
     if (config.disabled) continue;
-    if (config.type === 'local-userpass') parseUserpassSettings(config);
+    if (config.type === 'local-userpass') parseUserpassSettings(config, new Set(app.functions.keys()));
     else if (config.type === 'custom-token') await customTokenProvider(config, { appId: app.appId, secrets: app.secrets });
     else if (config.type === 'custom-function') customFunctionProvider(config, new Set(app.functions.keys()), async () => undefined);
     else if (config.type === 'oauth2-google') parseGoogleSettings(config, app.secrets);
@@ -84,7 +84,7 @@ async function makeProvider(app: AppConfig, config: ProviderConfig, deps: Provid
     case 'anon-user':
       return anonymousProvider(config);
     case 'local-userpass':
-      return new EmailPasswordProvider(config, deps.userpass);
+      return new EmailPasswordProvider(config, deps.userpass, new Set(app.functions.keys()));
     case 'api-key':
       return apiKeyProvider(config, deps.apiKeys);
     case 'custom-function':

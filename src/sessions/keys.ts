@@ -2,9 +2,10 @@
 // verifies every token) and are created on first start. Rotation adds a key and retires the
 // others; a retired key keeps verifying until the tokens it signed have expired.
 
-import { randomBytes, webcrypto } from 'node:crypto';
+import { createSecretKey, randomBytes, webcrypto } from 'node:crypto';
 import type { SigningKeyRecord, Store } from '../store/store.js';
 import type { Clock } from '../util/clock.js';
+import { encodedHs256Header, type Hs256Key } from './hs256.js';
 
 /**
  * Keys are imported once, as WebCrypto keys: jose turns a secret KeyObject (or raw bytes) into a
@@ -18,6 +19,11 @@ export interface ActiveKey {
   readonly key: HmacKey;
 }
 
+/** What verifies a kid's tokens: the WebCrypto key for jose, the raw secret for the fast path (hs256.ts). */
+export interface VerificationKey extends Hs256Key {
+  readonly key: HmacKey;
+}
+
 const importHmacKey = (secretBase64: string): Promise<HmacKey> =>
   webcrypto.subtle.importKey('raw', Buffer.from(secretBase64, 'base64'), { name: 'HMAC', hash: 'SHA-256' }, false, [
     'sign',
@@ -28,7 +34,7 @@ const RELOAD_EVERY_MS = 60_000;
 const UNKNOWN_KID_RELOAD_MIN_MS = 1_000;
 
 export class SigningKeys {
-  private byKid = new Map<string, { key: HmacKey; record: SigningKeyRecord }>();
+  private byKid = new Map<string, { key: VerificationKey; record: SigningKeyRecord }>();
   private current: ActiveKey | null = null;
   private loadedAt = 0;
   private reloading: Promise<void> | null = null;
@@ -58,7 +64,7 @@ export class SigningKeys {
   }
 
   /** The key for a token's `kid`, or null when unknown or retired for longer than the grace period. */
-  async verificationKey(kid: string): Promise<HmacKey | null> {
+  async verificationKey(kid: string): Promise<VerificationKey | null> {
     let entry = this.byKid.get(kid);
     if (!entry) {
       // Another instance (or `baste keys rotate`) may have added a key since we last looked.
@@ -96,11 +102,12 @@ export class SigningKeys {
 
   private async reload(): Promise<void> {
     const records = await this.store.listSigningKeys();
-    const byKid = new Map<string, { key: HmacKey; record: SigningKeyRecord }>();
+    const byKid = new Map<string, { key: VerificationKey; record: SigningKeyRecord }>();
     let current: ActiveKey | null = null;
     for (const record of records) {
       const key = await importHmacKey(record.secret);
-      byKid.set(record.kid, { key, record });
+      const secret = createSecretKey(Buffer.from(record.secret, 'base64'));
+      byKid.set(record.kid, { key: { key, secret, header: encodedHs256Header(record.kid) }, record });
       if (record.retiredAt === null) current = { kid: record.kid, key };
     }
     this.byKid = byKid;

@@ -3,6 +3,7 @@
 // (or when the account is linked into an existing user), as on the platform.
 
 import { createHash, randomBytes } from 'node:crypto';
+import { EJSON } from 'bson';
 import type { ProviderConfig } from '../../app/model.js';
 import { ConfigError, BasteError, badRequest } from '../../errors.js';
 import type { Mailer } from '../../email/mailer.js';
@@ -63,10 +64,12 @@ export interface UserpassDeps {
   readonly mailer: Mailer;
   readonly throttle: LoginThrottle;
   readonly clock: Clock;
+  /** Runs an app function as the system user: the confirmation and reset functions. */
+  readonly runFunction?: (name: string, args: unknown[]) => Promise<unknown>;
 }
 
 /** Reads and checks the provider's options; a missing link URL in email mode is a config error. */
-export function parseUserpassSettings(config: ProviderConfig, file = 'auth/providers.json'): UserpassSettings {
+export function parseUserpassSettings(config: ProviderConfig, functionNames?: ReadonlySet<string>, file = 'auth/providers.json'): UserpassSettings {
   const c = config.config;
   const field = (key: string) => `${config.name}.config.${key}`;
   const bool = (key: string): boolean => {
@@ -107,6 +110,10 @@ export function parseUserpassSettings(config: ProviderConfig, file = 'auth/provi
   if (settings.runResetFunction && !settings.resetFunctionName) {
     throw new ConfigError(file, field('resetFunctionName'), 'is required when runResetFunction is true');
   }
+  for (const [on, key] of [[settings.runConfirmationFunction, 'confirmationFunctionName'], [settings.runResetFunction, 'resetFunctionName']] as const) {
+    const name = settings[key];
+    if (on && functionNames && name && !functionNames.has(name)) throw new ConfigError(file, field(key), `function '${name}' is not defined in functions/`);
+  }
   if (!settings.runResetFunction && !settings.resetPasswordUrl) {
     throw new ConfigError(file, field('resetPasswordUrl'), 'is required unless runResetFunction is set');
   }
@@ -138,8 +145,14 @@ function requirePassword(body: Record<string, unknown>): string {
   return v;
 }
 
-const notYetSupported = (what: string) =>
-  new BasteError('NotImplemented', `${what} runs an app function; functions are not supported by this version of Baste yet`);
+type HookStatus = 'success' | 'pending' | 'fail';
+
+/** The `{status}` a confirmation or reset function answers; anything else is the function's mistake. */
+function statusOf(result: unknown, fn: string): HookStatus {
+  const status = (result as { status?: unknown } | null)?.status;
+  if (status === 'success' || status === 'pending' || status === 'fail') return status;
+  throw new BasteError('FunctionExecutionError', `function '${fn}' must return {status: "success" | "pending" | "fail"}`);
+}
 
 const invalidCredentials = () => new BasteError('InvalidPassword', 'invalid username/password');
 const invalidToken = () => new BasteError('UserpassTokenInvalid', 'invalid token data');
@@ -151,8 +164,9 @@ export class EmailPasswordProvider implements AuthProvider {
   constructor(
     readonly config: ProviderConfig,
     private readonly deps: UserpassDeps,
+    functionNames?: ReadonlySet<string>,
   ) {
-    this.settings = parseUserpassSettings(config);
+    this.settings = parseUserpassSettings(config, functionNames);
   }
 
   async login(payload: Record<string, unknown>, ctx: LoginContext): Promise<VerifiedIdentity> {
@@ -175,7 +189,6 @@ export class EmailPasswordProvider implements AuthProvider {
     const email = requireEmail(body);
     const password = requirePassword(body);
     const s = this.settings;
-    if (!s.autoConfirm && s.runConfirmationFunction) throw notYetSupported('the confirmation function');
     const account: Account = {
       id: newObjectIdHex(),
       email,
@@ -188,11 +201,36 @@ export class EmailPasswordProvider implements AuthProvider {
     }
     if (s.autoConfirm) return;
     try {
-      await this.sendLink(account, 'confirm');
+      if (s.runConfirmationFunction) await this.runConfirmation(account);
+      else await this.sendLink(account, 'confirm');
     } catch (err) {
-      // Without its email the registration could never be confirmed: undo it so the person can retry.
+      // Without its email (or with its function failing) the registration could never be
+      // confirmed: undo it so the person can retry.
       await this.deps.accounts.deleteUserpassAccount(account.id);
       throw err;
+    }
+  }
+
+  /** Runs the confirmation function: success confirms, pending waits for `confirm`, fail discards. */
+  private async runConfirmation(account: Account): Promise<void> {
+    const fn = this.settings.confirmationFunctionName!;
+    const { token, tokenId } = await this.issueToken(account, 'confirm');
+    const status = statusOf(await this.runHook(fn, [{ username: account.email, token, tokenId }]), fn);
+    if (status === 'success') {
+      await this.deps.accounts.confirmUserpassAccount(account.id);
+      await this.deps.accounts.takeUserpassToken(tokenId, sha256(token));
+    } else if (status === 'fail') {
+      throw badRequest(`confirmation of ${account.email} was refused by the confirmation function`);
+    }
+  }
+
+  private async runHook(fn: string, args: unknown[]): Promise<unknown> {
+    if (!this.deps.runFunction) throw new BasteError('FunctionNotFound', `function '${fn}' cannot be run here`);
+    try {
+      return await this.deps.runFunction(fn, args);
+    } catch (err) {
+      if (err instanceof BasteError) throw err;
+      throw new BasteError('FunctionExecutionError', (err as Error).message);
     }
   }
 
@@ -210,9 +248,15 @@ export class EmailPasswordProvider implements AuthProvider {
   async retryConfirmationFunction(body: Record<string, unknown>): Promise<void> {
     const email = requireEmail(body);
     if (this.settings.autoConfirm) throw badRequest(`cannot run confirmation for ${email}: automatic confirmation is enabled`);
-    await this.pendingAccount(email);
+    const account = await this.pendingAccount(email);
     if (!this.settings.runConfirmationFunction) throw badRequest('no confirmation function is configured for this provider');
-    throw notYetSupported('the confirmation function');
+    try {
+      await this.runConfirmation(account);
+    } catch (err) {
+      // A refused retry discards the registration, as a refused registration does (the email is free again).
+      if (err instanceof BasteError && err.code === 'BadRequest') await this.deps.accounts.deleteUserpassAccount(account.id);
+      throw err;
+    }
   }
 
   async sendReset(body: Record<string, unknown>): Promise<void> {
@@ -231,11 +275,33 @@ export class EmailPasswordProvider implements AuthProvider {
     return account.id;
   }
 
-  async callResetFunction(body: Record<string, unknown>): Promise<void> {
+  /**
+   * `reset/call`: the reset function decides. Success sets the new password at once (returns the
+   * account, whose sessions the caller ends); pending leaves a token for `reset`; fail refuses.
+   */
+  async callResetFunction(body: Record<string, unknown>): Promise<string | null> {
     const email = requireEmail(body);
-    requirePassword(body);
-    if (!this.settings.runResetFunction) throw badRequest(`failed to reset password for user "${email}": no reset function is configured`);
-    throw notYetSupported('the reset function');
+    const password = requirePassword(body);
+    const fn = this.settings.resetFunctionName;
+    if (!this.settings.runResetFunction || !fn) throw badRequest(`failed to reset password for user "${email}": no reset function is configured`);
+    const rawArgs = body.arguments ?? [];
+    if (!Array.isArray(rawArgs)) throw new BasteError('InvalidParameter', 'arguments must be an array');
+    let extra: unknown[];
+    try {
+      extra = EJSON.deserialize(rawArgs, { relaxed: true }) as unknown[];
+    } catch {
+      throw badRequest('arguments are not valid extended JSON');
+    }
+    const account = await this.deps.accounts.findUserpassAccountByEmail(email);
+    if (!account) throw new BasteError('UserNotFound', 'user not found');
+    const { token, tokenId } = await this.issueToken(account, 'reset');
+    const currentPasswordValid = await this.deps.hasher.verify(account.passwordHash, password);
+    const status = statusOf(await this.runHook(fn, [{ username: email, password, token, tokenId, currentPasswordValid }, ...extra]), fn);
+    if (status === 'fail') throw badRequest(`failed to reset password for user "${email}"`);
+    if (status === 'pending') return null;
+    await this.deps.accounts.takeUserpassToken(tokenId, sha256(token));
+    await this.deps.accounts.setUserpassPassword(account.id, await this.deps.hasher.hash(password));
+    return account.id;
   }
 
   private async pendingAccount(email: string): Promise<Account> {
@@ -255,7 +321,8 @@ export class EmailPasswordProvider implements AuthProvider {
     return account;
   }
 
-  private async sendLink(account: Account, kind: TokenKind): Promise<void> {
+  /** A fresh one-time token pair for the account (replacing any earlier one of the kind). */
+  private async issueToken(account: Account, kind: TokenKind): Promise<{ token: string; tokenId: string }> {
     const token = randomBytes(32).toString('hex');
     const tokenId = randomBytes(12).toString('hex');
     await this.deps.accounts.putUserpassToken({
@@ -265,6 +332,11 @@ export class EmailPasswordProvider implements AuthProvider {
       tokenHash: sha256(token),
       expiresAt: this.deps.clock() + USERPASS_TOKEN_TTL_MS,
     });
+    return { token, tokenId };
+  }
+
+  private async sendLink(account: Account, kind: TokenKind): Promise<void> {
+    const { token, tokenId } = await this.issueToken(account, kind);
     const s = this.settings;
     const base = kind === 'confirm' ? s.emailConfirmationUrl : s.resetPasswordUrl;
     if (!base) throw badRequest(`no ${kind === 'confirm' ? 'emailConfirmationUrl' : 'resetPasswordUrl'} is configured`);

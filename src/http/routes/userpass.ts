@@ -27,7 +27,10 @@ export const userpassRoutes =
     route('confirm/send', (p, body) => p.resendConfirmation(body));
     route('confirm/call', (p, body) => p.retryConfirmationFunction(body));
     route('reset/send', (p, body) => p.sendReset(body));
-    route('reset/call', (p, body) => p.callResetFunction(body));
+    route('reset/call', async (p, body, name) => {
+      const changed = await p.callResetFunction(body);
+      if (changed) await auth.endSessionsOfUserpassAccount(name, changed);
+    });
     route('reset', async (p, body, name) => {
       const accountId = await p.reset(body);
       // A new password ends every session opened with the old one.
