@@ -15,6 +15,7 @@ import { LoginThrottle, type ThrottleSettings } from './auth/throttle.js';
 import { outboxMailer, smtpMailer, type Mailer } from './email/mailer.js';
 import { Functions } from './functions/functions.js';
 import { FunctionRuntime } from './functions/runtime.js';
+import { AuthTriggers } from './functions/triggers.js';
 import { buildHttp, type HttpOptions } from './http/app.js';
 import { SigningKeys } from './sessions/keys.js';
 import { Sessions } from './sessions/sessions.js';
@@ -53,6 +54,7 @@ export interface Baste {
   readonly store: Store;
   readonly auth: AuthService;
   readonly apiKeys: ApiKeys;
+  readonly triggers: AuthTriggers;
   /** Starts listening; resolves to the URL clients use (e.g. http://127.0.0.1:8080). */
   listen(port: number, host: string): Promise<string>;
   /** Runs the anonymous-user sweep once; returns how many users it removed. */
@@ -118,7 +120,8 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
     if (!opts.store) await store.close();
     throw err;
   });
-  const auth = new AuthService(providers, users, sessions, store, clock);
+  const triggers = new AuthTriggers(opts.app, (name, args) => functions.callAsSystem(name, args), logger);
+  const auth = new AuthService(providers, users, sessions, store, clock, triggers);
   const apiKeys = new ApiKeys(store, opts.app, clock);
   const http = buildHttp({
     app: opts.app,
@@ -157,6 +160,7 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
     store,
     auth,
     apiKeys,
+    triggers,
     sweepAnonymousUsers,
     async listen(port, host) {
       await http.listen({ port, host });
@@ -168,6 +172,7 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
     async close() {
       if (sweepTimer) clearInterval(sweepTimer);
       await http.close();
+      await triggers.settled();
       await runtime.close();
       // A store passed in belongs to the caller; only the one we opened is ours to close.
       if (!opts.store) await store.close();

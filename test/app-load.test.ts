@@ -218,7 +218,6 @@ describe('messy exports', () => {
       'services: not served yet by Baste (ignored)',
       'services/http/incoming_webhooks: not served yet by Baste (ignored)',
       'http_endpoints: not served yet by Baste (ignored)',
-      'triggers: not served yet by Baste (ignored)',
       'functions/package.json: not served yet by Baste (ignored)',
       'config.json: config.json belongs to the 20200603 layout but its config_version is 20210101',
       'README.md: unknown file or folder (ignored)',
@@ -228,6 +227,7 @@ describe('messy exports', () => {
     assert.equal(config.layout, '20210101');
     assert.equal(config.configVersion, 20210101);
     assert.equal(config.appId, 'messy-zxcvb', 'the root app_id wins over .mdb/app_meta.json');
+    assert.deepEqual(config.triggers?.get('onLogin'), { name: 'onLogin', functionName: 'utils/add', operations: ['LOGIN'], providers: ['anon-user'], disabled: false });
     assert.equal(config.environment, 'production');
     assert.deepEqual(config.environmentValues, {
       apiBase: 'https://api.example.com',
@@ -520,13 +520,28 @@ describe('skipped parts of an export', () => {
     ]);
   });
 
+  test('authentication triggers load; a bad operation or an unknown function is refused', async () => {
+    const withSum = { 'functions/config.json': [{ name: 'sum' }], 'functions/sum.js': 'exports = function() {};' };
+    const ok = await load(modern({ ...withSum, 'triggers/t.json': { name: 't', type: 'AUTHENTICATION', function_name: 'sum', config: { operation_type: ['CREATE', 'DELETE'] } } }));
+    assert.deepEqual(ok.config.triggers?.get('t')?.operations, ['CREATE', 'DELETE']);
+    assert.deepEqual(ok.config.triggers?.get('t')?.providers, []);
+    await assert.rejects(
+      load(modern({ ...withSum, 'triggers/t.json': { name: 't', type: 'AUTHENTICATION', function_name: 'sum', config: { operation_type: 'LOGOUT' } } })),
+      (e: unknown) => e instanceof ConfigError && e.file === 'triggers/t.json' && e.field === 'config.operation_type',
+    );
+    await assert.rejects(
+      load(modern({ 'triggers/t.json': { name: 't', type: 'AUTHENTICATION', function_name: 'nope', config: { operation_type: 'LOGIN' } } })),
+      (e: unknown) => e instanceof ConfigError && e.field === 'function_name',
+    );
+  });
+
   test('parts that later work will serve are ignored with a "not served yet" warning', async () => {
     const { warnings } = await load(
       modern({
         'auth/custom_user_data.json': { enabled: true, mongo_service_name: 'mongodb-atlas' },
         'data_sources/mongodb-atlas/config.json': { name: 'mongodb-atlas', type: 'mongodb-atlas' },
         'https_endpoints/config.json': [{ route: '/hi', http_method: 'GET', function_name: 'hi' }],
-        'triggers/onLogin.json': { name: 'onLogin', type: 'AUTHENTICATION' },
+        'triggers/onChange.json': { name: 'onChange', type: 'DATABASE', function_name: 'x' },
         'functions/node_modules.zip': 'PK',
         'functions/yarn.lock': '',
       }),
@@ -535,9 +550,9 @@ describe('skipped parts of an export', () => {
       'auth/custom_user_data.json: not served yet by Baste (ignored)',
       'data_sources: not served yet by Baste (ignored)',
       'https_endpoints: not served yet by Baste (ignored)',
-      'triggers: not served yet by Baste (ignored)',
       'functions/yarn.lock: not served yet by Baste (ignored)',
       'functions/node_modules.zip: not served yet by Baste (ignored)',
+      'triggers/onChange.json: DATABASE triggers are not served yet by Baste (ignored)',
     ]);
   });
 

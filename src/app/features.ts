@@ -16,7 +16,6 @@ export const NOT_SERVED_YET: readonly string[] = [
   'http_endpoints',
   'http_endpoints/*/incoming_webhooks',
   'https_endpoints',
-  'triggers',
   'functions/package.json',
   'functions/package-lock.json',
   'functions/yarn.lock',

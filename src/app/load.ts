@@ -13,6 +13,7 @@ import { loadProviders, type ProviderOrigin } from './providers.js';
 import { applyLegacySecrets, LEGACY_SECRETS_FILE } from './legacy-secrets.js';
 import { loadEnvironmentValues, loadValues } from './values.js';
 import { loadFunctions } from './functions.js';
+import { loadTriggers } from './triggers.js';
 
 export interface LoadOptions {
   /** Secret name → material (see readSecrets). Wins over a legacy `secrets.json`. */
@@ -27,6 +28,7 @@ const READ_AT_TOP = new Set([
   'functions',
   'values',
   'environments',
+  'triggers',
   LEGACY_SECRETS_FILE,
 ]);
 
@@ -53,6 +55,7 @@ export async function loadAppDirectory(dir: string, options: LoadOptions = {}): 
   const values = await loadValues(app, warn);
   const environmentValues = await loadEnvironmentValues(app, root.environment, warn);
   const functions = await loadFunctions(app, skipped, warn);
+  const triggers = await loadTriggers(app, new Set(functions.keys()), warn);
 
   warnMissingSecrets(providers, loaded.origins, secrets, warn);
   for (const value of values.values.values()) {
@@ -73,6 +76,7 @@ export async function loadAppDirectory(dir: string, options: LoadOptions = {}): 
     providers: new FrozenMap([...providers].map(([name, p]) => [name, deepFreeze(p)] as const)),
     values: new FrozenMap([...values.values].map(([name, v]) => [name, deepFreeze(v)] as const)),
     functions: new FrozenMap([...functions].map(([name, f]) => [name, deepFreeze(f)] as const)),
+    triggers: new FrozenMap([...triggers].map(([name, t]) => [name, deepFreeze(t)] as const)),
     secrets: new FrozenMap(secrets),
   };
   return Object.freeze({ config: Object.freeze(config), warnings: Object.freeze(warnings) });

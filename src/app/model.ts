@@ -61,6 +61,16 @@ export interface FunctionConfig {
   readonly file: string;
 }
 
+/** An AUTHENTICATION trigger: runs its function as the system user after matching auth events. */
+export interface AuthTriggerConfig {
+  readonly name: string;
+  readonly functionName: string;
+  readonly operations: readonly ('LOGIN' | 'CREATE' | 'DELETE')[];
+  /** Provider types it fires for; empty means all. */
+  readonly providers: readonly string[];
+  readonly disabled: boolean;
+}
+
 export type ConfigLayout = '20210101' | '20200603' | '20180301';
 
 export interface AppConfig {
@@ -82,6 +92,8 @@ export interface AppConfig {
   readonly providers: ReadonlyMap<string, ProviderConfig>;
   readonly values: ReadonlyMap<string, ValueConfig>;
   readonly functions: ReadonlyMap<string, FunctionConfig>;
+  /** Authentication triggers, by name. Optional so configs built by hand (tests) may leave it out. */
+  readonly triggers?: ReadonlyMap<string, AuthTriggerConfig>;
   /** Secret name → material, from `--secrets`, `BASTE_SECRET_<NAME>` and a legacy `secrets.json`. */
   readonly secrets: ReadonlyMap<string, string>;
 }

@@ -4,6 +4,7 @@ import type { AppConfig, ProviderConfig } from '../app/model.js';
 import { BasteError, badRequest } from '../errors.js';
 import type { AccessContext, Sessions } from '../sessions/sessions.js';
 import { callUserOf } from '../functions/functions.js';
+import type { AuthOperation, AuthTriggers } from '../functions/triggers.js';
 import type { CallUser } from '../functions/runtime.js';
 import type { DeviceRecord, Store } from '../store/store.js';
 import type { Profile, Users } from '../users/users.js';
@@ -109,6 +110,7 @@ export class AuthService {
     private readonly sessions: Sessions,
     private readonly store: Store,
     private readonly clock: Clock,
+    private readonly triggers?: AuthTriggers,
   ) {}
 
   /** An enabled provider by its name, or AuthProviderNotFound. */
@@ -135,7 +137,7 @@ export class AuthService {
 
   /** Opens a session for a credential its provider has verified (POST login, and the end of the OAuth redirect flow). */
   async loginVerified(provider: AuthProvider, verified: Verified, device: DeviceInfo): Promise<LoginResult & { refresh_token: string }> {
-    const userId = await this.userFor(provider, verified);
+    const { userId, created } = await this.userFor(provider, verified);
     const deviceId = await this.recordDevice(userId, device);
     const opened = await this.sessions.open({
       userId,
@@ -144,6 +146,7 @@ export class AuthService {
       providerType: provider.config.type,
       apiKeyId: 'apiKeyId' in verified ? verified.apiKeyId : null,
     });
+    await this.announce(created ? ['CREATE', 'LOGIN'] : ['LOGIN'], [provider.config.type], userId);
     return { access_token: opened.accessToken, refresh_token: opened.refreshToken, user_id: userId, device_id: deviceId };
   }
 
@@ -221,12 +224,27 @@ export class AuthService {
     await this.sessions.end(session.id);
     if (session.providerType === 'anon-user') {
       const user = await this.store.getUser(session.userId);
-      if (user && isAnonymousOnly(user)) await this.users.delete(user.id);
+      if (user && isAnonymousOnly(user)) await this.deleteUser(user.id);
     }
   }
 
   async deleteUser(userId: string): Promise<void> {
+    // A DELETE trigger sees the user as it was, with every identity it had.
+    const before = this.triggers ? await this.store.getUser(userId) : null;
     await this.users.delete(userId);
+    if (before) {
+      const types = [...new Set(before.identities.map((i) => i.providerType))];
+      if (this.triggers!.wants('DELETE', types)) this.triggers!.fire('DELETE', types, callUserOf(before));
+    }
+  }
+
+  /** Schedules the auth triggers listening for these operations (they run after the response). */
+  private async announce(ops: readonly AuthOperation[], providerTypes: readonly string[], userId: string): Promise<void> {
+    const triggers = this.triggers;
+    if (!triggers || !ops.some((op) => triggers.wants(op, providerTypes))) return;
+    const user = await this.store.getUser(userId);
+    if (!user) return;
+    for (const op of ops) triggers.fire(op, providerTypes, callUserOf(user));
   }
 
   /** After a password reset every session of the account's user ends. */
@@ -236,11 +254,11 @@ export class AuthService {
   }
 
   /** The user a verified credential logs in: named by it (API keys), or found or created by its identity. */
-  private async userFor(provider: AuthProvider, verified: Verified): Promise<string> {
-    if ('userId' in verified) return verified.userId;
-    const { userId, disabled } = await this.users.loginWithIdentity(this.identityOf(provider, verified));
+  private async userFor(provider: AuthProvider, verified: Verified): Promise<{ userId: string; created: boolean }> {
+    if ('userId' in verified) return { userId: verified.userId, created: false };
+    const { userId, created, disabled } = await this.users.loginWithIdentity(this.identityOf(provider, verified));
     if (disabled) throw new BasteError('UserDisabled', 'user is disabled');
-    return userId;
+    return { userId, created };
   }
 
   private identityOf(provider: AuthProvider, verified: VerifiedIdentity) {
