@@ -46,11 +46,30 @@ for (const [id, us] of selfUs) {
   const g = where(n.callFrame.url) === '(native)' ? n.callFrame.functionName || '(native)' : where(n.callFrame.url);
   group.set(g, (group.get(g) ?? 0) + us);
 }
-const show = (title: string, m: Map<string, number>) => {
-  process.stdout.write(`\n${title} (of ${(total / 1e6).toFixed(2)} s sampled)\n`);
-  for (const [k, us] of [...m].sort((a, b) => b[1] - a[1]).slice(0, top)) {
-    process.stdout.write(`${((100 * us) / total).toFixed(1).padStart(5)}%  ${k}\n`);
+// Inclusive time: a function's own samples plus its callees' (counted once per stack).
+const parent = new Map<number, number>();
+for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+const inclusive = new Map<string, number>();
+const label = (n: Node) => `${n.callFrame.functionName || '(anonymous)'}  ${where(n.callFrame.url)}:${n.callFrame.lineNumber + 1}`;
+for (const [id, us] of selfUs) {
+  const seen = new Set<string>();
+  for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
+    const n = byId.get(cur)!;
+    if (!n.callFrame.url) continue; // (root), (program), native frames
+    const k = label(n);
+    if (seen.has(k)) continue;
+    seen.add(k);
+    inclusive.set(k, (inclusive.get(k) ?? 0) + us);
+  }
+}
+const busy = total - (selfUs.get(profile.nodes.find((n) => n.callFrame.functionName === '(idle)')?.id ?? -1) ?? 0);
+process.stdout.write(`\nbusy (not idle): ${(busy / 1e6).toFixed(2)} s; percentages below are of the busy time\n`);
+const showBusy = (title: string, m: Map<string, number>) => {
+  process.stdout.write(`\n${title}\n`);
+  for (const [k, us] of [...m].filter(([k]) => !k.startsWith('(idle)')).sort((a, b) => b[1] - a[1]).slice(0, top)) {
+    process.stdout.write(`${((100 * us) / busy).toFixed(1).padStart(5)}%  ${k}\n`);
   }
 };
-show('self time by function', fn);
-show('self time by package / file', group);
+showBusy('self time by function', fn);
+showBusy('self time by package / file', group);
+showBusy('inclusive time by function (JavaScript frames)', inclusive);

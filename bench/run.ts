@@ -438,14 +438,15 @@ function cpuMeter(serverPid: number | null): { stop(exitedCpuS: number, serverCp
 /** Waits (at most `maxS`) until processes other than ours use less than NOISY_CORES; returns their last load. */
 async function waitForQuiet(maxS: number): Promise<number> {
   if (maxS <= 0) return 0;
-  const deadline = Date.now() + maxS * 1000;
-  for (;;) {
+  const start = Date.now();
+  for (let waited = false; ; waited = true) {
     const before = machineBusyS();
     const self = selfCpuS();
     await sleep(1000);
     const cores = machineBusyS() - before - (selfCpuS() - self);
-    if (!(cores >= NOISY_CORES) || Date.now() >= deadline) return cores;
-    process.stdout.write(`(machine busy: ${cores.toFixed(2)} cores used by other processes; waiting) `);
+    const done = !(cores >= NOISY_CORES) || Date.now() - start >= maxS * 1000;
+    if (done && waited) process.stdout.write(`(waited ${Math.round((Date.now() - start) / 1000)} s for other processes to quiet down) `);
+    if (done) return cores;
   }
 }
 

@@ -26,6 +26,8 @@ export type ErrorCode =
   | 'FunctionNotCallable'
   | 'FunctionExecutionError'
   | 'ServiceNotFound'
+  | 'IncomingWebhookAuthFailed'
+  | 'IncomingWebhookNotFound'
   | 'OAuthProviderUnavailable'
   | 'TooManyRequests'
   | 'NotFound'

@@ -14,6 +14,7 @@ import { AuthService, buildProviders } from './auth/service.js';
 import { LoginThrottle, type ThrottleSettings } from './auth/throttle.js';
 import { outboxMailer, smtpMailer, type Mailer } from './email/mailer.js';
 import { Functions } from './functions/functions.js';
+import { HttpFunctions } from './functions/http-functions.js';
 import { FunctionRuntime } from './functions/runtime.js';
 import { AuthTriggers } from './functions/triggers.js';
 import { buildHttp, type HttpOptions } from './http/app.js';
@@ -123,11 +124,17 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
   const triggers = new AuthTriggers(opts.app, (name, args) => functions.callAsSystem(name, args), logger);
   const auth = new AuthService(providers, users, sessions, store, clock, triggers);
   const apiKeys = new ApiKeys(store, opts.app, clock);
+  const httpFunctions = new HttpFunctions(opts.app, runtime, {
+    fromAccessToken: async (token) => (await sessions.verifyAccessToken(token)).userId,
+    fromCredential: (type, payload, ip) => auth.userForCredential(type, payload, { clientAddress: ip }),
+    callUser: (userId) => auth.callUser(userId),
+  });
   const http = buildHttp({
     app: opts.app,
     auth,
     apiKeys,
     functions,
+    httpFunctions,
     sessions,
     oauthRedirects: new OAuthRedirects(opts.app, auth, store, clock),
     logger,

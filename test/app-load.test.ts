@@ -177,7 +177,6 @@ describe('layouts', () => {
     assert.deepEqual(lines(warnings), [
       'hosting: not supported by Baste (ignored)',
       'services: not served yet by Baste (ignored)',
-      'services/http/incoming_webhooks: not served yet by Baste (ignored)',
     ]);
     assert.equal(config.layout, '20180301');
     assert.equal(config.configVersion, 20180301);
@@ -216,8 +215,6 @@ describe('messy exports', () => {
       'auth/custom_user_data.json: not served yet by Baste (ignored)',
       'data_sources: not served yet by Baste (ignored)',
       'services: not served yet by Baste (ignored)',
-      'services/http/incoming_webhooks: not served yet by Baste (ignored)',
-      'http_endpoints: not served yet by Baste (ignored)',
       'functions/package.json: not served yet by Baste (ignored)',
       'config.json: config.json belongs to the 20200603 layout but its config_version is 20210101',
       'README.md: unknown file or folder (ignored)',
@@ -351,12 +348,30 @@ describe('messy exports', () => {
       }),
     );
     assert.equal(config.layout, '20210101');
-    assert.deepEqual(lines(warnings), [
-      'services: not served yet by Baste (ignored)',
-      'services/github/incoming_webhooks: not served yet by Baste (ignored)',
-      'http_endpoints: not served yet by Baste (ignored)',
-      'http_endpoints/http/incoming_webhooks: not served yet by Baste (ignored)',
+    assert.deepEqual(lines(warnings), ['services: not served yet by Baste (ignored)']);
+    assert.deepEqual(
+      config.webhooks?.map((w) => [w.service, w.name, w.runAsSystem, w.httpMethod, w.validationMethod, w.file]),
+      [
+        ['github', 'onPush', true, '*', 'NO_VALIDATION', 'services/github/incoming_webhooks/onPush/source.js'],
+        ['http', 'ping', false, '*', 'NO_VALIDATION', 'http_endpoints/http/incoming_webhooks/ping/source.js'],
+      ],
+    );
+  });
+
+  test('HTTPS endpoints load from https_endpoints/config.json; bad entries are refused naming the field', async () => {
+    const withHi = { 'functions/config.json': [{ name: 'hi' }], 'functions/hi.js': 'exports = function() { return 1; };' };
+    const { config } = await load(
+      modern({ ...withHi, 'https_endpoints/config.json': [{ route: '/hi', http_method: 'GET', function_name: 'hi', validation_method: 'SECRET_AS_QUERY_PARAM', secret_name: 's' }] }),
+    );
+    assert.deepEqual(config.endpoints?.map((e) => [e.route, e.httpMethod, e.functionName, e.validationMethod, e.secretName, e.respondResult]), [
+      ['/hi', 'GET', 'hi', 'SECRET_AS_QUERY_PARAM', 's', true],
     ]);
+    const refuse = (entry: Record<string, unknown>, field: string) =>
+      assert.rejects(load(modern({ ...withHi, 'https_endpoints/config.json': [entry] })), configError('https_endpoints/config.json', field));
+    await refuse({ route: 'hi', function_name: 'hi' }, '[0].route');
+    await refuse({ route: '/hi', function_name: 'nope' }, '[0].function_name');
+    await refuse({ route: '/hi', function_name: 'hi', http_method: 'FETCH' }, '[0].http_method');
+    await refuse({ route: '/hi', function_name: 'hi', validation_method: 'VERIFY_PAYLOAD' }, '[0].secret_name');
   });
 
   test('omitted provider fields take their defaults (enabled, no options)', async () => {
@@ -540,7 +555,6 @@ describe('skipped parts of an export', () => {
       modern({
         'auth/custom_user_data.json': { enabled: true, mongo_service_name: 'mongodb-atlas' },
         'data_sources/mongodb-atlas/config.json': { name: 'mongodb-atlas', type: 'mongodb-atlas' },
-        'https_endpoints/config.json': [{ route: '/hi', http_method: 'GET', function_name: 'hi' }],
         'triggers/onChange.json': { name: 'onChange', type: 'DATABASE', function_name: 'x' },
         'functions/node_modules.zip': 'PK',
         'functions/yarn.lock': '',
@@ -549,7 +563,6 @@ describe('skipped parts of an export', () => {
     assert.deepEqual(lines(warnings), [
       'auth/custom_user_data.json: not served yet by Baste (ignored)',
       'data_sources: not served yet by Baste (ignored)',
-      'https_endpoints: not served yet by Baste (ignored)',
       'functions/yarn.lock: not served yet by Baste (ignored)',
       'functions/node_modules.zip: not served yet by Baste (ignored)',
       'triggers/onChange.json: DATABASE triggers are not served yet by Baste (ignored)',

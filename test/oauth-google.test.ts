@@ -4,11 +4,15 @@
 // errors (87), the redirect allow-list, and linking across providers.
 
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { GoogleCredential, MemoryStorage, Stitch, StitchAppClientConfiguration, UserPasswordCredential } from 'mongodb-stitch-server-sdk';
 import * as Realm from 'realm-web';
 import { checkProviders } from '../src/auth/service.js';
 import { ConfigError } from '../src/errors.js';
+import { openSqliteStore } from '../src/store/sqlite/index.js';
 import { startOidcProvider, type FakeOidcProvider, type OidcUser } from './fakes/oidc-provider.js';
 import { APP_REDIRECT, browse, fragmentOf, installRealmPopup } from './helpers/oauth.js';
 import { appConfig, autoConfirmUserpass, decodeJwt, provider, startServer, uniqueEmail, type TestServer } from './helpers/server.js';
@@ -278,6 +282,9 @@ describe('Google redirect flow', () => {
     const start = await fetch(api(`oauth2-google/login?redirect=${encodeURIComponent(APP_REDIRECT)}&state=once`), { redirect: 'manual' });
     const authorize = await fetch(start.headers.get('location')!, { redirect: 'manual' });
     const callback = authorize.headers.get('location')!;
+    // A HEAD (link preview, prefetch) neither finishes the flow nor uses the state up.
+    const head = await fetch(callback, { method: 'HEAD', redirect: 'manual' });
+    assert.notEqual(head.status, 302);
     const first = await fetch(callback, { redirect: 'manual' });
     assert.equal(first.status, 302);
     assert.ok(fragmentOf(first.headers.get('location')!)._stitch_ua);
@@ -297,6 +304,60 @@ describe('Google redirect flow', () => {
     const device = Buffer.from(JSON.stringify({ deviceId, platform: 'chrome', sdkVersion: '4.9.0' })).toString('base64');
     const result = await browse(api(`oauth2-google/login?redirect=${encodeURIComponent(APP_REDIRECT)}&state=dev&device=${encodeURIComponent(device)}`));
     assert.equal(fragmentOf(result.location!)._stitch_ua!.split('$')[3], deviceId);
+  });
+});
+
+describe('Google redirect flow across instances', () => {
+  it('a flow started on one instance finishes on another sharing the store (the state lives in the store)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'baste-oauth-shared-'));
+    const file = join(dir, 'shared.sqlite');
+    const app = {
+      ...appConfig([provider('oauth2-google', { clientId: idp.clientId, ...idp.endpoints() }, { secretConfig: { clientSecret: 'g' }, redirectUris: [APP_REDIRECT] })], APP_ID),
+      secrets: new Map([['g', idp.clientSecret]]),
+    };
+    const a = await startServer(app, { store: openSqliteStore(file) });
+    const b = await startServer(app, { store: openSqliteStore(file) });
+    try {
+      const who = newUser();
+      idp.user = who;
+      const start = await fetch(`${a.url}/api/client/v2.0/app/${APP_ID}/auth/providers/oauth2-google/login?redirect=${encodeURIComponent(APP_REDIRECT)}&state=shared`, { redirect: 'manual' });
+      const authorize = await fetch(start.headers.get('location')!, { redirect: 'manual' });
+      const callback = new URL(authorize.headers.get('location')!);
+      assert.equal(callback.origin, a.url);
+      // The load balancer sends the provider's callback to the other instance.
+      const atB = await fetch(`${b.url}${callback.pathname}${callback.search}`, { redirect: 'manual' });
+      assert.equal(atB.status, 302);
+      const f = fragmentOf(atB.headers.get('location')!);
+      assert.equal(f._baas_state, 'shared');
+      const [access] = f._baas_ua!.split('$');
+      const profile = (await (await fetch(`${a.url}/api/client/v2.0/auth/profile`, { headers: { authorization: `Bearer ${access}` } })).json()) as Record<string, any>;
+      assert.deepEqual(profile.identities.map((i: any) => i.id), [who.sub]);
+    } finally {
+      await a.close();
+      await b.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('Google redirect flow state lifetime', () => {
+  it('a state older than 10 minutes is refused at the callback', async () => {
+    let now = Date.now();
+    const app = {
+      ...appConfig([provider('oauth2-google', { clientId: idp.clientId, ...idp.endpoints() }, { secretConfig: { clientSecret: 'g' }, redirectUris: [APP_REDIRECT] })], APP_ID),
+      secrets: new Map([['g', idp.clientSecret]]),
+    };
+    const s = await startServer(app, { clock: () => now });
+    try {
+      const start = await fetch(`${s.url}/api/client/v2.0/app/${APP_ID}/auth/providers/oauth2-google/login?redirect=${encodeURIComponent(APP_REDIRECT)}&state=late`, { redirect: 'manual' });
+      const callback = (await fetch(start.headers.get('location')!, { redirect: 'manual' })).headers.get('location')!;
+      now += 10 * 60 * 1000 + 1;
+      const res = await fetch(callback, { redirect: 'manual' });
+      assert.equal(res.status, 400);
+      assert.match(((await res.json()) as Record<string, string>).error!, /expired/);
+    } finally {
+      await s.close();
+    }
   });
 });
 
@@ -433,6 +494,13 @@ describe('Google configuration', () => {
       const body = (await res.json()) as Record<string, string>;
       assert.equal(body.error_code, 'OAuthProviderUnavailable');
       assert.match(body.error!, /Google token endpoint could not be reached/);
+      const idToken = await fetch(`${s.url}/api/client/v2.0/app/${APP_ID}/auth/providers/oauth2-google/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ id_token: await idp.idToken(newUser(), { aud: 'c', iss: endpoints.issuer }) }),
+      });
+      assert.equal(idToken.status, 502);
+      assert.match(((await idToken.json()) as Record<string, string>).error!, /Google's JWK set could not be fetched/);
     } finally {
       await s.close();
     }

@@ -14,6 +14,7 @@ import { applyLegacySecrets, LEGACY_SECRETS_FILE } from './legacy-secrets.js';
 import { loadEnvironmentValues, loadValues } from './values.js';
 import { loadFunctions } from './functions.js';
 import { loadTriggers } from './triggers.js';
+import { loadEndpoints, loadWebhooks } from './endpoints.js';
 
 export interface LoadOptions {
   /** Secret name → material (see readSecrets). Wins over a legacy `secrets.json`. */
@@ -29,6 +30,8 @@ const READ_AT_TOP = new Set([
   'values',
   'environments',
   'triggers',
+  'http_endpoints',
+  'https_endpoints',
   LEGACY_SECRETS_FILE,
 ]);
 
@@ -56,6 +59,8 @@ export async function loadAppDirectory(dir: string, options: LoadOptions = {}): 
   const environmentValues = await loadEnvironmentValues(app, root.environment, warn);
   const functions = await loadFunctions(app, skipped, warn);
   const triggers = await loadTriggers(app, new Set(functions.keys()), warn);
+  const endpoints = await loadEndpoints(app, new Set(functions.keys()), warn);
+  const webhooks = await loadWebhooks(app, warn);
 
   warnMissingSecrets(providers, loaded.origins, secrets, warn);
   for (const value of values.values.values()) {
@@ -77,6 +82,8 @@ export async function loadAppDirectory(dir: string, options: LoadOptions = {}): 
     values: new FrozenMap([...values.values].map(([name, v]) => [name, deepFreeze(v)] as const)),
     functions: new FrozenMap([...functions].map(([name, f]) => [name, deepFreeze(f)] as const)),
     triggers: new FrozenMap([...triggers].map(([name, t]) => [name, deepFreeze(t)] as const)),
+    endpoints: deepFreeze(endpoints),
+    webhooks: deepFreeze(webhooks),
     secrets: new FrozenMap(secrets),
   };
   return Object.freeze({ config: Object.freeze(config), warnings: Object.freeze(warnings) });

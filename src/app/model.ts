@@ -71,6 +71,44 @@ export interface AuthTriggerConfig {
   readonly disabled: boolean;
 }
 
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'HEAD' | '*';
+export type ValidationMethod = 'NO_VALIDATION' | 'SECRET_AS_QUERY_PARAM' | 'VERIFY_PAYLOAD';
+
+/** An HTTPS endpoint, served at `/app/{appId}/endpoint{route}`. Its user comes from its function's config. */
+export interface EndpointConfig {
+  readonly route: string;
+  readonly httpMethod: HttpMethod;
+  readonly functionName: string;
+  readonly validationMethod: ValidationMethod;
+  /** Name of the secret used for validation. */
+  readonly secretName?: string;
+  readonly respondResult: boolean;
+  readonly fetchCustomUserData: boolean;
+  readonly createUserOnAuth: boolean;
+  readonly disabled: boolean;
+  /** Config file it came from, for messages. */
+  readonly file: string;
+}
+
+/** A Stitch/Realm incoming webhook, served at `/api/client/v2.0/app/{app}/service/{service}/incoming_webhook/{name}`. */
+export interface WebhookConfig {
+  readonly service: string;
+  readonly name: string;
+  readonly source: string;
+  readonly file: string;
+  readonly canEvaluate: unknown;
+  readonly runAsSystem: boolean;
+  readonly runAsAuthedUser: boolean;
+  readonly runAsUserId?: string;
+  readonly runAsUserIdScriptSource?: string;
+  readonly respondResult: boolean;
+  readonly fetchCustomUserData: boolean;
+  readonly httpMethod: HttpMethod;
+  readonly validationMethod: ValidationMethod;
+  /** The webhook's own secret string, as legacy exports write it. */
+  readonly secret?: string;
+}
+
 export type ConfigLayout = '20210101' | '20200603' | '20180301';
 
 export interface AppConfig {
@@ -94,6 +132,9 @@ export interface AppConfig {
   readonly functions: ReadonlyMap<string, FunctionConfig>;
   /** Authentication triggers, by name. Optional so configs built by hand (tests) may leave it out. */
   readonly triggers?: ReadonlyMap<string, AuthTriggerConfig>;
+  /** HTTPS endpoints and incoming webhooks; optional so configs built by hand may leave them out. */
+  readonly endpoints?: readonly EndpointConfig[];
+  readonly webhooks?: readonly WebhookConfig[];
   /** Secret name → material, from `--secrets`, `BASTE_SECRET_<NAME>` and a legacy `secrets.json`. */
   readonly secrets: ReadonlyMap<string, string>;
 }

@@ -201,6 +201,22 @@ export class AuthService {
     return { access_token: opened.accessToken, refresh_token: opened.refreshToken, user_id: userId, device_id: deviceId };
   }
 
+  /**
+   * The existing user a credential belongs to, without opening a session (HTTPS endpoints and
+   * webhooks with application auth). Refuses unknown identities: no user is created here.
+   */
+  async userForCredential(providerType: string, payload: Record<string, unknown>, ctx: LoginContext): Promise<string> {
+    const provider = [...this.providers.values()].find((p) => p.config.type === providerType && !p.config.disabled);
+    if (!provider) throw new BasteError('AuthProviderNotFound', `authentication via '${providerType}' is not enabled`);
+    const verified = await provider.login(payload, ctx);
+    if ('userId' in verified) return verified.userId;
+    const owner = await this.store.findIdentityOwner(provider.config.name, verified.externalId);
+    if (!owner) throw new BasteError('UserNotFound', 'no user has these credentials');
+    const user = await this.users.get(owner.userId);
+    if (user.disabled) throw new BasteError('UserDisabled', 'user is disabled');
+    return user.id;
+  }
+
   /** The user as functions see it (`context.user`). */
   async callUser(userId: string): Promise<CallUser> {
     return callUserOf(await this.users.get(userId));

@@ -165,6 +165,33 @@ export const ISOLATE_SETUP = String.raw`
     return entry(...args);
   }
 
+  // The response object of HTTPS endpoints and webhooks: any call to it overrides the default answer.
+  function makeResponse() {
+    const state = { statusCode: null, headers: {}, body: null, touched: false };
+    const response = Object.freeze({
+      setStatusCode(code) { state.statusCode = Number(code); state.touched = true; },
+      setBody(body) {
+        state.body = typeof body === 'string' || body instanceof Binary ? body : EJSON.stringify(body, { relaxed: true });
+        state.touched = true;
+      },
+      setHeader(name, value) { state.headers[String(name)] = [String(value)]; state.touched = true; },
+      addHeader(name, value) {
+        const key = String(name);
+        state.headers[key] = (state.headers[key] || []).concat([String(value)]);
+        state.touched = true;
+      },
+    });
+    return { response, state };
+  }
+
+  globalThis.__runHttp = async (name, payloadEjson, descEjson) => {
+    const payload = parse(payloadEjson);
+    const desc = parse(descEjson);
+    const { response, state } = makeResponse();
+    const result = await invoke(name, [payload, response], desc, 0);
+    return EJSON.stringify({ hasResult: result !== undefined, result: result === undefined ? null : result, response: state }, { relaxed: false });
+  };
+
   globalThis.__define = (name, factory, runAsSystem) => { factories.set(name, { factory, runAsSystem }); };
   globalThis.__defineBroken = (name, message, runAsSystem) => { factories.set(name, { syntaxError: message, runAsSystem }); };
   globalThis.__run = async (name, argsEjson, descEjson) => {
@@ -175,6 +202,7 @@ export const ISOLATE_SETUP = String.raw`
   };
   globalThis.__lockdown = () => {
     delete globalThis.__run;
+    delete globalThis.__runHttp;
     delete globalThis.__define;
     delete globalThis.__defineBroken;
     delete globalThis.__lockdown;

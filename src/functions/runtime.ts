@@ -63,10 +63,31 @@ const bsonSource = () => (bsonBundle ??= readFileSync(join(dirname(require.resol
 
 const executionError = (message: string) => new BasteError('FunctionExecutionError', message);
 
+type Entry = ivm.Reference<(name: string, args: string, desc: string) => Promise<string>>;
+
 interface Sandbox {
   readonly isolate: ivm.Isolate;
-  readonly run: ivm.Reference<(name: string, args: string, desc: string) => Promise<string>>;
+  /** `__run`: a plain call. */
+  readonly run: Entry;
+  /** `__runHttp`: an endpoint or webhook call, `(payload, response)`. */
+  readonly runHttp: Entry;
 }
+
+/** What an endpoint or webhook function answered: its return value and what it did to `response`. */
+export interface HttpOutcome {
+  readonly hasResult: boolean;
+  readonly result: unknown;
+  readonly response: {
+    readonly statusCode: number | null;
+    readonly headers: Record<string, string[]>;
+    readonly body: unknown;
+    readonly touched: boolean;
+  };
+}
+
+/** Reserved names under which webhook sources and run-as scripts live in the sandbox. */
+export const webhookFunctionName = (service: string, name: string) => `__webhook/${service}/${name}`;
+export const webhookScriptName = (service: string, name: string) => `__webhook-user/${service}/${name}`;
 
 /** One isolate of the pool and the calls it is running. */
 interface Slot {
@@ -90,18 +111,27 @@ export class FunctionRuntime {
   }
 
   /** Runs one client-level call; resolves to the canonical EJSON text of the result. */
-  async call(invocation: FunctionInvocation): Promise<string> {
+  call(invocation: FunctionInvocation): Promise<string> {
+    return this.dispatch(invocation, 'run');
+  }
+
+  /** Runs an endpoint or webhook function with `(payload, response)`; `argsEjson` holds the payload. */
+  async callHttp(invocation: FunctionInvocation): Promise<HttpOutcome> {
+    return EJSON.parse(await this.dispatch(invocation, 'runHttp'), { relaxed: false }) as HttpOutcome;
+  }
+
+  private async dispatch(invocation: FunctionInvocation, entry: 'run' | 'runHttp'): Promise<string> {
     // The least busy isolate: one held up by a runaway call gets no new work.
     const slot = this.slots.reduce((a, b) => (b.inFlight < a.inFlight ? b : a));
     slot.inFlight++;
     try {
-      return await this.callIn(slot, invocation);
+      return await this.callIn(slot, invocation, entry);
     } finally {
       slot.inFlight--;
     }
   }
 
-  private async callIn(slot: Slot, invocation: FunctionInvocation): Promise<string> {
+  private async callIn(slot: Slot, invocation: FunctionInvocation, entry: 'run' | 'runHttp'): Promise<string> {
     const sandbox = await this.ready(slot);
     const desc = EJSON.stringify(
       { user: invocation.user, system: invocation.runAsSystem, request: invocation.request ?? null },
@@ -112,7 +142,7 @@ export class FunctionRuntime {
       timer = setTimeout(() => reject(executionError(`execution time limit exceeded (${this.options.timeoutMs} ms)`)), this.options.timeoutMs);
     });
     try {
-      const result = sandbox.run.apply(undefined, [invocation.name, invocation.argsEjson, desc], {
+      const result = sandbox[entry].apply(undefined, [invocation.name, invocation.argsEjson, desc], {
         arguments: { copy: true },
         result: { promise: true, copy: true },
         timeout: this.options.timeoutMs,
@@ -168,7 +198,7 @@ export class FunctionRuntime {
     await jail.set('globalThis', jail.derefInto());
     await jail.set('__hostRandom', new ivm.Reference((n: number) => [...randomBytes(Math.min(Math.max(0, n | 0), 65536))]));
     await context.eval(ISOLATE_PRELUDE);
-    await context.eval(`${bsonSource()}\n;globalThis.BSON = BSON;`);
+    await context.eval(`${bsonSource()}\n;globalThis.BSON = BSON; globalThis.EJSON = BSON.EJSON;`);
     const log = this.options.logger;
     const host = {
       log: new ivm.Reference((level: string, fn: string, text: string) => {
@@ -187,9 +217,19 @@ export class FunctionRuntime {
 
     const define = await jail.get('__define', { reference: true });
     const defineBroken = await jail.get('__defineBroken', { reference: true });
-    for (const fn of this.app.functions.values()) {
+    const sources = [
+      ...[...this.app.functions.values()].map((fn) => ({ name: fn.name, source: fn.source, file: fn.file, runAsSystem: fn.runAsSystem })),
+      ...(this.app.webhooks ?? []).flatMap((w) => [
+        { name: webhookFunctionName(w.service, w.name), source: w.source, file: w.file, runAsSystem: w.runAsSystem },
+        // run_as_user_id_script_source is a stringified function of the payload.
+        ...(w.runAsUserIdScriptSource
+          ? [{ name: webhookScriptName(w.service, w.name), source: `exports = ${w.runAsUserIdScriptSource};`, file: `${w.file} (run_as_user_id_script_source)`, runAsSystem: true }]
+          : []),
+      ]),
+    ];
+    for (const fn of sources) {
       try {
-        const script = await isolate.compileScript(factorySource(fn.source), { filename: `functions/${fn.name}.js` });
+        const script = await isolate.compileScript(factorySource(fn.source), { filename: fn.file });
         const factory = await script.run(context, { reference: true });
         await define.apply(undefined, [fn.name, factory.derefInto(), fn.runAsSystem]);
       } catch (err) {
@@ -198,10 +238,11 @@ export class FunctionRuntime {
         await defineBroken.apply(undefined, [fn.name, message, fn.runAsSystem]);
       }
     }
-    // Take the entry point before the lockdown removes it from the functions' sight.
+    // Take the entry points before the lockdown removes them from the functions' sight.
     const run = await jail.get('__run', { reference: true });
+    const runHttp = await jail.get('__runHttp', { reference: true });
     await context.eval('__lockdown()');
-    return { isolate, run };
+    return { isolate, run, runHttp };
   }
 
   async close(): Promise<void> {

@@ -10,11 +10,13 @@ import type { ApiKeys } from '../auth/api-keys.js';
 import type { OAuthRedirects } from '../auth/oauth-redirect.js';
 import type { AuthService } from '../auth/service.js';
 import type { Functions } from '../functions/functions.js';
+import type { HttpFunctions } from '../functions/http-functions.js';
 import { BasteError } from '../errors.js';
 import type { Sessions } from '../sessions/sessions.js';
 import { sendError, toBasteError } from './errors.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
 import { authRoutes } from './routes/auth.js';
+import { endpointRoutes } from './routes/endpoints.js';
 import { functionRoutes } from './routes/functions.js';
 import { locationRoutes } from './routes/location.js';
 import { oauthRoutes } from './routes/oauth.js';
@@ -34,6 +36,7 @@ export interface HttpDeps {
   readonly auth: AuthService;
   readonly apiKeys: ApiKeys;
   readonly functions: Functions;
+  readonly httpFunctions: HttpFunctions;
   readonly sessions: Sessions;
   /** The browser OAuth redirect flow (Google, Facebook). */
   readonly oauthRedirects: OAuthRedirects;
@@ -116,6 +119,7 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
   void http.register(userpassRoutes(deps));
   void http.register(apiKeyRoutes(deps));
   void http.register(functionRoutes(deps));
+  void http.register(endpointRoutes(deps));
   return http;
 }
 

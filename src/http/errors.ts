@@ -30,6 +30,8 @@ const STATUS: Record<ErrorCode, number> = {
   FunctionNotCallable: 403,
   FunctionExecutionError: 400,
   ServiceNotFound: 404,
+  IncomingWebhookAuthFailed: 401,
+  IncomingWebhookNotFound: 404,
   OAuthProviderUnavailable: 502,
   TooManyRequests: 429,
   NotFound: 404,

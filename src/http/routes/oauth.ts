@@ -11,7 +11,8 @@ import { publicBaseUrl } from './location.js';
 export const oauthRoutes =
   ({ app, sessions, oauthRedirects, options }: HttpDeps): FastifyPluginAsync =>
   async (http) => {
-    http.get('/api/client/v2.0/app/:appId/auth/providers/:provider/login', async (req, reply) => {
+    // No automatic HEAD routes: a HEAD must neither start a flow nor use up a state.
+    http.get('/api/client/v2.0/app/:appId/auth/providers/:provider/login', { exposeHeadRoute: false }, async (req, reply) => {
       requireApp(app, req);
       const { provider } = req.params as { provider: string };
       const q = req.query as Record<string, unknown>;
@@ -33,7 +34,7 @@ export const oauthRoutes =
       return reply.redirect(url, 302);
     });
 
-    http.get(OAUTH_CALLBACK_PATH, async (req, reply) => {
+    http.get(OAUTH_CALLBACK_PATH, { exposeHeadRoute: false }, async (req, reply) => {
       const outcome = await oauthRedirects.callback(req.query as Record<string, unknown>, {
         clientAddress: req.ip,
         publicBaseUrl: publicBaseUrl(req, options.baseUrl),

@@ -1,0 +1,114 @@
+// HTTPS endpoints (`http_endpoints/config.json`, App Services `https_endpoints/config.json`) and
+// incoming webhooks (`services/<svc>/incoming_webhooks/<name>/` in Stitch and Realm v1 exports,
+// `http_endpoints/<svc>/incoming_webhooks/<name>/` in Realm v2 exports).
+
+import { ConfigError } from '../errors.js';
+import type { EndpointConfig, HttpMethod, ValidationMethod, WebhookConfig } from './model.js';
+import type { AppDir } from './dir.js';
+import { asObject, Fields, isObject, typeName, type Warn } from './check.js';
+
+const METHODS = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', '*']);
+const VALIDATIONS = new Set(['NO_VALIDATION', 'SECRET_AS_QUERY_PARAM', 'VERIFY_PAYLOAD']);
+const ENDPOINT_FILES = ['https_endpoints/config.json', 'http_endpoints/config.json'];
+
+function method(fields: Fields, key: string): HttpMethod {
+  const raw = (fields.string(key) ?? '*').toUpperCase();
+  const m = raw === 'ANY' ? '*' : raw;
+  if (!METHODS.has(m)) throw fields.refuse(key, 'must be GET, POST, PUT, PATCH, DELETE, HEAD, ANY or *');
+  return m as HttpMethod;
+}
+
+function validation(fields: Fields, key: string): ValidationMethod {
+  const v = fields.string(key) ?? 'NO_VALIDATION';
+  if (!VALIDATIONS.has(v)) throw fields.refuse(key, 'must be NO_VALIDATION, SECRET_AS_QUERY_PARAM or VERIFY_PAYLOAD');
+  return v as ValidationMethod;
+}
+
+export async function loadEndpoints(dir: AppDir, functionNames: ReadonlySet<string>, warn: Warn): Promise<EndpointConfig[]> {
+  const endpoints: EndpointConfig[] = [];
+  for (const file of ENDPOINT_FILES) {
+    if (!(await dir.isFile(file))) continue;
+    const doc = await dir.readJson(file);
+    if (!Array.isArray(doc)) throw new ConfigError(file, undefined, `must contain an array of endpoints, not ${typeName(doc)}`);
+    for (const [i, raw] of doc.entries()) {
+      if (!isObject(raw)) throw new ConfigError(file, `[${i}]`, `must be an object, not ${typeName(raw)}`);
+      const f = new Fields(file, raw, `[${i}]`);
+      const route = f.string('route');
+      if (!route || !/^\/[A-Za-z0-9/_.~-]*$/.test(route)) throw f.refuse('route', 'must start with / and hold only URL path characters');
+      const functionName = f.string('function_name');
+      if (!functionName || !functionNames.has(functionName)) throw f.refuse('function_name', `must name a function defined in functions/`);
+      const validationMethod = validation(f, 'validation_method');
+      const secretName = f.string('secret_name');
+      if (validationMethod !== 'NO_VALIDATION' && !secretName) throw f.refuse('secret_name', `is required with ${validationMethod}`);
+      const endpoint: EndpointConfig = {
+        route,
+        httpMethod: method(f, 'http_method'),
+        functionName,
+        validationMethod,
+        secretName,
+        respondResult: f.bool('respond_result', true),
+        fetchCustomUserData: f.bool('fetch_custom_user_data', false),
+        createUserOnAuth: f.bool('create_user_on_auth', false),
+        disabled: f.bool('disabled', false),
+        file,
+      };
+      if (endpoints.some((e) => e.route === endpoint.route && e.httpMethod === endpoint.httpMethod)) {
+        throw f.refuse('route', `${endpoint.httpMethod} ${endpoint.route} is defined twice`);
+      }
+      if (endpoint.createUserOnAuth) warn(file, `${f.path('create_user_on_auth')}: not served yet by Baste (ignored)`);
+      endpoints.push(endpoint);
+    }
+  }
+  return endpoints;
+}
+
+/** Webhooks of every service folder that has them, in either layout. */
+export async function loadWebhooks(dir: AppDir, warn: Warn): Promise<WebhookConfig[]> {
+  const webhooks: WebhookConfig[] = [];
+  for (const root of ['services', 'http_endpoints']) {
+    for (const svc of await dir.list(root)) {
+      if (svc.kind !== 'dir' || svc.name.startsWith('.')) continue;
+      const hooksDir = `${svc.path}/incoming_webhooks`;
+      for (const hook of await dir.list(hooksDir)) {
+        if (hook.kind !== 'dir' || hook.name.startsWith('.')) continue;
+        webhooks.push(await readWebhook(dir, svc.name, hook.path, hook.name, warn));
+      }
+    }
+  }
+  return webhooks;
+}
+
+async function readWebhook(dir: AppDir, service: string, path: string, folderName: string, warn: Warn): Promise<WebhookConfig> {
+  const configFile = `${path}/config.json`;
+  const sourceFile = `${path}/source.js`;
+  if (!(await dir.isFile(sourceFile))) throw new ConfigError(sourceFile, undefined, 'is missing: every incoming webhook needs its source');
+  const f = new Fields(configFile, (await dir.isFile(configFile)) ? asObject(await dir.readJson(configFile), configFile) : {});
+  const options = f.nested('options') ?? new Fields(configFile, {}, 'options');
+  const name = f.string('name') ?? folderName;
+  const validationMethod = validation(options, 'validationMethod');
+  const secret = options.string('secret');
+  if (validationMethod !== 'NO_VALIDATION' && !secret) throw options.refuse('secret', `is required with ${validationMethod}`);
+  const runAsUserId = f.string('run_as_user_id') || undefined;
+  const runAsUserIdScriptSource = f.string('run_as_user_id_script_source') || undefined;
+  const runAsAuthedUser = f.bool('run_as_authed_user', false);
+  if (runAsAuthedUser && (runAsUserId || runAsUserIdScriptSource)) {
+    throw f.refuse('run_as_authed_user', 'cannot be combined with run_as_user_id or run_as_user_id_script_source');
+  }
+  if (f.bool('create_user_on_auth', false)) warn(configFile, 'create_user_on_auth: not served yet by Baste (ignored)');
+  return {
+    service,
+    name,
+    source: await dir.readText(sourceFile),
+    file: sourceFile,
+    canEvaluate: f.raw('can_evaluate') ?? {},
+    runAsSystem: f.bool('run_as_system', false),
+    runAsAuthedUser,
+    runAsUserId,
+    runAsUserIdScriptSource,
+    respondResult: f.bool('respond_result', false),
+    fetchCustomUserData: f.bool('fetch_custom_user_data', false),
+    httpMethod: method(options, 'httpMethod'),
+    validationMethod,
+    secret,
+  };
+}

@@ -1,0 +1,246 @@
+// HTTPS endpoints and incoming webhooks: validate the request (secret or signature), decide who
+// the function runs as, run it with the platform's `payload` and `response`, and turn the outcome
+// into an HTTP answer. Knows nothing of Fastify: the route hands in a plain request.
+
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { Binary, EJSON } from 'bson';
+import type { AppConfig, EndpointConfig, HttpMethod, ValidationMethod, WebhookConfig } from '../app/model.js';
+import { BasteError } from '../errors.js';
+import { ExpressionError, evaluate } from '../rules/expressions.js';
+import type { CallRequest, CallUser, FunctionRuntime, HttpOutcome } from './runtime.js';
+import { webhookFunctionName, webhookScriptName } from './runtime.js';
+
+export interface HttpCall {
+  readonly method: string;
+  /** The query string without the leading `?`. */
+  readonly rawQuery: string;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly body: Buffer;
+  readonly ip: string;
+  /** The URL the caller used, for `context.request.webhookUrl`. */
+  readonly url: string;
+}
+
+export interface HttpAnswer {
+  readonly status: number;
+  readonly headers: Record<string, string[]>;
+  readonly body?: Buffer;
+}
+
+/** How the server authenticates application users on these routes (passed in, so this module imports no auth code). */
+export interface CallerAuth {
+  /** A user from an access token. */
+  fromAccessToken(token: string): Promise<string>;
+  /** A user from a provider credential (`local-userpass` `{username,password}`, `api-key` `{key}`, `custom-token` `{token}`). */
+  fromCredential(providerType: string, payload: Record<string, unknown>, ip: string): Promise<string>;
+  /** The user as functions see it. */
+  callUser(userId: string): Promise<CallUser>;
+}
+
+const header = (h: HttpCall['headers'], name: string): string | undefined => {
+  const v = h[name.toLowerCase()];
+  return Array.isArray(v) ? v[0] : v;
+};
+
+const safeEqual = (a: string, b: string) => {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+};
+
+const authFailed = (message: string) => new BasteError('IncomingWebhookAuthFailed', message);
+
+/** SECRET_AS_QUERY_PARAM: `?secret=`; VERIFY_PAYLOAD: `sha256=<hex HMAC-SHA256 of the raw body>` in a header. */
+function validate(method: ValidationMethod, secret: string | undefined, call: HttpCall, signatureHeaders: readonly string[]): void {
+  if (method === 'NO_VALIDATION') return;
+  if (!secret) throw authFailed('the secret for this endpoint is not configured');
+  if (method === 'SECRET_AS_QUERY_PARAM') {
+    const given = new URLSearchParams(call.rawQuery).get('secret');
+    if (given === null || !safeEqual(given, secret)) throw authFailed('invalid secret');
+    return;
+  }
+  const signature = signatureHeaders.map((h) => header(call.headers, h)).find((v) => v !== undefined);
+  const expected = `sha256=${createHmac('sha256', secret).update(call.body).digest('hex')}`;
+  if (!signature || !safeEqual(signature.trim().replace(/^sha256:/, 'sha256='), expected)) throw authFailed('invalid payload signature');
+}
+
+function methodAllowed(allowed: HttpMethod, method: string): boolean {
+  return allowed === '*' || allowed === method || (allowed === 'GET' && method === 'HEAD');
+}
+
+/** `context.request` for an endpoint or webhook call; any `secret=` pair is removed. */
+function requestOf(call: HttpCall): CallRequest {
+  const requestHeaders: Record<string, string[]> = {};
+  for (const [k, v] of Object.entries(call.headers)) if (v !== undefined) requestHeaders[k] = Array.isArray(v) ? v : [v];
+  const query = new URLSearchParams(call.rawQuery);
+  query.delete('secret');
+  return {
+    remoteIPAddress: call.ip,
+    requestHeaders,
+    httpMethod: call.method,
+    rawQueryString: query.toString(),
+    webhookUrl: call.url.split('?')[0],
+    httpReferrer: header(call.headers, 'referer'),
+    httpUserAgent: header(call.headers, 'user-agent'),
+  };
+}
+
+/** The platform's payload: `{query, headers, body}`, the body as BSON.Binary (absent when empty). */
+function payloadOf(call: HttpCall): Record<string, unknown> {
+  const query: Record<string, string | string[]> = {};
+  for (const [k, v] of new URLSearchParams(call.rawQuery)) {
+    if (k === 'secret') continue;
+    const prev = query[k];
+    query[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+  }
+  const headers: Record<string, string[]> = {};
+  for (const [k, v] of Object.entries(call.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v : [v];
+  return { query, headers, ...(call.body.length ? { body: new Binary(call.body) } : {}) };
+}
+
+function answerOf(outcome: HttpOutcome, respondResult: boolean, resultEvenWithStatus: boolean): HttpAnswer {
+  const { response } = outcome;
+  const resultBody = (): HttpAnswer['body'] => Buffer.from(EJSON.stringify(outcome.result, { relaxed: true }));
+  if (response.touched) {
+    const headers = { ...response.headers };
+    let body: Buffer | undefined;
+    if (typeof response.body === 'string') body = Buffer.from(response.body);
+    else if (response.body instanceof Binary) body = Buffer.from(response.body.buffer);
+    else if (respondResult && resultEvenWithStatus && outcome.hasResult) {
+      body = resultBody();
+      headers['content-type'] ??= ['application/json'];
+    }
+    return { status: response.statusCode ?? 200, headers, body };
+  }
+  if (!respondResult) return { status: 204, headers: {} };
+  return { status: 200, headers: { 'content-type': ['application/json'] }, body: resultBody() };
+}
+
+export class HttpFunctions {
+  private readonly endpoints: readonly EndpointConfig[];
+  private readonly webhooks: ReadonlyMap<string, WebhookConfig>;
+
+  constructor(
+    private readonly app: AppConfig,
+    private readonly runtime: FunctionRuntime,
+    private readonly auth: CallerAuth,
+  ) {
+    this.endpoints = app.endpoints ?? [];
+    this.webhooks = new Map((app.webhooks ?? []).map((w) => [`${w.service}/${w.name}`, w]));
+  }
+
+  /** The application user named by the request's credentials, or null when it carries none. */
+  private async caller(call: HttpCall, bodyCredentials: Record<string, unknown> | null): Promise<CallUser | null> {
+    const h = (name: string) => header(call.headers, name);
+    const bearer = /^Bearer\s+(\S+)$/i.exec(h('authorization') ?? '')?.[1];
+    const sources: { type: string; payload: Record<string, unknown> }[] = [];
+    const collect = (get: (k: string) => unknown) => {
+      const email = get('email');
+      const password = get('password');
+      const apiKey = get('api-key') ?? get('apiKey');
+      const jwt = get('jwtTokenString');
+      if (typeof email === 'string' && typeof password === 'string') sources.push({ type: 'local-userpass', payload: { username: email, password } });
+      if (typeof apiKey === 'string') sources.push({ type: 'api-key', payload: { key: apiKey } });
+      if (typeof jwt === 'string') sources.push({ type: 'custom-token', payload: { token: jwt } });
+    };
+    collect(h);
+    const fromHeaders = sources.length;
+    if (bodyCredentials) collect((k) => bodyCredentials[k]);
+    if (fromHeaders > 0 && sources.length > fromHeaders) throw authFailed('send credentials in the headers or in the body, not both');
+    if (bearer && sources.length > 0) throw authFailed('send one set of credentials');
+    if (sources.length > 1) throw authFailed('send one set of credentials');
+    try {
+      if (bearer) return await this.auth.callUser(await this.auth.fromAccessToken(bearer));
+      const [source] = sources;
+      if (!source) return null;
+      return await this.auth.callUser(await this.auth.fromCredential(source.type, source.payload, call.ip));
+    } catch (err) {
+      // Bearer failures give no detail to the caller (the platform logs them only).
+      throw authFailed(`authentication failed${err instanceof BasteError && err.code !== 'InvalidSession' ? `: ${err.message}` : ''}`);
+    }
+  }
+
+  private async checkCanEvaluate(expr: unknown, user: CallUser | null, request: CallRequest, what: string): Promise<void> {
+    if (expr === undefined || expr === null) return;
+    const values: Record<string, unknown> = {};
+    for (const v of this.app.values.values()) values[v.name] = v.fromSecret ? this.app.secrets.get(String(v.value)) : v.value;
+    let ok: boolean;
+    try {
+      ok = await evaluate(expr, { user: user ?? {}, request, values, environment: { tag: this.app.environment, values: this.app.environmentValues }, args: {} });
+    } catch (err) {
+      if (err instanceof ExpressionError) throw new BasteError('FunctionNotCallable', `can_evaluate of ${what} is not a valid expression: ${err.message}`);
+      throw err;
+    }
+    if (!ok) throw new BasteError('FunctionNotCallable', `rule not matched for ${what}: the caller may not run it`);
+  }
+
+  /** `/app/{appId}/endpoint{route}`. */
+  async endpoint(route: string, call: HttpCall): Promise<HttpAnswer> {
+    const matches = this.endpoints.filter((e) => e.route === route && !e.disabled);
+    if (matches.length === 0) throw new BasteError('NotFound', `no endpoint for ${route}`);
+    const endpoint = matches.find((e) => methodAllowed(e.httpMethod, call.method));
+    if (!endpoint) throw new BasteError('MethodNotAllowed', `${call.method} is not allowed on ${route}`);
+    validate(endpoint.validationMethod, endpoint.secretName ? this.app.secrets.get(endpoint.secretName) : undefined, call, ['endpoint-signature']);
+    const fn = this.app.functions.get(endpoint.functionName)!;
+    const user = await this.caller(call, null);
+    // Application auth unless the function runs as the system user (then context.user is the caller, if any).
+    if (!fn.runAsSystem && !user) throw authFailed('this endpoint needs the caller to authenticate');
+    const request = requestOf(call);
+    await this.checkCanEvaluate(fn.canEvaluate, user, request, `endpoint ${endpoint.route}`);
+    const outcome = await this.runtime.callHttp({
+      name: fn.name,
+      argsEjson: EJSON.stringify(payloadOf(call), { relaxed: false }),
+      user,
+      runAsSystem: fn.runAsSystem,
+      request,
+    });
+    return answerOf(outcome, endpoint.respondResult, true);
+  }
+
+  /** `/api/client/v2.0/app/{app}/service/{service}/incoming_webhook/{name}`. */
+  async webhook(service: string, name: string, call: HttpCall): Promise<HttpAnswer> {
+    const hook = this.webhooks.get(`${service}/${name}`);
+    if (!hook) throw new BasteError('IncomingWebhookNotFound', `no incoming webhook '${name}' in service '${service}'`);
+    if (!methodAllowed(hook.httpMethod, call.method)) throw new BasteError('MethodNotAllowed', `${call.method} is not allowed on this webhook`);
+    validate(hook.validationMethod, hook.secret, call, ['x-hook-signature', 'x-stitch-signature']);
+    const payload = payloadOf(call);
+    const request = requestOf(call);
+    let user: CallUser | null = null;
+    let system = hook.runAsSystem;
+    if (hook.runAsAuthedUser) {
+      user = await this.caller(call, this.jsonBody(call));
+      if (!user) throw authFailed('this webhook needs the caller to authenticate');
+    } else if (hook.runAsUserId) {
+      user = await this.auth.callUser(hook.runAsUserId).catch(() => {
+        throw new BasteError('IncomingWebhookAuthFailed', 'the webhook runs as a user that does not exist');
+      });
+    } else if (hook.runAsUserIdScriptSource) {
+      const text = await this.runtime.call({ name: webhookScriptName(service, name), argsEjson: EJSON.stringify([payload], { relaxed: false }), user: null, runAsSystem: true, request });
+      const chosen = EJSON.parse(text, { relaxed: true }) as unknown;
+      if (typeof chosen === 'string' && chosen) user = await this.auth.callUser(chosen);
+      else if ((chosen as { runAsSystemUser?: unknown } | null)?.runAsSystemUser === true) system = true;
+      else throw new BasteError('IncomingWebhookAuthFailed', 'run_as_user_id_script_source must return a user id or {runAsSystemUser: true}');
+    } else {
+      system = true; // no way to pick a user: the platform runs such webhooks as the system user
+    }
+    await this.checkCanEvaluate(hook.canEvaluate, user, request, `webhook ${service}/${name}`);
+    const outcome = await this.runtime.callHttp({
+      name: webhookFunctionName(service, name),
+      argsEjson: EJSON.stringify(payload, { relaxed: false }),
+      user,
+      runAsSystem: system,
+      request,
+    });
+    return answerOf(outcome, hook.respondResult, false);
+  }
+
+  private jsonBody(call: HttpCall): Record<string, unknown> | null {
+    if (!call.body.length) return null;
+    try {
+      const v = JSON.parse(call.body.toString('utf8')) as unknown;
+      return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
+    } catch {
+      return null;
+    }
+  }
+}
