@@ -13,6 +13,8 @@ import { OAuthRedirects } from './auth/oauth-redirect.js';
 import { AuthService, buildProviders } from './auth/service.js';
 import { LoginThrottle, type ThrottleSettings } from './auth/throttle.js';
 import { outboxMailer, smtpMailer, type Mailer } from './email/mailer.js';
+import type { DocumentEngine } from './data/engine.js';
+import { openSqliteDocuments } from './data/sqlite-engine.js';
 import { Functions } from './functions/functions.js';
 import { HttpFunctions } from './functions/http-functions.js';
 import { FunctionRuntime } from './functions/runtime.js';
@@ -20,6 +22,7 @@ import { AuthTriggers } from './functions/triggers.js';
 import { buildHttp, type HttpOptions } from './http/app.js';
 import { SigningKeys } from './sessions/keys.js';
 import { Sessions } from './sessions/sessions.js';
+import { MongoService } from './services/mongodb/service.js';
 import { openSqliteStore } from './store/sqlite/index.js';
 import type { Store } from './store/store.js';
 import { Users } from './users/users.js';
@@ -46,6 +49,8 @@ export interface BasteOptions {
   readonly jwksCooldownMs?: number;
   /** Budget for each call to Google or Facebook (default 10 s). */
   readonly oauthTimeoutMs?: number;
+  /** Documents of the data service; defaults to SQLite in `dataDir`. */
+  readonly documents?: DocumentEngine;
   /** Function sandbox: wall-clock limit per call (default 120 s) and isolate heap (default 256 MiB). */
   readonly functions?: { timeoutMs?: number; memoryMb?: number; isolates?: number };
 }
@@ -91,14 +96,20 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
   const mailer =
     opts.mailer ??
     (opts.smtp ? smtpMailer(opts.smtp.url, opts.smtp.from, logger) : outboxMailer(join(opts.dataDir, 'outbox'), logger));
+  const documents = opts.documents ?? openSqliteDocuments(join(opts.dataDir, 'documents.sqlite'));
+  // The data service and the functions reach each other (functions query data, rules call
+  // %function), so the data service is bound late.
+  let mongo: MongoService | undefined;
   const runtime = new FunctionRuntime(opts.app, {
     timeoutMs: opts.functions?.timeoutMs ?? DEFAULTS.functionTimeoutMs,
     memoryMb: opts.functions?.memoryMb ?? DEFAULTS.functionMemoryMb,
     isolates: opts.functions?.isolates,
     logger,
+    dataService: (service, op, args, caller) => mongo!.execute(service, op, args, caller),
   });
   await runtime.warm();
   const functions = new Functions(opts.app, runtime);
+  mongo = new MongoService(opts.app, documents, (name, args) => functions.callAsSystem(name, args));
   const throttle = new LoginThrottle(store, clock, { ...DEFAULTS.throttle, ...opts.throttle });
   const providers = await buildProviders(opts.app, {
     userpass: {
@@ -135,6 +146,7 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
     apiKeys,
     functions,
     httpFunctions,
+    mongo,
     sessions,
     oauthRedirects: new OAuthRedirects(opts.app, auth, store, clock),
     logger,
@@ -183,6 +195,7 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
       await runtime.close();
       // A store passed in belongs to the caller; only the one we opened is ours to close.
       if (!opts.store) await store.close();
+      if (!opts.documents) await documents.close();
     },
   };
 }

@@ -176,7 +176,6 @@ describe('layouts', () => {
     const { config, warnings } = await loadAppDirectory(fixture('stitch-2018'));
     assert.deepEqual(lines(warnings), [
       'hosting: not supported by Baste (ignored)',
-      'services: not served yet by Baste (ignored)',
     ]);
     assert.equal(config.layout, '20180301');
     assert.equal(config.configVersion, 20180301);
@@ -213,8 +212,6 @@ describe('messy exports', () => {
       'graphql: not supported by Baste (ignored)',
       'log_forwarders: not supported by Baste (ignored)',
       'auth/custom_user_data.json: not served yet by Baste (ignored)',
-      'data_sources: not served yet by Baste (ignored)',
-      'services: not served yet by Baste (ignored)',
       'functions/package.json: not served yet by Baste (ignored)',
       'config.json: config.json belongs to the 20200603 layout but its config_version is 20210101',
       'README.md: unknown file or folder (ignored)',
@@ -348,7 +345,7 @@ describe('messy exports', () => {
       }),
     );
     assert.equal(config.layout, '20210101');
-    assert.deepEqual(lines(warnings), ['services: not served yet by Baste (ignored)']);
+    assert.deepEqual(lines(warnings), ['services/github: github services are not served by Baste (ignored)']);
     assert.deepEqual(
       config.webhooks?.map((w) => [w.service, w.name, w.runAsSystem, w.httpMethod, w.validationMethod, w.file]),
       [
@@ -562,7 +559,6 @@ describe('skipped parts of an export', () => {
     );
     assert.deepEqual(lines(warnings), [
       'auth/custom_user_data.json: not served yet by Baste (ignored)',
-      'data_sources: not served yet by Baste (ignored)',
       'functions/yarn.lock: not served yet by Baste (ignored)',
       'functions/node_modules.zip: not served yet by Baste (ignored)',
       'triggers/onChange.json: DATABASE triggers are not served yet by Baste (ignored)',

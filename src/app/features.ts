@@ -10,8 +10,6 @@ import type { Warn } from './check.js';
  */
 export const NOT_SERVED_YET: readonly string[] = [
   'auth/custom_user_data.json',
-  'data_sources',
-  'services',
   'functions/package.json',
   'functions/package-lock.json',
   'functions/yarn.lock',

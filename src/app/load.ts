@@ -15,6 +15,7 @@ import { loadEnvironmentValues, loadValues } from './values.js';
 import { loadFunctions } from './functions.js';
 import { loadTriggers } from './triggers.js';
 import { loadEndpoints, loadWebhooks } from './endpoints.js';
+import { loadDataSources } from './data-sources.js';
 
 export interface LoadOptions {
   /** Secret name → material (see readSecrets). Wins over a legacy `secrets.json`. */
@@ -30,6 +31,8 @@ const READ_AT_TOP = new Set([
   'values',
   'environments',
   'triggers',
+  'data_sources',
+  'services',
   'http_endpoints',
   'https_endpoints',
   LEGACY_SECRETS_FILE,
@@ -61,6 +64,7 @@ export async function loadAppDirectory(dir: string, options: LoadOptions = {}): 
   const triggers = await loadTriggers(app, new Set(functions.keys()), warn);
   const endpoints = await loadEndpoints(app, new Set(functions.keys()), warn);
   const webhooks = await loadWebhooks(app, warn);
+  const dataSources = await loadDataSources(app, warn);
 
   warnMissingSecrets(providers, loaded.origins, secrets, warn);
   for (const value of values.values.values()) {
@@ -84,6 +88,7 @@ export async function loadAppDirectory(dir: string, options: LoadOptions = {}): 
     triggers: new FrozenMap([...triggers].map(([name, t]) => [name, deepFreeze(t)] as const)),
     endpoints: deepFreeze(endpoints),
     webhooks: deepFreeze(webhooks),
+    dataSources: new FrozenMap([...dataSources].map(([name, d]) => [name, deepFreeze(d)] as const)),
     secrets: new FrozenMap(secrets),
   };
   return Object.freeze({ config: Object.freeze(config), warnings: Object.freeze(warnings) });

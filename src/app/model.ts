@@ -109,6 +109,50 @@ export interface WebhookConfig {
   readonly secret?: string;
 }
 
+/** A collection role (behaviour.md §E.2); every permission is a rule expression. */
+export interface RoleConfig {
+  readonly name: string;
+  readonly applyWhen: unknown;
+  readonly read: unknown;
+  readonly write: unknown;
+  readonly insert: unknown;
+  readonly delete: unknown;
+  readonly search: unknown;
+  /** Field name → `{read, write}` expressions (nested `fields` are not served yet). */
+  readonly fields: Readonly<Record<string, { readonly read?: unknown; readonly write?: unknown }>>;
+  readonly additionalFields: { readonly read: unknown; readonly write: unknown };
+  readonly documentFilters?: { readonly read?: unknown; readonly write?: unknown };
+}
+
+/** A filter merged into every query it applies to, before any document is read. */
+export interface FilterConfig {
+  readonly name: string;
+  readonly applyWhen: unknown;
+  /** MongoDB query in EJSON. */
+  readonly query: Readonly<Record<string, unknown>>;
+  readonly projection: Readonly<Record<string, unknown>>;
+}
+
+export interface CollectionRules {
+  readonly database: string;
+  readonly collection: string;
+  readonly roles: readonly RoleConfig[];
+  readonly filters: readonly FilterConfig[];
+  readonly file: string;
+}
+
+/** A MongoDB data source (`mongodb-atlas` service) with its rules. */
+export interface DataSourceConfig {
+  readonly name: string;
+  readonly type: string;
+  /** A MongoDB connection string, when the data lives in a real cluster (not served yet). */
+  readonly uri?: string;
+  /** Roles and filters of collections that have no rules of their own. */
+  readonly defaultRules?: { readonly roles: readonly RoleConfig[]; readonly filters: readonly FilterConfig[] };
+  /** Keyed by `<database>.<collection>`. */
+  readonly collections: ReadonlyMap<string, CollectionRules>;
+}
+
 export type ConfigLayout = '20210101' | '20200603' | '20180301';
 
 export interface AppConfig {
@@ -135,6 +179,8 @@ export interface AppConfig {
   /** HTTPS endpoints and incoming webhooks; optional so configs built by hand may leave them out. */
   readonly endpoints?: readonly EndpointConfig[];
   readonly webhooks?: readonly WebhookConfig[];
+  /** MongoDB data sources by service name (`mongodb-atlas` by default). */
+  readonly dataSources?: ReadonlyMap<string, DataSourceConfig>;
   /** Secret name → material, from `--secrets`, `BASTE_SECRET_<NAME>` and a legacy `secrets.json`. */
   readonly secrets: ReadonlyMap<string, string>;
 }

@@ -132,6 +132,42 @@ export const ISOLATE_SETUP = String.raw`
     ['get', 'post', 'put', 'patch', 'delete', 'head'].map((m) => [m, (opts) => callHostAsync('http', { method: m.toUpperCase(), opts: opts || {} })]),
   ));
 
+  // The MongoDB client functions get from context.services.get(): the driver's API for the
+  // operations the data service serves, each a host call carrying who is asking.
+  function mongoClient(service, desc) {
+    const collection = (database, collection) => {
+      const call = (op, args) =>
+        callHostAsync('mongo', { service, op, args: Object.assign({ database, collection }, args), user: desc.user, system: desc.system, request: desc.request });
+      const cursor = (op, args) => {
+        const state = Object.assign({}, args);
+        const c = {
+          sort(spec) { state.sort = spec; return c; },
+          limit(n) { state.limit = n; return c; },
+          toArray() { return call(op, state); },
+          then(resolve, reject) { return call(op, state).then(resolve, reject); },
+        };
+        return c;
+      };
+      return Object.freeze({
+        find: (query = {}, projection, options = {}) => cursor('find', { query, project: projection, sort: options.sort, limit: options.limit }),
+        findOne: (query = {}, projection, options = {}) => call('findOne', { query, project: projection, sort: options.sort }),
+        count: (query = {}, options = {}) => call('count', { query, limit: options.limit }),
+        countDocuments: (query = {}, options = {}) => call('count', { query, limit: options.limit }),
+        aggregate: (pipeline) => cursor('aggregate', { pipeline }),
+        insertOne: (document) => call('insertOne', { document }),
+        insertMany: (documents) => call('insertMany', { documents }),
+        updateOne: (query, update, options = {}) => call('updateOne', { query, update, upsert: options.upsert, arrayFilters: options.arrayFilters }),
+        updateMany: (query, update, options = {}) => call('updateMany', { query, update, upsert: options.upsert, arrayFilters: options.arrayFilters }),
+        deleteOne: (query = {}) => call('deleteOne', { query }),
+        deleteMany: (query = {}) => call('deleteMany', { query }),
+        findOneAndUpdate: (filter, update, options = {}) => call('findOneAndUpdate', Object.assign({ filter, update }, options)),
+        findOneAndReplace: (filter, update, options = {}) => call('findOneAndReplace', Object.assign({ filter, update }, options)),
+        findOneAndDelete: (filter = {}, options = {}) => call('findOneAndDelete', Object.assign({ filter }, options)),
+      });
+    };
+    return Object.freeze({ db: (database) => Object.freeze({ collection: (name) => collection(database, name) }) });
+  }
+
   function makeContext(desc, depth) {
     return Object.freeze({
       user: desc.user ? clone(desc.user) : systemUser,
@@ -140,7 +176,8 @@ export const ISOLATE_SETUP = String.raw`
       environment: Object.freeze({ tag: app.environment, values: clone(app.environmentValues) }),
       request: desc.request ? clone(desc.request) : undefined,
       services: Object.freeze({
-        get: (name) => { throw new Error("service '" + name + "' is not available: the data service is not supported by this version of Baste yet"); },
+        // Unknown services are undefined, as on the platform.
+        get: (name) => (app.dataSources.includes(name) ? mongoClient(name, desc) : undefined),
       }),
       http,
       functions: Object.freeze({

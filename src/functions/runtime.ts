@@ -13,6 +13,7 @@ import { EJSON } from 'bson';
 import type { Logger } from 'pino';
 import type { AppConfig } from '../app/model.js';
 import { BasteError } from '../errors.js';
+import { parseDocumentEjson } from '../util/ejson.js';
 import { hostCall } from './host-calls.js';
 import { ISOLATE_PRELUDE, ISOLATE_SETUP, factorySource } from './isolate-source.js';
 
@@ -23,6 +24,8 @@ export interface RuntimeOptions {
   readonly memoryMb: number;
   /** Isolates side by side (default 2): a call stuck in one leaves the others serving. */
   readonly isolates?: number;
+  /** The data service, for `context.services.get(...)`: runs one operation for the function's user. */
+  readonly dataService?: (service: string, op: string, args: Record<string, unknown>, caller: { user: CallUser | null; system: boolean; request?: CallRequest }) => Promise<unknown>;
   readonly logger: Logger;
 }
 
@@ -206,11 +209,16 @@ export class FunctionRuntime {
         log[l]({ function: fn }, text);
       }),
       sync: new ivm.Reference((kind: string, payload: string) => hostCall(kind, payload, 'sync')),
-      async: new ivm.Reference((kind: string, payload: string) => hostCall(kind, payload, 'async')),
+      async: new ivm.Reference((kind: string, payload: string) => (kind === 'mongo' ? this.mongoCall(payload) : hostCall(kind, payload, 'async'))),
     };
     const values: Record<string, unknown> = {};
     for (const v of this.app.values.values()) values[v.name] = v.fromSecret ? this.app.secrets.get(String(v.value)) : v.value;
-    const appFacts = { values, environment: this.app.environment, environmentValues: this.app.environmentValues };
+    const appFacts = {
+      values,
+      environment: this.app.environment,
+      environmentValues: this.app.environmentValues,
+      dataSources: [...(this.app.dataSources?.keys() ?? [])],
+    };
     const setup = await context.eval(ISOLATE_SETUP, { reference: true });
     await setup.apply(undefined, [host.log, host.sync, host.async, new ivm.ExternalCopy(appFacts).copyInto({ release: true })]);
     setup.release();
@@ -243,6 +251,25 @@ export class FunctionRuntime {
     const runHttp = await jail.get('__runHttp', { reference: true });
     await context.eval('__lockdown()');
     return { isolate, run, runHttp };
+  }
+
+  /** `context.services.get(...).db(...).collection(...).<op>()` from inside a function. */
+  private async mongoCall(payloadEjson: string): Promise<string> {
+    try {
+      const p = parseDocumentEjson(payloadEjson) as {
+        service: string;
+        op: string;
+        args: Record<string, unknown>;
+        user: CallUser | null;
+        system: boolean;
+        request?: CallRequest;
+      };
+      if (!this.options.dataService) throw new Error('the data service is not available');
+      const value = await this.options.dataService(p.service, p.op, p.args, { user: p.user, system: p.system === true, request: p.request ?? undefined });
+      return EJSON.stringify({ value: value === undefined ? null : value }, { relaxed: false });
+    } catch (err) {
+      return EJSON.stringify({ __error: (err as Error).message }, { relaxed: false });
+    }
   }
 
   async close(): Promise<void> {

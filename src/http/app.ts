@@ -11,6 +11,7 @@ import type { OAuthRedirects } from '../auth/oauth-redirect.js';
 import type { AuthService } from '../auth/service.js';
 import type { Functions } from '../functions/functions.js';
 import type { HttpFunctions } from '../functions/http-functions.js';
+import type { MongoService } from '../services/mongodb/service.js';
 import { BasteError } from '../errors.js';
 import type { Sessions } from '../sessions/sessions.js';
 import { sendError, toBasteError } from './errors.js';
@@ -37,6 +38,7 @@ export interface HttpDeps {
   readonly apiKeys: ApiKeys;
   readonly functions: Functions;
   readonly httpFunctions: HttpFunctions;
+  readonly mongo: MongoService;
   readonly sessions: Sessions;
   /** The browser OAuth redirect flow (Google, Facebook). */
   readonly oauthRedirects: OAuthRedirects;

@@ -1,7 +1,9 @@
 // POST functions/call (wire-protocol §3 #23, §7): canonical EJSON in, canonical EJSON out.
 
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { EJSON } from 'bson';
 import { BasteError } from '../../errors.js';
+import { decodeDocumentEjson } from '../../util/ejson.js';
 import type { CallRequest } from '../../functions/runtime.js';
 import type { HttpDeps } from '../app.js';
 import { bearerToken, objectBody, requireApp } from '../request.js';
@@ -29,7 +31,7 @@ export function callRequestOf(req: FastifyRequest): CallRequest {
 }
 
 export const functionRoutes =
-  ({ app, sessions, auth, functions }: HttpDeps): FastifyPluginAsync =>
+  ({ app, sessions, auth, functions, mongo }: HttpDeps): FastifyPluginAsync =>
   async (http) => {
     http.post('/api/client/v2.0/app/:appId/functions/call', { bodyLimit: CALL_BODY_LIMIT }, async (req, reply) => {
       requireApp(app, req);
@@ -39,7 +41,22 @@ export const functionRoutes =
       const args = body.arguments ?? [];
       if (!Array.isArray(args)) throw new BasteError('InvalidParameter', 'arguments must be an array');
       if (body.service !== undefined) {
-        throw new BasteError('ServiceNotFound', `service not found: '${String(body.service).slice(0, 100)}' (the data service is not supported by this version of Baste yet)`);
+        if (typeof body.service !== 'string') throw new BasteError('InvalidParameter', 'service must be a string');
+        // A data service call: one argument object (database, collection, query, ...), canonical EJSON.
+        const [first] = args;
+        if (!first || typeof first !== 'object' || Array.isArray(first)) throw new BasteError('InvalidParameter', 'a service call takes one argument object');
+        let decoded: Record<string, unknown>;
+        try {
+          decoded = decodeDocumentEjson(first) as Record<string, unknown>;
+        } catch {
+          throw new BasteError('BadRequest', 'arguments are not valid extended JSON');
+        }
+        const result = await mongo.execute(body.service, body.name, decoded, {
+          user: await auth.callUser(caller.userId),
+          system: false,
+          request: callRequestOf(req),
+        });
+        return reply.code(200).header('content-type', 'application/json').send(EJSON.stringify(result ?? null, { relaxed: false }));
       }
       const text = await functions.callFromClient({
         name: body.name,
