@@ -211,7 +211,6 @@ describe('messy exports', () => {
       'sync: not supported by Baste (ignored)',
       'graphql: not supported by Baste (ignored)',
       'log_forwarders: not supported by Baste (ignored)',
-      'auth/custom_user_data.json: not served yet by Baste (ignored)',
       'functions/package.json: not served yet by Baste (ignored)',
       'config.json: config.json belongs to the 20200603 layout but its config_version is 20210101',
       'README.md: unknown file or folder (ignored)',
@@ -550,7 +549,6 @@ describe('skipped parts of an export', () => {
   test('parts that later work will serve are ignored with a "not served yet" warning', async () => {
     const { warnings } = await load(
       modern({
-        'auth/custom_user_data.json': { enabled: true, mongo_service_name: 'mongodb-atlas' },
         'data_sources/mongodb-atlas/config.json': { name: 'mongodb-atlas', type: 'mongodb-atlas' },
         'triggers/onChange.json': { name: 'onChange', type: 'DATABASE', function_name: 'x' },
         'functions/node_modules.zip': 'PK',
@@ -558,18 +556,24 @@ describe('skipped parts of an export', () => {
       }),
     );
     assert.deepEqual(lines(warnings), [
-      'auth/custom_user_data.json: not served yet by Baste (ignored)',
       'functions/yarn.lock: not served yet by Baste (ignored)',
       'functions/node_modules.zip: not served yet by Baste (ignored)',
       'triggers/onChange.json: DATABASE triggers are not served yet by Baste (ignored)',
     ]);
   });
 
-  test('an enabled legacy custom_user_data_config is reported, a disabled one is not', async () => {
-    const on = await load(legacy({ 'config.json': { app_id: 'old-abcde', name: 'old', config_version: 20200603, custom_user_data_config: { enabled: true } } }));
-    assert.deepEqual(lines(on.warnings), ['config.json: custom_user_data_config: not served yet by Baste (ignored)']);
+  test('custom user data loads from auth/custom_user_data.json or the legacy root section; incomplete ones are refused', async () => {
+    const source = { 'data_sources/mongodb-atlas/config.json': { name: 'mongodb-atlas', type: 'mongodb-atlas' } };
+    const cud = { enabled: true, mongo_service_name: 'mongodb-atlas', database_name: 'app', collection_name: 'users', user_id_field: 'uid' };
+    const modernOn = await load(modern({ ...source, 'auth/custom_user_data.json': cud }));
+    assert.deepEqual(modernOn.config.customUserData, { serviceName: 'mongodb-atlas', database: 'app', collection: 'users', userIdField: 'uid', onUserCreationFunctionName: undefined });
+    assert.deepEqual(modernOn.warnings, []);
+    const legacyOn = await load(legacy({ 'config.json': { app_id: 'old-abcde', name: 'old', config_version: 20200603, custom_user_data_config: cud }, 'services/mongodb-atlas/config.json': { name: 'mongodb-atlas', type: 'mongodb-atlas' } }));
+    assert.equal(legacyOn.config.customUserData?.userIdField, 'uid');
     const off = await load(legacy({ 'config.json': { app_id: 'old-abcde', name: 'old', config_version: 20200603, custom_user_data_config: { enabled: false } } }));
-    assert.deepEqual(off.warnings, []);
+    assert.equal(off.config.customUserData, undefined);
+    await assert.rejects(load(modern({ ...source, 'auth/custom_user_data.json': { ...cud, user_id_field: '' } })), configError('auth/custom_user_data.json', 'user_id_field'));
+    await assert.rejects(load(modern({ 'auth/custom_user_data.json': cud })), configError('auth/custom_user_data.json', 'mongo_service_name'));
   });
 
   test('unknown files and folders are warned about; dot-entries are not', async () => {

@@ -9,7 +9,6 @@ import type { Warn } from './check.js';
  * Paths are relative to the app directory; `*` matches within one path segment.
  */
 export const NOT_SERVED_YET: readonly string[] = [
-  'auth/custom_user_data.json',
   'functions/package.json',
   'functions/package-lock.json',
   'functions/yarn.lock',
@@ -17,7 +16,7 @@ export const NOT_SERVED_YET: readonly string[] = [
 ];
 
 /** Root config sections (legacy layouts) that later work will serve, reported when enabled. */
-export const ROOT_SECTIONS_NOT_SERVED_YET: readonly string[] = ['custom_user_data_config'];
+export const ROOT_SECTIONS_NOT_SERVED_YET: readonly string[] = [];
 
 /** Function config fields that later work will honour; for now the function runs without them. */
 export const FUNCTION_FIELDS_NOT_SERVED_YET: readonly string[] = ['run_as_user_id', 'run_as_user_id_script_source'];

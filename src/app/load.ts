@@ -16,6 +16,7 @@ import { loadFunctions } from './functions.js';
 import { loadTriggers } from './triggers.js';
 import { loadEndpoints, loadWebhooks } from './endpoints.js';
 import { loadDataSources } from './data-sources.js';
+import { CUSTOM_USER_DATA_FILE, loadCustomUserData } from './custom-user-data.js';
 
 export interface LoadOptions {
   /** Secret name → material (see readSecrets). Wins over a legacy `secrets.json`. */
@@ -65,6 +66,13 @@ export async function loadAppDirectory(dir: string, options: LoadOptions = {}): 
   const endpoints = await loadEndpoints(app, new Set(functions.keys()), warn);
   const webhooks = await loadWebhooks(app, warn);
   const dataSources = await loadDataSources(app, warn);
+  const customUserData = await loadCustomUserData(app, root.file, await app.readJson(root.file));
+  if (customUserData && !dataSources.has(customUserData.serviceName)) {
+    throw new ConfigError(CUSTOM_USER_DATA_FILE, 'mongo_service_name', `data source "${customUserData.serviceName}" is not defined`);
+  }
+  if (customUserData?.onUserCreationFunctionName && !functions.has(customUserData.onUserCreationFunctionName)) {
+    throw new ConfigError(CUSTOM_USER_DATA_FILE, 'on_user_creation_function_name', `function '${customUserData.onUserCreationFunctionName}' is not defined in functions/`);
+  }
 
   warnMissingSecrets(providers, loaded.origins, secrets, warn);
   for (const value of values.values.values()) {
@@ -89,6 +97,7 @@ export async function loadAppDirectory(dir: string, options: LoadOptions = {}): 
     endpoints: deepFreeze(endpoints),
     webhooks: deepFreeze(webhooks),
     dataSources: new FrozenMap([...dataSources].map(([name, d]) => [name, deepFreeze(d)] as const)),
+    customUserData: customUserData && deepFreeze(customUserData),
     secrets: new FrozenMap(secrets),
   };
   return Object.freeze({ config: Object.freeze(config), warnings: Object.freeze(warnings) });

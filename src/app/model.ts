@@ -153,6 +153,17 @@ export interface DataSourceConfig {
   readonly collections: ReadonlyMap<string, CollectionRules>;
 }
 
+/** Where custom user data lives (`auth/custom_user_data.json`). */
+export interface CustomUserDataConfig {
+  readonly serviceName: string;
+  readonly database: string;
+  readonly collection: string;
+  /** Field holding the user id (as a string or an ObjectId). */
+  readonly userIdField: string;
+  /** Runs when a user is created, before the first token; a throw fails the creation. */
+  readonly onUserCreationFunctionName?: string;
+}
+
 export type ConfigLayout = '20210101' | '20200603' | '20180301';
 
 export interface AppConfig {
@@ -181,6 +192,8 @@ export interface AppConfig {
   readonly webhooks?: readonly WebhookConfig[];
   /** MongoDB data sources by service name (`mongodb-atlas` by default). */
   readonly dataSources?: ReadonlyMap<string, DataSourceConfig>;
+  /** Custom user data, when enabled. */
+  readonly customUserData?: CustomUserDataConfig;
   /** Secret name → material, from `--secrets`, `BASTE_SECRET_<NAME>` and a legacy `secrets.json`. */
   readonly secrets: ReadonlyMap<string, string>;
 }

@@ -90,7 +90,7 @@ export async function loadProviders(
 
 async function warnUnknownAuthFiles(dir: AppDir, skipped: ReadonlySet<string>, warn: Warn): Promise<void> {
   for (const entry of await dir.list('auth')) {
-    if (entry.name.startsWith('.') || entry.path === MODERN_PROVIDERS_FILE || skipped.has(entry.path)) continue;
+    if (entry.name.startsWith('.') || entry.path === MODERN_PROVIDERS_FILE || entry.path === 'auth/custom_user_data.json' || skipped.has(entry.path)) continue;
     warn(entry.path, 'unknown file or folder (ignored)');
   }
 }

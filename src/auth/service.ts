@@ -103,6 +103,14 @@ async function makeProvider(app: AppConfig, config: ProviderConfig, deps: Provid
   }
 }
 
+/** What happens around users that the app configures: custom data, the user creation function. */
+export interface UserHooks {
+  /** The user's custom data document (as `context.user.custom_data` sees it). */
+  readonly customData?: (userId: string) => Promise<Record<string, unknown> | undefined>;
+  /** Runs once when a user is created, before the first session; a throw undoes the creation. */
+  readonly onUserCreated?: (user: CallUser) => Promise<void>;
+}
+
 export class AuthService {
   constructor(
     private readonly providers: ReadonlyMap<string, AuthProvider>,
@@ -111,6 +119,7 @@ export class AuthService {
     private readonly store: Store,
     private readonly clock: Clock,
     private readonly triggers?: AuthTriggers,
+    private readonly hooks: UserHooks = {},
   ) {}
 
   /** An enabled provider by its name, or AuthProviderNotFound. */
@@ -138,6 +147,15 @@ export class AuthService {
   /** Opens a session for a credential its provider has verified (POST login, and the end of the OAuth redirect flow). */
   async loginVerified(provider: AuthProvider, verified: Verified, device: DeviceInfo): Promise<LoginResult & { refresh_token: string }> {
     const { userId, created } = await this.userFor(provider, verified);
+    if (created && this.hooks.onUserCreated) {
+      try {
+        await this.hooks.onUserCreated(await this.callUser(userId));
+      } catch (err) {
+        // The user creation function failed: so does the creation (the platform's rule).
+        await this.users.delete(userId);
+        throw err instanceof BasteError ? err : new BasteError('FunctionExecutionError', (err as Error).message);
+      }
+    }
     const deviceId = await this.recordDevice(userId, device);
     const opened = await this.sessions.open({
       userId,
@@ -219,7 +237,8 @@ export class AuthService {
 
   /** The user as functions see it (`context.user`). */
   async callUser(userId: string): Promise<CallUser> {
-    return callUserOf(await this.users.get(userId));
+    const user = await this.users.get(userId);
+    return callUserOf(user, (await this.hooks.customData?.(userId)) ?? {});
   }
 
   async profile(userId: string): Promise<Profile> {
