@@ -63,6 +63,15 @@ const FUNCTIONS = new Map([
   fn('asyncLoop', 'exports = async function() { await null; for (;;) {} };'),
   fn('memoryBomb', 'exports = function() { const a = []; for (;;) a.push(new Array(1e5).fill(7)); };'),
   fn('crypto', 'exports = function() { return { hmac: utils.crypto.hmac("msg", "key", "sha256", "hex"), hash: utils.crypto.hash("sha256", "abc").toHex(), jwt: utils.jwt.decode(utils.jwt.encode("HS256", { a: 1 }, "k".repeat(32)), "k".repeat(32)) }; };'),
+  fn('cipher', `exports = function(privatePem, publicPem) {
+    const key = "k".repeat(32);
+    const sealed = utils.crypto.encrypt("aes", "top secret", key);
+    const opened = utils.crypto.decrypt("aes", sealed, key).text();
+    let tampered;
+    try { utils.crypto.decrypt("aes", sealed, "x".repeat(32)); tampered = "decrypted"; } catch (e) { tampered = e.message; }
+    const sig = utils.crypto.sign("rsa", "hello", privatePem, "pss");
+    return { opened, tampered, ok: utils.crypto.verify("rsa", "hello", publicPem, sig, "pss"), forged: utils.crypto.verify("rsa", "hellO", publicPem, sig, "pss") };
+  };`),
   fn('services', 'exports = function() { return context.services.get("mongodb-atlas"); };'),
   fn('badSyntax', 'exports = function( { '),
   fn('authFn', `exports = function(payload) {
@@ -251,6 +260,28 @@ describe('functions', () => {
     assert.deepEqual((await callRaw('counter')).json, { $numberInt: '1' });
   });
 
+  it("never sees another app's values or secrets, even in the same process", async () => {
+    // The other app declares the same secret-backed value but has no secret material of ours.
+    const other = await startServer({ ...testApp(), appId: 'other-app-abcde', secrets: new Map([['other-secret', 'do-not-leak']]) });
+    try {
+      const login = await (
+        await fetch(`${other.url}/api/client/v2.0/app/${other.appId}/auth/providers/anon-user/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })
+      ).json();
+      const res = await fetch(`${other.url}/api/client/v2.0/app/${other.appId}/functions/call`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${login.access_token}` },
+        body: JSON.stringify({ name: 'values', arguments: [] }),
+      });
+      const theirs = await res.json();
+      assert.equal(theirs.secret, null, 'our secret must not reach the other app');
+      assert.equal((await callRaw('values')).json.secret, 's3cr3t');
+      // and our token means nothing there
+      assert.equal((await fetch(`${other.url}/api/client/v2.0/auth/profile`, { headers: { authorization: `Bearer ${token}` } })).status, 401);
+    } finally {
+      await other.close();
+    }
+  });
+
   it('offers utils.crypto and utils.jwt', async () => {
     const r = (await callRaw('crypto')).json;
     assert.equal(r.hmac, '2d93cbc1be167bcb1637a4a23cbff01a7878f0c50ee833954ea5221bb1b8c628');
@@ -258,10 +289,16 @@ describe('functions', () => {
     assert.deepEqual(r.jwt, { a: { $numberInt: '1' } });
   });
 
+  it('offers AES encryption (authenticated) and RSA signatures', async () => {
+    const { generateKeyPairSync } = await import('node:crypto');
+    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const r = (await callRaw('cipher', [privateKey.export({ type: 'pkcs1', format: 'pem' }), publicKey.export({ type: 'pkcs1', format: 'pem' })])).json;
+    assert.deepEqual(r, { opened: 'top secret', tampered: 'decryption failed: wrong key or altered message', ok: true, forged: false });
+  });
+
   it('answers the data service and a function that does not compile with clear errors', async () => {
-    const svc = await callRaw('services');
-    assert.equal(svc.status, 400);
-    assert.match(svc.json.error, /not available/);
+    // no data source is configured in this app: the service is undefined, as on the platform
+    assert.equal((await callRaw('services')).json, null);
     const broken = await callRaw('badSyntax');
     assert.equal(broken.status, 400);
     assert.match(broken.json.error, /could not be compiled/);

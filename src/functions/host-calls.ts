@@ -2,7 +2,19 @@
 // (context.http). Requests and answers cross the isolate boundary as canonical EJSON text:
 // `{value}` on success, `{__error}` with a message otherwise.
 
-import { createHash, createHmac, createSign, createVerify, timingSafeEqual } from 'node:crypto';
+import {
+  constants,
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  createHmac,
+  createSign,
+  createVerify,
+  randomBytes,
+  sign as cryptoSign,
+  timingSafeEqual,
+  verify as cryptoVerify,
+} from 'node:crypto';
 import { Binary, EJSON } from 'bson';
 
 const HTTP_TIMEOUT_MS = 30_000;
@@ -78,6 +90,37 @@ function syncCall(kind: string, p: Payload): unknown {
       if (!alg || alg === 'md5') throw new Error(`unsupported HMAC hash '${String(p.alg)}'`);
       const encoding = p.encoding === 'base64' ? 'base64' : 'hex';
       return createHmac(alg, bytesOf(p.secret)).update(bytesOf(p.input)).digest(encoding);
+    }
+    case 'crypto.encrypt':
+    case 'crypto.decrypt': {
+      if (p.type !== 'aes') throw new Error(`unsupported encryption type '${String(p.type)}' (supported: aes)`);
+      const key = bytesOf(p.key);
+      if (![16, 24, 32].includes(key.length)) throw new Error('an AES key must be 16, 24 or 32 bytes');
+      const alg = `aes-${key.length * 8}-gcm` as 'aes-256-gcm';
+      const input = bytesOf(p.message);
+      // Baste's own format (the platform's is not documented): 12-byte IV, ciphertext, 16-byte GCM tag.
+      if (kind === 'crypto.encrypt') {
+        const iv = randomBytes(12);
+        const cipher = createCipheriv(alg, key, iv);
+        return new Binary(Buffer.concat([iv, cipher.update(input), cipher.final(), cipher.getAuthTag()]));
+      }
+      if (input.length < 28) throw new Error('the encrypted message is too short');
+      const decipher = createDecipheriv(alg, key, input.subarray(0, 12));
+      decipher.setAuthTag(input.subarray(input.length - 16));
+      try {
+        return new Binary(Buffer.concat([decipher.update(input.subarray(12, input.length - 16)), decipher.final()]));
+      } catch {
+        throw new Error('decryption failed: wrong key or altered message');
+      }
+    }
+    case 'crypto.sign':
+    case 'crypto.verify': {
+      if (p.type !== 'rsa') throw new Error(`unsupported signature type '${String(p.type)}' (supported: rsa)`);
+      const padding = p.scheme === 'pkcs1v15' ? constants.RSA_PKCS1_PADDING : constants.RSA_PKCS1_PSS_PADDING;
+      if (typeof p.key !== 'string') throw new Error('the key must be a PEM string');
+      const message = bytesOf(p.message);
+      if (kind === 'crypto.sign') return new Binary(cryptoSign('sha256', message, { key: p.key, padding }));
+      return cryptoVerify('sha256', message, { key: p.key, padding }, bytesOf(p.signature));
     }
     case 'jwt.encode':
       return jwtEncode(p);

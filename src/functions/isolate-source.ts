@@ -117,10 +117,10 @@ export const ISOLATE_SETUP = String.raw`
     crypto: Object.freeze({
       hash: (alg, input) => callHost('crypto.hash', { alg, input }),
       hmac: (input, secret, alg, encoding) => callHost('crypto.hmac', { input, secret, alg, encoding }),
-      encrypt: () => { throw new Error('utils.crypto.encrypt is not supported by this version of Baste yet'); },
-      decrypt: () => { throw new Error('utils.crypto.decrypt is not supported by this version of Baste yet'); },
-      sign: () => { throw new Error('utils.crypto.sign is not supported by this version of Baste yet'); },
-      verify: () => { throw new Error('utils.crypto.verify is not supported by this version of Baste yet'); },
+      encrypt: (type, message, key) => callHost('crypto.encrypt', { type, message, key }),
+      decrypt: (type, message, key) => callHost('crypto.decrypt', { type, message, key }),
+      sign: (type, message, key, scheme) => callHost('crypto.sign', { type, message, key, scheme }),
+      verify: (type, message, key, signature, scheme) => callHost('crypto.verify', { type, message, key, signature, scheme }),
     }),
     jwt: Object.freeze({
       encode: (method, payload, secret, header) => callHost('jwt.encode', { method, payload, secret, header }),
