@@ -35,7 +35,19 @@ describe('custom user data', () => {
           await context.services.get("mongodb-atlas").db("app").collection("users").insertOne({ user_id: user.id, color: "initial" });
         };`, { private: true }),
         fn('auth', 'exports = function(p) { return "ext-" + p.name; };', { private: true }),
+        fn('endpointData', 'exports = function() { return context.user.custom_data.color || null; };', { runAsSystem: false }),
       ]),
+      endpoints: [true, false].map((fetch) => ({
+        route: fetch ? '/with-data' : '/without-data',
+        httpMethod: 'GET' as const,
+        functionName: 'endpointData',
+        validationMethod: 'NO_VALIDATION' as const,
+        respondResult: true,
+        fetchCustomUserData: fetch,
+        createUserOnAuth: false,
+        disabled: false,
+        file: 'https_endpoints/config.json',
+      })),
     };
     server = await startServer(app, { functions: { timeoutMs: 5000, memoryMb: 64 } });
   });
@@ -71,6 +83,16 @@ describe('custom user data', () => {
     } finally {
       client.close();
     }
+  });
+
+  it('HTTPS endpoints load custom data only with fetch_custom_user_data', async () => {
+    const login = await (
+      await fetch(`${server.url}/api/client/v2.0/app/${server.appId}/auth/providers/anon-user/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })
+    ).json();
+    const get = async (route: string) =>
+      (await fetch(`${server.url}/app/${server.appId}/endpoint${route}`, { headers: { authorization: `Bearer ${login.access_token}` } })).json();
+    assert.equal(await get('/with-data'), 'initial');
+    assert.equal(await get('/without-data'), null);
   });
 
   it('a throwing user creation function fails the login and leaves no user behind', async () => {

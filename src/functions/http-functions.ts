@@ -129,8 +129,16 @@ export class HttpFunctions {
     this.webhooks = new Map((app.webhooks ?? []).map((w) => [`${w.service}/${w.name}`, w]));
   }
 
-  /** The application user named by the request's credentials, or null when it carries none. */
-  private async caller(call: HttpCall, bodyCredentials: Record<string, unknown> | null): Promise<CallUser | null> {
+  /**
+   * The application user named by the request's credentials, or null when it carries none.
+   * Custom user data is loaded only when the endpoint asks for it (`fetch_custom_user_data`).
+   */
+  private async caller(call: HttpCall, bodyCredentials: Record<string, unknown> | null, fetchCustomData: boolean): Promise<CallUser | null> {
+    const user = await this.authenticate(call, bodyCredentials);
+    return user && !fetchCustomData ? { ...user, custom_data: {} } : user;
+  }
+
+  private async authenticate(call: HttpCall, bodyCredentials: Record<string, unknown> | null): Promise<CallUser | null> {
     const h = (name: string) => header(call.headers, name);
     const bearer = /^Bearer\s+(\S+)$/i.exec(h('authorization') ?? '')?.[1];
     const sources: { type: string; payload: Record<string, unknown> }[] = [];
@@ -182,7 +190,7 @@ export class HttpFunctions {
     if (!endpoint) throw new BasteError('MethodNotAllowed', `${call.method} is not allowed on ${route}`);
     validate(endpoint.validationMethod, endpoint.secretName ? this.app.secrets.get(endpoint.secretName) : undefined, call, ['endpoint-signature']);
     const fn = this.app.functions.get(endpoint.functionName)!;
-    const user = await this.caller(call, null);
+    const user = await this.caller(call, null, endpoint.fetchCustomUserData);
     // Application auth unless the function runs as the system user (then context.user is the caller, if any).
     if (!fn.runAsSystem && !user) throw authFailed('this endpoint needs the caller to authenticate');
     const request = requestOf(call);
@@ -208,7 +216,7 @@ export class HttpFunctions {
     let user: CallUser | null = null;
     let system = hook.runAsSystem;
     if (hook.runAsAuthedUser) {
-      user = await this.caller(call, this.jsonBody(call));
+      user = await this.caller(call, this.jsonBody(call), hook.fetchCustomUserData);
       if (!user) throw authFailed('this webhook needs the caller to authenticate');
     } else if (hook.runAsUserId) {
       user = await this.auth.callUser(hook.runAsUserId).catch(() => {
