@@ -75,10 +75,10 @@ describe('custom user data', () => {
       await client.auth.loginWithCredential(new AnonymousCredential());
       // The server SDK's user factory drops the token's user_data at login (4.9.0 passes six of
       // seven arguments); refreshCustomData reads it from the token, which carries it already.
-      await client.auth.refreshCustomData();
+      await (client.auth as unknown as { refreshCustomData(): Promise<void> }).refreshCustomData();
       assert.equal((client.auth.user!.customData as any).color, 'initial');
       await client.callFunction('setColor', ['green']);
-      await client.auth.refreshCustomData();
+      await (client.auth as unknown as { refreshCustomData(): Promise<void> }).refreshCustomData();
       assert.equal((client.auth.user!.customData as any).color, 'green');
     } finally {
       client.close();
