@@ -2,19 +2,26 @@
 // the configuration and passes it down.
 
 import { mkdirSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { resolve, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
+import { adminTokenCommand, usersCommand } from './admin/commands.js';
+import type { Actor } from './admin/tokens.js';
 import { loadAppDirectory } from './app/load.js';
 import type { LoadedApp } from './app/model.js';
 import { readSecrets } from './app/secrets.js';
 import { ApiKeys } from './auth/api-keys.js';
+import { argon2Hasher } from './auth/passwords.js';
 import { checkProviders } from './auth/service.js';
 import { BasteError, ConfigError } from './errors.js';
 import { createBaste } from './server.js';
 import { rotateSigningKey } from './sessions/keys.js';
 import { openSqliteStore } from './store/sqlite/index.js';
+import type { DocumentEngine } from './data/engine.js';
+import { openPostgresDocuments } from './data/postgres-engine.js';
 import { openPostgresStore } from './store/postgres/index.js';
+import type { Store } from './store/store.js';
 
 export interface Io {
   readonly env: Record<string, string | undefined>;
@@ -30,7 +37,18 @@ Usage:
   baste keys rotate --app <dir>         start signing access tokens with a new key
   baste api-keys create|list|enable|disable|delete --app <dir> [--name <n>] [--json]
                                         manage server API keys (the key is printed once, at creation)
+  baste users list|show|create|disable|enable|delete|revoke|confirm --app <dir> [options] [--json]
+                                        manage users (server running or not); options:
+                                        list [--provider <type>] [--search <text>] [--after <id>] [--pending]
+                                        show|disable|enable|delete|revoke --id <user id>
+                                        create --email <addr> --password <pw> (or BASTE_USER_PASSWORD)
+                                        confirm --email <addr>   (a pending email/password registration)
+  baste admin-token create|list|delete --app <dir> [--name <n>] [--id <id>] [--json]
+                                        admin API / console tokens (the token is printed once, at creation)
   baste --help                          show this text
+
+users, admin-token, api-keys and keys work on --data-dir (default <app>/.baste); users and
+admin-token also on --database <url> / BASTE_DATABASE_URL.
 
 Options for serve:
   --app <dir>            app directory (realm_config.json / root_config.json / config.json / stitch.json)
@@ -61,6 +79,13 @@ const OPTIONS = {
   'log-level': { type: 'string' },
   name: { type: 'string' },
   json: { type: 'boolean' },
+  id: { type: 'string' },
+  email: { type: 'string' },
+  password: { type: 'string' },
+  provider: { type: 'string' },
+  search: { type: 'string' },
+  after: { type: 'string' },
+  pending: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -128,6 +153,20 @@ async function run(argv: string[], io: Io): Promise<number> {
     }
     case 'api-keys':
       return apiKeysCommand(sub, flags, io, load, dataDir());
+    case 'users': {
+      const { config } = await load();
+      return withAdminStore(flags, io, dataDir(), (store) =>
+        usersCommand(sub, { ...flags, password: flags.password ?? (io.env.BASTE_USER_PASSWORD || undefined) }, io, {
+          store,
+          app: config,
+          hasher: argon2Hasher(),
+          clock: Date.now,
+          actor: cliActor(),
+        }),
+      );
+    }
+    case 'admin-token':
+      return withAdminStore(flags, io, dataDir(), (store) => adminTokenCommand(sub, flags, io, { store, clock: Date.now, actor: cliActor() }));
     case 'serve':
       return serve(flags, io, load, dataDir());
     default:
@@ -139,6 +178,43 @@ async function run(argv: string[], io: Io): Promise<number> {
 function openDataDirStore(dataDir: string) {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   return openSqliteStore(join(dataDir, 'baste.sqlite'));
+}
+
+/** The audit log's "who" for what is done from the command line. */
+function cliActor(): Actor {
+  let user = 'unknown user';
+  try {
+    user = userInfo().username;
+  } catch {
+    // no passwd entry (some containers): keep the placeholder
+  }
+  return { id: 'cli', name: `cli (${user})` };
+}
+
+/** `--database`, else BASTE_DATABASE_URL: a PostgreSQL URL, or undefined for SQLite in the data directory. */
+function databaseUrlOf(flags: Flags, io: Io): string | undefined {
+  const databaseUrl = flags.database ?? (io.env.BASTE_DATABASE_URL || undefined);
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new UsageError('--database must be a postgres:// or postgresql:// URL');
+  }
+  return databaseUrl;
+}
+
+/** Runs `fn` on the store of `--database` / BASTE_DATABASE_URL when given, else the data directory's, and closes it. */
+async function withAdminStore(flags: Flags, io: Io, dataDir: string, fn: (store: Store) => Promise<number>): Promise<number> {
+  const databaseUrl = databaseUrlOf(flags, io);
+  let store: Store;
+  try {
+    store = databaseUrl ? await openPostgresStore(databaseUrl, { maxConnections: 2 }) : openDataDirStore(dataDir);
+  } catch (err) {
+    io.stderr.write(`baste: cannot open the ${databaseUrl ? 'PostgreSQL database' : 'data directory'}: ${(err as Error).message}\n`);
+    return 1;
+  }
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
 }
 
 /** `baste api-keys ...`: server API keys, managed on the data directory (server running or not). */
@@ -203,15 +279,15 @@ async function serve(flags: Flags, io: Io, load: () => Promise<LoadedApp>, dataD
   for (const n of await checkProviders(config)) logger.warn(n);
 
   // PostgreSQL when a database URL is given (several instances may share it), else SQLite in dataDir.
-  const databaseUrl = flags.database ?? (io.env.BASTE_DATABASE_URL || undefined);
-  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
-    throw new UsageError('--database must be a postgres:// or postgresql:// URL');
-  }
+  const databaseUrl = databaseUrlOf(flags, io);
   let store: Awaited<ReturnType<typeof openPostgresStore>> | undefined;
+  let documents: DocumentEngine | undefined;
   if (databaseUrl) {
     try {
       store = await openPostgresStore(databaseUrl, { onError: (err) => logger.warn({ err }, 'idle database connection failed') });
+      documents = await openPostgresDocuments(databaseUrl);
     } catch (err) {
+      await store?.close();
       io.stderr.write(`baste: cannot open the PostgreSQL database: ${(err as Error).message}\n`);
       return 1;
     }
@@ -222,11 +298,13 @@ async function serve(flags: Flags, io: Io, load: () => Promise<LoadedApp>, dataD
     app: config,
     dataDir,
     store,
+    documents,
     logger,
     http: { baseUrl, trustProxy: flags['trust-proxy'] ?? false },
     smtp: smtpUrl ? { url: smtpUrl, from: flags['mail-from'] ?? 'baste@localhost' } : undefined,
   }).catch(async (err: unknown) => {
     await store?.close();
+    await documents?.close();
     throw err;
   });
   const url = await baste.listen(port, flags.host ?? '127.0.0.1');
@@ -236,7 +314,12 @@ async function serve(flags: Flags, io: Io, load: () => Promise<LoadedApp>, dataD
   await new Promise<void>((done) => {
     const stop = (signal: string) => {
       logger.info({ signal }, 'shutting down');
-      baste.close().finally(done);
+      // The server closes what it opened; the databases opened here are ours to close.
+      baste
+        .close()
+        .then(() => store?.close())
+        .then(() => documents?.close())
+        .finally(done);
     };
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));

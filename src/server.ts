@@ -4,8 +4,11 @@
 
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
+import { Admin } from './admin/admin.js';
+import { AdminTokens } from './admin/tokens.js';
 import type { AppConfig } from './app/model.js';
 import { ApiKeys } from './auth/api-keys.js';
 import { argon2Hasher, type PasswordHasher } from './auth/passwords.js';
@@ -14,6 +17,7 @@ import { AuthService, buildProviders } from './auth/service.js';
 import { LoginThrottle, type ThrottleSettings } from './auth/throttle.js';
 import { outboxMailer, smtpMailer, type Mailer } from './email/mailer.js';
 import type { DocumentEngine } from './data/engine.js';
+import { customUserDataLookup } from './data/custom-user-data.js';
 import { openSqliteDocuments } from './data/sqlite-engine.js';
 import { Functions } from './functions/functions.js';
 import { HttpFunctions } from './functions/http-functions.js';
@@ -53,7 +57,12 @@ export interface BasteOptions {
   readonly documents?: DocumentEngine;
   /** Function sandbox: wall-clock limit per call (default 120 s) and isolate heap (default 256 MiB). */
   readonly functions?: { timeoutMs?: number; memoryMb?: number; isolates?: number };
+  /** The web console's files, served at /admin/ (default: the package's `admin-console/`; null: no console). */
+  readonly adminConsoleDir?: string | null;
 }
+
+/** The console shipped with the package, next to `src/` and `dist/`. */
+export const ADMIN_CONSOLE_DIR = fileURLToPath(new URL('../admin-console/', import.meta.url));
 
 export interface Baste {
   readonly http: FastifyInstance;
@@ -87,16 +96,23 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
 
   const keys = new SigningKeys(store, clock, accessTtl * 1000);
   await keys.init();
-  const sessions = new Sessions(store, keys, clock, {
-    domainId: opts.app.domainId,
-    accessTokenTtlSeconds: accessTtl,
-    refreshTokenTtlSeconds: opts.sessions?.refreshTokenTtlSeconds ?? DEFAULTS.refreshTokenTtlSeconds,
-  });
+  const documents = opts.documents ?? openSqliteDocuments(join(opts.dataDir, 'documents.sqlite'));
+  const customData = opts.app.customUserData ? customUserDataLookup(opts.app.customUserData, documents) : undefined;
+  const sessions = new Sessions(
+    store,
+    keys,
+    clock,
+    {
+      domainId: opts.app.domainId,
+      accessTokenTtlSeconds: accessTtl,
+      refreshTokenTtlSeconds: opts.sessions?.refreshTokenTtlSeconds ?? DEFAULTS.refreshTokenTtlSeconds,
+    },
+    customData?.forToken,
+  );
   const users = new Users(store, opts.app, clock);
   const mailer =
     opts.mailer ??
     (opts.smtp ? smtpMailer(opts.smtp.url, opts.smtp.from, logger) : outboxMailer(join(opts.dataDir, 'outbox'), logger));
-  const documents = opts.documents ?? openSqliteDocuments(join(opts.dataDir, 'documents.sqlite'));
   // The data service and the functions reach each other (functions query data, rules call
   // %function), so the data service is bound late.
   let mongo: MongoService | undefined;
@@ -111,10 +127,11 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
   const functions = new Functions(opts.app, runtime);
   mongo = new MongoService(opts.app, documents, (name, args) => functions.callAsSystem(name, args));
   const throttle = new LoginThrottle(store, clock, { ...DEFAULTS.throttle, ...opts.throttle });
+  const hasher = opts.hasher ?? argon2Hasher();
   const providers = await buildProviders(opts.app, {
     userpass: {
       accounts: store,
-      hasher: opts.hasher ?? argon2Hasher(),
+      hasher,
       mailer,
       throttle,
       clock,
@@ -133,12 +150,26 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
     throw err;
   });
   const triggers = new AuthTriggers(opts.app, (name, args) => functions.callAsSystem(name, args), logger);
-  const auth = new AuthService(providers, users, sessions, store, clock, triggers);
+  const onUserCreation = opts.app.customUserData?.onUserCreationFunctionName;
+  const auth = new AuthService(providers, users, sessions, store, clock, triggers, {
+    customData: customData?.find,
+    onUserCreated: onUserCreation ? async (user) => void (await functions.callAsSystem(onUserCreation, [user], user)) : undefined,
+  });
   const apiKeys = new ApiKeys(store, opts.app, clock);
   const httpFunctions = new HttpFunctions(opts.app, runtime, {
     fromAccessToken: async (token) => (await sessions.verifyAccessToken(token)).userId,
     fromCredential: (type, payload, ip) => auth.userForCredential(type, payload, { clientAddress: ip }),
     callUser: (userId) => auth.callUser(userId),
+  });
+  const admin = new Admin({
+    store,
+    app: opts.app,
+    clock,
+    hasher,
+    apiKeys,
+    deleteUser: (userId) => auth.deleteUser(userId),
+    sendConfirmation: (providerName, email) => auth.emailPassword(providerName).resendConfirmation({ email }),
+    customData: customData?.forToken,
   });
   const http = buildHttp({
     app: opts.app,
@@ -151,6 +182,11 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
     oauthRedirects: new OAuthRedirects(opts.app, auth, store, clock),
     logger,
     options: { trustProxy: false, ...opts.http },
+    admin: {
+      service: admin,
+      tokens: new AdminTokens(store, clock),
+      consoleDir: opts.adminConsoleDir === undefined ? ADMIN_CONSOLE_DIR : opts.adminConsoleDir,
+    },
   });
 
   const inactiveMs = (opts.anonymousSweep?.inactiveDays ?? DEFAULTS.anonymousInactiveDays) * 86_400_000;

@@ -15,6 +15,8 @@ import type { MongoService } from '../services/mongodb/service.js';
 import { BasteError } from '../errors.js';
 import type { Sessions } from '../sessions/sessions.js';
 import { sendError, toBasteError } from './errors.js';
+import { adminConsoleRoutes } from './routes/admin-console.js';
+import { adminRoutes, isAdminPath, type AdminHttp } from './routes/admin.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
 import { authRoutes } from './routes/auth.js';
 import { endpointRoutes } from './routes/endpoints.js';
@@ -44,6 +46,8 @@ export interface HttpDeps {
   readonly oauthRedirects: OAuthRedirects;
   readonly logger: Logger;
   readonly options: HttpOptions;
+  /** The admin API and the web console (`/api/admin/v3.0/...`, `/admin/`). */
+  readonly admin: AdminHttp;
 }
 
 /** The platform's `link` points at the app's logs page; Baste has none, and both SDKs accept an empty string. */
@@ -87,7 +91,7 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
   // allowed_request_origins: a browser request from any other origin is refused outright.
   http.addHook('onRequest', async (req) => {
     const origin = req.headers.origin;
-    if (origin && !isAllowedOrigin(config, origin)) {
+    if (origin && !isAllowedOrigin(config, origin) && !isAdminPath(req.url)) {
       throw new BasteError('DomainNotAllowed', `origin '${origin.slice(0, 200)}' is not allowed for this app`);
     }
   });
@@ -122,6 +126,8 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
   void http.register(apiKeyRoutes(deps));
   void http.register(functionRoutes(deps));
   void http.register(endpointRoutes(deps));
+  void http.register(adminRoutes(deps));
+  if (deps.admin.consoleDir) void http.register(adminConsoleRoutes(deps.admin.consoleDir));
   return http;
 }
 

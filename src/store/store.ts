@@ -130,6 +130,40 @@ export interface OAuthStateRecord {
   readonly expiresAt: number;
 }
 
+/** What the admin users list asks for: one page in id order, optionally filtered. */
+export interface UserQuery {
+  /** Only users whose id sorts after this one (the last id of the previous page). */
+  readonly after?: string;
+  readonly limit: number;
+  /** Only users with an identity of this provider type. */
+  readonly providerType?: string;
+  /** Case-insensitive substring of an identity's `email` or `name`, or the exact user id. */
+  readonly search?: string;
+}
+
+/** An operator's credential for the admin API: only its SHA-256 is kept. */
+export interface AdminTokenRecord {
+  readonly id: string;
+  readonly name: string;
+  readonly tokenHash: string;
+  readonly createdAt: number;
+}
+
+/** One admin action: who did what to which target, and when. */
+export interface AuditEntry {
+  readonly id: string;
+  readonly at: number;
+  /** The admin token's id (or `cli` for the command line) and its name. */
+  readonly actorId: string;
+  readonly actorName: string;
+  /** e.g. `user.disable`, `api_key.create`. */
+  readonly action: string;
+  /** What the action applied to: a user id, an email, an API key id. */
+  readonly target: string;
+  /** Facts worth keeping with it (never a secret). */
+  readonly details: Record<string, unknown>;
+}
+
 /** Session joined with the state of its user: what every access-token check needs. */
 export interface ActiveSession {
   readonly session: SessionRecord;
@@ -206,6 +240,21 @@ export interface Store {
   listSigningKeys(): Promise<SigningKeyRecord[]>;
   /** Inserts a key and retires the others, in one step. */
   rotateSigningKey(key: SigningKeyRecord): Promise<void>;
+
+  // Administration (admin API, `baste users`, the console).
+  /** One page of users in id order, with their identities. */
+  listUsers(query: UserQuery): Promise<UserRecord[]>;
+  /** The user's sessions (expired ones included until swept), oldest first. */
+  listSessionsOfUser(userId: string): Promise<SessionRecord[]>;
+  /** Email/password registrations that no user holds yet (pending confirmation or first login), in id order. */
+  listPendingUserpassAccounts(query: { after?: string; limit: number }): Promise<UserpassAccount[]>;
+  createAdminToken(token: AdminTokenRecord): Promise<void>;
+  findAdminTokenByHash(hash: string): Promise<AdminTokenRecord | null>;
+  listAdminTokens(): Promise<AdminTokenRecord[]>;
+  deleteAdminToken(id: string): Promise<boolean>;
+  appendAuditEntry(entry: AuditEntry): Promise<void>;
+  /** Newest first; `after` is the id of the last entry of the previous page. */
+  listAuditEntries(query: { after?: string; limit: number }): Promise<AuditEntry[]>;
 
   close(): Promise<void>;
 }

@@ -282,6 +282,94 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
       assert.equal(raced.filter(Boolean).length, 1, 'concurrent takes: one winner');
     });
 
+    it('lists users a page at a time in id order, filtered by provider type and by email/name substring', async () => {
+      const id = (n: number) => n.toString(16).padStart(24, '0');
+      for (let n = 1; n <= 7; n++) {
+        const type = n % 2 ? 'local-userpass' : 'anon-user';
+        const data = n % 2 ? { email: `Person${n}@Example.com` } : {};
+        await store.loginIdentity({ identity: identity(`ext${n}`, type, data), newUserId: id(n), userType: 'normal', now: n });
+      }
+      await store.linkIdentity(id(2), identity('g2', 'oauth2-google', { name: 'Ada 100%_Lovelace', email: 'ada@x' }), 9);
+      const ids = (users: { id: string }[]) => users.map((u) => u.id);
+
+      assert.deepEqual(ids(await store.listUsers({ limit: 3 })), [id(1), id(2), id(3)]);
+      assert.deepEqual(ids(await store.listUsers({ limit: 3, after: id(3) })), [id(4), id(5), id(6)]);
+      assert.deepEqual(ids(await store.listUsers({ limit: 3, after: id(6) })), [id(7)]);
+      assert.deepEqual(await store.listUsers({ limit: 3, after: id(7) }), []);
+      const page = await store.listUsers({ limit: 2 });
+      assert.deepEqual(page[1]?.identities.map((i) => i.providerType), ['anon-user', 'oauth2-google'], 'identities come along, in link order');
+      assert.equal(page[0]?.createdAt, 1);
+
+      assert.deepEqual(ids(await store.listUsers({ limit: 50, providerType: 'anon-user' })), [id(2), id(4), id(6)]);
+      assert.deepEqual(ids(await store.listUsers({ limit: 50, providerType: 'oauth2-google' })), [id(2)]);
+      assert.deepEqual(ids(await store.listUsers({ limit: 2, providerType: 'local-userpass', after: id(1) })), [id(3), id(5)]);
+      assert.deepEqual(ids(await store.listUsers({ limit: 50, search: 'person5@example' })), [id(5)], 'case-insensitive substring of the email');
+      assert.deepEqual(ids(await store.listUsers({ limit: 50, search: 'EXAMPLE.COM' })), [id(1), id(3), id(5), id(7)]);
+      assert.deepEqual(ids(await store.listUsers({ limit: 50, search: 'lovelace' })), [id(2)], 'the name');
+      assert.deepEqual(ids(await store.listUsers({ limit: 50, search: '100%_' })), [id(2)], 'wildcards are literal');
+      assert.deepEqual(await store.listUsers({ limit: 50, search: 'e%m' }), [], '% is no wildcard');
+      assert.deepEqual(await store.listUsers({ limit: 50, search: 'p_rson' }), [], '_ is no wildcard');
+      assert.deepEqual(ids(await store.listUsers({ limit: 50, search: id(4) })), [id(4)], 'the exact user id');
+      assert.deepEqual(ids(await store.listUsers({ limit: 50, search: 'example', providerType: 'local-userpass', after: id(3) })), [id(5), id(7)]);
+      assert.deepEqual(await store.listUsers({ limit: 50, search: 'ext1' }), [], 'not the identity id or other fields');
+    });
+
+    it('lists the sessions of a user', async () => {
+      const u = (await store.loginIdentity({ identity: identity('ls'), newUserId: 'c1'.padEnd(24, '0'), userType: 'normal', now: 1 })).userId;
+      const v = (await store.loginIdentity({ identity: identity('lt'), newUserId: 'c2'.padEnd(24, '0'), userType: 'normal', now: 1 })).userId;
+      const first = session(u, { createdAt: 100 });
+      const second = session(u, { createdAt: 200 });
+      await store.createSession(second);
+      await store.createSession(first);
+      await store.createSession(session(v));
+      assert.deepEqual(await store.listSessionsOfUser(u), [first, second]);
+      await store.deleteSessionsOfUser(u);
+      assert.deepEqual(await store.listSessionsOfUser(u), []);
+    });
+
+    it('lists email/password registrations no user holds yet, in id order', async () => {
+      const acc = (n: number, confirmed: boolean) => ({ id: `a${n}`.padEnd(24, '0'), email: `p${n}@x`, passwordHash: 'h', confirmed, createdAt: n });
+      for (const [n, confirmed] of [[1, false], [2, true], [3, false], [4, false]] as const) await store.createUserpassAccount(acc(n, confirmed));
+      // The third one logged in: it is a user now.
+      await store.loginIdentity({ identity: identity(acc(3, false).id, 'local-userpass', { email: 'p3@x' }), newUserId: 'd3'.padEnd(24, '0'), userType: 'normal', now: 5 });
+      assert.deepEqual(await store.listPendingUserpassAccounts({ limit: 50 }), [acc(1, false), acc(2, true), acc(4, false)]);
+      assert.deepEqual(await store.listPendingUserpassAccounts({ limit: 1, after: acc(1, false).id }), [acc(2, true)]);
+      assert.deepEqual(await store.listPendingUserpassAccounts({ limit: 5, after: acc(4, false).id }), []);
+    });
+
+    it('keeps admin tokens by hash', async () => {
+      const t = (n: number) => ({ id: `t${n}`.padEnd(24, '0'), name: `ops ${n}`, tokenHash: `th-${n}`, createdAt: n });
+      await store.createAdminToken(t(1));
+      await store.createAdminToken(t(2));
+      await assert.rejects(store.createAdminToken({ ...t(3), tokenHash: 'th-1' }), 'a token hash is unique');
+      assert.deepEqual(await store.findAdminTokenByHash('th-2'), t(2));
+      assert.equal(await store.findAdminTokenByHash('th-9'), null);
+      assert.deepEqual(await store.listAdminTokens(), [t(1), t(2)]);
+      assert.equal(await store.deleteAdminToken(t(1).id), true);
+      assert.equal(await store.deleteAdminToken(t(1).id), false);
+      assert.equal(await store.findAdminTokenByHash('th-1'), null);
+      assert.deepEqual(await store.listAdminTokens(), [t(2)]);
+    });
+
+    it('appends to the audit log and reads it newest first, a page at a time', async () => {
+      const entry = (n: number) => ({
+        id: `e${n}`.padEnd(24, '0'),
+        at: 1000 + n,
+        actorId: 'a'.repeat(24),
+        actorName: 'ops',
+        action: n % 2 ? 'user.disable' : 'user.enable',
+        target: `u${n}`,
+        details: { n, nested: { ok: true } },
+      });
+      // Ids out of order on purpose: the log keeps the order of appends.
+      for (const n of [3, 1, 2, 5, 4]) await store.appendAuditEntry(entry(n));
+      assert.deepEqual(await store.listAuditEntries({ limit: 2 }), [entry(4), entry(5)]);
+      assert.deepEqual(await store.listAuditEntries({ limit: 2, after: entry(5).id }), [entry(2), entry(1)]);
+      assert.deepEqual(await store.listAuditEntries({ limit: 2, after: entry(1).id }), [entry(3)]);
+      assert.deepEqual(await store.listAuditEntries({ limit: 2, after: entry(3).id }), []);
+      await assert.rejects(store.appendAuditEntry(entry(3)), 'an entry id is unique');
+    });
+
     it('deletes expired sessions', async () => {
       const u = (await store.loginIdentity({ identity: identity('exp'), newUserId: 'a1'.padEnd(24, '0'), userType: 'normal', now: 1 })).userId;
       const live = session(u, { expiresAt: 2000 });

@@ -129,14 +129,14 @@ function requireString(body: Record<string, unknown>, key: string, max: number):
   return v;
 }
 
-function requireEmail(body: Record<string, unknown>, key = 'email'): string {
+export function requireEmail(body: Record<string, unknown>, key = 'email'): string {
   const email = requireString(body, key, EMAIL_MAX);
   // Loose on purpose: the platform only checks the shape; delivery proves the rest.
   if (!/^[^\s@]+@[^\s@]+$/.test(email)) throw new BasteError('InvalidParameter', `${key} is not a valid email address`);
   return email;
 }
 
-function requirePassword(body: Record<string, unknown>): string {
+export function requirePassword(body: Record<string, unknown>): string {
   const v = body.password;
   if (typeof v !== 'string') throw new BasteError('MissingParameter', 'password is required and must be a string');
   if (v.length < PASSWORD_MIN || v.length > PASSWORD_MAX) {

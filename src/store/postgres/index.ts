@@ -13,8 +13,10 @@
 import pg from 'pg';
 import type {
   ActiveSession,
+  AdminTokenRecord,
   ApiKeyCreateOutcome,
   ApiKeyRecord,
+  AuditEntry,
   DeviceRecord,
   IdentityRecord,
   LinkOutcome,
@@ -25,9 +27,11 @@ import type {
   Store,
   UserpassAccount,
   UserpassToken,
+  UserQuery,
   UserRecord,
   UserType,
 } from '../store.js';
+import { likeSubstring } from '../like.js';
 import { MIGRATIONS } from './schema.js';
 
 type Row = Record<string, unknown>;
@@ -182,6 +186,57 @@ const toOAuthState = (r: Row): OAuthStateRecord => ({
 
 const SESSION_WITH_USER = 'SELECT s.*, u.disabled AS user_disabled FROM sessions s JOIN users u ON u.id = s.user_id';
 
+/** Users joined with their identities (`u` may be a CTE), one row per identity. */
+const USERS_WITH_IDENTITIES = `SELECT u.id, u.type, u.disabled, u.created_at, u.last_auth_at,
+       i.external_id, i.provider_name, i.provider_type, i.provider_id, i.data, i.created_at AS identity_created_at`;
+
+/** Folds rows of USERS_WITH_IDENTITIES, ordered by user, into users in that order. */
+function groupUsers(rows: Row[]): UserRecord[] {
+  const users = new Map<string, UserRecord & { identities: IdentityRecord[] }>();
+  for (const row of rows) {
+    const id = row.id as string;
+    let user = users.get(id);
+    if (!user) {
+      user = {
+        id,
+        type: row.type as UserType,
+        disabled: row.disabled === true,
+        createdAt: row.created_at as number,
+        lastAuthAt: row.last_auth_at as number,
+        identities: [],
+      };
+      users.set(id, user);
+    }
+    if (row.external_id === null) continue;
+    user.identities.push({
+      externalId: row.external_id as string,
+      providerName: row.provider_name as string,
+      providerType: row.provider_type as string,
+      providerId: row.provider_id as string,
+      data: JSON.parse(row.data as string) as Record<string, unknown>,
+      createdAt: row.identity_created_at as number,
+    });
+  }
+  return [...users.values()];
+}
+
+const toAdminToken = (r: Row): AdminTokenRecord => ({
+  id: r.id as string,
+  name: r.name as string,
+  tokenHash: r.token_hash as string,
+  createdAt: r.created_at as number,
+});
+
+const toAuditEntry = (r: Row): AuditEntry => ({
+  id: r.id as string,
+  at: r.at as number,
+  actorId: r.actor_id as string,
+  actorName: r.actor_name as string,
+  action: r.action as string,
+  target: r.target as string,
+  details: JSON.parse(r.details as string) as Record<string, unknown>,
+});
+
 class PostgresStore implements Store {
   private closed = false;
 
@@ -274,33 +329,13 @@ class PostgresStore implements Store {
   async getUser(id: string): Promise<UserRecord | null> {
     // One statement, so user and identities come from the same snapshot.
     const rows = await this.rows(
-      `SELECT u.id, u.type, u.disabled, u.created_at, u.last_auth_at,
-              i.external_id, i.provider_name, i.provider_type, i.provider_id, i.data, i.created_at AS identity_created_at
+      `${USERS_WITH_IDENTITIES}
          FROM users u LEFT JOIN identities i ON i.user_id = u.id
         WHERE u.id = $1
         ORDER BY i.created_at, i.seq`,
       [id],
     );
-    const r = rows[0];
-    if (!r) return null;
-    const identities: IdentityRecord[] = rows
-      .filter((row) => row.external_id !== null)
-      .map((row) => ({
-        externalId: row.external_id as string,
-        providerName: row.provider_name as string,
-        providerType: row.provider_type as string,
-        providerId: row.provider_id as string,
-        data: JSON.parse(row.data as string) as Record<string, unknown>,
-        createdAt: row.identity_created_at as number,
-      }));
-    return {
-      id: r.id as string,
-      type: r.type as UserType,
-      disabled: r.disabled === true,
-      createdAt: r.created_at as number,
-      lastAuthAt: r.last_auth_at as number,
-      identities,
-    };
+    return groupUsers(rows)[0] ?? null;
   }
 
   async findIdentityOwner(providerName: string, externalId: string) {
@@ -623,6 +658,88 @@ class PostgresStore implements Store {
         key.retiredAt,
       ]);
     });
+  }
+
+  async listUsers(query: UserQuery): Promise<UserRecord[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const param = (value: unknown) => `$${params.push(value)}`;
+    if (query.after !== undefined) where.push(`id > ${param(query.after)}`);
+    if (query.providerType !== undefined) {
+      where.push(`EXISTS (SELECT 1 FROM identities i WHERE i.user_id = users.id AND i.provider_type = ${param(query.providerType)})`);
+    }
+    if (query.search !== undefined) {
+      const exact = param(query.search);
+      const pattern = param(likeSubstring(query.search));
+      where.push(
+        `(id = ${exact} OR EXISTS (SELECT 1 FROM identities i WHERE i.user_id = users.id
+           AND ((i.data::jsonb ->> 'email') ILIKE ${pattern} ESCAPE '\\' OR (i.data::jsonb ->> 'name') ILIKE ${pattern} ESCAPE '\\')))`,
+      );
+    }
+    const limit = param(query.limit);
+    // One statement: the page and its identities come from the same snapshot.
+    const rows = await this.rows(
+      `WITH page AS (SELECT * FROM users ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT ${limit})
+       ${USERS_WITH_IDENTITIES}
+         FROM page u LEFT JOIN identities i ON i.user_id = u.id
+        ORDER BY u.id, i.created_at, i.seq`,
+      params,
+    );
+    return groupUsers(rows);
+  }
+
+  async listSessionsOfUser(userId: string): Promise<SessionRecord[]> {
+    return (await this.rows('SELECT * FROM sessions WHERE user_id = $1 ORDER BY created_at, id', [userId])).map(toSession);
+  }
+
+  async listPendingUserpassAccounts(query: { after?: string; limit: number }): Promise<UserpassAccount[]> {
+    const rows = await this.rows(
+      `SELECT a.* FROM userpass_accounts a WHERE a.id > $1
+          AND NOT EXISTS (SELECT 1 FROM identities i WHERE i.provider_type = 'local-userpass' AND i.external_id = a.id)
+        ORDER BY a.id LIMIT $2`,
+      [query.after ?? '', query.limit],
+    );
+    return rows.map(toAccount);
+  }
+
+  async createAdminToken(t: AdminTokenRecord): Promise<void> {
+    await this.pool.query('INSERT INTO admin_tokens (id, name, token_hash, created_at) VALUES ($1, $2, $3, $4)', [
+      t.id,
+      t.name,
+      t.tokenHash,
+      t.createdAt,
+    ]);
+  }
+
+  async findAdminTokenByHash(hash: string): Promise<AdminTokenRecord | null> {
+    const r = await this.one('SELECT * FROM admin_tokens WHERE token_hash = $1', [hash]);
+    return r ? toAdminToken(r) : null;
+  }
+
+  async listAdminTokens(): Promise<AdminTokenRecord[]> {
+    return (await this.rows('SELECT * FROM admin_tokens ORDER BY created_at, seq')).map(toAdminToken);
+  }
+
+  async deleteAdminToken(id: string): Promise<boolean> {
+    return (await this.changes('DELETE FROM admin_tokens WHERE id = $1', [id])) > 0;
+  }
+
+  async appendAuditEntry(e: AuditEntry): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO audit_log (id, at, actor_id, actor_name, action, target, details) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+      [e.id, e.at, e.actorId, e.actorName, e.action, e.target, JSON.stringify(e.details)],
+    );
+  }
+
+  async listAuditEntries(query: { after?: string; limit: number }): Promise<AuditEntry[]> {
+    const rows =
+      query.after === undefined
+        ? await this.rows('SELECT * FROM audit_log ORDER BY seq DESC LIMIT $1', [query.limit])
+        : await this.rows('SELECT * FROM audit_log WHERE seq < (SELECT seq FROM audit_log WHERE id = $1) ORDER BY seq DESC LIMIT $2', [
+            query.after,
+            query.limit,
+          ]);
+    return rows.map(toAuditEntry);
   }
 
   async close(): Promise<void> {

@@ -110,4 +110,24 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX oauth_states_expiry ON oauth_states(expires_at);
   `,
+  /* 4: administration: admin tokens (hashed) and the audit log of admin actions */ `
+  CREATE TABLE admin_tokens (
+    id         TEXT PRIMARY KEY,
+    name       TEXT NOT NULL,
+    token_hash TEXT NOT NULL UNIQUE,
+    created_at BIGINT NOT NULL,
+    seq        BIGINT GENERATED ALWAYS AS IDENTITY
+  );
+  CREATE TABLE audit_log (
+    seq        BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id         TEXT NOT NULL UNIQUE,
+    at         BIGINT NOT NULL,
+    actor_id   TEXT NOT NULL,
+    actor_name TEXT NOT NULL,
+    action     TEXT NOT NULL,
+    target     TEXT NOT NULL,
+    details    TEXT NOT NULL
+  );
+  CREATE INDEX identities_type ON identities(provider_type, external_id);
+  `,
 ];

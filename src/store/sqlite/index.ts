@@ -5,8 +5,10 @@
 import Database from 'better-sqlite3';
 import type {
   ActiveSession,
+  AdminTokenRecord,
   ApiKeyCreateOutcome,
   ApiKeyRecord,
+  AuditEntry,
   DeviceRecord,
   IdentityRecord,
   LinkOutcome,
@@ -17,9 +19,11 @@ import type {
   Store,
   UserpassAccount,
   UserpassToken,
+  UserQuery,
   UserRecord,
   UserType,
 } from '../store.js';
+import { likeSubstring } from '../like.js';
 import { MIGRATIONS } from './schema.js';
 
 type Row = Record<string, unknown>;
@@ -100,6 +104,23 @@ const toAccount = (r: Row): UserpassAccount => ({
   passwordHash: r.password_hash as string,
   confirmed: r.confirmed === 1,
   createdAt: r.created_at as number,
+});
+
+const toAdminToken = (r: Row): AdminTokenRecord => ({
+  id: r.id as string,
+  name: r.name as string,
+  tokenHash: r.token_hash as string,
+  createdAt: r.created_at as number,
+});
+
+const toAuditEntry = (r: Row): AuditEntry => ({
+  id: r.id as string,
+  at: r.at as number,
+  actorId: r.actor_id as string,
+  actorName: r.actor_name as string,
+  action: r.action as string,
+  target: r.target as string,
+  details: JSON.parse(r.details as string) as Record<string, unknown>,
 });
 
 class SqliteStore implements Store {
@@ -198,6 +219,22 @@ class SqliteStore implements Store {
       ),
       takeOAuthState: p('DELETE FROM oauth_states WHERE id_hash = ? RETURNING *'),
       expiredOAuthStates: p('DELETE FROM oauth_states WHERE expires_at <= ?'),
+      sessionsOf: p('SELECT * FROM sessions WHERE user_id = ? ORDER BY created_at, rowid'),
+      pendingAccounts: p(
+        `SELECT a.* FROM userpass_accounts a WHERE a.id > ?
+           AND NOT EXISTS (SELECT 1 FROM identities i WHERE i.provider_type = 'local-userpass' AND i.external_id = a.id)
+         ORDER BY a.id LIMIT ?`,
+      ),
+      insertAdminToken: p('INSERT INTO admin_tokens (id, name, token_hash, created_at) VALUES (@id, @name, @tokenHash, @createdAt)'),
+      adminTokenByHash: p('SELECT * FROM admin_tokens WHERE token_hash = ?'),
+      adminTokens: p('SELECT * FROM admin_tokens ORDER BY created_at, rowid'),
+      deleteAdminToken: p('DELETE FROM admin_tokens WHERE id = ?'),
+      insertAudit: p(
+        `INSERT INTO audit_log (id, at, actor_id, actor_name, action, target, details)
+         VALUES (@id, @at, @actorId, @actorName, @action, @target, @details)`,
+      ),
+      auditFirst: p('SELECT * FROM audit_log ORDER BY seq DESC LIMIT ?'),
+      auditAfter: p('SELECT * FROM audit_log WHERE seq < (SELECT seq FROM audit_log WHERE id = ?) ORDER BY seq DESC LIMIT ?'),
     };
   }
 
@@ -247,14 +284,17 @@ class SqliteStore implements Store {
 
   async getUser(id: string): Promise<UserRecord | null> {
     const r = this.q.user.get(id) as Row | undefined;
-    if (!r) return null;
+    return r ? this.toUser(r) : null;
+  }
+
+  private toUser(r: Row): UserRecord {
     return {
       id: r.id as string,
       type: r.type as UserType,
       disabled: r.disabled === 1,
       createdAt: r.created_at as number,
       lastAuthAt: r.last_auth_at as number,
-      identities: (this.q.identitiesOf.all(id) as Row[]).map(toIdentity),
+      identities: (this.q.identitiesOf.all(r.id) as Row[]).map(toIdentity),
     };
   }
 
@@ -512,6 +552,64 @@ class SqliteStore implements Store {
         this.q.insertKey.run(key.kid, key.secret, key.createdAt, key.retiredAt);
       })
       .immediate();
+  }
+
+  async listUsers(query: UserQuery): Promise<UserRecord[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (query.after !== undefined) {
+      where.push('u.id > ?');
+      params.push(query.after);
+    }
+    if (query.providerType !== undefined) {
+      where.push('EXISTS (SELECT 1 FROM identities i WHERE i.user_id = u.id AND i.provider_type = ?)');
+      params.push(query.providerType);
+    }
+    if (query.search !== undefined) {
+      where.push(
+        `(u.id = ? OR EXISTS (SELECT 1 FROM identities i WHERE i.user_id = u.id
+           AND (json_extract(i.data, '$.email') LIKE ? ESCAPE '\\' OR json_extract(i.data, '$.name') LIKE ? ESCAPE '\\')))`,
+      );
+      const pattern = likeSubstring(query.search);
+      params.push(query.search, pattern, pattern);
+    }
+    const sql = `SELECT u.* FROM users u ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY u.id LIMIT ?`;
+    const rows = this.db.prepare(sql).all(...params, query.limit) as Row[];
+    return rows.map((r) => this.toUser(r));
+  }
+
+  async listSessionsOfUser(userId: string): Promise<SessionRecord[]> {
+    return (this.q.sessionsOf.all(userId) as Row[]).map(toSession);
+  }
+
+  async listPendingUserpassAccounts(query: { after?: string; limit: number }): Promise<UserpassAccount[]> {
+    return (this.q.pendingAccounts.all(query.after ?? '', query.limit) as Row[]).map(toAccount);
+  }
+
+  async createAdminToken(token: AdminTokenRecord): Promise<void> {
+    this.q.insertAdminToken.run(token);
+  }
+
+  async findAdminTokenByHash(hash: string): Promise<AdminTokenRecord | null> {
+    const r = this.q.adminTokenByHash.get(hash) as Row | undefined;
+    return r ? toAdminToken(r) : null;
+  }
+
+  async listAdminTokens(): Promise<AdminTokenRecord[]> {
+    return (this.q.adminTokens.all() as Row[]).map(toAdminToken);
+  }
+
+  async deleteAdminToken(id: string): Promise<boolean> {
+    return this.q.deleteAdminToken.run(id).changes > 0;
+  }
+
+  async appendAuditEntry(entry: AuditEntry): Promise<void> {
+    this.q.insertAudit.run({ ...entry, details: JSON.stringify(entry.details) });
+  }
+
+  async listAuditEntries(query: { after?: string; limit: number }): Promise<AuditEntry[]> {
+    const rows = query.after === undefined ? this.q.auditFirst.all(query.limit) : this.q.auditAfter.all(query.after, query.limit);
+    return (rows as Row[]).map(toAuditEntry);
   }
 
   async close(): Promise<void> {

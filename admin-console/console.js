@@ -1,0 +1,515 @@
+// The Baste admin console: a few views over the admin API, routed by the URL fragment
+// (#/users, #/users/<id>, #/pending, #/api-keys, #/providers, #/audit). Plain ES modules, no build.
+
+import { api, ApiError, session, signIn } from './api.js';
+import { badge, code, date, facts, h, json, table } from './dom.js';
+
+const main = document.getElementById('main');
+const statusEl = document.getElementById('status');
+const errorEl = document.getElementById('error');
+const nav = document.getElementById('nav');
+const signOutButton = document.getElementById('sign-out');
+const appName = document.getElementById('app-name');
+const dialog = document.getElementById('confirm');
+
+// ---- messages, confirmation, navigation ------------------------------------------------------
+
+function say(text) {
+  errorEl.textContent = '';
+  statusEl.textContent = text;
+}
+
+function fail(err) {
+  statusEl.textContent = '';
+  errorEl.textContent = err instanceof ApiError ? `${err.message} (${err.code})` : String(err?.message ?? err);
+}
+
+function clearMessages() {
+  statusEl.textContent = '';
+  errorEl.textContent = '';
+}
+
+/** Asks before a change; resolves true when confirmed. Escape and Cancel say no. */
+function confirmAction(title, text, okLabel) {
+  dialog.querySelector('#confirm-title').textContent = title;
+  dialog.querySelector('#confirm-text').textContent = text;
+  dialog.querySelector('#confirm-ok').textContent = okLabel;
+  dialog.returnValue = 'cancel';
+  return new Promise((resolve) => {
+    dialog.addEventListener('close', () => resolve(dialog.returnValue === 'ok'), { once: true });
+    dialog.showModal();
+  });
+}
+
+/** A message to show once the next view is on screen. */
+let flash = null;
+
+/**
+ * Runs an action of a view, then `next`: a function that shows the view again, or the hash of
+ * another view. Its message (or its error) ends up in the live regions either way.
+ */
+async function act(run, next) {
+  try {
+    const message = await run();
+    if (typeof next === 'string') {
+      flash = message;
+      go(next);
+      return;
+    }
+    await next?.();
+    if (message) say(message);
+  } catch (err) {
+    if (!handleAuth(err)) fail(err);
+  }
+}
+
+/** A refused token ends the console session. */
+function handleAuth(err) {
+  if (err instanceof ApiError && err.status === 401) {
+    session.clear();
+    render().then(() => fail(new Error('The admin token was refused: sign in again.')));
+    return true;
+  }
+  return false;
+}
+
+function route() {
+  const [path, search = ''] = location.hash.replace(/^#/, '').split('?');
+  return { parts: (path || '/users').split('/').filter(Boolean).map(decodeURIComponent), params: new URLSearchParams(search) };
+}
+
+/** Shows the view of the current hash, with focus on its heading. */
+async function navigate() {
+  clearMessages();
+  await render();
+  if (flash) say(flash);
+  flash = null;
+  main.querySelector('h1')?.focus();
+}
+
+const go = (hash) => {
+  if (location.hash === hash) navigate();
+  else location.hash = hash;
+};
+
+function show(title, ...content) {
+  document.title = `${title} · Baste admin`;
+  main.replaceChildren(h('h1', { tabindex: '-1', id: 'view-title' }, title), ...content.filter(Boolean));
+}
+
+function setSection(section) {
+  for (const link of nav.querySelectorAll('a')) {
+    if (link.dataset.section === section) link.setAttribute('aria-current', 'page');
+    else link.removeAttribute('aria-current');
+  }
+}
+
+/** A "next page" link when the list has more. */
+function pager(base, params, next) {
+  const links = [];
+  if (params.get('after')) {
+    const first = new URLSearchParams(params);
+    first.delete('after');
+    links.push(h('a', { href: `${base}?${first}` }, '← First page'));
+  }
+  if (next) {
+    const more = new URLSearchParams(params);
+    more.set('after', next);
+    links.push(h('a', { href: `${base}?${more}`, rel: 'next' }, 'Next page →'));
+  }
+  return links.length ? h('nav', { class: 'pager', 'aria-label': 'Pages' }, links) : null;
+}
+
+// ---- sign in ---------------------------------------------------------------------------------
+
+function signInView() {
+  nav.hidden = true;
+  signOutButton.hidden = true;
+  appName.textContent = '';
+  const input = h('input', { id: 'token', name: 'token', type: 'password', autocomplete: 'off', required: true, spellcheck: 'false', 'aria-describedby': 'token-help' });
+  const form = h(
+    'form',
+    { class: 'card narrow' },
+    h('label', { for: 'token' }, 'Admin token'),
+    input,
+    h('p', { id: 'token-help', class: 'help' }, 'Create one with ', code('baste admin-token create --app <dir>'), '. It is kept in this tab only.'),
+    h('button', { type: 'submit' }, 'Sign in'),
+  );
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    try {
+      await signIn(input.value.trim());
+      clearMessages();
+      go('#/users');
+    } catch (err) {
+      fail(err.status === 401 ? new Error('That admin token was refused.') : err);
+      input.focus();
+    }
+  });
+  show('Sign in', form);
+  input.focus();
+}
+
+// ---- users -----------------------------------------------------------------------------------
+
+const who = (user) => user.data?.email ?? user.data?.name ?? '(no email or name)';
+const providerTypes = (user) => [...new Set(user.identities.map((i) => i.provider_type))].join(', ') || '—';
+const stateBadge = (disabled) => (disabled ? badge('Disabled', 'off') : badge('Enabled', 'on'));
+
+async function usersView(params) {
+  setSection('users');
+  const [{ body: users, next }, { body: providers }] = await Promise.all([
+    api.users({ search: params.get('search'), provider_type: params.get('provider'), after: params.get('after') }),
+    api.providers(),
+  ]);
+  const search = h('input', { id: 'search', name: 'search', type: 'search', value: params.get('search') ?? '', autocomplete: 'off' });
+  const types = [...new Set(providers.map((p) => p.type))].sort();
+  const provider = h(
+    'select',
+    { id: 'provider', name: 'provider' },
+    h('option', { value: '' }, 'All providers'),
+    types.map((t) => h('option', { value: t, selected: t === params.get('provider') }, t)),
+  );
+  const filters = h(
+    'form',
+    { class: 'filters', role: 'search', 'aria-label': 'Find users' },
+    h('div', {}, h('label', { for: 'search' }, 'Email, name or user id'), search),
+    h('div', {}, h('label', { for: 'provider' }, 'Provider'), provider),
+    h('button', { type: 'submit' }, 'Search'),
+  );
+  filters.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const q = new URLSearchParams();
+    if (search.value.trim()) q.set('search', search.value.trim());
+    if (provider.value) q.set('provider', provider.value);
+    go(`#/users${q.toString() ? `?${q}` : ''}`);
+  });
+  const rows = users.map((u) => [
+    h('a', { href: `#/users/${encodeURIComponent(u._id)}` }, who(u)),
+    code(u._id),
+    providerTypes(u),
+    u.type,
+    stateBadge(u.disabled),
+    date(u.creation_date),
+    date(u.last_authentication_date),
+  ]);
+  const filtered = params.get('search') || params.get('provider');
+  show(
+    'Users',
+    filters,
+    table(`${users.length} user${users.length === 1 ? '' : 's'}${next ? ' on this page' : ''}`, ['User', 'ID', 'Providers', 'Type', 'State', 'Created', 'Last login'], rows, {
+      empty: filtered ? 'No user matches.' : 'No users yet.',
+    }),
+    pager('#/users', params, next),
+    createUserForm(),
+  );
+}
+
+function createUserForm() {
+  const email = h('input', { id: 'new-email', type: 'email', required: true, autocomplete: 'off' });
+  const password = h('input', { id: 'new-password', type: 'password', required: true, minlength: 6, maxlength: 128, autocomplete: 'new-password' });
+  const form = h(
+    'form',
+    { class: 'card' },
+    h('h2', {}, 'Add an email/password user'),
+    h('p', { class: 'help' }, 'The user is confirmed at once; no email is sent.'),
+    h('div', { class: 'row' }, h('div', {}, h('label', { for: 'new-email' }, 'Email'), email), h('div', {}, h('label', { for: 'new-password' }, 'Password'), password)),
+    h('button', { type: 'submit' }, 'Add user'),
+  );
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    act(async () => {
+      const created = (await api.createUser(email.value, password.value)).body;
+      flash = `User ${created.data.email} added.`;
+      go(`#/users/${encodeURIComponent(created._id)}`);
+    });
+  });
+  return h('details', { class: 'add' }, h('summary', {}, 'Add a user'), form);
+}
+
+async function userView(id) {
+  setSection('users');
+  let user;
+  try {
+    user = (await api.user(id)).body;
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 404) {
+      show('User not found', h('p', {}, 'No user has the id ', code(id), '.'), h('p', {}, h('a', { href: '#/users' }, '← All users')));
+      return;
+    }
+    throw err;
+  }
+  const reload = () => userView(id).then(() => main.querySelector('h1').focus());
+  const actions = h(
+    'div',
+    { class: 'actions', role: 'group', 'aria-label': 'Actions' },
+    h('button', {
+      type: 'button',
+      class: user.disabled ? '' : 'danger',
+      onclick: async () => {
+        const disable = !user.disabled;
+        const asked = disable
+          ? confirmAction('Disable this user?', `${who(user)} is logged out everywhere and cannot log in until enabled again.`, 'Disable user')
+          : confirmAction('Enable this user?', `${who(user)} can log in again.`, 'Enable user');
+        if (!(await asked)) return;
+        act(async () => {
+          await api.setUserDisabled(user._id, disable);
+          return disable ? 'User disabled: every session has ended.' : 'User enabled: they can log in again.';
+        }, reload);
+      },
+    }, user.disabled ? 'Enable user' : 'Disable user'),
+    h('button', {
+      type: 'button',
+      onclick: async () => {
+        if (!(await confirmAction('Revoke all sessions?', `${who(user)} is logged out on every device and must log in again.`, 'Revoke sessions'))) return;
+        act(async () => {
+          await api.revokeSessions(user._id);
+          return 'Every session of this user has ended.';
+        }, reload);
+      },
+    }, 'Revoke sessions'),
+    h('button', {
+      type: 'button',
+      class: 'danger',
+      onclick: async () => {
+        if (!(await confirmAction('Delete this user?', `${who(user)} and their identities are removed for good. This cannot be undone.`, 'Delete user'))) return;
+        act(async () => {
+          await api.deleteUser(user._id);
+          return `User ${who(user)} deleted.`;
+        }, '#/users');
+      },
+    }, 'Delete user'),
+  );
+  show(
+    who(user),
+    h('p', {}, h('a', { href: '#/users' }, '← All users')),
+    facts([
+      ['User ID', code(user._id)],
+      ['State', stateBadge(user.disabled)],
+      ['Type', user.type],
+      ['Created', date(user.creation_date)],
+      ['Last login', date(user.last_authentication_date)],
+      ['Active sessions', String(user.active_sessions)],
+    ]),
+    actions,
+    h('h2', {}, 'Identities'),
+    table(
+      'How this user logs in',
+      ['Provider type', 'Provider name', 'Identity ID', 'Provider data'],
+      user.identities.map((i) => [i.provider_type, i.provider_name, code(i.id), json(i.provider_data)]),
+      { empty: 'No identities.' },
+    ),
+    h('h2', {}, 'User data'),
+    json(user.data),
+    h('h2', {}, 'Custom data'),
+    Object.keys(user.custom_data).length ? json(user.custom_data) : h('p', { class: 'empty' }, 'No custom user data.'),
+    h('h2', {}, 'Sessions'),
+    table(
+      `${user.active_sessions} active session${user.active_sessions === 1 ? '' : 's'}`,
+      ['Session', 'Provider', 'Device', 'Started', 'Expires'],
+      user.sessions.map((s) => [code(s._id), s.provider_name, code(s.device_id), date(s.creation_date), date(s.expiration_date)]),
+      { empty: 'No active sessions.' },
+    ),
+    h('h2', {}, 'Devices'),
+    table(
+      'Devices seen at login',
+      ['Device', 'Platform', 'SDK', 'App version', 'Last seen'],
+      user.devices.map((d) => [code(d.device_id), [d.platform, d.platform_version].filter(Boolean).join(' ') || '—', d.sdk_version ?? '—', d.app_version ?? '—', date(d.last_seen_date)]),
+      { empty: 'No devices.' },
+    ),
+  );
+}
+
+// ---- pending registrations ---------------------------------------------------------------------
+
+async function pendingView(params) {
+  setSection('pending');
+  const { body: pending, next } = await api.pending({ after: params.get('after') });
+  const reload = () => pendingView(params).then(() => main.querySelector('h1').focus());
+  const rows = pending.map((p) => {
+    const login = p.login_ids[0];
+    const email = login.id;
+    const buttons = [];
+    if (!login.confirmed) {
+      buttons.push(
+        h('button', {
+          type: 'button',
+          'aria-label': `Confirm ${email}`,
+          onclick: async () => {
+            if (!(await confirmAction('Confirm this user?', `${email} becomes a confirmed user who can log in.`, 'Confirm user'))) return;
+            act(async () => {
+              await api.confirmPending(email);
+              return `${email} confirmed.`;
+            }, reload);
+          },
+        }, 'Confirm'),
+        h('button', {
+          type: 'button',
+          'aria-label': `Send a confirmation email to ${email}`,
+          onclick: () =>
+            act(async () => {
+              await api.sendConfirmation(email);
+              return `Confirmation email sent to ${email}.`;
+            }),
+        }, 'Resend email'),
+      );
+    }
+    buttons.push(
+      h('button', {
+        type: 'button',
+        class: 'danger',
+        'aria-label': `Delete the registration of ${email}`,
+        onclick: async () => {
+          if (!(await confirmAction('Delete this registration?', `The registration of ${email} is removed; they may register again.`, 'Delete registration'))) return;
+          act(async () => {
+            await api.deletePending(email);
+            return `Registration of ${email} deleted.`;
+          }, reload);
+        },
+      }, 'Delete'),
+    );
+    return [email, login.confirmed ? badge('Awaiting first login', 'on') : badge('Pending confirmation', 'wait'), date(p.creation_date), h('div', { class: 'actions' }, buttons)];
+  });
+  show(
+    'Pending users',
+    h('p', { class: 'help' }, 'Email/password registrations that have not become users yet: unconfirmed, or confirmed and never logged in.'),
+    table('Registrations', ['Email', 'Status', 'Registered', 'Actions'], rows, { empty: 'No pending registrations.' }),
+    pager('#/pending', params, next),
+  );
+}
+
+// ---- server API keys ---------------------------------------------------------------------------
+
+async function apiKeysView(created) {
+  setSection('api-keys');
+  const { body: keys } = await api.apiKeys();
+  const reload = (fresh) => apiKeysView(fresh).then(() => main.querySelector('h1').focus());
+  const name = h('input', { id: 'key-name', name: 'name', required: true, maxlength: 64, autocomplete: 'off' });
+  const form = h('form', { class: 'card' }, h('h2', {}, 'Create a server API key'), h('div', {}, h('label', { for: 'key-name' }, 'Name'), name), h('button', { type: 'submit' }, 'Create key'));
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    let fresh;
+    act(async () => {
+      fresh = (await api.createApiKey(name.value)).body;
+      return `Server API key ${fresh.name} created.`;
+    }, () => reload(fresh));
+  });
+  const rows = keys.map((k) => [
+    k.name,
+    code(k._id),
+    stateBadge(k.disabled),
+    date(k.creation_date),
+    h(
+      'div',
+      { class: 'actions' },
+      h('button', {
+        type: 'button',
+        'aria-label': `${k.disabled ? 'Enable' : 'Disable'} key ${k.name}`,
+        onclick: async () => {
+          if (!k.disabled && !(await confirmAction('Disable this key?', `Sessions opened with ${k.name} end, and it cannot log in until enabled.`, 'Disable key'))) return;
+          act(async () => {
+            await api.setApiKeyDisabled(k._id, !k.disabled);
+            return `Key ${k.name} ${k.disabled ? 'enabled' : 'disabled'}.`;
+          }, () => reload());
+        },
+      }, k.disabled ? 'Enable' : 'Disable'),
+      h('button', {
+        type: 'button',
+        class: 'danger',
+        'aria-label': `Delete key ${k.name}`,
+        onclick: async () => {
+          if (!(await confirmAction('Delete this key?', `${k.name} and its server user are removed for good.`, 'Delete key'))) return;
+          act(async () => {
+            await api.deleteApiKey(k._id);
+            return `Key ${k.name} deleted.`;
+          }, () => reload());
+        },
+      }, 'Delete'),
+    ),
+  ]);
+  const reveal = created
+    ? h(
+        'div',
+        { class: 'card reveal' },
+        h('h2', {}, `New key: ${created.name}`),
+        h('p', {}, 'Copy it now: it is not shown again.'),
+        h('label', { for: 'new-key' }, 'API key'),
+        h('input', { id: 'new-key', readonly: true, value: created.key, spellcheck: 'false' }),
+      )
+    : null;
+  show('Server API keys', reveal, table('Server API keys', ['Name', 'ID', 'State', 'Created', 'Actions'], rows, { empty: 'No server API keys.' }), form);
+}
+
+// ---- providers and audit log -------------------------------------------------------------------
+
+async function providersView() {
+  setSection('providers');
+  const { body: providers } = await api.providers();
+  show(
+    'Authentication providers',
+    h('p', { class: 'help' }, 'As configured in the app directory. Secrets are never shown; only the names of the secrets that hold them.'),
+    table(
+      'Providers',
+      ['Name', 'Type', 'State', 'Options', 'Secret names'],
+      providers.map((p) => [p.name, p.type, stateBadge(p.disabled), json(p.config), Object.keys(p.secret_config).length ? json(p.secret_config) : '—']),
+    ),
+  );
+}
+
+async function auditView(params) {
+  setSection('audit');
+  const { body: entries, next } = await api.audit({ after: params.get('after') });
+  show(
+    'Audit log',
+    h('p', { class: 'help' }, 'Every change made through the admin API, the console and the command line, newest first.'),
+    table(
+      'Admin actions',
+      ['Time', 'Who', 'Action', 'Target', 'Details'],
+      entries.map((e) => [e.time.slice(0, 19).replace('T', ' ') + ' UTC', e.actor.name, code(e.action), code(e.target), Object.keys(e.details).length ? JSON.stringify(e.details) : '—']),
+      { empty: 'No admin actions yet.' },
+    ),
+    pager('#/audit', params, next),
+  );
+}
+
+// ---- the router ------------------------------------------------------------------------------
+
+async function render() {
+  if (!session.token || !session.app) return signInView();
+  nav.hidden = false;
+  signOutButton.hidden = false;
+  appName.textContent = `${session.app.name} (${session.app.client_app_id})`;
+  const { parts, params } = route();
+  main.setAttribute('aria-busy', 'true');
+  try {
+    if (parts[0] === 'users' && parts[1]) await userView(parts[1]);
+    else if (parts[0] === 'pending') await pendingView(params);
+    else if (parts[0] === 'api-keys') await apiKeysView();
+    else if (parts[0] === 'providers') await providersView();
+    else if (parts[0] === 'audit') await auditView(params);
+    else await usersView(params);
+  } catch (err) {
+    if (!handleAuth(err)) {
+      show('Something went wrong');
+      fail(err);
+    }
+  } finally {
+    main.removeAttribute('aria-busy');
+  }
+}
+
+signOutButton.addEventListener('click', () => {
+  session.clear();
+  flash = 'Signed out.';
+  go('#/users');
+});
+
+// The skip link moves focus without touching the fragment, which belongs to the router.
+document.querySelector('.skip-link').addEventListener('click', (event) => {
+  event.preventDefault();
+  main.focus();
+});
+
+window.addEventListener('hashchange', navigate);
+
+render();

@@ -1,0 +1,451 @@
+// Managing an app's users and keys: what the admin API, `baste users` and the console do. Every
+// change is written to the audit log with the operator who made it; reads are not. Nothing here
+// returns a secret: password hashes, refresh-token hashes and key hashes stay in the store, and
+// the only key ever shown is a new server API key, once, in the answer that creates it.
+
+import type { AppConfig, ProviderConfig } from '../app/model.js';
+import type { ApiKeys } from '../auth/api-keys.js';
+import type { PasswordHasher } from '../auth/passwords.js';
+import { requireEmail, requirePassword } from '../auth/providers/local-userpass.js';
+import { BasteError } from '../errors.js';
+import type { ApiKeyRecord, DeviceRecord, SessionRecord, Store, UserpassAccount, UserRecord } from '../store/store.js';
+import { mergedUserData } from '../users/users.js';
+import type { Clock } from '../util/clock.js';
+import { isObjectIdHex, newObjectIdHex } from '../util/ids.js';
+import type { Actor } from './tokens.js';
+
+/** Page size of every admin list, as on the platform. */
+export const PAGE_SIZE = 50;
+const SEARCH_MAX = 256;
+
+export interface AdminDeps {
+  readonly store: Store;
+  readonly app: AppConfig;
+  readonly clock: Clock;
+  readonly hasher: PasswordHasher;
+  readonly apiKeys: ApiKeys;
+  /** Deletes a user; a running server passes its own so DELETE triggers fire. Defaults to the store. */
+  readonly deleteUser?: (userId: string) => Promise<void>;
+  /** Sends the confirmation email again through the provider's mailer (a running server only). */
+  readonly sendConfirmation?: (providerName: string, email: string) => Promise<void>;
+  /** The custom user data document, once the app has a data service. */
+  readonly customData?: (userId: string) => Promise<Record<string, unknown> | undefined>;
+}
+
+/** A page of a list and the cursor of the next one (null on the last page). */
+export interface Page<T> {
+  readonly items: T[];
+  readonly nextAfter: string | null;
+}
+
+export interface AdminIdentity {
+  readonly id: string;
+  readonly provider_type: string;
+  readonly provider_id: string;
+  readonly provider_name: string;
+}
+
+/** The App Services Admin API user object (dates in Unix seconds). */
+export interface AdminUser {
+  readonly _id: string;
+  readonly identities: AdminIdentity[];
+  readonly type: string;
+  readonly creation_date: number;
+  readonly last_authentication_date: number;
+  readonly disabled: boolean;
+  readonly data: Record<string, unknown>;
+}
+
+export interface AdminDevice {
+  readonly device_id: string;
+  readonly platform?: string;
+  readonly platform_version?: string;
+  readonly sdk_version?: string;
+  readonly app_id?: string;
+  readonly app_version?: string;
+  readonly last_seen_date: number;
+}
+
+export interface AdminSession {
+  readonly _id: string;
+  readonly device_id: string;
+  readonly provider_name: string;
+  readonly provider_type: string;
+  readonly creation_date: number;
+  readonly expiration_date: number;
+}
+
+export interface AdminUserDetail extends Omit<AdminUser, 'identities'> {
+  readonly identities: (AdminIdentity & { provider_data: Record<string, unknown> })[];
+  readonly custom_data: Record<string, unknown>;
+  readonly devices: AdminDevice[];
+  readonly sessions: AdminSession[];
+  readonly active_sessions: number;
+}
+
+/** A registration no user holds yet, in the platform's pending-user shape. */
+export interface PendingUser {
+  readonly _id: string;
+  readonly domain_id: string;
+  readonly login_ids: { id_type: 'email'; id: string; confirmed: boolean }[];
+  readonly user_id: null;
+  readonly creation_date: number;
+}
+
+export interface AdminApiKey {
+  readonly _id: string;
+  readonly name: string;
+  readonly disabled: boolean;
+  readonly user_id: string;
+  readonly creation_date: number;
+}
+
+export interface AdminProvider {
+  readonly _id: string;
+  readonly name: string;
+  readonly type: string;
+  readonly disabled: boolean;
+  readonly config: Record<string, unknown>;
+  /** Option name → the NAME of the secret that holds it; never the secret. */
+  readonly secret_config: Record<string, string | string[]>;
+  readonly metadata_fields: { name: string; required: boolean; field_name?: string }[];
+  readonly redirect_uris: string[];
+  readonly domain_restrictions: string[];
+}
+
+export interface AuditView {
+  readonly _id: string;
+  readonly time: string;
+  readonly actor: { id: string; name: string };
+  readonly action: string;
+  readonly target: string;
+  readonly details: Record<string, unknown>;
+}
+
+const seconds = (ms: number) => Math.floor(ms / 1000);
+
+/** Provider options that hold credentials inline in some old exports: shown as hidden. */
+const SECRET_OPTION = /(secret|password|passwd|private_?key|signing_?keys?|api_?key|token)$/i;
+
+const userNotFound = (id: string) => new BasteError('UserNotFound', `no user with id '${id.slice(0, 64)}'`);
+const registrationNotFound = (email: string) => new BasteError('UserNotFound', `no email/password registration for '${email.slice(0, 256)}'`);
+const apiKeyNotFound = (id: string) => new BasteError('APIKeyNotFound', `no server API key with id '${id.slice(0, 64)}'`);
+
+/** An optional string query parameter, bounded. */
+function optionalString(value: unknown, name: string, max: number): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (typeof value !== 'string' || value.length > max) throw new BasteError('InvalidParameter', `${name} must be a string of at most ${max} characters`);
+  return value;
+}
+
+function identityView(i: UserRecord['identities'][number]): AdminIdentity {
+  return { id: i.externalId, provider_type: i.providerType, provider_id: i.providerId, provider_name: i.providerName };
+}
+
+function userView(u: UserRecord): AdminUser {
+  return {
+    _id: u.id,
+    identities: u.identities.map(identityView),
+    type: u.type,
+    creation_date: seconds(u.createdAt),
+    last_authentication_date: seconds(u.lastAuthAt),
+    disabled: u.disabled,
+    data: mergedUserData(u),
+  };
+}
+
+const deviceView = (d: DeviceRecord): AdminDevice => ({
+  device_id: d.id,
+  platform: d.platform,
+  platform_version: d.platformVersion,
+  sdk_version: d.sdkVersion,
+  app_id: d.appId,
+  app_version: d.appVersion,
+  last_seen_date: seconds(d.lastSeenAt),
+});
+
+const sessionView = (s: SessionRecord): AdminSession => ({
+  _id: s.id,
+  device_id: s.deviceId,
+  provider_name: s.providerName,
+  provider_type: s.providerType,
+  creation_date: seconds(s.createdAt),
+  expiration_date: seconds(s.expiresAt),
+});
+
+const apiKeyView = (k: ApiKeyRecord): AdminApiKey => ({
+  _id: k.id,
+  name: k.name,
+  disabled: k.disabled,
+  user_id: k.userId,
+  creation_date: seconds(k.createdAt),
+});
+
+function providerView(p: ProviderConfig): AdminProvider {
+  return {
+    _id: p.id,
+    name: p.name,
+    type: p.type,
+    disabled: p.disabled,
+    config: Object.fromEntries(Object.entries(p.config).map(([k, v]) => [k, SECRET_OPTION.test(k) ? '(hidden)' : v])),
+    secret_config: { ...p.secretConfig, ...Object.fromEntries(Object.entries(p.secretConfigLists ?? {}).map(([k, v]) => [k, [...v]])) },
+    metadata_fields: p.metadataFields.map((f) => ({ name: f.name, required: f.required, ...(f.fieldName ? { field_name: f.fieldName } : {}) })),
+    redirect_uris: [...p.redirectUris],
+    domain_restrictions: [...p.domainRestrictions],
+  };
+}
+
+export class Admin {
+  constructor(private readonly deps: AdminDeps) {}
+
+  private get store() {
+    return this.deps.store;
+  }
+
+  app(): { _id: string; client_app_id: string; name: string } {
+    return { _id: this.deps.app.domainId, client_app_id: this.deps.app.appId, name: this.deps.app.name };
+  }
+
+  // ---- users -------------------------------------------------------------------------------
+
+  async listUsers(query: { after?: unknown; providerType?: unknown; search?: unknown }): Promise<Page<AdminUser>> {
+    const after = optionalString(query.after, 'after', 64);
+    const providerType = optionalString(query.providerType, 'provider_type', 64);
+    const search = optionalString(typeof query.search === 'string' ? query.search.trim() : query.search, 'search', SEARCH_MAX);
+    const users = await this.store.listUsers({ after, providerType, search, limit: PAGE_SIZE + 1 });
+    return page(users.map(userView), (u) => u._id);
+  }
+
+  /** The user, or UserNotFound (also for something that is not a user id at all). */
+  private async user(rawId: string): Promise<UserRecord> {
+    const id = rawId.toLowerCase();
+    const user = isObjectIdHex(id) ? await this.store.getUser(id) : null;
+    if (!user) throw userNotFound(rawId);
+    return user;
+  }
+
+  async getUser(id: string): Promise<AdminUserDetail> {
+    const user = await this.user(id);
+    const now = this.deps.clock();
+    const [devices, sessions, customData] = await Promise.all([
+      this.store.listDevices(user.id),
+      this.store.listSessionsOfUser(user.id),
+      this.deps.customData?.(user.id),
+    ]);
+    const live = sessions.filter((s) => s.expiresAt > now);
+    return {
+      ...userView(user),
+      identities: user.identities.map((i) => ({ ...identityView(i), provider_data: i.data })),
+      custom_data: customData ?? {},
+      devices: devices.map(deviceView),
+      sessions: live.map(sessionView),
+      active_sessions: live.length,
+    };
+  }
+
+  async devices(id: string): Promise<AdminDevice[]> {
+    const user = await this.user(id);
+    return (await this.store.listDevices(user.id)).map(deviceView);
+  }
+
+  /** An email/password user, confirmed at once (no email is sent), and its user object. */
+  async createUser(actor: Actor, body: Record<string, unknown>): Promise<AdminUser> {
+    const provider = this.userpassProvider();
+    const email = requireEmail(body);
+    const password = requirePassword(body);
+    const account: UserpassAccount = {
+      id: newObjectIdHex(),
+      email,
+      passwordHash: await this.deps.hasher.hash(password),
+      confirmed: true,
+      createdAt: this.deps.clock(),
+    };
+    if ((await this.store.createUserpassAccount(account)) === 'exists') {
+      throw new BasteError('AccountNameInUse', `an email/password account for '${email}' already exists`);
+    }
+    const user = await this.userOfAccount(provider, account);
+    await this.audit(actor, 'user.create', user.id, { email, provider: provider.name });
+    return userView(user);
+  }
+
+  async setDisabled(actor: Actor, id: string, disabled: boolean): Promise<void> {
+    const user = await this.user(id);
+    await this.store.setUserDisabled(user.id, disabled);
+    await this.audit(actor, disabled ? 'user.disable' : 'user.enable', user.id);
+  }
+
+  /** Ends every session of the user (access and refresh tokens stop working at once). */
+  async revokeSessions(actor: Actor, id: string): Promise<number> {
+    const user = await this.user(id);
+    const ended = await this.store.deleteSessionsOfUser(user.id);
+    await this.audit(actor, 'user.logout', user.id, { sessions: ended });
+    return ended;
+  }
+
+  async deleteUser(actor: Actor, id: string): Promise<void> {
+    const user = await this.user(id);
+    if (this.deps.deleteUser) await this.deps.deleteUser(user.id);
+    else await this.store.deleteUser(user.id);
+    // Who it was stays out of the log: a deletion on request should not leave the email behind.
+    await this.audit(actor, 'user.delete', user.id, { type: user.type, providers: [...new Set(user.identities.map((i) => i.providerType))] });
+  }
+
+  // ---- pending email/password registrations ---------------------------------------------------
+
+  async listPending(query: { after?: unknown }): Promise<Page<PendingUser>> {
+    const after = optionalString(query.after, 'after', 64);
+    const accounts = await this.store.listPendingUserpassAccounts({ after, limit: PAGE_SIZE + 1 });
+    return page(
+      accounts.map((a) => ({
+        _id: a.id,
+        domain_id: this.deps.app.domainId,
+        login_ids: [{ id_type: 'email' as const, id: a.email, confirmed: a.confirmed }],
+        user_id: null,
+        creation_date: seconds(a.createdAt),
+      })),
+      (p) => p._id,
+    );
+  }
+
+  /** Confirms a pending registration and creates its user, as the platform does. */
+  async confirmPending(actor: Actor, email: string): Promise<AdminUser> {
+    const provider = this.userpassProvider();
+    const account = await this.store.findUserpassAccountByEmail(email);
+    if (!account) throw registrationNotFound(email);
+    if (account.confirmed) throw new BasteError('UserAlreadyConfirmed', `'${email}' is already confirmed`);
+    await this.store.confirmUserpassAccount(account.id);
+    const user = await this.userOfAccount(provider, account);
+    await this.audit(actor, 'user_registration.confirm', email, { user_id: user.id });
+    return userView(user);
+  }
+
+  async sendConfirmation(actor: Actor, email: string): Promise<void> {
+    const provider = this.userpassProvider();
+    if (!this.deps.sendConfirmation) throw new BasteError('NotImplemented', 'confirmation emails are sent by a running server only');
+    await this.deps.sendConfirmation(provider.name, email);
+    await this.audit(actor, 'user_registration.send_confirm', email);
+  }
+
+  /** Removes a registration that no user holds yet (a user's own account goes with the user). */
+  async deletePending(actor: Actor, email: string): Promise<void> {
+    const account = await this.store.findUserpassAccountByEmail(email);
+    if (!account) throw registrationNotFound(email);
+    const owner = await this.ownerOfAccount(account.id);
+    if (owner) throw new BasteError('BadRequest', `'${email}' belongs to user ${owner}: delete the user instead`);
+    await this.store.deleteUserpassAccount(account.id);
+    await this.audit(actor, 'user_registration.delete', email);
+  }
+
+  private userpassProvider(): ProviderConfig {
+    const enabled = [...this.deps.app.providers.values()].filter((p) => p.type === 'local-userpass' && !p.disabled);
+    const provider = enabled.find((p) => p.name === 'local-userpass') ?? enabled[0];
+    if (!provider) throw new BasteError('AuthProviderNotFound', 'the email/password provider (local-userpass) is not enabled for this app');
+    return provider;
+  }
+
+  private async ownerOfAccount(accountId: string): Promise<string | null> {
+    for (const p of this.deps.app.providers.values()) {
+      if (p.type !== 'local-userpass') continue;
+      const owner = await this.store.findIdentityOwner(p.name, accountId);
+      if (owner) return owner.userId;
+    }
+    return null;
+  }
+
+  /** The user of a confirmed account: found, or created with its identity (what its first login would do). */
+  private async userOfAccount(provider: ProviderConfig, account: UserpassAccount): Promise<UserRecord> {
+    const { userId } = await this.store.loginIdentity({
+      identity: {
+        externalId: account.id,
+        providerName: provider.name,
+        providerType: provider.type,
+        providerId: provider.id,
+        data: { email: account.email },
+      },
+      newUserId: newObjectIdHex(),
+      userType: 'normal',
+      now: this.deps.clock(),
+    });
+    return this.user(userId);
+  }
+
+  // ---- server API keys -----------------------------------------------------------------------
+
+  async listApiKeys(): Promise<AdminApiKey[]> {
+    return (await this.store.listServerApiKeys()).map(apiKeyView);
+  }
+
+  private async serverKey(id: string): Promise<ApiKeyRecord> {
+    const found = (await this.store.listServerApiKeys()).find((k) => k.id === id.toLowerCase());
+    if (!found) throw apiKeyNotFound(id);
+    return found;
+  }
+
+  async getApiKey(id: string): Promise<AdminApiKey> {
+    return apiKeyView(await this.serverKey(id));
+  }
+
+  /** The answer holds the key: the only time it is ever shown. */
+  async createApiKey(actor: Actor, name: unknown): Promise<AdminApiKey & { key: string }> {
+    const created = await this.deps.apiKeys.createServerKey(name);
+    const record = await this.serverKey(created._id);
+    await this.audit(actor, 'api_key.create', record.id, { name: record.name });
+    return { ...apiKeyView(record), key: created.key };
+  }
+
+  async setApiKeyDisabled(actor: Actor, id: string, disabled: boolean): Promise<void> {
+    const key = await this.serverKey(id);
+    await this.deps.apiKeys.setDisabled(key.userId, key.id, disabled);
+    await this.audit(actor, disabled ? 'api_key.disable' : 'api_key.enable', key.id, { name: key.name });
+  }
+
+  async deleteApiKey(actor: Actor, id: string): Promise<void> {
+    const key = await this.serverKey(id);
+    await this.deps.apiKeys.delete(key.userId, key.id);
+    await this.audit(actor, 'api_key.delete', key.id, { name: key.name });
+  }
+
+  // ---- providers and the audit log -------------------------------------------------------------
+
+  providers(): AdminProvider[] {
+    return [...this.deps.app.providers.values()].map(providerView);
+  }
+
+  async auditLog(query: { after?: unknown }): Promise<Page<AuditView>> {
+    const after = optionalString(query.after, 'after', 64);
+    const entries = await this.store.listAuditEntries({ after, limit: PAGE_SIZE + 1 });
+    return page(
+      entries.map((e) => ({
+        _id: e.id,
+        time: new Date(e.at).toISOString(),
+        actor: { id: e.actorId, name: e.actorName },
+        action: e.action,
+        target: e.target,
+        details: e.details,
+      })),
+      (e) => e._id,
+    );
+  }
+
+  private audit(actor: Actor, action: string, target: string, details: Record<string, unknown> = {}): Promise<void> {
+    return recordAudit(this.deps, actor, action, target, details);
+  }
+}
+
+/** Writes one entry of the audit log: `actor` did `action` to `target`, now. */
+export async function recordAudit(
+  deps: { store: Store; clock: Clock },
+  actor: Actor,
+  action: string,
+  target: string,
+  details: Record<string, unknown> = {},
+): Promise<void> {
+  await deps.store.appendAuditEntry({ id: newObjectIdHex(), at: deps.clock(), actorId: actor.id, actorName: actor.name, action, target, details });
+}
+
+/** Cuts a list fetched with one extra item into a page and the cursor of the next one. */
+function page<T>(items: T[], idOf: (item: T) => string): Page<T> {
+  if (items.length <= PAGE_SIZE) return { items, nextAfter: null };
+  const shown = items.slice(0, PAGE_SIZE);
+  return { items: shown, nextAfter: idOf(shown[shown.length - 1]!) };
+}

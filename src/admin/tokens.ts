@@ -1,0 +1,67 @@
+// Admin tokens: the credential of the admin API and the console. Printed once at creation
+// (`baste admin-token create`); only the SHA-256 is stored. Their own prefix keeps them apart from
+// client tokens: an access token is a JWT (three dot-separated parts), a refresh token or API key
+// has no prefix, so neither can ever pass for an admin token, nor an admin token for them.
+
+import { createHash } from 'node:crypto';
+import { BasteError, invalidSession } from '../errors.js';
+import type { AdminTokenRecord, Store } from '../store/store.js';
+import type { Clock } from '../util/clock.js';
+import { newObjectIdHex, randomToken } from '../util/ids.js';
+
+const ADMIN_TOKEN_PREFIX = 'baste_admin_';
+const NAME_MAX = 64;
+const TOKEN_MAX = 256;
+
+const hashAdminToken = (token: string): string => createHash('sha256').update(token).digest('hex');
+
+/** Who performed an admin action, as the audit log records it. */
+export interface Actor {
+  readonly id: string;
+  readonly name: string;
+}
+
+export interface AdminTokenView {
+  readonly _id: string;
+  readonly name: string;
+  readonly created_at: string;
+}
+
+const view = (t: AdminTokenRecord): AdminTokenView => ({ _id: t.id, name: t.name, created_at: new Date(t.createdAt).toISOString() });
+
+export class AdminTokens {
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+  ) {}
+
+  /** A new token; the returned `token` is the only copy there will ever be. */
+  async create(rawName: unknown): Promise<AdminTokenView & { token: string }> {
+    const name = rawName === undefined ? 'admin' : rawName;
+    if (typeof name !== 'string' || name.trim() === '' || name.length > NAME_MAX || /[\u0000-\u001f\u007f]/.test(name)) {
+      throw new BasteError('InvalidParameter', `name must be 1 to ${NAME_MAX} printable characters`);
+    }
+    const token = ADMIN_TOKEN_PREFIX + randomToken(32);
+    const record: AdminTokenRecord = { id: newObjectIdHex(), name, tokenHash: hashAdminToken(token), createdAt: this.clock() };
+    await this.store.createAdminToken(record);
+    return { ...view(record), token };
+  }
+
+  /** The operator a bearer token belongs to; anything else is a 401 that says what is expected. */
+  async verify(token: string): Promise<Actor> {
+    if (!token.startsWith(ADMIN_TOKEN_PREFIX) || token.length > TOKEN_MAX) {
+      throw invalidSession('invalid session: admin routes need an admin token (baste admin-token create); client tokens are not accepted');
+    }
+    const found = await this.store.findAdminTokenByHash(hashAdminToken(token));
+    if (!found) throw invalidSession('invalid session: unknown or revoked admin token');
+    return { id: found.id, name: found.name };
+  }
+
+  async list(): Promise<AdminTokenView[]> {
+    return (await this.store.listAdminTokens()).map(view);
+  }
+
+  async delete(id: string): Promise<void> {
+    if (!(await this.store.deleteAdminToken(id))) throw new BasteError('NotFound', `no admin token with id '${id.slice(0, 64)}'`);
+  }
+}

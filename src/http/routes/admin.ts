@@ -1,0 +1,135 @@
+// The admin API (App Services Admin API resource names, under /api/admin/v3.0): users, pending
+// email/password registrations, server API keys, auth providers and the audit log of one app.
+// Every route needs an admin token; the check runs before anything else, so a refused request
+// changes nothing. Lists come 50 at a time; the `X-Baste-Next-After` header carries the `after`
+// cursor of the next page when there is one.
+
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { Admin, Page } from '../../admin/admin.js';
+import type { Actor, AdminTokens } from '../../admin/tokens.js';
+import type { AppConfig } from '../../app/model.js';
+import { BasteError } from '../../errors.js';
+import type { HttpDeps } from '../app.js';
+import { bearerToken, objectBody } from '../request.js';
+
+/** What the HTTP layer needs for administration. */
+export interface AdminHttp {
+  readonly service: Admin;
+  readonly tokens: AdminTokens;
+  /** The console's static files; null serves no console. */
+  readonly consoleDir: string | null;
+}
+
+const ADMIN_API = '/api/admin/v3.0';
+const NEXT_PAGE_HEADER = 'x-baste-next-after';
+const ADMIN_BODY_LIMIT = 16 * 1024;
+
+/** Admin paths answer to admin tokens, not to the app's `allowed_request_origins` (a client setting). */
+export const isAdminPath = (url: string): boolean => url.startsWith(`${ADMIN_API}/`) || url === '/admin' || url.startsWith('/admin/') || url.startsWith('/admin?');
+
+export const adminRoutes =
+  ({ app, admin }: HttpDeps): FastifyPluginAsync =>
+  async (http) => {
+    const { service, tokens } = admin;
+    const actors = new WeakMap<FastifyRequest, Actor>();
+    const actorOf = (req: FastifyRequest): Actor => {
+      const actor = actors.get(req);
+      if (!actor) throw new BasteError('InvalidSession', 'invalid session: no admin token');
+      return actor;
+    };
+
+    // Runs before the body is read and before any handler: no token, no work.
+    http.addHook('onRequest', async (req, reply) => {
+      reply.header('cache-control', 'no-store');
+      actors.set(req, await tokens.verify(bearerToken(req)));
+      const { appId } = req.params as { appId?: string };
+      if (appId !== undefined) requireAdminApp(app, appId);
+    });
+
+    http.get(`${ADMIN_API}/apps`, async () => [service.app()]);
+    for (const prefix of [`${ADMIN_API}/apps/:appId`, `${ADMIN_API}/groups/:groupId/apps/:appId`]) {
+      await http.register(appRoutes(service, actorOf), { prefix });
+    }
+  };
+
+/** `{appId}` is the client app id (`todo-abcde`) or the app's 24-hex id (its `domain_id`). */
+function requireAdminApp(config: AppConfig, appId: string): void {
+  if (appId !== config.appId && appId !== config.domainId) {
+    throw new BasteError('AppNotFound', `cannot find app '${appId.slice(0, 100)}'`);
+  }
+}
+
+const sendPage = <T>(reply: FastifyReply, page: Page<T>): T[] => {
+  if (page.nextAfter) reply.header(NEXT_PAGE_HEADER, page.nextAfter);
+  return page.items;
+};
+
+const noContent = (reply: FastifyReply) => reply.code(204).send();
+
+const appRoutes =
+  (service: Admin, actorOf: (req: FastifyRequest) => Actor) =>
+  async (http: FastifyInstance): Promise<void> => {
+    type P = { userId: string; email: string; keyId: string };
+    const params = (req: FastifyRequest) => req.params as P;
+    const query = (req: FastifyRequest) => req.query as Record<string, unknown>;
+    const body = { bodyLimit: ADMIN_BODY_LIMIT };
+
+    http.get('', async () => service.app());
+
+    // Users
+    http.get('/users', async (req, reply) => {
+      const q = query(req);
+      return sendPage(reply, await service.listUsers({ after: q.after, providerType: q.provider_type, search: q.search }));
+    });
+    http.post('/users', body, async (req, reply) => reply.code(201).send(await service.createUser(actorOf(req), objectBody(req))));
+    http.get('/users/:userId', async (req) => service.getUser(params(req).userId));
+    http.get('/users/:userId/devices', async (req) => service.devices(params(req).userId));
+    http.delete('/users/:userId', async (req, reply) => {
+      await service.deleteUser(actorOf(req), params(req).userId);
+      return noContent(reply);
+    });
+    for (const [action, run] of [
+      ['enable', (actor: Actor, id: string) => service.setDisabled(actor, id, false)],
+      ['disable', (actor: Actor, id: string) => service.setDisabled(actor, id, true)],
+      ['logout', (actor: Actor, id: string) => service.revokeSessions(actor, id)],
+    ] as const) {
+      http.put(`/users/:userId/${action}`, async (req, reply) => {
+        await run(actorOf(req), params(req).userId);
+        return noContent(reply);
+      });
+    }
+
+    // Pending email/password registrations
+    http.get('/user_registrations', async (req, reply) => sendPage(reply, await service.listPending({ after: query(req).after })));
+    http.post('/user_registrations/by_email/:email/confirm', async (req, reply) => {
+      await service.confirmPending(actorOf(req), params(req).email);
+      return noContent(reply);
+    });
+    http.post('/user_registrations/by_email/:email/send_confirm', async (req, reply) => {
+      await service.sendConfirmation(actorOf(req), params(req).email);
+      return noContent(reply);
+    });
+    http.delete('/user_registrations/by_email/:email', async (req, reply) => {
+      await service.deletePending(actorOf(req), params(req).email);
+      return noContent(reply);
+    });
+
+    // Server API keys
+    http.get('/api_keys', async () => service.listApiKeys());
+    http.post('/api_keys', body, async (req, reply) => reply.code(201).send(await service.createApiKey(actorOf(req), objectBody(req).name)));
+    http.get('/api_keys/:keyId', async (req) => service.getApiKey(params(req).keyId));
+    http.delete('/api_keys/:keyId', async (req, reply) => {
+      await service.deleteApiKey(actorOf(req), params(req).keyId);
+      return noContent(reply);
+    });
+    for (const action of ['enable', 'disable'] as const) {
+      http.put(`/api_keys/:keyId/${action}`, async (req, reply) => {
+        await service.setApiKeyDisabled(actorOf(req), params(req).keyId, action === 'disable');
+        return noContent(reply);
+      });
+    }
+
+    // Providers (never a secret) and the audit log
+    http.get('/auth_providers', async () => service.providers());
+    http.get('/audit_log', async (req, reply) => sendPage(reply, await service.auditLog({ after: query(req).after })));
+  };

@@ -1,0 +1,592 @@
+// The admin API on a real server: every route, the admin-token check (and that client tokens and
+// admin tokens never pass for each other), the audit log, and that a refused request changes nothing.
+
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { after, before, describe, it } from 'node:test';
+import { pino } from 'pino';
+import { AdminTokens } from '../src/admin/tokens.js';
+import type { Store } from '../src/store/store.js';
+import { newObjectIdHex } from '../src/util/ids.js';
+import { appConfig, emailConfirmUserpass, provider, startServer, tokensOf, uniqueEmail, type TestServer } from './helpers/server.js';
+
+const GOOGLE_SECRET = 'google-client-secret-value-9f2c';
+const PASSWORD = 'correct horse 1';
+
+let server: TestServer;
+let token: string;
+let tokenId: string;
+const logLines: string[] = [];
+/** Everything secret the tests see; none of it may reach a log line. */
+const secrets: string[] = [PASSWORD, GOOGLE_SECRET];
+
+before(async () => {
+  const app = {
+    ...appConfig([
+      provider('anon-user'),
+      emailConfirmUserpass(),
+      provider('api-key'),
+      provider('oauth2-google', { clientId: 'google-client-id', clientSecret: 'inline-legacy-secret' }, { secretConfig: { clientSecret: 'googleSecret' } }),
+    ]),
+    secrets: new Map([['googleSecret', GOOGLE_SECRET]]),
+    allowedRequestOrigins: ['http://app.example'],
+  };
+  const logger = pino(
+    { level: 'info' },
+    new Writable({
+      write(chunk, _enc, done) {
+        logLines.push(chunk.toString());
+        done();
+      },
+    }),
+  );
+  server = await startServer(app, { logger });
+  const created = await new AdminTokens(server.baste.store, Date.now).create('ops team');
+  token = created.token;
+  tokenId = created._id;
+  secrets.push(token);
+});
+
+after(async () => {
+  await server?.close();
+});
+
+const base = () => `/api/admin/v3.0/apps/${server.appId}`;
+
+interface Answer {
+  status: number;
+  contentType: string | null;
+  headers: Headers;
+  json: any;
+  text: string;
+}
+
+/** `bearer` null sends no token; by default the admin token goes along. */
+async function call(method: string, path: string, bearer: string | null = token, body?: unknown, extraHeaders: Record<string, string> = {}): Promise<Answer> {
+  const headers: Record<string, string> = { ...extraHeaders };
+  if (bearer !== null) headers.authorization = `Bearer ${bearer}`;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(server.url + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  return { status: res.status, contentType: res.headers.get('content-type'), headers: res.headers, json: text ? JSON.parse(text) : undefined, text };
+}
+
+const admin = (method: string, path: string, body?: unknown) => call(method, base() + path, token, body);
+
+function assertError(res: Answer, status: number, code: string, text?: RegExp) {
+  assert.equal(res.status, status, res.text);
+  assert.equal(res.contentType, 'application/json');
+  assert.deepEqual(Object.keys(res.json).sort(), ['error', 'error_code', 'link']);
+  assert.equal(res.json.error_code, code, res.text);
+  if (text) assert.match(res.json.error, text);
+}
+
+const clientPath = (route: string) => `/api/client/v2.0/app/${server.appId}/auth/providers/${route}`;
+
+async function register(email = uniqueEmail('adm')) {
+  const res = await call('POST', clientPath('local-userpass/register'), null, { email, password: PASSWORD });
+  assert.equal(res.status, 201, res.text);
+  return email;
+}
+
+async function login(email: string, password = PASSWORD, device: Record<string, unknown> = {}) {
+  return call('POST', clientPath('local-userpass/login'), null, { username: email, password, options: { device } });
+}
+
+/** An email/password user made by the admin API, logged in once. */
+async function loggedInUser(device: Record<string, unknown> = { platform: 'chrome', platformVersion: '126', sdkVersion: '2.0.1' }) {
+  const email = uniqueEmail('adm');
+  const created = await admin('POST', '/users', { email, password: PASSWORD });
+  assert.equal(created.status, 201, created.text);
+  const session = await login(email, PASSWORD, device);
+  assert.equal(session.status, 200, session.text);
+  secrets.push(session.json.access_token, session.json.refresh_token);
+  return { email, id: created.json._id as string, access: session.json.access_token as string, refresh: session.json.refresh_token as string };
+}
+
+/** Everything an admin route could change, read straight from the store. */
+async function snapshot(store: Store = server.baste.store) {
+  const users = await store.listUsers({ limit: 10_000 });
+  return JSON.stringify({
+    users,
+    sessions: await Promise.all(users.map((u) => store.listSessionsOfUser(u.id))),
+    pending: await store.listPendingUserpassAccounts({ limit: 10_000 }),
+    keys: await store.listServerApiKeys(),
+    audit: await store.listAuditEntries({ limit: 10_000 }),
+    tokens: await store.listAdminTokens(),
+  });
+}
+
+describe('admin API: who may call it', () => {
+  let victim: Awaited<ReturnType<typeof loggedInUser>>;
+  let pendingEmail: string;
+  let keyId: string;
+  let serverKey: string;
+  let routes: [string, string, unknown?][];
+
+  before(async () => {
+    victim = await loggedInUser();
+    pendingEmail = await register();
+    const key = await admin('POST', '/api_keys', { name: 'auth-test-key' });
+    keyId = key.json._id;
+    serverKey = key.json.key;
+    secrets.push(serverKey);
+    const enc = encodeURIComponent(pendingEmail);
+    routes = [
+      ['GET', ''],
+      ['GET', '/users'],
+      ['POST', '/users', { email: uniqueEmail('never'), password: PASSWORD }],
+      ['GET', `/users/${victim.id}`],
+      ['GET', `/users/${victim.id}/devices`],
+      ['PUT', `/users/${victim.id}/disable`],
+      ['PUT', `/users/${victim.id}/enable`],
+      ['PUT', `/users/${victim.id}/logout`],
+      ['DELETE', `/users/${victim.id}`],
+      ['GET', '/user_registrations'],
+      ['POST', `/user_registrations/by_email/${enc}/confirm`],
+      ['POST', `/user_registrations/by_email/${enc}/send_confirm`],
+      ['DELETE', `/user_registrations/by_email/${enc}`],
+      ['GET', '/api_keys'],
+      ['POST', '/api_keys', { name: 'never' }],
+      ['GET', `/api_keys/${keyId}`],
+      ['PUT', `/api_keys/${keyId}/disable`],
+      ['PUT', `/api_keys/${keyId}/enable`],
+      ['DELETE', `/api_keys/${keyId}`],
+      ['GET', '/auth_providers'],
+      ['GET', '/audit_log'],
+    ];
+  });
+
+  it('refuses every route without a valid admin token: 401 InvalidSession in the Stitch shape, and nothing changes', async () => {
+    const anon = (await call('POST', clientPath('anon-user/login'), null, {})).json;
+    const keyLogin = (await call('POST', clientPath('api-key/login'), null, { key: serverKey })).json;
+    const before = await snapshot();
+    const outbox = server.outbox().length;
+    const bad: [string, Record<string, string>][] = [
+      ['no Authorization header', {}],
+      ['a Basic header', { authorization: `Basic ${Buffer.from(`admin:${token}`).toString('base64')}` }],
+      ['an empty bearer', { authorization: 'Bearer ' }],
+      ['an unknown admin token', { authorization: `Bearer ${token.slice(0, -4)}AAAA` }],
+      ['the token without its prefix', { authorization: `Bearer ${token.replace('baste_admin_', '')}` }],
+      ["a user's access token", { authorization: `Bearer ${victim.access}` }],
+      ["a user's refresh token", { authorization: `Bearer ${victim.refresh}` }],
+      ['an anonymous access token', { authorization: `Bearer ${anon.access_token}` }],
+      ["a server API key's access token", { authorization: `Bearer ${keyLogin.access_token}` }],
+      ['the server API key itself', { authorization: `Bearer ${serverKey}` }],
+    ];
+    // The refused requests also cover the `groups/{groupId}` spelling of every route.
+    for (const prefix of [base(), `/api/admin/v3.0/groups/any-group/apps/${server.appId}`]) {
+      for (const [method, path, body] of routes) {
+        for (const [what, headers] of bad) {
+          const res = await call(method, prefix + path, null, body, headers);
+          assert.equal(res.status, 401, `${method} ${path} with ${what}`);
+          assertError(res, 401, 'InvalidSession');
+        }
+      }
+    }
+    for (const [, headers] of bad) assertError(await call('GET', '/api/admin/v3.0/apps', null, undefined, headers), 401, 'InvalidSession');
+    const clientToken = await call('GET', `${base()}/users`, victim.access);
+    assert.match(clientToken.json.error, /admin token/);
+    assert.equal(await snapshot(), before);
+    assert.equal(server.outbox().length, outbox, 'no email sent');
+    // The victim's session is untouched.
+    assert.equal((await call('GET', '/api/client/v2.0/auth/profile', victim.access)).status, 200);
+  });
+
+  it('refuses the admin token on every kind of client route', async () => {
+    const before = await snapshot();
+    assertError(await call('GET', '/api/client/v2.0/auth/profile', token), 401, 'InvalidSession');
+    assertError(await call('POST', '/api/client/v2.0/auth/session', token), 401, 'InvalidSession');
+    assertError(await call('DELETE', '/api/client/v2.0/auth/session', token), 401, 'InvalidSession');
+    assertError(await call('DELETE', '/api/client/v2.0/auth/delete', token), 401, 'InvalidSession');
+    assertError(await call('GET', '/api/client/v2.0/auth/api_keys', token), 401, 'InvalidSession');
+    assertError(await call('POST', '/api/client/v2.0/auth/api_keys', token, { name: 'k' }), 401, 'InvalidSession');
+    assertError(await call('POST', `/api/client/v2.0/app/${server.appId}/functions/call`, token, { name: 'f', arguments: [] }), 401, 'InvalidSession');
+    assertError(await call('POST', `${clientPath('local-userpass/login')}?link=true`, token, { username: victim.email, password: PASSWORD }), 401, 'InvalidSession');
+    // ... nor as a credential.
+    assertError(await call('POST', clientPath('api-key/login'), null, { key: token }), 401, 'AuthError', /invalid API key/);
+    assert.equal(await snapshot(), before);
+  });
+
+  it('accepts the app by client app id or by its 24-hex id, and refuses any other app', async () => {
+    const domainId = (await admin('GET', '')).json._id;
+    assert.match(domainId, /^[0-9a-f]{24}$/);
+    assert.deepEqual((await call('GET', '/api/admin/v3.0/apps')).json, [{ _id: domainId, client_app_id: server.appId, name: 'test-app' }]);
+    assert.equal((await call('GET', `/api/admin/v3.0/apps/${domainId}/users`)).status, 200);
+    assert.equal((await call('GET', `/api/admin/v3.0/groups/g1/apps/${server.appId}/auth_providers`)).status, 200);
+    const before = await snapshot();
+    assertError(await call('PUT', `/api/admin/v3.0/apps/other-app/users/${victim.id}/disable`), 404, 'AppNotFound');
+    assertError(await call('GET', '/api/admin/v3.0/apps/other-app/users'), 404, 'AppNotFound');
+    assert.equal(await snapshot(), before);
+    assertError(await admin('GET', '/no_such_thing'), 404, 'NotFound');
+  });
+
+  it('stops accepting a deleted admin token', async () => {
+    const tokens = new AdminTokens(server.baste.store, Date.now);
+    const other = await tokens.create('short-lived');
+    secrets.push(other.token);
+    assert.equal((await call('GET', '/api/admin/v3.0/apps', other.token)).status, 200);
+    await tokens.delete(other._id);
+    assertError(await call('GET', '/api/admin/v3.0/apps', other.token), 401, 'InvalidSession', /unknown or revoked/);
+    await assert.rejects(tokens.delete(other._id), /no admin token/);
+  });
+
+  it('answers with no-store and ignores the app’s allowed request origins', async () => {
+    const elsewhere = { origin: 'http://elsewhere.example' };
+    assertError(await call('POST', clientPath('anon-user/login'), null, {}, elsewhere), 403, 'DomainNotAllowed');
+    const res = await call('GET', `${base()}/users`, token, undefined, elsewhere);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('cache-control'), 'no-store');
+    // ... but still wants the token.
+    assertError(await call('GET', `${base()}/users`, null, undefined, elsewhere), 401, 'InvalidSession');
+  });
+});
+
+describe('admin API: users', () => {
+  it('lists users 50 at a time with an `after` cursor, filtered by provider type and by email or name', async () => {
+    const store = server.baste.store;
+    // 120 more users straight in the store: anonymous ones, and Google ones with a name.
+    for (let i = 0; i < 120; i++) {
+      const google = i % 3 === 0;
+      await store.loginIdentity({
+        identity: {
+          externalId: `ext-${i}-${newObjectIdHex()}`,
+          providerName: google ? 'oauth2-google' : 'anon-user',
+          providerType: google ? 'oauth2-google' : 'anon-user',
+          providerId: 'p'.repeat(24),
+          data: google ? { name: `Grace Hopper ${i}`, email: `grace${i}@navy.example` } : {},
+        },
+        newUserId: newObjectIdHex(),
+        userType: 'normal',
+        now: Date.now(),
+      });
+    }
+    const all = await store.listUsers({ limit: 10_000 });
+    const seen: string[] = [];
+    let after: string | null = null;
+    let pages = 0;
+    do {
+      const res = await admin('GET', `/users${after ? `?after=${after}` : ''}`);
+      assert.equal(res.status, 200);
+      assert.ok(res.json.length <= 50);
+      seen.push(...res.json.map((u: { _id: string }) => u._id));
+      after = res.headers.get('x-baste-next-after');
+      if (after) assert.equal(res.json.length, 50);
+      pages++;
+    } while (after);
+    assert.deepEqual(seen, all.map((u) => u.id));
+    assert.equal(pages, Math.ceil(all.length / 50));
+
+    const google = await admin('GET', '/users?provider_type=oauth2-google');
+    assert.equal(google.json.length, 40);
+    assert.ok(google.json.every((u: any) => u.identities.every((i: any) => i.provider_type === 'oauth2-google')));
+    const grace = await admin('GET', `/users?search=${encodeURIComponent('HOPPER 11')}`);
+    assert.deepEqual(grace.json.map((u: any) => u.data.name), ['Grace Hopper 111', 'Grace Hopper 114', 'Grace Hopper 117'], 'case-insensitive substring of the name');
+    const byEmail = await admin('GET', '/users?search=grace33%40navy');
+    assert.deepEqual(byEmail.json.map((u: any) => u.data.email), ['grace33@navy.example']);
+    assert.deepEqual((await admin('GET', `/users?search=${byEmail.json[0]._id}`)).json.map((u: any) => u._id), [byEmail.json[0]._id]);
+    assert.deepEqual((await admin('GET', '/users?search=nobody-has-this')).json, []);
+    assert.equal((await admin('GET', '/users?provider_type=anon-user&search=grace')).json.length, 0);
+    // The user object has the App Services shape.
+    const one = byEmail.json[0];
+    assert.deepEqual(Object.keys(one).sort(), ['_id', 'creation_date', 'data', 'disabled', 'identities', 'last_authentication_date', 'type']);
+    assert.deepEqual(Object.keys(one.identities[0]).sort(), ['id', 'provider_id', 'provider_name', 'provider_type']);
+    assert.equal(typeof one.creation_date, 'number');
+    assert.ok(one.creation_date < 1e11, 'creation_date is in seconds');
+    assertError(await admin('GET', '/users?after=a&after=b'), 400, 'InvalidParameter');
+    assertError(await admin('GET', `/users?search=${'x'.repeat(300)}`), 400, 'InvalidParameter');
+  });
+
+  it('shows a user with identities, provider data, custom data, devices and sessions, never a secret', async () => {
+    const u = await loggedInUser({ deviceId: newObjectIdHex(), platform: 'firefox', platformVersion: '128.0', sdkVersion: '2.0.1', appVersion: '3.1' });
+    await login(u.email); // a second session
+    const res = await admin('GET', `/users/${u.id}`);
+    assert.equal(res.status, 200);
+    const user = res.json;
+    assert.equal(user._id, u.id);
+    assert.equal(user.type, 'normal');
+    assert.equal(user.disabled, false);
+    assert.deepEqual(user.data, { email: u.email });
+    assert.deepEqual(user.custom_data, {});
+    assert.equal(user.identities.length, 1);
+    assert.equal(user.identities[0].provider_type, 'local-userpass');
+    assert.deepEqual(user.identities[0].provider_data, { email: u.email });
+    assert.equal(user.active_sessions, 2);
+    assert.equal(user.sessions.length, 2);
+    assert.deepEqual(Object.keys(user.sessions[0]).sort(), ['_id', 'creation_date', 'device_id', 'expiration_date', 'provider_name', 'provider_type']);
+    assert.ok(user.devices.some((d: any) => d.platform === 'firefox' && d.platform_version === '128.0' && d.app_version === '3.1'));
+    assert.deepEqual((await admin('GET', `/users/${u.id}/devices`)).json, user.devices);
+    // Upper-case ids are the same user.
+    assert.equal((await admin('GET', `/users/${u.id.toUpperCase()}`)).json._id, u.id);
+    for (const secret of [u.refresh, u.access, '$argon2', PASSWORD]) assert.equal(res.text.includes(secret), false, 'no secret in the answer');
+    const sessions = await server.baste.store.listSessionsOfUser(u.id);
+    assert.ok(sessions.every((s) => !res.text.includes(s.refreshHash)), 'no refresh-token hash either');
+
+    assertError(await admin('GET', `/users/${'0'.repeat(24)}`), 404, 'UserNotFound', /no user with id/);
+    assertError(await admin('GET', '/users/not-a-user-id'), 404, 'UserNotFound');
+    assertError(await admin('GET', `/users/${'0'.repeat(24)}/devices`), 404, 'UserNotFound');
+  });
+
+  it('creates a confirmed email/password user, refusing a taken email or a bad password without changing anything', async () => {
+    const email = uniqueEmail('created');
+    const res = await admin('POST', '/users', { email, password: PASSWORD });
+    assert.equal(res.status, 201);
+    assert.deepEqual(res.json.data, { email });
+    assert.equal(res.json.identities[0].provider_type, 'local-userpass');
+    assert.equal(res.text.includes(PASSWORD), false);
+    assert.equal(server.outbox().filter((m) => m.to === email).length, 0, 'no confirmation email');
+    const session = await login(email);
+    assert.equal(session.status, 200, 'logs in without confirmation');
+    assert.equal(session.json.user_id, res.json._id, 'the login finds the created user');
+
+    const before = await snapshot();
+    assertError(await admin('POST', '/users', { email, password: 'other password' }), 409, 'AccountNameInUse');
+    assertError(await admin('POST', '/users', { email: uniqueEmail('x'), password: 'short' }), 400, 'InvalidParameter', /password/);
+    assertError(await admin('POST', '/users', { email: 'not-an-email', password: PASSWORD }), 400, 'InvalidParameter');
+    assertError(await admin('POST', '/users', { password: PASSWORD }), 400, 'MissingParameter');
+    assertError(await admin('POST', '/users', [1, 2]), 400, 'BadRequest');
+    assert.equal(await snapshot(), before);
+  });
+
+  it('disables a user (their tokens stop working at once, logins are refused) and enables them again', async () => {
+    const u = await loggedInUser();
+    assert.equal((await admin('PUT', `/users/${u.id}/disable`)).status, 204);
+    assertError(await call('GET', '/api/client/v2.0/auth/profile', u.access), 401, 'InvalidSession');
+    assertError(await call('POST', '/api/client/v2.0/auth/session', u.refresh), 401, 'InvalidSession');
+    assertError(await login(u.email), 403, 'UserDisabled');
+    const shown = (await admin('GET', `/users/${u.id}`)).json;
+    assert.equal(shown.disabled, true);
+    assert.equal(shown.active_sessions, 0);
+    assert.equal((await admin('GET', `/users?search=${encodeURIComponent(u.email)}`)).json[0].disabled, true);
+
+    assert.equal((await admin('PUT', `/users/${u.id}/enable`)).status, 204);
+    assert.equal((await admin('GET', `/users/${u.id}`)).json.disabled, false);
+    const again = await login(u.email);
+    assert.equal(again.status, 200);
+    assert.equal(again.json.user_id, u.id);
+    assertError(await call('GET', '/api/client/v2.0/auth/profile', u.access), 401, 'InvalidSession', /session has ended/);
+
+    const before = await snapshot();
+    assertError(await admin('PUT', `/users/${'0'.repeat(24)}/disable`), 404, 'UserNotFound');
+    assertError(await admin('PUT', '/users/nope/enable'), 404, 'UserNotFound');
+    assert.equal(await snapshot(), before);
+  });
+
+  it('revokes every session of a user, who stays enabled', async () => {
+    const u = await loggedInUser();
+    const second = (await login(u.email)).json;
+    assert.equal((await admin('PUT', `/users/${u.id}/logout`)).status, 204);
+    for (const access of [u.access, second.access_token]) assertError(await call('GET', '/api/client/v2.0/auth/profile', access), 401, 'InvalidSession');
+    for (const refresh of [u.refresh, second.refresh_token]) assertError(await call('POST', '/api/client/v2.0/auth/session', refresh), 401, 'InvalidSession');
+    assert.equal((await admin('GET', `/users/${u.id}`)).json.active_sessions, 0);
+    assert.equal((await login(u.email)).status, 200);
+    assertError(await admin('PUT', `/users/${'0'.repeat(24)}/logout`), 404, 'UserNotFound');
+  });
+
+  it('deletes a user with their identities, sessions and email/password account', async () => {
+    const u = await loggedInUser();
+    assert.equal((await admin('DELETE', `/users/${u.id}`)).status, 204);
+    assertError(await admin('GET', `/users/${u.id}`), 404, 'UserNotFound');
+    assertError(await call('GET', '/api/client/v2.0/auth/profile', u.access), 401, 'InvalidSession');
+    assertError(await login(u.email), 401, 'InvalidPassword');
+    assert.deepEqual((await admin('GET', `/users?search=${encodeURIComponent(u.email)}`)).json, []);
+    const before = await snapshot();
+    assertError(await admin('DELETE', `/users/${u.id}`), 404, 'UserNotFound');
+    assert.equal(await snapshot(), before);
+    // The email is free again.
+    assert.equal((await admin('POST', '/users', { email: u.email, password: PASSWORD })).status, 201);
+  });
+});
+
+describe('admin API: pending email/password registrations', () => {
+  it('lists registrations no user holds yet, re-sends the confirmation, confirms one and deletes another', async () => {
+    const first = await register();
+    const second = await register();
+    const pending = (await admin('GET', '/user_registrations')).json as any[];
+    const mine = pending.filter((p) => [first, second].includes(p.login_ids[0].id));
+    assert.equal(mine.length, 2);
+    assert.deepEqual(Object.keys(mine[0]).sort(), ['_id', 'creation_date', 'domain_id', 'login_ids', 'user_id']);
+    assert.deepEqual(mine[0].login_ids[0], { id_type: 'email', id: first, confirmed: false });
+    assert.equal(mine[0].user_id, null);
+    assert.equal(JSON.stringify(pending).includes('argon2'), false);
+    assertError(await login(first), 401, 'AuthError', /confirmation required/);
+
+    // Re-send: a new link goes out.
+    const sentBefore = server.outbox().filter((m) => m.to === first).length;
+    assert.equal((await admin('POST', `/user_registrations/by_email/${encodeURIComponent(first)}/send_confirm`)).status, 204);
+    const mails = server.outbox().filter((m) => m.to === first);
+    assert.equal(mails.length, sentBefore + 1);
+    assert.equal(mails.at(-1)!.kind, 'confirm');
+
+    // Confirm: the person becomes a user at once and can log in.
+    assert.equal((await admin('POST', `/user_registrations/by_email/${encodeURIComponent(first)}/confirm`)).status, 204);
+    const session = await login(first);
+    assert.equal(session.status, 200);
+    const listed = (await admin('GET', `/users?search=${encodeURIComponent(first)}`)).json;
+    assert.deepEqual(listed.map((u: any) => u._id), [session.json.user_id]);
+    assert.equal((await admin('GET', '/user_registrations')).json.some((p: any) => p.login_ids[0].id === first), false);
+    // The emailed link still works, and changes nothing any more.
+    assert.equal((await call('POST', clientPath('local-userpass/confirm'), null, tokensOf(mails.at(-1)!.link))).status, 204);
+    assert.equal((await login(first)).json.user_id, session.json.user_id);
+
+    const before = await snapshot();
+    assertError(await admin('POST', `/user_registrations/by_email/${encodeURIComponent(first)}/confirm`), 400, 'UserAlreadyConfirmed');
+    assertError(await admin('POST', `/user_registrations/by_email/${encodeURIComponent(first)}/send_confirm`), 400, 'UserAlreadyConfirmed');
+    assertError(await admin('POST', '/user_registrations/by_email/nobody%40example.com/confirm'), 404, 'UserNotFound');
+    assertError(await admin('POST', '/user_registrations/by_email/nobody%40example.com/send_confirm'), 404, 'UserNotFound');
+    assertError(await admin('DELETE', '/user_registrations/by_email/nobody%40example.com'), 404, 'UserNotFound');
+    assertError(await admin('DELETE', `/user_registrations/by_email/${encodeURIComponent(first)}`), 400, 'BadRequest', /delete the user instead/);
+    assert.equal(await snapshot(), before);
+
+    assert.equal((await admin('DELETE', `/user_registrations/by_email/${encodeURIComponent(second)}`)).status, 204);
+    assert.equal((await admin('GET', '/user_registrations')).json.some((p: any) => p.login_ids[0].id === second), false);
+    await register(second); // may register again
+  });
+
+  it('pages pending registrations 50 at a time', async () => {
+    const store = server.baste.store;
+    for (let i = 0; i < 60; i++) {
+      await store.createUserpassAccount({ id: newObjectIdHex(), email: uniqueEmail('bulk'), passwordHash: 'h', confirmed: i % 2 === 0, createdAt: Date.now() });
+    }
+    const all = await store.listPendingUserpassAccounts({ limit: 10_000 });
+    const first = await admin('GET', '/user_registrations');
+    assert.equal(first.json.length, 50);
+    const next = first.headers.get('x-baste-next-after');
+    assert.equal(next, first.json[49]._id);
+    const second = await admin('GET', `/user_registrations?after=${next}`);
+    assert.equal(second.headers.get('x-baste-next-after'), all.length > 100 ? second.json[49]._id : null);
+    assert.deepEqual([...first.json, ...second.json].map((p: any) => p._id), all.slice(0, 100).map((a) => a.id));
+  });
+});
+
+describe('admin API: server API keys', () => {
+  it('creates a key (shown once), lists, disables, enables and deletes it; logins follow', async () => {
+    const created = await admin('POST', '/api_keys', { name: 'backend' });
+    assert.equal(created.status, 201);
+    const { _id: id, key } = created.json;
+    secrets.push(key);
+    assert.match(id, /^[0-9a-f]{24}$/);
+    assert.equal(typeof key, 'string');
+    assert.deepEqual(Object.keys(created.json).sort(), ['_id', 'creation_date', 'disabled', 'key', 'name', 'user_id']);
+    const keyLogin = () => call('POST', clientPath('api-key/login'), null, { key });
+    const session = await keyLogin();
+    assert.equal(session.status, 200);
+    assert.equal((await call('GET', '/api/client/v2.0/auth/profile', session.json.access_token)).json.type, 'server');
+
+    const listed = await admin('GET', '/api_keys');
+    assert.ok(listed.json.some((k: any) => k._id === id && k.name === 'backend' && k.disabled === false));
+    assert.equal(listed.text.includes(key), false, 'the list never shows a key');
+    const stored = (await server.baste.store.listServerApiKeys()).find((k) => k.id === id)!;
+    assert.equal(listed.text.includes(stored.keyHash), false, 'nor its hash');
+    assert.deepEqual((await admin('GET', `/api_keys/${id}`)).json, listed.json.find((k: any) => k._id === id));
+
+    assert.equal((await admin('PUT', `/api_keys/${id}/disable`)).status, 204);
+    assertError(await keyLogin(), 401, 'AuthError');
+    assertError(await call('GET', '/api/client/v2.0/auth/profile', session.json.access_token), 401, 'InvalidSession');
+    assert.equal((await admin('GET', `/api_keys/${id}`)).json.disabled, true);
+    assert.equal((await admin('PUT', `/api_keys/${id}/enable`)).status, 204);
+    assert.equal((await keyLogin()).status, 200);
+
+    const before = await snapshot();
+    assertError(await admin('POST', '/api_keys', { name: 'backend' }), 409, 'APIKeyAlreadyExists');
+    assertError(await admin('POST', '/api_keys', {}), 400, 'MissingParameter');
+    assertError(await admin('POST', '/api_keys', { name: 'x'.repeat(65) }), 400, 'InvalidParameter');
+    for (const [method, path] of [['GET', ''], ['PUT', '/disable'], ['PUT', '/enable'], ['DELETE', '']] as const) {
+      assertError(await admin(method, `/api_keys/${'0'.repeat(24)}${path}`), 404, 'APIKeyNotFound');
+    }
+    assert.equal(await snapshot(), before);
+
+    assert.equal((await admin('DELETE', `/api_keys/${id}`)).status, 204);
+    assertError(await keyLogin(), 401, 'AuthError');
+    assertError(await admin('GET', `/api_keys/${id}`), 404, 'APIKeyNotFound');
+    assertError(await admin('GET', `/users/${created.json.user_id}`), 404, 'UserNotFound');
+  });
+});
+
+describe('admin API: providers', () => {
+  it('shows every provider with its options and the names of its secrets, never a secret', async () => {
+    const res = await admin('GET', '/auth_providers');
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.json.map((p: any) => p.type), ['anon-user', 'local-userpass', 'api-key', 'oauth2-google']);
+    const google = res.json.find((p: any) => p.type === 'oauth2-google');
+    assert.deepEqual(google.secret_config, { clientSecret: 'googleSecret' });
+    assert.equal(google.config.clientId, 'google-client-id');
+    assert.equal(google.config.clientSecret, '(hidden)');
+    assert.equal(res.text.includes(GOOGLE_SECRET), false);
+    assert.equal(res.text.includes('inline-legacy-secret'), false);
+    const userpass = res.json.find((p: any) => p.type === 'local-userpass');
+    assert.equal(userpass.config.emailConfirmationUrl, 'http://app.example/confirm');
+    assert.deepEqual(Object.keys(userpass).sort(), ['_id', 'config', 'disabled', 'domain_restrictions', 'metadata_fields', 'name', 'redirect_uris', 'secret_config', 'type']);
+  });
+});
+
+describe('admin API: audit log', () => {
+  it('records who did what to which target, newest first, 50 per page', async () => {
+    const u = await loggedInUser();
+    await admin('PUT', `/users/${u.id}/disable`);
+    await admin('PUT', `/users/${u.id}/enable`);
+    const latest = (await admin('GET', '/audit_log')).json;
+    assert.deepEqual(
+      latest.slice(0, 3).map((e: any) => [e.action, e.target]),
+      [
+        ['user.enable', u.id],
+        ['user.disable', u.id],
+        ['user.create', u.id],
+      ],
+    );
+    const entry = latest[0];
+    assert.deepEqual(entry.actor, { id: tokenId, name: 'ops team' });
+    assert.ok(Math.abs(Date.parse(entry.time) - Date.now()) < 60_000);
+    assert.deepEqual(latest[2].details, { email: u.email, provider: 'local-userpass' });
+    // Every kind of change is there.
+    const actions = new Set<string>();
+    let after: string | null = null;
+    const ids: string[] = [];
+    do {
+      const res = await admin('GET', `/audit_log${after ? `?after=${after}` : ''}`);
+      assert.ok(res.json.length <= 50);
+      res.json.forEach((e: any) => {
+        actions.add(e.action);
+        ids.push(e._id);
+      });
+      after = res.headers.get('x-baste-next-after');
+    } while (after);
+    assert.equal(new Set(ids).size, ids.length, 'no entry twice across pages');
+    for (const action of [
+      'user.create',
+      'user.disable',
+      'user.enable',
+      'user.logout',
+      'user.delete',
+      'user_registration.confirm',
+      'user_registration.send_confirm',
+      'user_registration.delete',
+      'api_key.create',
+      'api_key.disable',
+      'api_key.enable',
+      'api_key.delete',
+    ]) {
+      assert.ok(actions.has(action), `${action} is logged`);
+    }
+    // 60 more entries: the first page is full and points at the next.
+    for (let i = 0; i < 30; i++) {
+      await admin('PUT', `/users/${u.id}/logout`);
+      await admin('PUT', `/users/${u.id}/enable`);
+    }
+    const page = await admin('GET', '/audit_log');
+    assert.equal(page.json.length, 50);
+    assert.equal(page.headers.get('x-baste-next-after'), page.json[49]._id);
+    const next = await admin('GET', `/audit_log?after=${page.json[49]._id}`);
+    assert.notEqual(next.json[0]._id, page.json[49]._id);
+    assert.equal(JSON.stringify(page.json).includes(PASSWORD), false);
+  });
+});
+
+describe('admin API: logs', () => {
+  it('writes one line per admin request and never a token, password or key', async () => {
+    await new Promise((r) => setTimeout(r, 100));
+    const log = logLines.join('');
+    assert.ok(logLines.some((l) => l.includes('"path":"/api/admin/v3.0/apps/')));
+    for (const secret of secrets) assert.equal(log.includes(secret), false, `a secret reached the log (${secret.slice(0, 6)}…)`);
+  });
+});

@@ -1,0 +1,293 @@
+// The web console at /admin/, driven in Debian's Chromium through playwright-core (never a
+// downloaded browser): sign in with an admin token, confirm a pending user registered through
+// realm-web, find them, disable them and watch their next realm-web call fail, enable, delete;
+// server API keys, the audit log, keyboard use. Skipped, saying so, when /usr/bin/chromium is
+// missing (`apt-get install chromium`; .ci/run installs it).
+//
+// BASTE_SCREENSHOTS=1 also writes docs/screenshots/users.png and user.png (the README shows them).
+
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import * as Realm from 'realm-web';
+import { AdminTokens } from '../src/admin/tokens.js';
+import { newObjectIdHex } from '../src/util/ids.js';
+import { appConfig, emailConfirmUserpass, provider, startServer, type TestServer } from './helpers/server.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} not found: admin console browser tests skipped (apt-get install -y chromium)`;
+const SCREENSHOTS = process.env.BASTE_SCREENSHOTS ? join(import.meta.dirname, '..', 'docs', 'screenshots') : null;
+const PASSWORD = 'console-pass-1';
+
+describe('admin console in Chromium', { skip }, () => {
+  let server: TestServer;
+  let browser: Browser;
+  let page: Page;
+  let token: string;
+  const pageErrors: string[] = [];
+
+  before(async () => {
+    server = await startServer({
+      ...appConfig([provider('anon-user'), emailConfirmUserpass(), provider('api-key')], 'console-app-abcde'),
+      // The console's own requests carry the server's origin: the app's list does not apply to them.
+      allowedRequestOrigins: ['http://app.example'],
+    });
+    token = (await new AdminTokens(server.baste.store, Date.now).create('console test')).token;
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    });
+    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    page.setDefaultTimeout(10_000);
+    page.on('pageerror', (err) => pageErrors.push(String(err)));
+    page.on('console', (msg) => {
+      if (msg.type() === 'error' && !/status of 40[14]/.test(msg.text())) pageErrors.push(msg.text());
+    });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  const realm = () => new Realm.App({ id: server.appId, baseUrl: server.url });
+  const heading = (name: string) => page.getByRole('heading', { level: 1, name, exact: true });
+  const status = (text: string | RegExp) => page.getByRole('status').filter({ hasText: text }).waitFor();
+  /** Clicks an action, then the confirming button of the dialog it opens. */
+  async function confirmed(action: string, confirm: string) {
+    await page.getByRole('button', { name: action, exact: true }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.waitFor();
+    await dialog.getByRole('button', { name: confirm, exact: true }).click();
+    await dialog.waitFor({ state: 'hidden' });
+  }
+  async function rejectsWith(p: Promise<unknown>, statusCode: number, errorCode: string) {
+    await assert.rejects(p, (err: unknown) => {
+      assert.ok(err instanceof Realm.MongoDBRealmError, String(err));
+      assert.equal(err.statusCode, statusCode);
+      assert.equal(err.errorCode, errorCode);
+      return true;
+    });
+  }
+
+  it('serves the console with its content types and a strict content security policy', async () => {
+    const res = await page.goto(`${server.url}/admin`);
+    assert.equal(res?.status(), 200);
+    assert.equal(new URL(page.url()).pathname, '/admin/');
+    assert.equal(res?.headers()['content-type'], 'text/html; charset=utf-8');
+    assert.match(res?.headers()['content-security-policy'] ?? '', /script-src 'self'/);
+    for (const [file, type] of [['console.js', 'text/javascript; charset=utf-8'], ['console.css', 'text/css; charset=utf-8']]) {
+      const r = await fetch(`${server.url}/admin/${file}`);
+      assert.equal(r.status, 200);
+      assert.equal(r.headers.get('content-type'), type);
+    }
+    for (const path of ['/admin/..%2f..%2fpackage.json', '/admin/%2e%2e', '/admin/.env', '/admin/console.ts', '/admin/sub%2Fconsole.js']) {
+      const r = await fetch(server.url + path);
+      assert.equal(r.status, 404, path);
+      assert.equal(r.headers.get('content-type'), 'application/json');
+    }
+  });
+
+  it('refuses a wrong token and signs in with an admin token', async () => {
+    await heading('Sign in').waitFor();
+    // Keyboard only: the token field has the focus, Enter signs in, and a refusal keeps the focus there.
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'token');
+    await page.keyboard.type('baste_admin_wrong');
+    await page.keyboard.press('Enter');
+    await page.getByRole('alert').filter({ hasText: 'That admin token was refused.' }).waitFor();
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'token');
+    await page.getByLabel('Admin token').fill(token);
+    await page.keyboard.press('Enter');
+    await heading('Users').waitFor();
+    assert.equal(await page.evaluate(() => document.activeElement?.tagName), 'H1', 'focus moves to the new view');
+    // The skip link leads past the navigation.
+    await page.getByRole('link', { name: 'Skip to content' }).focus();
+    await page.keyboard.press('Enter');
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'main');
+    await page.waitForTimeout(100);
+    assert.equal(await page.evaluate(() => [document.activeElement?.id, location.hash]).then((v) => v.join(' ')), 'main #/users', 'the router is not disturbed');
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('baste.adminToken')), token);
+    assert.equal(await page.evaluate(() => localStorage.length), 0, 'nothing in localStorage');
+    await page.getByText('test-app (console-app-abcde)').waitFor();
+  });
+
+  it('confirms a pending user registered through realm-web, who can then log in', async () => {
+    const app = realm();
+    const email = 'ada.lovelace@example.com';
+    await app.emailPasswordAuth.registerUser({ email, password: PASSWORD });
+    await rejectsWith(app.logIn(Realm.Credentials.emailPassword(email, PASSWORD)), 401, 'AuthError');
+
+    await page.getByRole('link', { name: 'Pending' }).click();
+    await heading('Pending users').waitFor();
+    const row = page.getByRole('row').filter({ hasText: email });
+    await row.getByText('Pending confirmation').waitFor();
+    await confirmed(`Confirm ${email}`, 'Confirm user');
+    await status(`${email} confirmed.`);
+    assert.equal(await page.getByRole('row').filter({ hasText: email }).count(), 0, 'no longer pending');
+
+    const user = await app.logIn(Realm.Credentials.emailPassword(email, PASSWORD));
+    assert.equal(user.profile.email, email);
+  });
+
+  it('finds the user, shows their page, disables them (their next realm-web call fails), enables and deletes them', async () => {
+    // A few more people, so the table has something to show.
+    const others = realm();
+    for (const email of ['grace.hopper@example.com', 'katherine.johnson@example.com']) {
+      await others.emailPasswordAuth.registerUser({ email, password: PASSWORD });
+      await page.evaluate(async ([t, e]) => {
+        await fetch(`/api/admin/v3.0/apps/console-app-abcde/user_registrations/by_email/${encodeURIComponent(e!)}/confirm`, { method: 'POST', headers: { authorization: `Bearer ${t}` } });
+      }, [token, email]);
+      await others.logIn(Realm.Credentials.emailPassword(email, PASSWORD));
+    }
+    await others.logIn(Realm.Credentials.anonymous());
+    await server.baste.store.loginIdentity({
+      identity: { externalId: 'g-1', providerName: 'oauth2-google', providerType: 'oauth2-google', providerId: 'p'.repeat(24), data: { name: 'Margaret Hamilton', email: 'margaret@example.com' } },
+      newUserId: newObjectIdHex(),
+      userType: 'normal',
+      now: Date.now(),
+    });
+
+    const app = realm();
+    const email = 'ada.lovelace@example.com';
+    const user = await app.logIn(Realm.Credentials.emailPassword(email, PASSWORD));
+
+    await page.getByRole('link', { name: 'Users' }).click();
+    await heading('Users').waitFor();
+    await page.getByRole('link', { name: 'grace.hopper@example.com' }).waitFor();
+    if (SCREENSHOTS) {
+      mkdirSync(SCREENSHOTS, { recursive: true });
+      await page.screenshot({ path: join(SCREENSHOTS, 'users.png') });
+    }
+
+    // Search and provider filter.
+    await page.getByLabel('Email, name or user id').fill('LOVELACE');
+    await page.getByLabel('Provider').selectOption('local-userpass');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.waitForURL(/search=LOVELACE/);
+    const found = page.getByRole('table', { name: '1 user', exact: true });
+    await found.waitFor();
+    assert.deepEqual(await found.getByRole('link').allTextContents(), [email]);
+    await page.getByLabel('Provider').selectOption('anon-user');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByText('No user matches.').waitFor();
+    await page.getByLabel('Provider').selectOption('');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByRole('link', { name: email }).click();
+
+    // The user page.
+    await heading(email).waitFor();
+    await page.getByText(user.id).first().waitFor();
+    await page.getByRole('table', { name: 'How this user logs in' }).getByRole('cell', { name: 'local-userpass' }).first().waitFor();
+    await page.getByRole('table', { name: /^\d+ active sessions?$/ }).waitFor();
+    await page.getByText('No custom user data.').waitFor();
+    if (SCREENSHOTS) await page.screenshot({ path: join(SCREENSHOTS, 'user.png'), fullPage: true });
+
+    // Escape cancels a confirmation: nothing happens.
+    await page.getByRole('button', { name: 'Delete user', exact: true }).click();
+    await page.getByRole('dialog').waitFor();
+    await page.keyboard.press('Escape');
+    await page.getByRole('dialog').waitFor({ state: 'hidden' });
+    assert.ok(await server.baste.store.getUser(user.id));
+
+    // Disable: the user's next realm-web call fails, and realm-web logs them out.
+    await confirmed('Disable user', 'Disable user');
+    await status('User disabled: every session has ended.');
+    await page.getByText('Disabled', { exact: true }).waitFor();
+    await rejectsWith(user.refreshProfile(), 401, 'InvalidSession');
+    assert.equal(user.state, 'logged-out');
+    await rejectsWith(app.logIn(Realm.Credentials.emailPassword(email, PASSWORD)), 403, 'UserDisabled');
+
+    // Enable: they log in again, same user.
+    await confirmed('Enable user', 'Enable user');
+    await status('User enabled: they can log in again.');
+    const again = await app.logIn(Realm.Credentials.emailPassword(email, PASSWORD));
+    assert.equal(again.id, user.id);
+    await again.refreshProfile();
+
+    // Revoke sessions: logged out everywhere, still enabled.
+    await page.reload();
+    await heading(email).waitFor();
+    await confirmed('Revoke sessions', 'Revoke sessions');
+    await status('Every session of this user has ended.');
+    await rejectsWith(again.refreshProfile(), 401, 'InvalidSession');
+    const third = await app.logIn(Realm.Credentials.emailPassword(email, PASSWORD));
+
+    // Delete: back to the list, the user is gone, their session too.
+    await confirmed('Delete user', 'Delete user');
+    await heading('Users').waitFor();
+    await status(`User ${email} deleted.`);
+    assert.equal(await page.getByRole('link', { name: email }).count(), 0);
+    await rejectsWith(third.refreshProfile(), 401, 'InvalidSession');
+    assert.equal(await server.baste.store.getUser(user.id), null);
+  });
+
+  it('adds a user, re-sends a confirmation and deletes a pending registration', async () => {
+    await page.getByRole('link', { name: 'Users' }).click();
+    await heading('Users').waitFor();
+    await page.getByText('Add a user').click();
+    await page.getByLabel('Email', { exact: true }).fill('hedy.lamarr@example.com');
+    await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+    await page.getByRole('button', { name: 'Add user' }).click();
+    await heading('hedy.lamarr@example.com').waitFor();
+    await status('User hedy.lamarr@example.com added.');
+    const hedy = await realm().logIn(Realm.Credentials.emailPassword('hedy.lamarr@example.com', PASSWORD));
+    assert.equal(hedy.profile.email, 'hedy.lamarr@example.com');
+
+    const email = 'pending.person@example.com';
+    await realm().emailPasswordAuth.registerUser({ email, password: PASSWORD });
+    const sent = server.outbox().filter((m) => m.to === email).length;
+    await page.getByRole('link', { name: 'Pending' }).click();
+    await heading('Pending users').waitFor();
+    await page.getByRole('button', { name: `Send a confirmation email to ${email}` }).click();
+    await status(`Confirmation email sent to ${email}.`);
+    assert.equal(server.outbox().filter((m) => m.to === email).length, sent + 1);
+    await confirmed(`Delete the registration of ${email}`, 'Delete registration');
+    await status(`Registration of ${email} deleted.`);
+    assert.equal(await server.baste.store.findUserpassAccountByEmail(email), null);
+  });
+
+  it('creates, disables and deletes a server API key', async () => {
+    await page.getByRole('link', { name: 'API keys' }).click();
+    await heading('Server API keys').waitFor();
+    await page.getByLabel('Name').fill('console-key');
+    await page.getByRole('button', { name: 'Create key' }).click();
+    await status('Server API key console-key created.');
+    const key = await page.getByLabel('API key').inputValue();
+    assert.ok(key.length > 40);
+    const user = await realm().logIn(Realm.Credentials.apiKey(key));
+    assert.equal(user.providerType, 'api-key');
+
+    await confirmed('Disable key console-key', 'Disable key');
+    await status('Key console-key disabled.');
+    assert.equal(await page.getByLabel('API key').count(), 0, 'the key is not shown again');
+    await rejectsWith(realm().logIn(Realm.Credentials.apiKey(key)), 401, 'AuthError');
+    await page.getByRole('button', { name: 'Enable key console-key' }).click();
+    await status('Key console-key enabled.');
+    await confirmed('Delete key console-key', 'Delete key');
+    await status('Key console-key deleted.');
+    await page.getByText('No server API keys.').waitFor();
+  });
+
+  it('shows providers and the audit log, then signs out', async () => {
+    await page.getByRole('link', { name: 'Providers' }).click();
+    await heading('Authentication providers').waitFor();
+    await page.getByRole('cell', { name: 'local-userpass' }).first().waitFor();
+
+    await page.getByRole('link', { name: 'Audit log' }).click();
+    await heading('Audit log').waitFor();
+    const rows = page.getByRole('row');
+    await rows.filter({ hasText: 'user.delete' }).waitFor();
+    assert.ok(await rows.filter({ hasText: 'console test' }).count() >= 8);
+    for (const action of ['user_registration.confirm', 'user.disable', 'user.enable', 'user.logout', 'api_key.create', 'api_key.delete']) {
+      assert.ok((await rows.filter({ hasText: action }).count()) >= 1, action);
+    }
+
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await heading('Sign in').waitFor();
+    await status('Signed out.');
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('baste.adminToken')), null);
+    assert.deepEqual(pageErrors, []);
+  });
+});
