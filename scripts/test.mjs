@@ -24,9 +24,22 @@ for (const project of ['tsconfig.json', join('test', 'tsconfig.json')]) {
   }
 }
 
-const run = spawnSync(
-  process.execPath,
-  ['--import', 'tsx', '--test', '--test-reporter=spec', ...flags, ...files],
-  { stdio: 'inherit', env: { ...process.env, NODE_ENV: 'test' } },
-);
-process.exit(run.status ?? 1);
+const runTests = (list, env = {}) =>
+  spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...flags, ...list], {
+    stdio: 'inherit',
+    env: { ...process.env, NODE_ENV: 'test', ...env },
+  }).status ?? 1;
+
+let status = runTests(files);
+// The end-to-end suites once more on PostgreSQL, when it is available (they use SQLite above).
+const E2E_ON_POSTGRES = ['sdk-realm-web', 'sdk-stitch', 'functions', 'data-service', 'custom-user-data', 'api-keys', 'http-wire'];
+const e2e = files.filter((f) => E2E_ON_POSTGRES.some((name) => f.endsWith(`${name}.test.ts`)));
+if (status === 0 && e2e.length > 0) {
+  if (process.env.BASTE_TEST_DATABASE_URL) {
+    console.log(`\nThe end-to-end suites again, on PostgreSQL: ${e2e.join(' ')}`);
+    status = runTests(e2e, { BASTE_TEST_BACKEND: 'postgres' });
+  } else {
+    console.log('\nBASTE_TEST_DATABASE_URL not set: the end-to-end suites did not run on PostgreSQL');
+  }
+}
+process.exit(status);

@@ -5,7 +5,10 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AppConfig, ProviderConfig, ProviderType } from '../../src/app/model.js';
+import { openPostgresDocuments } from '../../src/data/postgres-engine.js';
 import { createBaste, type Baste, type BasteOptions } from '../../src/server.js';
+import { openPostgresStore } from '../../src/store/postgres/index.js';
+import { adminQuery, uniqueName } from './postgres.js';
 
 const hex24 = (s: string) => createHash('sha256').update(s).digest('hex').slice(0, 24);
 
@@ -62,12 +65,38 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
+/**
+ * With BASTE_TEST_BACKEND=postgres (and BASTE_TEST_DATABASE_URL), every server a test starts keeps
+ * its state and documents in a fresh PostgreSQL schema instead of SQLite: `npm test` runs the
+ * end-to-end SDK suites that way too, so both backends face the real SDKs.
+ */
+async function postgresBackend(): Promise<{ options: Partial<BasteOptions>; close: () => Promise<void> } | null> {
+  const url = process.env.BASTE_TEST_DATABASE_URL;
+  if (process.env.BASTE_TEST_BACKEND !== 'postgres' || !url) return null;
+  const schema = uniqueName('e2e');
+  const store = await openPostgresStore(url, { schema, maxConnections: 4 });
+  const documents = await openPostgresDocuments(url, { schema, maxConnections: 4 });
+  return {
+    options: { store, documents },
+    close: async () => {
+      await store.close();
+      await documents.close();
+      await adminQuery(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`, [], url);
+    },
+  };
+}
+
 export async function startServer(
   app: AppConfig = appConfig([provider('anon-user'), autoConfirmUserpass()]),
   options: Partial<Omit<BasteOptions, 'app' | 'dataDir'>> = {},
 ): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'baste-test-'));
-  const baste = await createBaste({ app, dataDir, anonymousSweep: { intervalSeconds: 0 }, ...options });
+  // A test that brings its own store keeps it; otherwise the backend under test provides one.
+  const backend = options.store ? null : await postgresBackend();
+  const baste = await createBaste({ app, dataDir, anonymousSweep: { intervalSeconds: 0 }, ...backend?.options, ...options }).catch(async (err: unknown) => {
+    await backend?.close();
+    throw err;
+  });
   const url = await baste.listen(0, '127.0.0.1');
   return {
     url,
@@ -86,6 +115,7 @@ export async function startServer(
     },
     async close() {
       await baste.close();
+      await backend?.close();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
