@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [-- --only profile,refresh] [-- --cpu-prof]`
+// `npm run bench [-- --quick] [--only profile,refresh] [--pg] [--cpu-prof] [--max-wait S] [--out file.json]`
 //
 // Starts the real built CLI (`bin/baste.js serve`) on examples/todo with a fresh data dir, and a
 // bare Fastify hello route in another process as the ceiling; drives each scenario over loopback
@@ -8,7 +8,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem, platform, release } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,6 +32,7 @@ const { values: flags } = parseArgs({
     'cpu-prof': { type: 'boolean', default: false },
     out: { type: 'string' },
     'max-wait': { type: 'string' },
+    pg: { type: 'boolean', default: false },
   },
   strict: true,
 });
@@ -47,22 +48,64 @@ const MAX_QUIET_WAIT_S = Number(flags['max-wait'] ?? (QUICK ? 0 : 60));
 const NOISY_CORES = 0.2;
 
 // ---------------------------------------------------------------------------------------------
-// Scenarios. To add one: a line in SCENARIOS. To enable one listed as not implemented: delete its
-// `notImplemented`. To enable the PostgreSQL runs: give BACKENDS' `pg` its server arguments and
-// delete its `notImplemented`; every `perBackend` scenario then runs again with the `_pg` suffix.
+// Stores. Every `perBackend` scenario runs once per backend, named `<scenario><suffix>`.
 
 interface Backend {
   readonly suffix: '' | '_pg';
   readonly label: string;
-  /** Extra `baste serve` arguments selecting this store. */
-  readonly serverArgs: readonly string[];
-  readonly notImplemented?: string;
+  /** Why this backend is not measured in this run, or null. Asked once, before the scenarios. */
+  unavailable(): Promise<string | null>;
+  /** A fresh store for one server: extra `baste serve` arguments. */
+  prepare(): Promise<string[]>;
+}
+
+/** A PostgreSQL server on which the run may create (and then drops) a database per server. */
+const PG_ADMIN_URL = process.env.BASTE_BENCH_PG_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
+const pgDatabases: string[] = [];
+
+async function pgAdmin<T>(fn: (client: import('pg').Client) => Promise<T>): Promise<T> {
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: PG_ADMIN_URL, connectionTimeoutMillis: 3000 });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
 }
 
 const BACKENDS: readonly Backend[] = [
-  { suffix: '', label: 'SQLite', serverArgs: [] },
-  { suffix: '_pg', label: 'PostgreSQL', serverArgs: [], notImplemented: 'PostgreSQL store' },
+  { suffix: '', label: 'SQLite', unavailable: async () => null, prepare: async () => [] },
+  {
+    suffix: '_pg',
+    label: 'PostgreSQL',
+    async unavailable() {
+      if (QUICK && !flags.pg) return 'quick run: PostgreSQL is measured by the full run, or with --pg';
+      try {
+        await pgAdmin((c) => c.query('SELECT 1'));
+        return null;
+      } catch (err) {
+        return `no PostgreSQL server at ${PG_ADMIN_URL.replace(/\/\/([^:@/]+):[^@]*@/, '//$1:***@')} (${(err as Error).message}); set BASTE_BENCH_PG_URL`;
+      }
+    },
+    async prepare() {
+      const name = `baste_bench_${randomBytes(6).toString('hex')}`;
+      await pgAdmin((c) => c.query(`CREATE DATABASE ${name}`));
+      pgDatabases.push(name);
+      const url = new URL(PG_ADMIN_URL);
+      url.pathname = `/${name}`;
+      return ['--database', url.toString()];
+    },
+  },
 ];
+
+async function dropPgDatabases(): Promise<void> {
+  for (const name of pgDatabases.splice(0)) {
+    await pgAdmin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).catch((err: unknown) =>
+      process.stderr.write(`could not drop database ${name}: ${(err as Error).message}\n`),
+    );
+  }
+}
 
 /** What setup leaves on a server for the scenarios to use. */
 interface Fixture {
@@ -144,13 +187,12 @@ const SCENARIOS: readonly Scenario[] = [
     name: 'function_call',
     perBackend: true,
     tokenAuthenticated: true,
-    notImplemented: 'functions',
-    // examples/todo/functions/sum.js
+    // examples/todo/functions/sum.js, with the canonical EJSON arguments the SDKs send.
     request: (f) => ({
       method: 'POST',
       path: appPath('/functions/call'),
       headers: { ...json, ...bearer(f.accessToken) },
-      body: { name: 'sum', arguments: [1, 2] },
+      body: { name: 'sum', arguments: [{ $numberInt: '1' }, { $numberInt: '2' }] },
     }),
   },
   {
@@ -158,14 +200,12 @@ const SCENARIOS: readonly Scenario[] = [
     name: 'rules_find',
     perBackend: true,
     tokenAuthenticated: true,
-    notImplemented: 'rules and the MongoDB service',
-    // Once they exist: seed 20 documents in setup() and point this at a function running one
-    // rule-checked `find` on them (the app needs that function and a rule in examples/todo).
+    // examples/todo's `myItems`: one rule-checked find of the user's 20 items (seeded in setUp()).
     request: (f) => ({
       method: 'POST',
       path: appPath('/functions/call'),
       headers: { ...json, ...bearer(f.accessToken) },
-      body: { name: 'findTwenty', arguments: [] },
+      body: { name: 'myItems', arguments: [] },
     }),
   },
   // The cost of the default one-log-line-per-request, to a file, as `baste serve` does by default.
@@ -290,6 +330,7 @@ async function startCeiling(): Promise<Server> {
 
 /** `node bin/baste.js serve` on examples/todo with a fresh data dir; its output goes to a file. */
 async function startBaste(backend: Backend, logLevel: 'warn' | 'info'): Promise<Server & { logFile: string }> {
+  const storeArgs = await backend.prepare();
   const dir = mkdtempSync(join(tmpdir(), 'baste-bench-'));
   tmpDirs.push(dir);
   const logFile = join(dir, 'server.log');
@@ -308,7 +349,7 @@ async function startBaste(backend: Backend, logLevel: 'warn' | 'info'): Promise<
     join(dir, 'data'),
     '--log-level',
     logLevel,
-    ...backend.serverArgs,
+    ...storeArgs,
   ];
   const child = track(spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', fd, fd] }));
   closeSync(fd);
@@ -342,6 +383,18 @@ async function setUp(baseUrl: string): Promise<Fixture> {
   const accessToken = login.access_token;
   const refreshToken = login.refresh_token;
   if (typeof accessToken !== 'string' || typeof refreshToken !== 'string') throw new Error('setup: login returned no tokens');
+  // 20 to-do items owned by this user, for rules_find (examples/todo's items rules: owner only).
+  const userId = login.user_id as string;
+  const seed = await fetch(baseUrl + appPath('/functions/call'), {
+    method: 'POST',
+    headers: { ...json, ...bearer(accessToken) },
+    body: JSON.stringify({
+      name: 'insertMany',
+      service: 'mongodb-atlas',
+      arguments: [{ database: 'todo', collection: 'items', documents: Array.from({ length: 20 }, (_, i) => ({ owner_id: userId, title: `item ${i}`, done: false })) }],
+    }),
+  });
+  if (seed.status !== 200) throw new Error(`setup: seeding items answered ${seed.status}: ${await seed.text()}`);
   return { baseUrl, email, password, accessToken, refreshToken };
 }
 
@@ -404,6 +457,22 @@ function processCpuS(pid: number): number {
   }
 }
 
+/** CPU seconds of every PostgreSQL process (the server's backends are part of what a `_pg` scenario measures). */
+function postgresCpuS(): number {
+  let total = 0;
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'postgres') continue;
+    } catch {
+      continue;
+    }
+    const s = processCpuS(Number(pid));
+    if (Number.isFinite(s)) total += s;
+  }
+  return total;
+}
+
 const selfCpuS = () => {
   const { user, system } = process.cpuUsage();
   return (user + system) / 1e6;
@@ -411,13 +480,21 @@ const selfCpuS = () => {
 
 interface CpuUse {
   server_cpu_cores: number;
+  /** PostgreSQL's processes, for `_pg` scenarios (counted as other CPU elsewhere). */
+  db_cpu_cores?: number;
+  /** Server CPU time per completed request (warm-up included): what a request costs, whatever else ran. */
+  server_cpu_us_per_req?: number;
   loadgen_cpu_cores: number;
   other_cpu_cores: number;
 }
 
 /** Starts counting; `stop` takes the CPU seconds of processes that have exited by then (the load generator). */
-function cpuMeter(serverPid: number | null): { stop(exitedCpuS: number, serverCpuS?: number): CpuUse } {
+function cpuMeter(
+  serverPid: number | null,
+  countDb = false,
+): { stop(exitedCpuS: number, serverCpuS?: number): CpuUse & { server_cpu_s: number } } {
   const wall = performance.now();
+  const db = countDb ? postgresCpuS() : 0;
   const busy = machineBusyS();
   const server = serverPid === null ? 0 : processCpuS(serverPid);
   const self = selfCpuS();
@@ -425,8 +502,11 @@ function cpuMeter(serverPid: number | null): { stop(exitedCpuS: number, serverCp
     stop(exitedCpuS, serverCpuS) {
       const seconds = (performance.now() - wall) / 1000;
       const serverUsed = serverCpuS ?? (serverPid === null ? 0 : processCpuS(serverPid) - server);
-      const other = machineBusyS() - busy - serverUsed - exitedCpuS - (selfCpuS() - self);
+      const dbUsed = countDb ? postgresCpuS() - db : 0;
+      const other = machineBusyS() - busy - serverUsed - exitedCpuS - dbUsed - (selfCpuS() - self);
       return {
+        ...(countDb ? { db_cpu_cores: dbUsed / seconds } : {}),
+        server_cpu_s: serverUsed,
         server_cpu_cores: serverUsed / seconds,
         loadgen_cpu_cores: exitedCpuS / seconds,
         other_cpu_cores: Math.max(0, other / seconds),
@@ -485,11 +565,13 @@ async function measureHttp(name: string, server: Server, req: Request): Promise<
   };
   await waitForQuiet(MAX_QUIET_WAIT_S);
   const rss = rssSampler(server.pid);
-  const cpu = cpuMeter(server.pid);
+  const cpu = cpuMeter(server.pid, name.endsWith('_pg'));
   type LoadResult = autocannon.Result & { warmup?: autocannon.Result; loadgen_cpu_s: number };
   const result = await runWorker<LoadResult>('load.ts', spec).finally(() => rss.stop());
   const peakRss = rss.stop();
-  diagnostics[name] = cpu.stop(result.loadgen_cpu_s);
+  const { server_cpu_s, ...cpuUse } = cpu.stop(result.loadgen_cpu_s);
+  const completed = result.requests.total + (result.warmup?.requests.total ?? 0);
+  diagnostics[name] = { ...cpuUse, server_cpu_us_per_req: (server_cpu_s * 1e6) / Math.max(1, completed) };
   if (server.child.exitCode !== null || server.child.signalCode !== null) failures.push(`${name}: the server exited during the run`);
   const check = (r: autocannon.Result, phase: string) => {
     const bad = r.errors + r.non2xx + (r.mismatches ?? 0);
@@ -521,7 +603,8 @@ async function measureArgon2(): Promise<Omit<Measured, 'ratio_to_ceiling'>> {
     'argon2.ts',
     { concurrency: CONNECTIONS, warmupSeconds: WARMUP_S, durationSeconds: DURATION_S },
   );
-  diagnostics.argon2_raw = cpu.stop(0, r.cpu_s);
+  const { server_cpu_s: _, ...cpuUse } = cpu.stop(0, r.cpu_s);
+  diagnostics.argon2_raw = cpuUse;
   if (r.errors > 0) failures.push(`argon2_raw: ${r.errors} hashes failed`);
   return { rps: r.rps, p50_ms: r.p50_ms, p99_ms: r.p99_ms, errors: r.errors, peak_rss_mb: r.peak_rss_mb };
 }
@@ -584,6 +667,7 @@ async function main(): Promise<number> {
   };
 
   for (const backend of BACKENDS) {
+    const unavailable = await backend.unavailable();
     for (const scenario of SCENARIOS) {
       if (scenario.kind === 'argon2') {
         if (backend.suffix !== '' || !wanted(scenario.name)) continue;
@@ -597,9 +681,12 @@ async function main(): Promise<number> {
       const name = scenario.name + backend.suffix;
       if (!wanted(name)) continue;
       if (scenario.tokenAuthenticated) tokenAuthenticated.add(name);
-      const missing = backend.notImplemented ?? scenario.notImplemented;
-      if (missing) {
-        scenarios[name] = { skipped: `not implemented yet: ${missing}` };
+      if (scenario.notImplemented) {
+        scenarios[name] = { skipped: `not implemented yet: ${scenario.notImplemented}` };
+        continue;
+      }
+      if (unavailable) {
+        scenarios[name] = { skipped: unavailable };
         continue;
       }
       const { server, fixture } = await serverFor(backend, scenario.logLevel ?? 'warn');
@@ -611,6 +698,7 @@ async function main(): Promise<number> {
     }
   }
   for (const entry of servers.values()) await stop((await entry).server.child);
+  await dropPgDatabases();
 
   // Rounded for the file and the table.
   for (const [name, o] of Object.entries(scenarios)) {
@@ -629,6 +717,8 @@ async function main(): Promise<number> {
       name,
       {
         server_cpu_cores: round(d.server_cpu_cores, 2),
+        ...(d.server_cpu_us_per_req === undefined ? {} : { server_cpu_us_per_req: round(d.server_cpu_us_per_req, 1) }),
+        ...(d.db_cpu_cores === undefined ? {} : { db_cpu_cores: round(d.db_cpu_cores, 2) }),
         loadgen_cpu_cores: round(d.loadgen_cpu_cores, 2),
         other_cpu_cores: round(d.other_cpu_cores, 2),
       },
@@ -656,7 +746,7 @@ async function main(): Promise<number> {
 }
 
 function table(scenarios: Record<string, Outcome>, cpu: Record<string, CpuUse>): string {
-  const head = ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'ratio', 'peak RSS MB', 'server CPU', 'other CPU'];
+  const head = ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'ratio', 'peak RSS MB', 'server CPU', 'µs CPU/req', 'db CPU', 'other CPU'];
   const measured = Object.entries(scenarios).flatMap(([name, o]) =>
     isMeasured(o)
       ? [
@@ -669,6 +759,8 @@ function table(scenarios: Record<string, Outcome>, cpu: Record<string, CpuUse>):
             o.ratio_to_ceiling.toFixed(3),
             o.peak_rss_mb.toFixed(0),
             cpu[name]?.server_cpu_cores.toFixed(2) ?? '',
+            cpu[name]?.server_cpu_us_per_req?.toFixed(0) ?? '',
+            cpu[name]?.db_cpu_cores?.toFixed(2) ?? '',
             cpu[name]?.other_cpu_cores.toFixed(2) ?? '',
           ],
         ]
@@ -702,7 +794,7 @@ function targets(scenarios: Record<string, Outcome>, tokenAuthenticated: Set<str
   }
   for (const name of tokenAuthenticated) {
     const o = scenarios[name];
-    if (isMeasured(o) && !name.endsWith('_logged')) {
+    if (isMeasured(o) && !name.endsWith('_logged') && !name.endsWith('_pg')) {
       lines.push(`  ${mark(o.p99_ms < TOKEN_P99_MS)}  ${name} p99 ${o.p99_ms.toFixed(1)} ms < ${TOKEN_P99_MS} ms`);
     }
   }
@@ -712,7 +804,9 @@ function targets(scenarios: Record<string, Outcome>, tokenAuthenticated: Set<str
   return lines.join('\n') + '\n';
 }
 
-process.exitCode = await main().catch((err: unknown) => {
+process.exitCode = await main().catch(async (err: unknown) => {
   process.stderr.write(`\nBENCHMARK FAILED: ${(err as Error)?.stack ?? String(err)}\n`);
+  cleanup();
+  await dropPgDatabases();
   return 1;
 });

@@ -2,7 +2,7 @@
 // verifies every token) and are created on first start. Rotation adds a key and retires the
 // others; a retired key keeps verifying until the tokens it signed have expired.
 
-import { createSecretKey, randomBytes, webcrypto } from 'node:crypto';
+import { randomBytes, webcrypto } from 'node:crypto';
 import type { SigningKeyRecord, Store } from '../store/store.js';
 import type { Clock } from '../util/clock.js';
 import { encodedHs256Header, type Hs256Key } from './hs256.js';
@@ -106,7 +106,7 @@ export class SigningKeys {
     let current: ActiveKey | null = null;
     for (const record of records) {
       const key = await importHmacKey(record.secret);
-      const secret = createSecretKey(Buffer.from(record.secret, 'base64'));
+      const secret = Buffer.from(record.secret, 'base64');
       byKid.set(record.kid, { key: { key, secret, header: encodedHs256Header(record.kid) }, record });
       if (record.retiredAt === null) current = { kid: record.kid, key };
     }
