@@ -97,6 +97,8 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
   });
 
   http.addHook('onResponse', async (req, reply) => {
+    // Building the line costs more than skipping it when info logging is off (--log-level warn).
+    if (!(req.log as unknown as Logger).isLevelEnabled('info')) return;
     req.log.info(
       {
         method: req.method,
