@@ -3,14 +3,14 @@
 // directory, also while `baste serve` runs on it, and on PostgreSQL with --database.
 
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { BIN, serve, stop, type Served } from './helpers/cli.js';
 import { freshDatabase, skipWithoutPostgres } from './helpers/postgres.js';
 
-const BIN = join(import.meta.dirname, '..', 'bin', 'baste.js');
 const EXAMPLE = join(import.meta.dirname, '..', 'examples', 'todo');
 const APP_ID = 'todo-abcde';
 const PASSWORD = 'Sup3r-secret-pw';
@@ -36,40 +36,6 @@ const json = (r: { status: number | null; stdout: string; stderr: string }) => {
   assert.equal(r.status, 0, r.stderr);
   return JSON.parse(r.stdout);
 };
-
-interface Served {
-  child: ChildProcess;
-  url: string;
-}
-
-function serve(args: string[]): Promise<Served> {
-  const child = spawn(process.execPath, [BIN, 'serve', ...args, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 20_000);
-    const onData = (chunk: Buffer) => {
-      out += chunk.toString();
-      const m = /at (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ child, url: m[1]! });
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited with ${code}:\n${out}`));
-    });
-  });
-}
-
-const stop = (s: Served) =>
-  new Promise<void>((resolve) => {
-    s.child.removeAllListeners('exit');
-    s.child.on('exit', () => resolve());
-    s.child.kill('SIGTERM');
-  });
 
 describe('baste admin-token', () => {
   it('prints a new token once, lists tokens without them, and deletes one', () => {

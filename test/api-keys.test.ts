@@ -4,10 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
-  MemoryStorage,
   ServerApiKeyCredential,
-  Stitch,
-  StitchAppClientConfiguration,
   UserApiKeyAuthProviderClient,
   UserApiKeyCredential,
   UserPasswordAuthProviderClient,
@@ -15,6 +12,7 @@ import {
 } from 'mongodb-stitch-server-sdk';
 import * as Realm from 'realm-web';
 import { appConfig, autoConfirmUserpass, provider, startServer, uniqueEmail, type TestServer } from './helpers/server.js';
+import { stitchClientFor } from './helpers/stitch.js';
 
 const PASSWORD = 'secret123';
 
@@ -86,11 +84,7 @@ describe('API keys', () => {
   });
 
   it('[S] #13 #44-#47: the Stitch user API key client, and a login with the key', async () => {
-    Stitch.clearApps();
-    const client = Stitch.initializeAppClient(
-      server.appId,
-      new StitchAppClientConfiguration.Builder().withBaseUrl(server.url).withStorage(new MemoryStorage(`s-keys-${Date.now()}`)).build(),
-    );
+    const client = stitchClientFor(server, `s-keys-${Date.now()}`);
     try {
       const email = uniqueEmail('s-keys');
       await client.auth.getProviderClient(UserPasswordAuthProviderClient.factory).registerWithEmail(email, PASSWORD);
@@ -123,11 +117,7 @@ describe('API keys', () => {
 
   it('[S] #14: a server API key logs in a user of type server', async () => {
     const created = await server.baste.apiKeys.createServerKey('backend');
-    Stitch.clearApps();
-    const client = Stitch.initializeAppClient(
-      server.appId,
-      new StitchAppClientConfiguration.Builder().withBaseUrl(server.url).withStorage(new MemoryStorage(`s-server-${Date.now()}`)).build(),
-    );
+    const client = stitchClientFor(server, `s-server-${Date.now()}`);
     try {
       const user = await client.auth.loginWithCredential(new ServerApiKeyCredential(created.key));
       assert.equal(user.userType, 'server');

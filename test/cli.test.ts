@@ -1,55 +1,19 @@
 // The compiled `baste` command, run as a user runs it: a child process on a free port.
 
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { BIN, serve, stop } from './helpers/cli.js';
 
-const BIN = join(import.meta.dirname, '..', 'bin', 'baste.js');
 const EXAMPLE = join(import.meta.dirname, '..', 'examples', 'todo');
 const tmp = mkdtempSync(join(tmpdir(), 'baste-cli-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
 const runCli = (args: string[], env: Record<string, string> = {}) =>
   spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 30_000 });
-
-interface Served {
-  child: ChildProcess;
-  url: string;
-  output: () => string;
-}
-
-/** Starts `baste serve` and resolves once it prints the URL it listens on. */
-function serve(args: string[]): Promise<Served> {
-  const child = spawn(process.execPath, [BIN, 'serve', ...args, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 20_000);
-    const onData = (chunk: Buffer) => {
-      out += chunk.toString();
-      const m = /at (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ child, url: m[1]!, output: () => out });
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited with ${code}:\n${out}`));
-    });
-  });
-}
-
-const stop = (s: Served, signal: NodeJS.Signals = 'SIGTERM') =>
-  new Promise<number | null>((resolve) => {
-    s.child.removeAllListeners('exit');
-    s.child.on('exit', (code) => resolve(code));
-    s.child.kill(signal);
-  });
 
 describe('baste CLI', () => {
   it('prints help', () => {

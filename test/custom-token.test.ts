@@ -5,10 +5,11 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { SignJWT, exportJWK, exportSPKI, generateKeyPair, base64url, type CryptoKey, type JWK } from 'jose';
-import { CustomCredential, MemoryStorage, Stitch, StitchAppClientConfiguration } from 'mongodb-stitch-server-sdk';
+import { CustomCredential } from 'mongodb-stitch-server-sdk';
 import * as Realm from 'realm-web';
 import { ConfigError } from '../src/errors.js';
 import { appConfig, provider, startServer, type TestServer } from './helpers/server.js';
+import { stitchClientFor } from './helpers/stitch.js';
 
 const KEY_1 = 'first-signing-key-that-is-long-enough-0123456789';
 const KEY_2 = 'second-signing-key-that-is-long-enough-987654321';
@@ -68,11 +69,7 @@ describe('custom JWT with HS256 signing keys', () => {
   });
 
   it('[S] #15 logs in with CustomCredential; a bad signature is rejected', async () => {
-    Stitch.clearApps();
-    const client = Stitch.initializeAppClient(
-      APP_ID,
-      new StitchAppClientConfiguration.Builder().withBaseUrl(server.url).withStorage(new MemoryStorage(`jwt-${Date.now()}`)).build(),
-    );
+    const client = stitchClientFor(server, `jwt-${Date.now()}`);
     try {
       const user = await client.auth.loginWithCredential(new CustomCredential(await hsToken({ sub: 'stitch-user', email: 's@example.com' })));
       assert.equal(user.loggedInProviderType, 'custom-token');

@@ -4,10 +4,11 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { AnonymousCredential, MemoryStorage, Stitch, StitchAppClientConfiguration } from 'mongodb-stitch-server-sdk';
+import { AnonymousCredential } from 'mongodb-stitch-server-sdk';
 import * as Realm from 'realm-web';
 import type { DataSourceConfig, FunctionConfig } from '../src/app/model.js';
 import { appConfig, decodeJwt, provider, startServer, type TestServer } from './helpers/server.js';
+import { stitchClientFor } from './helpers/stitch.js';
 
 const fn = (name: string, source: string, extra: Partial<FunctionConfig> = {}): [string, FunctionConfig] => [
   name,
@@ -66,11 +67,7 @@ describe('custom user data', () => {
   });
 
   it('[S] #26 #27 customData and refreshCustomData', async () => {
-    Stitch.clearApps();
-    const client = Stitch.initializeAppClient(
-      server.appId,
-      new StitchAppClientConfiguration.Builder().withBaseUrl(server.url).withStorage(new MemoryStorage(`cud-${Date.now()}`)).build(),
-    );
+    const client = stitchClientFor(server, `cud-${Date.now()}`);
     try {
       await client.auth.loginWithCredential(new AnonymousCredential());
       // The server SDK's user factory drops the token's user_data at login (4.9.0 passes six of

@@ -6,10 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Decimal128, Long, ObjectId } from 'bson';
 import {
-  MemoryStorage,
   RemoteMongoClient,
-  Stitch,
-  StitchAppClientConfiguration,
   UserPasswordAuthProviderClient,
   UserPasswordCredential,
   type StitchAppClient,
@@ -17,6 +14,7 @@ import {
 import * as Realm from 'realm-web';
 import type { CollectionRules, DataSourceConfig, FunctionConfig, RoleConfig } from '../src/app/model.js';
 import { appConfig, autoConfirmUserpass, provider, startServer, uniqueEmail, type TestServer } from './helpers/server.js';
+import { stitchClientFor } from './helpers/stitch.js';
 
 const role = (name: string, extra: Partial<RoleConfig>): RoleConfig => ({
   name,
@@ -97,11 +95,7 @@ describe('data service and rules', () => {
     };
     rwAlice = await login('alice');
     rwBob = await login('bob');
-    Stitch.clearApps();
-    stitch = Stitch.initializeAppClient(
-      server.appId,
-      new StitchAppClientConfiguration.Builder().withBaseUrl(server.url).withStorage(new MemoryStorage(`data-${Date.now()}`)).build(),
-    );
+    stitch = stitchClientFor(server, `data-${Date.now()}`);
     const email = uniqueEmail('carol');
     await stitch.auth.getProviderClient(UserPasswordAuthProviderClient.factory).registerWithEmail(email, 'secret123');
     stitchUserId = (await stitch.auth.loginWithCredential(new UserPasswordCredential(email, 'secret123'))).id;

@@ -4,17 +4,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Decimal128, Long, ObjectId } from 'bson';
-import {
-  AnonymousCredential,
-  FunctionCredential,
-  MemoryStorage,
-  Stitch,
-  StitchAppClientConfiguration,
-  type StitchAppClient,
-} from 'mongodb-stitch-server-sdk';
+import { AnonymousCredential, FunctionCredential, type StitchAppClient } from 'mongodb-stitch-server-sdk';
 import * as Realm from 'realm-web';
 import type { AppConfig, FunctionConfig } from '../src/app/model.js';
 import { appConfig, provider, startServer, type TestServer } from './helpers/server.js';
+import { stitchClientFor } from './helpers/stitch.js';
 
 const fn = (name: string, source: string, extra: Partial<FunctionConfig> = {}): [string, FunctionConfig] => [
   name,
@@ -117,11 +111,7 @@ describe('functions', () => {
     rw = new Realm.App({ id: server.appId, baseUrl: server.url });
     await rw.logIn(Realm.Credentials.anonymous(false));
     token = rw.currentUser!.accessToken!;
-    Stitch.clearApps();
-    stitch = Stitch.initializeAppClient(
-      server.appId,
-      new StitchAppClientConfiguration.Builder().withBaseUrl(server.url).withStorage(new MemoryStorage(`fn-${Date.now()}`)).build(),
-    );
+    stitch = stitchClientFor(server, `fn-${Date.now()}`);
     await stitch.auth.loginWithCredential(new AnonymousCredential());
   });
   after(async () => {
@@ -357,11 +347,7 @@ describe('custom-function login', () => {
   });
 
   it('[S] #16 logs in with FunctionCredential', async () => {
-    Stitch.clearApps();
-    const client = Stitch.initializeAppClient(
-      server.appId,
-      new StitchAppClientConfiguration.Builder().withBaseUrl(server.url).withStorage(new MemoryStorage(`cf-${Date.now()}`)).build(),
-    );
+    const client = stitchClientFor(server, `cf-${Date.now()}`);
     try {
       const user = await client.auth.loginWithCredential(new FunctionCredential({ username: 'carol', n: 5 } as unknown as Record<string, string>));
       assert.equal(user.loggedInProviderType, 'custom-function');

@@ -4,55 +4,20 @@
 // Runs when BASTE_TEST_DATABASE_URL is set; otherwise skipped, saying so.
 
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { serve as serveCli, stop, type Served as Instance } from './helpers/cli.js';
 import { freshDatabase, skipWithoutPostgres } from './helpers/postgres.js';
 
-const BIN = join(import.meta.dirname, '..', 'bin', 'baste.js');
 const EXAMPLE = join(import.meta.dirname, '..', 'examples', 'todo');
 /** Paths below are relative to /api/client/v2.0. */
 const APP = '/app/todo-abcde';
 
-interface Instance {
-  child: ChildProcess;
-  url: string;
-  output: () => string;
-}
-
 /** Starts `baste serve --database` and resolves once it prints the URL it listens on. */
-function serve(database: string, dataDir: string): Promise<Instance> {
-  const args = [BIN, 'serve', '--app', EXAMPLE, '--port', '0', '--database', database, '--data-dir', dataDir, '--log-level', 'warn'];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 20_000);
-    const onData = (chunk: Buffer) => {
-      out += chunk.toString();
-      const m = /at (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ child, url: m[1]!, output: () => out });
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited with ${code}:\n${out}`));
-    });
-  });
-}
-
-const stop = (s: Instance, signal: NodeJS.Signals = 'SIGTERM') =>
-  new Promise<number | null>((resolve) => {
-    if (s.child.exitCode !== null || s.child.signalCode !== null) return resolve(s.child.exitCode);
-    s.child.removeAllListeners('exit');
-    s.child.once('exit', (code) => resolve(code));
-    s.child.kill(signal);
-  });
+const serve = (database: string, dataDir: string) =>
+  serveCli(['--app', EXAMPLE, '--database', database, '--data-dir', dataDir, '--log-level', 'warn']);
 
 async function call(base: Instance, method: string, path: string, opts: { token?: string; body?: unknown } = {}) {
   const headers: Record<string, string> = {};
@@ -89,7 +54,11 @@ describe('several instances on one PostgreSQL database', { skip: skipWithoutPost
     db = await freshDatabase();
     tmp = mkdtempSync(join(tmpdir(), 'baste-multi-'));
     // Started together on an empty database: both migrate and create signing keys at once.
-    [a, b] = await Promise.all([serve(db.url, join(tmp, 'a')), serve(db.url, join(tmp, 'b'))]);
+    const started = await Promise.allSettled([serve(db.url, join(tmp, 'a')), serve(db.url, join(tmp, 'b'))]);
+    // Keep whichever started, so after() stops it even when the other failed (no hung run).
+    [a, b] = started.map((s) => (s.status === 'fulfilled' ? s.value : undefined)) as [typeof a, typeof b];
+    const failed = started.find((s) => s.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
   });
 
   after(async () => {

@@ -4,11 +4,12 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { FacebookCredential, MemoryStorage, Stitch, StitchAppClientConfiguration, UserPasswordCredential } from 'mongodb-stitch-server-sdk';
+import { FacebookCredential, UserPasswordCredential } from 'mongodb-stitch-server-sdk';
 import * as Realm from 'realm-web';
 import { startGraphApi, type FacebookUser, type FakeGraphApi } from './fakes/graph-api.js';
 import { APP_REDIRECT, browse, fragmentOf, installRealmPopup } from './helpers/oauth.js';
 import { appConfig, autoConfirmUserpass, provider, startServer, uniqueEmail, type TestServer } from './helpers/server.js';
+import { stitchClientFor } from './helpers/stitch.js';
 
 const popups = installRealmPopup();
 
@@ -47,11 +48,7 @@ const profileOf = async (accessToken: string) =>
   (await fetch(`${server.url}/api/client/v2.0/auth/profile`, { headers: { authorization: `Bearer ${accessToken}` } })).json() as Promise<Record<string, any>>;
 
 function stitchClient() {
-  Stitch.clearApps();
-  return Stitch.initializeAppClient(
-    APP_ID,
-    new StitchAppClientConfiguration.Builder().withBaseUrl(server.url).withStorage(new MemoryStorage(`fb-${Date.now()}-${n++}`)).build(),
-  );
+  return stitchClientFor(server, `fb-${Date.now()}-${n++}`);
 }
 
 before(async () => {

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { GoogleCredential, MemoryStorage, Stitch, StitchAppClientConfiguration, UserPasswordCredential } from 'mongodb-stitch-server-sdk';
+import { GoogleCredential, UserPasswordCredential } from 'mongodb-stitch-server-sdk';
 import * as Realm from 'realm-web';
 import { checkProviders } from '../src/auth/service.js';
 import { ConfigError } from '../src/errors.js';
@@ -16,6 +16,7 @@ import { openSqliteStore } from '../src/store/sqlite/index.js';
 import { startOidcProvider, type FakeOidcProvider, type OidcUser } from './fakes/oidc-provider.js';
 import { APP_REDIRECT, browse, fragmentOf, installRealmPopup } from './helpers/oauth.js';
 import { appConfig, autoConfirmUserpass, decodeJwt, provider, startServer, uniqueEmail, type TestServer } from './helpers/server.js';
+import { stitchClientFor } from './helpers/stitch.js';
 
 // Before any Realm.App exists: the popup is driven in-process.
 const popups = installRealmPopup();
@@ -59,11 +60,7 @@ const profileOf = async (accessToken: string) =>
 const anonLogin = () => post('anon-user/login', {}).then((r) => r.json);
 
 function stitchClient() {
-  Stitch.clearApps();
-  return Stitch.initializeAppClient(
-    APP_ID,
-    new StitchAppClientConfiguration.Builder().withBaseUrl(server.url).withStorage(new MemoryStorage(`google-${Date.now()}-${n++}`)).build(),
-  );
+  return stitchClientFor(server, `google-${Date.now()}-${n++}`);
 }
 
 before(async () => {

@@ -6,37 +6,12 @@
 // sends (method, URL, headers, body) and what it got back can be asserted.
 
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as Realm from 'realm-web';
 import type { DeviceRecord } from '../src/store/store.js';
-import {
-  appConfig,
-  autoConfirmUserpass,
-  decodeJwt,
-  emailConfirmUserpass,
-  provider,
-  startServer,
-  tokensOf,
-  uniqueEmail,
-  type TestServer,
-} from './helpers/server.js';
-
-const RESET_FN = new Map([
-  [
-    'resetFn',
-    {
-      name: 'resetFn',
-      private: true,
-      runAsSystem: false,
-      canEvaluate: undefined,
-      file: 'functions/resetFn.js',
-      source: 'exports = function({ username, password, currentPasswordValid }, mode) { return { status: mode === "ok" ? "success" : mode === "later" ? "pending" : "fail" }; };',
-    },
-  ],
-]);
+import { API, calls, cls, fakeLocationServer, loginPath, raw, startSdkServers, userpassPath } from './helpers/sdk-e2e.js';
+import { decodeJwt, tokensOf, uniqueEmail, type TestServer } from './helpers/server.js';
 
 // ---------------------------------------------------------------------------------------------
 // Recording fetch and App factory
@@ -94,13 +69,6 @@ function newApp(server: { url: string; appId: string }, extra: Record<string, un
   return { app, log, storage };
 }
 
-const API = '/api/client/v2.0';
-const loginPath = (appId: string, providerName: string) => `${API}/app/${appId}/auth/providers/${providerName}/login`;
-const userpassPath = (appId: string, route: string) => `${API}/app/${appId}/auth/providers/local-userpass/${route}`;
-/** Success codes are only suggestions in the spec (§2.2): any 2xx is a success to both SDKs. */
-const cls = (s?: number) => (s !== undefined && s >= 200 && s < 300 ? '2xx' : s);
-const calls = (log: Rec[]) => log.map((r) => `${r.method} ${r.path}${new URL(r.url).search}`);
-
 /** Asserts a MongoDBRealmError with the given status and code (and, optionally, message text). */
 async function rejectsRealm(p: Promise<unknown>, statusCode: number, errorCode: string, text?: string | RegExp) {
   await assert.rejects(p, (err: unknown) => {
@@ -113,37 +81,10 @@ async function rejectsRealm(p: Promise<unknown>, statusCode: number, errorCode: 
   });
 }
 
-/** A raw request straight at the server (not through the SDK). */
-async function raw(server: TestServer, method: string, path: string, token?: string, body?: unknown) {
-  const headers: Record<string, string> = {};
-  if (token !== undefined) headers.authorization = `Bearer ${token}`;
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(server.url + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  return { status: res.status, contentType: res.headers.get('content-type'), json: text ? JSON.parse(text) : undefined };
-}
-
 async function registerAndLogIn(c: Client, email = uniqueEmail('rw'), password = 'password1') {
   await c.app.emailPasswordAuth.registerUser({ email, password });
   const user = await c.app.logIn(Realm.Credentials.emailPassword(email, password));
   return { user, email, password };
-}
-
-/** A server that only answers the location route, pointing clients at `hostname`. */
-async function fakeLocationServer(hostname: string): Promise<{ url: string; hits: string[]; close(): Promise<void> }> {
-  const hits: string[] = [];
-  const srv: Server = createServer((req, res) => {
-    hits.push(`${req.method} ${req.url}`);
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ deployment_model: 'GLOBAL', location: 'US-VA', hostname, ws_hostname: hostname.replace(/^http/, 'ws') }));
-  });
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const { port } = srv.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    hits,
-    close: () => new Promise<void>((resolve) => srv.close(() => resolve())),
-  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -156,29 +97,7 @@ let shortTtl: TestServer; // access tokens live 2 s
 const devices: DeviceRecord[] = [];
 
 before(async () => {
-  [main, confirming, resetFn, shortTtl] = await Promise.all([
-    startServer(
-      appConfig([
-        provider('anon-user'),
-        autoConfirmUserpass(),
-        autoConfirmUserpass({ name: 'my-userpass' }),
-        autoConfirmUserpass({ name: 'off-userpass', disabled: true }),
-      ]),
-    ),
-    startServer(appConfig([provider('anon-user'), emailConfirmUserpass()])),
-    startServer({
-      ...appConfig([provider('local-userpass', { autoConfirm: true, runResetFunction: true, resetFunctionName: 'resetFn' })]),
-      functions: RESET_FN,
-    }),
-    startServer(appConfig([provider('anon-user'), autoConfirmUserpass()]), { sessions: { accessTokenTtlSeconds: 2 } }),
-  ]);
-  // What the server records about devices, seen from the inside.
-  const store = main.baste.store;
-  const upsert = store.upsertDevice.bind(store);
-  store.upsertDevice = async (d: DeviceRecord) => {
-    devices.push(d);
-    return upsert(d);
-  };
+  ({ main, confirming, resetFn, shortTtl } = await startSdkServers(devices));
 });
 
 after(async () => {

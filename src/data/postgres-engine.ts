@@ -15,6 +15,36 @@ export interface PostgresDocumentsOptions {
   readonly maxConnections?: number;
 }
 
+/** Arbitrary first half of the advisory lock key ('bdoc'); the second half is the schema. */
+const CREATE_LOCK = 0x62646f63;
+
+/**
+ * Creates the table when missing. Two `CREATE TABLE IF NOT EXISTS` racing each other can still
+ * collide in PostgreSQL's catalog, so instances starting together take turns under a lock.
+ */
+async function createTable(pool: pg.Pool, schema: string | undefined): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [CREATE_LOCK, schema ?? '']);
+    if (schema) await client.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+    // A serial column keeps insertion order.
+    await client.query(`CREATE TABLE IF NOT EXISTS documents (
+      seq BIGSERIAL,
+      ns  TEXT NOT NULL,
+      id  TEXT NOT NULL,
+      doc TEXT NOT NULL,
+      PRIMARY KEY (ns, id)
+    )`);
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
 export async function openPostgresDocuments(url: string, opts: PostgresDocumentsOptions = {}): Promise<DocumentEngine> {
   if (opts.schema !== undefined && !/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(opts.schema)) throw new Error(`invalid PostgreSQL schema name '${opts.schema}'`);
   const pool = new pg.Pool({
@@ -24,15 +54,7 @@ export async function openPostgresDocuments(url: string, opts: PostgresDocuments
   });
   pool.on('error', () => undefined); // an idle connection dropping is not fatal; the next query reconnects
   try {
-    if (opts.schema) await pool.query(`CREATE SCHEMA IF NOT EXISTS "${opts.schema}"`);
-    // Idempotent: several instances may start at once. A serial column keeps insertion order.
-    await pool.query(`CREATE TABLE IF NOT EXISTS documents (
-      seq BIGSERIAL,
-      ns  TEXT NOT NULL,
-      id  TEXT NOT NULL,
-      doc TEXT NOT NULL,
-      PRIMARY KEY (ns, id)
-    )`);
+    await createTable(pool, opts.schema);
   } catch (err) {
     await pool.end();
     throw err;

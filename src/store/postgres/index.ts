@@ -32,9 +32,24 @@ import type {
   UserType,
 } from '../store.js';
 import { likeSubstring } from '../like.js';
+import {
+  flag,
+  toAccount,
+  toActive,
+  toAdminToken,
+  toApiKey,
+  toAuditEntry,
+  toDevice,
+  toIdentity,
+  toOAuthState,
+  toSession,
+  toSigningKey,
+  toUser,
+  toUserpassToken,
+  type Row,
+} from '../rows.js';
 import { MIGRATIONS } from './schema.js';
 
-type Row = Record<string, unknown>;
 type Queryable = pg.Pool | pg.PoolClient;
 
 export interface PostgresStoreOptions {
@@ -137,53 +152,6 @@ async function inTransaction<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise
 /** A transaction the caller ends itself by returning `ROLLBACK` instead of a result. */
 const ROLLBACK = Symbol('rollback');
 
-const toSession = (r: Row): SessionRecord => ({
-  id: r.id as string,
-  userId: r.user_id as string,
-  refreshHash: r.refresh_hash as string,
-  deviceId: r.device_id as string,
-  providerName: r.provider_name as string,
-  providerType: r.provider_type as string,
-  createdAt: r.created_at as number,
-  expiresAt: r.expires_at as number,
-  apiKeyId: (r.api_key_id as string | null) ?? null,
-});
-
-const toApiKey = (r: Row): ApiKeyRecord => ({
-  id: r.id as string,
-  userId: r.user_id as string,
-  kind: r.kind as ApiKeyRecord['kind'],
-  name: r.name as string,
-  keyHash: r.key_hash as string,
-  disabled: r.disabled === true,
-  createdAt: r.created_at as number,
-});
-
-const toActive = (r: Row | undefined): ActiveSession | null =>
-  r ? { session: toSession(r), userDisabled: r.user_disabled === true } : null;
-
-const toAccount = (r: Row): UserpassAccount => ({
-  id: r.id as string,
-  email: r.email as string,
-  passwordHash: r.password_hash as string,
-  confirmed: r.confirmed === true,
-  createdAt: r.created_at as number,
-});
-
-const toOAuthState = (r: Row): OAuthStateRecord => ({
-  idHash: r.id_hash as string,
-  providerName: r.provider_name as string,
-  clientState: r.client_state as string,
-  redirectUri: r.redirect_uri as string,
-  callbackUrl: r.callback_url as string,
-  device: JSON.parse(r.device as string) as Record<string, unknown>,
-  linkSessionId: (r.link_session_id as string | null) ?? null,
-  codeVerifier: r.code_verifier as string,
-  nonce: r.nonce as string,
-  createdAt: r.created_at as number,
-  expiresAt: r.expires_at as number,
-});
-
 const SESSION_WITH_USER = 'SELECT s.*, u.disabled AS user_disabled FROM sessions s JOIN users u ON u.id = s.user_id';
 
 /** Users joined with their identities (`u` may be a CTE), one row per identity. */
@@ -197,45 +165,15 @@ function groupUsers(rows: Row[]): UserRecord[] {
     const id = row.id as string;
     let user = users.get(id);
     if (!user) {
-      user = {
-        id,
-        type: row.type as UserType,
-        disabled: row.disabled === true,
-        createdAt: row.created_at as number,
-        lastAuthAt: row.last_auth_at as number,
-        identities: [],
-      };
+      user = toUser(row, [] as IdentityRecord[]);
       users.set(id, user);
     }
     if (row.external_id === null) continue;
-    user.identities.push({
-      externalId: row.external_id as string,
-      providerName: row.provider_name as string,
-      providerType: row.provider_type as string,
-      providerId: row.provider_id as string,
-      data: JSON.parse(row.data as string) as Record<string, unknown>,
-      createdAt: row.identity_created_at as number,
-    });
+    // The identity's created_at comes aliased, next to the user's.
+    user.identities.push(toIdentity({ ...row, created_at: row.identity_created_at }));
   }
   return [...users.values()];
 }
-
-const toAdminToken = (r: Row): AdminTokenRecord => ({
-  id: r.id as string,
-  name: r.name as string,
-  tokenHash: r.token_hash as string,
-  createdAt: r.created_at as number,
-});
-
-const toAuditEntry = (r: Row): AuditEntry => ({
-  id: r.id as string,
-  at: r.at as number,
-  actorId: r.actor_id as string,
-  actorName: r.actor_name as string,
-  action: r.action as string,
-  target: r.target as string,
-  details: JSON.parse(r.details as string) as Record<string, unknown>,
-});
 
 class PostgresStore implements Store {
   private closed = false;
@@ -445,7 +383,7 @@ class PostgresStore implements Store {
       'SELECT k.*, u.disabled AS user_disabled FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.key_hash = $1',
       [hash],
     );
-    return r ? { key: toApiKey(r), userDisabled: r.user_disabled === true } : null;
+    return r ? { key: toApiKey(r), userDisabled: flag(r.user_disabled) } : null;
   }
 
   async setApiKeyDisabled(userId: string, id: string, disabled: boolean): Promise<boolean> {
@@ -512,16 +450,7 @@ class PostgresStore implements Store {
 
   async listDevices(userId: string): Promise<DeviceRecord[]> {
     const rows = await this.rows('SELECT * FROM devices WHERE user_id = $1 ORDER BY last_seen_at DESC', [userId]);
-    return rows.map((r) => ({
-      id: r.id as string,
-      userId: r.user_id as string,
-      platform: (r.platform as string | null) ?? undefined,
-      platformVersion: (r.platform_version as string | null) ?? undefined,
-      sdkVersion: (r.sdk_version as string | null) ?? undefined,
-      appId: (r.app_id as string | null) ?? undefined,
-      appVersion: (r.app_version as string | null) ?? undefined,
-      lastSeenAt: r.last_seen_at as number,
-    }));
+    return rows.map(toDevice);
   }
 
   async createUserpassAccount(a: UserpassAccount): Promise<'created' | 'exists'> {
@@ -566,14 +495,7 @@ class PostgresStore implements Store {
 
   async takeUserpassToken(id: string, tokenHash: string): Promise<UserpassToken | null> {
     const r = await this.one('DELETE FROM userpass_tokens WHERE id = $1 AND token_hash = $2 RETURNING *', [id, tokenHash]);
-    if (!r) return null;
-    return {
-      id: r.id as string,
-      accountId: r.account_id as string,
-      kind: r.kind as UserpassToken['kind'],
-      tokenHash: r.token_hash as string,
-      expiresAt: r.expires_at as number,
-    };
+    return r ? toUserpassToken(r) : null;
   }
 
   async hitCounter(key: string, windowMs: number, now: number) {
@@ -637,12 +559,7 @@ class PostgresStore implements Store {
 
   async listSigningKeys(): Promise<SigningKeyRecord[]> {
     const rows = await this.rows('SELECT * FROM signing_keys ORDER BY created_at, kid');
-    return rows.map((r) => ({
-      kid: r.kid as string,
-      secret: r.secret as string,
-      createdAt: r.created_at as number,
-      retiredAt: (r.retired_at as number | null) ?? null,
-    }));
+    return rows.map(toSigningKey);
   }
 
   async rotateSigningKey(key: SigningKeyRecord): Promise<void> {

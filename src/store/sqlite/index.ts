@@ -10,7 +10,6 @@ import type {
   ApiKeyRecord,
   AuditEntry,
   DeviceRecord,
-  IdentityRecord,
   LinkOutcome,
   NewIdentity,
   OAuthStateRecord,
@@ -24,9 +23,23 @@ import type {
   UserType,
 } from '../store.js';
 import { likeSubstring } from '../like.js';
+import {
+  flag,
+  toAccount,
+  toActive,
+  toAdminToken,
+  toApiKey,
+  toAuditEntry,
+  toDevice,
+  toIdentity,
+  toOAuthState,
+  toSession,
+  toSigningKey,
+  toUser,
+  toUserpassToken,
+  type Row,
+} from '../rows.js';
 import { MIGRATIONS } from './schema.js';
-
-type Row = Record<string, unknown>;
 
 export function openSqliteStore(file: string): Store {
   const db = new Database(file);
@@ -52,76 +65,6 @@ function migrate(db: Database.Database): void {
     }).immediate();
   });
 }
-
-const toSession = (r: Row): SessionRecord => ({
-  id: r.id as string,
-  userId: r.user_id as string,
-  refreshHash: r.refresh_hash as string,
-  deviceId: r.device_id as string,
-  providerName: r.provider_name as string,
-  providerType: r.provider_type as string,
-  createdAt: r.created_at as number,
-  expiresAt: r.expires_at as number,
-  apiKeyId: (r.api_key_id as string | null) ?? null,
-});
-
-const toApiKey = (r: Row): ApiKeyRecord => ({
-  id: r.id as string,
-  userId: r.user_id as string,
-  kind: r.kind as ApiKeyRecord['kind'],
-  name: r.name as string,
-  keyHash: r.key_hash as string,
-  disabled: r.disabled === 1,
-  createdAt: r.created_at as number,
-});
-
-const toIdentity = (r: Row): IdentityRecord => ({
-  externalId: r.external_id as string,
-  providerName: r.provider_name as string,
-  providerType: r.provider_type as string,
-  providerId: r.provider_id as string,
-  data: JSON.parse(r.data as string) as Record<string, unknown>,
-  createdAt: r.created_at as number,
-});
-
-const toOAuthState = (r: Row): OAuthStateRecord => ({
-  idHash: r.id_hash as string,
-  providerName: r.provider_name as string,
-  clientState: r.client_state as string,
-  redirectUri: r.redirect_uri as string,
-  callbackUrl: r.callback_url as string,
-  device: JSON.parse(r.device as string) as Record<string, unknown>,
-  linkSessionId: (r.link_session_id as string | null) ?? null,
-  codeVerifier: r.code_verifier as string,
-  nonce: r.nonce as string,
-  createdAt: r.created_at as number,
-  expiresAt: r.expires_at as number,
-});
-
-const toAccount = (r: Row): UserpassAccount => ({
-  id: r.id as string,
-  email: r.email as string,
-  passwordHash: r.password_hash as string,
-  confirmed: r.confirmed === 1,
-  createdAt: r.created_at as number,
-});
-
-const toAdminToken = (r: Row): AdminTokenRecord => ({
-  id: r.id as string,
-  name: r.name as string,
-  tokenHash: r.token_hash as string,
-  createdAt: r.created_at as number,
-});
-
-const toAuditEntry = (r: Row): AuditEntry => ({
-  id: r.id as string,
-  at: r.at as number,
-  actorId: r.actor_id as string,
-  actorName: r.actor_name as string,
-  action: r.action as string,
-  target: r.target as string,
-  details: JSON.parse(r.details as string) as Record<string, unknown>,
-});
 
 class SqliteStore implements Store {
   private readonly q;
@@ -284,18 +227,11 @@ class SqliteStore implements Store {
 
   async getUser(id: string): Promise<UserRecord | null> {
     const r = this.q.user.get(id) as Row | undefined;
-    return r ? this.toUser(r) : null;
+    return r ? this.withIdentities(r) : null;
   }
 
-  private toUser(r: Row): UserRecord {
-    return {
-      id: r.id as string,
-      type: r.type as UserType,
-      disabled: r.disabled === 1,
-      createdAt: r.created_at as number,
-      lastAuthAt: r.last_auth_at as number,
-      identities: (this.q.identitiesOf.all(r.id) as Row[]).map(toIdentity),
-    };
+  private withIdentities(r: Row): UserRecord {
+    return toUser(r, (this.q.identitiesOf.all(r.id) as Row[]).map(toIdentity));
   }
 
   async findIdentityOwner(providerName: string, externalId: string) {
@@ -374,7 +310,7 @@ class SqliteStore implements Store {
 
   async findApiKeyByHash(hash: string) {
     const r = this.q.keyByHash.get(hash) as Row | undefined;
-    return r ? { key: toApiKey(r), userDisabled: r.user_disabled === 1 } : null;
+    return r ? { key: toApiKey(r), userDisabled: flag(r.user_disabled) } : null;
   }
 
   async setApiKeyDisabled(userId: string, id: string, disabled: boolean): Promise<boolean> {
@@ -438,16 +374,7 @@ class SqliteStore implements Store {
   }
 
   async listDevices(userId: string): Promise<DeviceRecord[]> {
-    return (this.q.devicesOf.all(userId) as Row[]).map((r) => ({
-      id: r.id as string,
-      userId: r.user_id as string,
-      platform: (r.platform as string | null) ?? undefined,
-      platformVersion: (r.platform_version as string | null) ?? undefined,
-      sdkVersion: (r.sdk_version as string | null) ?? undefined,
-      appId: (r.app_id as string | null) ?? undefined,
-      appVersion: (r.app_version as string | null) ?? undefined,
-      lastSeenAt: r.last_seen_at as number,
-    }));
+    return (this.q.devicesOf.all(userId) as Row[]).map(toDevice);
   }
 
   async createUserpassAccount(a: UserpassAccount): Promise<'created' | 'exists'> {
@@ -483,14 +410,7 @@ class SqliteStore implements Store {
 
   async takeUserpassToken(id: string, tokenHash: string): Promise<UserpassToken | null> {
     const r = this.q.takeToken.get(id, tokenHash) as Row | undefined;
-    if (!r) return null;
-    return {
-      id: r.id as string,
-      accountId: r.account_id as string,
-      kind: r.kind as UserpassToken['kind'],
-      tokenHash: r.token_hash as string,
-      expiresAt: r.expires_at as number,
-    };
+    return r ? toUserpassToken(r) : null;
   }
 
   async hitCounter(key: string, windowMs: number, now: number) {
@@ -537,12 +457,7 @@ class SqliteStore implements Store {
   }
 
   async listSigningKeys(): Promise<SigningKeyRecord[]> {
-    return (this.q.keys.all() as Row[]).map((r) => ({
-      kid: r.kid as string,
-      secret: r.secret as string,
-      createdAt: r.created_at as number,
-      retiredAt: (r.retired_at as number | null) ?? null,
-    }));
+    return (this.q.keys.all() as Row[]).map(toSigningKey);
   }
 
   async rotateSigningKey(key: SigningKeyRecord): Promise<void> {
@@ -575,7 +490,7 @@ class SqliteStore implements Store {
     }
     const sql = `SELECT u.* FROM users u ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY u.id LIMIT ?`;
     const rows = this.db.prepare(sql).all(...params, query.limit) as Row[];
-    return rows.map((r) => this.toUser(r));
+    return rows.map((r) => this.withIdentities(r));
   }
 
   async listSessionsOfUser(userId: string): Promise<SessionRecord[]> {
@@ -615,9 +530,4 @@ class SqliteStore implements Store {
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
   }
-}
-
-function toActive(r: Row | undefined): ActiveSession | null {
-  if (!r) return null;
-  return { session: toSession(r), userDisabled: r.user_disabled === 1 };
 }
