@@ -216,3 +216,26 @@ export async function getJson(
   }
   return { status: res.status, body: body as Record<string, unknown> };
 }
+
+/**
+ * The authorization-code request URL both providers send the browser to: our callback, the
+ * scope, our state and a PKCE challenge (plus provider-specific extras such as an OIDC nonce).
+ */
+export async function authorizationRequestUrl(
+  endpoint: string | URL,
+  request: { readonly callbackUrl: string; readonly state: string; readonly codeVerifier: string },
+  clientId: string,
+  scope: string,
+  extra: Readonly<Record<string, string>> = {},
+): Promise<string> {
+  const url = new URL(endpoint);
+  url.searchParams.set('client_id', clientId);
+  url.searchParams.set('redirect_uri', request.callbackUrl);
+  url.searchParams.set('response_type', 'code');
+  url.searchParams.set('scope', scope);
+  url.searchParams.set('state', request.state);
+  for (const [k, v] of Object.entries(extra)) url.searchParams.set(k, v);
+  url.searchParams.set('code_challenge', await oauth.calculatePKCECodeChallenge(request.codeVerifier));
+  url.searchParams.set('code_challenge_method', 'S256');
+  return url.href;
+}

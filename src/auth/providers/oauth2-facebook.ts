@@ -12,6 +12,7 @@ import type { ProviderConfig } from '../../app/model.js';
 import { BasteError } from '../../errors.js';
 import type { AuthProvider, RedirectRequest, VerifiedIdentity } from '../provider.js';
 import {
+  authorizationRequestUrl,
   checkDomainRestrictions,
   checkRedirectUris,
   clientCredentials,
@@ -154,17 +155,7 @@ export async function facebookProvider(config: ProviderConfig, deps: OAuthProvid
       return verifyAccessToken(accessToken);
     },
     redirect: {
-      async authorizationUrl(request: RedirectRequest): Promise<string> {
-        const url = new URL(settings.dialogUrl);
-        url.searchParams.set('client_id', settings.clientId);
-        url.searchParams.set('redirect_uri', request.callbackUrl);
-        url.searchParams.set('response_type', 'code');
-        url.searchParams.set('scope', scope.join(','));
-        url.searchParams.set('state', request.state);
-        url.searchParams.set('code_challenge', await oauth.calculatePKCECodeChallenge(request.codeVerifier));
-        url.searchParams.set('code_challenge_method', 'S256');
-        return url.href;
-      },
+      authorizationUrl: (request: RedirectRequest) => authorizationRequestUrl(settings.dialogUrl, request, settings.clientId, scope.join(',')),
       async complete(params: URLSearchParams, request: RedirectRequest): Promise<VerifiedIdentity> {
         let accessToken: string;
         try {

@@ -14,6 +14,7 @@ import type { ProviderConfig } from '../../app/model.js';
 import { BasteError, ConfigError } from '../../errors.js';
 import type { AuthProvider, LoginContext, RedirectRequest, VerifiedIdentity } from '../provider.js';
 import {
+  authorizationRequestUrl,
   checkDomainRestrictions,
   checkRedirectUris,
   clientCredentials,
@@ -255,18 +256,8 @@ export async function googleProvider(config: ProviderConfig, deps: OAuthProvider
       throw new BasteError('MissingParameter', `${LABEL} login needs an 'authCode' or an 'id_token'`);
     },
     redirect: {
-      async authorizationUrl(request: RedirectRequest): Promise<string> {
-        const url = new URL(settings.authorizationEndpoint);
-        url.searchParams.set('client_id', settings.clientId);
-        url.searchParams.set('redirect_uri', request.callbackUrl);
-        url.searchParams.set('response_type', 'code');
-        url.searchParams.set('scope', scope.join(' '));
-        url.searchParams.set('state', request.state);
-        url.searchParams.set('nonce', request.nonce);
-        url.searchParams.set('code_challenge', await oauth.calculatePKCECodeChallenge(request.codeVerifier));
-        url.searchParams.set('code_challenge_method', 'S256');
-        return url.href;
-      },
+      authorizationUrl: (request: RedirectRequest) =>
+        authorizationRequestUrl(settings.authorizationEndpoint, request, settings.clientId, scope.join(' '), { nonce: request.nonce }),
       async complete(params: URLSearchParams, request: RedirectRequest): Promise<VerifiedIdentity> {
         let callback: URLSearchParams;
         try {
