@@ -307,7 +307,20 @@ async function serve(flags: Flags, io: Io, load: () => Promise<LoadedApp>, dataD
     await documents?.close();
     throw err;
   });
-  const url = await baste.listen(port, flags.host ?? '127.0.0.1');
+  const host = flags.host ?? '127.0.0.1';
+  let url: string;
+  try {
+    url = await baste.listen(port, host);
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code !== 'EADDRINUSE' && code !== 'EACCES' && code !== 'EADDRNOTAVAIL') throw err;
+    await baste.close();
+    await store?.close();
+    await documents?.close();
+    const why = code === 'EADDRINUSE' ? 'is already in use' : code === 'EACCES' ? 'needs privileges' : 'is not an address of this machine';
+    io.stderr.write(`baste: cannot listen on ${host}:${port}: it ${why}; choose another with --port / --host\n`);
+    return 1;
+  }
   logger.info({ app: config.appId, url, dataDir, store: databaseUrl ? 'postgresql' : 'sqlite' }, 'listening');
   io.stdout.write(`Baste is serving app '${config.name}' (${config.appId}) at ${url}\n`);
 

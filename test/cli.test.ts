@@ -30,6 +30,20 @@ describe('baste CLI', () => {
     assert.match(r.stderr, /bogus/);
   });
 
+  it('says clearly when the port is taken', async () => {
+    const { createServer } = await import('node:net');
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const { port } = blocker.address() as { port: number };
+    try {
+      const r = runCli(['serve', '--app', EXAMPLE, '--data-dir', join(tmp, 'busy'), '--port', String(port)]);
+      assert.equal(r.status, 1);
+      assert.match(r.stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: it is already in use`));
+    } finally {
+      blocker.close();
+    }
+  });
+
   it('validates the bundled example', () => {
     const r = runCli(['validate', '--app', EXAMPLE]);
     assert.equal(r.status, 0, r.stderr);
