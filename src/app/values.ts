@@ -1,7 +1,7 @@
 // Values (`values/<name>.json`) and the active environment's values (`environments/<env>.json`).
 
 import { ConfigError } from '../errors.js';
-import type { ValueConfig } from './model.js';
+import type { AppConfig, ValueConfig } from './model.js';
 import type { AppDir } from './dir.js';
 import { asObject, Fields, isValueName, VALUE_NAME_RULE, type Warn } from './check.js';
 
@@ -56,4 +56,11 @@ export async function loadEnvironmentValues(
     return {};
   }
   return new Fields(file, asObject(await dir.readJson(file), file)).object('values') ?? {};
+}
+
+/** Every value as functions and rules see it (`context.values.get`, `%%values`): secret-backed ones resolved. */
+export function resolvedValues(app: Pick<AppConfig, 'values' | 'secrets'>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const v of app.values.values()) out[v.name] = v.fromSecret ? app.secrets.get(String(v.value)) : v.value;
+  return out;
 }

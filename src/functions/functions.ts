@@ -4,6 +4,7 @@
 import { EJSON } from 'bson';
 import type { AppConfig, FunctionConfig } from '../app/model.js';
 import { BasteError } from '../errors.js';
+import { resolvedValues } from '../app/values.js';
 import { ExpressionError, evaluate } from '../rules/expressions.js';
 import type { UserRecord } from '../store/store.js';
 import { mergedUserData } from '../users/users.js';
@@ -20,10 +21,14 @@ export function callUserOf(user: UserRecord, customData: Record<string, unknown>
 }
 
 export class Functions {
+  private readonly values: Record<string, unknown>;
+
   constructor(
     private readonly app: AppConfig,
     private readonly runtime: FunctionRuntime,
-  ) {}
+  ) {
+    this.values = resolvedValues(app);
+  }
 
   private find(name: string): FunctionConfig {
     const fn = this.app.functions.get(name);
@@ -58,15 +63,13 @@ export class Functions {
   }
 
   private async canEvaluate(fn: FunctionConfig, input: { argsEjson: string; user: CallUser; request: CallRequest }): Promise<boolean> {
-    const values: Record<string, unknown> = {};
-    for (const v of this.app.values.values()) values[v.name] = v.fromSecret ? this.app.secrets.get(String(v.value)) : v.value;
     try {
       return await evaluate(
         fn.canEvaluate,
         {
           user: input.user,
           args: EJSON.parse(input.argsEjson, { relaxed: true }),
-          values,
+          values: this.values,
           environment: { tag: this.app.environment, values: this.app.environmentValues },
           request: input.request,
         },

@@ -6,6 +6,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { Binary, EJSON } from 'bson';
 import type { AppConfig, EndpointConfig, HttpMethod, ValidationMethod, WebhookConfig } from '../app/model.js';
 import { BasteError } from '../errors.js';
+import { resolvedValues } from '../app/values.js';
 import { ExpressionError, evaluate } from '../rules/expressions.js';
 import type { CallRequest, CallUser, FunctionRuntime, HttpOutcome } from './runtime.js';
 import { webhookFunctionName, webhookScriptName } from './runtime.js';
@@ -119,6 +120,7 @@ function answerOf(outcome: HttpOutcome, respondResult: boolean, resultEvenWithSt
 export class HttpFunctions {
   private readonly endpoints: readonly EndpointConfig[];
   private readonly webhooks: ReadonlyMap<string, WebhookConfig>;
+  private readonly values: Record<string, unknown>;
 
   constructor(
     private readonly app: AppConfig,
@@ -127,6 +129,7 @@ export class HttpFunctions {
   ) {
     this.endpoints = app.endpoints ?? [];
     this.webhooks = new Map((app.webhooks ?? []).map((w) => [`${w.service}/${w.name}`, w]));
+    this.values = resolvedValues(app);
   }
 
   /**
@@ -170,11 +173,9 @@ export class HttpFunctions {
 
   private async checkCanEvaluate(expr: unknown, user: CallUser | null, request: CallRequest, what: string): Promise<void> {
     if (expr === undefined || expr === null) return;
-    const values: Record<string, unknown> = {};
-    for (const v of this.app.values.values()) values[v.name] = v.fromSecret ? this.app.secrets.get(String(v.value)) : v.value;
     let ok: boolean;
     try {
-      ok = await evaluate(expr, { user: user ?? {}, request, values, environment: { tag: this.app.environment, values: this.app.environmentValues }, args: {} });
+      ok = await evaluate(expr, { user: user ?? {}, request, values: this.values, environment: { tag: this.app.environment, values: this.app.environmentValues }, args: {} });
     } catch (err) {
       if (err instanceof ExpressionError) throw new BasteError('FunctionNotCallable', `can_evaluate of ${what} is not a valid expression: ${err.message}`);
       throw err;

@@ -13,6 +13,7 @@ import { EJSON } from 'bson';
 import type { Logger } from 'pino';
 import type { AppConfig } from '../app/model.js';
 import { BasteError } from '../errors.js';
+import { resolvedValues } from '../app/values.js';
 import { parseDocumentEjson } from '../util/ejson.js';
 import { hostCall } from './host-calls.js';
 import { ISOLATE_PRELUDE, ISOLATE_SETUP, factorySource } from './isolate-source.js';
@@ -211,10 +212,8 @@ export class FunctionRuntime {
       sync: new ivm.Reference((kind: string, payload: string) => hostCall(kind, payload, 'sync')),
       async: new ivm.Reference((kind: string, payload: string) => (kind === 'mongo' ? this.mongoCall(payload) : hostCall(kind, payload, 'async'))),
     };
-    const values: Record<string, unknown> = {};
-    for (const v of this.app.values.values()) values[v.name] = v.fromSecret ? this.app.secrets.get(String(v.value)) : v.value;
     const appFacts = {
-      values,
+      values: resolvedValues(this.app),
       environment: this.app.environment,
       environmentValues: this.app.environmentValues,
       dataSources: [...(this.app.dataSources?.keys() ?? [])],

@@ -9,6 +9,7 @@ import { update as applyModifier } from 'mingo/updater';
 import type { AppConfig, DataSourceConfig } from '../../app/model.js';
 import { BasteError } from '../../errors.js';
 import { DuplicateKeyError, type Doc, type DocumentEngine } from '../../data/engine.js';
+import { resolvedValues } from '../../app/values.js';
 import { parseDocumentEjson } from '../../util/ejson.js';
 import type { CallRequest, CallUser } from '../../functions/runtime.js';
 import { CollectionAccess, rulesFor } from './permissions.js';
@@ -105,12 +106,17 @@ interface Visible {
 }
 
 export class MongoService {
+  /** Resolved once: values and secrets are fixed for the life of the server. */
+  private readonly values: Record<string, unknown>;
+
   constructor(
     private readonly app: AppConfig,
     private readonly engine: DocumentEngine,
     /** `%function` in rules: runs an app function as the system user. */
     private readonly runFunction: (name: string, args: unknown[]) => Promise<unknown>,
-  ) {}
+  ) {
+    this.values = resolvedValues(app);
+  }
 
   private source(service: string): DataSourceConfig {
     const source = this.app.dataSources?.get(service);
@@ -119,13 +125,11 @@ export class MongoService {
   }
 
   private access(source: DataSourceConfig, db: string, coll: string, caller: DataCaller): CollectionAccess {
-    const values: Record<string, unknown> = {};
-    for (const v of this.app.values.values()) values[v.name] = v.fromSecret ? this.app.secrets.get(String(v.value)) : v.value;
     return new CollectionAccess(
       rulesFor(source.collections.get(`${db}.${coll}`), source.defaultRules),
       {
         user: caller.user ?? {},
-        values,
+        values: this.values,
         environment: { tag: this.app.environment, values: this.app.environmentValues },
         request: caller.request ?? {},
       },
