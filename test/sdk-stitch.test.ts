@@ -13,7 +13,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import stitchSdk from 'mongodb-stitch-server-sdk';
 import type { StitchAppClient, StitchUser } from 'mongodb-stitch-server-sdk';
 import { hashRefreshToken } from '../src/sessions/sessions.js';
-import type { DeviceRecord } from '../src/store/store.js';
 import { API, calls, cls, fakeLocationServer, loginPath, raw, startSdkServers, userpassPath } from './helpers/sdk-e2e.js';
 import { decodeJwt, tokensOf, uniqueEmail, type TestServer } from './helpers/server.js';
 
@@ -132,10 +131,9 @@ let main: TestServer; // anon, local-userpass (auto-confirm), my-userpass, a dis
 let confirming: TestServer; // local-userpass with email confirmation
 let resetFn: TestServer; // local-userpass whose password reset runs a function
 let shortTtl: TestServer; // access tokens live 2 s
-const devices: DeviceRecord[] = [];
 
 before(async () => {
-  ({ main, confirming, resetFn, shortTtl } = await startSdkServers(devices));
+  ({ main, confirming, resetFn, shortTtl } = await startSdkServers());
 });
 
 after(async () => {
@@ -304,8 +302,8 @@ describe('Stitch: device information and the login response', () => {
     assert.equal(JSON.parse(logins[1]!.responseBody!).device_id, r1.device_id);
     assert.equal(decodeJwt(authImpl(c).authInfo.accessToken!).sub, user.id);
 
-    const rec1 = devices.find((d) => d.userId === anon.id)!;
-    const rec2 = devices.find((d) => d.userId === user.id)!;
+    const [rec1] = await main.baste.store.listDevices(anon.id);
+    const [rec2] = await main.baste.store.listDevices(user.id);
     assert.ok(rec1 && rec2, 'the server recorded both devices');
     assert.equal(rec1.id, r1.device_id);
     assert.equal(rec2.id, r1.device_id);

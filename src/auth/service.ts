@@ -6,7 +6,7 @@ import type { AccessContext, Sessions } from '../sessions/sessions.js';
 import { callUserOf } from '../functions/functions.js';
 import type { AuthOperation, AuthTriggers } from '../functions/triggers.js';
 import type { CallUser } from '../functions/runtime.js';
-import type { DeviceRecord, Store } from '../store/store.js';
+import type { DeviceRecord, SessionOpening, Store } from '../store/store.js';
 import type { Profile, Users } from '../users/users.js';
 import { isAnonymousOnly } from '../users/users.js';
 import type { Clock } from '../util/clock.js';
@@ -144,28 +144,33 @@ export class AuthService {
     return this.loginVerified(provider, await provider.login(payload, ctx), device);
   }
 
-  /** Opens a session for a credential its provider has verified (POST login, and the end of the OAuth redirect flow). */
+  /**
+   * Opens a session for a credential its provider has verified (POST login, and the end of the
+   * OAuth redirect flow). User, device and session are written in one commit; the access token is
+   * signed last, after the user creation function, so it carries any custom data that function wrote.
+   */
   async loginVerified(provider: AuthProvider, verified: Verified, device: DeviceInfo): Promise<LoginResult & { refresh_token: string }> {
-    const { userId, created } = await this.userFor(provider, verified);
-    if (created && this.hooks.onUserCreated) {
-      try {
-        await this.hooks.onUserCreated(await this.callUser(userId));
-      } catch (err) {
-        // The user creation function failed: so does the creation (the platform's rule).
-        await this.users.delete(userId);
-        throw err instanceof BasteError ? err : new BasteError('FunctionExecutionError', (err as Error).message);
-      }
-    }
-    const deviceId = await this.recordDevice(userId, device);
-    const opened = await this.sessions.open({
-      userId,
-      deviceId,
+    const deviceRecord = this.deviceRecord(device);
+    const { session, refreshToken } = this.sessions.prepare({
+      deviceId: deviceRecord.id,
       providerName: provider.config.name,
       providerType: provider.config.type,
       apiKeyId: 'apiKeyId' in verified ? verified.apiKeyId : null,
     });
+    const { userId, created } = await this.userFor(provider, verified, { session, device: deviceRecord });
+    if (created && this.hooks.onUserCreated) {
+      try {
+        await this.hooks.onUserCreated(await this.callUser(userId));
+      } catch (err) {
+        // The user creation function failed: so does the creation (the platform's rule), and the
+        // session written with it goes too; its tokens were never handed out.
+        await this.users.delete(userId);
+        throw err instanceof BasteError ? err : new BasteError('FunctionExecutionError', (err as Error).message);
+      }
+    }
+    const accessToken = await this.sessions.accessTokenFor({ id: session.id, userId, deviceId: deviceRecord.id });
     await this.announce(created ? ['CREATE', 'LOGIN'] : ['LOGIN'], [provider.config.type], userId);
-    return { access_token: opened.accessToken, refresh_token: opened.refreshToken, user_id: userId, device_id: deviceId };
+    return { access_token: accessToken, refresh_token: refreshToken, user_id: userId, device_id: deviceRecord.id };
   }
 
   /** `login?link=true`: adds the credential's identity to the caller's user; the session stays the same. */
@@ -288,10 +293,16 @@ export class AuthService {
     if (userId) await this.store.deleteSessionsOfUser(userId);
   }
 
-  /** The user a verified credential logs in: named by it (API keys), or found or created by its identity. */
-  private async userFor(provider: AuthProvider, verified: Verified): Promise<{ userId: string; created: boolean }> {
-    if ('userId' in verified) return { userId: verified.userId, created: false };
-    const { userId, created, disabled } = await this.users.loginWithIdentity(this.identityOf(provider, verified));
+  /**
+   * The user a verified credential logs in: named by it (API keys), or found or created by its
+   * identity; the session opens with it.
+   */
+  private async userFor(provider: AuthProvider, verified: Verified, open: SessionOpening): Promise<{ userId: string; created: boolean }> {
+    if ('userId' in verified) {
+      await this.store.openSession({ ...open.session, userId: verified.userId }, { ...open.device, userId: verified.userId });
+      return { userId: verified.userId, created: false };
+    }
+    const { userId, created, disabled } = await this.users.loginWithIdentity(this.identityOf(provider, verified), 'normal', open);
     if (disabled) throw new BasteError('UserDisabled', 'user is disabled');
     return { userId, created };
   }
@@ -306,14 +317,13 @@ export class AuthService {
     };
   }
 
-  /** Keeps the client's device id when it is a valid ObjectId, else issues one. */
-  private async recordDevice(userId: string, device: DeviceInfo): Promise<string> {
+  /** The login's device: the client's id when it is a valid ObjectId, else a new one. */
+  private deviceRecord(device: DeviceInfo): Omit<DeviceRecord, 'userId'> {
     const id = device.deviceId && isObjectIdHex(device.deviceId) && !/^0+$/.test(device.deviceId)
       ? device.deviceId.toLowerCase()
       : newObjectIdHex();
-    const record: DeviceRecord = {
+    return {
       id,
-      userId,
       platform: device.platform,
       platformVersion: device.platformVersion,
       sdkVersion: device.sdkVersion,
@@ -321,7 +331,5 @@ export class AuthService {
       appVersion: device.appVersion,
       lastSeenAt: this.clock(),
     };
-    await this.store.upsertDevice(record);
-    return id;
   }
 }

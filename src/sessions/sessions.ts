@@ -47,6 +47,34 @@ export class Sessions {
     private readonly customData: CustomDataLookup = async () => undefined,
   ) {}
 
+  /**
+   * A new session's record and refresh token, not yet stored: the caller writes it together with
+   * the rest of the login (Store.loginIdentity / openSession), then signs its access token.
+   */
+  prepare(input: {
+    deviceId: string;
+    providerName: string;
+    providerType: string;
+    apiKeyId?: string | null;
+  }): { session: Omit<SessionRecord, 'userId'>; refreshToken: string } {
+    const now = this.clock();
+    const refreshToken = randomToken(32);
+    return {
+      refreshToken,
+      session: {
+        id: newObjectIdHex(),
+        refreshHash: hashRefreshToken(refreshToken),
+        deviceId: input.deviceId,
+        providerName: input.providerName,
+        providerType: input.providerType,
+        apiKeyId: input.apiKeyId ?? null,
+        createdAt: now,
+        expiresAt: now + this.settings.refreshTokenTtlSeconds * 1000,
+      },
+    };
+  }
+
+  /** Opens a session for a known user on a device already recorded (links). */
   async open(input: {
     userId: string;
     deviceId: string;
@@ -54,21 +82,10 @@ export class Sessions {
     providerType: string;
     apiKeyId?: string | null;
   }): Promise<OpenedSession> {
-    const now = this.clock();
-    const refreshToken = randomToken(32);
-    const session: SessionRecord = {
-      id: newObjectIdHex(),
-      userId: input.userId,
-      refreshHash: hashRefreshToken(refreshToken),
-      deviceId: input.deviceId,
-      providerName: input.providerName,
-      providerType: input.providerType,
-      apiKeyId: input.apiKeyId ?? null,
-      createdAt: now,
-      expiresAt: now + this.settings.refreshTokenTtlSeconds * 1000,
-    };
-    await this.store.createSession(session);
-    return { sessionId: session.id, accessToken: await this.accessTokenFor(session), refreshToken };
+    const { session, refreshToken } = this.prepare(input);
+    const record: SessionRecord = { ...session, userId: input.userId };
+    await this.store.createSession(record);
+    return { sessionId: record.id, accessToken: await this.accessTokenFor(record), refreshToken };
   }
 
   /** Signs a fresh access token for a session, re-reading custom user data. */

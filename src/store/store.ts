@@ -170,13 +170,24 @@ export interface ActiveSession {
   readonly userDisabled: boolean;
 }
 
+/** A session about to open on a device, for a user the store resolves: written with the login. */
+export interface SessionOpening {
+  readonly session: Omit<SessionRecord, 'userId'>;
+  readonly device: Omit<DeviceRecord, 'userId'>;
+}
+
 export interface Store {
-  /** Find the user owning the identity (refreshing its data and last login) or create user and identity, atomically. */
+  /**
+   * Find the user owning the identity (refreshing its data and last login) or create user and
+   * identity, atomically. With `open`, the device and session are written in the same commit
+   * (one fsync per login), unless the user is disabled: then nothing is written.
+   */
   loginIdentity(input: {
     identity: NewIdentity;
     newUserId: string;
     userType: UserType;
     now: number;
+    open?: SessionOpening;
   }): Promise<{ userId: string; created: boolean; disabled: boolean }>;
   /** Attach an identity to an existing user unless another user owns it. */
   linkIdentity(userId: string, identity: NewIdentity, now: number): Promise<LinkOutcome>;
@@ -189,6 +200,8 @@ export interface Store {
   deleteInactiveAnonymousUsers(before: number): Promise<number>;
 
   createSession(session: SessionRecord): Promise<void>;
+  /** Records the device (insert or update) and creates the session, in one commit. */
+  openSession(session: SessionRecord, device: DeviceRecord): Promise<void>;
   findSessionByRefreshHash(hash: string): Promise<ActiveSession | null>;
   findSession(id: string): Promise<ActiveSession | null>;
   /** Marks user and session as used now (refresh). */

@@ -2,7 +2,7 @@
 
 import type { AppConfig } from '../app/model.js';
 import { BasteError } from '../errors.js';
-import type { NewIdentity, Store, UserRecord, UserType } from '../store/store.js';
+import type { NewIdentity, SessionOpening, Store, UserRecord, UserType } from '../store/store.js';
 import type { Clock } from '../util/clock.js';
 import { newObjectIdHex } from '../util/ids.js';
 
@@ -31,8 +31,8 @@ export class Users {
   ) {}
 
   /** The user owning the identity, created with it on first login. */
-  async loginWithIdentity(identity: NewIdentity, userType: UserType = 'normal') {
-    return this.store.loginIdentity({ identity, newUserId: newObjectIdHex(), userType, now: this.clock() });
+  async loginWithIdentity(identity: NewIdentity, userType: UserType = 'normal', open?: SessionOpening) {
+    return this.store.loginIdentity({ identity, newUserId: newObjectIdHex(), userType, now: this.clock(), open });
   }
 
   async link(userId: string, identity: NewIdentity): Promise<void> {

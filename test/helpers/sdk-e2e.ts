@@ -4,7 +4,6 @@
 
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { DeviceRecord } from '../../src/store/store.js';
 import { appConfig, autoConfirmUserpass, emailConfirmUserpass, provider, startServer, type TestServer } from './server.js';
 
 export const API = '/api/client/v2.0';
@@ -41,8 +40,8 @@ export interface SdkServers {
   shortTtl: TestServer;
 }
 
-/** Starts the suite's servers; every device record `main` stores is also pushed onto `devices`. */
-export async function startSdkServers(devices: DeviceRecord[]): Promise<SdkServers> {
+/** Starts the suite's servers. */
+export async function startSdkServers(): Promise<SdkServers> {
   const [main, confirming, resetFn, shortTtl] = await Promise.all([
     startServer(
       appConfig([
@@ -59,13 +58,6 @@ export async function startSdkServers(devices: DeviceRecord[]): Promise<SdkServe
     }),
     startServer(appConfig([provider('anon-user'), autoConfirmUserpass()]), { sessions: { accessTokenTtlSeconds: 2 } }),
   ]);
-  // What the server records about devices, seen from the inside.
-  const store = main.baste.store;
-  const upsert = store.upsertDevice.bind(store);
-  store.upsertDevice = async (d: DeviceRecord) => {
-    devices.push(d);
-    return upsert(d);
-  };
   return { main, confirming, resetFn, shortTtl };
 }
 

@@ -83,6 +83,45 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
       assert.equal(await store.findSession(s.id), null);
     });
 
+    it('opens the device and session with the login, for new and returning users, and not for disabled ones', async () => {
+      const opening = () => {
+        const { userId: _, ...rest } = session('x'.repeat(24));
+        const device = { id: rest.deviceId, platform: 'node', platformVersion: '20', sdkVersion: '2.0.1', appId: 'a', appVersion: '1', lastSeenAt: 5 };
+        return { session: rest, device };
+      };
+      const first = opening();
+      const created = await store.loginIdentity({ identity: identity('o1'), newUserId: 'o'.repeat(24), userType: 'normal', now: 5, open: first });
+      assert.deepEqual(created, { userId: 'o'.repeat(24), created: true, disabled: false });
+      assert.deepEqual(await store.findSession(first.session.id), { session: { ...first.session, userId: created.userId }, userDisabled: false });
+      assert.deepEqual(await store.listDevices(created.userId), [{ ...first.device, userId: created.userId }]);
+
+      // Returning on the same device: the device record is updated, a second session opens.
+      const again = opening();
+      const sameDevice = { ...again, session: { ...again.session, deviceId: first.device.id }, device: { ...first.device, sdkVersion: '2.0.2', lastSeenAt: 6 } };
+      const returning = await store.loginIdentity({ identity: identity('o1'), newUserId: 'p'.repeat(24), userType: 'normal', now: 6, open: sameDevice });
+      assert.deepEqual(returning, { userId: created.userId, created: false, disabled: false });
+      assert.ok(await store.findSession(sameDevice.session.id));
+      assert.deepEqual(await store.listDevices(created.userId), [{ ...sameDevice.device, userId: created.userId }]);
+
+      // Disabled: nothing is written.
+      await store.setUserDisabled(created.userId, true);
+      const refused = opening();
+      assert.deepEqual(await store.loginIdentity({ identity: identity('o1'), newUserId: 'q'.repeat(24), userType: 'normal', now: 7, open: refused }), {
+        userId: created.userId,
+        created: false,
+        disabled: true,
+      });
+      assert.equal(await store.findSession(refused.session.id), null);
+      assert.equal((await store.listDevices(created.userId)).length, 1);
+
+      // A known user (API key logins): device and session together.
+      const other = (await store.loginIdentity({ identity: identity('o2'), newUserId: 'r'.repeat(24), userType: 'normal', now: 1 })).userId;
+      const direct = opening();
+      await store.openSession({ ...direct.session, userId: other }, { ...direct.device, userId: other });
+      assert.deepEqual(await store.findSession(direct.session.id), { session: { ...direct.session, userId: other }, userDisabled: false });
+      assert.deepEqual(await store.listDevices(other), [{ ...direct.device, userId: other }]);
+    });
+
     it('ends every session of a user who is disabled, and only those', async () => {
       const u = (await store.loginIdentity({ identity: identity('d1'), newUserId: 'd'.repeat(24), userType: 'normal', now: 1 })).userId;
       const v = (await store.loginIdentity({ identity: identity('d2'), newUserId: 'e'.repeat(24), userType: 'normal', now: 1 })).userId;

@@ -15,6 +15,7 @@ import type {
   ActiveSession,
   AdminTokenRecord,
   ApiKeyCreateOutcome,
+  SessionOpening,
   ApiKeyRecord,
   AuditEntry,
   DeviceRecord,
@@ -175,6 +176,44 @@ function groupUsers(rows: Row[]): UserRecord[] {
   return [...users.values()];
 }
 
+/**
+ * CTEs that upsert a device and insert a session for the user id(s) that `users` selects,
+ * numbering their parameters from `from` (the values of openSessionParams, in order).
+ */
+function OPEN_SESSION_CTES(users: string, from: number): string {
+  const p = (i: number) => `$${from + i}`;
+  return `opened_device AS (
+      INSERT INTO devices (id, user_id, platform, platform_version, sdk_version, app_id, app_version, last_seen_at)
+      SELECT ${p(0)}, u.user_id, ${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}, ${p(6)}::bigint FROM ${users} u
+      ON CONFLICT (id, user_id) DO UPDATE SET platform = excluded.platform,
+        platform_version = excluded.platform_version, sdk_version = excluded.sdk_version,
+        app_id = excluded.app_id, app_version = excluded.app_version, last_seen_at = excluded.last_seen_at
+    ), opened_session AS (
+      INSERT INTO sessions (id, user_id, refresh_hash, device_id, provider_name, provider_type, created_at, expires_at, api_key_id)
+      SELECT ${p(7)}, u.user_id, ${p(8)}, ${p(14)}, ${p(9)}, ${p(10)}, ${p(11)}::bigint, ${p(12)}::bigint, ${p(13)} FROM ${users} u
+    )`;
+}
+
+function openSessionParams(s: Omit<SessionRecord, 'userId'>, d: Omit<DeviceRecord, 'userId'>): unknown[] {
+  return [
+    d.id,
+    d.platform ?? null,
+    d.platformVersion ?? null,
+    d.sdkVersion ?? null,
+    d.appId ?? null,
+    d.appVersion ?? null,
+    d.lastSeenAt,
+    s.id,
+    s.refreshHash,
+    s.providerName,
+    s.providerType,
+    s.createdAt,
+    s.expiresAt,
+    s.apiKeyId ?? null,
+    s.deviceId,
+  ];
+}
+
 class PostgresStore implements Store {
   private closed = false;
 
@@ -196,11 +235,11 @@ class PostgresStore implements Store {
     return inTransaction(this.pool, fn);
   }
 
-  async loginIdentity(input: { identity: NewIdentity; newUserId: string; userType: UserType; now: number }) {
-    const { identity: id, newUserId, userType, now } = input;
+  async loginIdentity(input: { identity: NewIdentity; newUserId: string; userType: UserType; now: number; open?: SessionOpening }) {
+    const { identity: id, newUserId, userType, now, open } = input;
     for (let attempt = 1; ; attempt++) {
-      // Known identity: refresh its data and the user's last login in one statement, unless the
-      // user is disabled (a refused login is not activity).
+      // Known identity: refresh its data and the user's last login, and open the session, in one
+      // statement (one commit), unless the user is disabled (a refused login is not activity).
       const found = await this.one(
         `WITH owner AS (
            SELECT i.user_id, u.disabled FROM identities i JOIN users u ON u.id = i.user_id
@@ -210,9 +249,9 @@ class PostgresStore implements Store {
               AND EXISTS (SELECT 1 FROM owner WHERE NOT owner.disabled)
          ), touched AS (
            UPDATE users SET last_auth_at = $4 FROM owner WHERE users.id = owner.user_id AND NOT owner.disabled
-         )
+         )${open ? `, ${OPEN_SESSION_CTES('(SELECT user_id FROM owner WHERE NOT owner.disabled)', 5)}` : ''}
          SELECT user_id, disabled FROM owner`,
-        [id.providerName, id.externalId, JSON.stringify(id.data), now],
+        [id.providerName, id.externalId, JSON.stringify(id.data), now, ...(open ? openSessionParams(open.session, open.device) : [])],
       );
       if (found) return { userId: found.user_id as string, created: false, disabled: found.disabled === true };
 
@@ -226,6 +265,7 @@ class PostgresStore implements Store {
         ]);
         const inserted = await this.insertIdentity(newUserId, id, now, c);
         if (!inserted) throw ROLLBACK;
+        if (open) await this.openSessionOn(c, { ...open.session, userId: newUserId }, { ...open.device, userId: newUserId });
         return true;
       }).catch((err: unknown) => {
         if (err === ROLLBACK) return false;
@@ -328,6 +368,15 @@ class PostgresStore implements Store {
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
       [s.id, s.userId, s.refreshHash, s.deviceId, s.providerName, s.providerType, s.createdAt, s.expiresAt, s.apiKeyId ?? null],
     );
+  }
+
+  async openSession(session: SessionRecord, device: DeviceRecord): Promise<void> {
+    await this.openSessionOn(this.pool, session, device);
+  }
+
+  /** Device and session in one statement: one commit outside a transaction. */
+  private async openSessionOn(on: Queryable, session: SessionRecord, device: DeviceRecord): Promise<void> {
+    await on.query(`WITH ${OPEN_SESSION_CTES('(SELECT $1::text AS user_id)', 2)} SELECT 1`, [session.userId, ...openSessionParams(session, device)]);
   }
 
   async createUserApiKey(key: ApiKeyRecord, limit: number): Promise<ApiKeyCreateOutcome> {

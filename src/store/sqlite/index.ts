@@ -7,6 +7,7 @@ import type {
   ActiveSession,
   AdminTokenRecord,
   ApiKeyCreateOutcome,
+  SessionOpening,
   ApiKeyRecord,
   AuditEntry,
   DeviceRecord,
@@ -181,22 +182,23 @@ class SqliteStore implements Store {
     };
   }
 
-  async loginIdentity(input: { identity: NewIdentity; newUserId: string; userType: UserType; now: number }) {
-    const { identity: id, newUserId, userType, now } = input;
+  async loginIdentity(input: { identity: NewIdentity; newUserId: string; userType: UserType; now: number; open?: SessionOpening }) {
+    const { identity: id, newUserId, userType, now, open } = input;
     return this.db
       .transaction(() => {
         const found = this.q.identityOwner.get(id.providerName, id.externalId) as Row | undefined;
+        let userId = newUserId;
         if (found) {
-          const userId = found.user_id as string;
-          const disabled = found.disabled === 1;
-          if (disabled) return { userId, created: false, disabled };
+          userId = found.user_id as string;
+          if (found.disabled === 1) return { userId, created: false, disabled: true };
           this.q.refreshIdentity.run(JSON.stringify(id.data), id.providerName, id.externalId);
           this.q.touchUser.run(now, userId);
-          return { userId, created: false, disabled };
+        } else {
+          this.q.insertUser.run(newUserId, userType, now, now);
+          this.insertIdentity(newUserId, id, now);
         }
-        this.q.insertUser.run(newUserId, userType, now, now);
-        this.insertIdentity(newUserId, id, now);
-        return { userId: newUserId, created: true, disabled: false };
+        if (open) this.openSessionNow({ ...open.session, userId }, { ...open.device, userId });
+        return { userId, created: !found, disabled: false };
       })
       .immediate();
   }
@@ -269,6 +271,15 @@ class SqliteStore implements Store {
   }
 
   async createSession(session: SessionRecord): Promise<void> {
+    this.q.insertSession.run({ ...session, apiKeyId: session.apiKeyId ?? null });
+  }
+
+  async openSession(session: SessionRecord, device: DeviceRecord): Promise<void> {
+    this.db.transaction(() => this.openSessionNow(session, device)).immediate();
+  }
+
+  private openSessionNow(session: SessionRecord, device: DeviceRecord): void {
+    this.upsertDeviceNow(device);
     this.q.insertSession.run({ ...session, apiKeyId: session.apiKeyId ?? null });
   }
 
@@ -361,6 +372,10 @@ class SqliteStore implements Store {
   }
 
   async upsertDevice(d: DeviceRecord): Promise<void> {
+    this.upsertDeviceNow(d);
+  }
+
+  private upsertDeviceNow(d: DeviceRecord): void {
     this.q.upsertDevice.run({
       id: d.id,
       userId: d.userId,
