@@ -1,33 +1,57 @@
-// Load worker: one autocannon run (warm-up, then the measured run) against one URL, in its
-// own process so the load generator never shares an event loop with the orchestrator.
+// Load worker: one autocannon run (warm-up, then the measured run) against one or more servers,
+// in its own process so the load generator never shares an event loop with the orchestrator.
 // Usage: node --import tsx bench/load.ts '<LoadSpec as JSON>'; prints autocannon's result as
 // one JSON line on stdout (the warm-up's result is under `warmup`).
+//
+// Several targets (one per server instance): autocannon opens connection i to targets[i % n],
+// so 50 connections over two instances are 25 each, measured by one process into one latency
+// histogram. Each target may carry its own headers and body (set per connection in
+// `setupClient`), so a scenario can send instance B the tokens that instance A issued.
 
 import autocannon from 'autocannon';
 
-export interface LoadSpec {
+export interface LoadTarget {
   readonly url: string;
-  readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   readonly headers?: Record<string, string>;
   readonly body?: string;
+}
+
+export interface LoadSpec {
+  readonly targets: readonly LoadTarget[];
+  readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   readonly connections: number;
   readonly warmupSeconds: number;
   readonly durationSeconds: number;
 }
 
 const spec = JSON.parse(process.argv[2] ?? '') as LoadSpec;
+const [first, ...rest] = spec.targets;
+if (!first) throw new Error('bench/load.ts: no target');
+const origins = spec.targets.map((t) => new URL(t.url).origin);
+if (new Set(origins).size !== origins.length) throw new Error('bench/load.ts: two targets on one origin');
+const perTarget = new Map(spec.targets.map((t, i) => [origins[i]!, t]));
 
 // autocannon 8 runs `warmup` first and reports it apart; @types/autocannon predates the option.
 const options: autocannon.Options & { warmup?: { connections: number; duration: number } } = {
-  url: spec.url,
+  url: rest.length === 0 ? first.url : (spec.targets.map((t) => t.url) as unknown as string),
   method: spec.method,
-  headers: spec.headers,
-  body: spec.body,
+  // With several targets, setupClient gives each connection its target's headers and body.
+  headers: rest.length === 0 ? first.headers : {},
+  body: rest.length === 0 ? first.body : undefined,
   connections: spec.connections,
   pipelining: 1,
   duration: spec.durationSeconds,
   timeout: 10,
   warmup: spec.warmupSeconds > 0 ? { connections: spec.connections, duration: spec.warmupSeconds } : undefined,
+  setupClient:
+    rest.length === 0
+      ? undefined
+      : (client) => {
+          const origin = (client as unknown as { opts: { origin: string } }).opts.origin;
+          const target = perTarget.get(origin);
+          if (!target) throw new Error(`bench/load.ts: a connection to unknown origin ${origin}`);
+          client.setHeadersAndBody(target.headers ?? {}, target.body ?? '');
+        },
 };
 const result = await autocannon(options);
 

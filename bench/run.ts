@@ -4,6 +4,8 @@
 // bare Fastify hello route in another process as the ceiling; drives each scenario over loopback
 // with autocannon in a separate process (bench/load.ts); samples the server's peak RSS; asserts
 // zero errors and zero non-2xx; prints a table and writes bench/results/latest.json.
+// The `_pg2` scenarios start two servers on one fresh PostgreSQL database and spread the
+// connections over both, each instance receiving the tokens the other one issued.
 // See bench/README.md for how to read it and the targets.
 
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -14,7 +16,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type autocannon from 'autocannon';
-import type { LoadSpec } from './load.js';
+import type { LoadSpec, LoadTarget } from './load.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const APP_DIR = 'examples/todo';
@@ -51,8 +53,12 @@ const NOISY_CORES = 0.2;
 // Stores. Every `perBackend` scenario runs once per backend, named `<scenario><suffix>`.
 
 interface Backend {
-  readonly suffix: '' | '_pg';
+  readonly suffix: '' | '_pg' | '_pg2';
   readonly label: string;
+  /** `baste serve` processes sharing the store; the load is spread over all of them. */
+  readonly instances: number;
+  /** Count PostgreSQL's processes' CPU apart (`db CPU`). */
+  readonly countDb: boolean;
   /** Why this backend is not measured in this run, or null. Asked once, before the scenarios. */
   unavailable(): Promise<string | null>;
   /** A fresh store for one server: extra `baste serve` arguments. */
@@ -74,30 +80,50 @@ async function pgAdmin<T>(fn: (client: import('pg').Client) => Promise<T>): Prom
   }
 }
 
+/** Why the PostgreSQL scenarios (`suffix`) are not measured in this run, or null. */
+async function pgUnavailable(suffix: string): Promise<string | null> {
+  // A quick run measures PostgreSQL with --pg, or when --only names one of its scenarios.
+  const named = ONLY !== null && [...ONLY].some((n) => n.endsWith(suffix));
+  if (QUICK && !flags.pg && !named) return 'quick run: PostgreSQL is measured by the full run, or with --pg';
+  try {
+    await pgAdmin((c) => c.query('SELECT 1'));
+    return null;
+  } catch (err) {
+    return `no PostgreSQL server at ${PG_ADMIN_URL.replace(/\/\/([^:@/]+):[^@]*@/, '//$1:***@')} (${(err as Error).message}); set BASTE_BENCH_PG_URL`;
+  }
+}
+
+/** A fresh PostgreSQL database (dropped at the end of the run): the `baste serve` arguments for it. */
+async function freshPgDatabase(): Promise<string[]> {
+  const name = `baste_bench_${randomBytes(6).toString('hex')}`;
+  await pgAdmin((c) => c.query(`CREATE DATABASE ${name}`));
+  pgDatabases.push(name);
+  const url = new URL(PG_ADMIN_URL);
+  url.pathname = `/${name}`;
+  return ['--database', url.toString()];
+}
+
 const BACKENDS: readonly Backend[] = [
-  { suffix: '', label: 'SQLite', unavailable: async () => null, prepare: async () => [] },
+  { suffix: '', label: 'SQLite', instances: 1, countDb: false, unavailable: async () => null, prepare: async () => [] },
   {
     suffix: '_pg',
     label: 'PostgreSQL',
-    async unavailable() {
-      if (QUICK && !flags.pg) return 'quick run: PostgreSQL is measured by the full run, or with --pg';
-      try {
-        await pgAdmin((c) => c.query('SELECT 1'));
-        return null;
-      } catch (err) {
-        return `no PostgreSQL server at ${PG_ADMIN_URL.replace(/\/\/([^:@/]+):[^@]*@/, '//$1:***@')} (${(err as Error).message}); set BASTE_BENCH_PG_URL`;
-      }
-    },
-    async prepare() {
-      const name = `baste_bench_${randomBytes(6).toString('hex')}`;
-      await pgAdmin((c) => c.query(`CREATE DATABASE ${name}`));
-      pgDatabases.push(name);
-      const url = new URL(PG_ADMIN_URL);
-      url.pathname = `/${name}`;
-      return ['--database', url.toString()];
-    },
+    instances: 1,
+    countDb: true,
+    unavailable: () => pgUnavailable('_pg'),
+    prepare: freshPgDatabase,
+  },
+  // Two instances on one database, as behind a load balancer (see measureHttp for the spread).
+  {
+    suffix: '_pg2',
+    label: 'PostgreSQL, 2 instances',
+    instances: 2,
+    countDb: true,
+    unavailable: () => pgUnavailable('_pg2'),
+    prepare: freshPgDatabase,
   },
 ];
+const BACKEND_SUFFIX = /_pg2?$/;
 
 async function dropPgDatabases(): Promise<void> {
   for (const name of pgDatabases.splice(0)) {
@@ -110,6 +136,7 @@ async function dropPgDatabases(): Promise<void> {
 /** What setup leaves on a server for the scenarios to use. */
 interface Fixture {
   readonly baseUrl: string;
+  readonly userId: string;
   readonly email: string;
   readonly password: string;
   readonly accessToken: string;
@@ -329,8 +356,7 @@ async function startCeiling(): Promise<Server> {
 }
 
 /** `node bin/baste.js serve` on examples/todo with a fresh data dir; its output goes to a file. */
-async function startBaste(backend: Backend, logLevel: 'warn' | 'info'): Promise<Server & { logFile: string }> {
-  const storeArgs = await backend.prepare();
+async function startBaste(label: string, storeArgs: string[], logLevel: 'warn' | 'info'): Promise<Server & { logFile: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'baste-bench-'));
   tmpDirs.push(dir);
   const logFile = join(dir, 'server.log');
@@ -359,7 +385,7 @@ async function startBaste(backend: Backend, logLevel: 'warn' | 'info'): Promise<
   for (;;) {
     const log = readFileSync(logFile, 'utf8');
     const m = /Baste is serving app '[^']*' \([^)]*\) at (http:\/\/\S+)/.exec(log);
-    if (m) return { label: `baste (${backend.label}, log ${logLevel})`, pid: child.pid!, baseUrl: m[1]!, child, logFile };
+    if (m) return { label: `baste (${label}, log ${logLevel})`, pid: child.pid!, baseUrl: m[1]!, child, logFile };
     if (exited || Date.now() > deadline) {
       child.kill('SIGKILL');
       throw new Error(`baste serve did not start (${exited ? 'it exited' : 'timed out'}):\n${log}`);
@@ -395,7 +421,35 @@ async function setUp(baseUrl: string): Promise<Fixture> {
     }),
   });
   if (seed.status !== 200) throw new Error(`setup: seeding items answered ${seed.status}: ${await seed.text()}`);
-  return { baseUrl, email, password, accessToken, refreshToken };
+  return { baseUrl, userId, email, password, accessToken, refreshToken };
+}
+
+/**
+ * Before measuring several instances: `server` accepts what another instance issued to
+ * `fixture`'s user (refresh, profile of the same user, a function call that reads the 20 items
+ * seeded through the other instance). The load's zero-errors check says every request succeeded;
+ * this also says each answered for the right user.
+ */
+async function crossCheck(server: Server, fixture: Fixture): Promise<void> {
+  const call = async (method: string, path: string, token: string, body?: unknown) => {
+    const res = await fetch(server.baseUrl + path, {
+      method,
+      headers: { ...(body === undefined ? {} : json), ...bearer(token) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`cross-instance check: ${method} ${path} on ${server.baseUrl} answered ${res.status}: ${text}`);
+    return JSON.parse(text) as unknown;
+  };
+  await call('POST', '/api/client/v2.0/auth/session', fixture.refreshToken);
+  const profile = (await call('GET', '/api/client/v2.0/auth/profile', fixture.accessToken)) as { user_id?: unknown };
+  if (profile.user_id !== fixture.userId) {
+    throw new Error(`cross-instance check: ${server.baseUrl} gave the profile of ${String(profile.user_id)}, not ${fixture.userId}`);
+  }
+  const items = await call('POST', appPath('/functions/call'), fixture.accessToken, { name: 'myItems', arguments: [] });
+  if (!Array.isArray(items) || items.length !== 20) {
+    throw new Error(`cross-instance check: myItems on ${server.baseUrl} returned ${JSON.stringify(items).slice(0, 200)}, not the 20 seeded items`);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -457,9 +511,9 @@ function processCpuS(pid: number): number {
   }
 }
 
-/** CPU seconds of every PostgreSQL process (the server's backends are part of what a `_pg` scenario measures). */
-function postgresCpuS(): number {
-  let total = 0;
+/** CPU seconds of each PostgreSQL process (the server's backends are part of what a `_pg` scenario measures). */
+function postgresCpuS(): Map<number, number> {
+  const each = new Map<number, number>();
   for (const pid of readdirSync('/proc')) {
     if (!/^\d+$/.test(pid)) continue;
     try {
@@ -468,9 +522,20 @@ function postgresCpuS(): number {
       continue;
     }
     const s = processCpuS(Number(pid));
-    if (Number.isFinite(s)) total += s;
+    if (Number.isFinite(s)) each.set(Number(pid), s);
   }
-  return total;
+  return each;
+}
+
+/**
+ * PostgreSQL CPU used since `before`: by the processes alive now (those started since count from
+ * zero). A backend that exited meanwhile (another client's connection closing) takes its CPU
+ * time with it; that time shows up as other CPU rather than as a negative db CPU.
+ */
+function postgresCpuSince(before: Map<number, number>): number {
+  let used = 0;
+  for (const [pid, s] of postgresCpuS()) used += s - (before.get(pid) ?? 0);
+  return used;
 }
 
 const selfCpuS = () => {
@@ -479,6 +544,7 @@ const selfCpuS = () => {
 };
 
 interface CpuUse {
+  /** All the scenario's server instances together. */
   server_cpu_cores: number;
   /** PostgreSQL's processes, for `_pg` scenarios (counted as other CPU elsewhere). */
   db_cpu_cores?: number;
@@ -488,26 +554,31 @@ interface CpuUse {
   other_cpu_cores: number;
 }
 
-/** Starts counting; `stop` takes the CPU seconds of processes that have exited by then (the load generator). */
+/**
+ * Starts counting; `stop` takes the CPU seconds of processes that have exited by then (the load
+ * generator). Several server pids (instances of one scenario) are summed, and also given apart.
+ */
 function cpuMeter(
-  serverPid: number | null,
+  serverPids: readonly number[],
   countDb = false,
-): { stop(exitedCpuS: number, serverCpuS?: number): CpuUse & { server_cpu_s: number } } {
+): { stop(exitedCpuS: number, serverCpuS?: number): CpuUse & { server_cpu_s: number; server_cpu_cores_each: number[] } } {
   const wall = performance.now();
-  const db = countDb ? postgresCpuS() : 0;
+  const db = countDb ? postgresCpuS() : new Map<number, number>();
   const busy = machineBusyS();
-  const server = serverPid === null ? 0 : processCpuS(serverPid);
+  const servers = serverPids.map(processCpuS);
   const self = selfCpuS();
   return {
     stop(exitedCpuS, serverCpuS) {
       const seconds = (performance.now() - wall) / 1000;
-      const serverUsed = serverCpuS ?? (serverPid === null ? 0 : processCpuS(serverPid) - server);
-      const dbUsed = countDb ? postgresCpuS() - db : 0;
+      const each = serverCpuS !== undefined ? [serverCpuS] : serverPids.map((pid, i) => processCpuS(pid) - servers[i]!);
+      const serverUsed = each.reduce((a, b) => a + b, 0);
+      const dbUsed = countDb ? postgresCpuSince(db) : 0;
       const other = machineBusyS() - busy - serverUsed - exitedCpuS - dbUsed - (selfCpuS() - self);
       return {
         ...(countDb ? { db_cpu_cores: dbUsed / seconds } : {}),
         server_cpu_s: serverUsed,
         server_cpu_cores: serverUsed / seconds,
+        server_cpu_cores_each: each.map((s) => s / seconds),
         loadgen_cpu_cores: exitedCpuS / seconds,
         other_cpu_cores: Math.max(0, other / seconds),
       };
@@ -536,43 +607,66 @@ async function waitForQuiet(maxS: number): Promise<number> {
 const failures: string[] = [];
 
 const diagnostics: Record<string, CpuUse> = {};
+/** Scenarios on several server instances: each instance's share (`instances` in the JSON). */
+interface PerInstance {
+  servers: number;
+  server_cpu_cores: number[];
+  peak_rss_mb: number[];
+}
+const perInstance: Record<string, PerInstance> = {};
 /** A full run measures a scenario again (twice at most) when other processes took CPU meanwhile. */
 const NOISY_RETRIES = QUICK ? 0 : 2;
 
 /** Runs `measure` (which records `diagnostics[name]`), again while it was noisy; keeps the quietest attempt. */
 async function quietest<M>(name: string, measure: () => Promise<M>): Promise<M> {
-  let best: { m: M; cpu: CpuUse } | null = null;
+  let best: { m: M; cpu: CpuUse; instances: PerInstance | undefined } | null = null;
   for (let attempt = 0; ; attempt++) {
     const m = await measure();
     const cpu = diagnostics[name]!;
-    if (!best || cpu.other_cpu_cores < best.cpu.other_cpu_cores) best = { m, cpu };
+    const instances = perInstance[name];
+    if (!best || cpu.other_cpu_cores < best.cpu.other_cpu_cores) best = { m, cpu, instances };
     if (cpu.other_cpu_cores < NOISY_CORES || attempt >= NOISY_RETRIES) break;
     process.stdout.write(`(other processes used ${cpu.other_cpu_cores.toFixed(2)} cores; measuring again) `);
   }
   diagnostics[name] = best.cpu;
+  if (best.instances) perInstance[name] = best.instances;
   return best.m;
 }
 
-async function measureHttp(name: string, server: Server, req: Request): Promise<Omit<Measured, 'ratio_to_ceiling'>> {
-  const spec: LoadSpec = {
-    url: server.baseUrl + req.path,
-    method: req.method,
-    headers: req.headers,
-    body: req.body === undefined ? undefined : JSON.stringify(req.body),
-    connections: CONNECTIONS,
-    warmupSeconds: WARMUP_S,
-    durationSeconds: DURATION_S,
-  };
+/**
+ * One scenario's load over `servers`, one target per server. With several servers (instances on
+ * one store), one autocannon process opens connection i to target i % n: 25 connections each,
+ * one latency histogram, no proxy in between. Server CPU is the sum over the instances; peak RSS
+ * is the largest instance's (each instance is one server process, as the RSS target means).
+ */
+async function measureHttp(
+  name: string,
+  servers: readonly Server[],
+  method: LoadSpec['method'],
+  targets: readonly LoadTarget[],
+  countDb: boolean,
+): Promise<Omit<Measured, 'ratio_to_ceiling'>> {
+  const spec: LoadSpec = { targets, method, connections: CONNECTIONS, warmupSeconds: WARMUP_S, durationSeconds: DURATION_S };
   await waitForQuiet(MAX_QUIET_WAIT_S);
-  const rss = rssSampler(server.pid);
-  const cpu = cpuMeter(server.pid, name.endsWith('_pg'));
+  const rss = servers.map((s) => rssSampler(s.pid));
+  const stopRss = () => rss.map((r) => r.stop());
+  const cpu = cpuMeter(
+    servers.map((s) => s.pid),
+    countDb,
+  );
   type LoadResult = autocannon.Result & { warmup?: autocannon.Result; loadgen_cpu_s: number };
-  const result = await runWorker<LoadResult>('load.ts', spec).finally(() => rss.stop());
-  const peakRss = rss.stop();
-  const { server_cpu_s, ...cpuUse } = cpu.stop(result.loadgen_cpu_s);
+  const result = await runWorker<LoadResult>('load.ts', spec).finally(stopRss);
+  const peakRssEach = stopRss();
+  const peakRss = Math.max(...peakRssEach);
+  const { server_cpu_s, server_cpu_cores_each, ...cpuUse } = cpu.stop(result.loadgen_cpu_s);
   const completed = result.requests.total + (result.warmup?.requests.total ?? 0);
   diagnostics[name] = { ...cpuUse, server_cpu_us_per_req: (server_cpu_s * 1e6) / Math.max(1, completed) };
-  if (server.child.exitCode !== null || server.child.signalCode !== null) failures.push(`${name}: the server exited during the run`);
+  if (servers.length > 1) {
+    perInstance[name] = { servers: servers.length, server_cpu_cores: server_cpu_cores_each, peak_rss_mb: peakRssEach };
+  }
+  for (const server of servers) {
+    if (server.child.exitCode !== null || server.child.signalCode !== null) failures.push(`${name}: ${server.label} exited during the run`);
+  }
   const check = (r: autocannon.Result, phase: string) => {
     const bad = r.errors + r.non2xx + (r.mismatches ?? 0);
     if (bad > 0) {
@@ -583,7 +677,9 @@ async function measureHttp(name: string, server: Server, req: Request): Promise<
         `${name} (${phase}): ${r.errors} errors (${r.timeouts} timeouts), ${r.non2xx} non-2xx responses [status codes: ${codes}]`,
       );
     }
-    if (r.requests.total === 0) failures.push(`${name} (${phase}): no request completed`);
+    // A warm-up shorter than one request's latency (a quick run's 1 s against argon2 logins on a
+    // busy machine) completes nothing without anything having failed; the measured run must.
+    if (r.requests.total === 0 && phase === 'measured') failures.push(`${name} (${phase}): no request completed`);
   };
   if (result.warmup) check(result.warmup, 'warm-up');
   check(result, 'measured');
@@ -598,12 +694,12 @@ async function measureHttp(name: string, server: Server, req: Request): Promise<
 
 async function measureArgon2(): Promise<Omit<Measured, 'ratio_to_ceiling'>> {
   await waitForQuiet(MAX_QUIET_WAIT_S);
-  const cpu = cpuMeter(null);
+  const cpu = cpuMeter([]);
   const r = await runWorker<{ rps: number; p50_ms: number; p99_ms: number; errors: number; peak_rss_mb: number; cpu_s: number }>(
     'argon2.ts',
     { concurrency: CONNECTIONS, warmupSeconds: WARMUP_S, durationSeconds: DURATION_S },
   );
-  const { server_cpu_s: _, ...cpuUse } = cpu.stop(0, r.cpu_s);
+  const { server_cpu_s: _, server_cpu_cores_each: __, ...cpuUse } = cpu.stop(0, r.cpu_s);
   diagnostics.argon2_raw = cpuUse;
   if (r.errors > 0) failures.push(`argon2_raw: ${r.errors} hashes failed`);
   return { rps: r.rps, p50_ms: r.p50_ms, p99_ms: r.p99_ms, errors: r.errors, peak_rss_mb: r.peak_rss_mb };
@@ -635,7 +731,7 @@ function machine() {
   };
 }
 
-const wanted = (name: string) => !ONLY || ONLY.has(name) || ONLY.has(name.replace(/_pg$/, ''));
+const wanted = (name: string) => !ONLY || ONLY.has(name) || ONLY.has(name.replace(BACKEND_SUFFIX, ''));
 
 async function main(): Promise<number> {
   const started = Date.now();
@@ -648,23 +744,49 @@ async function main(): Promise<number> {
   // The ceiling first, in the same run: every ratio is against it.
   const ceilingServer = await startCeiling();
   process.stdout.write('  ceiling (bare Fastify JSON route)... ');
-  const ceiling = await quietest('ceiling', () => measureHttp('ceiling', ceilingServer, { method: 'GET', path: '/' }));
+  const ceiling = await quietest('ceiling', () =>
+    measureHttp('ceiling', [ceilingServer], 'GET', [{ url: `${ceilingServer.baseUrl}/` }], false),
+  );
   await stop(ceilingServer.child);
   process.stdout.write(`${Math.round(ceiling.rps)} req/s\n`);
   const ratio = (m: Omit<Measured, 'ratio_to_ceiling'>): Measured => ({ ...m, ratio_to_ceiling: m.rps / ceiling.rps });
 
   const scenarios: Record<string, Outcome> = { ceiling: ratio(ceiling) };
   const tokenAuthenticated = new Set<string>();
-  const servers = new Map<string, Promise<{ server: Server; fixture: Fixture }>>();
+  // One server (or `backend.instances` servers on one fresh store) per backend and log level,
+  // each with its own fixture (a user registered and logged in through that instance).
+  const servers = new Map<string, Promise<{ instances: Server[]; fixtures: Fixture[] }>>();
   const serverFor = (backend: Backend, logLevel: 'warn' | 'info') => {
     const key = `${backend.suffix}:${logLevel}`;
     let entry = servers.get(key);
     if (!entry) {
-      entry = startBaste(backend, logLevel).then(async (server) => ({ server, fixture: await setUp(server.baseUrl) }));
+      entry = (async () => {
+        const storeArgs = await backend.prepare();
+        // Started together: with PostgreSQL they race for the migration lock, as real instances do.
+        const instances = await Promise.all(
+          Array.from({ length: backend.instances }, (_, i) =>
+            startBaste(backend.instances > 1 ? `${backend.label}, #${i + 1}` : backend.label, storeArgs, logLevel),
+          ),
+        );
+        const fixtures: Fixture[] = [];
+        for (const server of instances) fixtures.push(await setUp(server.baseUrl));
+        if (instances.length > 1) await Promise.all(instances.map((server, i) => crossCheck(server, fixtures[(i + 1) % fixtures.length]!)));
+        return { instances, fixtures };
+      })();
       servers.set(key, entry);
     }
     return entry;
   };
+  /**
+   * Instance i is sent what instance i+1 issued (its user's tokens and credentials): with two
+   * instances every token-authenticated request crosses over (a session created on A refreshed
+   * on B and vice versa), and rules_find reads on one instance the items seeded through the other.
+   */
+  const loadTargets = (instances: Server[], fixtures: Fixture[], request: (f: Fixture) => Request) =>
+    instances.map((server, i): LoadTarget => {
+      const req = request(fixtures[(i + 1) % fixtures.length]!);
+      return { url: server.baseUrl + req.path, headers: req.headers, body: req.body === undefined ? undefined : JSON.stringify(req.body) };
+    });
 
   for (const backend of BACKENDS) {
     const unavailable = await backend.unavailable();
@@ -689,15 +811,24 @@ async function main(): Promise<number> {
         scenarios[name] = { skipped: unavailable };
         continue;
       }
-      const { server, fixture } = await serverFor(backend, scenario.logLevel ?? 'warn');
+      const { instances, fixtures } = await serverFor(backend, scenario.logLevel ?? 'warn');
+      const targets = loadTargets(instances, fixtures, scenario.request);
+      const method = scenario.request(fixtures[0]!).method;
       process.stdout.write(`  ${name}... `);
       await sleep(300); // let the previous scenario's writes and garbage settle
-      const m = ratio(await quietest(name, () => measureHttp(name, server, scenario.request(fixture))));
+      const m = ratio(await quietest(name, () => measureHttp(name, instances, method, targets, backend.countDb)));
       scenarios[name] = m;
       process.stdout.write(`${Math.round(m.rps)} req/s\n`);
     }
+    // This store's servers are done: stopped before the next store's scenarios so that idle
+    // servers (and their database connections) neither hold memory nor take CPU meanwhile.
+    for (const [key, entry] of servers) {
+      if (!key.startsWith(`${backend.suffix}:`)) continue;
+      servers.delete(key);
+      await Promise.all((await entry).instances.map((s) => stop(s.child)));
+    }
   }
-  for (const entry of servers.values()) await stop((await entry).server.child);
+  for (const entry of servers.values()) await Promise.all((await entry).instances.map((s) => stop(s.child)));
   await dropPgDatabases();
 
   // Rounded for the file and the table.
@@ -724,12 +855,19 @@ async function main(): Promise<number> {
       },
     ]),
   );
-  // `cpu` is not part of the issue's shape; it is extra, for telling a busy machine from a slow server.
-  const report = { machine: info, ceiling_rps: round(ceiling.rps, 1), scenarios, cpu: cpuUse };
+  const instances = Object.fromEntries(
+    Object.entries(perInstance).map(([name, p]) => [
+      name,
+      { servers: p.servers, server_cpu_cores: p.server_cpu_cores.map((c) => round(c, 2)), peak_rss_mb: p.peak_rss_mb.map((m) => round(m, 1)) },
+    ]),
+  );
+  // `cpu` and `instances` are not part of the issue's shape; they are extra, for telling a busy
+  // machine from a slow server and for seeing how the load split over several instances.
+  const report = { machine: info, ceiling_rps: round(ceiling.rps, 1), scenarios, cpu: cpuUse, instances };
   mkdirSync(dirname(OUT), { recursive: true });
   writeFileSync(OUT, `${JSON.stringify(report, null, 2)}\n`);
 
-  process.stdout.write(`\n${table(scenarios, cpuUse)}\n${targets(scenarios, tokenAuthenticated)}\n`);
+  process.stdout.write(`\n${table(scenarios, cpuUse, instances)}\n${targets(scenarios, tokenAuthenticated)}\n${scaleOut(scenarios)}`);
   const noisy = Object.entries(cpuUse).filter(([, d]) => d.other_cpu_cores >= NOISY_CORES);
   if (noisy.length > 0) {
     process.stdout.write(
@@ -745,7 +883,7 @@ async function main(): Promise<number> {
   return 0;
 }
 
-function table(scenarios: Record<string, Outcome>, cpu: Record<string, CpuUse>): string {
+function table(scenarios: Record<string, Outcome>, cpu: Record<string, CpuUse>, instances: Record<string, PerInstance>): string {
   const head = ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'ratio', 'peak RSS MB', 'server CPU', 'µs CPU/req', 'db CPU', 'other CPU'];
   const measured = Object.entries(scenarios).flatMap(([name, o]) =>
     isMeasured(o)
@@ -758,7 +896,8 @@ function table(scenarios: Record<string, Outcome>, cpu: Record<string, CpuUse>):
             String(o.errors),
             o.ratio_to_ceiling.toFixed(3),
             o.peak_rss_mb.toFixed(0),
-            cpu[name]?.server_cpu_cores.toFixed(2) ?? '',
+            // Several instances: each one's share (they add up to the server CPU).
+            instances[name]?.server_cpu_cores.map((c) => c.toFixed(2)).join('+') ?? cpu[name]?.server_cpu_cores.toFixed(2) ?? '',
             cpu[name]?.server_cpu_us_per_req?.toFixed(0) ?? '',
             cpu[name]?.db_cpu_cores?.toFixed(2) ?? '',
             cpu[name]?.other_cpu_cores.toFixed(2) ?? '',
@@ -794,7 +933,7 @@ function targets(scenarios: Record<string, Outcome>, tokenAuthenticated: Set<str
   }
   for (const name of tokenAuthenticated) {
     const o = scenarios[name];
-    if (isMeasured(o) && !name.endsWith('_logged') && !name.endsWith('_pg')) {
+    if (isMeasured(o) && !name.endsWith('_logged') && !BACKEND_SUFFIX.test(name)) {
       lines.push(`  ${mark(o.p99_ms < TOKEN_P99_MS)}  ${name} p99 ${o.p99_ms.toFixed(1)} ms < ${TOKEN_P99_MS} ms`);
     }
   }
@@ -802,6 +941,26 @@ function targets(scenarios: Record<string, Outcome>, tokenAuthenticated: Set<str
   const worst = rss.reduce((max, [, o]) => Math.max(max, (o as Measured).peak_rss_mb), 0);
   if (rss.length > 0) lines.push(`  ${mark(worst < PEAK_RSS_MB)}  server peak RSS ${worst.toFixed(0)} MB < ${PEAK_RSS_MB} MB`);
   return lines.join('\n') + '\n';
+}
+
+/** Issue 6's comparison: each scenario on SQLite, PostgreSQL with 1 instance and with 2. */
+function scaleOut(scenarios: Record<string, Outcome>): string {
+  const rows: string[] = [];
+  for (const scenario of SCENARIOS) {
+    const one = scenarios[`${scenario.name}_pg`];
+    const two = scenarios[`${scenario.name}_pg2`];
+    if (!isMeasured(two)) continue;
+    const sqlite = scenarios[scenario.name];
+    rows.push(
+      `  ${scenario.name.padEnd(16)}` +
+        `${isMeasured(sqlite) ? `SQLite ${sqlite.rps.toFixed(0).padStart(6)}   ` : ''}` +
+        `${isMeasured(one) ? `PostgreSQL ×1 ${one.rps.toFixed(0).padStart(6)}   ` : ''}` +
+        `PostgreSQL ×2 ${two.rps.toFixed(0).padStart(6)}` +
+        `${isMeasured(one) ? ` (${(two.rps / one.rps).toFixed(2)}× of ×1)` : ''}`,
+    );
+  }
+  if (rows.length === 0) return '';
+  return `req/s by store and number of instances (the two instances, PostgreSQL and the load generator all share this machine's cores: see bench/README.md):\n${rows.join('\n')}\n\n`;
 }
 
 process.exitCode = await main().catch(async (err: unknown) => {

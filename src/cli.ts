@@ -63,6 +63,8 @@ Options for serve:
   --smtp-url <url>       send email through SMTP (also BASTE_SMTP_URL); otherwise emails go to <data-dir>/outbox/
   --mail-from <address>  sender of emails (default baste@localhost)
   --log-level <level>    fatal, error, warn, info (default), debug
+  BASTE_MONGODB_URI      MongoDB connection string for data sources without a config.uri of their
+                         own; without either, documents are kept by Baste (SQLite or --database)
 `;
 
 const OPTIONS = {
@@ -299,6 +301,7 @@ async function serve(flags: Flags, io: Io, load: () => Promise<LoadedApp>, dataD
     dataDir,
     store,
     documents,
+    mongodb: { uri: io.env.BASTE_MONGODB_URI || undefined },
     logger,
     http: { baseUrl, trustProxy: flags['trust-proxy'] ?? false },
     smtp: smtpUrl ? { url: smtpUrl, from: flags['mail-from'] ?? 'baste@localhost' } : undefined,

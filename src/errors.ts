@@ -28,6 +28,7 @@ export type ErrorCode =
   | 'ServiceNotFound'
   | 'ServiceCommandNotFound'
   | 'NoMatchingRuleFound'
+  | 'SchemaValidationFailedWrite'
   | 'MongoDBError'
   | 'IncomingWebhookAuthFailed'
   | 'IncomingWebhookNotFound'

@@ -18,7 +18,9 @@ import { LoginThrottle, type ThrottleSettings } from './auth/throttle.js';
 import { outboxMailer, smtpMailer, type Mailer } from './email/mailer.js';
 import type { DocumentEngine } from './data/engine.js';
 import { customUserDataLookup } from './data/custom-user-data.js';
+import { dataEngines, type MongoClusterOptions } from './data/engines.js';
 import { openSqliteDocuments } from './data/sqlite-engine.js';
+import { activeUsers, ExecutionUsers } from './functions/execution-user.js';
 import { Functions } from './functions/functions.js';
 import { HttpFunctions } from './functions/http-functions.js';
 import { FunctionRuntime } from './functions/runtime.js';
@@ -55,6 +57,11 @@ export interface BasteOptions {
   readonly oauthTimeoutMs?: number;
   /** Documents of the data service; defaults to SQLite in `dataDir`. */
   readonly documents?: DocumentEngine;
+  /**
+   * A MongoDB cluster for data sources without a `config.uri` of their own (BASTE_MONGODB_URI);
+   * without one they keep their documents in `documents`.
+   */
+  readonly mongodb?: MongoClusterOptions;
   /** Function sandbox: wall-clock limit per call (default 120 s) and isolate heap (default 256 MiB). */
   readonly functions?: { timeoutMs?: number; memoryMb?: number; isolates?: number };
   /** The web console's files, served at /admin/ (default: the package's `admin-console/`; null: no console). */
@@ -97,7 +104,10 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
   const keys = new SigningKeys(store, clock, accessTtl * 1000);
   await keys.init();
   const documents = opts.documents ?? openSqliteDocuments(join(opts.dataDir, 'documents.sqlite'));
-  const customData = opts.app.customUserData ? customUserDataLookup(opts.app.customUserData, documents) : undefined;
+  const engines = dataEngines(documents, opts.mongodb);
+  const customData = opts.app.customUserData
+    ? customUserDataLookup(opts.app.customUserData, engines.engineFor(opts.app.dataSources?.get(opts.app.customUserData.serviceName)))
+    : undefined;
   const sessions = new Sessions(
     store,
     keys,
@@ -114,18 +124,29 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
     opts.mailer ??
     (opts.smtp ? smtpMailer(opts.smtp.url, opts.smtp.from, logger) : outboxMailer(join(opts.dataDir, 'outbox'), logger));
   // The data service and the functions reach each other (functions query data, rules call
-  // %function), so the data service is bound late.
+  // %function), as do the functions and their execution users (run-as scripts run in the sandbox),
+  // so both are bound late.
   let mongo: MongoService | undefined;
+  let executionUsers: ExecutionUsers | undefined;
   const runtime = new FunctionRuntime(opts.app, {
     timeoutMs: opts.functions?.timeoutMs ?? DEFAULTS.functionTimeoutMs,
     memoryMb: opts.functions?.memoryMb ?? DEFAULTS.functionMemoryMb,
     isolates: opts.functions?.isolates,
     logger,
     dataService: (service, op, args, caller) => mongo!.execute(service, op, args, caller),
+    executionUser: (name, argsEjson, current, request) => executionUsers!.forNestedCall(name, current, argsEjson, request),
   });
   await runtime.warm();
-  const functions = new Functions(opts.app, runtime);
-  mongo = new MongoService(opts.app, documents, (name, args) => functions.callAsSystem(name, args));
+  executionUsers = new ExecutionUsers(opts.app, runtime, activeUsers((id) => store.getUser(id), customData?.find));
+  const functions = new Functions(opts.app, runtime, executionUsers);
+  mongo = new MongoService(opts.app, engines.engineFor, (name, args) => functions.callAsSystem(name, args));
+  await mongo.prepare().catch(async (err: unknown) => {
+    // A data source's cluster or indexes could not be set up: release what we opened first.
+    await runtime.close();
+    await engines.close();
+    if (!opts.store) await store.close();
+    throw err;
+  });
   const throttle = new LoginThrottle(store, clock, { ...DEFAULTS.throttle, ...opts.throttle });
   const hasher = opts.hasher ?? argon2Hasher();
   const providers = await buildProviders(opts.app, {
@@ -158,9 +179,9 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
   const apiKeys = new ApiKeys(store, opts.app, clock);
   const httpFunctions = new HttpFunctions(opts.app, runtime, {
     fromAccessToken: async (token) => (await sessions.verifyAccessToken(token)).userId,
-    fromCredential: (type, payload, ip) => auth.userForCredential(type, payload, { clientAddress: ip }),
+    fromCredential: (type, payload, ip, createUser) => auth.userForCredential(type, payload, { clientAddress: ip }, { createUser }),
     callUser: (userId) => auth.callUser(userId),
-  });
+  }, executionUsers);
   const admin = new Admin({
     store,
     app: opts.app,
@@ -232,6 +253,7 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
       // A store passed in belongs to the caller; only the one we opened is ours to close.
       if (!opts.store) await store.close();
       if (!opts.documents) await documents.close();
+      await engines.close();
     },
   };
 }

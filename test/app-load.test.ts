@@ -354,6 +354,26 @@ describe('messy exports', () => {
     );
   });
 
+  test('webhook execution users: create_user_on_auth needs run_as_authed_user; a user id and a script exclude each other', async () => {
+    const hook = (name: string, config: Record<string, unknown>) => ({
+      [`services/http/incoming_webhooks/${name}/config.json`]: { name, ...config },
+      [`services/http/incoming_webhooks/${name}/source.js`]: 'exports = () => 1;\n',
+    });
+    const { config, warnings } = await load(
+      modern({
+        'services/http/config.json': { name: 'http', type: 'http', config: {} },
+        ...hook('authed', { run_as_authed_user: true, create_user_on_auth: true }),
+        ...hook('fixed', { run_as_user_id: '5f0c1e2d3c4b5a6978877665', create_user_on_auth: true }),
+      }),
+    );
+    assert.deepEqual(config.webhooks?.map((w) => [w.name, w.createUserOnAuth]), [['authed', true], ['fixed', false]]);
+    assert.deepEqual(lines(warnings), ['services/http/incoming_webhooks/fixed/config.json: create_user_on_auth: only applies with run_as_authed_user (ignored)']);
+    await assert.rejects(
+      load(modern({ ...hook('both', { run_as_user_id: '5f0c1e2d3c4b5a6978877665', run_as_user_id_script_source: 'function() { return "x"; }' }) })),
+      configError('services/http/incoming_webhooks/both/config.json', 'run_as_user_id_script_source', /cannot be combined/),
+    );
+  });
+
   test('HTTPS endpoints load from https_endpoints/config.json; bad entries are refused naming the field', async () => {
     const withHi = { 'functions/config.json': [{ name: 'hi' }], 'functions/hi.js': 'exports = function() { return 1; };' };
     const { config } = await load(
@@ -616,15 +636,35 @@ describe('skipped parts of an export', () => {
     ]);
   });
 
-  test('function config fields not served yet are reported', async () => {
+  test('function execution users load without warnings; empty strings mean unset', async () => {
+    const script = 'function() { return { runAsSystemUser: true }; }';
     const { config, warnings } = await load(
       modern({
-        'functions/config.json': [{ name: 'f', run_as_user_id: '5f0c1e2d3c4b5a6978877665' }],
+        'functions/config.json': [
+          { name: 'f', run_as_user_id: '5f0c1e2d3c4b5a6978877665', run_as_user_id_script_source: '' },
+          { name: 'g', run_as_user_id: '', run_as_user_id_script_source: script },
+        ],
         'functions/f.js': 'exports = () => 1;',
+        'functions/g.js': 'exports = () => 2;',
       }),
     );
-    assert.equal(config.functions.get('f')?.runAsSystem, false);
-    assert.deepEqual(lines(warnings), ['functions/config.json: f.run_as_user_id: not served yet by Baste (ignored)']);
+    assert.equal(config.functions.get('f')?.runAsUserId, '5f0c1e2d3c4b5a6978877665');
+    assert.equal(config.functions.get('f')?.runAsUserIdScriptSource, undefined);
+    assert.equal(config.functions.get('g')?.runAsUserId, undefined);
+    assert.equal(config.functions.get('g')?.runAsUserIdScriptSource, script);
+    assert.deepEqual(lines(warnings), []);
+  });
+
+  test('run_as_user_id and run_as_user_id_script_source together are refused, in both layouts', async () => {
+    const both = { run_as_user_id: '5f0c1e2d3c4b5a6978877665', run_as_user_id_script_source: 'function() { return "x"; }' };
+    await assert.rejects(
+      load(modern({ 'functions/config.json': [{ name: 'f', ...both }], 'functions/f.js': 'exports = () => 1;' })),
+      configError('functions/config.json', 'f.run_as_user_id_script_source', /cannot be combined with run_as_user_id/),
+    );
+    await assert.rejects(
+      load(legacy({ 'functions/f/config.json': { name: 'f', ...both }, 'functions/f/source.js': 'exports = () => 1;' })),
+      configError('functions/f/config.json', 'run_as_user_id_script_source', /cannot be combined/),
+    );
   });
 });
 

@@ -1,6 +1,8 @@
 // The mongodb-atlas data service through both SDKs: every operation they send (checklist 62–76),
 // BSON types on the wire, and rules: two users share a collection and each sees and changes only
-// what their role gives them, while a system function sees everything.
+// what their role gives them, while a system function sees everything. The whole suite runs on the
+// embedded store, on the MongoDB engine against a wire-protocol stand-in (the driver plumbing), and
+// on a real MongoDB when BASTE_TEST_MONGODB_URI names one.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -14,6 +16,8 @@ import {
 import * as Realm from 'realm-web';
 import type { CollectionRules, DataSourceConfig, FunctionConfig, RoleConfig } from '../src/app/model.js';
 import { appConfig, autoConfirmUserpass, provider, startServer, uniqueEmail, type TestServer } from './helpers/server.js';
+import { startFakeMongo, type FakeMongo } from './fakes/mongo-wire.js';
+import { dropDatabases, skipWithoutMongo, TEST_MONGODB_URI, uniqueDatabasePrefix } from './helpers/mongodb.js';
 import { stitchClientFor } from './helpers/stitch.js';
 
 const role = (name: string, extra: Partial<RoleConfig>): RoleConfig => ({
@@ -67,215 +71,233 @@ const fn = (name: string, source: string, extra: Partial<FunctionConfig> = {}): 
   { name, private: false, runAsSystem: false, canEvaluate: undefined, source, file: `functions/${name}.js`, ...extra },
 ];
 
-describe('data service and rules', () => {
-  let server: TestServer;
-  let rwAlice: Realm.User;
-  let rwBob: Realm.User;
-  let stitch: StitchAppClient;
-  let stitchUserId: string;
+function dataServiceSuite(engine: 'embedded' | 'mongodb' | 'mongodb-fake'): void {
+  const prefix = uniqueDatabasePrefix();
+  const onMongo = engine === 'mongodb';
+  const title = { embedded: 'data service and rules', mongodb: 'data service and rules on MongoDB', 'mongodb-fake': 'data service and rules on the MongoDB engine, wire fake' }[engine];
+  describe(title, { skip: onMongo && skipWithoutMongo('the data service on MongoDB') }, () => {
+    let fake: FakeMongo | undefined;
+    let server: TestServer;
+    let rwAlice: Realm.User;
+    let rwBob: Realm.User;
+    let stitch: StitchAppClient;
+    let stitchUserId: string;
 
-  before(async () => {
-    const app = {
-      ...appConfig([provider('anon-user'), autoConfirmUserpass()], 'data-app-abcde'),
-      dataSources: new Map([['mongodb-atlas', DATA_SOURCE]]),
-      functions: new Map([
-        fn('countAllNotes', 'exports = async function() { return context.services.get("mongodb-atlas").db("app").collection("notes").count({}); };', { runAsSystem: true }),
-        fn('myNotes', 'exports = async function() { return (await context.services.get("mongodb-atlas").db("app").collection("notes").find({}, { title: 1 }).sort({ title: 1 }).toArray()).map((n) => n.title); };'),
-        fn('archivedTasks', 'exports = async function() { return context.services.get("mongodb-atlas").db("app").collection("tasks").count({ archived: true }); };', { runAsSystem: true }),
-        fn('noService', 'exports = function() { return context.services.get("nope") === undefined; };'),
-      ]),
-    };
-    server = await startServer(app, { functions: { timeoutMs: 5000, memoryMb: 64 } });
-    const realm = (name: string) => new Realm.App({ id: server.appId, baseUrl: server.url, app: { name, version: '1' } });
-    const login = async (name: string) => {
-      const app = realm(name);
-      const email = uniqueEmail(name);
-      await app.emailPasswordAuth.registerUser({ email, password: 'secret123' });
-      return app.logIn(Realm.Credentials.emailPassword(email, 'secret123'));
-    };
-    rwAlice = await login('alice');
-    rwBob = await login('bob');
-    stitch = stitchClientFor(server, `data-${Date.now()}`);
-    const email = uniqueEmail('carol');
-    await stitch.auth.getProviderClient(UserPasswordAuthProviderClient.factory).registerWithEmail(email, 'secret123');
-    stitchUserId = (await stitch.auth.loginWithCredential(new UserPasswordCredential(email, 'secret123'))).id;
-  });
-  after(async () => {
-    stitch.close();
-    await server.close();
-  });
-
-  const rwColl = (user: Realm.User, coll: string) => user.mongoClient('mongodb-atlas').db('app').collection<any>(coll);
-  const sColl = (coll: string) => stitch.getServiceClient(RemoteMongoClient.factory, 'mongodb-atlas').db('app').collection<any>(coll);
-
-  it('#62 #63 #64 inserts and finds documents; ids are ObjectIds (server-made for realm-web, kept for Stitch)', async () => {
-    const c = rwColl(rwAlice, 'things');
-    const { insertedId } = await c.insertOne({ x: 1 });
-    // realm-web ships its own bson: compare ObjectIds by value
-    assert.match(insertedId.toHexString(), /^[0-9a-f]{24}$/);
-    assert.deepEqual(await c.findOne({ _id: insertedId }), { _id: insertedId, x: 1 });
-    const many = await c.insertMany([{ x: 2 }, { x: 3 }]);
-    assert.equal(many.insertedIds.length, 2);
-    const mine = new ObjectId();
-    const s = await sColl('things').insertOne({ _id: mine, x: 4 });
-    assert.equal((s.insertedId as ObjectId).toHexString(), mine.toHexString());
-    const sMany = await sColl('things').insertMany([{ x: 5 }, { x: 6 }]);
-    assert.deepEqual(Object.keys(sMany.insertedIds), ['0', '1']);
-  });
-
-  it('#57-style BSON types survive the round trip', async () => {
-    const c = rwColl(rwAlice, 'types');
-    const doc = { oid: new ObjectId(), date: new Date(1_700_000_000_000), long: Long.fromString('9007199254740993'), dec: Decimal128.fromString('12.345'), n: 1.5, s: 'x' };
-    const { insertedId } = await c.insertOne(doc);
-    const back = await c.findOne({ _id: insertedId });
-    assert.equal(back.oid.toHexString(), doc.oid.toHexString());
-    assert.equal(back.date.getTime(), doc.date.getTime());
-    // both SDKs decode Long as a JS number (wire-protocol §7.2); the wire itself keeps all 64 bits
-    assert.equal(Number(back.long), 9007199254740992);
-    const raw = await fetch(`${server.url}/api/client/v2.0/app/${server.appId}/functions/call`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${rwAlice.accessToken}` },
-      body: JSON.stringify({ name: 'findOne', service: 'mongodb-atlas', arguments: [{ database: 'app', collection: 'types', query: {} }] }),
+    before(async () => {
+      const app = {
+        ...appConfig([provider('anon-user'), autoConfirmUserpass()], 'data-app-abcde'),
+        dataSources: new Map([['mongodb-atlas', DATA_SOURCE]]),
+        functions: new Map([
+          fn('countAllNotes', 'exports = async function() { return context.services.get("mongodb-atlas").db("app").collection("notes").count({}); };', { runAsSystem: true }),
+          fn('myNotes', 'exports = async function() { return (await context.services.get("mongodb-atlas").db("app").collection("notes").find({}, { title: 1 }).sort({ title: 1 }).toArray()).map((n) => n.title); };'),
+          fn('archivedTasks', 'exports = async function() { return context.services.get("mongodb-atlas").db("app").collection("tasks").count({ archived: true }); };', { runAsSystem: true }),
+          fn('noService', 'exports = function() { return context.services.get("nope") === undefined; };'),
+        ]),
+      };
+      if (engine === 'mongodb-fake') fake = await startFakeMongo();
+      const mongoUri = onMongo ? TEST_MONGODB_URI : fake?.uri;
+      server = await startServer(app, {
+        functions: { timeoutMs: 5000, memoryMb: 64 },
+        // The data source has no config.uri: the default cluster (BASTE_MONGODB_URI's place) serves it.
+        ...(mongoUri ? { mongodb: { uri: mongoUri, databasePrefix: prefix, serverSelectionTimeoutMS: 10_000 } } : {}),
+      });
+      const realm = (name: string) => new Realm.App({ id: server.appId, baseUrl: server.url, app: { name, version: '1' } });
+      const login = async (name: string) => {
+        const app = realm(name);
+        const email = uniqueEmail(name);
+        await app.emailPasswordAuth.registerUser({ email, password: 'secret123' });
+        return app.logIn(Realm.Credentials.emailPassword(email, 'secret123'));
+      };
+      rwAlice = await login('alice');
+      rwBob = await login('bob');
+      stitch = stitchClientFor(server, `data-${Date.now()}`);
+      const email = uniqueEmail('carol');
+      await stitch.auth.getProviderClient(UserPasswordAuthProviderClient.factory).registerWithEmail(email, 'secret123');
+      stitchUserId = (await stitch.auth.loginWithCredential(new UserPasswordCredential(email, 'secret123'))).id;
     });
-    assert.match(await raw.text(), /"long":\{"\$numberLong":"9007199254740993"\}/);
-    assert.equal(back.dec.toString(), '12.345');
-    assert.equal(back.n, 1.5);
-  });
+    after(async () => {
+      stitch.close();
+      await server.close();
+      if (onMongo) await dropDatabases(prefix);
+      await fake?.close();
+    });
 
-  it('#65 #66 #67 #68: projection, sort, limit, findOne on no match, count with limit, aggregate', async () => {
-    const c = rwColl(rwAlice, 'scores');
-    await c.insertMany([{ name: 'a', v: 3, team: 'x' }, { name: 'b', v: 1, team: 'y' }, { name: 'c', v: 2, team: 'x' }]);
-    const found = await c.find({}, { projection: { name: 1 }, sort: { v: -1 }, limit: 2 });
-    assert.deepEqual(found.map((d: any) => Object.keys(d).sort()), [['_id', 'name'], ['_id', 'name']]);
-    assert.deepEqual(found.map((d: any) => d.name), ['a', 'c']);
-    assert.equal(await c.findOne({ name: 'zzz' }), null);
-    assert.equal(await c.count({ team: 'x' }), 2);
-    assert.equal(await c.count({}, { limit: 1 }), 1);
-    assert.deepEqual(await c.aggregate([{ $match: { team: 'x' } }, { $group: { _id: '$team', total: { $sum: '$v' } } }]), [{ _id: 'x', total: 5 }]);
-    const sFound = await sColl('scores').find({}, { projection: { v: 1 }, sort: { v: 1 }, limit: 1 }).toArray();
-    assert.deepEqual(sFound.map((d: any) => d.v), [1]);
-    assert.equal(await sColl('scores').count({ v: { $gt: 1 } }), 2);
-  });
+    const rwColl = (user: Realm.User, coll: string) => user.mongoClient('mongodb-atlas').db('app').collection<any>(coll);
+    const sColl = (coll: string) => stitch.getServiceClient(RemoteMongoClient.factory, 'mongodb-atlas').db('app').collection<any>(coll);
 
-  it('#69 #70: update counts, upsert ids, and operator-less updates as $set', async () => {
-    const c = rwColl(rwAlice, 'updates');
-    await c.insertMany([{ run: 1, n: 1 }, { run: 1, n: 2 }, { run: 2, n: 3 }]);
-    const one = await c.updateOne({ run: 1 }, { $inc: { n: 10 } });
-    assert.deepEqual([one.matchedCount, one.modifiedCount, one.upsertedId], [1, 1, undefined]);
-    const plain = await c.updateMany({ run: 1 }, { hidden: 'x' } as any);
-    assert.deepEqual([plain.matchedCount, plain.modifiedCount], [2, 2]);
-    assert.equal(await c.count({ hidden: 'x', run: 1 }), 2);
-    const up = await c.updateOne({ run: 9 }, { $set: { n: 0 } }, { upsert: true });
-    assert.match(up.upsertedId.toHexString(), /^[0-9a-f]{24}$/);
-    assert.equal((await c.findOne({ run: 9 }))?.n, 0);
-    const s = await sColl('updates').updateMany({ run: 2 }, { $set: { n: 30 } });
-    assert.deepEqual([s.matchedCount, s.modifiedCount], [1, 1]);
-  });
+    it('#62 #63 #64 inserts and finds documents; ids are ObjectIds (server-made for realm-web, kept for Stitch)', async () => {
+      const c = rwColl(rwAlice, 'things');
+      const { insertedId } = await c.insertOne({ x: 1 });
+      // realm-web ships its own bson: compare ObjectIds by value
+      assert.match(insertedId.toHexString(), /^[0-9a-f]{24}$/);
+      assert.deepEqual(await c.findOne({ _id: insertedId }), { _id: insertedId, x: 1 });
+      const many = await c.insertMany([{ x: 2 }, { x: 3 }]);
+      assert.equal(many.insertedIds.length, 2);
+      const mine = new ObjectId();
+      const s = await sColl('things').insertOne({ _id: mine, x: 4 });
+      assert.equal((s.insertedId as ObjectId).toHexString(), mine.toHexString());
+      const sMany = await sColl('things').insertMany([{ x: 5 }, { x: 6 }]);
+      assert.deepEqual(Object.keys(sMany.insertedIds), ['0', '1']);
+    });
 
-  it('#71 #72 #73 #74: findOneAndUpdate/Replace/Delete and deletes', async () => {
-    const c = rwColl(rwAlice, 'fam');
-    await c.insertMany([{ k: 1, v: 'a' }, { k: 2, v: 'b' }, { k: 3, v: 'c' }]);
-    assert.equal((await c.findOneAndUpdate({ k: 1 }, { $set: { v: 'A' } }))?.v, 'a');
-    assert.equal((await c.findOneAndUpdate({ k: 1 }, { $set: { v: 'AA' } }, { returnNewDocument: true }))?.v, 'AA');
-    assert.equal((await c.findOneAndUpdate({ k: 9 }, { $set: { v: 'new' } }, { upsert: true, returnNewDocument: true }))?.v, 'new');
-    const rep = await c.findOneAndReplace({ k: 2 }, { k: 2, w: 'replaced' }, { returnNewDocument: true, projection: { w: 1 } });
-    assert.deepEqual(Object.keys(rep ?? {}).sort(), ['_id', 'w']);
-    assert.equal(rep?.w, 'replaced');
-    const before = await c.count({});
-    // realm-web 2.0.1 sends this as findOneAndReplace without `update`
-    const del = await c.findOneAndDelete({}, { sort: { k: -1 } });
-    assert.equal(del?.k, 9);
-    assert.equal(await c.count({}), before - 1);
-    assert.equal((await sColl('fam').findOneAndDelete({ k: 3 }))?.v, 'c');
-    assert.deepEqual(await c.deleteOne({ k: 2 }), { deletedCount: 1 });
-    assert.deepEqual(await c.deleteMany({}), { deletedCount: 1 });
-  });
-
-  it('#75: an unknown service is ServiceNotFound; functions get undefined for it', async () => {
-    await assert.rejects(rwAlice.mongoClient('nope').db('app').collection('x').findOne(), (e: any) => e.errorCode === 'ServiceNotFound');
-    assert.equal(await rwAlice.functions.noService(), true);
-  });
-
-  it('rules: each user sees and changes only what their role gives; a system function sees everything', async () => {
-    const alice = rwColl(rwAlice, 'notes');
-    const bob = rwColl(rwBob, 'notes');
-    await alice.insertOne({ owner: rwAlice.id, title: 'alice private', secret: 'a1', shared: false });
-    await alice.insertOne({ owner: rwAlice.id, title: 'alice shared', secret: 'a2', shared: true });
-    await bob.insertOne({ owner: rwBob.id, title: 'bob private', secret: 'b1', shared: false });
-
-    assert.deepEqual((await alice.find({}, { sort: { title: 1 } })).map((n: any) => n.title), ['alice private', 'alice shared']);
-    const bobSees = await bob.find({}, { sort: { title: 1 } });
-    assert.deepEqual(bobSees.map((n: any) => n.title), ['alice shared', 'bob private']);
-    const sharedForBob = bobSees.find((n: any) => n.title === 'alice shared');
-    assert.equal(sharedForBob.secret, undefined, 'field-level read hides the secret');
-    assert.equal(await bob.count({ owner: rwAlice.id }), 1);
-    assert.deepEqual(await bob.aggregate([{ $group: { _id: null, n: { $sum: 1 } } }]), [{ _id: null, n: 2 }]);
-    // the Stitch user owns nothing and sees only the shared note
-    const carol = await sColl('notes').find({}).toArray();
-    assert.deepEqual(carol.map((n: any) => n.title), ['alice shared']);
-    // a system function sees all three; a user function sees what its user may
-    assert.equal(await rwBob.functions.countAllNotes(), 3);
-    assert.deepEqual(await rwBob.functions.myNotes(), ['alice shared', 'bob private']);
-  });
-
-  it('#76 rules refuse writes with a non-401 error and change nothing; the session stays valid', async () => {
-    const bob = rwColl(rwBob, 'notes');
-    const expectDenied = (p: Promise<unknown>) =>
-      assert.rejects(p, (e: any) => e.statusCode === 403 && e.errorCode === 'NoMatchingRuleFound');
-    await expectDenied(bob.updateOne({ title: 'alice shared' }, { $set: { title: 'hacked' } }));
-    await expectDenied(bob.deleteOne({ title: 'alice shared' }));
-    await expectDenied(bob.findOneAndUpdate({ title: 'alice shared' }, { $set: { shared: false } }));
-    await expectDenied(bob.insertOne({ owner: rwAlice.id, title: 'forged owner' }));
-    await expectDenied(bob.updateOne({ owner: rwBob.id }, { $set: { owner: rwAlice.id } }));
-    // updateMany touching one allowed and one denied document writes nothing
-    await expectDenied(bob.updateMany({}, { $set: { touched: true } }));
-    assert.equal(await rwBob.functions.countAllNotes(), 3);
-    const all = await rwColl(rwAlice, 'notes').find({});
-    assert.ok(all.every((n: any) => n.touched === undefined && n.title !== 'hacked' && n.title !== 'forged owner'));
-    assert.equal((await rwColl(rwAlice, 'notes').findOne({ title: 'alice shared' }))?.shared, true);
-    // a document bob cannot see is not matched at all
-    assert.deepEqual(await bob.deleteMany({ title: 'alice private' }), { deletedCount: 0 });
-    assert.equal(rwBob.state, 'active');
-    // his own documents are his to change
-    assert.equal((await bob.updateOne({ owner: rwBob.id }, { $set: { title: 'bob renamed' } })).modifiedCount, 1);
-  });
-
-  it('filters: merged into every query before documents are read; the system user is not filtered', async () => {
-    const tasks = rwColl(rwAlice, 'tasks');
-    await tasks.insertMany([{ t: 1 }, { t: 2, archived: true }]);
-    assert.equal(await tasks.count({}), 1);
-    assert.deepEqual((await tasks.find({ archived: true })).length, 0);
-    assert.equal((await tasks.updateMany({}, { $set: { seen: true } })).matchedCount, 1);
-    assert.equal(await rwAlice.functions.archivedTasks(), 1);
-  });
-
-  it('refuses stages and operators that reach around the rules or run code', async () => {
-    const bob = rwColl(rwBob, 'notes');
-    for (const stage of [{ $lookup: { from: 'things', localField: 'x', foreignField: 'x', as: 'y' } }, { $unionWith: 'things' }, { $out: 'copy' }, { $merge: { into: 'copy' } }]) {
-      await assert.rejects(bob.aggregate([stage]), (e: any) => e.statusCode >= 400 && e.statusCode < 500 && e.statusCode !== 401, JSON.stringify(stage));
-    }
-    await assert.rejects(bob.find({ $where: 'this.owner == "x"' } as any), (e: any) => e.statusCode === 400 && /JavaScript/.test(e.error));
-    await assert.rejects(bob.aggregate([{ $match: { $expr: { $function: { body: 'function() { return true }', args: [], lang: 'js' } } } }]), (e: any) => e.statusCode === 400);
-    await assert.rejects(stitch.callFunction('countAllNotes', []).then(() => sColl('notes').aggregate([{ $lookup: { from: 'x', localField: 'a', foreignField: 'b', as: 'c' } }]).toArray()), (e: any) => e.errorCodeName === 'NoMatchingRuleFound');
-    assert.ok(stitchUserId);
-  });
-
-  it('refuses bad names and arguments with 400s', async () => {
-    const call = (args: unknown) =>
-      fetch(`${server.url}/api/client/v2.0/app/${server.appId}/functions/call`, {
+    it('#57-style BSON types survive the round trip', async () => {
+      const c = rwColl(rwAlice, 'types');
+      const doc = { oid: new ObjectId(), date: new Date(1_700_000_000_000), long: Long.fromString('9007199254740993'), dec: Decimal128.fromString('12.345'), n: 1.5, s: 'x' };
+      const { insertedId } = await c.insertOne(doc);
+      const back = await c.findOne({ _id: insertedId });
+      assert.equal(back.oid.toHexString(), doc.oid.toHexString());
+      assert.equal(back.date.getTime(), doc.date.getTime());
+      // both SDKs decode Long as a JS number (wire-protocol §7.2); the wire itself keeps all 64 bits
+      assert.equal(Number(back.long), 9007199254740992);
+      const raw = await fetch(`${server.url}/api/client/v2.0/app/${server.appId}/functions/call`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${rwAlice.accessToken}` },
-        body: JSON.stringify({ name: 'find', service: 'mongodb-atlas', arguments: [args] }),
+        body: JSON.stringify({ name: 'findOne', service: 'mongodb-atlas', arguments: [{ database: 'app', collection: 'types', query: {} }] }),
       });
-    assert.equal((await call({ database: '$bad', collection: 'x', query: {} })).status, 400);
-    assert.equal((await call({ database: 'app', collection: '', query: {} })).status, 400);
-    assert.equal((await call({ database: 'app', collection: 'x', query: 'nope' })).status, 400);
-    const unknownOp = await fetch(`${server.url}/api/client/v2.0/app/${server.appId}/functions/call`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${rwAlice.accessToken}` },
-      body: JSON.stringify({ name: 'dropDatabase', service: 'mongodb-atlas', arguments: [{ database: 'app', collection: 'x' }] }),
+      assert.match(await raw.text(), /"long":\{"\$numberLong":"9007199254740993"\}/);
+      assert.equal(back.dec.toString(), '12.345');
+      assert.equal(back.n, 1.5);
     });
-    assert.equal(unknownOp.status, 400);
-    assert.equal((await unknownOp.json()).error_code, 'ServiceCommandNotFound');
+
+    it('#65 #66 #67 #68: projection, sort, limit, findOne on no match, count with limit, aggregate', async () => {
+      const c = rwColl(rwAlice, 'scores');
+      await c.insertMany([{ name: 'a', v: 3, team: 'x' }, { name: 'b', v: 1, team: 'y' }, { name: 'c', v: 2, team: 'x' }]);
+      const found = await c.find({}, { projection: { name: 1 }, sort: { v: -1 }, limit: 2 });
+      assert.deepEqual(found.map((d: any) => Object.keys(d).sort()), [['_id', 'name'], ['_id', 'name']]);
+      assert.deepEqual(found.map((d: any) => d.name), ['a', 'c']);
+      assert.equal(await c.findOne({ name: 'zzz' }), null);
+      assert.equal(await c.count({ team: 'x' }), 2);
+      assert.equal(await c.count({}, { limit: 1 }), 1);
+      assert.deepEqual(await c.aggregate([{ $match: { team: 'x' } }, { $group: { _id: '$team', total: { $sum: '$v' } } }]), [{ _id: 'x', total: 5 }]);
+      const sFound = await sColl('scores').find({}, { projection: { v: 1 }, sort: { v: 1 }, limit: 1 }).toArray();
+      assert.deepEqual(sFound.map((d: any) => d.v), [1]);
+      assert.equal(await sColl('scores').count({ v: { $gt: 1 } }), 2);
+    });
+
+    it('#69 #70: update counts, upsert ids, and operator-less updates as $set', async () => {
+      const c = rwColl(rwAlice, 'updates');
+      await c.insertMany([{ run: 1, n: 1 }, { run: 1, n: 2 }, { run: 2, n: 3 }]);
+      const one = await c.updateOne({ run: 1 }, { $inc: { n: 10 } });
+      assert.deepEqual([one.matchedCount, one.modifiedCount, one.upsertedId], [1, 1, undefined]);
+      const plain = await c.updateMany({ run: 1 }, { hidden: 'x' } as any);
+      assert.deepEqual([plain.matchedCount, plain.modifiedCount], [2, 2]);
+      assert.equal(await c.count({ hidden: 'x', run: 1 }), 2);
+      const up = await c.updateOne({ run: 9 }, { $set: { n: 0 } }, { upsert: true });
+      assert.match(up.upsertedId.toHexString(), /^[0-9a-f]{24}$/);
+      assert.equal((await c.findOne({ run: 9 }))?.n, 0);
+      const s = await sColl('updates').updateMany({ run: 2 }, { $set: { n: 30 } });
+      assert.deepEqual([s.matchedCount, s.modifiedCount], [1, 1]);
+    });
+
+    it('#71 #72 #73 #74: findOneAndUpdate/Replace/Delete and deletes', async () => {
+      const c = rwColl(rwAlice, 'fam');
+      await c.insertMany([{ k: 1, v: 'a' }, { k: 2, v: 'b' }, { k: 3, v: 'c' }]);
+      assert.equal((await c.findOneAndUpdate({ k: 1 }, { $set: { v: 'A' } }))?.v, 'a');
+      assert.equal((await c.findOneAndUpdate({ k: 1 }, { $set: { v: 'AA' } }, { returnNewDocument: true }))?.v, 'AA');
+      assert.equal((await c.findOneAndUpdate({ k: 9 }, { $set: { v: 'new' } }, { upsert: true, returnNewDocument: true }))?.v, 'new');
+      const rep = await c.findOneAndReplace({ k: 2 }, { k: 2, w: 'replaced' }, { returnNewDocument: true, projection: { w: 1 } });
+      assert.deepEqual(Object.keys(rep ?? {}).sort(), ['_id', 'w']);
+      assert.equal(rep?.w, 'replaced');
+      const before = await c.count({});
+      // realm-web 2.0.1 sends this as findOneAndReplace without `update`
+      const del = await c.findOneAndDelete({}, { sort: { k: -1 } });
+      assert.equal(del?.k, 9);
+      assert.equal(await c.count({}), before - 1);
+      assert.equal((await sColl('fam').findOneAndDelete({ k: 3 }))?.v, 'c');
+      assert.deepEqual(await c.deleteOne({ k: 2 }), { deletedCount: 1 });
+      assert.deepEqual(await c.deleteMany({}), { deletedCount: 1 });
+    });
+
+    it('#75: an unknown service is ServiceNotFound; functions get undefined for it', async () => {
+      await assert.rejects(rwAlice.mongoClient('nope').db('app').collection('x').findOne(), (e: any) => e.errorCode === 'ServiceNotFound');
+      assert.equal(await rwAlice.functions.noService(), true);
+    });
+
+    it('rules: each user sees and changes only what their role gives; a system function sees everything', async () => {
+      const alice = rwColl(rwAlice, 'notes');
+      const bob = rwColl(rwBob, 'notes');
+      await alice.insertOne({ owner: rwAlice.id, title: 'alice private', secret: 'a1', shared: false });
+      await alice.insertOne({ owner: rwAlice.id, title: 'alice shared', secret: 'a2', shared: true });
+      await bob.insertOne({ owner: rwBob.id, title: 'bob private', secret: 'b1', shared: false });
+
+      assert.deepEqual((await alice.find({}, { sort: { title: 1 } })).map((n: any) => n.title), ['alice private', 'alice shared']);
+      const bobSees = await bob.find({}, { sort: { title: 1 } });
+      assert.deepEqual(bobSees.map((n: any) => n.title), ['alice shared', 'bob private']);
+      const sharedForBob = bobSees.find((n: any) => n.title === 'alice shared');
+      assert.equal(sharedForBob.secret, undefined, 'field-level read hides the secret');
+      assert.equal(await bob.count({ owner: rwAlice.id }), 1);
+      assert.deepEqual(await bob.aggregate([{ $group: { _id: null, n: { $sum: 1 } } }]), [{ _id: null, n: 2 }]);
+      // the Stitch user owns nothing and sees only the shared note
+      const carol = await sColl('notes').find({}).toArray();
+      assert.deepEqual(carol.map((n: any) => n.title), ['alice shared']);
+      // a system function sees all three; a user function sees what its user may
+      assert.equal(await rwBob.functions.countAllNotes(), 3);
+      assert.deepEqual(await rwBob.functions.myNotes(), ['alice shared', 'bob private']);
+    });
+
+    it('#76 rules refuse writes with a non-401 error and change nothing; the session stays valid', async () => {
+      const bob = rwColl(rwBob, 'notes');
+      const expectDenied = (p: Promise<unknown>) =>
+        assert.rejects(p, (e: any) => e.statusCode === 403 && e.errorCode === 'NoMatchingRuleFound');
+      await expectDenied(bob.updateOne({ title: 'alice shared' }, { $set: { title: 'hacked' } }));
+      await expectDenied(bob.deleteOne({ title: 'alice shared' }));
+      await expectDenied(bob.findOneAndUpdate({ title: 'alice shared' }, { $set: { shared: false } }));
+      await expectDenied(bob.insertOne({ owner: rwAlice.id, title: 'forged owner' }));
+      await expectDenied(bob.updateOne({ owner: rwBob.id }, { $set: { owner: rwAlice.id } }));
+      // updateMany touching one allowed and one denied document writes nothing
+      await expectDenied(bob.updateMany({}, { $set: { touched: true } }));
+      assert.equal(await rwBob.functions.countAllNotes(), 3);
+      const all = await rwColl(rwAlice, 'notes').find({});
+      assert.ok(all.every((n: any) => n.touched === undefined && n.title !== 'hacked' && n.title !== 'forged owner'));
+      assert.equal((await rwColl(rwAlice, 'notes').findOne({ title: 'alice shared' }))?.shared, true);
+      // a document bob cannot see is not matched at all
+      assert.deepEqual(await bob.deleteMany({ title: 'alice private' }), { deletedCount: 0 });
+      assert.equal(rwBob.state, 'active');
+      // his own documents are his to change
+      assert.equal((await bob.updateOne({ owner: rwBob.id }, { $set: { title: 'bob renamed' } })).modifiedCount, 1);
+    });
+
+    it('filters: merged into every query before documents are read; the system user is not filtered', async () => {
+      const tasks = rwColl(rwAlice, 'tasks');
+      await tasks.insertMany([{ t: 1 }, { t: 2, archived: true }]);
+      assert.equal(await tasks.count({}), 1);
+      assert.deepEqual((await tasks.find({ archived: true })).length, 0);
+      assert.equal((await tasks.updateMany({}, { $set: { seen: true } })).matchedCount, 1);
+      assert.equal(await rwAlice.functions.archivedTasks(), 1);
+    });
+
+    it('refuses stages and operators that reach around the rules or run code', async () => {
+      const bob = rwColl(rwBob, 'notes');
+      for (const stage of [{ $lookup: { from: 'things', localField: 'x', foreignField: 'x', as: 'y' } }, { $unionWith: 'things' }, { $out: 'copy' }, { $merge: { into: 'copy' } }]) {
+        await assert.rejects(bob.aggregate([stage]), (e: any) => e.statusCode >= 400 && e.statusCode < 500 && e.statusCode !== 401, JSON.stringify(stage));
+      }
+      await assert.rejects(bob.find({ $where: 'this.owner == "x"' } as any), (e: any) => e.statusCode === 400 && /JavaScript/.test(e.error));
+      await assert.rejects(bob.aggregate([{ $match: { $expr: { $function: { body: 'function() { return true }', args: [], lang: 'js' } } } }]), (e: any) => e.statusCode === 400);
+      await assert.rejects(stitch.callFunction('countAllNotes', []).then(() => sColl('notes').aggregate([{ $lookup: { from: 'x', localField: 'a', foreignField: 'b', as: 'c' } }]).toArray()), (e: any) => e.errorCodeName === 'NoMatchingRuleFound');
+      assert.ok(stitchUserId);
+    });
+
+    it('refuses bad names and arguments with 400s', async () => {
+      const call = (args: unknown) =>
+        fetch(`${server.url}/api/client/v2.0/app/${server.appId}/functions/call`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${rwAlice.accessToken}` },
+          body: JSON.stringify({ name: 'find', service: 'mongodb-atlas', arguments: [args] }),
+        });
+      assert.equal((await call({ database: '$bad', collection: 'x', query: {} })).status, 400);
+      assert.equal((await call({ database: 'app', collection: '', query: {} })).status, 400);
+      assert.equal((await call({ database: 'app', collection: 'x', query: 'nope' })).status, 400);
+      const unknownOp = await fetch(`${server.url}/api/client/v2.0/app/${server.appId}/functions/call`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${rwAlice.accessToken}` },
+        body: JSON.stringify({ name: 'dropDatabase', service: 'mongodb-atlas', arguments: [{ database: 'app', collection: 'x' }] }),
+      });
+      assert.equal(unknownOp.status, 400);
+      assert.equal((await unknownOp.json()).error_code, 'ServiceCommandNotFound');
+    });
   });
-});
+}
+
+dataServiceSuite('embedded');
+dataServiceSuite('mongodb-fake');
+dataServiceSuite('mongodb');

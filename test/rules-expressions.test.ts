@@ -45,6 +45,13 @@ const cases: [string, unknown, boolean][] = [
   ['%oidToString', { '%%true': { $eq: true }, '%%values.adminId': { '%oidToString': 'u1' } }, true],
   ['%%true constant', { '%%true': true }, true],
   ['environment tag', { '%%environment.tag': 'production' }, true],
+  ['%type string', { '%%args.name': { '%type': 'string' } }, true],
+  ['%type by code (2 = string)', { '%%args.name': { $type: 2 } }, true],
+  ['%type mismatch', { '%%args.n': { '%type': 'bool' } }, false],
+  ['%type objectId', { '%%args.ref': { '%type': 'objectId' } }, true],
+  ['%type list', { '%%args.n': { '%type': ['string', 'int'] } }, true],
+  ['%type array matches by its elements', { '%%args.owners': { '%type': 'string' } }, true],
+  ['%type of a missing field', { '%%args.missing': { '%type': 'null' } }, false],
 ];
 
 describe('rule expressions', () => {
@@ -72,5 +79,6 @@ describe('rule expressions', () => {
     await assert.rejects(evaluate({ '%%args.n': { $regexish: 1 } }, vars), /unknown operator/);
     await assert.rejects(evaluate({ '%%true': { '%function': { name: 'f' } } }, vars), /not available/);
     await assert.rejects(evaluate('yes', vars), ExpressionError);
+    await assert.rejects(evaluate({ '%%args.n': { '%type': 99 } }, vars), /%type needs/);
   });
 });

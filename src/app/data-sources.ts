@@ -1,20 +1,44 @@
-// MongoDB data sources and their collection rules: `data_sources/<svc>/` (20210101) or
-// `services/<svc>/` of type mongodb-atlas / mongodb (older layouts). Other service types in
+// MongoDB data sources with their collection rules and schemas: `data_sources/<svc>/` (20210101;
+// schema in `<db>/<coll>/schema.json`) or `services/<svc>/` of type mongodb-atlas / mongodb (older
+// layouts; schema inside the rule file, or Stitch v1 rules, see legacy-rules.ts). Other service types in
 // `services/` are reported as not served (their incoming webhooks are read by endpoints.ts).
 
 import { ConfigError } from '../errors.js';
-import type { CollectionRules, DataSourceConfig, FilterConfig, RoleConfig } from './model.js';
+import type { CollectionRules, DataSourceConfig, FieldRule, FilterConfig, RoleConfig } from './model.js';
 import type { AppDir } from './dir.js';
-import { asObject, Fields, isObject, typeName, type Warn } from './check.js';
+import { asObject, Fields, isObject, typeName, type JsonObject, type Warn } from './check.js';
+import { compileSchema, isEmptySchema, SchemaError } from '../rules/schema.js';
+import { isStitchV1Rule, translateStitchV1Rule } from './legacy-rules.js';
 
 const MONGO_TYPES = new Set(['mongodb-atlas', 'mongodb']);
+
+function readPermission(f: Fields, key: string): { read?: unknown; write?: unknown } | undefined {
+  const p = f.nested(key);
+  return p && { read: p.raw('read'), write: p.raw('write') };
+}
+
+/** `fields` of a role or of a field: name → {read, write, fields, additional_fields}, nested as deep as the documents are. */
+function readFieldRules(f: Fields, key: string): Record<string, FieldRule> {
+  const out: Record<string, FieldRule> = {};
+  for (const [name, raw] of Object.entries(f.object(key) ?? {})) {
+    const path = f.path(`${key}.${name}`);
+    if (!isObject(raw)) throw new ConfigError(f.file, path, `must be an object, not ${typeName(raw)}`);
+    const ff = new Fields(f.file, raw, path);
+    out[name] = {
+      read: ff.raw('read'),
+      write: ff.raw('write'),
+      ...(ff.has('fields') ? { fields: readFieldRules(ff, 'fields') } : {}),
+      ...(ff.has('additional_fields') ? { additionalFields: readPermission(ff, 'additional_fields') } : {}),
+    };
+  }
+  return out;
+}
 
 function readRole(raw: unknown, file: string, path: string): RoleConfig {
   if (!isObject(raw)) throw new ConfigError(file, path, `must be an object, not ${typeName(raw)}`);
   const f = new Fields(file, raw, path);
   const name = f.string('name') ?? '';
   if (name.length > 100) throw f.refuse('name', 'must be at most 100 characters');
-  const fields = f.object('fields') ?? {};
   const additional = f.object('additional_fields') ?? {};
   return {
     name,
@@ -24,7 +48,7 @@ function readRole(raw: unknown, file: string, path: string): RoleConfig {
     insert: f.raw('insert') ?? true,
     delete: f.raw('delete') ?? true,
     search: f.raw('search') ?? true,
-    fields: fields as RoleConfig['fields'],
+    fields: readFieldRules(f, 'fields'),
     additionalFields: { read: additional.read ?? false, write: additional.write ?? false },
     documentFilters: f.object('document_filters') as RoleConfig['documentFilters'],
   };
@@ -42,19 +66,52 @@ function readFilter(raw: unknown, file: string, path: string): FilterConfig {
   };
 }
 
-function readRulesDoc(doc: unknown, file: string): { roles: RoleConfig[]; filters: FilterConfig[]; hasSchema: boolean; fields: Fields } {
+/**
+ * A collection schema, checked now so a bad one fails the load naming its place; keywords Baste
+ * does not enforce are warned about. Empty schemas (`{}`, a title alone) are none.
+ */
+function readSchema(raw: unknown, file: string, field: string | undefined, warn: Warn): JsonObject | undefined {
+  if (raw === undefined || raw === null || isEmptySchema(raw)) return undefined;
+  if (!isObject(raw)) throw new ConfigError(file, field, `must be a schema object, not ${typeName(raw)}`);
+  try {
+    const { ignored } = compileSchema(raw);
+    for (const path of ignored) warn(file, `${field ? `${field}.` : ''}${path}: schema keyword not enforced by Baste (ignored)`);
+  } catch (err) {
+    if (err instanceof SchemaError) throw new ConfigError(file, [field, err.path].filter(Boolean).join('.') || undefined, err.reason);
+    throw err;
+  }
+  return raw;
+}
+
+interface RulesDoc {
+  readonly roles: RoleConfig[];
+  readonly filters: FilterConfig[];
+  readonly schema?: JsonObject;
+  readonly database?: string;
+  readonly collection?: string;
+}
+
+function readRulesDoc(doc: unknown, file: string, warn: Warn): RulesDoc {
   const f = new Fields(file, asObject(doc, file));
+  // Stitch v1 rules (read/write/valid per document and field) become a role, filters and a schema.
+  if (isStitchV1Rule(f.doc)) {
+    const v1 = translateStitchV1Rule(f.doc, file);
+    return { ...v1, schema: readSchema(v1.schema, file, undefined, warn) };
+  }
   return {
     roles: (f.array('roles') ?? []).map((r, i) => readRole(r, file, `roles[${i}]`)),
     filters: (f.array('filters') ?? []).map((r, i) => readFilter(r, file, `filters[${i}]`)),
-    hasSchema: f.has('schema') && Object.keys(f.object('schema') ?? {}).length > 0,
-    fields: f,
+    schema: readSchema(f.raw('schema'), file, 'schema', warn),
+    database: f.string('database'),
+    collection: f.string('collection'),
   };
 }
 
-async function readDefault(dir: AppDir, file: string): Promise<DataSourceConfig['defaultRules']> {
+async function readDefault(dir: AppDir, file: string, warn: Warn): Promise<DataSourceConfig['defaultRules']> {
   if (!(await dir.isFile(file))) return undefined;
-  const { roles, filters } = readRulesDoc(await dir.readJson(file), file);
+  const { roles, filters, schema } = readRulesDoc(await dir.readJson(file), file, warn);
+  // Default rules are roles and filters; a schema belongs to one collection.
+  if (schema) warn(file, 'schema: a schema in the default rules is not applied (ignored)');
   return { roles, filters };
 }
 
@@ -82,16 +139,28 @@ export async function loadDataSources(dir: AppDir, warn: Warn): Promise<Map<stri
       for (const coll of await dir.list(db.path)) {
         if (coll.kind !== 'dir' || coll.name.startsWith('.')) continue;
         const rulesFile = `${coll.path}/rules.json`;
-        if (await dir.isFile(`${coll.path}/schema.json`)) warn(`${coll.path}/schema.json`, 'schema validation is not served yet by Baste (ignored)');
-        if (!(await dir.isFile(rulesFile))) continue;
-        const rules = readRulesDoc(await dir.readJson(rulesFile), rulesFile);
-        const database = rules.fields.string('database') ?? db.name;
-        const collection = rules.fields.string('collection') ?? coll.name;
-        collections.set(`${database}.${collection}`, { database, collection, roles: rules.roles, filters: rules.filters, file: rulesFile });
+        const schemaFile = `${coll.path}/schema.json`;
+        const hasRules = await dir.isFile(rulesFile);
+        const fileSchema = (await dir.isFile(schemaFile)) ? readSchema(await dir.readJson(schemaFile), schemaFile, undefined, warn) : undefined;
+        const rules: RulesDoc = hasRules ? readRulesDoc(await dir.readJson(rulesFile), rulesFile, warn) : { roles: [], filters: [] };
+        if (fileSchema && rules.schema) throw new ConfigError(rulesFile, 'schema', `the collection schema is also in ${schemaFile}: keep one`);
+        const schema = fileSchema ?? rules.schema;
+        // A schema without rules still applies, under the data source's default roles.
+        if (!hasRules && !schema) continue;
+        const database = rules.database ?? db.name;
+        const collection = rules.collection ?? coll.name;
+        collections.set(`${database}.${collection}`, {
+          database,
+          collection,
+          roles: rules.roles,
+          filters: rules.filters,
+          ...(schema ? { schema } : {}),
+          file: hasRules ? rulesFile : schemaFile,
+        });
       }
     }
     const fc = f.nested('config') ?? new Fields(configFile, {}, 'config');
-    add({ name, type, uri: fc.string('uri'), defaultRules: await readDefault(dir, `${svc.path}/default_rule.json`), collections }, configFile);
+    add({ name, type, uri: fc.string('uri'), defaultRules: await readDefault(dir, `${svc.path}/default_rule.json`, warn), collections }, configFile);
   }
 
   // Older layouts: services/<svc>/{config.json, rules/<db>.<coll>.json, default_rule.json}
@@ -109,16 +178,22 @@ export async function loadDataSources(dir: AppDir, warn: Warn): Promise<Map<stri
     const collections = new Map<string, CollectionRules>();
     for (const entry of await dir.list(`${svc.path}/rules`)) {
       if (entry.kind !== 'file' || !entry.name.endsWith('.json')) continue;
-      const rules = readRulesDoc(await dir.readJson(entry.path), entry.path);
+      const rules = readRulesDoc(await dir.readJson(entry.path), entry.path, warn);
       const [dbFromName, ...rest] = entry.name.slice(0, -'.json'.length).split('.');
-      const database = rules.fields.string('database') ?? dbFromName ?? '';
-      const collection = rules.fields.string('collection') ?? rest.join('.');
+      const database = rules.database ?? dbFromName ?? '';
+      const collection = rules.collection ?? rest.join('.');
       if (!database || !collection) throw new ConfigError(entry.path, 'database', 'must name the database and collection (or the file must be <db>.<coll>.json)');
-      if (rules.hasSchema) warn(entry.path, 'schema validation is not served yet by Baste (ignored)');
-      collections.set(`${database}.${collection}`, { database, collection, roles: rules.roles, filters: rules.filters, file: entry.path });
+      collections.set(`${database}.${collection}`, {
+        database,
+        collection,
+        roles: rules.roles,
+        filters: rules.filters,
+        ...(rules.schema ? { schema: rules.schema } : {}),
+        file: entry.path,
+      });
     }
     const fc = f.nested('config') ?? new Fields(configFile, {}, 'config');
-    add({ name: f.string('name') ?? svc.name, type, uri: fc.string('uri'), defaultRules: await readDefault(dir, `${svc.path}/default_rule.json`), collections }, configFile);
+    add({ name: f.string('name') ?? svc.name, type, uri: fc.string('uri'), defaultRules: await readDefault(dir, `${svc.path}/default_rule.json`, warn), collections }, configFile);
   }
   return sources;
 }

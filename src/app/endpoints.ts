@@ -24,7 +24,7 @@ function validation(fields: Fields, key: string): ValidationMethod {
   return v as ValidationMethod;
 }
 
-export async function loadEndpoints(dir: AppDir, functionNames: ReadonlySet<string>, warn: Warn): Promise<EndpointConfig[]> {
+export async function loadEndpoints(dir: AppDir, functionNames: ReadonlySet<string>, _warn: Warn): Promise<EndpointConfig[]> {
   const endpoints: EndpointConfig[] = [];
   for (const file of ENDPOINT_FILES) {
     if (!(await dir.isFile(file))) continue;
@@ -55,7 +55,6 @@ export async function loadEndpoints(dir: AppDir, functionNames: ReadonlySet<stri
       if (endpoints.some((e) => e.route === endpoint.route && e.httpMethod === endpoint.httpMethod)) {
         throw f.refuse('route', `${endpoint.httpMethod} ${endpoint.route} is defined twice`);
       }
-      if (endpoint.createUserOnAuth) warn(file, `${f.path('create_user_on_auth')}: not served yet by Baste (ignored)`);
       endpoints.push(endpoint);
     }
   }
@@ -90,11 +89,15 @@ async function readWebhook(dir: AppDir, service: string, path: string, folderNam
   if (validationMethod !== 'NO_VALIDATION' && !secret) throw options.refuse('secret', `is required with ${validationMethod}`);
   const runAsUserId = f.string('run_as_user_id') || undefined;
   const runAsUserIdScriptSource = f.string('run_as_user_id_script_source') || undefined;
+  if (runAsUserId && runAsUserIdScriptSource) {
+    throw f.refuse('run_as_user_id_script_source', 'cannot be combined with run_as_user_id: a webhook runs as one user');
+  }
   const runAsAuthedUser = f.bool('run_as_authed_user', false);
   if (runAsAuthedUser && (runAsUserId || runAsUserIdScriptSource)) {
     throw f.refuse('run_as_authed_user', 'cannot be combined with run_as_user_id or run_as_user_id_script_source');
   }
-  if (f.bool('create_user_on_auth', false)) warn(configFile, 'create_user_on_auth: not served yet by Baste (ignored)');
+  const createUserOnAuth = f.bool('create_user_on_auth', false);
+  if (createUserOnAuth && !runAsAuthedUser) warn(configFile, 'create_user_on_auth: only applies with run_as_authed_user (ignored)');
   return {
     service,
     name,
@@ -107,6 +110,7 @@ async function readWebhook(dir: AppDir, service: string, path: string, folderNam
     runAsUserIdScriptSource,
     respondResult: f.bool('respond_result', false),
     fetchCustomUserData: f.bool('fetch_custom_user_data', false),
+    createUserOnAuth: createUserOnAuth && runAsAuthedUser,
     httpMethod: method(options, 'httpMethod'),
     validationMethod,
     secret,

@@ -19,7 +19,7 @@ export const NOT_SERVED_YET: readonly string[] = [
 export const ROOT_SECTIONS_NOT_SERVED_YET: readonly string[] = [];
 
 /** Function config fields that later work will honour; for now the function runs without them. */
-export const FUNCTION_FIELDS_NOT_SERVED_YET: readonly string[] = ['run_as_user_id', 'run_as_user_id_script_source'];
+export const FUNCTION_FIELDS_NOT_SERVED_YET: readonly string[] = [];
 
 /** Export parts for features Baste does not offer at all. */
 export const NOT_SUPPORTED: readonly string[] = ['sync', 'graphql', 'hosting', 'log_forwarders', 'data_api_config.json'];

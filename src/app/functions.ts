@@ -38,9 +38,17 @@ function readSettings(fields: Fields, warn: Warn): Settings {
   for (const key of FUNCTION_FIELDS_NOT_SERVED_YET) {
     if (fields.raw(key)) warn(fields.file, `${fields.path(key)}: ${NOT_SERVED_YET_MESSAGE}`);
   }
+  // Exports write unset execution users as "".
+  const runAsUserId = fields.string('run_as_user_id') || undefined;
+  const runAsUserIdScriptSource = fields.string('run_as_user_id_script_source') || undefined;
+  if (runAsUserId && runAsUserIdScriptSource) {
+    throw fields.refuse('run_as_user_id_script_source', 'cannot be combined with run_as_user_id: a function runs as one user');
+  }
   return {
     private: fields.bool('private', false),
     runAsSystem: fields.bool('run_as_system', false),
+    ...(runAsUserId ? { runAsUserId } : {}),
+    ...(runAsUserIdScriptSource ? { runAsUserIdScriptSource } : {}),
     // Realm's default is the empty expression, which always passes.
     canEvaluate: fields.raw('can_evaluate') ?? {},
   };

@@ -54,6 +54,10 @@ export interface FunctionConfig {
   readonly name: string;
   readonly private: boolean;
   readonly runAsSystem: boolean;
+  /** `run_as_user_id`: runs as this user (ignored under runAsSystem; exclusive with the script). */
+  readonly runAsUserId?: string;
+  /** `run_as_user_id_script_source`: a stringified function returning a user id or `{runAsSystemUser: true}`. */
+  readonly runAsUserIdScriptSource?: string;
   readonly canEvaluate: unknown;
   /** Source text of the function (`exports = function (...) {...}`). */
   readonly source: string;
@@ -103,10 +107,24 @@ export interface WebhookConfig {
   readonly runAsUserIdScriptSource?: string;
   readonly respondResult: boolean;
   readonly fetchCustomUserData: boolean;
+  /** With run_as_authed_user: valid credentials of an identity without a user create that user. */
+  readonly createUserOnAuth?: boolean;
   readonly httpMethod: HttpMethod;
   readonly validationMethod: ValidationMethod;
   /** The webhook's own secret string, as legacy exports write it. */
   readonly secret?: string;
+}
+
+/**
+ * Field-level permissions of a role. A field holding an embedded document may carry rules for its
+ * sub-fields (`fields`); they apply when the field's own `read` / `write` does not grant.
+ */
+export interface FieldRule {
+  readonly read?: unknown;
+  readonly write?: unknown;
+  readonly fields?: Readonly<Record<string, FieldRule>>;
+  /** Sub-fields without an entry; when absent, those of the enclosing level (the role's at the top). */
+  readonly additionalFields?: { readonly read?: unknown; readonly write?: unknown };
 }
 
 /** A collection role (behaviour.md §E.2); every permission is a rule expression. */
@@ -118,8 +136,8 @@ export interface RoleConfig {
   readonly insert: unknown;
   readonly delete: unknown;
   readonly search: unknown;
-  /** Field name → `{read, write}` expressions (nested `fields` are not served yet). */
-  readonly fields: Readonly<Record<string, { readonly read?: unknown; readonly write?: unknown }>>;
+  /** Field name → `{read, write, fields}`; see FieldRule. */
+  readonly fields: Readonly<Record<string, FieldRule>>;
   readonly additionalFields: { readonly read: unknown; readonly write: unknown };
   readonly documentFilters?: { readonly read?: unknown; readonly write?: unknown };
 }
@@ -138,6 +156,8 @@ export interface CollectionRules {
   readonly collection: string;
   readonly roles: readonly RoleConfig[];
   readonly filters: readonly FilterConfig[];
+  /** The collection's document schema (`schema.json`, or `schema` in a legacy rule file), checked at load. */
+  readonly schema?: Readonly<Record<string, unknown>>;
   readonly file: string;
 }
 
@@ -145,7 +165,7 @@ export interface CollectionRules {
 export interface DataSourceConfig {
   readonly name: string;
   readonly type: string;
-  /** A MongoDB connection string, when the data lives in a real cluster (not served yet). */
+  /** A MongoDB connection string (`config.uri`), when the data lives in a real cluster. */
   readonly uri?: string;
   /** Roles and filters of collections that have no rules of their own. */
   readonly defaultRules?: { readonly roles: readonly RoleConfig[]; readonly filters: readonly FilterConfig[] };

@@ -158,16 +158,9 @@ export class AuthService {
       apiKeyId: 'apiKeyId' in verified ? verified.apiKeyId : null,
     });
     const { userId, created } = await this.userFor(provider, verified, { session, device: deviceRecord });
-    if (created && this.hooks.onUserCreated) {
-      try {
-        await this.hooks.onUserCreated(await this.callUser(userId));
-      } catch (err) {
-        // The user creation function failed: so does the creation (the platform's rule), and the
-        // session written with it goes too; its tokens were never handed out.
-        await this.users.delete(userId);
-        throw err instanceof BasteError ? err : new BasteError('FunctionExecutionError', (err as Error).message);
-      }
-    }
+    // A failing user creation function deletes the session written with the user too; its tokens
+    // were never handed out.
+    if (created) await this.runUserCreation(userId);
     const accessToken = await this.sessions.accessTokenFor({ id: session.id, userId, deviceId: deviceRecord.id });
     await this.announce(created ? ['CREATE', 'LOGIN'] : ['LOGIN'], [provider.config.type], userId);
     return { access_token: accessToken, refresh_token: refreshToken, user_id: userId, device_id: deviceRecord.id };
@@ -226,18 +219,49 @@ export class AuthService {
 
   /**
    * The existing user a credential belongs to, without opening a session (HTTPS endpoints and
-   * webhooks with application auth). Refuses unknown identities: no user is created here.
+   * webhooks with application auth). Refuses identities without a user, unless `createUser`.
    */
-  async userForCredential(providerType: string, payload: Record<string, unknown>, ctx: LoginContext): Promise<string> {
+  async userForCredential(
+    providerType: string,
+    payload: Record<string, unknown>,
+    ctx: LoginContext,
+    options: { createUser?: boolean } = {},
+  ): Promise<string> {
     const provider = [...this.providers.values()].find((p) => p.config.type === providerType && !p.config.disabled);
     if (!provider) throw new BasteError('AuthProviderNotFound', `authentication via '${providerType}' is not enabled`);
     const verified = await provider.login(payload, ctx);
     if ('userId' in verified) return verified.userId;
+    if (options.createUser) return this.userCreatedOnAuth(provider, verified);
     const owner = await this.store.findIdentityOwner(provider.config.name, verified.externalId);
     if (!owner) throw new BasteError('UserNotFound', 'no user has these credentials');
     const user = await this.users.get(owner.userId);
     if (user.disabled) throw new BasteError('UserDisabled', 'user is disabled');
     return user.id;
+  }
+
+  /**
+   * `create_user_on_auth`: the identity's user, created as a first login creates it (the user
+   * creation function, CREATE triggers) but without a session. No LOGIN trigger: authenticating an
+   * endpoint call is not a login, for new and existing users alike.
+   */
+  private async userCreatedOnAuth(provider: AuthProvider, verified: VerifiedIdentity): Promise<string> {
+    const { userId, created, disabled } = await this.users.loginWithIdentity(this.identityOf(provider, verified));
+    if (disabled) throw new BasteError('UserDisabled', 'user is disabled');
+    if (!created) return userId;
+    await this.runUserCreation(userId);
+    await this.announce(['CREATE'], [provider.config.type], userId);
+    return userId;
+  }
+
+  /** The user creation function, once per new user; when it fails, so does the creation (the platform's rule). */
+  private async runUserCreation(userId: string): Promise<void> {
+    if (!this.hooks.onUserCreated) return;
+    try {
+      await this.hooks.onUserCreated(await this.callUser(userId));
+    } catch (err) {
+      await this.users.delete(userId);
+      throw err instanceof BasteError ? err : new BasteError('FunctionExecutionError', (err as Error).message);
+    }
   }
 
   /** The user as functions see it (`context.user`). */

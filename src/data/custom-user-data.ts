@@ -1,20 +1,30 @@
 // Custom user data: the document of the configured collection whose user id field holds the
 // user's id, as a string or an ObjectId (the string form wins; among equals, the first inserted).
+// Looked up on every login and refresh, so the user id field is indexed.
 
 import { EJSON, ObjectId } from 'bson';
 import type { CustomUserDataConfig } from '../app/model.js';
-import type { Doc, DocumentEngine } from './engine.js';
+import { collect, type Doc, type DocumentEngine } from './engine.js';
 
 export function customUserDataLookup(config: CustomUserDataConfig, documents: DocumentEngine) {
   const ns = `${config.database}.${config.collection}`;
+  const field = config.userIdField;
+  let indexed: Promise<void> | undefined;
   /** The document, typed (for functions), or undefined. */
   const find = async (userId: string): Promise<Doc | undefined> => {
-    const docs = await documents.all(ns);
-    const byString = docs.find((d) => d[config.userIdField] === userId);
+    indexed ??= documents.ensureIndexes(ns, [field]).catch((err: unknown) => {
+      indexed = undefined;
+      throw err;
+    });
+    await indexed;
+    const asOid = /^[0-9a-fA-F]{24}$/.test(userId) ? [ObjectId.createFromHexString(userId)] : [];
+    // `$in` also matches arrays holding the id: the exact checks below keep only the field itself.
+    const docs = await collect(documents.find(ns, { [field]: { $in: [userId, ...asOid] } }));
+    const byString = docs.find((d) => d[field] === userId);
     if (byString) return byString;
     return docs.find((d) => {
-      const v = d[config.userIdField];
-      return v instanceof ObjectId && v.toHexString() === userId;
+      const v = d[field];
+      return v instanceof ObjectId && v.toHexString() === userId.toLowerCase();
     });
   };
   return {

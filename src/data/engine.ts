@@ -1,7 +1,21 @@
 // The document store behind the data service: namespaces (`<db>.<collection>`) of BSON documents.
-// Engines only keep documents; queries, updates and rules happen above them, in one place.
+// Engines find and keep documents; rules happen above them, in the service, in one place. Every
+// engine takes MongoDB query filters, so a filter the service builds (the request's query ANDed
+// with the rule filters) runs where the data is: in mingo over indexed candidates for the embedded
+// engines, on the server for a real MongoDB.
 
 export type Doc = Record<string, unknown>;
+/** A MongoDB query filter. */
+export type Filter = Record<string, unknown>;
+
+export interface FindOptions {
+  /** A MongoDB sort specification (`{ v: -1 }`); without it, insertion (natural) order. */
+  readonly sort?: Record<string, unknown>;
+  /** At most this many documents (undefined or 0: all). */
+  readonly limit?: number;
+  /** A MongoDB projection of what is returned. */
+  readonly projection?: Record<string, unknown>;
+}
 
 export interface WriteBatch {
   readonly inserts?: readonly Doc[];
@@ -14,10 +28,64 @@ export class DuplicateKeyError extends Error {
   override readonly name = 'DuplicateKeyError';
 }
 
+/** The query, update or pipeline was refused by the engine (unknown operator, immutable field, …). */
+export class QueryError extends Error {
+  override readonly name = 'QueryError';
+}
+
+export interface UpdateOutcome {
+  readonly matchedCount: number;
+  readonly modifiedCount: number;
+  /** Only when a document was upserted. */
+  readonly upsertedId?: unknown;
+}
+
+export interface FindOneAndOptions {
+  readonly sort?: Record<string, unknown>;
+  readonly projection?: Record<string, unknown>;
+  readonly upsert: boolean;
+  readonly returnNewDocument: boolean;
+}
+
+/**
+ * Whole operations a server-side engine (a real MongoDB) runs itself, in one round trip. The
+ * service uses them only for the system user: for everyone else it must see each document to
+ * choose a role, so it reads through `find` and writes through `write`. Updates arrive with
+ * operators (an operator-less update is already turned into `$set`).
+ */
+export interface ServerOperations {
+  count(ns: string, filter: Filter, limit?: number): Promise<number>;
+  /** The pipeline's results, at most `maxResults` of them. */
+  aggregate(ns: string, pipeline: readonly Doc[], maxResults: number): Promise<Doc[]>;
+  update(ns: string, filter: Filter, update: Doc, opts: { many: boolean; upsert: boolean; arrayFilters?: readonly Doc[] }): Promise<UpdateOutcome>;
+  /** How many documents were deleted. */
+  delete(ns: string, filter: Filter, many: boolean): Promise<number>;
+  /** `change` is the update (with operators) or the replacement; absent for 'delete'. */
+  findOneAnd(ns: string, kind: 'update' | 'replace' | 'delete', filter: Filter, change: Doc | undefined, opts: FindOneAndOptions): Promise<Doc | null>;
+}
+
 export interface DocumentEngine {
-  /** Every document of the namespace, in insertion order. */
-  all(ns: string): Promise<Doc[]>;
-  /** Applies the batch atomically: all of it or (on a duplicate `_id`) none of it. */
+  /** Documents matching the MongoDB filter: in insertion order unless sorted, then limited and projected. */
+  find(ns: string, filter: Filter, opts?: FindOptions): AsyncIterable<Doc>;
+  /**
+   * Top-level fields that queries on `ns` compare by equality. The embedded engines index them
+   * (building the index from the documents already there); a real MongoDB leaves its indexes to
+   * its operator. Idempotent; fields already indexed cost nothing.
+   */
+  ensureIndexes(ns: string, fields: readonly string[]): Promise<void>;
+  /**
+   * Applies the batch: all of it or (on a duplicate `_id`) none of it. A MongoDB without
+   * transactions (a standalone server) applies what came before the failure (see mongodb-engine.ts).
+   */
   write(ns: string, batch: WriteBatch): Promise<void>;
+  /** Present when the engine can run whole operations itself (a real MongoDB). */
+  readonly server?: ServerOperations;
   close(): Promise<void>;
+}
+
+/** Every document a `find` yields, as an array. */
+export async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const item of items) out.push(item);
+  return out;
 }

@@ -1,13 +1,10 @@
 // The document store on PostgreSQL, for apps served by several instances: the same shape as the
-// SQLite engine (a row per document, canonical EJSON text), so both behave alike.
+// SQLite engine (a row per document, canonical EJSON text, a side table of index entries), and the
+// same query code (embedded.ts), so both behave alike.
 
-import { EJSON } from 'bson';
 import pg from 'pg';
-import { parseDocumentEjson } from '../util/ejson.js';
 import { DuplicateKeyError, type Doc, type DocumentEngine, type WriteBatch } from './engine.js';
-
-const idKey = (id: unknown) => EJSON.stringify(id, { relaxed: false });
-const encode = (doc: Doc) => EJSON.stringify(doc, { relaxed: false });
+import { decodeDoc, duplicateMessage, embeddedEngine, encodeDoc, idKey, type Candidates, type indexEntries } from './embedded.js';
 
 export interface PostgresDocumentsOptions {
   /** Keep the table in this schema (tests use one per run). */
@@ -36,6 +33,20 @@ async function createTable(pool: pg.Pool, schema: string | undefined): Promise<v
       doc TEXT NOT NULL,
       PRIMARY KEY (ns, id)
     )`);
+    await client.query('CREATE INDEX IF NOT EXISTS documents_in_order ON documents (ns, seq)');
+    await client.query(`CREATE TABLE IF NOT EXISTS document_indexed_fields (
+      ns    TEXT NOT NULL,
+      field TEXT NOT NULL,
+      PRIMARY KEY (ns, field)
+    )`);
+    await client.query(`CREATE TABLE IF NOT EXISTS document_index (
+      ns        TEXT NOT NULL,
+      field     TEXT NOT NULL,
+      value_key TEXT NOT NULL,
+      id        TEXT NOT NULL,
+      PRIMARY KEY (ns, field, value_key, id)
+    )`);
+    await client.query('CREATE INDEX IF NOT EXISTS document_index_by_id ON document_index (ns, id)');
     await client.query('COMMIT');
   } catch (err) {
     await client.query('ROLLBACK').catch(() => undefined);
@@ -59,37 +70,122 @@ export async function openPostgresDocuments(url: string, opts: PostgresDocuments
     await pool.end();
     throw err;
   }
-  return {
-    async all(ns) {
-      const { rows } = await pool.query<{ doc: string }>('SELECT doc FROM documents WHERE ns = $1 ORDER BY seq', [ns]);
-      return rows.map((r) => parseDocumentEjson(r.doc) as Doc);
+
+  const inTransaction = async <T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> => {
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      const out = await fn(client);
+      await client.query('COMMIT');
+      return out;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+  };
+
+  /** Inserts index entries, a bounded number per statement. */
+  const addEntries = async (client: pg.PoolClient, ns: string, rows: { id: string; field: string; key: string }[]) => {
+    for (let i = 0; i < rows.length; i += 5000) {
+      const chunk = rows.slice(i, i + 5000);
+      await client.query(
+        `INSERT INTO document_index (ns, field, value_key, id)
+         SELECT $1, u.field, u.value_key, u.id FROM unnest($2::text[], $3::text[], $4::text[]) AS u(field, value_key, id)
+         ON CONFLICT DO NOTHING`,
+        [ns, chunk.map((r) => r.field), chunk.map((r) => r.key), chunk.map((r) => r.id)],
+      );
+    }
+  };
+  const entryRows = (docs: readonly Doc[], fields: readonly string[], entries: typeof indexEntries) =>
+    docs.flatMap((doc) => {
+      const id = idKey(doc._id);
+      return entries(doc, fields).map((e) => ({ id, field: e.field, key: e.key }));
+    });
+
+  return embeddedEngine({
+    async rows(ns: string, c?: Candidates) {
+      if (!c) {
+        const { rows } = await pool.query<{ doc: string }>('SELECT doc FROM documents WHERE ns = $1 ORDER BY seq', [ns]);
+        return rows.map((r) => r.doc);
+      }
+      const params: unknown[] = [ns, c.ids];
+      const index = c.index.map((i) => {
+        params.push(i.field, i.keys);
+        return ` OR id IN (SELECT id FROM document_index WHERE ns = $1 AND field = $${params.length - 1} AND value_key = ANY($${params.length}::text[]))`;
+      });
+      const { rows } = await pool.query<{ doc: string }>(`SELECT doc FROM documents WHERE ns = $1 AND (id = ANY($2::text[])${index.join('')}) ORDER BY seq`, params);
+      return rows.map((r) => r.doc);
     },
-    async write(ns, batch: WriteBatch) {
-      const client = await pool.connect();
-      try {
-        await client.query('BEGIN');
-        for (const doc of batch.inserts ?? []) {
+
+    async indexedFields() {
+      const { rows } = await pool.query<{ ns: string; field: string }>('SELECT ns, field FROM document_indexed_fields');
+      const out = new Map<string, string[]>();
+      for (const r of rows) out.set(r.ns, [...(out.get(r.ns) ?? []), r.field]);
+      return out;
+    },
+
+    async addIndexes(ns, fields, entries) {
+      await inTransaction(async (client) => {
+        // Waits for writes in flight and holds new ones (of every namespace: this runs at start-up)
+        // until the entries exist; taken by one instance at a time.
+        await client.query('LOCK TABLE documents IN SHARE ROW EXCLUSIVE MODE');
+        await client.query('INSERT INTO document_indexed_fields (ns, field) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING', [ns, fields]);
+        const { rows } = await client.query<{ doc: string }>('SELECT doc FROM documents WHERE ns = $1', [ns]);
+        await addEntries(client, ns, entryRows(rows.map((r) => decodeDoc(r.doc)), fields, entries));
+      });
+    },
+
+    async write(ns, batch: WriteBatch, entries) {
+      await inTransaction(async (client) => {
+        const inserts = batch.inserts ?? [];
+        const replaces = batch.replaces ?? [];
+        const removes = (batch.removes ?? []).map(idKey);
+        if (inserts.length) {
           try {
-            await client.query('INSERT INTO documents (ns, id, doc) VALUES ($1, $2, $3)', [ns, idKey(doc._id), encode(doc)]);
+            await client.query(
+              `INSERT INTO documents (ns, id, doc)
+               SELECT $1, u.id, u.doc FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS u(id, doc, n) ORDER BY u.n`,
+              [ns, inserts.map((d) => idKey(d._id)), inserts.map(encodeDoc)],
+            );
           } catch (err) {
-            if ((err as { code?: string }).code === '23505') {
-              throw new DuplicateKeyError(`E11000 duplicate key error collection: ${ns} index: _id_ dup key: { _id: ${idKey(doc._id)} }`);
-            }
+            if ((err as { code?: string }).code === '23505') throw new DuplicateKeyError(duplicateMessage(ns, duplicateOf(err, ns)));
             throw err;
           }
         }
-        for (const doc of batch.replaces ?? []) await client.query('UPDATE documents SET doc = $1 WHERE ns = $2 AND id = $3', [encode(doc), ns, idKey(doc._id)]);
-        for (const id of batch.removes ?? []) await client.query('DELETE FROM documents WHERE ns = $1 AND id = $2', [ns, idKey(id)]);
-        await client.query('COMMIT');
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw err;
-      } finally {
-        client.release();
-      }
+        // A document removed meanwhile stays removed (and gets no index entries).
+        const replaced = replaces.length
+          ? (
+              await client.query<{ id: string }>(
+                `UPDATE documents d SET doc = u.doc FROM unnest($2::text[], $3::text[]) AS u(id, doc)
+                 WHERE d.ns = $1 AND d.id = u.id RETURNING d.id`,
+                [ns, replaces.map((d) => idKey(d._id)), replaces.map(encodeDoc)],
+              )
+            ).rows.map((r) => r.id)
+          : [];
+        if (removes.length) await client.query('DELETE FROM documents WHERE ns = $1 AND id = ANY($2::text[])', [ns, removes]);
+        if (!inserts.length && !replaced.length && !removes.length) return;
+        // Read only now: the statements above hold the table in ROW EXCLUSIVE mode, so an index
+        // being added (addIndexes) either committed before (and is listed) or waits for this commit.
+        const fields = (await client.query<{ field: string }>('SELECT field FROM document_indexed_fields WHERE ns = $1', [ns])).rows.map((r) => r.field);
+        if (!fields.length) return;
+        const stale = [...replaced, ...removes];
+        if (stale.length) await client.query('DELETE FROM document_index WHERE ns = $1 AND id = ANY($2::text[])', [ns, stale]);
+        const kept = new Set(replaced);
+        await addEntries(client, ns, entryRows([...inserts, ...replaces.filter((d) => kept.has(idKey(d._id)))], fields, entries));
+      });
     },
+
     async close() {
       await pool.end();
     },
-  };
+  });
+}
+
+/** The `_id` named by a unique violation's detail (`Key (ns, id)=(db.c, "x") already exists.`). */
+function duplicateOf(err: unknown, ns: string): string {
+  const detail = (err as { detail?: string }).detail ?? '';
+  const m = /^Key \(ns, id\)=\((.*)\) already exists\.$/s.exec(detail);
+  return m?.[1]?.startsWith(`${ns}, `) ? m[1].slice(ns.length + 2) : '?';
 }

@@ -1,14 +1,10 @@
 // Embedded document store on SQLite: one table, a row per document keyed by namespace and the
 // canonical EJSON of its `_id`, the document kept as canonical EJSON so every BSON type survives.
+// A side table holds the index entries (embedded.ts says which) of the fields recorded as indexed.
 
 import Database from 'better-sqlite3';
-import { EJSON } from 'bson';
-import { parseDocumentEjson } from '../util/ejson.js';
 import { DuplicateKeyError, type Doc, type DocumentEngine, type WriteBatch } from './engine.js';
-
-const idKey = (id: unknown) => EJSON.stringify(id, { relaxed: false });
-const encode = (doc: Doc) => EJSON.stringify(doc, { relaxed: false });
-const decode = (text: string) => parseDocumentEjson(text) as Doc;
+import { decodeDoc, duplicateMessage, embeddedEngine, encodeDoc, idKey, type Candidates, type indexEntries } from './embedded.js';
 
 export function openSqliteDocuments(file: string): DocumentEngine {
   const db = new Database(file);
@@ -20,36 +16,103 @@ export function openSqliteDocuments(file: string): DocumentEngine {
     id  TEXT NOT NULL,
     doc TEXT NOT NULL,
     PRIMARY KEY (ns, id)
-  )`);
+  );
+  CREATE TABLE IF NOT EXISTS document_indexed_fields (
+    ns    TEXT NOT NULL,
+    field TEXT NOT NULL,
+    PRIMARY KEY (ns, field)
+  );
+  CREATE TABLE IF NOT EXISTS document_index (
+    ns        TEXT NOT NULL,
+    field     TEXT NOT NULL,
+    value_key TEXT NOT NULL,
+    id        TEXT NOT NULL,
+    PRIMARY KEY (ns, field, value_key, id)
+  ) WITHOUT ROWID;
+  CREATE INDEX IF NOT EXISTS document_index_by_id ON document_index (ns, id);`);
   const q = {
     all: db.prepare('SELECT doc FROM documents WHERE ns = ? ORDER BY rowid'),
+    fieldsOf: db.prepare('SELECT field FROM document_indexed_fields WHERE ns = ?').pluck(),
+    allFields: db.prepare('SELECT ns, field FROM document_indexed_fields'),
+    addField: db.prepare('INSERT OR IGNORE INTO document_indexed_fields (ns, field) VALUES (?, ?)'),
     insert: db.prepare('INSERT INTO documents (ns, id, doc) VALUES (?, ?, ?)'),
     replace: db.prepare('UPDATE documents SET doc = ? WHERE ns = ? AND id = ?'),
     remove: db.prepare('DELETE FROM documents WHERE ns = ? AND id = ?'),
+    addEntry: db.prepare('INSERT OR IGNORE INTO document_index (ns, field, value_key, id) VALUES (?, ?, ?, ?)'),
+    dropEntries: db.prepare('DELETE FROM document_index WHERE ns = ? AND id = ?'),
+    rowsOf: db.prepare('SELECT id, doc FROM documents WHERE ns = ?'),
   };
-  const apply = db.transaction((ns: string, batch: WriteBatch) => {
+
+  // Candidate queries differ only in how many indexed fields they name: one statement per count.
+  const byCandidates = new Map<number, Database.Statement>();
+  const candidateQuery = (fields: number) => {
+    let stmt = byCandidates.get(fields);
+    if (!stmt) {
+      const index = Array.from({ length: fields }, () =>
+        ' OR id IN (SELECT id FROM document_index WHERE ns = @ns AND field = ? AND value_key IN (SELECT value FROM json_each(?)))');
+      stmt = db.prepare(`SELECT doc FROM documents WHERE ns = @ns AND (id IN (SELECT value FROM json_each(@ids))${index.join('')}) ORDER BY rowid`).pluck();
+      byCandidates.set(fields, stmt);
+    }
+    return stmt;
+  };
+
+  const addEntries = (ns: string, doc: Doc, fields: readonly string[], entries: typeof indexEntries) => {
+    const id = idKey(doc._id);
+    for (const e of entries(doc, fields)) q.addEntry.run(ns, e.field, e.key, id);
+  };
+
+  const apply = db.transaction((ns: string, batch: WriteBatch, entries: typeof indexEntries) => {
+    const fields = q.fieldsOf.all(ns) as string[];
     for (const doc of batch.inserts ?? []) {
       try {
-        q.insert.run(ns, idKey(doc._id), encode(doc));
+        q.insert.run(ns, idKey(doc._id), encodeDoc(doc));
       } catch (err) {
-        if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
-          throw new DuplicateKeyError(`E11000 duplicate key error collection: ${ns} index: _id_ dup key: { _id: ${idKey(doc._id)} }`);
-        }
+        if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw new DuplicateKeyError(duplicateMessage(ns, idKey(doc._id)));
         throw err;
       }
+      if (fields.length) addEntries(ns, doc, fields, entries);
     }
-    for (const doc of batch.replaces ?? []) q.replace.run(encode(doc), ns, idKey(doc._id));
-    for (const id of batch.removes ?? []) q.remove.run(ns, idKey(id));
+    for (const doc of batch.replaces ?? []) {
+      const id = idKey(doc._id);
+      // A document removed meanwhile stays removed, and gets no entries.
+      if (q.replace.run(encodeDoc(doc), ns, id).changes === 0 || !fields.length) continue;
+      q.dropEntries.run(ns, id);
+      addEntries(ns, doc, fields, entries);
+    }
+    for (const id of batch.removes ?? []) {
+      const key = idKey(id);
+      q.remove.run(ns, key);
+      if (fields.length) q.dropEntries.run(ns, key);
+    }
   });
-  return {
-    async all(ns) {
-      return (q.all.all(ns) as { doc: string }[]).map((r) => decode(r.doc));
+
+  const backfill = db.transaction((ns: string, fields: readonly string[], entries: typeof indexEntries) => {
+    for (const field of fields) q.addField.run(ns, field);
+    // (read first: the connection cannot write while a statement iterates)
+    for (const row of q.rowsOf.all(ns) as { id: string; doc: string }[]) {
+      for (const e of entries(decodeDoc(row.doc), fields)) q.addEntry.run(ns, e.field, e.key, row.id);
+    }
+  });
+
+  return embeddedEngine({
+    async rows(ns: string, c?: Candidates) {
+      if (!c) return (q.all.all(ns) as { doc: string }[]).map((r) => r.doc);
+      const params: unknown[] = c.index.flatMap((i) => [i.field, JSON.stringify(i.keys)]);
+      return candidateQuery(c.index.length).all({ ns, ids: JSON.stringify(c.ids) }, ...params) as string[];
     },
-    async write(ns, batch) {
-      apply.immediate(ns, batch);
+    async indexedFields() {
+      const out = new Map<string, string[]>();
+      for (const r of q.allFields.all() as { ns: string; field: string }[]) out.set(r.ns, [...(out.get(r.ns) ?? []), r.field]);
+      return out;
+    },
+    async addIndexes(ns, fields, entries) {
+      backfill.immediate(ns, fields, entries);
+    },
+    async write(ns, batch, entries) {
+      apply.immediate(ns, batch, entries);
     },
     async close() {
       if (db.open) db.close();
     },
-  };
+  });
 }

@@ -1,5 +1,6 @@
 // Client calls of app functions (`functions/call`): the checks a client call must pass
-// (exists, not private, `can_evaluate`) before the sandbox runs it as the caller or the system user.
+// (exists, not private, `can_evaluate`) before the sandbox runs it as the caller, the system user
+// or the user its config names.
 
 import { EJSON } from 'bson';
 import type { AppConfig, FunctionConfig } from '../app/model.js';
@@ -8,6 +9,7 @@ import { resolvedValues } from '../app/values.js';
 import { ExpressionError, evaluate } from '../rules/expressions.js';
 import type { UserRecord } from '../store/store.js';
 import { mergedUserData } from '../users/users.js';
+import type { ExecutionUsers } from './execution-user.js';
 import type { CallRequest, CallUser, FunctionRuntime } from './runtime.js';
 
 export function callUserOf(user: UserRecord, customData: Record<string, unknown> = {}): CallUser {
@@ -26,6 +28,7 @@ export class Functions {
   constructor(
     private readonly app: AppConfig,
     private readonly runtime: FunctionRuntime,
+    private readonly executionUsers: ExecutionUsers,
   ) {
     this.values = resolvedValues(app);
   }
@@ -52,7 +55,9 @@ export class Functions {
     if (fn.canEvaluate !== undefined && fn.canEvaluate !== null && !(await this.canEvaluate(fn, input))) {
       throw new BasteError('FunctionNotCallable', `rule not matched for function '${fn.name}': the caller may not run it`);
     }
-    return this.runtime.call({ name: fn.name, argsEjson: input.argsEjson, user: input.user, runAsSystem: fn.runAsSystem, request: input.request });
+    // can_evaluate judged the caller; the function itself may run as someone else.
+    const run = await this.executionUsers.forFunction(fn, { user: input.user, system: false }, input.argsEjson, input.request);
+    return this.runtime.call({ name: fn.name, argsEjson: input.argsEjson, user: run.user, runAsSystem: run.system, request: input.request });
   }
 
   /** Runs a function as the system user (auth hooks, triggers, custom-function login); returns its decoded result. */

@@ -8,6 +8,7 @@ import type { AppConfig, EndpointConfig, HttpMethod, ValidationMethod, WebhookCo
 import { BasteError } from '../errors.js';
 import { resolvedValues } from '../app/values.js';
 import { ExpressionError, evaluate } from '../rules/expressions.js';
+import { configuredRunAs, type Execution, type ExecutionUsers } from './execution-user.js';
 import type { CallRequest, CallUser, FunctionRuntime, HttpOutcome } from './runtime.js';
 import { webhookFunctionName, webhookScriptName } from './runtime.js';
 
@@ -32,8 +33,12 @@ export interface HttpAnswer {
 export interface CallerAuth {
   /** A user from an access token. */
   fromAccessToken(token: string): Promise<string>;
-  /** A user from a provider credential (`local-userpass` `{username,password}`, `api-key` `{key}`, `custom-token` `{token}`). */
-  fromCredential(providerType: string, payload: Record<string, unknown>, ip: string): Promise<string>;
+  /**
+   * A user from a provider credential (`local-userpass` `{username,password}`, `api-key` `{key}`,
+   * `custom-token` `{token}`). With `createUser` (`create_user_on_auth`), a verified identity that
+   * has no user yet gets one, as at a first login; without it, such a credential is refused.
+   */
+  fromCredential(providerType: string, payload: Record<string, unknown>, ip: string, createUser: boolean): Promise<string>;
   /** The user as functions see it. */
   callUser(userId: string): Promise<CallUser>;
 }
@@ -126,6 +131,7 @@ export class HttpFunctions {
     private readonly app: AppConfig,
     private readonly runtime: FunctionRuntime,
     private readonly auth: CallerAuth,
+    private readonly executionUsers: ExecutionUsers,
   ) {
     this.endpoints = app.endpoints ?? [];
     this.webhooks = new Map((app.webhooks ?? []).map((w) => [`${w.service}/${w.name}`, w]));
@@ -136,12 +142,16 @@ export class HttpFunctions {
    * The application user named by the request's credentials, or null when it carries none.
    * Custom user data is loaded only when the endpoint asks for it (`fetch_custom_user_data`).
    */
-  private async caller(call: HttpCall, bodyCredentials: Record<string, unknown> | null, fetchCustomData: boolean): Promise<CallUser | null> {
-    const user = await this.authenticate(call, bodyCredentials);
-    return user && !fetchCustomData ? { ...user, custom_data: {} } : user;
+  private async caller(
+    call: HttpCall,
+    bodyCredentials: Record<string, unknown> | null,
+    options: { fetchCustomData: boolean; createUser: boolean },
+  ): Promise<CallUser | null> {
+    const user = await this.authenticate(call, bodyCredentials, options.createUser);
+    return user && !options.fetchCustomData ? { ...user, custom_data: {} } : user;
   }
 
-  private async authenticate(call: HttpCall, bodyCredentials: Record<string, unknown> | null): Promise<CallUser | null> {
+  private async authenticate(call: HttpCall, bodyCredentials: Record<string, unknown> | null, createUser: boolean): Promise<CallUser | null> {
     const h = (name: string) => header(call.headers, name);
     const bearer = /^Bearer\s+(\S+)$/i.exec(h('authorization') ?? '')?.[1];
     const sources: { type: string; payload: Record<string, unknown> }[] = [];
@@ -164,7 +174,7 @@ export class HttpFunctions {
       if (bearer) return await this.auth.callUser(await this.auth.fromAccessToken(bearer));
       const [source] = sources;
       if (!source) return null;
-      return await this.auth.callUser(await this.auth.fromCredential(source.type, source.payload, call.ip));
+      return await this.auth.callUser(await this.auth.fromCredential(source.type, source.payload, call.ip, createUser));
     } catch (err) {
       // Bearer failures give no detail to the caller (the platform logs them only).
       throw authFailed(`authentication failed${err instanceof BasteError && err.code !== 'InvalidSession' ? `: ${err.message}` : ''}`);
@@ -191,16 +201,20 @@ export class HttpFunctions {
     if (!endpoint) throw new BasteError('MethodNotAllowed', `${call.method} is not allowed on ${route}`);
     validate(endpoint.validationMethod, endpoint.secretName ? this.app.secrets.get(endpoint.secretName) : undefined, call, ['endpoint-signature']);
     const fn = this.app.functions.get(endpoint.functionName)!;
-    const user = await this.caller(call, null, endpoint.fetchCustomUserData);
-    // Application auth unless the function runs as the system user (then context.user is the caller, if any).
-    if (!fn.runAsSystem && !user) throw authFailed('this endpoint needs the caller to authenticate');
+    const user = await this.caller(call, null, { fetchCustomData: endpoint.fetchCustomUserData, createUser: endpoint.createUserOnAuth });
+    // Application auth unless the function names its own user: the system user (then context.user
+    // is the caller, if any), a user id or a script.
+    if (!fn.runAsSystem && !configuredRunAs(fn) && !user) throw authFailed('this endpoint needs the caller to authenticate');
     const request = requestOf(call);
     await this.checkCanEvaluate(fn.canEvaluate, user, request, `endpoint ${endpoint.route}`);
+    const payload = payloadOf(call);
+    // A run-as script gets the payload, as a webhook's does.
+    const run = await this.executionUsers.forFunction(fn, { user, system: false }, EJSON.stringify([payload], { relaxed: false }), request);
     const outcome = await this.runtime.callHttp({
       name: fn.name,
-      argsEjson: EJSON.stringify(payloadOf(call), { relaxed: false }),
-      user,
-      runAsSystem: fn.runAsSystem,
+      argsEjson: EJSON.stringify(payload, { relaxed: false }),
+      user: run.user,
+      runAsSystem: run.system,
       request,
     });
     return answerOf(outcome, endpoint.respondResult, true);
@@ -214,30 +228,24 @@ export class HttpFunctions {
     validate(hook.validationMethod, hook.secret, call, ['x-hook-signature', 'x-stitch-signature']);
     const payload = payloadOf(call);
     const request = requestOf(call);
-    let user: CallUser | null = null;
-    let system = hook.runAsSystem;
+    let run: Execution;
     if (hook.runAsAuthedUser) {
-      user = await this.caller(call, this.jsonBody(call), hook.fetchCustomUserData);
+      const user = await this.caller(call, this.jsonBody(call), { fetchCustomData: hook.fetchCustomUserData, createUser: hook.createUserOnAuth ?? false });
       if (!user) throw authFailed('this webhook needs the caller to authenticate');
-    } else if (hook.runAsUserId) {
-      user = await this.auth.callUser(hook.runAsUserId).catch(() => {
-        throw new BasteError('IncomingWebhookAuthFailed', 'the webhook runs as a user that does not exist');
-      });
-    } else if (hook.runAsUserIdScriptSource) {
-      const text = await this.runtime.call({ name: webhookScriptName(service, name), argsEjson: EJSON.stringify([payload], { relaxed: false }), user: null, runAsSystem: true, request });
-      const chosen = EJSON.parse(text, { relaxed: true }) as unknown;
-      if (typeof chosen === 'string' && chosen) user = await this.auth.callUser(chosen);
-      else if ((chosen as { runAsSystemUser?: unknown } | null)?.runAsSystemUser === true) system = true;
-      else throw new BasteError('IncomingWebhookAuthFailed', 'run_as_user_id_script_source must return a user id or {runAsSystemUser: true}');
+      run = { user, system: hook.runAsSystem };
+    } else if (!hook.runAsSystem && (hook.runAsUserId || hook.runAsUserIdScriptSource)) {
+      const runAs = hook.runAsUserId ? { userId: hook.runAsUserId } : { scriptName: webhookScriptName(service, name) };
+      run = await this.executionUsers.resolve(runAs, null, EJSON.stringify([payload], { relaxed: false }), request, `webhook ${service}/${name}`, authFailed);
     } else {
-      system = true; // no way to pick a user: the platform runs such webhooks as the system user
+      // run_as_system, or no way to pick a user: the platform runs such webhooks as the system user.
+      run = { user: null, system: true };
     }
-    await this.checkCanEvaluate(hook.canEvaluate, user, request, `webhook ${service}/${name}`);
+    await this.checkCanEvaluate(hook.canEvaluate, run.user, request, `webhook ${service}/${name}`);
     const outcome = await this.runtime.callHttp({
       name: webhookFunctionName(service, name),
       argsEjson: EJSON.stringify(payload, { relaxed: false }),
-      user,
-      runAsSystem: system,
+      user: run.user,
+      runAsSystem: run.system,
       request,
     });
     return answerOf(outcome, hook.respondResult, false);

@@ -184,10 +184,21 @@ export const ISOLATE_SETUP = String.raw`
         execute: async (name, ...args) => {
           if (depth >= MAX_DEPTH) throw new Error('function calls nested more than ' + MAX_DEPTH + ' deep');
           const f = factories.get(name);
-          if (!f) throw new Error("function not found: '" + name + "'");
-          // The callee keeps the caller's user, unless it is configured to run as the system user.
-          const nested = { user: desc.user, system: desc.system || f.runAsSystem, request: desc.request };
-          return invoke(name, clone(args), nested, depth + 1);
+          // Webhook sources and run-as scripts live here too, but only the host may run them.
+          if (!f || f.internal) throw new Error("function not found: '" + name + "'");
+          const copied = clone(args);
+          let nested;
+          if (f.runAs === 'own') {
+            // The callee runs as the user its config names (run_as_user_id or a script): only the
+            // host can look users up, so it answers who, for this function name only.
+            const argsEjson = EJSON.stringify(copied, { relaxed: false });
+            const chosen = await callHostAsync('runAs', { name, argsEjson, user: desc.user, system: desc.system, request: desc.request });
+            nested = { user: chosen.user, system: chosen.system === true, request: desc.request };
+          } else {
+            // The callee keeps the caller's user, unless it is configured to run as the system user.
+            nested = { user: desc.user, system: desc.system || f.runAs === 'system', request: desc.request };
+          }
+          return invoke(name, copied, nested, depth + 1);
         },
       }),
     });
@@ -229,8 +240,9 @@ export const ISOLATE_SETUP = String.raw`
     return EJSON.stringify({ hasResult: result !== undefined, result: result === undefined ? null : result, response: state }, { relaxed: false });
   };
 
-  globalThis.__define = (name, factory, runAsSystem) => { factories.set(name, { factory, runAsSystem }); };
-  globalThis.__defineBroken = (name, message, runAsSystem) => { factories.set(name, { syntaxError: message, runAsSystem }); };
+  // runAs: 'system' | 'caller' | 'own' (a user the host resolves); internal: not callable by functions.
+  globalThis.__define = (name, factory, runAs, internal) => { factories.set(name, { factory, runAs, internal }); };
+  globalThis.__defineBroken = (name, message, runAs, internal) => { factories.set(name, { syntaxError: message, runAs, internal }); };
   globalThis.__run = async (name, argsEjson, descEjson) => {
     const args = parse(argsEjson);
     const desc = parse(descEjson);

@@ -15,6 +15,7 @@ import type { AppConfig } from '../app/model.js';
 import { BasteError } from '../errors.js';
 import { resolvedValues } from '../app/values.js';
 import { parseDocumentEjson } from '../util/ejson.js';
+import { configuredRunAs, runAsScriptName, type Execution } from './execution-user.js';
 import { hostCall } from './host-calls.js';
 import { ISOLATE_PRELUDE, ISOLATE_SETUP, factorySource } from './isolate-source.js';
 
@@ -27,6 +28,11 @@ export interface RuntimeOptions {
   readonly isolates?: number;
   /** The data service, for `context.services.get(...)`: runs one operation for the function's user. */
   readonly dataService?: (service: string, op: string, args: Record<string, unknown>, caller: { user: CallUser | null; system: boolean; request?: CallRequest }) => Promise<unknown>;
+  /**
+   * Who a function with its own configured user (run_as_user_id, a run-as script) runs as when
+   * another function calls it: the sandbox cannot read users, so it asks by function name.
+   */
+  readonly executionUser?: (name: string, argsEjson: string, current: Execution, request?: CallRequest) => Promise<Execution>;
   readonly logger: Logger;
 }
 
@@ -210,7 +216,9 @@ export class FunctionRuntime {
         log[l]({ function: fn }, text);
       }),
       sync: new ivm.Reference((kind: string, payload: string) => hostCall(kind, payload, 'sync')),
-      async: new ivm.Reference((kind: string, payload: string) => (kind === 'mongo' ? this.mongoCall(payload) : hostCall(kind, payload, 'async'))),
+      async: new ivm.Reference((kind: string, payload: string) =>
+        kind === 'mongo' ? this.mongoCall(payload) : kind === 'runAs' ? this.runAsCall(payload) : hostCall(kind, payload, 'async'),
+      ),
     };
     const appFacts = {
       values: resolvedValues(this.app),
@@ -224,25 +232,34 @@ export class FunctionRuntime {
 
     const define = await jail.get('__define', { reference: true });
     const defineBroken = await jail.get('__defineBroken', { reference: true });
-    const sources = [
-      ...[...this.app.functions.values()].map((fn) => ({ name: fn.name, source: fn.source, file: fn.file, runAsSystem: fn.runAsSystem })),
+    // How a nested call picks its user: `system`, the `caller`'s, or its `own` (asked of the host).
+    // Webhook sources and run-as scripts are `internal`: runnable by the host, never by a function.
+    type Source = { name: string; source: string; file: string; runAs: 'system' | 'caller' | 'own'; internal: boolean };
+    // run_as_user_id_script_source is a stringified function, run as the system user.
+    const script = (name: string, source: string, file: string): Source =>
+      ({ name, source: `exports = ${source};`, file: `${file} (run_as_user_id_script_source)`, runAs: 'system', internal: true });
+    const sources: Source[] = [
+      ...[...this.app.functions.values()].flatMap((fn) => {
+        const runAs = configuredRunAs(fn);
+        return [
+          { name: fn.name, source: fn.source, file: fn.file, runAs: fn.runAsSystem ? 'system' : runAs ? 'own' : 'caller', internal: false } as const,
+          ...(runAs && 'scriptName' in runAs ? [script(runAsScriptName(fn.name), fn.runAsUserIdScriptSource!, fn.file)] : []),
+        ];
+      }),
       ...(this.app.webhooks ?? []).flatMap((w) => [
-        { name: webhookFunctionName(w.service, w.name), source: w.source, file: w.file, runAsSystem: w.runAsSystem },
-        // run_as_user_id_script_source is a stringified function of the payload.
-        ...(w.runAsUserIdScriptSource
-          ? [{ name: webhookScriptName(w.service, w.name), source: `exports = ${w.runAsUserIdScriptSource};`, file: `${w.file} (run_as_user_id_script_source)`, runAsSystem: true }]
-          : []),
+        { name: webhookFunctionName(w.service, w.name), source: w.source, file: w.file, runAs: 'system', internal: true } as const,
+        ...(w.runAsUserIdScriptSource ? [script(webhookScriptName(w.service, w.name), w.runAsUserIdScriptSource, w.file)] : []),
       ]),
     ];
     for (const fn of sources) {
       try {
-        const script = await isolate.compileScript(factorySource(fn.source), { filename: fn.file });
-        const factory = await script.run(context, { reference: true });
-        await define.apply(undefined, [fn.name, factory.derefInto(), fn.runAsSystem]);
+        const compiled = await isolate.compileScript(factorySource(fn.source), { filename: fn.file });
+        const factory = await compiled.run(context, { reference: true });
+        await define.apply(undefined, [fn.name, factory.derefInto(), fn.runAs, fn.internal]);
       } catch (err) {
         const message = `function '${fn.name}' (${fn.file}) could not be compiled: ${(err as Error).message}`;
         log.error(message);
-        await defineBroken.apply(undefined, [fn.name, message, fn.runAsSystem]);
+        await defineBroken.apply(undefined, [fn.name, message, fn.runAs, fn.internal]);
       }
     }
     // Take the entry points before the lockdown removes them from the functions' sight.
@@ -266,6 +283,24 @@ export class FunctionRuntime {
       if (!this.options.dataService) throw new Error('the data service is not available');
       const value = await this.options.dataService(p.service, p.op, p.args, { user: p.user, system: p.system === true, request: p.request ?? undefined });
       return EJSON.stringify({ value: value === undefined ? null : value }, { relaxed: false });
+    } catch (err) {
+      return EJSON.stringify({ __error: (err as Error).message }, { relaxed: false });
+    }
+  }
+
+  /** `context.functions.execute` of a function with its own user: the host resolves that user. */
+  private async runAsCall(payloadEjson: string): Promise<string> {
+    try {
+      const p = parseDocumentEjson(payloadEjson) as {
+        name: string;
+        argsEjson: string;
+        user: CallUser | null;
+        system: boolean;
+        request?: CallRequest | null;
+      };
+      if (!this.options.executionUser) throw new Error('configured execution users are not available');
+      const chosen = await this.options.executionUser(String(p.name), String(p.argsEjson), { user: p.user ?? null, system: p.system === true }, p.request ?? undefined);
+      return EJSON.stringify({ value: { user: chosen.user, system: chosen.system } }, { relaxed: false });
     } catch (err) {
       return EJSON.stringify({ __error: (err as Error).message }, { relaxed: false });
     }

@@ -32,6 +32,7 @@ const STATUS: Record<ErrorCode, number> = {
   ServiceNotFound: 404,
   ServiceCommandNotFound: 400,
   NoMatchingRuleFound: 403,
+  SchemaValidationFailedWrite: 400,
   MongoDBError: 400,
   IncomingWebhookAuthFailed: 401,
   IncomingWebhookNotFound: 404,

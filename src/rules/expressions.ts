@@ -1,9 +1,11 @@
 // The rule expression language (behaviour.md §E.3), pure: expansions (`%%user.id`, `%%values.x`,
 // `%%root`, ...), comparison operators in both spellings (`%gt` / `$gt`), `%and`/`%or`/`%nor`/`%not`,
 // `%stringToOid` / `%oidToString`, and `%function` through a callback the caller passes in.
-// Used by function `can_evaluate` now, and by collection rules later. Imports no other part.
+// Used by function `can_evaluate`, collection rules, filters and schema `validate`. Imports nothing
+// outside src/rules/.
 
 import { ObjectId } from 'bson';
+import { bsonTypesOf } from './bson-types.js';
 
 export interface ExpressionVars {
   /** Expansion roots by name without `%%`: `user`, `values`, `environment`, `request`, `args`, `root`, `prevRoot`, `this`, `prev`. */
@@ -45,7 +47,8 @@ function walk(value: unknown, path: readonly string[]): unknown {
   return current;
 }
 
-function expand(name: string, vars: ExpressionVars): unknown {
+/** The value of one expansion (`%%user.id`); unknown roots throw ExpressionError. */
+export function expand(name: string, vars: ExpressionVars): unknown {
   const [head, ...rest] = name.slice(2).split('.');
   if (head === 'true') return true;
   if (head === 'false') return false;
@@ -96,6 +99,21 @@ function compare(left: unknown, right: unknown, test: (c: number) => boolean): b
     if (c === null || typeof c !== typeof r) return false;
     return test(c < r ? -1 : c > r ? 1 : 0);
   });
+}
+
+/** MongoDB's numeric codes for `%type` / `$type`, next to the aliases. */
+const TYPE_CODES: Readonly<Record<number, string>> = {
+  1: 'double', 2: 'string', 3: 'object', 4: 'array', 5: 'binData', 6: 'undefined', 7: 'objectId', 8: 'bool', 9: 'date',
+  10: 'null', 11: 'regex', 13: 'javascript', 14: 'symbol', 16: 'int', 17: 'timestamp', 18: 'long', 19: 'decimal', [-1]: 'minKey', 127: 'maxKey',
+};
+
+/** `%type` (Stitch v1 rules use `{"%%this": {"%type": "bool"}}`): an alias, a code, or a list of them. An array also matches by its elements. */
+function hasType(left: unknown, arg: unknown): boolean {
+  const wanted = (Array.isArray(arg) ? arg : [arg]).map((t) => (typeof t === 'number' ? TYPE_CODES[t] : t));
+  if (wanted.some((t) => typeof t !== 'string')) throw new ExpressionError('%type needs a BSON type name or code');
+  const types = new Set(bsonTypesOf(left));
+  if (Array.isArray(left)) for (const el of left) for (const t of bsonTypesOf(el)) types.add(t);
+  return wanted.some((t) => types.has(t as string));
 }
 
 async function expandValue(value: unknown, vars: ExpressionVars, opts: EvaluateOptions): Promise<unknown> {
@@ -185,6 +203,9 @@ async function applyOperators(left: unknown, ops: Record<string, unknown>, vars:
       }
       case 'exists':
         ok = (left !== undefined) === Boolean(arg);
+        break;
+      case 'type':
+        ok = hasType(left, arg);
         break;
       default:
         throw new ExpressionError(`unknown operator '${op}'`);

@@ -2,10 +2,17 @@
 
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { Binary, Decimal128, Long, ObjectId } from 'bson';
-import { DuplicateKeyError, type DocumentEngine } from '../../src/data/engine.js';
+import { Binary, Decimal128, Double, Int32, Long, ObjectId } from 'bson';
+import { collect, DuplicateKeyError, type Doc, type DocumentEngine, type Filter, type FindOptions } from '../../src/data/engine.js';
 
-export function engineConformance(name: string, open: () => Promise<DocumentEngine>): void {
+export interface ConformanceOptions {
+  /** Whether a failed batch leaves nothing written (a MongoDB standalone server has no transactions). */
+  readonly atomicBatches?: (engine: DocumentEngine) => Promise<boolean>;
+}
+
+const idOf = (d: Doc) => (d._id instanceof ObjectId ? d._id.toHexString() : d._id);
+
+export function engineConformance(name: string, open: () => Promise<DocumentEngine>, options: ConformanceOptions = {}): void {
   describe(`document engine conformance: ${name}`, () => {
     let engine: DocumentEngine;
     beforeEach(async () => {
@@ -13,34 +20,163 @@ export function engineConformance(name: string, open: () => Promise<DocumentEngi
     });
     afterEach(() => engine.close());
 
+    const all = (ns: string) => collect(engine.find(ns, {}));
+    const ids = async (ns: string, filter: Filter, opts?: FindOptions) => (await collect(engine.find(ns, filter, opts))).map(idOf);
+
     it('keeps documents per namespace, in insertion order, with every BSON type', async () => {
       const oid = new ObjectId();
       const doc = { _id: oid, n: 1, d: new Date(5), l: Long.fromString('9007199254740993'), dec: Decimal128.fromString('1.25'), bin: new Binary(Buffer.from('hi')), nested: { a: [1, 'x'] } };
       await engine.write('db.a', { inserts: [doc, { _id: 'second', n: 2 }] });
       await engine.write('db.b', { inserts: [{ _id: oid, other: true }] });
-      const all = await engine.all('db.a');
-      assert.deepEqual(all.map((d) => d._id instanceof ObjectId ? d._id.toHexString() : d._id), [oid.toHexString(), 'second']);
-      const back = all[0]!;
+      const docs = await all('db.a');
+      assert.deepEqual(docs.map(idOf), [oid.toHexString(), 'second']);
+      const back = docs[0]!;
       assert.equal(back.n, 1);
       assert.equal((back.d as Date).getTime(), 5);
       assert.equal((back.l as Long).toString(), '9007199254740993');
       assert.equal((back.dec as Decimal128).toString(), '1.25');
       assert.equal(Buffer.from((back.bin as Binary).buffer).toString(), 'hi');
       assert.deepEqual(back.nested, { a: [1, 'x'] });
-      assert.equal((await engine.all('db.b')).length, 1);
-      assert.deepEqual(await engine.all('db.none'), []);
+      assert.equal((await all('db.b')).length, 1);
+      assert.deepEqual(await all('db.none'), []);
+    });
+
+    it('keeps 64-bit integers beyond the Int32 range as Long, and gives small ones back as numbers', async () => {
+      await engine.write('db.nums', { inserts: [{ _id: 1, big: 5_000_000_000, small: Long.fromNumber(7), i: new Int32(3), f: new Double(2) }] });
+      const [back] = await all('db.nums');
+      assert.equal(back!.big, 5_000_000_000);
+      assert.equal(back!.small, 7);
+      assert.equal(back!.i, 3);
+      assert.equal(back!.f, 2);
+      assert.deepEqual(await ids('db.nums', { big: Long.fromNumber(5_000_000_000) }), [1]);
     });
 
     it('replaces and removes by _id', async () => {
       await engine.write('db.c', { inserts: [{ _id: 1, v: 'a' }, { _id: 2, v: 'b' }, { _id: 3, v: 'c' }] });
       await engine.write('db.c', { replaces: [{ _id: 2, v: 'B' }], removes: [3] });
-      assert.deepEqual(await engine.all('db.c'), [{ _id: 1, v: 'a' }, { _id: 2, v: 'B' }]);
+      assert.deepEqual(await all('db.c'), [{ _id: 1, v: 'a' }, { _id: 2, v: 'B' }]);
     });
 
     it('refuses a duplicate _id and writes nothing of that batch', async () => {
       await engine.write('db.d', { inserts: [{ _id: 'x', v: 1 }] });
       await assert.rejects(engine.write('db.d', { inserts: [{ _id: 'y', v: 2 }, { _id: 'x', v: 3 }] }), DuplicateKeyError);
-      assert.deepEqual(await engine.all('db.d'), [{ _id: 'x', v: 1 }]);
+      const atomic = options.atomicBatches ? await options.atomicBatches(engine) : true;
+      const left = await all('db.d');
+      if (atomic) assert.deepEqual(left, [{ _id: 'x', v: 1 }]);
+      else assert.deepEqual(left.map(idOf).sort(), ['x', 'y'], 'without transactions, the insert before the duplicate stays');
+    });
+
+    it('finds with a filter, sort, limit and projection', async () => {
+      await engine.write('db.f', {
+        inserts: [
+          { _id: 1, team: 'x', v: 3, tags: ['a'] },
+          { _id: 2, team: 'y', v: 1 },
+          { _id: 3, team: 'x', v: 2, tags: ['b'] },
+          { _id: 4, team: 'x', v: 5 },
+        ],
+      });
+      assert.deepEqual(await ids('db.f', { team: 'x' }), [1, 3, 4]);
+      assert.deepEqual(await ids('db.f', { team: 'x' }, { sort: { v: -1 } }), [4, 1, 3]);
+      assert.deepEqual(await ids('db.f', { team: 'x' }, { sort: { v: 1 }, limit: 2 }), [3, 1]);
+      assert.deepEqual(await ids('db.f', { v: { $gte: 2 } }, { limit: 1 }), [1]);
+      assert.deepEqual(await ids('db.f', { $or: [{ team: 'y' }, { v: 5 }] }), [2, 4]);
+      assert.deepEqual(await ids('db.f', { tags: { $exists: false } }), [2, 4]);
+      assert.deepEqual(await collect(engine.find('db.f', { _id: 3 }, { projection: { v: 1 } })), [{ _id: 3, v: 2 }]);
+      assert.deepEqual(await collect(engine.find('db.f', { team: 'y' }, { projection: { _id: 0, team: 1 } })), [{ team: 'y' }]);
+      assert.deepEqual(await ids('db.f', { team: 'z' }), []);
+    });
+
+    it('finds by _id through the primary key: strings, ObjectIds and $in', async () => {
+      const oid = new ObjectId();
+      await engine.write('db.ids', { inserts: [{ _id: 'a', n: 1 }, { _id: oid, n: 2 }, { _id: 7, n: 3 }, { _id: 'b', n: 4 }] });
+      assert.deepEqual(await ids('db.ids', { _id: 'a' }), ['a']);
+      assert.deepEqual(await ids('db.ids', { _id: new ObjectId(oid.toHexString()) }), [oid.toHexString()]);
+      // (sorted: a real MongoDB answers an _id lookup in _id index order, not insertion order)
+      assert.deepEqual((await ids('db.ids', { _id: { $in: ['b', oid, 'zz'] } })).sort(), ['b', oid.toHexString()].sort());
+      assert.deepEqual(await ids('db.ids', { _id: 7 }), [7]);
+      assert.deepEqual(await ids('db.ids', { _id: 'a', n: 2 }), []);
+      assert.deepEqual(await ids('db.ids', { _id: { $in: [] } }), []);
+    });
+
+    describe('indexed equality never loses a match', () => {
+      const owner = new ObjectId();
+      const docs: Doc[] = [
+        { _id: 1, tags: ['a', 'b'], n: new Int32(1), owner, s: 'x', d: new Date(5), ok: true },
+        { _id: 2, tags: 'a', n: new Double(1), owner: owner.toHexString(), s: 'y' },
+        { _id: 3, tags: ['c'], n: Long.fromNumber(1), s: 'x' },
+        { _id: 4, tags: [], n: 1, owner: [owner, 'other'], ok: false },
+        { _id: 5, tags: [['a']], n: 2, s: null, big: Long.fromString('9007199254740993') },
+        { _id: 6, n: 1.5, s: 'X', big: Long.fromString('9007199254740992') },
+        { _id: 7, n: -0, s: 'x', nested: { s: 'x' }, d: new Date(6) },
+      ];
+      /** Every case, with the ids MongoDB returns. */
+      const cases: [Filter, unknown[]][] = [
+        [{ tags: 'a' }, [1, 2]],
+        [{ tags: { $eq: 'b' } }, [1]],
+        [{ tags: { $in: ['c', 'zz'] } }, [3]],
+        [{ n: 1 }, [1, 2, 3, 4]],
+        [{ n: Long.fromNumber(1) }, [1, 2, 3, 4]],
+        [{ n: new Double(1) }, [1, 2, 3, 4]],
+        [{ n: 1.5 }, [6]],
+        [{ n: 0 }, [7]],
+        [{ n: { $in: [2, 1.5] } }, [5, 6]],
+        [{ owner }, [1, 4]],
+        [{ owner: owner.toHexString() }, [2]],
+        [{ owner: { $in: [owner, 'other'] } }, [1, 4]],
+        [{ s: 'x' }, [1, 3, 7]],
+        [{ s: 'x', n: 1 }, [1, 3]],
+        [{ s: 'x', n: { $gt: 0 } }, [1, 3]],
+        [{ $and: [{ s: 'x' }, { tags: 'a' }] }, [1]],
+        [{ $or: [{ s: 'y' }, { tags: 'c' }] }, [2, 3]],
+        [{ $or: [{ s: 'y' }, { n: { $gt: 1 } }] }, [2, 5, 6]],
+        [{ d: new Date(5) }, [1]],
+        [{ ok: true }, [1]],
+        [{ ok: false }, [4]],
+        [{ big: Long.fromString('9007199254740993') }, [5]],
+        [{ big: Long.fromString('9007199254740992') }, [6]],
+        [{ s: null }, [4, 5]],
+        [{ tags: ['a', 'b'] }, [1]],
+        [{ s: { $in: [] } }, []],
+        [{ s: 'zz' }, []],
+      ];
+
+      it('answers the same with and without indexes, including indexes built after the documents', async () => {
+        await engine.write('db.plain', { inserts: docs });
+        await engine.ensureIndexes('db.early', ['tags', 'n', 'owner', 's', 'd', 'ok', 'big']);
+        await engine.write('db.early', { inserts: docs });
+        await engine.write('db.late', { inserts: docs });
+        await engine.ensureIndexes('db.late', ['tags', 'n', 'owner', 's', 'd', 'ok', 'big']);
+        await engine.ensureIndexes('db.late', ['tags', 's']); // again: nothing changes
+        for (const [filter, expected] of cases) {
+          for (const ns of ['db.plain', 'db.early', 'db.late']) {
+            assert.deepEqual(await ids(ns, filter), expected, `${ns} ${JSON.stringify(filter)}`);
+          }
+        }
+      });
+
+      it('keeps the index in step with replaces and removes', async () => {
+        await engine.ensureIndexes('db.sync', ['tags', 'owner']);
+        await engine.write('db.sync', { inserts: [{ _id: 1, tags: ['a'], owner: 'u1' }, { _id: 2, tags: 'a', owner: 'u2' }] });
+        assert.deepEqual(await ids('db.sync', { tags: 'a' }), [1, 2]);
+        await engine.write('db.sync', { replaces: [{ _id: 1, tags: ['b', 'c'], owner: 'u2' }] });
+        assert.deepEqual(await ids('db.sync', { tags: 'a' }), [2]);
+        assert.deepEqual(await ids('db.sync', { tags: 'c' }), [1]);
+        assert.deepEqual(await ids('db.sync', { owner: 'u2' }), [1, 2]);
+        assert.deepEqual(await ids('db.sync', { owner: 'u1' }), []);
+        await engine.write('db.sync', { removes: [2] });
+        assert.deepEqual(await ids('db.sync', { owner: 'u2' }), [1]);
+        assert.deepEqual(await ids('db.sync', { tags: 'a' }), []);
+        // a removed _id inserted again is found by its new values only
+        await engine.write('db.sync', { inserts: [{ _id: 2, tags: 'z', owner: 'u3' }] });
+        assert.deepEqual(await ids('db.sync', { tags: 'z' }), [2]);
+        assert.deepEqual(await ids('db.sync', { owner: 'u2' }), [1]);
+        // a replace of a document that is gone writes nothing
+        await engine.write('db.sync', { replaces: [{ _id: 9, tags: 'z' }] });
+        assert.deepEqual(await ids('db.sync', { tags: 'z' }), [2]);
+        // a failed batch leaves the index as it was
+        await assert.rejects(engine.write('db.sync', { inserts: [{ _id: 2, tags: 'q' }] }), DuplicateKeyError);
+        assert.deepEqual(await ids('db.sync', { tags: 'q' }), []);
+      });
     });
   });
 }

@@ -1,17 +1,24 @@
 // The `mongodb-atlas` data service: the operations the SDKs send through `functions/call` and that
 // functions reach through `context.services`, with rules applied here, once, for every engine.
-// MongoDB query, update and aggregation semantics come from mingo; nothing here evaluates
+// Each data source has its engine (the embedded store, or a MongoDB cluster). What can run where
+// the data is, does: a user's query ANDed with the rule filters (and the roles' prefilter) goes to
+// the engine, whose indexes or server narrow it; roles are then chosen per returned document, so a
+// user's limit applies after them. The system user has no roles, so its limit, sort and projection
+// — and on a real MongoDB its whole counts, aggregations, updates and deletes — run in the engine.
+// Otherwise MongoDB update and aggregation semantics come from mingo; nothing here evaluates
 // JavaScript (mingo's script operators are off, and refused by name before they reach it).
 
 import { EJSON, ObjectId } from 'bson';
 import { Aggregator, Query } from 'mingo';
 import { update as applyModifier } from 'mingo/updater';
-import type { AppConfig, DataSourceConfig } from '../../app/model.js';
+import { MingoError } from 'mingo/util';
+import type { AppConfig, DataSourceConfig, RoleConfig } from '../../app/model.js';
 import { BasteError } from '../../errors.js';
-import { DuplicateKeyError, type Doc, type DocumentEngine } from '../../data/engine.js';
+import { collect, DuplicateKeyError, QueryError, type Doc, type DocumentEngine, type Filter, type WriteBatch } from '../../data/engine.js';
 import { resolvedValues } from '../../app/values.js';
 import { parseDocumentEjson } from '../../util/ejson.js';
 import type { CallRequest, CallUser } from '../../functions/runtime.js';
+import { indexFields } from './index-fields.js';
 import { CollectionAccess, rulesFor } from './permissions.js';
 
 export interface DataCaller {
@@ -28,6 +35,7 @@ const MINGO = { scriptEnabled: false, idKey: '_id' } as const;
 /** Operators that run code or reach other collections: refused for users, and code ones for everyone. */
 const SCRIPT_OPERATORS = new Set(['$where', '$function', '$accumulator']);
 const USER_FORBIDDEN_STAGES = new Set(['$lookup', '$graphLookup', '$unionWith', '$out', '$merge', '$currentOp', '$indexStats', '$collStats', '$planCacheStats', '$search', '$searchMeta']);
+/** Stages mingo cannot run (a real MongoDB runs them for the system user). */
 const UNSUPPORTED_STAGES = new Set(['$out', '$merge', '$currentOp', '$indexStats', '$collStats', '$planCacheStats']);
 const MAX_RESULTS = 50_000;
 
@@ -85,10 +93,28 @@ function seedOf(query: Args): Doc {
   return seed;
 }
 
+/** Update operators as given, or (with none) `$set` of the given fields (wire-protocol §7.3). */
+const asModifier = (update: Args): Args => (hasOperators(update) ? update : { $set: update });
+
+/** A sort or projection worth passing on: a non-empty object. */
+const specOf = (v: unknown): Record<string, unknown> | undefined =>
+  v && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length ? (v as Record<string, unknown>) : undefined;
+
+/** The conjunction of queries, leaving out empty ones (`$and` must not be empty). */
+function and(queries: Filter[]): Filter {
+  const parts = queries.filter((q) => Object.keys(q).length > 0);
+  return parts.length === 0 ? {} : parts.length === 1 ? parts[0]! : { $and: parts };
+}
+
+async function first<T>(items: AsyncIterable<T>): Promise<T | undefined> {
+  for await (const item of items) return item;
+  return undefined;
+}
+
 /** An update as MongoDB applies it: operators, or (with none) `$set` of the given fields (wire-protocol §7.3). */
 function updated(doc: Doc, update: Args, arrayFilters?: Args[]): Doc {
   const next = clone(doc);
-  applyModifier(next, hasOperators(update) ? update : { $set: update }, arrayFilters as never, undefined, { queryOptions: MINGO });
+  applyModifier(next, asModifier(update), arrayFilters as never, undefined, { queryOptions: MINGO });
   if (!same(next._id, doc._id)) throw new BasteError('InvalidParameter', "the update would change the immutable field '_id'");
   return next;
 }
@@ -102,20 +128,60 @@ function replaced(doc: Doc, replacement: Args): Doc {
 interface Visible {
   readonly doc: Doc;
   readonly view: Doc;
-  readonly role: import('../../app/model.js').RoleConfig | null;
+  readonly role: RoleConfig | null;
+}
+
+/** A collection's effective rules (its own, or the data source's defaults). */
+type Rules = NonNullable<ReturnType<typeof rulesFor>>;
+
+interface Ctx {
+  readonly ns: string;
+  readonly rules: Rules | undefined;
+  readonly access: CollectionAccess;
+  readonly caller: DataCaller;
+  readonly engine: DocumentEngine;
 }
 
 export class MongoService {
   /** Resolved once: values and secrets are fixed for the life of the server. */
   private readonly values: Record<string, unknown>;
+  /** Namespaces whose indexes were asked for, per data source. */
+  private readonly indexing = new Map<string, Promise<void>>();
 
   constructor(
     private readonly app: AppConfig,
-    private readonly engine: DocumentEngine,
+    /** The engine holding a data source's documents. */
+    private readonly engineFor: (source: DataSourceConfig) => DocumentEngine,
     /** `%function` in rules: runs an app function as the system user. */
     private readonly runFunction: (name: string, args: unknown[]) => Promise<unknown>,
   ) {
     this.values = resolvedValues(app);
+  }
+
+  /**
+   * At start: opens every data source's engine (a bad connection string fails here) and indexes
+   * the fields the configured collections' rules compare by equality. Collections under default
+   * rules get theirs on first use.
+   */
+  async prepare(): Promise<void> {
+    for (const source of this.app.dataSources?.values() ?? []) {
+      const engine = this.engineFor(source);
+      for (const [ns, rules] of source.collections) await this.indexed(source, engine, ns, rulesFor(rules, source.defaultRules));
+    }
+  }
+
+  private indexed(source: DataSourceConfig, engine: DocumentEngine, ns: string, rules: Rules | undefined): Promise<void> {
+    const key = `${source.name}\u0000${ns}`;
+    let done = this.indexing.get(key);
+    if (!done) {
+      const fields = indexFields(rules);
+      done = (fields.length ? engine.ensureIndexes(ns, fields) : Promise.resolve()).catch((err: unknown) => {
+        this.indexing.delete(key);
+        throw err;
+      });
+      this.indexing.set(key, done);
+    }
+    return done;
   }
 
   private source(service: string): DataSourceConfig {
@@ -124,9 +190,9 @@ export class MongoService {
     return source;
   }
 
-  private access(source: DataSourceConfig, db: string, coll: string, caller: DataCaller): CollectionAccess {
+  private access(rules: Rules | undefined, caller: DataCaller): CollectionAccess {
     return new CollectionAccess(
-      rulesFor(source.collections.get(`${db}.${coll}`), source.defaultRules),
+      rules,
       {
         user: caller.user ?? {},
         values: this.values,
@@ -140,23 +206,32 @@ export class MongoService {
   /** Runs one operation; `args` is the decoded argument object of the wire protocol. */
   async execute(service: string, op: string, args: Args, caller: DataCaller): Promise<unknown> {
     const source = this.source(service);
-    if (source.uri) throw new BasteError('ServiceNotFound', `service '${service}' points at a MongoDB cluster, which this version of Baste does not serve yet`);
     const db = name(args, 'database');
     const coll = name(args, 'collection');
     const ns = `${db}.${coll}`;
-    const access = this.access(source, db, coll, caller);
+    const rules = rulesFor(source.collections.get(ns), source.defaultRules);
+    const access = this.access(rules, caller);
     if (!caller.system && access.closed) throw new BasteError('NoMatchingRuleFound', `no rule exists for namespace '${ns}'`);
-    const ctx = { ns, access, caller };
+    const engine = this.engineFor(source);
+    const ctx: Ctx = { ns, rules, access, caller, engine };
+    try {
+      await this.indexed(source, engine, ns, rules);
+      return await this.run(ctx, op, args);
+    } catch (err) {
+      // What the engine or mingo refused is the request's fault, as MongoDB would say.
+      if (err instanceof DuplicateKeyError || err instanceof QueryError || err instanceof MingoError) throw new BasteError('MongoDBError', err.message);
+      throw err;
+    }
+  }
+
+  private async run(ctx: Ctx, op: string, args: Args): Promise<unknown> {
     switch (op) {
       case 'find':
         return this.find(ctx, args, args.project ?? args.projection);
       case 'findOne':
         return (await this.find(ctx, { ...args, limit: 1 }, args.project ?? args.projection))[0] ?? null;
-      case 'count': {
-        const all = await this.visible(ctx, objectArg(args, 'query', {}), undefined);
-        const limit = limitOf(args);
-        return limit === undefined ? all.length : Math.min(all.length, limit);
-      }
+      case 'count':
+        return this.count(ctx, objectArg(args, 'query', {}), limitOf(args));
       case 'aggregate':
         return this.aggregate(ctx, args);
       case 'insertOne': {
@@ -186,23 +261,42 @@ export class MongoService {
     }
   }
 
-  /** Documents matching the query that the caller may see, sorted; system callers see everything. */
-  private async visible(ctx: Ctx, query: Args, sort: unknown): Promise<Visible[]> {
+  /**
+   * The roles' `apply_when` as a query for this caller (rules/to-query.ts): it may match too much,
+   * never too little; `{ _id: { $in: [] } }` says no role can apply (the embedded engines then
+   * read nothing).
+   */
+  private async prefilter(ctx: Ctx): Promise<Filter> {
+    return (await ctx.access.prefilter()) ?? { _id: { $in: [] } };
+  }
+
+  /** The filter the engine runs: the request's query and, for users, the applicable filters' queries and the prefilter. */
+  private async pushdown(ctx: Ctx, query: Args): Promise<Filter> {
     refuseScripts(query);
-    const { queries } = ctx.caller.system ? { queries: [] } : await ctx.access.filters();
-    const criteria = queries.length ? { $and: [query, ...queries] } : query;
-    let cursor = new Query(criteria as never, MINGO).find(await this.engine.all(ctx.ns));
-    if (sort && typeof sort === 'object' && Object.keys(sort).length) cursor = cursor.sort(sort as never);
-    const docs = cursor.all() as Doc[];
-    if (ctx.caller.system) return docs.map((doc) => ({ doc, view: doc, role: null }));
-    const out: Visible[] = [];
-    for (const doc of docs) {
+    if (ctx.caller.system) return query;
+    const { queries } = await ctx.access.filters();
+    return and([query, ...queries, await this.prefilter(ctx)]);
+  }
+
+  /**
+   * Documents matching the query that the caller may see, in order, each with its role and the
+   * part of it the role lets them read; the system user sees everything. `limit` reaches the
+   * engine only for the system user: for others it counts documents after roles, so callers stop
+   * iterating instead.
+   */
+  private async *visible(ctx: Ctx, query: Args, opts: { sort?: unknown; limit?: number } = {}): AsyncGenerator<Visible> {
+    const filter = await this.pushdown(ctx, query);
+    const sort = specOf(opts.sort);
+    if (ctx.caller.system) {
+      for await (const doc of ctx.engine.find(ctx.ns, filter, { sort, limit: opts.limit })) yield { doc, view: doc, role: null };
+      return;
+    }
+    for await (const doc of ctx.engine.find(ctx.ns, filter, { sort })) {
       const role = await ctx.access.roleFor(doc);
       if (!role) continue;
       const view = await ctx.access.readable(role, doc);
-      out.push({ doc, view: view ?? {}, role });
+      yield { doc, view: view ?? {}, role };
     }
-    return out;
   }
 
   private async project(ctx: Ctx, views: Doc[], projection: unknown): Promise<Doc[]> {
@@ -213,30 +307,64 @@ export class MongoService {
   }
 
   private async find(ctx: Ctx, args: Args, projection: unknown): Promise<Doc[]> {
-    const visible = await this.visible(ctx, objectArg(args, 'query', {}), args.sort);
-    const readable = visible.filter((v) => Object.keys(v.view).length > 0).map((v) => v.view);
+    const query = objectArg(args, 'query', {});
     const limit = Math.min(limitOf(args) ?? MAX_RESULTS, MAX_RESULTS);
-    return this.project(ctx, readable.slice(0, limit), projection);
+    if (ctx.caller.system) {
+      // No roles to apply: sort, limit and projection all run in the engine.
+      return collect(ctx.engine.find(ctx.ns, await this.pushdown(ctx, query), { sort: specOf(args.sort), limit, projection: specOf(projection) }));
+    }
+    const views: Doc[] = [];
+    for await (const { view } of this.visible(ctx, query, { sort: args.sort })) {
+      if (Object.keys(view).length === 0) continue;
+      views.push(view);
+      if (views.length >= limit) break;
+    }
+    return this.project(ctx, views, projection);
+  }
+
+  private async count(ctx: Ctx, query: Args, limit: number | undefined): Promise<number> {
+    const server = ctx.caller.system ? ctx.engine.server : undefined;
+    if (server) return server.count(ctx.ns, await this.pushdown(ctx, query), limit);
+    let n = 0;
+    for await (const _ of this.visible(ctx, query, { limit })) if (++n === limit) break;
+    return n;
   }
 
   private async aggregate(ctx: Ctx, args: Args): Promise<Doc[]> {
     const pipeline = args.pipeline;
     if (!Array.isArray(pipeline)) throw new BasteError('InvalidParameter', 'pipeline must be an array');
     refuseScripts(pipeline);
-    const lookups = new Map<string, Doc[]>();
+    const server = ctx.caller.system ? ctx.engine.server : undefined;
+    const lookups = new Set<string>();
     for (const stage of pipeline as Args[]) {
       const [stageName] = Object.keys(stage ?? {});
       if (!stageName) throw new BasteError('InvalidParameter', 'every pipeline stage must name an operator');
       if (!ctx.caller.system && USER_FORBIDDEN_STAGES.has(stageName)) {
         throw new BasteError('NoMatchingRuleFound', `aggregation stage ${stageName} is only available to system functions`);
       }
-      if (UNSUPPORTED_STAGES.has(stageName)) throw new BasteError('InvalidParameter', `aggregation stage ${stageName} is not supported`);
+      if (!server && UNSUPPORTED_STAGES.has(stageName)) throw new BasteError('InvalidParameter', `aggregation stage ${stageName} is not supported`);
       const from = (stage[stageName] as Args | undefined)?.from ?? (stageName === '$unionWith' ? stage[stageName] : undefined);
       const fromName = typeof from === 'string' ? from : (from as Args | undefined)?.coll;
-      if (typeof fromName === 'string') lookups.set(fromName, await this.engine.all(`${ctx.ns.split('.')[0]}.${fromName}`));
+      if (typeof fromName === 'string') lookups.add(fromName);
     }
-    const input = (await this.visible(ctx, {}, undefined)).filter((v) => Object.keys(v.view).length > 0).map((v) => v.view);
-    const result = new Aggregator(pipeline as never, { ...MINGO, collectionResolver: (n: string) => lookups.get(n) ?? [] }).run(input) as Doc[];
+    // The system user's pipeline runs whole on a real MongoDB (lookups included).
+    if (server) return server.aggregate(ctx.ns, pipeline as Doc[], MAX_RESULTS);
+    const db = ctx.ns.slice(0, ctx.ns.indexOf('.'));
+    const resolved = new Map<string, Doc[]>();
+    for (const from of lookups) resolved.set(from, await collect(ctx.engine.find(`${db}.${from}`, {})));
+    let stages = pipeline as Args[];
+    let input: Doc[];
+    if (ctx.caller.system) {
+      // A leading $match runs in the engine, where indexes can serve it.
+      const lead = stages[0] && Object.keys(stages[0]).length === 1 ? specOf(stages[0].$match) : undefined;
+      input = await collect(ctx.engine.find(ctx.ns, lead ?? {}));
+      if (lead) stages = stages.slice(1);
+    } else {
+      // A user's stages see only what their roles let them read.
+      input = [];
+      for await (const { view } of this.visible(ctx, {})) if (Object.keys(view).length > 0) input.push(view);
+    }
+    const result = new Aggregator(stages as never, { ...MINGO, collectionResolver: (n: string) => resolved.get(n) ?? [] }).run(input) as Doc[];
     return result.slice(0, MAX_RESULTS);
   }
 
@@ -253,7 +381,7 @@ export class MongoService {
         if (!role || !(await ctx.access.canInsert(role, doc))) throw denied('insert');
       }
     }
-    await this.write(ctx.ns, { inserts: docs });
+    await this.write(ctx, { inserts: docs });
     return docs.map((d) => d._id);
   }
 
@@ -262,8 +390,11 @@ export class MongoService {
     const update = objectArg(args, 'update');
     refuseScripts(update);
     const arrayFilters = Array.isArray(args.arrayFilters) ? (args.arrayFilters as Args[]) : undefined;
-    const visible = await this.visible(ctx, query, undefined);
-    const targets = many ? visible : visible.slice(0, 1);
+    refuseScripts(arrayFilters);
+    const server = ctx.caller.system ? ctx.engine.server : undefined;
+    if (server) return server.update(ctx.ns, await this.pushdown(ctx, query), asModifier(update), { many, upsert: args.upsert === true, arrayFilters });
+    const matches = this.visible(ctx, query, { limit: many ? undefined : 1 });
+    const targets = many ? await collect(matches) : [await first(matches)].filter((t): t is Visible => t !== undefined);
     const changes: Doc[] = [];
     for (const { doc, role } of targets) {
       const next = updated(doc, update, arrayFilters);
@@ -276,67 +407,68 @@ export class MongoService {
         const role = await ctx.access.roleFor(doc);
         if (!role || !(await ctx.access.canInsert(role, doc))) throw denied('upsert');
       }
-      await this.write(ctx.ns, { inserts: [doc] });
+      await this.write(ctx, { inserts: [doc] });
       return { matchedCount: 0, modifiedCount: 0, upsertedId: doc._id };
     }
-    await this.write(ctx.ns, { replaces: changes });
+    await this.write(ctx, { replaces: changes });
     // upsertedId is left out when nothing was upserted (realm-web's tests expect it undefined).
     return { matchedCount: targets.length, modifiedCount: changes.length };
   }
 
   private async delete(ctx: Ctx, query: Args, many: boolean): Promise<number> {
-    const visible = await this.visible(ctx, query, undefined);
-    const targets = many ? visible : visible.slice(0, 1);
+    const server = ctx.caller.system ? ctx.engine.server : undefined;
+    if (server) return server.delete(ctx.ns, await this.pushdown(ctx, query), many);
+    const matches = this.visible(ctx, query, { limit: many ? undefined : 1 });
+    const targets = many ? await collect(matches) : [await first(matches)].filter((t): t is Visible => t !== undefined);
     for (const { doc, role } of targets) {
       if (role && !(await ctx.access.canDelete(role, doc))) throw denied('delete');
     }
-    await this.write(ctx.ns, { removes: targets.map((t) => t.doc._id) });
+    await this.write(ctx, { removes: targets.map((t) => t.doc._id) });
     return targets.length;
   }
 
   private async findOneAnd(ctx: Ctx, args: Args, kind: 'update' | 'replace' | 'delete'): Promise<Doc | null> {
     const filter = objectArg(args, 'filter', {});
-    const [target] = await this.visible(ctx, filter, args.sort);
     const projection = args.projection ?? args.project;
+    const change = kind === 'delete' ? undefined : objectArg(args, 'update');
+    refuseScripts(change);
+    if (kind === 'replace' && change && hasOperators(change)) throw new BasteError('InvalidParameter', 'a replacement document must not contain update operators');
+    const server = ctx.caller.system ? ctx.engine.server : undefined;
+    if (server) {
+      return server.findOneAnd(ctx.ns, kind, await this.pushdown(ctx, filter), kind === 'update' ? asModifier(change!) : change, {
+        sort: specOf(args.sort),
+        projection: specOf(projection),
+        upsert: args.upsert === true,
+        returnNewDocument: args.returnNewDocument === true,
+      });
+    }
+    const target = await first(this.visible(ctx, filter, { sort: args.sort, limit: 1 }));
     const shown = async (doc: Doc, role: Visible['role']) => {
       const view = role ? await ctx.access.readable(role, doc) : doc;
       return view ? ((await this.project(ctx, [view], projection))[0] ?? null) : null;
     };
-    if (kind === 'delete') {
+    if (!change) {
       if (!target) return null;
       if (target.role && !(await ctx.access.canDelete(target.role, target.doc))) throw denied('delete');
-      await this.write(ctx.ns, { removes: [target.doc._id] });
+      await this.write(ctx, { removes: [target.doc._id] });
       return shown(target.doc, target.role);
     }
-    const change = objectArg(args, 'update');
-    refuseScripts(change);
     if (!target) {
       if (args.upsert !== true) return null;
       const base = { _id: new ObjectId(), ...seedOf(filter) };
       const doc = kind === 'update' ? updated(base, change) : replaced(base, change);
       const role = ctx.caller.system ? null : await ctx.access.roleFor(doc);
       if (!ctx.caller.system && (!role || !(await ctx.access.canInsert(role, doc)))) throw denied('upsert');
-      await this.write(ctx.ns, { inserts: [doc] });
+      await this.write(ctx, { inserts: [doc] });
       return args.returnNewDocument === true ? shown(doc, role) : null;
     }
     const next = kind === 'update' ? updated(target.doc, change) : replaced(target.doc, change);
     if (target.role && !(await ctx.access.canWrite(target.role, next, target.doc))) throw denied(kind);
-    await this.write(ctx.ns, { replaces: [next] });
+    await this.write(ctx, { replaces: [next] });
     return args.returnNewDocument === true ? shown(next, target.role) : shown(target.doc, target.role);
   }
 
-  private async write(ns: string, batch: Parameters<DocumentEngine['write']>[1]): Promise<void> {
-    try {
-      await this.engine.write(ns, batch);
-    } catch (err) {
-      if (err instanceof DuplicateKeyError) throw new BasteError('MongoDBError', err.message);
-      throw err;
-    }
+  private write(ctx: Ctx, batch: WriteBatch): Promise<void> {
+    return ctx.engine.write(ctx.ns, batch);
   }
-}
-
-interface Ctx {
-  readonly ns: string;
-  readonly access: CollectionAccess;
-  readonly caller: DataCaller;
 }

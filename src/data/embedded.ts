@@ -1,0 +1,230 @@
+// The embedded document engines (SQLite, PostgreSQL) share everything but their SQL: documents are
+// rows of canonical EJSON text, matched, sorted and projected by mingo. A query with a top-level
+// equality on `_id` or on an indexed field reads only the candidate rows the primary key or the
+// index names; mingo still does the exact matching, so the candidates only have to be a superset
+// of the matches — an index may over-select (1 and 1.0000000000000002 share no key, but Long
+// 2^53+1 and 2^53 do), it must never miss.
+
+import { EJSON } from 'bson';
+import { Query } from 'mingo';
+import { MingoError } from 'mingo/util';
+import { parseDocumentEjson } from '../util/ejson.js';
+import { QueryError, type Doc, type DocumentEngine, type Filter, type FindOptions, type WriteBatch } from './engine.js';
+import { normalizeNumbers } from './values.js';
+
+const MINGO = { scriptEnabled: false, idKey: '_id' } as const;
+
+/** The primary key of a document: the canonical EJSON of its `_id`. */
+export const idKey = (id: unknown): string => EJSON.stringify(id, { relaxed: false });
+export const encodeDoc = (doc: Doc): string => EJSON.stringify(doc, { relaxed: false });
+export const decodeDoc = (text: string): Doc => parseDocumentEjson(text) as Doc;
+export const duplicateMessage = (ns: string, id: string) => `E11000 duplicate key error collection: ${ns} index: _id_ dup key: { _id: ${id} }`;
+
+const isPlain = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype;
+const bsonType = (v: unknown): string | undefined =>
+  v !== null && typeof v === 'object' ? ((v as { _bsontype?: unknown })._bsontype as string | undefined) : undefined;
+
+/**
+ * The index key of a scalar, or undefined for values that are not indexed (null, objects,
+ * arrays, regular expressions, binaries…). Numbers of every BSON type share one key per double
+ * value, because MongoDB equality compares numbers by value (Int32 1 = Double 1.0 = Long 1).
+ */
+export function valueKey(v: unknown): string | undefined {
+  switch (typeof v) {
+    case 'string':
+      return `s:${v}`;
+    case 'number':
+      return `n:${v}`; // String(-0) is "0", as -0 equals 0
+    case 'boolean':
+      return v ? 'b:1' : 'b:0';
+  }
+  if (v instanceof Date) return `d:${v.getTime()}`;
+  switch (bsonType(v)) {
+    case 'ObjectId':
+      return `o:${(v as { toHexString(): string }).toHexString()}`;
+    case 'Int32':
+    case 'Double':
+      return `n:${(v as { valueOf(): number }).valueOf()}`;
+    case 'Long':
+      return `n:${(v as { toNumber(): number }).toNumber()}`;
+    case 'Decimal128':
+      return `n:${Number((v as { toString(): string }).toString())}`;
+  }
+  return undefined;
+}
+
+export interface IndexEntry {
+  readonly field: string;
+  readonly key: string;
+}
+
+/** A document's index entries for these fields: each scalar value, and each scalar element of an array. */
+export function indexEntries(doc: Doc, fields: Iterable<string>): IndexEntry[] {
+  const out: IndexEntry[] = [];
+  for (const field of fields) {
+    const value = doc[field];
+    const keys = new Set<string>();
+    for (const v of Array.isArray(value) ? value : [value]) {
+      const key = valueKey(v);
+      if (key !== undefined) keys.add(key);
+    }
+    for (const key of keys) out.push({ field, key });
+  }
+  return out;
+}
+
+/** Rows a query needs: those whose primary key is in `ids`, or that have one of the index entries. */
+export interface Candidates {
+  readonly ids: readonly string[];
+  readonly index: readonly { readonly field: string; readonly keys: readonly string[] }[];
+}
+
+/** One way to find candidates: `_id` through the primary key, another field through the index. */
+interface Lookup {
+  readonly field: string;
+  readonly keys: readonly string[];
+}
+
+/** The values a field is compared to by equality (`v`, `{$eq: v}`, `{$in: [...]}`), if it is. */
+function equalityValues(v: unknown): unknown[] | undefined {
+  if (Array.isArray(v)) return undefined; // array equality: not indexed
+  if (isPlain(v)) {
+    if ('$eq' in v) return Array.isArray(v.$eq) ? undefined : [v.$eq];
+    if ('$in' in v && Array.isArray(v.$in)) return v.$in.some(Array.isArray) ? undefined : v.$in;
+    return undefined;
+  }
+  return [v];
+}
+
+function fieldLookup(field: string, v: unknown, indexed: ReadonlySet<string>): Lookup[] | undefined {
+  const values = equalityValues(v);
+  if (!values) return undefined;
+  if (field === '_id') {
+    // The primary key is exact EJSON, so only types with one spelling (not numbers) can use it.
+    if (!values.every((x) => typeof x === 'string' || bsonType(x) === 'ObjectId')) return undefined;
+    return [{ field, keys: values.map(idKey) }];
+  }
+  if (!indexed.has(field)) return undefined;
+  const keys = values.map(valueKey);
+  if (keys.some((k) => k === undefined)) return undefined;
+  return [{ field, keys: [...new Set(keys as string[])] }];
+}
+
+/**
+ * The candidate lookups of a filter (their union holds every match), or undefined for a full
+ * scan. Conjunctions take one usable conjunct (the primary key first); a `$or` is usable when all
+ * of its branches are.
+ */
+export function plan(filter: Filter, indexed: ReadonlySet<string>): Lookup[] | undefined {
+  let best: Lookup[] | undefined;
+  const consider = (p: Lookup[] | undefined) => {
+    const onlyIds = (l: Lookup[]) => l.every((x) => x.field === '_id');
+    if (p && (!best || (onlyIds(p) && !onlyIds(best)))) best = p;
+  };
+  for (const [k, v] of Object.entries(filter)) {
+    if (k === '$and' && Array.isArray(v)) {
+      for (const sub of v) consider(isPlain(sub) ? plan(sub, indexed) : undefined);
+    } else if (k === '$or' && Array.isArray(v) && v.length > 0) {
+      const branches = v.map((sub) => (isPlain(sub) ? plan(sub, indexed) : undefined));
+      if (branches.every((b) => b !== undefined)) consider(branches.flat());
+    } else if (!k.startsWith('$')) {
+      consider(fieldLookup(k, v, indexed));
+    }
+  }
+  return best;
+}
+
+function candidates(lookups: Lookup[]): Candidates {
+  const ids = new Set<string>();
+  const byField = new Map<string, Set<string>>();
+  for (const { field, keys } of lookups) {
+    if (field === '_id') keys.forEach((k) => ids.add(k));
+    else {
+      const set = byField.get(field) ?? new Set<string>();
+      keys.forEach((k) => set.add(k));
+      byField.set(field, set);
+    }
+  }
+  return { ids: [...ids], index: [...byField].map(([field, keys]) => ({ field, keys: [...keys] })) };
+}
+
+/** The SQL side of an embedded engine. Document texts are canonical EJSON. */
+export interface RowStorage {
+  /** Document texts of the namespace in insertion order: every one, or only the candidates. */
+  rows(ns: string, candidates?: Candidates): Promise<string[]>;
+  /** The indexed fields of every namespace, as recorded. */
+  indexedFields(): Promise<Map<string, string[]>>;
+  /**
+   * Records the fields as indexed for the namespace and writes their entries for the documents
+   * already there, so that no write in between is left without entries.
+   */
+  addIndexes(ns: string, fields: readonly string[], entries: typeof indexEntries): Promise<void>;
+  /**
+   * Applies the batch in one transaction (all or nothing), replacing the index entries of the
+   * documents it touches for the fields recorded as indexed (read inside the transaction: another
+   * instance may have added some).
+   */
+  write(ns: string, batch: WriteBatch, entries: typeof indexEntries): Promise<void>;
+  close(): Promise<void>;
+}
+
+const NONE: ReadonlySet<string> = new Set();
+const indexable = (field: string) => field.length > 0 && field !== '_id' && !field.startsWith('$') && !field.includes('.');
+
+function refused(err: unknown): unknown {
+  return err instanceof MingoError ? new QueryError(err.message) : err;
+}
+
+/** A DocumentEngine over row storage; queries run in mingo. */
+export function embeddedEngine(storage: RowStorage): DocumentEngine {
+  // What this instance knows to be indexed: recorded fields are never dropped, so using a set
+  // that lags behind another instance's is safe (it only reads more rows).
+  let known: Promise<Map<string, Set<string>>> | undefined;
+  const indexed = (): Promise<Map<string, Set<string>>> => {
+    known ??= storage.indexedFields().then(
+      (m) => new Map([...m].map(([ns, fields]) => [ns, new Set(fields)])),
+      (err: unknown) => {
+        known = undefined;
+        throw err;
+      },
+    );
+    return known;
+  };
+
+  return {
+    async *find(ns: string, filter: Filter, opts: FindOptions = {}) {
+      const criteria = normalizeNumbers(filter) as Filter;
+      let docs: Doc[];
+      try {
+        const query = new Query(criteria as never, MINGO);
+        const lookups = plan(criteria, (await indexed()).get(ns) ?? NONE);
+        const rows = await storage.rows(ns, lookups && candidates(lookups));
+        let cursor = query.find(rows.map(decodeDoc), (opts.projection ?? {}) as never);
+        if (opts.sort && Object.keys(opts.sort).length) cursor = cursor.sort(opts.sort as never);
+        if (opts.limit) cursor = cursor.limit(opts.limit);
+        docs = cursor.all() as Doc[];
+      } catch (err) {
+        throw refused(err);
+      }
+      yield* docs;
+    },
+
+    async ensureIndexes(ns, fields) {
+      const known = await indexed();
+      const have = known.get(ns) ?? new Set<string>();
+      const wanted = [...new Set(fields)].filter((f) => indexable(f) && !have.has(f));
+      if (wanted.length === 0) return;
+      await storage.addIndexes(ns, wanted, indexEntries);
+      known.set(ns, new Set([...(known.get(ns) ?? []), ...wanted])); // as it is now: another call may have added some
+    },
+
+    write(ns, batch) {
+      return storage.write(ns, batch, indexEntries);
+    },
+
+    close() {
+      return storage.close();
+    },
+  };
+}
