@@ -235,6 +235,20 @@ const SCENARIOS: readonly Scenario[] = [
       body: { name: 'myItems', arguments: [] },
     }),
   },
+  {
+    kind: 'http',
+    name: 'find_no_rules',
+    perBackend: false,
+    tokenAuthenticated: true,
+    // The same find without rules: `myItemsUnchecked` runs as the system user with the owner
+    // filter written out, so rules_find / find_no_rules is what the rules cost.
+    request: (f) => ({
+      method: 'POST',
+      path: appPath('/functions/call'),
+      headers: { ...json, ...bearer(f.accessToken) },
+      body: { name: 'myItemsUnchecked', arguments: [] },
+    }),
+  },
   // The cost of the default one-log-line-per-request, to a file, as `baste serve` does by default.
   {
     kind: 'http',
@@ -421,6 +435,30 @@ async function setUp(baseUrl: string): Promise<Fixture> {
     }),
   });
   if (seed.status !== 200) throw new Error(`setup: seeding items answered ${seed.status}: ${await seed.text()}`);
+  // And 1,000 items of another user in the same collection, which neither find may return.
+  const other = await post(appPath('/auth/providers/anon-user/login'), {}, 200);
+  const otherSeed = await fetch(baseUrl + appPath('/functions/call'), {
+    method: 'POST',
+    headers: { ...json, ...bearer(other.access_token as string) },
+    body: JSON.stringify({
+      name: 'insertMany',
+      service: 'mongodb-atlas',
+      arguments: [{ database: 'todo', collection: 'items', documents: Array.from({ length: 1000 }, (_, i) => ({ owner_id: other.user_id, title: `other ${i}`, done: false })) }],
+    }),
+  });
+  if (otherSeed.status !== 200) throw new Error(`setup: seeding other items answered ${otherSeed.status}: ${await otherSeed.text()}`);
+  // rules_find and find_no_rules must answer the same 20 items, or their ratio means nothing.
+  const found: string[] = [];
+  for (const name of ['myItems', 'myItemsUnchecked']) {
+    const res = await fetch(baseUrl + appPath('/functions/call'), { method: 'POST', headers: { ...json, ...bearer(accessToken) }, body: JSON.stringify({ name, arguments: [] }) });
+    const text = await res.text();
+    const items = res.ok ? (JSON.parse(text) as { title?: unknown }[]) : null;
+    if (!Array.isArray(items) || items.length !== 20 || items.some((i) => !String(i.title).startsWith('item '))) {
+      throw new Error(`setup: ${name} answered ${res.status} ${text.slice(0, 200)}, not the user's 20 items`);
+    }
+    found.push(JSON.stringify(items));
+  }
+  if (found[0] !== found[1]) throw new Error('setup: myItems and myItemsUnchecked returned different items');
   return { baseUrl, userId, email, password, accessToken, refreshToken };
 }
 

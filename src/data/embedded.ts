@@ -10,6 +10,7 @@ import { Query } from 'mingo';
 import { MingoError } from 'mingo/util';
 import { parseDocumentEjson } from '../util/ejson.js';
 import { QueryError, type Doc, type DocumentEngine, type Filter, type FindOptions, type WriteBatch } from './engine.js';
+import { fastProject, fastSort } from './fast-paths.js';
 import { normalizeNumbers } from './values.js';
 
 const MINGO = { scriptEnabled: false, idKey: '_id' } as const;
@@ -200,10 +201,14 @@ export function embeddedEngine(storage: RowStorage): DocumentEngine {
         const query = new Query(criteria as never, MINGO);
         const lookups = plan(criteria, (await indexed()).get(ns) ?? NONE);
         const rows = await storage.rows(ns, lookups && candidates(lookups));
-        let cursor = query.find(rows.map(decodeDoc), (opts.projection ?? {}) as never);
-        if (opts.sort && Object.keys(opts.sort).length) cursor = cursor.sort(opts.sort as never);
-        if (opts.limit) cursor = cursor.limit(opts.limit);
-        docs = cursor.all() as Doc[];
+        docs = query.find(rows.map(decodeDoc)).all() as Doc[];
+        if (opts.sort && Object.keys(opts.sort).length) {
+          docs = fastSort(docs, opts.sort) ?? (new Query({}, MINGO).find(docs).sort(opts.sort as never).all() as Doc[]);
+        }
+        if (opts.limit) docs = docs.slice(0, opts.limit);
+        if (opts.projection && Object.keys(opts.projection).length) {
+          docs = fastProject(docs, opts.projection) ?? (new Query({}, MINGO).find(docs, opts.projection as never).all() as Doc[]);
+        }
       } catch (err) {
         throw refused(err);
       }

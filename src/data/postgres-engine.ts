@@ -113,9 +113,13 @@ export async function openPostgresDocuments(url: string, opts: PostgresDocuments
       const params: unknown[] = [ns, c.ids];
       const index = c.index.map((i) => {
         params.push(i.field, i.keys);
-        return ` OR id IN (SELECT id FROM document_index WHERE ns = $1 AND field = $${params.length - 1} AND value_key = ANY($${params.length}::text[]))`;
+        return ` UNION ALL SELECT id FROM document_index WHERE ns = $1 AND field = $${params.length - 1} AND value_key = ANY($${params.length}::text[])`;
       });
-      const { rows } = await pool.query<{ doc: string }>(`SELECT doc FROM documents WHERE ns = $1 AND (id = ANY($2::text[])${index.join('')}) ORDER BY seq`, params);
+      // One IN over a UNION ALL of candidate ids keeps every lookup on the primary key.
+      const { rows } = await pool.query<{ doc: string }>(
+        `SELECT doc FROM documents WHERE ns = $1 AND id IN (SELECT unnest($2::text[])${index.join('')}) ORDER BY seq`,
+        params,
+      );
       return rows.map((r) => r.doc);
     },
 

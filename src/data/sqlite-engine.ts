@@ -48,9 +48,11 @@ export function openSqliteDocuments(file: string): DocumentEngine {
   const candidateQuery = (fields: number) => {
     let stmt = byCandidates.get(fields);
     if (!stmt) {
+      // One IN over a UNION ALL of candidate ids, so each is a primary-key lookup: `a IN x OR a IN
+      // y` makes SQLite scan the whole namespace, and a plain UNION scans the index by id to merge.
       const index = Array.from({ length: fields }, () =>
-        ' OR id IN (SELECT id FROM document_index WHERE ns = @ns AND field = ? AND value_key IN (SELECT value FROM json_each(?)))');
-      stmt = db.prepare(`SELECT doc FROM documents WHERE ns = @ns AND (id IN (SELECT value FROM json_each(@ids))${index.join('')}) ORDER BY rowid`).pluck();
+        ' UNION ALL SELECT id FROM document_index WHERE ns = @ns AND field = ? AND value_key IN (SELECT value FROM json_each(?))');
+      stmt = db.prepare(`SELECT doc FROM documents WHERE ns = @ns AND id IN (SELECT value FROM json_each(@ids)${index.join('')}) ORDER BY rowid`).pluck();
       byCandidates.set(fields, stmt);
     }
     return stmt;

@@ -14,6 +14,7 @@ import { update as applyModifier } from 'mingo/updater';
 import { MingoError } from 'mingo/util';
 import type { AppConfig, DataSourceConfig, RoleConfig } from '../../app/model.js';
 import { BasteError } from '../../errors.js';
+import { fastProject } from '../../data/fast-paths.js';
 import { collect, DuplicateKeyError, QueryError, type Doc, type DocumentEngine, type Filter, type WriteBatch } from '../../data/engine.js';
 import { resolvedValues } from '../../app/values.js';
 import { parseDocumentEjson } from '../../util/ejson.js';
@@ -303,7 +304,7 @@ export class MongoService {
     const filterProjection = ctx.caller.system ? {} : (await ctx.access.filters()).projection;
     const merged = { ...(projection as Args | undefined), ...filterProjection };
     if (Object.keys(merged).length === 0) return views;
-    return new Query({}, MINGO).find(views, merged as never).all() as Doc[];
+    return fastProject(views, merged) ?? (new Query({}, MINGO).find(views, merged as never).all() as Doc[]);
   }
 
   private async find(ctx: Ctx, args: Args, projection: unknown): Promise<Doc[]> {
