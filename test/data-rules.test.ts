@@ -6,21 +6,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as Realm from 'realm-web';
-import type { CollectionRules, DataSourceConfig, FunctionConfig, RoleConfig } from '../src/app/model.js';
-import { appConfig, autoConfirmUserpass, provider, startServer, uniqueEmail, type TestServer } from './helpers/server.js';
+import type { CollectionRules, DataSourceConfig, FunctionConfig } from '../src/app/model.js';
+import { appConfig, autoConfirmUserpass, provider, role, startServer, type TestServer, uniqueEmail } from './helpers/server.js';
 
-const role = (name: string, extra: Partial<RoleConfig>): RoleConfig => ({
-  name,
-  applyWhen: {},
-  read: false,
-  write: false,
-  insert: true,
-  delete: true,
-  search: true,
-  fields: {},
-  additionalFields: { read: false, write: false },
-  ...extra,
-});
 
 const rules = (coll: string, extra: Partial<CollectionRules>): [string, CollectionRules] => [
   `app.${coll}`,

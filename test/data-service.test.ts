@@ -15,23 +15,11 @@ import {
 } from 'mongodb-stitch-server-sdk';
 import * as Realm from 'realm-web';
 import type { CollectionRules, DataSourceConfig, FunctionConfig, RoleConfig } from '../src/app/model.js';
-import { appConfig, autoConfirmUserpass, provider, startServer, uniqueEmail, type TestServer } from './helpers/server.js';
+import { appConfig, autoConfirmUserpass, provider, role, startServer, type TestServer, uniqueEmail } from './helpers/server.js';
 import { startFakeMongo, type FakeMongo } from './fakes/mongo-wire.js';
 import { dropDatabases, skipWithoutMongo, TEST_MONGODB_URI, uniqueDatabasePrefix } from './helpers/mongodb.js';
 import { stitchClientFor } from './helpers/stitch.js';
 
-const role = (name: string, extra: Partial<RoleConfig>): RoleConfig => ({
-  name,
-  applyWhen: {},
-  read: false,
-  write: false,
-  insert: true,
-  delete: true,
-  search: true,
-  fields: {},
-  additionalFields: { read: false, write: false },
-  ...extra,
-});
 
 const rules = (db: string, coll: string, roles: RoleConfig[], filters: CollectionRules['filters'] = []): [string, CollectionRules] => [
   `${db}.${coll}`,

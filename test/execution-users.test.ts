@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { EJSON } from 'bson';
 import { SignJWT } from 'jose';
-import type { CollectionRules, DataSourceConfig, EndpointConfig, FunctionConfig, RoleConfig, WebhookConfig } from '../src/app/model.js';
-import { appConfig, provider, startServer, type TestServer } from './helpers/server.js';
+import type { CollectionRules, DataSourceConfig, EndpointConfig, FunctionConfig, WebhookConfig } from '../src/app/model.js';
+import { appConfig, provider, role, startServer, type TestServer } from './helpers/server.js';
 
 const APP_ID = 'runas-app-abcde';
 const JWT_KEY = 'execution-users-signing-key-0123456789abcdef';
@@ -17,18 +17,6 @@ const BOB = '65a000000000000000000b0b';
 const CAROL = '65a0000000000000000ca401'; // disabled
 const GHOST = '65a0000000000000000d0e5f'; // never created
 
-const role = (name: string, extra: Partial<RoleConfig>): RoleConfig => ({
-  name,
-  applyWhen: {},
-  read: false,
-  write: false,
-  insert: true,
-  delete: true,
-  search: true,
-  fields: {},
-  additionalFields: { read: false, write: false },
-  ...extra,
-});
 
 const notesRules: CollectionRules = {
   database: 'app',

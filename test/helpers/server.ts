@@ -4,13 +4,27 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AppConfig, ProviderConfig, ProviderType } from '../../src/app/model.js';
+import type { AppConfig, ProviderConfig, ProviderType, RoleConfig } from '../../src/app/model.js';
 import { openPostgresDocuments } from '../../src/data/postgres-engine.js';
 import { createBaste, type Baste, type BasteOptions } from '../../src/server.js';
 import { openPostgresStore } from '../../src/store/postgres/index.js';
 import { adminQuery, uniqueName } from './postgres.js';
 
 const hex24 = (s: string) => createHash('sha256').update(s).digest('hex').slice(0, 24);
+
+/** A collection role with the loader's defaults (insert, delete and search allowed; nothing else). */
+export const role = (name: string, extra: Partial<RoleConfig>): RoleConfig => ({
+  name,
+  applyWhen: {},
+  read: false,
+  write: false,
+  insert: true,
+  delete: true,
+  search: true,
+  fields: {},
+  additionalFields: { read: false, write: false },
+  ...extra,
+});
 
 export function provider(type: ProviderType, config: Record<string, unknown> = {}, extra: Partial<ProviderConfig> = {}): ProviderConfig {
   const name = extra.name ?? type;
