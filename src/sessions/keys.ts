@@ -14,7 +14,7 @@ import { encodedHs256Header, type Hs256Key } from './hs256.js';
  */
 export type HmacKey = webcrypto.CryptoKey;
 
-export interface ActiveKey {
+export interface ActiveKey extends Hs256Key {
   readonly kid: string;
   readonly key: HmacKey;
 }
@@ -108,7 +108,7 @@ export class SigningKeys {
       const key = await importHmacKey(record.secret);
       const secret = Buffer.from(record.secret, 'base64');
       byKid.set(record.kid, { key: { key, secret, header: encodedHs256Header(record.kid) }, record });
-      if (record.retiredAt === null) current = { kid: record.kid, key };
+      if (record.retiredAt === null) current = { kid: record.kid, key, secret, header: encodedHs256Header(record.kid) };
     }
     this.byKid = byKid;
     this.current = current;

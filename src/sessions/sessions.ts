@@ -3,12 +3,12 @@
 // so logout, disable, delete and revoke end access at once on every instance sharing the store.
 
 import { createHash } from 'node:crypto';
-import { SignJWT, decodeProtectedHeader, errors as joseErrors, jwtVerify } from 'jose';
+import { decodeProtectedHeader, errors as joseErrors, jwtVerify } from 'jose';
 import { invalidSession } from '../errors.js';
 import type { ActiveSession, SessionRecord, Store } from '../store/store.js';
 import type { Clock } from '../util/clock.js';
 import { newObjectIdHex, randomToken } from '../util/ids.js';
-import { verifyCanonicalHs256 } from './hs256.js';
+import { signHs256, verifyCanonicalHs256 } from './hs256.js';
 import type { SigningKeys } from './keys.js';
 
 export interface SessionSettings {
@@ -90,22 +90,25 @@ export class Sessions {
 
   /** Signs a fresh access token for a session, re-reading custom user data. */
   async accessTokenFor(session: Pick<SessionRecord, 'id' | 'userId' | 'deviceId'>): Promise<string> {
-    const { kid, key } = await this.keys.signingKey();
+    const key = await this.keys.signingKey();
     const iat = Math.floor(this.clock() / 1000);
     const userData = await this.customData(session.userId);
-    return new SignJWT({
-      typ: 'access',
-      baas_device_id: session.deviceId,
-      baas_domain_id: this.settings.domainId,
-      baas_id: session.id,
-      baas_user_id: session.userId,
-      ...(userData ? { user_data: userData } : {}),
-    })
-      .setProtectedHeader({ alg: 'HS256', typ: 'JWT', kid })
-      .setSubject(session.userId)
-      .setIssuedAt(iat)
-      .setExpirationTime(iat + this.settings.accessTokenTtlSeconds)
-      .sign(key);
+    // The claims in the order jose's SignJWT writes them (hs256.ts signs the same bytes,
+    // synchronously; test/hs256-equivalence.test.ts compares the two).
+    return signHs256(
+      {
+        typ: 'access',
+        baas_device_id: session.deviceId,
+        baas_domain_id: this.settings.domainId,
+        baas_id: session.id,
+        baas_user_id: session.userId,
+        ...(userData ? { user_data: userData } : {}),
+        sub: session.userId,
+        iat,
+        exp: iat + this.settings.accessTokenTtlSeconds,
+      },
+      key,
+    );
   }
 
   /** Verifies an access token and that its session and user are still live. */
