@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, it } from 'node:test';
+import { after, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { GroupCommit } from '../src/store/sqlite/group-commit.js';
 import { openSqliteStore } from '../src/store/sqlite/index.js';
 import { storeConformance } from './store/conformance.js';
 
@@ -20,4 +22,183 @@ it('sqlite: keeps what was committed across a reopen, and migrates an existing f
   const second = openSqliteStore(file);
   assert.equal((await second.getUser('d'.repeat(24)))?.identities.length, 1);
   await second.close();
+});
+
+// ---- Group commit (src/store/sqlite/group-commit.ts) ----
+
+/**
+ * Commit records in the store's write-ahead log: one per committed transaction, each made durable
+ * by one fsync (synchronous = FULL). Frames whose salt differs from the header's are left over from
+ * before the last checkpoint reset and are not counted.
+ */
+function walCommits(file: string): { salt: string; commits: number } {
+  const wal = readFileSync(`${file}-wal`);
+  const pageSize = wal.readUInt32BE(8);
+  const salt = [wal.readUInt32BE(16), wal.readUInt32BE(20)] as const;
+  let commits = 0;
+  for (let at = 32; at + 24 + pageSize <= wal.length; at += 24 + pageSize) {
+    if (wal.readUInt32BE(at + 8) !== salt[0] || wal.readUInt32BE(at + 12) !== salt[1]) break;
+    if (wal.readUInt32BE(at + 4) !== 0) commits++;
+  }
+  return { salt: salt.join(':'), commits };
+}
+
+/** Runs `work` and returns how many commits reached the log meanwhile. */
+async function commitsDuring(file: string, work: () => Promise<unknown>): Promise<number> {
+  const before = walCommits(file);
+  await work();
+  const after = walCommits(file);
+  assert.equal(after.salt, before.salt, 'the log was not reset by a checkpoint meanwhile');
+  return after.commits - before.commits;
+}
+
+const anon = (externalId: string) => ({ externalId, providerName: 'anon-user', providerType: 'anon-user', providerId: 'p'.repeat(24), data: {} });
+const hex = (n: number) => n.toString(16).padStart(24, '0');
+const opening = (n: number) => ({
+  session: { id: hex(0x5000 + n), refreshHash: `r${n}`, deviceId: hex(0xd000 + n), providerName: 'anon-user', providerType: 'anon-user', createdAt: 1, expiresAt: 10_000, apiKeyId: null },
+  device: { id: hex(0xd000 + n), platform: 'node', lastSeenAt: 1 },
+});
+const sessionOf = (userId: string, n: number) => ({ ...opening(n).session, userId });
+
+it('sqlite: concurrent writes share one commit; awaited ones commit one by one', async () => {
+  const file = join(dir, 'group.sqlite');
+  const store = openSqliteStore(file);
+  try {
+    const logins = Array.from({ length: 20 }, (_, i) => () =>
+      store.loginIdentity({ identity: anon(`c${i}`), newUserId: hex(0x100 + i), userType: 'normal', now: 1, open: opening(i) }),
+    );
+    let results: { userId: string; created: boolean }[] = [];
+    const concurrent = await commitsDuring(file, async () => {
+      results = await Promise.all(logins.map((login) => login()));
+    });
+    assert.equal(concurrent, 1);
+    assert.deepEqual(results.map((r) => r.created), Array(20).fill(true));
+
+    const sequential = await commitsDuring(file, async () => {
+      for (let i = 0; i < 5; i++) await store.touchSession(hex(0x5000 + i), hex(0x100 + i), 2);
+    });
+    assert.equal(sequential, 5, 'the counter sees every commit');
+
+    // Within a batch, writes run in the order they were issued and see the earlier ones.
+    const hits = await Promise.all(Array.from({ length: 5 }, () => store.hitCounter('k', 1000, 1)));
+    assert.deepEqual(hits.map((h) => h.count), [1, 2, 3, 4, 5]);
+  } finally {
+    await store.close();
+  }
+});
+
+it('sqlite: a failing write in a batch rejects alone, undone entirely; the others commit and another connection reads them', async () => {
+  const file = join(dir, 'group-fail.sqlite');
+  const store = openSqliteStore(file);
+  try {
+    const u = (await store.loginIdentity({ identity: anon('f'), newUserId: hex(1), userType: 'normal', now: 1 })).userId;
+    const first = sessionOf(u, 1);
+    let outcomes: PromiseSettledResult<unknown>[] = [];
+    const commits = await commitsDuring(file, async () => {
+      outcomes = await Promise.allSettled([
+        store.createSession(first),
+        store.createSession({ ...sessionOf(u, 2), refreshHash: first.refreshHash }), // unique refresh hash: fails
+        // Device written, then the session fails (same id as `first`): the device goes too.
+        store.openSession({ ...sessionOf(u, 3), id: first.id }, { ...opening(3).device, userId: u }),
+        store.createSession(sessionOf(u, 4)),
+        store.loginIdentity({ identity: anon('g'), newUserId: hex(2), userType: 'normal', now: 1, open: opening(5) }),
+      ]);
+    });
+    assert.equal(commits, 1);
+    assert.deepEqual(outcomes.map((o) => o.status), ['fulfilled', 'rejected', 'rejected', 'fulfilled', 'fulfilled']);
+    assert.match(String((outcomes[1] as PromiseRejectedResult).reason), /UNIQUE constraint failed: sessions\.refresh_hash/);
+    assert.match(String((outcomes[2] as PromiseRejectedResult).reason), /UNIQUE constraint failed: sessions\.id/);
+
+    const other = new Database(file, { readonly: true, fileMustExist: true });
+    try {
+      const ids = (other.prepare('SELECT id FROM sessions ORDER BY id').all() as { id: string }[]).map((r) => r.id);
+      assert.deepEqual(ids, [hex(0x5001), hex(0x5004), hex(0x5005)]);
+      const devices = (other.prepare('SELECT id FROM devices ORDER BY id').all() as { id: string }[]).map((r) => r.id);
+      assert.deepEqual(devices, [hex(0xd005)], 'the failed openSession left no device');
+      assert.equal((other.prepare('SELECT COUNT(*) AS n FROM users').get() as { n: number }).n, 2);
+    } finally {
+      other.close();
+    }
+  } finally {
+    await store.close();
+  }
+});
+
+it('sqlite: a write resolves only once committed (another connection sees it then), and close() commits what is queued', async () => {
+  const file = join(dir, 'group-visible.sqlite');
+  const store = openSqliteStore(file);
+  const other = new Database(file, { readonly: true, fileMustExist: true });
+  const count = () => (other.prepare('SELECT COUNT(*) AS n FROM users').get() as { n: number }).n;
+  try {
+    const pending = store.loginIdentity({ identity: anon('v'), newUserId: hex(7), userType: 'normal', now: 1, open: opening(7) });
+    assert.equal(count(), 0, 'queued, not yet written');
+    await pending;
+    assert.equal(count(), 1);
+    assert.equal((other.prepare('SELECT user_id FROM sessions WHERE id = ?').get(hex(0x5007)) as { user_id: string }).user_id, hex(7));
+
+    const last = store.createSession(sessionOf(hex(7), 8));
+    await store.close();
+    await last;
+    assert.ok(other.prepare('SELECT 1 FROM sessions WHERE id = ?').get(hex(0x5008)));
+  } finally {
+    other.close();
+    await store.close();
+  }
+});
+
+describe('sqlite group commit', () => {
+  const open = (name: string) => {
+    const db = new Database(join(dir, name));
+    db.pragma('journal_mode = WAL');
+    db.pragma('foreign_keys = ON');
+    db.exec(`CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL);
+             CREATE TABLE c (id INTEGER PRIMARY KEY, t_id INTEGER REFERENCES t(id) DEFERRABLE INITIALLY DEFERRED)`);
+    return { db, batches: new GroupCommit(db), rows: () => (db.prepare('SELECT v FROM t ORDER BY id').all() as { v: string }[]).map((r) => r.v) };
+  };
+  const insert = (db: Database.Database, v: string) => () => db.prepare('INSERT INTO t (v) VALUES (?)').run(v).lastInsertRowid;
+
+  it('counts one commit for a batch and one per write when they are awaited', async () => {
+    const { db, batches, rows } = open('gc-count.sqlite');
+    await Promise.all(['a', 'b', 'c'].map((v) => batches.write(insert(db, v))));
+    await batches.write(insert(db, 'd'));
+    assert.deepEqual(batches.stats, { commits: 2, writes: 4 });
+    assert.deepEqual(rows(), ['a', 'b', 'c', 'd']);
+    db.close();
+  });
+
+  it('when SQLite rolls back the whole transaction, the writes before fail with it and the later ones commit in a new one', async () => {
+    const { db, batches, rows } = open('gc-lost.sqlite');
+    const outcomes = await Promise.allSettled([
+      batches.write(insert(db, 'before')),
+      batches.write(() => {
+        insert(db, 'lost')();
+        db.exec('ROLLBACK'); // what an I/O error or a full disk does to the transaction
+      }),
+      batches.write(insert(db, 'after')),
+    ]);
+    assert.deepEqual(outcomes.map((o) => o.status), ['rejected', 'rejected', 'fulfilled']);
+    assert.deepEqual(rows(), ['after']);
+    assert.equal(db.inTransaction, false);
+    db.close();
+  });
+
+  it('rejects every write of the batch when the COMMIT fails, and leaves nothing behind', async () => {
+    const { db, batches, rows } = open('gc-commit.sqlite');
+    const outcomes = await Promise.allSettled([
+      batches.write(insert(db, 'x')),
+      batches.write(() => db.prepare('INSERT INTO c (t_id) VALUES (999)').run()), // checked at COMMIT
+      batches.write(() => {
+        throw new Error('own failure');
+      }),
+    ]);
+    assert.deepEqual(outcomes.map((o) => o.status), ['rejected', 'rejected', 'rejected']);
+    assert.match(String((outcomes[0] as PromiseRejectedResult).reason), /FOREIGN KEY constraint failed/);
+    assert.match(String((outcomes[2] as PromiseRejectedResult).reason), /own failure/);
+    assert.deepEqual(rows(), []);
+    assert.equal(db.inTransaction, false);
+    // The next batch works.
+    await batches.write(insert(db, 'y'));
+    assert.deepEqual(rows(), ['y']);
+    db.close();
+  });
 });

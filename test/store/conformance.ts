@@ -72,6 +72,36 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
       assert.equal(await store.findIdentityOwner('local-userpass', 'nope'), null);
     });
 
+    it('writes issued together succeed or fail each on its own, and a failed one leaves nothing behind', async () => {
+      const u = (await store.loginIdentity({ identity: identity('w'), newUserId: 'w'.repeat(24), userType: 'normal', now: 1 })).userId;
+      const existing = session(u);
+      await store.createSession(existing);
+      const fresh = session(u);
+      const opened = session('y'.repeat(24));
+      const { userId: _, ...openedSession } = opened;
+      const lostDevice = { id: newObjectIdHex(), userId: u, platform: 'node', lastSeenAt: 2 };
+      const outcomes = await Promise.allSettled([
+        store.createSession({ ...session(u), refreshHash: existing.refreshHash }), // refresh hash taken
+        store.createSession(fresh),
+        store.openSession({ ...session(u), id: existing.id }, lostDevice), // session id taken: the device is not kept either
+        store.loginIdentity({
+          identity: identity('w2'),
+          newUserId: 'y'.repeat(24),
+          userType: 'normal',
+          now: 2,
+          open: { session: openedSession, device: { id: opened.deviceId, lastSeenAt: 2 } },
+        }),
+        store.hitCounter('w', 1000, 2),
+      ]);
+      assert.deepEqual(outcomes.map((o) => o.status), ['rejected', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+      assert.deepEqual(await store.findSession(existing.id), { session: existing, userDisabled: false });
+      assert.deepEqual(await store.findSession(fresh.id), { session: fresh, userDisabled: false });
+      assert.deepEqual(await store.findSession(opened.id), { session: opened, userDisabled: false });
+      assert.deepEqual((await store.listSessionsOfUser(u)).map((s) => s.id).sort(), [existing.id, fresh.id].sort());
+      assert.deepEqual(await store.listDevices(u), []);
+      assert.equal((await store.readCounter('w', 1000, 2)).count, 1);
+    });
+
     it('finds sessions by id and refresh hash, with the user disabled flag, and deletes them', async () => {
       const u = (await store.loginIdentity({ identity: identity('s'), newUserId: 's'.repeat(24), userType: 'normal', now: 1 })).userId;
       const s = session(u);

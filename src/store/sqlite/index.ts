@@ -1,6 +1,8 @@
-// Embedded store on better-sqlite3 (WAL, synchronous=FULL so a committed write survives a kill -9).
-// better-sqlite3 is synchronous; each method is one short transaction, so wrapping them in
-// promises costs little and keeps the Store interface the same as a networked backend's.
+// Embedded store on better-sqlite3 (WAL, synchronous = FULL so a committed write survives a kill -9
+// and a power loss). better-sqlite3 is synchronous; reads run at the call. Every write is atomic
+// and goes through group commit (group-commit.ts): writes issued in the same turn of the event loop
+// (concurrent requests) commit together, one fsync for all, each in its own savepoint; a write's
+// promise resolves after that commit.
 
 import Database from 'better-sqlite3';
 import type {
@@ -40,6 +42,7 @@ import {
   toUserpassToken,
   type Row,
 } from '../rows.js';
+import { GroupCommit } from './group-commit.js';
 import { MIGRATIONS } from './schema.js';
 
 export function openSqliteStore(file: string): Store {
@@ -69,8 +72,10 @@ function migrate(db: Database.Database): void {
 
 class SqliteStore implements Store {
   private readonly q;
+  private readonly batches: GroupCommit;
 
   constructor(private readonly db: Database.Database) {
+    this.batches = new GroupCommit(db);
     const p = (sql: string) => db.prepare(sql);
     this.q = {
       identity: p('SELECT user_id FROM identities WHERE provider_name = ? AND external_id = ?'),
@@ -182,25 +187,28 @@ class SqliteStore implements Store {
     };
   }
 
-  async loginIdentity(input: { identity: NewIdentity; newUserId: string; userType: UserType; now: number; open?: SessionOpening }) {
-    const { identity: id, newUserId, userType, now, open } = input;
-    return this.db
-      .transaction(() => {
-        const found = this.q.identityOwner.get(id.providerName, id.externalId) as Row | undefined;
-        let userId = newUserId;
-        if (found) {
-          userId = found.user_id as string;
-          if (found.disabled === 1) return { userId, created: false, disabled: true };
-          this.q.refreshIdentity.run(JSON.stringify(id.data), id.providerName, id.externalId);
-          this.q.touchUser.run(now, userId);
-        } else {
-          this.q.insertUser.run(newUserId, userType, now, now);
-          this.insertIdentity(newUserId, id, now);
-        }
-        if (open) this.openSessionNow({ ...open.session, userId }, { ...open.device, userId });
-        return { userId, created: !found, disabled: false };
-      })
-      .immediate();
+  /** Runs `run` atomically with the writes of the same turn of the event loop; settles after their commit. */
+  private write<T>(run: () => T): Promise<T> {
+    return this.batches.write(run);
+  }
+
+  loginIdentity(input: { identity: NewIdentity; newUserId: string; userType: UserType; now: number; open?: SessionOpening }) {
+    return this.write(() => {
+      const { identity: id, newUserId, userType, now, open } = input;
+      const found = this.q.identityOwner.get(id.providerName, id.externalId) as Row | undefined;
+      let userId = newUserId;
+      if (found) {
+        userId = found.user_id as string;
+        if (found.disabled === 1) return { userId, created: false, disabled: true };
+        this.q.refreshIdentity.run(JSON.stringify(id.data), id.providerName, id.externalId);
+        this.q.touchUser.run(now, userId);
+      } else {
+        this.q.insertUser.run(newUserId, userType, now, now);
+        this.insertIdentity(newUserId, id, now);
+      }
+      if (open) this.openSessionNow({ ...open.session, userId }, { ...open.device, userId });
+      return { userId, created: !found, disabled: false };
+    });
   }
 
   private insertIdentity(userId: string, id: NewIdentity, now: number): void {
@@ -215,16 +223,14 @@ class SqliteStore implements Store {
     );
   }
 
-  async linkIdentity(userId: string, identity: NewIdentity, now: number): Promise<LinkOutcome> {
-    return this.db
-      .transaction((): LinkOutcome => {
-        const found = this.q.identity.get(identity.providerName, identity.externalId) as Row | undefined;
-        if (found) return found.user_id === userId ? 'already-linked' : 'taken';
-        this.insertIdentity(userId, identity, now);
-        this.q.touchUser.run(now, userId);
-        return 'linked';
-      })
-      .immediate();
+  linkIdentity(userId: string, identity: NewIdentity, now: number): Promise<LinkOutcome> {
+    return this.write((): LinkOutcome => {
+      const found = this.q.identity.get(identity.providerName, identity.externalId) as Row | undefined;
+      if (found) return found.user_id === userId ? 'already-linked' : 'taken';
+      this.insertIdentity(userId, identity, now);
+      this.q.touchUser.run(now, userId);
+      return 'linked';
+    });
   }
 
   async getUser(id: string): Promise<UserRecord | null> {
@@ -241,18 +247,16 @@ class SqliteStore implements Store {
     return r ? { userId: r.user_id as string } : null;
   }
 
-  async setUserDisabled(id: string, disabled: boolean): Promise<boolean> {
-    return this.db
-      .transaction(() => {
-        const changed = this.q.setDisabled.run(disabled ? 1 : 0, id).changes > 0;
-        if (changed && disabled) this.q.deleteSessionsOf.run(id);
-        return changed;
-      })
-      .immediate();
+  setUserDisabled(id: string, disabled: boolean): Promise<boolean> {
+    return this.write(() => {
+      const changed = this.q.setDisabled.run(disabled ? 1 : 0, id).changes > 0;
+      if (changed && disabled) this.q.deleteSessionsOf.run(id);
+      return changed;
+    });
   }
 
-  async deleteUser(id: string): Promise<boolean> {
-    return this.db.transaction(() => this.deleteUserNow(id)).immediate();
+  deleteUser(id: string): Promise<boolean> {
+    return this.write(() => this.deleteUserNow(id));
   }
 
   private deleteUserNow(id: string): boolean {
@@ -260,22 +264,22 @@ class SqliteStore implements Store {
     return this.q.deleteUser.run(id).changes > 0;
   }
 
-  async deleteInactiveAnonymousUsers(before: number): Promise<number> {
-    return this.db
-      .transaction(() => {
-        const ids = (this.q.staleAnonymous.all(before) as Row[]).map((r) => r.id as string);
-        for (const id of ids) this.deleteUserNow(id);
-        return ids.length;
-      })
-      .immediate();
+  deleteInactiveAnonymousUsers(before: number): Promise<number> {
+    return this.write(() => {
+      const ids = (this.q.staleAnonymous.all(before) as Row[]).map((r) => r.id as string);
+      for (const id of ids) this.deleteUserNow(id);
+      return ids.length;
+    });
   }
 
-  async createSession(session: SessionRecord): Promise<void> {
-    this.q.insertSession.run({ ...session, apiKeyId: session.apiKeyId ?? null });
+  createSession(session: SessionRecord): Promise<void> {
+    return this.write(() => {
+      this.q.insertSession.run({ ...session, apiKeyId: session.apiKeyId ?? null });
+    });
   }
 
-  async openSession(session: SessionRecord, device: DeviceRecord): Promise<void> {
-    this.db.transaction(() => this.openSessionNow(session, device)).immediate();
+  openSession(session: SessionRecord, device: DeviceRecord): Promise<void> {
+    return this.write(() => this.openSessionNow(session, device));
   }
 
   private openSessionNow(session: SessionRecord, device: DeviceRecord): void {
@@ -283,28 +287,24 @@ class SqliteStore implements Store {
     this.q.insertSession.run({ ...session, apiKeyId: session.apiKeyId ?? null });
   }
 
-  async createUserApiKey(key: ApiKeyRecord, limit: number): Promise<ApiKeyCreateOutcome> {
-    return this.db
-      .transaction((): ApiKeyCreateOutcome => {
-        if ((this.q.countKeysOf.get(key.userId) as { n: number }).n >= limit) return 'limit-reached';
-        if (this.q.keyNamedOf.get(key.userId, key.name)) return 'name-taken';
-        this.insertApiKey(key);
-        return 'created';
-      })
-      .immediate();
+  createUserApiKey(key: ApiKeyRecord, limit: number): Promise<ApiKeyCreateOutcome> {
+    return this.write((): ApiKeyCreateOutcome => {
+      if ((this.q.countKeysOf.get(key.userId) as { n: number }).n >= limit) return 'limit-reached';
+      if (this.q.keyNamedOf.get(key.userId, key.name)) return 'name-taken';
+      this.insertApiKey(key);
+      return 'created';
+    });
   }
 
-  async createServerApiKey(key: ApiKeyRecord, identity: NewIdentity, limit: number): Promise<ApiKeyCreateOutcome> {
-    return this.db
-      .transaction((): ApiKeyCreateOutcome => {
-        if ((this.q.countServerKeys.get() as { n: number }).n >= limit) return 'limit-reached';
-        if (this.q.serverKeyNamed.get(key.name)) return 'name-taken';
-        this.q.insertUser.run(key.userId, 'server', key.createdAt, key.createdAt);
-        this.insertIdentity(key.userId, identity, key.createdAt);
-        this.insertApiKey(key);
-        return 'created';
-      })
-      .immediate();
+  createServerApiKey(key: ApiKeyRecord, identity: NewIdentity, limit: number): Promise<ApiKeyCreateOutcome> {
+    return this.write((): ApiKeyCreateOutcome => {
+      if ((this.q.countServerKeys.get() as { n: number }).n >= limit) return 'limit-reached';
+      if (this.q.serverKeyNamed.get(key.name)) return 'name-taken';
+      this.q.insertUser.run(key.userId, 'server', key.createdAt, key.createdAt);
+      this.insertIdentity(key.userId, identity, key.createdAt);
+      this.insertApiKey(key);
+      return 'created';
+    });
   }
 
   private insertApiKey(key: ApiKeyRecord): void {
@@ -324,27 +324,23 @@ class SqliteStore implements Store {
     return r ? { key: toApiKey(r), userDisabled: flag(r.user_disabled) } : null;
   }
 
-  async setApiKeyDisabled(userId: string, id: string, disabled: boolean): Promise<boolean> {
-    return this.db
-      .transaction(() => {
-        const changed = this.q.setKeyDisabled.run(disabled ? 1 : 0, userId, id).changes > 0;
-        if (changed && disabled) this.q.deleteSessionsOfKey.run(id);
-        return changed;
-      })
-      .immediate();
+  setApiKeyDisabled(userId: string, id: string, disabled: boolean): Promise<boolean> {
+    return this.write(() => {
+      const changed = this.q.setKeyDisabled.run(disabled ? 1 : 0, userId, id).changes > 0;
+      if (changed && disabled) this.q.deleteSessionsOfKey.run(id);
+      return changed;
+    });
   }
 
-  async deleteApiKey(userId: string, id: string): Promise<boolean> {
-    return this.db
-      .transaction(() => {
-        const r = this.q.keyOf.get(userId, id) as Row | undefined;
-        if (!r) return false;
-        this.q.deleteKey.run(userId, id);
-        this.q.deleteSessionsOfKey.run(id);
-        if (r.kind === 'server') this.deleteUserNow(userId);
-        return true;
-      })
-      .immediate();
+  deleteApiKey(userId: string, id: string): Promise<boolean> {
+    return this.write(() => {
+      const r = this.q.keyOf.get(userId, id) as Row | undefined;
+      if (!r) return false;
+      this.q.deleteKey.run(userId, id);
+      this.q.deleteSessionsOfKey.run(id);
+      if (r.kind === 'server') this.deleteUserNow(userId);
+      return true;
+    });
   }
 
   async findSessionByRefreshHash(hash: string): Promise<ActiveSession | null> {
@@ -355,24 +351,26 @@ class SqliteStore implements Store {
     return toActive(this.q.sessionById.get(id) as Row | undefined);
   }
 
-  async touchSession(_sessionId: string, userId: string, now: number): Promise<void> {
-    this.q.touchUser.run(now, userId);
+  touchSession(_sessionId: string, userId: string, now: number): Promise<void> {
+    return this.write(() => {
+      this.q.touchUser.run(now, userId);
+    });
   }
 
-  async deleteSession(id: string): Promise<boolean> {
-    return this.q.deleteSession.run(id).changes > 0;
+  deleteSession(id: string): Promise<boolean> {
+    return this.write(() => this.q.deleteSession.run(id).changes > 0);
   }
 
-  async deleteSessionsOfUser(userId: string): Promise<number> {
-    return this.q.deleteSessionsOf.run(userId).changes;
+  deleteSessionsOfUser(userId: string): Promise<number> {
+    return this.write(() => this.q.deleteSessionsOf.run(userId).changes);
   }
 
-  async deleteExpiredSessions(now: number): Promise<number> {
-    return this.q.deleteExpired.run(now).changes;
+  deleteExpiredSessions(now: number): Promise<number> {
+    return this.write(() => this.q.deleteExpired.run(now).changes);
   }
 
-  async upsertDevice(d: DeviceRecord): Promise<void> {
-    this.upsertDeviceNow(d);
+  upsertDevice(d: DeviceRecord): Promise<void> {
+    return this.write(() => this.upsertDeviceNow(d));
   }
 
   private upsertDeviceNow(d: DeviceRecord): void {
@@ -392,9 +390,11 @@ class SqliteStore implements Store {
     return (this.q.devicesOf.all(userId) as Row[]).map(toDevice);
   }
 
-  async createUserpassAccount(a: UserpassAccount): Promise<'created' | 'exists'> {
-    const r = this.q.insertAccount.run(a.id, a.email, a.passwordHash, a.confirmed ? 1 : 0, a.createdAt);
-    return r.changes > 0 ? 'created' : 'exists';
+  createUserpassAccount(a: UserpassAccount): Promise<'created' | 'exists'> {
+    return this.write(() => {
+      const r = this.q.insertAccount.run(a.id, a.email, a.passwordHash, a.confirmed ? 1 : 0, a.createdAt);
+      return r.changes > 0 ? 'created' : 'exists';
+    });
   }
 
   async findUserpassAccountByEmail(email: string): Promise<UserpassAccount | null> {
@@ -407,36 +407,44 @@ class SqliteStore implements Store {
     return r ? toAccount(r) : null;
   }
 
-  async confirmUserpassAccount(id: string): Promise<void> {
-    this.q.confirmAccount.run(id);
+  confirmUserpassAccount(id: string): Promise<void> {
+    return this.write(() => {
+      this.q.confirmAccount.run(id);
+    });
   }
 
-  async setUserpassPassword(id: string, passwordHash: string): Promise<void> {
-    this.q.setPassword.run(passwordHash, id);
+  setUserpassPassword(id: string, passwordHash: string): Promise<void> {
+    return this.write(() => {
+      this.q.setPassword.run(passwordHash, id);
+    });
   }
 
-  async deleteUserpassAccount(id: string): Promise<void> {
-    this.q.deleteAccount.run(id);
+  deleteUserpassAccount(id: string): Promise<void> {
+    return this.write(() => {
+      this.q.deleteAccount.run(id);
+    });
   }
 
-  async putUserpassToken(t: UserpassToken): Promise<void> {
-    this.q.putToken.run(t.id, t.accountId, t.kind, t.tokenHash, t.expiresAt);
+  putUserpassToken(t: UserpassToken): Promise<void> {
+    return this.write(() => {
+      this.q.putToken.run(t.id, t.accountId, t.kind, t.tokenHash, t.expiresAt);
+    });
   }
 
-  async takeUserpassToken(id: string, tokenHash: string): Promise<UserpassToken | null> {
-    const r = this.q.takeToken.get(id, tokenHash) as Row | undefined;
-    return r ? toUserpassToken(r) : null;
+  takeUserpassToken(id: string, tokenHash: string): Promise<UserpassToken | null> {
+    return this.write(() => {
+      const r = this.q.takeToken.get(id, tokenHash) as Row | undefined;
+      return r ? toUserpassToken(r) : null;
+    });
   }
 
-  async hitCounter(key: string, windowMs: number, now: number) {
-    return this.db
-      .transaction(() => {
-        const current = this.currentWindow(key, windowMs, now);
-        const next = { windowStart: current.windowStart, count: current.count + 1 };
-        this.q.setCounter.run(key, next.windowStart, next.count);
-        return next;
-      })
-      .immediate();
+  hitCounter(key: string, windowMs: number, now: number) {
+    return this.write(() => {
+      const current = this.currentWindow(key, windowMs, now);
+      const next = { windowStart: current.windowStart, count: current.count + 1 };
+      this.q.setCounter.run(key, next.windowStart, next.count);
+      return next;
+    });
   }
 
   async readCounter(key: string, windowMs: number, now: number) {
@@ -449,39 +457,41 @@ class SqliteStore implements Store {
     return { windowStart: r.window_start as number, count: r.count as number };
   }
 
-  async deleteStaleCounters(before: number): Promise<number> {
-    return this.q.staleCounters.run(before).changes;
+  deleteStaleCounters(before: number): Promise<number> {
+    return this.write(() => this.q.staleCounters.run(before).changes);
   }
 
-  async deleteExpiredUserpassTokens(now: number): Promise<number> {
-    return this.q.expiredTokens.run(now).changes;
+  deleteExpiredUserpassTokens(now: number): Promise<number> {
+    return this.write(() => this.q.expiredTokens.run(now).changes);
   }
 
-  async putOAuthState(state: OAuthStateRecord): Promise<void> {
-    this.q.putOAuthState.run({ ...state, device: JSON.stringify(state.device) });
+  putOAuthState(state: OAuthStateRecord): Promise<void> {
+    return this.write(() => {
+      this.q.putOAuthState.run({ ...state, device: JSON.stringify(state.device) });
+    });
   }
 
-  async takeOAuthState(idHash: string, now: number): Promise<OAuthStateRecord | null> {
-    const r = this.q.takeOAuthState.get(idHash) as Row | undefined;
-    if (!r || (r.expires_at as number) <= now) return null;
-    return toOAuthState(r);
+  takeOAuthState(idHash: string, now: number): Promise<OAuthStateRecord | null> {
+    return this.write(() => {
+      const r = this.q.takeOAuthState.get(idHash) as Row | undefined;
+      if (!r || (r.expires_at as number) <= now) return null;
+      return toOAuthState(r);
+    });
   }
 
-  async deleteExpiredOAuthStates(now: number): Promise<number> {
-    return this.q.expiredOAuthStates.run(now).changes;
+  deleteExpiredOAuthStates(now: number): Promise<number> {
+    return this.write(() => this.q.expiredOAuthStates.run(now).changes);
   }
 
   async listSigningKeys(): Promise<SigningKeyRecord[]> {
     return (this.q.keys.all() as Row[]).map(toSigningKey);
   }
 
-  async rotateSigningKey(key: SigningKeyRecord): Promise<void> {
-    this.db
-      .transaction(() => {
-        this.q.retireKeys.run(key.createdAt);
-        this.q.insertKey.run(key.kid, key.secret, key.createdAt, key.retiredAt);
-      })
-      .immediate();
+  rotateSigningKey(key: SigningKeyRecord): Promise<void> {
+    return this.write(() => {
+      this.q.retireKeys.run(key.createdAt);
+      this.q.insertKey.run(key.kid, key.secret, key.createdAt, key.retiredAt);
+    });
   }
 
   async listUsers(query: UserQuery): Promise<UserRecord[]> {
@@ -516,8 +526,10 @@ class SqliteStore implements Store {
     return (this.q.pendingAccounts.all(query.after ?? '', query.limit) as Row[]).map(toAccount);
   }
 
-  async createAdminToken(token: AdminTokenRecord): Promise<void> {
-    this.q.insertAdminToken.run(token);
+  createAdminToken(token: AdminTokenRecord): Promise<void> {
+    return this.write(() => {
+      this.q.insertAdminToken.run(token);
+    });
   }
 
   async findAdminTokenByHash(hash: string): Promise<AdminTokenRecord | null> {
@@ -529,12 +541,14 @@ class SqliteStore implements Store {
     return (this.q.adminTokens.all() as Row[]).map(toAdminToken);
   }
 
-  async deleteAdminToken(id: string): Promise<boolean> {
-    return this.q.deleteAdminToken.run(id).changes > 0;
+  deleteAdminToken(id: string): Promise<boolean> {
+    return this.write(() => this.q.deleteAdminToken.run(id).changes > 0);
   }
 
-  async appendAuditEntry(entry: AuditEntry): Promise<void> {
-    this.q.insertAudit.run({ ...entry, details: JSON.stringify(entry.details) });
+  appendAuditEntry(entry: AuditEntry): Promise<void> {
+    return this.write(() => {
+      this.q.insertAudit.run({ ...entry, details: JSON.stringify(entry.details) });
+    });
   }
 
   async listAuditEntries(query: { after?: string; limit: number }): Promise<AuditEntry[]> {
@@ -543,6 +557,8 @@ class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
-    if (this.db.open) this.db.close();
+    if (!this.db.open) return;
+    this.batches.flush();
+    this.db.close();
   }
 }
