@@ -7,7 +7,7 @@
 import { EJSON } from 'bson';
 import type { CollectionRules, FieldRule, FilterConfig, RoleConfig } from '../../app/model.js';
 import { BasteError } from '../../errors.js';
-import { evaluate, type EvaluateOptions } from '../../rules/expressions.js';
+import { evaluate, syncEvaluator, type EvaluateOptions } from '../../rules/expressions.js';
 import { NONE, toPreFilter } from '../../rules/to-query.js';
 import { expandQuery } from '../../rules/query-expansions.js';
 import { validateDocument, type JsonSchema } from '../../rules/schema.js';
@@ -41,15 +41,62 @@ function withoutId(doc: Doc | undefined): Doc | undefined {
   return rest;
 }
 
+/** A check's answer: at once when the expression compiled (no `%function`), else a promise. */
+type Verdict = boolean | Promise<boolean>;
+
 export class CollectionAccess {
+  /** Bare keys in collection rules refer to the document. */
+  private readonly opts: EvaluateOptions;
+  /**
+   * The variables of each kind of check, built once per access (one request) from the subject and
+   * reused for every document: only `root` / `prevRoot` / `this` / `prev` change between calls.
+   * Which keys exist matters (`%%this` in an `apply_when` is an unknown expansion), so there is one
+   * object per kind: the subject alone (filters), with the document (roles, document-level
+   * permissions), and with the field (field-level permissions, schema `validate`).
+   */
+  private subjectVars?: Vars;
+  private docVars?: Vars;
+  private fieldVars?: Vars;
+  private filtersAnswer?: Promise<{ queries: Record<string, unknown>[]; projection: Record<string, unknown> }>;
+
   constructor(
     private readonly rules: AccessRules | undefined,
     private readonly subject: Subject,
     private readonly options: EvaluateOptions,
-  ) {}
+  ) {
+    this.opts = { ...options, bareKeysRefer: 'root' };
+  }
 
-  private check(expr: unknown, vars: Record<string, unknown> = {}): Promise<boolean> {
-    return evaluate(expr, { ...this.subject, ...vars }, { ...this.options, bareKeysRefer: 'root' });
+  /*
+   * The compiled path runs synchronously on the shared variables (set just before, read only
+   * during the call). An expression that may call `%function` gets a fresh copy instead, since its
+   * evaluation outlives the call and the shared object may change meanwhile.
+   */
+
+  private checkSubject(expr: unknown): Verdict {
+    const vars = (this.subjectVars ??= { ...this.subject });
+    const run = syncEvaluator(expr);
+    return run ? run(vars, this.opts) : evaluate(expr, { ...vars }, this.opts);
+  }
+
+  private checkDoc(expr: unknown, root: Doc | undefined, prevRoot: Doc | undefined): Verdict {
+    const run = syncEvaluator(expr);
+    if (!run) return evaluate(expr, { ...this.subject, root, prevRoot }, this.opts);
+    const vars = (this.docVars ??= { ...this.subject, root, prevRoot });
+    vars.root = root;
+    vars.prevRoot = prevRoot;
+    return run(vars, this.opts);
+  }
+
+  private checkField(expr: unknown, root: Doc | undefined, prevRoot: Doc | undefined, value: unknown, prev: unknown): Verdict {
+    const run = syncEvaluator(expr);
+    if (!run) return evaluate(expr, { ...this.subject, root, prevRoot, this: value, prev }, this.opts);
+    const vars = (this.fieldVars ??= { ...this.subject, root, prevRoot, this: value, prev });
+    vars.root = root;
+    vars.prevRoot = prevRoot;
+    vars.this = value;
+    vars.prev = prev;
+    return run(vars, this.opts);
   }
 
   /** No rules at all (neither the collection's nor default ones): nobody but the system user gets in. */
@@ -63,10 +110,9 @@ export class CollectionAccess {
    * roles are still chosen per document. Null when no role can apply to any document.
    */
   async prefilter(): Promise<Record<string, unknown> | null> {
-    const opts = { ...this.options, bareKeysRefer: 'root' };
     const parts: Record<string, unknown>[] = [];
     for (const role of this.rules?.roles ?? []) {
-      const pre = await toPreFilter(role.applyWhen, this.subject, opts);
+      const pre = await toPreFilter(role.applyWhen, this.subject, this.opts);
       if (pre === NONE) continue;
       if (Object.keys(pre).length === 0) return {};
       parts.push(pre);
@@ -75,12 +121,23 @@ export class CollectionAccess {
     return parts.length === 1 ? parts[0]! : { $or: parts };
   }
 
-  /** The applicable filters' queries (ANDed into the request's) and projection. */
-  async filters(): Promise<{ queries: Record<string, unknown>[]; projection: Record<string, unknown> }> {
+  /**
+   * The applicable filters' queries (ANDed into the request's) and projection. Worked out once per
+   * access when no filter's `apply_when` calls `%function` (the answer cannot change then); the
+   * data service asks twice per find (the query, then the projection).
+   */
+  filters(): Promise<{ queries: Record<string, unknown>[]; projection: Record<string, unknown> }> {
+    if (this.filtersAnswer) return this.filtersAnswer;
+    const answer = this.computeFilters();
+    if ((this.rules?.filters ?? []).every((f) => syncEvaluator(f.applyWhen) !== null)) this.filtersAnswer = answer;
+    return answer;
+  }
+
+  private async computeFilters(): Promise<{ queries: Record<string, unknown>[]; projection: Record<string, unknown> }> {
     const queries: Record<string, unknown>[] = [];
     let projection: Record<string, unknown> = {};
     for (const filter of this.rules?.filters ?? []) {
-      if (!(await this.check(filter.applyWhen))) continue;
+      if (!(await this.checkSubject(filter.applyWhen))) continue;
       // Queries may compare with expansions (`{"owner_id": "%%user.id"}`).
       if (Object.keys(filter.query).length) queries.push(expandQuery(decode(filter.query), this.subject));
       projection = { ...projection, ...filter.projection };
@@ -91,7 +148,8 @@ export class CollectionAccess {
   /** The first role whose `apply_when` holds for the document, or null (no access to it). */
   async roleFor(root: Doc, prevRoot?: Doc): Promise<RoleConfig | null> {
     for (const role of this.rules?.roles ?? []) {
-      if (await this.check(role.applyWhen, { root, prevRoot })) return role;
+      const applies = this.checkDoc(role.applyWhen, root, prevRoot);
+      if (applies === true || (applies !== false && (await applies))) return role;
     }
     return null;
   }
@@ -99,9 +157,11 @@ export class CollectionAccess {
   /** The document as the role may read it: all of it, some fields, or nothing (null). */
   async readable(role: RoleConfig, doc: Doc): Promise<Doc | null> {
     // Reading leaves the document as it is: `%%prevRoot` / `%%prev` (of write rules) equal the current values.
-    const vars = { root: doc, prevRoot: doc };
-    if ((await this.check(role.read, vars)) || (await this.check(role.write, vars))) return doc;
-    const out = await this.readableFields(role.fields, role.additionalFields, withoutId(doc), vars);
+    const read = this.checkDoc(role.read, doc, doc);
+    if (read === true || (read !== false && (await read))) return doc;
+    const write = this.checkDoc(role.write, doc, doc);
+    if (write === true || (write !== false && (await write))) return doc;
+    const out = await this.readableFields(role.fields, role.additionalFields, withoutId(doc), doc, doc);
     return Object.keys(out).length ? { _id: doc._id, ...out } : null;
   }
 
@@ -109,23 +169,26 @@ export class CollectionAccess {
    * The fields of a document (or of an embedded one) that the rules let the caller read. A field
    * whose own rule grants is shown whole; otherwise its sub-field rules, if any, pick what of it shows.
    */
-  private async readableFields(fields: Readonly<Record<string, FieldRule>>, additional: Permission, obj: Doc, docs: Vars): Promise<Doc> {
+  private async readableFields(fields: Readonly<Record<string, FieldRule>>, additional: Permission, obj: Doc, root: Doc, prevRoot: Doc): Promise<Doc> {
     const out: Doc = {};
     for (const [key, value] of Object.entries(obj)) {
       const entry = fields[key];
-      if (await this.grantsRead(entry ?? additional, { ...docs, this: value, prev: value })) {
+      if (await this.grantsRead(entry ?? additional, root, prevRoot, value)) {
         out[key] = value;
       } else if (entry?.fields && isEmbedded(value)) {
-        const part = await this.readableFields(entry.fields, entry.additionalFields ?? additional, value, docs);
+        const part = await this.readableFields(entry.fields, entry.additionalFields ?? additional, value, root, prevRoot);
         if (Object.keys(part).length) out[key] = part;
       }
     }
     return out;
   }
 
-  /** `write` implies `read`; a missing expression grants nothing. */
-  private async grantsRead(rule: Permission, vars: Vars): Promise<boolean> {
-    return (await this.check(rule.read ?? false, vars)) || this.check(rule.write ?? false, vars);
+  /** `write` implies `read`; a missing expression grants nothing. `%%this` and `%%prev` are both the field's value. */
+  private grantsRead(rule: Permission, root: Doc, prevRoot: Doc, value: unknown): Verdict {
+    const read = this.checkField(rule.read ?? false, root, prevRoot, value, value);
+    if (read === true) return true;
+    if (read === false) return this.checkField(rule.write ?? false, root, prevRoot, value, value);
+    return read.then((ok) => ok || this.checkField(rule.write ?? false, root, prevRoot, value, value));
   }
 
   /**
@@ -134,28 +197,34 @@ export class CollectionAccess {
    * result breaks the collection schema throws SchemaValidationFailedWrite instead of answering.
    */
   async canWrite(role: RoleConfig, after: Doc, before?: Doc): Promise<boolean> {
-    const docs = { root: after, prevRoot: before };
     const allowed =
-      (await this.check(role.write, docs)) ||
-      (await this.writableFields(role.fields, role.additionalFields, withoutId(after), withoutId(before) ?? {}, docs));
+      (await this.checkDoc(role.write, after, before)) ||
+      (await this.writableFields(role.fields, role.additionalFields, withoutId(after), withoutId(before) ?? {}, after, before));
     if (allowed) await this.validate(after, before);
     return allowed;
   }
 
   /** Every field that differs between `now` and `then` is writable under `fields` / `additional`. */
-  private async writableFields(fields: Readonly<Record<string, FieldRule>>, additional: Permission, now: Doc, then: Doc, docs: Vars): Promise<boolean> {
+  private async writableFields(
+    fields: Readonly<Record<string, FieldRule>>,
+    additional: Permission,
+    now: Doc,
+    then: Doc,
+    root: Doc | undefined,
+    prevRoot: Doc | undefined,
+  ): Promise<boolean> {
     for (const key of new Set([...Object.keys(now), ...Object.keys(then)])) {
       const a = now[key];
       const b = then[key];
       if (same(a, b)) continue;
       const entry = fields[key];
-      if (await this.check((entry ?? additional).write ?? false, { ...docs, this: a, prev: b })) continue;
+      if (await this.checkField((entry ?? additional).write ?? false, root, prevRoot, a, b)) continue;
       // Into embedded documents only, and only for a real change inside: creating or removing an
       // empty one is a change of the parent field alone.
       if (entry?.fields && (a === undefined || isEmbedded(a)) && (b === undefined || isEmbedded(b))) {
         const inner = { now: (a ?? {}) as Doc, then: (b ?? {}) as Doc };
         const changesInside = Object.keys(inner.now).length > 0 || Object.keys(inner.then).length > 0;
-        if (changesInside && (await this.writableFields(entry.fields, entry.additionalFields ?? additional, inner.now, inner.then, docs))) continue;
+        if (changesInside && (await this.writableFields(entry.fields, entry.additionalFields ?? additional, inner.now, inner.then, root, prevRoot))) continue;
       }
       return false;
     }
@@ -168,14 +237,14 @@ export class CollectionAccess {
     if (!schema || (before && same(after, before))) return;
     const bad = await validateDocument(schema, after, {
       before,
-      check: (expr, at) => this.check(expr, { root: after, prevRoot: before, this: at.this, prev: at.prev }),
+      check: async (expr, at) => this.checkField(expr, after, before, at.this, at.prev),
     });
     if (bad) throw new BasteError('SchemaValidationFailedWrite', `the document does not match the collection schema: ${bad.path || 'document'} ${bad.reason}`);
   }
 
   /** `insert` is not enough: the role must also be allowed to write every field of the document. */
   async canInsert(role: RoleConfig, doc: Doc): Promise<boolean> {
-    return (await this.check(role.insert, { root: doc, prevRoot: undefined })) && this.canWrite(role, doc);
+    return (await this.checkDoc(role.insert, doc, undefined)) && this.canWrite(role, doc);
   }
 
   /**
@@ -184,11 +253,10 @@ export class CollectionAccess {
    * the value, `%%root` the document). A read-only role deletes nothing.
    */
   async canDelete(role: RoleConfig, doc: Doc): Promise<boolean> {
-    const docs = { root: doc, prevRoot: doc };
-    if (!(await this.check(role.delete, docs))) return false;
-    if (await this.check(role.write, docs)) return true;
+    if (!(await this.checkDoc(role.delete, doc, doc))) return false;
+    if (await this.checkDoc(role.write, doc, doc)) return true;
     const fields = withoutId(doc);
-    return Object.keys(fields).length > 0 && this.writableFields(role.fields, role.additionalFields, {}, fields, docs);
+    return Object.keys(fields).length > 0 && this.writableFields(role.fields, role.additionalFields, {}, fields, doc, doc);
   }
 }
 
