@@ -992,6 +992,11 @@ describe('the loaded app', () => {
       (config.providers.get('local-userpass')?.config as Record<string, unknown>).autoConfirm = false;
     }, TypeError);
     assert.throws(() => (warnings as ConfigWarning[]).push({ file: 'x', message: 'y' }), TypeError);
+    // Collection rules too: compiled rule expressions are cached by object, so they must not change.
+    const items = config.dataSources?.get('mongodb-atlas')?.collections.get('todo.items');
+    assert.ok(items);
+    assert.throws(() => (items.roles[0] as { read: unknown }).read = false, TypeError);
+    assert.throws(() => (config.dataSources!.get('mongodb-atlas')!.collections as Map<string, unknown>).delete('todo.items'), TypeError);
     assert.equal(config.providers.size, 3);
   });
 

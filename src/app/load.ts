@@ -96,7 +96,9 @@ export async function loadAppDirectory(dir: string, options: LoadOptions = {}): 
     triggers: new FrozenMap([...triggers].map(([name, t]) => [name, deepFreeze(t)] as const)),
     endpoints: deepFreeze(endpoints),
     webhooks: deepFreeze(webhooks),
-    dataSources: new FrozenMap([...dataSources].map(([name, d]) => [name, deepFreeze(d)] as const)),
+    dataSources: new FrozenMap(
+      [...dataSources].map(([name, d]) => [name, deepFreeze({ ...d, collections: new FrozenMap([...d.collections].map(([ns, c]) => [ns, deepFreeze(c)] as const)) })] as const),
+    ),
     customUserData: customUserData && deepFreeze(customUserData),
     secrets: new FrozenMap(secrets),
   };
