@@ -162,6 +162,15 @@ function dataServiceSuite(engine: 'embedded' | 'mongodb' | 'mongodb-fake'): void
       assert.equal(await sColl('scores').count({ v: { $gt: 1 } }), 2);
     });
 
+    it('concurrent updates of one document lose nothing: 25 simultaneous $inc add 25', async () => {
+      const c = rwColl(rwAlice, 'updates');
+      const { insertedId } = await c.insertOne({ counter: 'race', n: 0 });
+      await Promise.all(Array.from({ length: 25 }, () => c.updateOne({ _id: insertedId }, { $inc: { n: 1 } })));
+      assert.equal((await c.findOne({ _id: insertedId })).n, 25);
+      const many = await Promise.all(Array.from({ length: 10 }, () => c.findOneAndUpdate({ _id: insertedId }, { $inc: { n: 1 } }, { returnNewDocument: true })));
+      assert.deepEqual(many.map((d: any) => d.n).sort((a: number, b: number) => a - b), Array.from({ length: 10 }, (_, i) => 26 + i));
+    });
+
     it('#69 #70: update counts, upsert ids, and operator-less updates as $set', async () => {
       const c = rwColl(rwAlice, 'updates');
       await c.insertMany([{ run: 1, n: 1 }, { run: 1, n: 2 }, { run: 2, n: 3 }]);

@@ -166,8 +166,14 @@ export interface RowStorage {
    * documents it touches for the fields recorded as indexed (read inside the transaction: another
    * instance may have added some).
    */
-  write(ns: string, batch: WriteBatch, entries: typeof indexEntries): Promise<void>;
+  write(ns: string, batch: WriteBatch, entries: typeof indexEntries, expected: readonly ExpectedRow[]): Promise<void>;
   close(): Promise<void>;
+}
+
+/** A document's stored text as it was read: the write applies only if it is still exactly that. */
+export interface ExpectedRow {
+  readonly id: string;
+  readonly text: string;
 }
 
 const NONE: ReadonlySet<string> = new Set();
@@ -193,6 +199,14 @@ export function embeddedEngine(storage: RowStorage): DocumentEngine {
     return known;
   };
 
+  // The stored text of every document object `find` handed out, for compare-and-swap writes.
+  const readAs = new WeakMap<Doc, string>();
+  const read = (text: string): Doc => {
+    const doc = decodeDoc(text);
+    readAs.set(doc, text);
+    return doc;
+  };
+
   return {
     async *find(ns: string, filter: Filter, opts: FindOptions = {}) {
       const criteria = normalizeNumbers(filter) as Filter;
@@ -201,7 +215,7 @@ export function embeddedEngine(storage: RowStorage): DocumentEngine {
         const query = new Query(criteria as never, MINGO);
         const lookups = plan(criteria, (await indexed()).get(ns) ?? NONE);
         const rows = await storage.rows(ns, lookups && candidates(lookups));
-        docs = query.find(rows.map(decodeDoc)).all() as Doc[];
+        docs = query.find(rows.map((text) => read(text))).all() as Doc[];
         if (opts.sort && Object.keys(opts.sort).length) {
           docs = fastSort(docs, opts.sort) ?? (new Query({}, MINGO).find(docs).sort(opts.sort as never).all() as Doc[]);
         }
@@ -225,7 +239,13 @@ export function embeddedEngine(storage: RowStorage): DocumentEngine {
     },
 
     write(ns, batch) {
-      return storage.write(ns, batch, indexEntries);
+      const expected: ExpectedRow[] = [];
+      for (const doc of batch.expected ?? []) {
+        const text = readAs.get(doc);
+        // Only documents this engine handed out can be checked; the service passes exactly those.
+        if (text !== undefined) expected.push({ id: idKey(doc._id), text });
+      }
+      return storage.write(ns, batch, indexEntries, expected);
     },
 
     close() {

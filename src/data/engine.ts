@@ -22,10 +22,22 @@ export interface WriteBatch {
   /** Whole documents replacing those with the same `_id`. */
   readonly replaces?: readonly Doc[];
   readonly removes?: readonly unknown[];
+  /**
+   * Documents as this engine's `find` returned them, which the replaced and removed documents must
+   * still be when the batch applies: a user's update is read, checked against the rules and written
+   * back, and a write in between (another request, another instance) would otherwise be lost.
+   * When one has changed or gone, the batch fails with WriteConflictError and changes nothing.
+   */
+  readonly expected?: readonly Doc[];
 }
 
 export class DuplicateKeyError extends Error {
   override readonly name = 'DuplicateKeyError';
+}
+
+/** A document of `expected` changed before the batch applied: read again and retry. */
+export class WriteConflictError extends Error {
+  override readonly name = 'WriteConflictError';
 }
 
 /** The query, update or pipeline was refused by the engine (unknown operator, immutable field, …). */

@@ -11,7 +11,7 @@
 // in the middle of an insertMany leaves the documents before it written, as the driver's ordered
 // insertMany does.
 
-import { BSON } from 'bson';
+import { BSON, EJSON } from 'bson';
 import {
   MongoClient,
   MongoInvalidArgumentError,
@@ -23,6 +23,7 @@ import {
 import {
   DuplicateKeyError,
   QueryError,
+  WriteConflictError,
   type Doc,
   type DocumentEngine,
   type Filter,
@@ -124,14 +125,25 @@ export function openMongoDocuments(uri: string, opts: MongoDocumentsOptions = {}
 
   const applyBatch = async (ns: string, batch: WriteBatch, session?: ClientSession) => {
     const c = await coll(ns);
+    // Compare-and-swap: a document that was read must still be exactly what was read.
+    const expected = new Map((batch.expected ?? []).map((d) => [EJSON.stringify(d._id, { relaxed: false }), d]));
+    const target = (id: unknown): Document => {
+      const was = expected.get(EJSON.stringify(id, { relaxed: false }));
+      return was ? { _id: id, $expr: { $eq: ['$$ROOT', { $literal: toServer(was) }] } } : { _id: id };
+    };
+    const conflict = () => new WriteConflictError(`a document of ${ns} changed during the write`);
     if (batch.inserts?.length) await c.insertMany(batch.inserts.map(toServer), { ordered: true, session });
     if (batch.replaces?.length) {
-      await c.bulkWrite(
-        batch.replaces.map((doc) => ({ replaceOne: { filter: { _id: doc._id } as Document, replacement: toServer(doc) } })),
+      const r = await c.bulkWrite(
+        batch.replaces.map((doc) => ({ replaceOne: { filter: target(doc._id), replacement: toServer(doc) } })),
         { ordered: true, session },
       );
+      if (expected.size && r.matchedCount < batch.replaces.length) throw conflict();
     }
-    if (batch.removes?.length) await c.deleteMany({ _id: { $in: [...batch.removes] } } as Document, { session });
+    if (batch.removes?.length) {
+      const r = await c.deleteMany({ $or: batch.removes.map(target) } as Document, { session });
+      if (expected.size && r.deletedCount < batch.removes.length) throw conflict();
+    }
   };
 
   const server: ServerOperations = {

@@ -3,8 +3,8 @@
 // same query code (embedded.ts), so both behave alike.
 
 import pg from 'pg';
-import { DuplicateKeyError, type Doc, type DocumentEngine, type WriteBatch } from './engine.js';
-import { decodeDoc, duplicateMessage, embeddedEngine, encodeDoc, idKey, type Candidates, type indexEntries } from './embedded.js';
+import { DuplicateKeyError, WriteConflictError, type Doc, type DocumentEngine, type WriteBatch } from './engine.js';
+import { decodeDoc, duplicateMessage, embeddedEngine, encodeDoc, idKey, type Candidates, type ExpectedRow, type indexEntries } from './embedded.js';
 
 export interface PostgresDocumentsOptions {
   /** Keep the table in this schema (tests use one per run). */
@@ -141,8 +141,17 @@ export async function openPostgresDocuments(url: string, opts: PostgresDocuments
       });
     },
 
-    async write(ns, batch: WriteBatch, entries) {
+    async write(ns, batch: WriteBatch, entries, expected) {
       await inTransaction(async (client) => {
+        if (expected.length) {
+          // Locked until commit, so nothing changes them between this check and the writes below.
+          const { rows } = await client.query<{ id: string; doc: string }>(
+            'SELECT id, doc FROM documents WHERE ns = $1 AND id = ANY($2::text[]) FOR UPDATE',
+            [ns, expected.map((e) => e.id)],
+          );
+          const now = new Map(rows.map((r) => [r.id, r.doc]));
+          if (expected.some((e) => now.get(e.id) !== e.text)) throw new WriteConflictError(`a document of ${ns} changed during the write`);
+        }
         const inserts = batch.inserts ?? [];
         const replaces = batch.replaces ?? [];
         const removes = (batch.removes ?? []).map(idKey);

@@ -3,8 +3,8 @@
 // A side table holds the index entries (embedded.ts says which) of the fields recorded as indexed.
 
 import Database from 'better-sqlite3';
-import { DuplicateKeyError, type Doc, type DocumentEngine, type WriteBatch } from './engine.js';
-import { decodeDoc, duplicateMessage, embeddedEngine, encodeDoc, idKey, type Candidates, type indexEntries } from './embedded.js';
+import { DuplicateKeyError, WriteConflictError, type Doc, type DocumentEngine, type WriteBatch } from './engine.js';
+import { decodeDoc, duplicateMessage, embeddedEngine, encodeDoc, idKey, type Candidates, type ExpectedRow, type indexEntries } from './embedded.js';
 
 export function openSqliteDocuments(file: string): DocumentEngine {
   const db = new Database(file);
@@ -32,6 +32,7 @@ export function openSqliteDocuments(file: string): DocumentEngine {
   CREATE INDEX IF NOT EXISTS document_index_by_id ON document_index (ns, id);`);
   const q = {
     all: db.prepare('SELECT doc FROM documents WHERE ns = ? ORDER BY rowid'),
+    current: db.prepare('SELECT doc FROM documents WHERE ns = ? AND id = ?').pluck(),
     fieldsOf: db.prepare('SELECT field FROM document_indexed_fields WHERE ns = ?').pluck(),
     allFields: db.prepare('SELECT ns, field FROM document_indexed_fields'),
     addField: db.prepare('INSERT OR IGNORE INTO document_indexed_fields (ns, field) VALUES (?, ?)'),
@@ -63,7 +64,10 @@ export function openSqliteDocuments(file: string): DocumentEngine {
     for (const e of entries(doc, fields)) q.addEntry.run(ns, e.field, e.key, id);
   };
 
-  const apply = db.transaction((ns: string, batch: WriteBatch, entries: typeof indexEntries) => {
+  const apply = db.transaction((ns: string, batch: WriteBatch, entries: typeof indexEntries, expected: readonly ExpectedRow[]) => {
+    for (const e of expected) {
+      if (q.current.get(ns, e.id) !== e.text) throw new WriteConflictError(`a document of ${ns} changed during the write`);
+    }
     const fields = q.fieldsOf.all(ns) as string[];
     for (const doc of batch.inserts ?? []) {
       try {
@@ -110,8 +114,8 @@ export function openSqliteDocuments(file: string): DocumentEngine {
     async addIndexes(ns, fields, entries) {
       backfill.immediate(ns, fields, entries);
     },
-    async write(ns, batch, entries) {
-      apply.immediate(ns, batch, entries);
+    async write(ns, batch, entries, expected) {
+      apply.immediate(ns, batch, entries, expected);
     },
     async close() {
       if (db.open) db.close();

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { Binary, Decimal128, Double, Int32, Long, ObjectId } from 'bson';
-import { collect, DuplicateKeyError, type Doc, type DocumentEngine, type Filter, type FindOptions } from '../../src/data/engine.js';
+import { collect, DuplicateKeyError, WriteConflictError, type Doc, type DocumentEngine, type Filter, type FindOptions } from '../../src/data/engine.js';
 
 export interface ConformanceOptions {
   /** Whether a failed batch leaves nothing written (a MongoDB standalone server has no transactions). */
@@ -55,6 +55,26 @@ export function engineConformance(name: string, open: () => Promise<DocumentEngi
       await engine.write('db.c', { inserts: [{ _id: 1, v: 'a' }, { _id: 2, v: 'b' }, { _id: 3, v: 'c' }] });
       await engine.write('db.c', { replaces: [{ _id: 2, v: 'B' }], removes: [3] });
       assert.deepEqual(await all('db.c'), [{ _id: 1, v: 'a' }, { _id: 2, v: 'B' }]);
+    });
+
+    it('replaces and removes only documents still as they were read (compare-and-swap)', async () => {
+      await engine.write('db.cas', { inserts: [{ _id: 1, n: 1 }, { _id: 2, n: 1.5, tags: ['a'] }] });
+      const [one, two] = await all('db.cas');
+      // Unchanged since read: applies.
+      await engine.write('db.cas', { replaces: [{ _id: 1, n: 2 }], expected: [one!] });
+      assert.deepEqual(await all('db.cas'), [{ _id: 1, n: 2 }, { _id: 2, n: 1.5, tags: ['a'] }]);
+      // `one` is stale now: a replace or a remove based on it is refused and changes nothing.
+      await assert.rejects(engine.write('db.cas', { replaces: [{ _id: 1, n: 99 }], expected: [one!] }), WriteConflictError);
+      await assert.rejects(engine.write('db.cas', { removes: [1], expected: [one!] }), WriteConflictError);
+      assert.deepEqual(await all('db.cas'), [{ _id: 1, n: 2 }, { _id: 2, n: 1.5, tags: ['a'] }]);
+      // A document removed since it was read is a conflict too.
+      await engine.write('db.cas', { removes: [2] });
+      await assert.rejects(engine.write('db.cas', { replaces: [{ _id: 2, n: 3 }], expected: [two!] }), WriteConflictError);
+      assert.deepEqual(await all('db.cas'), [{ _id: 1, n: 2 }]);
+      // Read afresh: applies again.
+      const [fresh] = await all('db.cas');
+      await engine.write('db.cas', { removes: [1], expected: [fresh!] });
+      assert.deepEqual(await all('db.cas'), []);
     });
 
     it('refuses a duplicate _id and writes nothing of that batch', async () => {

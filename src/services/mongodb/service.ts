@@ -15,7 +15,7 @@ import { MingoError } from 'mingo/util';
 import type { AppConfig, DataSourceConfig, RoleConfig } from '../../app/model.js';
 import { BasteError } from '../../errors.js';
 import { fastProject } from '../../data/fast-paths.js';
-import { collect, DuplicateKeyError, QueryError, type Doc, type DocumentEngine, type Filter, type WriteBatch } from '../../data/engine.js';
+import { collect, DuplicateKeyError, WriteConflictError, QueryError, type Doc, type DocumentEngine, type Filter, type WriteBatch } from '../../data/engine.js';
 import { resolvedValues } from '../../app/values.js';
 import { parseDocumentEjson } from '../../util/ejson.js';
 import type { CallRequest, CallUser } from '../../functions/runtime.js';
@@ -135,6 +135,26 @@ interface Visible {
 /** A collection's effective rules (its own, or the data source's defaults). */
 type Rules = NonNullable<ReturnType<typeof rulesFor>>;
 
+/** Attempts of one read-check-write operation before a write conflict is reported. */
+const CONFLICT_ATTEMPTS = 50;
+
+/**
+ * Runs a read-check-write operation again (reading afresh) while its write finds a document it
+ * read changed meanwhile: concurrent updates of one document all land, none is lost.
+ */
+async function retryingConflicts<T>(operation: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await operation();
+    } catch (err) {
+      if (!(err instanceof WriteConflictError)) throw err;
+      if (attempt >= CONFLICT_ATTEMPTS) throw new BasteError('MongoDBError', 'write conflict: the documents kept changing during the operation; try again');
+      // A little jitter, so writers that collided do not collide again in lockstep.
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(attempt, 10)));
+    }
+  }
+}
+
 interface Ctx {
   readonly ns: string;
   readonly rules: Rules | undefined;
@@ -246,17 +266,17 @@ export class MongoService {
       }
       case 'updateOne':
       case 'updateMany':
-        return this.update(ctx, args, op === 'updateMany');
+        return retryingConflicts(() => this.update(ctx, args, op === 'updateMany'));
       case 'deleteOne':
       case 'deleteMany':
-        return { deletedCount: await this.delete(ctx, objectArg(args, 'query', {}), op === 'deleteMany') };
+        return { deletedCount: await retryingConflicts(() => this.delete(ctx, objectArg(args, 'query', {}), op === 'deleteMany')) };
       case 'findOneAndUpdate':
-        return this.findOneAnd(ctx, args, 'update');
+        return retryingConflicts(() => this.findOneAnd(ctx, args, 'update'));
       case 'findOneAndReplace':
         // realm-web 2.0.1 sends findOneAndDelete as findOneAndReplace without `update`.
-        return this.findOneAnd(ctx, args, args.update === undefined ? 'delete' : 'replace');
+        return retryingConflicts(() => this.findOneAnd(ctx, args, args.update === undefined ? 'delete' : 'replace'));
       case 'findOneAndDelete':
-        return this.findOneAnd(ctx, args, 'delete');
+        return retryingConflicts(() => this.findOneAnd(ctx, args, 'delete'));
       default:
         throw new BasteError('ServiceCommandNotFound', `unsupported operation '${op.slice(0, 60)}'`);
     }
@@ -397,10 +417,14 @@ export class MongoService {
     const matches = this.visible(ctx, query, { limit: many ? undefined : 1 });
     const targets = many ? await collect(matches) : [await first(matches)].filter((t): t is Visible => t !== undefined);
     const changes: Doc[] = [];
+    const before: Doc[] = [];
     for (const { doc, role } of targets) {
       const next = updated(doc, update, arrayFilters);
       if (role && !(await ctx.access.canWrite(role, next, doc))) throw denied('update');
-      if (!same(next, doc)) changes.push(next);
+      if (!same(next, doc)) {
+        changes.push(next);
+        before.push(doc);
+      }
     }
     if (targets.length === 0 && args.upsert === true) {
       const doc = updated({ _id: new ObjectId(), ...seedOf(query) }, update, arrayFilters);
@@ -411,7 +435,7 @@ export class MongoService {
       await this.write(ctx, { inserts: [doc] });
       return { matchedCount: 0, modifiedCount: 0, upsertedId: doc._id };
     }
-    await this.write(ctx, { replaces: changes });
+    await this.write(ctx, { replaces: changes, expected: before });
     // upsertedId is left out when nothing was upserted (realm-web's tests expect it undefined).
     return { matchedCount: targets.length, modifiedCount: changes.length };
   }
@@ -424,7 +448,7 @@ export class MongoService {
     for (const { doc, role } of targets) {
       if (role && !(await ctx.access.canDelete(role, doc))) throw denied('delete');
     }
-    await this.write(ctx, { removes: targets.map((t) => t.doc._id) });
+    await this.write(ctx, { removes: targets.map((t) => t.doc._id), expected: targets.map((t) => t.doc) });
     return targets.length;
   }
 
@@ -451,7 +475,7 @@ export class MongoService {
     if (!change) {
       if (!target) return null;
       if (target.role && !(await ctx.access.canDelete(target.role, target.doc))) throw denied('delete');
-      await this.write(ctx, { removes: [target.doc._id] });
+      await this.write(ctx, { removes: [target.doc._id], expected: [target.doc] });
       return shown(target.doc, target.role);
     }
     if (!target) {
@@ -465,7 +489,7 @@ export class MongoService {
     }
     const next = kind === 'update' ? updated(target.doc, change) : replaced(target.doc, change);
     if (target.role && !(await ctx.access.canWrite(target.role, next, target.doc))) throw denied(kind);
-    await this.write(ctx, { replaces: [next] });
+    await this.write(ctx, { replaces: [next], expected: [target.doc] });
     return args.returnNewDocument === true ? shown(next, target.role) : shown(target.doc, target.role);
   }
 
