@@ -334,6 +334,7 @@ describe('wire hygiene and refusals (raw HTTP)', () => {
     const get = await fetch(`${server.url}/api/client/v2.0/app/${server.appId}/location`, { headers: { origin: 'http://localhost:3000' } });
     assert.match(get.headers.get('access-control-expose-headers') ?? '', /X-BaaS-Location/);
     assert.match(get.headers.get('access-control-expose-headers') ?? '', /X-Stitch-Location/);
+    assert.match(get.headers.get('access-control-expose-headers') ?? '', /X-Baste-Next-After/);
   });
 
   it('answers unknown routes with a JSON 404', async () => {

@@ -84,7 +84,8 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
     origin: (origin, cb) => cb(null, !origin || isAllowedOrigin(config, origin) ? (origin ?? false) : false),
     credentials: true,
     methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
-    exposedHeaders: ['X-BaaS-Location', 'X-Stitch-Location'],
+    // X-Baste-Next-After: the admin API's next page, for consoles served from another origin.
+    exposedHeaders: ['X-BaaS-Location', 'X-Stitch-Location', 'X-Baste-Next-After'],
     maxAge: 600,
   });
 
