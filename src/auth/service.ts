@@ -6,7 +6,7 @@ import type { AccessContext, Sessions } from '../sessions/sessions.js';
 import { callUserOf } from '../functions/functions.js';
 import type { AuthOperation, AuthTriggers } from '../functions/triggers.js';
 import type { CallUser } from '../functions/runtime.js';
-import type { DeviceRecord, SessionOpening, Store } from '../store/store.js';
+import type { DeviceRecord, SessionOpening, Store, UserRecord } from '../store/store.js';
 import type { Profile, Users } from '../users/users.js';
 import { isAnonymousOnly } from '../users/users.js';
 import type { Clock } from '../util/clock.js';
@@ -266,12 +266,20 @@ export class AuthService {
 
   /** The user as functions see it (`context.user`). */
   async callUser(userId: string): Promise<CallUser> {
-    const user = await this.users.get(userId);
-    return callUserOf(user, (await this.hooks.customData?.(userId)) ?? {});
+    return this.callUserFrom(await this.users.get(userId));
+  }
+
+  /** As callUser, for a user record already read (with the caller's session). */
+  async callUserFrom(user: UserRecord): Promise<CallUser> {
+    return callUserOf(user, (await this.hooks.customData?.(user.id)) ?? {});
   }
 
   async profile(userId: string): Promise<Profile> {
     return this.users.profile(await this.users.get(userId));
+  }
+
+  profileOf(user: UserRecord): Profile {
+    return this.users.profile(user);
   }
 
   async refresh(refreshToken: string): Promise<{ access_token: string }> {

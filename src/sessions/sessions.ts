@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { decodeProtectedHeader, errors as joseErrors, jwtVerify } from 'jose';
 import { invalidSession } from '../errors.js';
-import type { ActiveSession, SessionRecord, Store } from '../store/store.js';
+import type { ActiveSession, SessionRecord, Store, UserRecord } from '../store/store.js';
 import type { Clock } from '../util/clock.js';
 import { newObjectIdHex, randomToken } from '../util/ids.js';
 import { signHs256, verifyCanonicalHs256 } from './hs256.js';
@@ -35,6 +35,14 @@ export interface OpenedSession {
 
 /** The most a token may weigh before we even try to parse it. */
 const MAX_TOKEN_LENGTH = 8192;
+
+/** The caller of a verified token, when its session is live and its user enabled. */
+function liveContext(claims: { baas_id: string; sub?: string }, active: ActiveSession | null): AccessContext {
+  if (!active || active.userDisabled || active.session.userId !== claims.sub) {
+    throw invalidSession('invalid session: session has ended');
+  }
+  return { userId: active.session.userId, sessionId: active.session.id, deviceId: active.session.deviceId };
+}
 
 export const hashRefreshToken = (token: string): string => createHash('sha256').update(token).digest('hex');
 
@@ -113,6 +121,19 @@ export class Sessions {
 
   /** Verifies an access token and that its session and user are still live. */
   async verifyAccessToken(token: string): Promise<AccessContext> {
+    const claims = await this.accessClaims(token);
+    return liveContext(claims, await this.store.findSession(claims.baas_id));
+  }
+
+  /** As verifyAccessToken, with the caller's user record read in the same lookup (profile, function calls). */
+  async verifyAccessTokenWithUser(token: string): Promise<{ caller: AccessContext; user: UserRecord }> {
+    const claims = await this.accessClaims(token);
+    const found = await this.store.findSessionWithUser(claims.baas_id);
+    return { caller: liveContext(claims, found?.active ?? null), user: found!.user };
+  }
+
+  /** The claims of a valid access token (signature, expiry, type), before its session is looked up. */
+  private async accessClaims(token: string): Promise<{ baas_id: string; sub?: string }> {
     if (token.length > MAX_TOKEN_LENGTH || token.split('.').length !== 3) throw invalidSession('invalid session: malformed access token');
     let kid: unknown;
     try {
@@ -145,11 +166,7 @@ export class Sessions {
     if (payload.typ !== 'access' || typeof payload.baas_id !== 'string') {
       throw invalidSession('invalid session: not an access token');
     }
-    const active = await this.store.findSession(payload.baas_id);
-    if (!active || active.userDisabled || active.session.userId !== payload.sub) {
-      throw invalidSession('invalid session: session has ended');
-    }
-    return { userId: active.session.userId, sessionId: active.session.id, deviceId: active.session.deviceId };
+    return payload as { baas_id: string; sub?: string };
   }
 
   /** Finds the live session a refresh token belongs to. */

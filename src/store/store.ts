@@ -204,6 +204,8 @@ export interface Store {
   openSession(session: SessionRecord, device: DeviceRecord): Promise<void>;
   findSessionByRefreshHash(hash: string): Promise<ActiveSession | null>;
   findSession(id: string): Promise<ActiveSession | null>;
+  /** The session with its user and identities, read together (one round trip on PostgreSQL). */
+  findSessionWithUser(id: string): Promise<{ active: ActiveSession; user: UserRecord } | null>;
   /** Marks user and session as used now (refresh). */
   touchSession(sessionId: string, userId: string, now: number): Promise<void>;
   deleteSession(id: string): Promise<boolean>;

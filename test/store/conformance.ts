@@ -152,6 +152,19 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
       assert.deepEqual(await store.listDevices(other), [{ ...direct.device, userId: other }]);
     });
 
+    it('reads a session with its user and identities in one lookup, as findSession and getUser do', async () => {
+      const u = (await store.loginIdentity({ identity: identity('w1', 'local-userpass', { email: 'w@x' }), newUserId: 'w'.repeat(24), userType: 'normal', now: 3 })).userId;
+      await store.linkIdentity(u, identity('w2', 'anon-user', { note: 'second' }), 4);
+      const s = session(u);
+      await store.createSession(s);
+      const both = await store.findSessionWithUser(s.id);
+      assert.deepEqual(both, { active: await store.findSession(s.id), user: await store.getUser(u) });
+      assert.deepEqual(both?.user.identities.map((i) => i.externalId), ['w1', 'w2']);
+      assert.equal(await store.findSessionWithUser('0'.repeat(24)), null);
+      await store.setUserDisabled(u, true); // ends the user's sessions
+      assert.equal(await store.findSessionWithUser(s.id), null);
+    });
+
     it('ends every session of a user who is disabled, and only those', async () => {
       const u = (await store.loginIdentity({ identity: identity('d1'), newUserId: 'd'.repeat(24), userType: 'normal', now: 1 })).userId;
       const v = (await store.loginIdentity({ identity: identity('d2'), newUserId: 'e'.repeat(24), userType: 'normal', now: 1 })).userId;

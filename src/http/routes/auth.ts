@@ -56,8 +56,8 @@ export const authRoutes =
     });
 
     http.get('/api/client/v2.0/auth/profile', async (req) => {
-      const caller = await sessions.verifyAccessToken(bearerToken(req));
-      return auth.profile(caller.userId);
+      const { user } = await sessions.verifyAccessTokenWithUser(bearerToken(req));
+      return auth.profileOf(user);
     });
 
     http.post('/api/client/v2.0/auth/session', async (req, reply) => {

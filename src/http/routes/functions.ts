@@ -35,7 +35,7 @@ export const functionRoutes =
   async (http) => {
     http.post('/api/client/v2.0/app/:appId/functions/call', { bodyLimit: CALL_BODY_LIMIT }, async (req, reply) => {
       requireApp(app, req);
-      const caller = await sessions.verifyAccessToken(bearerToken(req));
+      const { user } = await sessions.verifyAccessTokenWithUser(bearerToken(req));
       const body = objectBody(req);
       if (typeof body.name !== 'string' || body.name.length === 0) throw new BasteError('MissingParameter', 'name is required and must be a string');
       const args = body.arguments ?? [];
@@ -52,7 +52,7 @@ export const functionRoutes =
           throw new BasteError('BadRequest', 'arguments are not valid extended JSON');
         }
         const result = await mongo.execute(body.service, body.name, decoded, {
-          user: await auth.callUser(caller.userId),
+          user: await auth.callUserFrom(user),
           system: false,
           request: callRequestOf(req),
         });
@@ -62,7 +62,7 @@ export const functionRoutes =
         name: body.name,
         // The body is canonical EJSON already: hand the arguments to the sandbox as text.
         argsEjson: JSON.stringify(args),
-        user: await auth.callUser(caller.userId),
+        user: await auth.callUserFrom(user),
         request: callRequestOf(req),
       });
       return reply.code(200).header('content-type', 'application/json').send(text);

@@ -461,6 +461,27 @@ class PostgresStore implements Store {
     return toActive(await this.one(`${SESSION_WITH_USER} WHERE s.id = $1`, [id]));
   }
 
+  async findSessionWithUser(id: string): Promise<{ active: ActiveSession; user: UserRecord } | null> {
+    // One statement (one round trip, one snapshot): the session, its user and the identities as JSON.
+    const row = await this.one(
+      `SELECT s.*, u.disabled AS user_disabled, u.type AS user_type, u.created_at AS user_created_at, u.last_auth_at AS user_last_auth_at,
+              COALESCE((SELECT json_agg(json_build_object(
+                         'external_id', i.external_id, 'provider_name', i.provider_name, 'provider_type', i.provider_type,
+                         'provider_id', i.provider_id, 'data', i.data, 'created_at', i.created_at) ORDER BY i.created_at, i.seq)
+                        FROM identities i WHERE i.user_id = u.id), '[]'::json) AS user_identities
+         FROM sessions s JOIN users u ON u.id = s.user_id
+        WHERE s.id = $1`,
+      [id],
+    );
+    const active = toActive(row);
+    if (!row || !active) return null;
+    const user = toUser(
+      { id: row.user_id, type: row.user_type, disabled: row.user_disabled, created_at: row.user_created_at, last_auth_at: row.user_last_auth_at },
+      (row.user_identities as Row[]).map(toIdentity),
+    );
+    return { active, user };
+  }
+
   async touchSession(_sessionId: string, userId: string, now: number): Promise<void> {
     await this.pool.query('UPDATE users SET last_auth_at = $1 WHERE id = $2', [now, userId]);
   }

@@ -351,6 +351,13 @@ class SqliteStore implements Store {
     return toActive(this.q.sessionById.get(id) as Row | undefined);
   }
 
+  async findSessionWithUser(id: string): Promise<{ active: ActiveSession; user: UserRecord } | null> {
+    // Synchronous statements on one connection: nothing is written between the two reads.
+    const active = toActive(this.q.sessionById.get(id) as Row | undefined);
+    const user = active && (await this.getUser(active.session.userId));
+    return active && user ? { active, user } : null;
+  }
+
   touchSession(_sessionId: string, userId: string, now: number): Promise<void> {
     return this.write(() => {
       this.q.touchUser.run(now, userId);
