@@ -189,6 +189,7 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
     hasher,
     apiKeys,
     deleteUser: (userId) => auth.deleteUser(userId),
+    userCreated: (userId, providerType) => auth.userCreated(userId, providerType),
     sendConfirmation: (providerName, email) => auth.emailPassword(providerName).resendConfirmation({ email }),
     customData: customData?.forToken,
   });

@@ -6,6 +6,7 @@ import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import type { AuthTriggerConfig, FunctionConfig } from '../src/app/model.js';
+import { AdminTokens } from '../src/admin/tokens.js';
 import { appConfig, autoConfirmUserpass, provider, startServer, uniqueEmail, type TestServer } from './helpers/server.js';
 
 const fn = (name: string, source: string): [string, FunctionConfig] => [
@@ -82,5 +83,23 @@ describe('authentication triggers', () => {
     const failures = lines.filter((l) => l.msg === 'auth trigger failed');
     assert.ok(failures.length >= 2);
     assert.ok(failures.every((f) => f.trigger === 'broken' && /trigger went wrong/.test(String(f.error))));
+  });
+
+  it('fires CREATE for a user made through the admin API, as for a first login', async () => {
+    const { token } = await new AdminTokens(server.baste.store, Date.now).create('triggers test');
+    const before = events().length;
+    const res = await fetch(`${server.url}/api/admin/v3.0/apps/${server.appId}/users`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ email: uniqueEmail('admin-made'), password: 'secret123' }),
+    });
+    assert.equal(res.status, 201);
+    const made = (await res.json()) as { _id: string };
+    await server.baste.triggers.settled();
+    const fresh = events().slice(before);
+    assert.deepEqual(
+      fresh.map((e) => [e.op, e.providers, e.user === made._id, e.identities, e.system]),
+      [['CREATE', ['local-userpass'], true, 1, true]],
+    );
   });
 });

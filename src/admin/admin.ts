@@ -26,6 +26,11 @@ export interface AdminDeps {
   readonly apiKeys: ApiKeys;
   /** Deletes a user; a running server passes its own so DELETE triggers fire. Defaults to the store. */
   readonly deleteUser?: (userId: string) => Promise<void>;
+  /**
+   * What a new user sets off: a running server passes its own, so the user creation function and
+   * CREATE triggers run as at a first login (the command line, with no function runtime, does not).
+   */
+  readonly userCreated?: (userId: string, providerType: string) => Promise<void>;
   /** Sends the confirmation email again through the provider's mailer (a running server only). */
   readonly sendConfirmation?: (providerName: string, email: string) => Promise<void>;
   /** The custom user data document, once the app has a data service. */
@@ -354,7 +359,7 @@ export class Admin {
 
   /** The user of a confirmed account: found, or created with its identity (what its first login would do). */
   private async userOfAccount(provider: ProviderConfig, account: UserpassAccount): Promise<UserRecord> {
-    const { userId } = await this.store.loginIdentity({
+    const { userId, created } = await this.store.loginIdentity({
       identity: {
         externalId: account.id,
         providerName: provider.name,
@@ -366,6 +371,7 @@ export class Admin {
       userType: 'normal',
       now: this.deps.clock(),
     });
+    if (created) await this.deps.userCreated?.(userId, provider.type);
     return this.user(userId);
   }
 

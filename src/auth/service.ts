@@ -248,9 +248,17 @@ export class AuthService {
     const { userId, created, disabled } = await this.users.loginWithIdentity(this.identityOf(provider, verified));
     if (disabled) throw new BasteError('UserDisabled', 'user is disabled');
     if (!created) return userId;
-    await this.runUserCreation(userId);
-    await this.announce(['CREATE'], [provider.config.type], userId);
+    await this.userCreated(userId, provider.config.type);
     return userId;
+  }
+
+  /**
+   * A user made outside a login (endpoint `create_user_on_auth`, the admin API): the user creation
+   * function (a throw deletes the user again) and the CREATE triggers, as at a first login.
+   */
+  async userCreated(userId: string, providerType: string): Promise<void> {
+    await this.runUserCreation(userId);
+    await this.announce(['CREATE'], [providerType], userId);
   }
 
   /** The user creation function, once per new user; when it fails, so does the creation (the platform's rule). */
