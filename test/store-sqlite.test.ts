@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { GroupCommit } from '../src/store/sqlite/group-commit.js';
+import { GroupCommit } from '../src/util/sqlite-group-commit.js';
 import { openSqliteStore } from '../src/store/sqlite/index.js';
 import { storeConformance } from './store/conformance.js';
 
@@ -24,7 +24,7 @@ it('sqlite: keeps what was committed across a reopen, and migrates an existing f
   await second.close();
 });
 
-// ---- Group commit (src/store/sqlite/group-commit.ts) ----
+// ---- Group commit (src/util/sqlite-group-commit.ts) ----
 
 /**
  * Commit records in the store's write-ahead log: one per committed transaction, each made durable

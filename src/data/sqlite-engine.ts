@@ -3,6 +3,7 @@
 // A side table holds the index entries (embedded.ts says which) of the fields recorded as indexed.
 
 import Database from 'better-sqlite3';
+import { GroupCommit } from '../util/sqlite-group-commit.js';
 import { DuplicateKeyError, WriteConflictError, type Doc, type DocumentEngine, type WriteBatch } from './engine.js';
 import { decodeDoc, duplicateMessage, embeddedEngine, encodeDoc, idKey, type Candidates, type ExpectedRow, type indexEntries } from './embedded.js';
 
@@ -100,6 +101,7 @@ export function openSqliteDocuments(file: string): DocumentEngine {
     }
   });
 
+  const batches = new GroupCommit(db);
   return embeddedEngine({
     async rows(ns: string, c?: Candidates) {
       if (!c) return (q.all.all(ns) as { doc: string }[]).map((r) => r.doc);
@@ -114,10 +116,12 @@ export function openSqliteDocuments(file: string): DocumentEngine {
     async addIndexes(ns, fields, entries) {
       backfill.immediate(ns, fields, entries);
     },
-    async write(ns, batch, entries, expected) {
-      apply.immediate(ns, batch, entries, expected);
+    write(ns, batch, entries, expected) {
+      // Concurrent requests' writes share one commit (and fsync), each in its own savepoint.
+      return batches.write(() => apply(ns, batch, entries, expected));
     },
     async close() {
+      batches.flush();
       if (db.open) db.close();
     },
   });

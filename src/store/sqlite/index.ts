@@ -1,8 +1,8 @@
 // Embedded store on better-sqlite3 (WAL, synchronous = FULL so a committed write survives a kill -9
 // and a power loss). better-sqlite3 is synchronous; reads run at the call. Every write is atomic
-// and goes through group commit (group-commit.ts): writes issued in the same turn of the event loop
-// (concurrent requests) commit together, one fsync for all, each in its own savepoint; a write's
-// promise resolves after that commit.
+// and goes through group commit (src/util/sqlite-group-commit.ts): writes issued in the same turn
+// of the event loop (concurrent requests) commit together, one fsync for all, each in its own
+// savepoint; a write's promise resolves after that commit.
 
 import Database from 'better-sqlite3';
 import type {
@@ -42,7 +42,7 @@ import {
   toUserpassToken,
   type Row,
 } from '../rows.js';
-import { GroupCommit } from './group-commit.js';
+import { GroupCommit } from '../../util/sqlite-group-commit.js';
 import { MIGRATIONS } from './schema.js';
 
 export function openSqliteStore(file: string): Store {
