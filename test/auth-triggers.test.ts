@@ -5,14 +5,11 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
-import type { AuthTriggerConfig, FunctionConfig } from '../src/app/model.js';
+import type { AuthTriggerConfig } from '../src/app/model.js';
 import { AdminTokens } from '../src/admin/tokens.js';
-import { appConfig, autoConfirmUserpass, provider, startServer, uniqueEmail, type TestServer } from './helpers/server.js';
+import { appConfig, appFunction, autoConfirmUserpass, provider, startServer, type TestServer, uniqueEmail } from './helpers/server.js';
 
-const fn = (name: string, source: string): [string, FunctionConfig] => [
-  name,
-  { name, private: true, runAsSystem: false, canEvaluate: undefined, source, file: `functions/${name}.js` },
-];
+const fn = (name: string, source: string) => appFunction(name, source, { private: true });
 const trigger = (name: string, functionName: string, operations: AuthTriggerConfig['operations'], providers: string[] = []): [string, AuthTriggerConfig] => [
   name,
   { name, functionName, operations, providers, disabled: false },

@@ -7,13 +7,10 @@ import { after, before, describe, it } from 'node:test';
 import { AnonymousCredential } from 'mongodb-stitch-server-sdk';
 import * as Realm from 'realm-web';
 import type { DataSourceConfig, FunctionConfig } from '../src/app/model.js';
-import { appConfig, decodeJwt, provider, startServer, type TestServer } from './helpers/server.js';
+import { appConfig, appFunction, decodeJwt, provider, startServer, type TestServer } from './helpers/server.js';
 import { stitchClientFor } from './helpers/stitch.js';
 
-const fn = (name: string, source: string, extra: Partial<FunctionConfig> = {}): [string, FunctionConfig] => [
-  name,
-  { name, private: false, runAsSystem: true, canEvaluate: undefined, source, file: `functions/${name}.js`, ...extra },
-];
+const fn = (name: string, source: string, extra: Partial<FunctionConfig> = {}) => appFunction(name, source, { runAsSystem: true, ...extra });
 
 const SOURCE: DataSourceConfig = { name: 'mongodb-atlas', type: 'mongodb-atlas', collections: new Map() };
 

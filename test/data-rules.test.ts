@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as Realm from 'realm-web';
-import type { CollectionRules, DataSourceConfig, FunctionConfig } from '../src/app/model.js';
-import { appConfig, autoConfirmUserpass, provider, role, startServer, type TestServer, uniqueEmail } from './helpers/server.js';
+import type { CollectionRules, DataSourceConfig } from '../src/app/model.js';
+import { appConfig, appFunction, autoConfirmUserpass, provider, role, startServer, type TestServer, uniqueEmail } from './helpers/server.js';
 
 
 const rules = (coll: string, extra: Partial<CollectionRules>): [string, CollectionRules] => [
@@ -69,10 +69,7 @@ const DATA_SOURCE: DataSourceConfig = {
   ]),
 };
 
-const fn = (name: string, source: string, extra: Partial<FunctionConfig> = {}): [string, FunctionConfig] => [
-  name,
-  { name, private: false, runAsSystem: false, canEvaluate: undefined, source, file: `functions/${name}.js`, ...extra },
-];
+const fn = appFunction;
 const coll = (c: string) => `context.services.get("mongodb-atlas").db("app").collection("${c}")`;
 
 describe('nested field rules, schemas and filter expansions through the data service', () => {

@@ -14,8 +14,8 @@ import {
   type StitchAppClient,
 } from 'mongodb-stitch-server-sdk';
 import * as Realm from 'realm-web';
-import type { CollectionRules, DataSourceConfig, FunctionConfig, RoleConfig } from '../src/app/model.js';
-import { appConfig, autoConfirmUserpass, provider, role, startServer, type TestServer, uniqueEmail } from './helpers/server.js';
+import type { CollectionRules, DataSourceConfig, RoleConfig } from '../src/app/model.js';
+import { appConfig, appFunction, autoConfirmUserpass, provider, role, startServer, type TestServer, uniqueEmail } from './helpers/server.js';
 import { startFakeMongo, type FakeMongo } from './fakes/mongo-wire.js';
 import { dropDatabases, skipWithoutMongo, TEST_MONGODB_URI, uniqueDatabasePrefix } from './helpers/mongodb.js';
 import { stitchClientFor } from './helpers/stitch.js';
@@ -54,10 +54,7 @@ const DATA_SOURCE: DataSourceConfig = {
   ]),
 };
 
-const fn = (name: string, source: string, extra: Partial<FunctionConfig> = {}): [string, FunctionConfig] => [
-  name,
-  { name, private: false, runAsSystem: false, canEvaluate: undefined, source, file: `functions/${name}.js`, ...extra },
-];
+const fn = appFunction;
 
 function dataServiceSuite(engine: 'embedded' | 'mongodb' | 'mongodb-fake'): void {
   const prefix = uniqueDatabasePrefix();

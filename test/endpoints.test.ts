@@ -4,26 +4,12 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import type { EndpointConfig, FunctionConfig, WebhookConfig } from '../src/app/model.js';
-import { appConfig, autoConfirmUserpass, provider, startServer, uniqueEmail, type TestServer } from './helpers/server.js';
+import type { FunctionConfig, WebhookConfig } from '../src/app/model.js';
+import { appConfig, appFunction, autoConfirmUserpass, endpointConfig, provider, startServer, type TestServer, uniqueEmail } from './helpers/server.js';
 
-const fn = (name: string, source: string, extra: Partial<FunctionConfig> = {}): [string, FunctionConfig] => [
-  name,
-  { name, private: true, runAsSystem: false, canEvaluate: undefined, source, file: `functions/${name}.js`, ...extra },
-];
+const fn = (name: string, source: string, extra: Partial<FunctionConfig> = {}) => appFunction(name, source, { private: true, ...extra });
 
-const endpoint = (route: string, functionName: string, extra: Partial<EndpointConfig> = {}): EndpointConfig => ({
-  route,
-  httpMethod: 'GET',
-  functionName,
-  validationMethod: 'NO_VALIDATION',
-  respondResult: true,
-  fetchCustomUserData: false,
-  createUserOnAuth: false,
-  disabled: false,
-  file: 'https_endpoints/config.json',
-  ...extra,
-});
+const endpoint = endpointConfig;
 
 const webhook = (name: string, source: string, extra: Partial<WebhookConfig> = {}): WebhookConfig => ({
   service: 'http',

@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { EJSON } from 'bson';
 import { SignJWT } from 'jose';
-import type { CollectionRules, DataSourceConfig, EndpointConfig, FunctionConfig, WebhookConfig } from '../src/app/model.js';
-import { appConfig, provider, role, startServer, type TestServer } from './helpers/server.js';
+import type { CollectionRules, DataSourceConfig, FunctionConfig, WebhookConfig } from '../src/app/model.js';
+import { appConfig, appFunction, endpointConfig, provider, role, startServer, type TestServer } from './helpers/server.js';
 
 const APP_ID = 'runas-app-abcde';
 const JWT_KEY = 'execution-users-signing-key-0123456789abcdef';
@@ -35,10 +35,7 @@ const DATA_SOURCE: DataSourceConfig = {
   collections: new Map([['app.notes', notesRules]]),
 };
 
-const fn = (name: string, source: string, extra: Partial<FunctionConfig> = {}): [string, FunctionConfig] => [
-  name,
-  { name, private: false, runAsSystem: false, canEvaluate: undefined, source, file: `functions/${name}.js`, ...extra },
-];
+const fn = appFunction;
 
 const db = 'context.services.get("mongodb-atlas").db("app")';
 
@@ -91,18 +88,7 @@ const FUNCTIONS = new Map([
   reportHttp('whoHttp', {}),
 ]);
 
-const endpoint = (route: string, functionName: string, extra: Partial<EndpointConfig> = {}): EndpointConfig => ({
-  route,
-  httpMethod: 'GET',
-  functionName,
-  validationMethod: 'NO_VALIDATION',
-  respondResult: true,
-  fetchCustomUserData: false,
-  createUserOnAuth: false,
-  disabled: false,
-  file: 'https_endpoints/config.json',
-  ...extra,
-});
+const endpoint = endpointConfig;
 
 const webhook = (name: string, extra: Partial<WebhookConfig>): WebhookConfig => ({
   service: 'http',

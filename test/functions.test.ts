@@ -6,14 +6,11 @@ import { after, before, describe, it } from 'node:test';
 import { Decimal128, Long, ObjectId } from 'bson';
 import { AnonymousCredential, FunctionCredential, type StitchAppClient } from 'mongodb-stitch-server-sdk';
 import * as Realm from 'realm-web';
-import type { AppConfig, FunctionConfig } from '../src/app/model.js';
-import { appConfig, provider, startServer, type TestServer } from './helpers/server.js';
+import type { AppConfig } from '../src/app/model.js';
+import { appConfig, appFunction, provider, startServer, type TestServer } from './helpers/server.js';
 import { stitchClientFor } from './helpers/stitch.js';
 
-const fn = (name: string, source: string, extra: Partial<FunctionConfig> = {}): [string, FunctionConfig] => [
-  name,
-  { name, private: false, runAsSystem: false, canEvaluate: undefined, source, file: `functions/${name}.js`, ...extra },
-];
+const fn = appFunction;
 
 const FUNCTIONS = new Map([
   fn('sum', 'exports = function(a, b) { return a + b; };'),

@@ -10,19 +10,9 @@ import { ObjectId } from 'bson';
 import type { FilterConfig, RoleConfig } from '../src/app/model.js';
 import { ExpressionError } from '../src/rules/expressions.js';
 import { CollectionAccess } from '../src/services/mongodb/permissions.js';
+import { role as namedRole } from './helpers/server.js';
 
-const role = (over: Partial<RoleConfig>): RoleConfig => ({
-  name: 'r',
-  applyWhen: {},
-  read: false,
-  write: false,
-  insert: true,
-  delete: true,
-  search: true,
-  fields: {},
-  additionalFields: { read: false, write: false },
-  ...over,
-});
+const role = (over: Partial<RoleConfig>): RoleConfig => namedRole('r', over);
 const filter = (applyWhen: unknown, query: Record<string, unknown> = { owner_id: '%%user.id' }): FilterConfig => ({ name: 'f', applyWhen, query, projection: { secret: 0 } });
 const subject = { user: { id: 'u1' } };
 const doc = (owner: string, more: Record<string, unknown> = {}) => ({ _id: new ObjectId(), owner_id: owner, ...more });

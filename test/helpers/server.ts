@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AppConfig, ProviderConfig, ProviderType, RoleConfig } from '../../src/app/model.js';
+import type { AppConfig, EndpointConfig, FunctionConfig, ProviderConfig, ProviderType, RoleConfig } from '../../src/app/model.js';
 import { openPostgresDocuments } from '../../src/data/postgres-engine.js';
 import { createBaste, type Baste, type BasteOptions } from '../../src/server.js';
 import { openPostgresStore } from '../../src/store/postgres/index.js';
@@ -23,6 +23,26 @@ export const role = (name: string, extra: Partial<RoleConfig>): RoleConfig => ({
   search: true,
   fields: {},
   additionalFields: { read: false, write: false },
+  ...extra,
+});
+
+/** An app function entry for `AppConfig.functions` (public, running as its caller, unless `extra` says otherwise). */
+export const appFunction = (name: string, source: string, extra: Partial<FunctionConfig> = {}): [string, FunctionConfig] => [
+  name,
+  { name, private: false, runAsSystem: false, canEvaluate: undefined, source, file: `functions/${name}.js`, ...extra },
+];
+
+/** An HTTPS endpoint with the loader's defaults (GET, no validation, result as the body). */
+export const endpointConfig = (route: string, functionName: string, extra: Partial<EndpointConfig> = {}): EndpointConfig => ({
+  route,
+  httpMethod: 'GET',
+  functionName,
+  validationMethod: 'NO_VALIDATION',
+  respondResult: true,
+  fetchCustomUserData: false,
+  createUserOnAuth: false,
+  disabled: false,
+  file: 'https_endpoints/config.json',
   ...extra,
 });
 
