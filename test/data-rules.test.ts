@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as Realm from 'realm-web';
 import type { CollectionRules, DataSourceConfig } from '../src/app/model.js';
-import { appConfig, appFunction, autoConfirmUserpass, provider, role, startServer, type TestServer, uniqueEmail } from './helpers/server.js';
+import { appConfig, appFunction, autoConfirmUserpass, provider, role, startServer, type TestServer } from './helpers/server.js';
+import { newPasswordUser } from './helpers/realm.js';
 
 
 const rules = (coll: string, extra: Partial<CollectionRules>): [string, CollectionRules] => [
@@ -88,12 +89,7 @@ describe('nested field rules, schemas and filter expansions through the data ser
       ]),
     };
     server = await startServer(app, { functions: { timeoutMs: 5000, memoryMb: 64 } });
-    const login = async (name: string) => {
-      const realm = new Realm.App({ id: server.appId, baseUrl: server.url, app: { name, version: '1' } });
-      const email = uniqueEmail(name);
-      await realm.emailPasswordAuth.registerUser({ email, password: 'secret123' });
-      return realm.logIn(Realm.Credentials.emailPassword(email, 'secret123'));
-    };
+    const login = (name: string) => newPasswordUser(server, name);
     alice = await login('alice');
     bob = await login('bob');
   });

@@ -16,6 +16,7 @@ import {
 import * as Realm from 'realm-web';
 import type { CollectionRules, DataSourceConfig, RoleConfig } from '../src/app/model.js';
 import { appConfig, appFunction, autoConfirmUserpass, provider, role, startServer, type TestServer, uniqueEmail } from './helpers/server.js';
+import { newPasswordUser } from './helpers/realm.js';
 import { startFakeMongo, type FakeMongo } from './fakes/mongo-wire.js';
 import { dropDatabases, skipWithoutMongo, TEST_MONGODB_URI, uniqueDatabasePrefix } from './helpers/mongodb.js';
 import { stitchClientFor } from './helpers/stitch.js';
@@ -86,13 +87,7 @@ function dataServiceSuite(engine: 'embedded' | 'mongodb' | 'mongodb-fake'): void
         // The data source has no config.uri: the default cluster (BASTE_MONGODB_URI's place) serves it.
         ...(mongoUri ? { mongodb: { uri: mongoUri, databasePrefix: prefix, serverSelectionTimeoutMS: 10_000 } } : {}),
       });
-      const realm = (name: string) => new Realm.App({ id: server.appId, baseUrl: server.url, app: { name, version: '1' } });
-      const login = async (name: string) => {
-        const app = realm(name);
-        const email = uniqueEmail(name);
-        await app.emailPasswordAuth.registerUser({ email, password: 'secret123' });
-        return app.logIn(Realm.Credentials.emailPassword(email, 'secret123'));
-      };
+      const login = (name: string) => newPasswordUser(server, name);
       rwAlice = await login('alice');
       rwBob = await login('bob');
       stitch = stitchClientFor(server, `data-${Date.now()}`);

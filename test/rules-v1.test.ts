@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 import * as Realm from 'realm-web';
 import { loadAppDirectory } from '../src/app/load.js';
 import type { AppConfig, FunctionConfig } from '../src/app/model.js';
-import { startServer, uniqueEmail, type TestServer } from './helpers/server.js';
+import { startServer, type TestServer } from './helpers/server.js';
+import { newPasswordUser } from './helpers/realm.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const FIXTURE = join(here, 'fixtures', 'apps', 'stitch-v1-rules');
@@ -34,12 +35,7 @@ describe('Stitch v1 rules', () => {
       source: 'exports = async function(c, q) { return context.services.get("mongodb-atlas").db("todo").collection(c).find(q).toArray(); };',
     };
     server = await startServer({ ...config, functions: new Map([['systemFind', systemFind]]) }, { functions: { timeoutMs: 5000, memoryMb: 64 } });
-    const login = async (name: string) => {
-      const realm = new Realm.App({ id: server.appId, baseUrl: server.url, app: { name, version: '1' } });
-      const email = uniqueEmail(name);
-      await realm.emailPasswordAuth.registerUser({ email, password: 'secret123' });
-      return realm.logIn(Realm.Credentials.emailPassword(email, 'secret123'));
-    };
+    const login = (name: string) => newPasswordUser(server, name);
     alice = await login('alice');
     bob = await login('bob');
   });

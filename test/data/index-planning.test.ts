@@ -7,6 +7,7 @@ import { Decimal128, Double, Int32, Long, ObjectId } from 'bson';
 import type { RoleConfig } from '../../src/app/model.js';
 import { idKey, indexEntries, plan, valueKey } from '../../src/data/embedded.js';
 import { indexFields } from '../../src/services/mongodb/index-fields.js';
+import { role as namedRole } from '../helpers/server.js';
 
 describe('index keys', () => {
   it('gives every numeric type one key per value, and others a key of their own type', () => {
@@ -60,18 +61,7 @@ describe('candidate plans', () => {
 });
 
 describe('fields the data service indexes', () => {
-  const role = (applyWhen: unknown, extra: Partial<RoleConfig> = {}): RoleConfig => ({
-    name: 'r',
-    applyWhen,
-    read: true,
-    write: true,
-    insert: true,
-    delete: true,
-    search: true,
-    fields: {},
-    additionalFields: { read: false, write: false },
-    ...extra,
-  });
+  const role = (applyWhen: unknown, extra: Partial<RoleConfig> = {}): RoleConfig => namedRole('r', { applyWhen, read: true, write: true, ...extra });
   const cases: [string, Parameters<typeof indexFields>[0], string[]][] = [
     ['none', undefined, []],
     ['owner-only role', { roles: [role({ owner_id: '%%user.id' })], filters: [] }, ['owner_id']],
