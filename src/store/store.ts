@@ -212,7 +212,6 @@ export interface Store {
   deleteSessionsOfUser(userId: string): Promise<number>;
   deleteExpiredSessions(now: number): Promise<number>;
 
-  upsertDevice(device: DeviceRecord): Promise<void>;
   listDevices(userId: string): Promise<DeviceRecord[]>;
 
   /** Adds a user key unless the owner already has `limit` keys or one with that name. */

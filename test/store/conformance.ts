@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import type { NewIdentity, OAuthStateRecord, SessionRecord, Store } from '../../src/store/store.js';
+import type { DeviceRecord, NewIdentity, OAuthStateRecord, SessionRecord, Store } from '../../src/store/store.js';
 import { newObjectIdHex } from '../../src/util/ids.js';
 
 const identity = (externalId: string, providerType = 'anon-user', data: Record<string, unknown> = {}): NewIdentity => ({
@@ -212,9 +212,11 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
 
     it('keeps devices per user', async () => {
       const u = (await store.loginIdentity({ identity: identity('dev'), newUserId: '4'.repeat(24), userType: 'normal', now: 1 })).userId;
-      await store.upsertDevice({ id: '5'.repeat(24), userId: u, platform: 'node', lastSeenAt: 1 });
-      await store.upsertDevice({ id: '5'.repeat(24), userId: u, platform: 'chrome', sdkVersion: '2.0.1', lastSeenAt: 2 });
-      await store.upsertDevice({ id: '6'.repeat(24), userId: u, platform: 'node', lastSeenAt: 3 });
+      // Each login records its device with its session; a device seen again is updated.
+      const onDevice = (device: DeviceRecord) => store.openSession(session(u, { deviceId: device.id }), device);
+      await onDevice({ id: '5'.repeat(24), userId: u, platform: 'node', lastSeenAt: 1 });
+      await onDevice({ id: '5'.repeat(24), userId: u, platform: 'chrome', sdkVersion: '2.0.1', lastSeenAt: 2 });
+      await onDevice({ id: '6'.repeat(24), userId: u, platform: 'node', lastSeenAt: 3 });
       const devices = await store.listDevices(u);
       assert.deepEqual(devices.map((d) => [d.id, d.platform, d.lastSeenAt]), [['6'.repeat(24), 'node', 3], ['5'.repeat(24), 'chrome', 2]]);
       assert.equal(devices[1]?.sdkVersion, '2.0.1');

@@ -176,6 +176,20 @@ function groupUsers(rows: Row[]): UserRecord[] {
   return [...users.values()];
 }
 
+/** Inserts or updates the device of each user id `users` selects; parameters from `from`, in deviceParams order. */
+function DEVICE_UPSERT(users: string, from: number): string {
+  const p = (i: number) => `$${from + i}`;
+  return `INSERT INTO devices (id, user_id, platform, platform_version, sdk_version, app_id, app_version, last_seen_at)
+      SELECT ${p(0)}, u.user_id, ${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}, ${p(6)}::bigint FROM ${users} u
+      ON CONFLICT (id, user_id) DO UPDATE SET platform = excluded.platform,
+        platform_version = excluded.platform_version, sdk_version = excluded.sdk_version,
+        app_id = excluded.app_id, app_version = excluded.app_version, last_seen_at = excluded.last_seen_at`;
+}
+
+function deviceParams(d: Omit<DeviceRecord, 'userId'>): unknown[] {
+  return [d.id, d.platform ?? null, d.platformVersion ?? null, d.sdkVersion ?? null, d.appId ?? null, d.appVersion ?? null, d.lastSeenAt];
+}
+
 /**
  * CTEs that upsert a device and insert a session for the user id(s) that `users` selects,
  * numbering their parameters from `from` (the values of openSessionParams, in order).
@@ -183,11 +197,7 @@ function groupUsers(rows: Row[]): UserRecord[] {
 function OPEN_SESSION_CTES(users: string, from: number): string {
   const p = (i: number) => `$${from + i}`;
   return `opened_device AS (
-      INSERT INTO devices (id, user_id, platform, platform_version, sdk_version, app_id, app_version, last_seen_at)
-      SELECT ${p(0)}, u.user_id, ${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}, ${p(6)}::bigint FROM ${users} u
-      ON CONFLICT (id, user_id) DO UPDATE SET platform = excluded.platform,
-        platform_version = excluded.platform_version, sdk_version = excluded.sdk_version,
-        app_id = excluded.app_id, app_version = excluded.app_version, last_seen_at = excluded.last_seen_at
+      ${DEVICE_UPSERT(users, from)}
     ), opened_session AS (
       INSERT INTO sessions (id, user_id, refresh_hash, device_id, provider_name, provider_type, created_at, expires_at, api_key_id)
       SELECT ${p(7)}, u.user_id, ${p(8)}, ${p(14)}, ${p(9)}, ${p(10)}, ${p(11)}::bigint, ${p(12)}::bigint, ${p(13)} FROM ${users} u
@@ -195,23 +205,7 @@ function OPEN_SESSION_CTES(users: string, from: number): string {
 }
 
 function openSessionParams(s: Omit<SessionRecord, 'userId'>, d: Omit<DeviceRecord, 'userId'>): unknown[] {
-  return [
-    d.id,
-    d.platform ?? null,
-    d.platformVersion ?? null,
-    d.sdkVersion ?? null,
-    d.appId ?? null,
-    d.appVersion ?? null,
-    d.lastSeenAt,
-    s.id,
-    s.refreshHash,
-    s.providerName,
-    s.providerType,
-    s.createdAt,
-    s.expiresAt,
-    s.apiKeyId ?? null,
-    s.deviceId,
-  ];
+  return [...deviceParams(d), s.id, s.refreshHash, s.providerName, s.providerType, s.createdAt, s.expiresAt, s.apiKeyId ?? null, s.deviceId];
 }
 
 class PostgresStore implements Store {
@@ -498,25 +492,7 @@ class PostgresStore implements Store {
     return this.changes('DELETE FROM sessions WHERE expires_at <= $1', [now]);
   }
 
-  async upsertDevice(d: DeviceRecord): Promise<void> {
-    await this.pool.query(
-      `INSERT INTO devices (id, user_id, platform, platform_version, sdk_version, app_id, app_version, last_seen_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-       ON CONFLICT (id, user_id) DO UPDATE SET platform = excluded.platform,
-         platform_version = excluded.platform_version, sdk_version = excluded.sdk_version,
-         app_id = excluded.app_id, app_version = excluded.app_version, last_seen_at = excluded.last_seen_at`,
-      [
-        d.id,
-        d.userId,
-        d.platform ?? null,
-        d.platformVersion ?? null,
-        d.sdkVersion ?? null,
-        d.appId ?? null,
-        d.appVersion ?? null,
-        d.lastSeenAt,
-      ],
-    );
-  }
+
 
   async listDevices(userId: string): Promise<DeviceRecord[]> {
     const rows = await this.rows('SELECT * FROM devices WHERE user_id = $1 ORDER BY last_seen_at DESC', [userId]);

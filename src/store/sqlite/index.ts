@@ -376,10 +376,6 @@ class SqliteStore implements Store {
     return this.write(() => this.q.deleteExpired.run(now).changes);
   }
 
-  upsertDevice(d: DeviceRecord): Promise<void> {
-    return this.write(() => this.upsertDeviceNow(d));
-  }
-
   private upsertDeviceNow(d: DeviceRecord): void {
     this.q.upsertDevice.run({
       id: d.id,
