@@ -65,12 +65,18 @@ export class SigningKeys {
 
   /** The key for a token's `kid`, or null when unknown or retired for longer than the grace period. */
   async verificationKey(kid: string): Promise<VerificationKey | null> {
-    let entry = this.byKid.get(kid);
-    if (!entry) {
-      // Another instance (or `baste keys rotate`) may have added a key since we last looked.
-      await this.reloadForUnknownKid();
-      entry = this.byKid.get(kid);
-    }
+    // Another instance (or `baste keys rotate`) may have added a key since we last looked.
+    if (!this.byKid.has(kid)) await this.reloadForUnknownKid();
+    return this.loadedVerificationKey(kid);
+  }
+
+  /**
+   * The key for `kid` as loaded now, without going to the store; null when unknown or retired past
+   * its grace period. Each load makes new key objects, so comparing by identity with a key got
+   * earlier also tells whether the keys were reloaded since.
+   */
+  loadedVerificationKey(kid: string): VerificationKey | null {
+    const entry = this.byKid.get(kid);
     if (!entry) return null;
     const { retiredAt } = entry.record;
     if (retiredAt !== null && retiredAt + this.graceMs < this.clock()) return null;
