@@ -6,6 +6,8 @@ import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { GroupCommit } from '../src/util/sqlite-group-commit.js';
 import { openSqliteStore } from '../src/store/sqlite/index.js';
+import { SessionCache } from '../src/store/sqlite/session-cache.js';
+import type { ActiveSession, UserRecord } from '../src/store/store.js';
 import { storeConformance } from './store/conformance.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'baste-store-'));
@@ -22,6 +24,122 @@ it('sqlite: keeps what was committed across a reopen, and migrates an existing f
   const second = openSqliteStore(file);
   assert.equal((await second.getUser('d'.repeat(24)))?.identities.length, 1);
   await second.close();
+});
+
+// ---- Session cache (src/store/sqlite/session-cache.ts) ----
+
+const userpass = (externalId: string, data: Record<string, unknown>) => ({ externalId, providerName: 'local-userpass', providerType: 'local-userpass', providerId: 'p'.repeat(24), data });
+
+/** A user logged in with one session through `store`. */
+async function loggedIn(store: ReturnType<typeof openSqliteStore>, n: number) {
+  const s = { id: (0xc000 + n).toString(16).padStart(24, '0'), refreshHash: `cr${n}`, deviceId: 'd'.repeat(24), providerName: 'local-userpass', providerType: 'local-userpass', createdAt: 1, expiresAt: 10_000, apiKeyId: null };
+  const { userId } = await store.loginIdentity({
+    identity: userpass(`cache${n}`, { email: `c${n}@x`, profile: { roles: ['reader'] } }),
+    newUserId: (0xa000 + n).toString(16).padStart(24, '0'),
+    userType: 'normal',
+    now: 1,
+    open: { session: s, device: { id: s.deviceId, lastSeenAt: 1 } },
+  });
+  return { userId, sessionId: s.id, session: { ...s, userId } };
+}
+
+it('sqlite: hands out the same frozen records until a write that can change them runs', async () => {
+  const store = openSqliteStore(join(dir, 'cache-frozen.sqlite'));
+  try {
+    const { userId, sessionId } = await loggedIn(store, 1);
+    const first = await store.findSessionWithUser(sessionId);
+    assert.ok(first);
+    assert.equal(await store.findSessionWithUser(sessionId), first, 'served from the cache');
+    assert.equal(await store.findSession(sessionId), first.active);
+    const identity = first.user.identities[0]!;
+    for (const o of [first, first.active, first.active.session, first.user, first.user.identities, identity, identity.data, identity.data.profile, (identity.data.profile as { roles: unknown }).roles]) {
+      assert.ok(Object.isFrozen(o));
+    }
+
+    // Tables no cached record comes from, written by requests without a session: the cache stays.
+    await store.hitCounter('login:x', 1000, 1);
+    await store.putOAuthState({ idHash: 'h', providerName: 'g', clientState: 'c', redirectUri: 'r', callbackUrl: 'c', device: {}, linkSessionId: null, codeVerifier: 'v', nonce: 'n', createdAt: 1, expiresAt: 2 });
+    await store.createUserpassAccount({ id: 'e'.repeat(24), email: 'new@x', passwordHash: 'h', confirmed: false, createdAt: 1 });
+    await store.putUserpassToken({ id: 't', accountId: 'e'.repeat(24), kind: 'confirm', tokenHash: 'th', expiresAt: 5 });
+    assert.equal(await store.findSessionWithUser(sessionId), first);
+
+    // Any other write empties it, even one that changes nothing cached.
+    await store.createAdminToken({ id: 'a'.repeat(24), name: 'ops', tokenHash: 'ath', createdAt: 1 });
+    const second = await store.findSessionWithUser(sessionId);
+    assert.notEqual(second, first);
+    assert.deepEqual(second, first);
+    await store.touchSession(sessionId, userId, 50);
+    assert.equal((await store.findSessionWithUser(sessionId))?.user.lastAuthAt, 50);
+  } finally {
+    await store.close();
+  }
+});
+
+it('sqlite: a write by another connection to the file (the CLI) reaches the next lookup', async () => {
+  const file = join(dir, 'cache-other.sqlite');
+  const server = openSqliteStore(file);
+  const cli = openSqliteStore(file);
+  const raw = new Database(file);
+  raw.pragma('busy_timeout = 5000');
+  /** Reads through the server's store twice: the second read is a cache hit. */
+  const cached = async (sessionId: string) => {
+    const found = await server.findSessionWithUser(sessionId);
+    assert.ok(found);
+    assert.equal(await server.findSessionWithUser(sessionId), found, 'cached');
+    return found;
+  };
+  try {
+    const a = await loggedIn(server, 1);
+    await cached(a.sessionId);
+    await cli.loginIdentity({ identity: userpass('cache1', { email: 'changed@x' }), newUserId: 'f'.repeat(24), userType: 'normal', now: 9 });
+    const relogged = await server.findSessionWithUser(a.sessionId);
+    assert.deepEqual(relogged?.user.identities.map((i) => i.data), [{ email: 'changed@x' }]);
+    assert.equal(relogged?.user.lastAuthAt, 9);
+
+    await cached(a.sessionId);
+    assert.equal(await cli.deleteSession(a.sessionId), true);
+    assert.equal(await server.findSessionWithUser(a.sessionId), null);
+    assert.equal(await server.findSession(a.sessionId), null);
+
+    const b = await loggedIn(server, 2);
+    await cached(b.sessionId);
+    assert.equal(await cli.setUserDisabled(b.userId, true), true); // `baste users disable`
+    assert.equal(await server.findSessionWithUser(b.sessionId), null);
+    assert.equal(await server.findSession(b.sessionId), null);
+
+    // A user disabled without its sessions ending (no Store method does that): reported as disabled.
+    const c = await loggedIn(server, 3);
+    await cached(c.sessionId);
+    raw.prepare('UPDATE users SET disabled = 1 WHERE id = ?').run(c.userId);
+    assert.deepEqual((await server.findSessionWithUser(c.sessionId))?.active, { session: c.session, userDisabled: true });
+    assert.deepEqual(await server.findSession(c.sessionId), { session: c.session, userDisabled: true });
+    raw.prepare('UPDATE users SET disabled = 0 WHERE id = ?').run(c.userId);
+    assert.equal((await cached(c.sessionId)).active.userDisabled, false);
+    assert.equal(await cli.deleteUser(c.userId), true);
+    assert.equal(await server.findSessionWithUser(c.sessionId), null);
+  } finally {
+    raw.close();
+    await cli.close();
+    await server.close();
+  }
+});
+
+it('sqlite session cache: bounded, dropping the oldest entry; emptied when the data version changes', () => {
+  let version = 1;
+  const cache = new SessionCache(() => version, 2);
+  const entry = (id: string) => ({ active: { session: { id } } as unknown as ActiveSession, user: { id } as unknown as UserRecord });
+  for (const id of ['a', 'b', 'c']) {
+    assert.equal(cache.get(id), undefined);
+    cache.set(id, entry(id));
+  }
+  assert.equal(cache.size, 2);
+  assert.equal(cache.get('a'), undefined);
+  assert.equal(cache.get('c')?.user.id, 'c');
+  version = 2;
+  assert.equal(cache.get('c'), undefined);
+  assert.equal(cache.size, 0);
+  cache.set('c', entry('c'));
+  assert.equal(cache.get('c')?.user.id, 'c', 'kept while the version stays');
 });
 
 // ---- Group commit (src/util/sqlite-group-commit.ts) ----

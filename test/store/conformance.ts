@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import type { DeviceRecord, NewIdentity, OAuthStateRecord, SessionRecord, Store } from '../../src/store/store.js';
+import type { DeviceRecord, IdentityRecord, NewIdentity, OAuthStateRecord, SessionRecord, Store } from '../../src/store/store.js';
 import { newObjectIdHex } from '../../src/util/ids.js';
 
 const identity = (externalId: string, providerType = 'anon-user', data: Record<string, unknown> = {}): NewIdentity => ({
@@ -163,6 +163,159 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
       assert.equal(await store.findSessionWithUser('0'.repeat(24)), null);
       await store.setUserDisabled(u, true); // ends the user's sessions
       assert.equal(await store.findSessionWithUser(s.id), null);
+    });
+
+    // A store may cache session lookups (the SQLite one does): each of these reads first, so a
+    // cache would hold the session, then writes, and the very next read must see the write.
+
+    /** Reads the session both ways (twice: a cache hit, if any), runs `write`, and reads it again. */
+    const readWriteRead = async (sessionId: string, write: () => Promise<unknown>) => {
+      for (let i = 0; i < 2; i++) {
+        assert.ok(await store.findSessionWithUser(sessionId), 'found before the write');
+        assert.ok(await store.findSession(sessionId), 'found before the write');
+      }
+      await write();
+      return { withUser: await store.findSessionWithUser(sessionId), alone: await store.findSession(sessionId) };
+    };
+    const ended = (read: { withUser: unknown; alone: unknown }, what: string) => {
+      assert.equal(read.withUser, null, `${what}: findSessionWithUser`);
+      assert.equal(read.alone, null, `${what}: findSession`);
+    };
+
+    it('ends a session read just before at the next read: logout, disable, delete, revoke, expiry and anonymous sweeps', async () => {
+      const login = async (n: number, now = 1) =>
+        (await store.loginIdentity({ identity: identity(`end${n}`), newUserId: `e${n}`.padEnd(24, '0'), userType: 'normal', now })).userId;
+      const withSession = async (userId: string, extra: Partial<SessionRecord> = {}) => {
+        const s = session(userId, extra);
+        await store.createSession(s);
+        return s;
+      };
+      const u1 = await login(1);
+      const kept = await withSession(u1);
+      const s1 = await withSession(u1);
+      ended(await readWriteRead(s1.id, () => store.deleteSession(s1.id)), 'deleteSession');
+      assert.deepEqual(await store.findSession(kept.id), { session: kept, userDisabled: false }, 'the user’s other session stays');
+
+      const s2 = await withSession(u1);
+      ended(await readWriteRead(s2.id, () => store.deleteSessionsOfUser(u1)), 'deleteSessionsOfUser');
+      assert.equal(await store.findSession(kept.id), null);
+
+      const s3 = await withSession(u1);
+      ended(await readWriteRead(s3.id, () => store.setUserDisabled(u1, true)), 'setUserDisabled');
+
+      const u2 = await login(2);
+      const s4 = await withSession(u2);
+      ended(await readWriteRead(s4.id, () => store.deleteUser(u2)), 'deleteUser');
+
+      const u3 = await login(3);
+      const s5 = await withSession(u3, { expiresAt: 500 });
+      ended(await readWriteRead(s5.id, () => store.deleteExpiredSessions(1000)), 'deleteExpiredSessions');
+
+      const u4 = await login(4, 100);
+      const s6 = await withSession(u4);
+      ended(await readWriteRead(s6.id, () => store.deleteInactiveAnonymousUsers(500)), 'deleteInactiveAnonymousUsers');
+    });
+
+    it('ends the sessions of a disabled or deleted API key, and of a deleted server key’s user, at the next read', async () => {
+      const u = (await store.loginIdentity({ identity: identity('ko', 'local-userpass'), newUserId: 'k0'.padEnd(24, '0'), userType: 'normal', now: 1 })).userId;
+      const userKey = (id: string) => ({ id, userId: u, kind: 'user' as const, name: id, keyHash: `h-${id}`, disabled: false, createdAt: 5 });
+      const k1 = 'k1'.padEnd(24, '0');
+      const k2 = 'k2'.padEnd(24, '0');
+      await store.createUserApiKey(userKey(k1), 5);
+      await store.createUserApiKey(userKey(k2), 5);
+      const other = session(u);
+      await store.createSession(other);
+      const byKey1 = session(u, { apiKeyId: k1, providerName: 'api-key', providerType: 'api-key' });
+      await store.createSession(byKey1);
+      ended(await readWriteRead(byKey1.id, () => store.setApiKeyDisabled(u, k1, true)), 'setApiKeyDisabled');
+      const byKey2 = session(u, { apiKeyId: k2, providerName: 'api-key', providerType: 'api-key' });
+      await store.createSession(byKey2);
+      ended(await readWriteRead(byKey2.id, () => store.deleteApiKey(u, k2)), 'deleteApiKey');
+      assert.deepEqual(await store.findSession(other.id), { session: other, userDisabled: false }, 'sessions the keys did not open stay');
+
+      const server = { id: 'ks'.padEnd(24, '0'), userId: 'su'.padEnd(24, '0'), kind: 'server' as const, name: 'srv', keyHash: 'h-srv', disabled: false, createdAt: 9 };
+      await store.createServerApiKey(server, identity(server.id, 'api-key'), 5);
+      // A session of the server user not opened by the key: it ends with the user.
+      const ofServerUser = session(server.userId);
+      await store.createSession(ofServerUser);
+      ended(await readWriteRead(ofServerUser.id, () => store.deleteApiKey(server.userId, server.id)), 'deleteApiKey (server key)');
+    });
+
+    it('reads a user’s new identity data, new identity and last activity right after they are written', async () => {
+      const first = { email: 'a@x', profile: { roles: ['reader'] } };
+      const s = session('r'.repeat(24));
+      const { userId: _, ...opened } = s;
+      const u = (
+        await store.loginIdentity({
+          identity: identity('re', 'local-userpass', first),
+          newUserId: 'r'.repeat(24),
+          userType: 'normal',
+          now: 10,
+          open: { session: opened, device: { id: s.deviceId, lastSeenAt: 10 } },
+        })
+      ).userId;
+      assert.deepEqual((await store.findSessionWithUser(s.id))?.user.identities[0]?.data, first);
+
+      const second = { email: 'b@x', profile: { roles: ['writer'] } };
+      const relogin = await readWriteRead(s.id, () => store.loginIdentity({ identity: identity('re', 'local-userpass', second), newUserId: 'x'.repeat(24), userType: 'normal', now: 20 }));
+      assert.deepEqual(relogin.withUser?.user.identities.map((i) => i.data), [second]);
+      assert.equal(relogin.withUser?.user.lastAuthAt, 20);
+
+      const linked = await readWriteRead(s.id, () => store.linkIdentity(u, identity('re2', 'anon-user', { note: 'linked' }), 30));
+      assert.deepEqual(linked.withUser?.user.identities.map((i) => [i.externalId, i.data]), [['re', second], ['re2', { note: 'linked' }]]);
+      assert.equal(linked.withUser?.user.lastAuthAt, 30);
+
+      const touched = await readWriteRead(s.id, () => store.touchSession(s.id, u, 40));
+      assert.equal(touched.withUser?.user.lastAuthAt, 40);
+      assert.deepEqual(touched.withUser, { active: { session: s, userDisabled: false }, user: await store.getUser(u) });
+      assert.deepEqual(touched.alone, { session: s, userDisabled: false });
+    });
+
+    it('keeps a caller’s changes to the records it was handed out of later reads', async () => {
+      const data = { email: 'm@x', profile: { roles: ['reader'] } };
+      const u = (await store.loginIdentity({ identity: identity('mut', 'local-userpass', data), newUserId: 'm'.repeat(24), userType: 'normal', now: 7 })).userId;
+      const s = session(u);
+      await store.createSession(s);
+      const expected = {
+        active: { session: s, userDisabled: false },
+        user: {
+          id: u,
+          type: 'normal',
+          disabled: false,
+          createdAt: 7,
+          lastAuthAt: 7,
+          identities: [{ externalId: 'mut', providerName: 'local-userpass', providerType: 'local-userpass', providerId: 'p'.repeat(24), data, createdAt: 7 }],
+        },
+      };
+      const found = await store.findSessionWithUser(s.id);
+      assert.deepEqual(found, expected);
+      const active = await store.findSession(s.id);
+      const attempts: ((f: NonNullable<typeof found>) => void)[] = [
+        (f) => void ((f.active as { userDisabled: boolean }).userDisabled = true),
+        (f) => void ((f.active.session as { expiresAt: number }).expiresAt = 0),
+        (f) => void ((f.active.session as { userId: string }).userId = 'x'),
+        (f) => void ((f.user as { disabled: boolean }).disabled = true),
+        (f) => void (f.user.identities as IdentityRecord[]).push(f.user.identities[0]!),
+        (f) => void ((f.user.identities[0] as { providerType: string }).providerType = 'x'),
+        (f) => void ((f.user.identities[0]!.data as Record<string, unknown>).email = 'mallory@x'),
+        (f) => void (f.user.identities[0]!.data.profile as { roles: string[] }).roles.push('admin'),
+        (f) => void (f.user.identities as IdentityRecord[]).splice(0),
+      ];
+      for (const attempt of attempts) {
+        try {
+          attempt(found!);
+        } catch {
+          // Frozen: the store hands the same records to every caller.
+        }
+      }
+      try {
+        (active as { userDisabled: boolean }).userDisabled = true;
+      } catch {
+        // Frozen.
+      }
+      assert.deepEqual(await store.findSessionWithUser(s.id), expected);
+      assert.deepEqual(await store.findSession(s.id), expected.active);
+      assert.deepEqual(await store.getUser(u), expected.user);
     });
 
     it('ends every session of a user who is disabled, and only those', async () => {

@@ -44,6 +44,7 @@ import {
 } from '../rows.js';
 import { GroupCommit } from '../../util/sqlite-group-commit.js';
 import { MIGRATIONS } from './schema.js';
+import { SessionCache, type SessionWithUser } from './session-cache.js';
 
 export function openSqliteStore(file: string): Store {
   const db = new Database(file);
@@ -73,9 +74,12 @@ function migrate(db: Database.Database): void {
 class SqliteStore implements Store {
   private readonly q;
   private readonly batches: GroupCommit;
+  private readonly sessions: SessionCache;
 
   constructor(private readonly db: Database.Database) {
     this.batches = new GroupCommit(db);
+    const dataVersion = db.prepare('PRAGMA data_version').pluck();
+    this.sessions = new SessionCache(() => dataVersion.get() as number);
     const p = (sql: string) => db.prepare(sql);
     this.q = {
       identity: p('SELECT user_id FROM identities WHERE provider_name = ? AND external_id = ?'),
@@ -187,8 +191,25 @@ class SqliteStore implements Store {
     };
   }
 
-  /** Runs `run` atomically with the writes of the same turn of the event loop; settles after their commit. */
+  /**
+   * Runs `run` atomically with the writes of the same turn of the event loop; settles after their commit.
+   * Empties the session cache when it runs (not when queued): reads are synchronous and a batch runs
+   * in one synchronous flush, so every read after it misses, even before the commit resolves.
+   */
   private write<T>(run: () => T): Promise<T> {
+    return this.batches.write(() => {
+      this.sessions.clear();
+      return run();
+    });
+  }
+
+  /**
+   * A write that keeps the session cache, for tables that are neither read into it nor cascade into
+   * users, identities or sessions: counters, oauth_states, userpass_tokens and userpass_accounts
+   * (whose deletes cascade to userpass_tokens only). Anyone can drive those without a session
+   * (failed logins, registrations, reset requests, OAuth redirects) and must not empty the cache.
+   */
+  private writeOutsideSessions<T>(run: () => T): Promise<T> {
     return this.batches.write(run);
   }
 
@@ -348,14 +369,23 @@ class SqliteStore implements Store {
   }
 
   async findSession(id: string): Promise<ActiveSession | null> {
-    return toActive(this.q.sessionById.get(id) as Row | undefined);
+    // A miss fills the cache with the user too (~23 µs instead of ~7 µs for the session alone), so
+    // the next lookup of a session in use, either kind, is a ~1.5 µs hit.
+    return this.sessionWithUser(id)?.active ?? null;
   }
 
   async findSessionWithUser(id: string): Promise<{ active: ActiveSession; user: UserRecord } | null> {
-    // Synchronous statements on one connection: nothing is written between the two reads.
+    return this.sessionWithUser(id);
+  }
+
+  /** Through the session cache (session-cache.ts); the records returned are frozen and shared. */
+  private sessionWithUser(id: string): SessionWithUser | null {
+    const cached = this.sessions.get(id);
+    if (cached) return cached;
+    // Synchronous statements on one connection: nothing is written between the reads.
     const active = toActive(this.q.sessionById.get(id) as Row | undefined);
-    const user = active && (await this.getUser(active.session.userId));
-    return active && user ? { active, user } : null;
+    const user = active && (this.q.user.get(active.session.userId) as Row | undefined);
+    return active && user ? this.sessions.set(id, { active, user: this.withIdentities(user) }) : null;
   }
 
   touchSession(_sessionId: string, userId: string, now: number): Promise<void> {
@@ -394,7 +424,7 @@ class SqliteStore implements Store {
   }
 
   createUserpassAccount(a: UserpassAccount): Promise<'created' | 'exists'> {
-    return this.write(() => {
+    return this.writeOutsideSessions(() => {
       const r = this.q.insertAccount.run(a.id, a.email, a.passwordHash, a.confirmed ? 1 : 0, a.createdAt);
       return r.changes > 0 ? 'created' : 'exists';
     });
@@ -411,38 +441,38 @@ class SqliteStore implements Store {
   }
 
   confirmUserpassAccount(id: string): Promise<void> {
-    return this.write(() => {
+    return this.writeOutsideSessions(() => {
       this.q.confirmAccount.run(id);
     });
   }
 
   setUserpassPassword(id: string, passwordHash: string): Promise<void> {
-    return this.write(() => {
+    return this.writeOutsideSessions(() => {
       this.q.setPassword.run(passwordHash, id);
     });
   }
 
   deleteUserpassAccount(id: string): Promise<void> {
-    return this.write(() => {
+    return this.writeOutsideSessions(() => {
       this.q.deleteAccount.run(id);
     });
   }
 
   putUserpassToken(t: UserpassToken): Promise<void> {
-    return this.write(() => {
+    return this.writeOutsideSessions(() => {
       this.q.putToken.run(t.id, t.accountId, t.kind, t.tokenHash, t.expiresAt);
     });
   }
 
   takeUserpassToken(id: string, tokenHash: string): Promise<UserpassToken | null> {
-    return this.write(() => {
+    return this.writeOutsideSessions(() => {
       const r = this.q.takeToken.get(id, tokenHash) as Row | undefined;
       return r ? toUserpassToken(r) : null;
     });
   }
 
   hitCounter(key: string, windowMs: number, now: number) {
-    return this.write(() => {
+    return this.writeOutsideSessions(() => {
       const current = this.currentWindow(key, windowMs, now);
       const next = { windowStart: current.windowStart, count: current.count + 1 };
       this.q.setCounter.run(key, next.windowStart, next.count);
@@ -461,21 +491,21 @@ class SqliteStore implements Store {
   }
 
   deleteStaleCounters(before: number): Promise<number> {
-    return this.write(() => this.q.staleCounters.run(before).changes);
+    return this.writeOutsideSessions(() => this.q.staleCounters.run(before).changes);
   }
 
   deleteExpiredUserpassTokens(now: number): Promise<number> {
-    return this.write(() => this.q.expiredTokens.run(now).changes);
+    return this.writeOutsideSessions(() => this.q.expiredTokens.run(now).changes);
   }
 
   putOAuthState(state: OAuthStateRecord): Promise<void> {
-    return this.write(() => {
+    return this.writeOutsideSessions(() => {
       this.q.putOAuthState.run({ ...state, device: JSON.stringify(state.device) });
     });
   }
 
   takeOAuthState(idHash: string, now: number): Promise<OAuthStateRecord | null> {
-    return this.write(() => {
+    return this.writeOutsideSessions(() => {
       const r = this.q.takeOAuthState.get(idHash) as Row | undefined;
       if (!r || (r.expires_at as number) <= now) return null;
       return toOAuthState(r);
@@ -483,7 +513,7 @@ class SqliteStore implements Store {
   }
 
   deleteExpiredOAuthStates(now: number): Promise<number> {
-    return this.write(() => this.q.expiredOAuthStates.run(now).changes);
+    return this.writeOutsideSessions(() => this.q.expiredOAuthStates.run(now).changes);
   }
 
   async listSigningKeys(): Promise<SigningKeyRecord[]> {
