@@ -77,6 +77,9 @@ function dataServiceSuite(engine: 'embedded' | 'mongodb' | 'mongodb-fake'): void
           fn('countAllNotes', 'exports = async function() { return context.services.get("mongodb-atlas").db("app").collection("notes").count({}); };', { runAsSystem: true }),
           fn('myNotes', 'exports = async function() { return (await context.services.get("mongodb-atlas").db("app").collection("notes").find({}, { title: 1 }).sort({ title: 1 }).toArray()).map((n) => n.title); };'),
           fn('archivedTasks', 'exports = async function() { return context.services.get("mongodb-atlas").db("app").collection("tasks").count({ archived: true }); };', { runAsSystem: true }),
+          // Changes its copies of context.user and context.request, then reads: the rules must still see the caller.
+          fn('myNotesAsSomeoneElse', 'exports = async function(other) { context.user.id = other; context.user.identities.length = 0; context.request.remoteIPAddress = "1.2.3.4"; const titles = await context.functions.execute("myNotes"); return { titles, seen: context.user.id, nested: await context.functions.execute("whoAmI") }; };'),
+          fn('whoAmI', 'exports = function() { return context.user.id; };'),
           fn('noService', 'exports = function() { return context.services.get("nope") === undefined; };'),
         ]),
       };
@@ -222,6 +225,12 @@ function dataServiceSuite(engine: 'embedded' | 'mongodb' | 'mongodb-fake'): void
       // a system function sees all three; a user function sees what its user may
       assert.equal(await rwBob.functions.countAllNotes(), 3);
       assert.deepEqual(await rwBob.functions.myNotes(), ['alice shared', 'bob private']);
+      // what a function does to its context.user is its own: the host, nested calls and rules still see Bob
+      assert.deepEqual(await rwBob.functions.myNotesAsSomeoneElse(rwAlice.id), {
+        titles: ['alice shared', 'bob private'],
+        seen: rwAlice.id,
+        nested: rwBob.id,
+      });
     });
 
     it('#76 rules refuse writes with a non-401 error and change nothing; the session stays valid', async () => {

@@ -74,6 +74,9 @@ export const ISOLATE_SETUP = String.raw`
   'use strict';
   const host = { log: hostLog, sync: hostSync, async: hostAsync };
   const EJSON = BSON.EJSON;
+  // bson's EJSON, fast for the common types (src/util/ejson-codec.ts, evaluated by the runtime).
+  const codec = globalThis.__ejsonCodec;
+  delete globalThis.__ejsonCodec;
   // The platform's BSON.Binary helpers, over the library's own.
   const Binary = BSON.Binary;
   Binary.fromHex = (hex, subtype) => Binary.createFromHexString(hex, subtype);
@@ -85,16 +88,17 @@ export const ISOLATE_SETUP = String.raw`
   const MAX_DEPTH = 32;
 
   // Relaxed parsing hands functions plain JS numbers (as the platform does), keeping Long, Decimal128, ObjectId and Date typed.
-  const parse = (text) => EJSON.parse(text, { relaxed: true });
-  const clone = (v) => (v === undefined ? undefined : parse(EJSON.stringify(v, { relaxed: false })));
+  const parse = codec.parseRelaxed;
+  const stringify = codec.stringifyCanonical;
+  const clone = (v) => (v === undefined ? undefined : parse(stringify(v)));
   const callHost = (kind, payload) => {
-    const out = host.sync.applySync(undefined, [kind, EJSON.stringify(payload, { relaxed: false })], { arguments: { copy: true }, result: { copy: true } });
+    const out = host.sync.applySync(undefined, [kind, stringify(payload)], { arguments: { copy: true }, result: { copy: true } });
     const parsed = parse(out);
     if (parsed && parsed.__error) throw new Error(parsed.__error);
     return parsed.value;
   };
   const callHostAsync = async (kind, payload) => {
-    const out = await host.async.apply(undefined, [kind, EJSON.stringify(payload, { relaxed: false })], {
+    const out = await host.async.apply(undefined, [kind, stringify(payload)], {
       arguments: { copy: true },
       result: { promise: true, copy: true },
     });
@@ -169,12 +173,15 @@ export const ISOLATE_SETUP = String.raw`
   }
 
   function makeContext(desc, depth) {
+    // user, request and environment are copied when first read: most functions never read them,
+    // and the copies keep a function from changing what the host is told about its caller.
+    let user, request, environment;
     return Object.freeze({
-      user: desc.user ? clone(desc.user) : systemUser,
+      get user() { return (user ??= desc.user ? clone(desc.user) : systemUser); },
       runningAsSystem: () => desc.system,
       values: Object.freeze({ get: (name) => clone(app.values[name]) }),
-      environment: Object.freeze({ tag: app.environment, values: clone(app.environmentValues) }),
-      request: desc.request ? clone(desc.request) : undefined,
+      get environment() { return (environment ??= Object.freeze({ tag: app.environment, values: clone(app.environmentValues) })); },
+      get request() { return desc.request ? (request ??= clone(desc.request)) : undefined; },
       services: Object.freeze({
         // Unknown services are undefined, as on the platform.
         get: (name) => (app.dataSources.includes(name) ? mongoClient(name, desc) : undefined),
@@ -191,7 +198,7 @@ export const ISOLATE_SETUP = String.raw`
           if (f.runAs === 'own') {
             // The callee runs as the user its config names (run_as_user_id or a script): only the
             // host can look users up, so it answers who, for this function name only.
-            const argsEjson = EJSON.stringify(copied, { relaxed: false });
+            const argsEjson = stringify(copied);
             const chosen = await callHostAsync('runAs', { name, argsEjson, user: desc.user, system: desc.system, request: desc.request });
             nested = { user: chosen.user, system: chosen.system === true, request: desc.request };
           } else {
@@ -237,7 +244,7 @@ export const ISOLATE_SETUP = String.raw`
     const desc = parse(descEjson);
     const { response, state } = makeResponse();
     const result = await invoke(name, [payload, response], desc, 0);
-    return EJSON.stringify({ hasResult: result !== undefined, result: result === undefined ? null : result, response: state }, { relaxed: false });
+    return stringify({ hasResult: result !== undefined, result: result === undefined ? null : result, response: state });
   };
 
   // runAs: 'system' | 'caller' | 'own' (a user the host resolves); internal: not callable by functions.
@@ -247,7 +254,7 @@ export const ISOLATE_SETUP = String.raw`
     const args = parse(argsEjson);
     const desc = parse(descEjson);
     const result = await invoke(name, args, desc, 0);
-    return result === undefined ? 'null' : EJSON.stringify(result, { relaxed: false });
+    return result === undefined ? 'null' : stringify(result);
   };
   globalThis.__lockdown = () => {
     delete globalThis.__run;

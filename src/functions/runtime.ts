@@ -15,6 +15,7 @@ import type { AppConfig } from '../app/model.js';
 import { BasteError } from '../errors.js';
 import { resolvedValues } from '../app/values.js';
 import { parseDocumentEjson } from '../util/ejson.js';
+import { hostEjson, makeEjsonCodec } from '../util/ejson-codec.js';
 import { configuredRunAs, runAsScriptName, type Execution } from './execution-user.js';
 import { hostCall } from './host-calls.js';
 import { ISOLATE_PRELUDE, ISOLATE_SETUP, factorySource } from './isolate-source.js';
@@ -143,10 +144,7 @@ export class FunctionRuntime {
 
   private async callIn(slot: Slot, invocation: FunctionInvocation, entry: 'run' | 'runHttp'): Promise<string> {
     const sandbox = await this.ready(slot);
-    const desc = EJSON.stringify(
-      { user: invocation.user, system: invocation.runAsSystem, request: invocation.request ?? null },
-      { relaxed: false },
-    );
+    const desc = hostEjson.stringifyCanonical({ user: invocation.user, system: invocation.runAsSystem, request: invocation.request ?? null });
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(executionError(`execution time limit exceeded (${this.options.timeoutMs} ms)`)), this.options.timeoutMs);
@@ -209,6 +207,9 @@ export class FunctionRuntime {
     await jail.set('__hostRandom', new ivm.Reference((n: number) => [...randomBytes(Math.min(Math.max(0, n | 0), 65536))]));
     await context.eval(ISOLATE_PRELUDE);
     await context.eval(`${bsonSource()}\n;globalThis.BSON = BSON; globalThis.EJSON = BSON.EJSON;`);
+    // The codec's own source, made with the isolate's bson; \`__name\` is what tsx's transform (tests)
+    // wraps named functions in, absent from the compiled build.
+    await context.eval(`globalThis.__ejsonCodec = (function () { const __name = (f) => f; return ${makeEjsonCodec.toString()}; })()(BSON);`);
     const log = this.options.logger;
     const host = {
       log: new ivm.Reference((level: string, fn: string, text: string) => {
@@ -282,7 +283,7 @@ export class FunctionRuntime {
       };
       if (!this.options.dataService) throw new Error('the data service is not available');
       const value = await this.options.dataService(p.service, p.op, p.args, { user: p.user, system: p.system === true, request: p.request ?? undefined });
-      return EJSON.stringify({ value: value === undefined ? null : value }, { relaxed: false });
+      return hostEjson.stringifyCanonical({ value: value === undefined ? null : value });
     } catch (err) {
       return EJSON.stringify({ __error: (err as Error).message }, { relaxed: false });
     }
