@@ -24,7 +24,7 @@ describe('CollectionAccess variables', () => {
     assert.equal(await access.roleFor(doc('u1')), prevRootMissing);
     assert.equal(await access.roleFor(doc('u1'), doc('u1')), null);
     const byThis = new CollectionAccess({ roles: [role({ applyWhen: { '%%this': 1 } })], filters: [] }, subject, {});
-    await assert.rejects(byThis.roleFor(doc('u1')), (err: unknown) => err instanceof ExpressionError && /'%%this'/.test(err.message));
+    await assert.rejects(async () => byThis.roleFor(doc('u1')), (err: unknown) => err instanceof ExpressionError && /'%%this'/.test(err.message));
   });
 
   it('chooses each document its own role: nothing carries over between documents', async () => {
@@ -47,7 +47,7 @@ describe('CollectionAccess variables', () => {
     assert.deepEqual(await access.readable(big, d), { _id: d._id, b: 5, c: 3 });
     // After field checks, a document-level rule naming %%this is still an unknown expansion.
     const odd = role({ read: { '%%this': 1 } });
-    await assert.rejects(access.readable(odd, d), /'%%this'/);
+    await assert.rejects(async () => access.readable(odd, d), /'%%this'/);
     // Writes: %%this is the new value, %%prev the old one, %%root / %%prevRoot the documents.
     const up = role({ additionalFields: { read: true, write: { '%%this': { $gt: '%%prev' }, '%%root.owner_id': '%%prevRoot.owner_id' } } });
     const before = doc('u1', { n: 1, m: 1 });

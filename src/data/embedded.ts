@@ -10,7 +10,7 @@ import { Query } from 'mingo';
 import { MingoError } from 'mingo/util';
 import { parseDocumentEjson } from '../util/ejson.js';
 import { QueryError, type Doc, type DocumentEngine, type Filter, type FindOptions, type WriteBatch } from './engine.js';
-import { fastProject, fastSort } from './fast-paths.js';
+import { fastMatcher, fastProject, fastSort } from './fast-paths.js';
 import { normalizeNumbers } from './values.js';
 
 const MINGO = { scriptEnabled: false, idKey: '_id' } as const;
@@ -199,7 +199,7 @@ export function embeddedEngine(storage: RowStorage): DocumentEngine {
     return known;
   };
 
-  // The stored text of every document object `find` handed out, for compare-and-swap writes.
+  // The stored text of the document objects `find` handed out for a write, for compare-and-swap.
   const readAs = new WeakMap<Doc, string>();
   const read = (text: string): Doc => {
     const doc = decodeDoc(text);
@@ -212,10 +212,12 @@ export function embeddedEngine(storage: RowStorage): DocumentEngine {
       const criteria = normalizeNumbers(filter) as Filter;
       let docs: Doc[];
       try {
-        const query = new Query(criteria as never, MINGO);
+        const matches = fastMatcher(criteria);
+        const query = matches ? undefined : new Query(criteria as never, MINGO);
         const lookups = plan(criteria, (await indexed()).get(ns) ?? NONE);
         const rows = await storage.rows(ns, lookups && candidates(lookups));
-        docs = query.find(rows.map((text) => read(text))).all() as Doc[];
+        const all = rows.map(opts.forWrite ? read : decodeDoc);
+        docs = matches ? all.filter(matches) : (query!.find(all).all() as Doc[]);
         if (opts.sort && Object.keys(opts.sort).length) {
           docs = fastSort(docs, opts.sort) ?? (new Query({}, MINGO).find(docs).sort(opts.sort as never).all() as Doc[]);
         }
@@ -242,8 +244,10 @@ export function embeddedEngine(storage: RowStorage): DocumentEngine {
       const expected: ExpectedRow[] = [];
       for (const doc of batch.expected ?? []) {
         const text = readAs.get(doc);
-        // Only documents this engine handed out can be checked; the service passes exactly those.
-        if (text !== undefined) expected.push({ id: idKey(doc._id), text });
+        // Only documents this engine handed out for a write can be checked: anything else is a bug
+        // that would silently turn compare-and-swap off.
+        if (text === undefined) return Promise.reject(new Error(`internal: a write on ${ns} expects a document not read with forWrite`));
+        expected.push({ id: idKey(doc._id), text });
       }
       return storage.write(ns, batch, indexEntries, expected);
     },

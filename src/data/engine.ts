@@ -15,6 +15,11 @@ export interface FindOptions {
   readonly limit?: number;
   /** A MongoDB projection of what is returned. */
   readonly projection?: Record<string, unknown>;
+  /**
+   * The documents may come back as a write's `expected` (read-check-write): engines that check
+   * those by their stored text keep it only then.
+   */
+  readonly forWrite?: boolean;
 }
 
 export interface WriteBatch {

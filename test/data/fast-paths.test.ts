@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { EJSON, Long, ObjectId } from 'bson';
 import { Query } from 'mingo';
-import { fastProject, fastSort } from '../../src/data/fast-paths.js';
+import { fastMatcher, fastProject, fastSort } from '../../src/data/fast-paths.js';
 
 const MINGO = { scriptEnabled: false, idKey: '_id' } as const;
 const text = (docs: unknown) => EJSON.stringify(docs, { relaxed: false });
@@ -83,5 +83,47 @@ describe('fastProject', () => {
     assert.equal(fastProject(docs, { s: 1, n: 0 }), undefined, 'mixed inclusion and exclusion');
     assert.equal(fastProject(docs, { s: { $slice: 1 } }), undefined, 'operators');
     assert.equal(fastProject(docs, { s: 'x' }), undefined, 'strings');
+  });
+});
+
+describe('fastMatcher', () => {
+  const a = oid(1);
+  const b = oid(2);
+  const pool: Record<string, unknown>[] = [
+    { _id: 1, owner: 'u1', done: true, ref: a },
+    { _id: 2, owner: 'u2', done: false, ref: b },
+    { _id: 3, owner: ['u1', 'u3'], done: [false, true], ref: [b, a] },
+    { _id: 4, owner: { id: 'u1' }, done: 1, ref: a.toHexString() },
+    { _id: 5, owner: null, done: 'true', ref: null },
+    { _id: 6 },
+    { _id: 7, owner: 'U1', done: new Date(1), ref: [[a]] },
+    { _id: 8, owner: ['u1'], done: [true], ref: [a.toHexString()] },
+  ];
+  const filters: Record<string, unknown>[] = [
+    {},
+    { owner: 'u1' },
+    { owner: 'u3' },
+    { done: true },
+    { done: false },
+    { ref: a },
+    { ref: oid(2) },
+    { owner: 'u1', done: true },
+    { $and: [{ owner: 'u1' }, { ref: a }] },
+    { $and: [{ owner: 'u1' }, { $and: [{ done: true }] }], ref: a },
+    { owner: '' },
+  ];
+  for (const filter of filters) {
+    it(`matches like mingo: ${text(filter)}`, () => {
+      const matches = fastMatcher(filter);
+      assert.ok(matches, 'the fast path takes this shape');
+      const expected = new Query(filter as never, MINGO).find(pool).all().map((d) => (d as { _id: unknown })._id);
+      assert.deepEqual(pool.filter(matches).map((d) => d._id), expected);
+    });
+  }
+
+  it('leaves other shapes to mingo', () => {
+    for (const filter of [{ n: 1 }, { 'a.b': 'x' }, { a: null }, { a: { $eq: 'x' } }, { $or: [{ a: 'x' }] }, { a: /x/ }, { $and: [] }, { $and: [{ n: 1 }] }, { d: new Date(1) }, { a: ['x'] }]) {
+      assert.equal(fastMatcher(filter as never), undefined, text(filter));
+    }
   });
 });

@@ -146,19 +146,30 @@ export class CollectionAccess {
   }
 
   /** The first role whose `apply_when` holds for the document, or null (no access to it). */
-  async roleFor(root: Doc, prevRoot?: Doc): Promise<RoleConfig | null> {
-    for (const role of this.rules?.roles ?? []) {
-      const applies = this.checkDoc(role.applyWhen, root, prevRoot);
-      if (applies === true || (applies !== false && (await applies))) return role;
+  /*
+   * roleFor and readable answer at once when the checks they need compiled (no `%function`): a
+   * find of 20 documents would otherwise wait on 40 promises that are already settled.
+   */
+
+  roleFor(root: Doc, prevRoot?: Doc, from = 0): RoleConfig | null | Promise<RoleConfig | null> {
+    const roles = this.rules?.roles ?? [];
+    for (let i = from; i < roles.length; i++) {
+      const applies = this.checkDoc(roles[i]!.applyWhen, root, prevRoot);
+      if (applies === true) return roles[i]!;
+      if (applies !== false) return applies.then((ok) => (ok ? roles[i]! : this.roleFor(root, prevRoot, i + 1)));
     }
     return null;
   }
 
   /** The document as the role may read it: all of it, some fields, or nothing (null). */
-  async readable(role: RoleConfig, doc: Doc): Promise<Doc | null> {
+  readable(role: RoleConfig, doc: Doc): Doc | null | Promise<Doc | null> {
     // Reading leaves the document as it is: `%%prevRoot` / `%%prev` (of write rules) equal the current values.
     const read = this.checkDoc(role.read, doc, doc);
-    if (read === true || (read !== false && (await read))) return doc;
+    return read === true ? doc : this.readableUnlessRead(role, doc, read);
+  }
+
+  private async readableUnlessRead(role: RoleConfig, doc: Doc, read: Verdict): Promise<Doc | null> {
+    if (await read) return doc;
     const write = this.checkDoc(role.write, doc, doc);
     if (write === true || (write !== false && (await write))) return doc;
     const out = await this.readableFields(role.fields, role.additionalFields, withoutId(doc), doc, doc);

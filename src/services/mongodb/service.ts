@@ -305,17 +305,20 @@ export class MongoService {
    * engine only for the system user: for others it counts documents after roles, so callers stop
    * iterating instead.
    */
-  private async *visible(ctx: Ctx, query: Args, opts: { sort?: unknown; limit?: number } = {}): AsyncGenerator<Visible> {
+  private async *visible(ctx: Ctx, query: Args, opts: { sort?: unknown; limit?: number; forWrite?: boolean } = {}): AsyncGenerator<Visible> {
     const filter = await this.pushdown(ctx, query);
     const sort = specOf(opts.sort);
+    const forWrite = opts.forWrite === true;
     if (ctx.caller.system) {
-      for await (const doc of ctx.engine.find(ctx.ns, filter, { sort, limit: opts.limit })) yield { doc, view: doc, role: null };
+      for await (const doc of ctx.engine.find(ctx.ns, filter, { sort, limit: opts.limit, forWrite })) yield { doc, view: doc, role: null };
       return;
     }
-    for await (const doc of ctx.engine.find(ctx.ns, filter, { sort })) {
-      const role = await ctx.access.roleFor(doc);
+    for await (const doc of ctx.engine.find(ctx.ns, filter, { sort, forWrite })) {
+      const chosen = ctx.access.roleFor(doc);
+      const role = chosen instanceof Promise ? await chosen : chosen;
       if (!role) continue;
-      const view = await ctx.access.readable(role, doc);
+      const readable = ctx.access.readable(role, doc);
+      const view = readable instanceof Promise ? await readable : readable;
       yield { doc, view: view ?? {}, role };
     }
   }
@@ -414,7 +417,7 @@ export class MongoService {
     refuseScripts(arrayFilters);
     const server = ctx.caller.system ? ctx.engine.server : undefined;
     if (server) return server.update(ctx.ns, await this.pushdown(ctx, query), asModifier(update), { many, upsert: args.upsert === true, arrayFilters });
-    const matches = this.visible(ctx, query, { limit: many ? undefined : 1 });
+    const matches = this.visible(ctx, query, { limit: many ? undefined : 1, forWrite: true });
     const targets = many ? await collect(matches) : [await first(matches)].filter((t): t is Visible => t !== undefined);
     const changes: Doc[] = [];
     const before: Doc[] = [];
@@ -443,7 +446,7 @@ export class MongoService {
   private async delete(ctx: Ctx, query: Args, many: boolean): Promise<number> {
     const server = ctx.caller.system ? ctx.engine.server : undefined;
     if (server) return server.delete(ctx.ns, await this.pushdown(ctx, query), many);
-    const matches = this.visible(ctx, query, { limit: many ? undefined : 1 });
+    const matches = this.visible(ctx, query, { limit: many ? undefined : 1, forWrite: true });
     const targets = many ? await collect(matches) : [await first(matches)].filter((t): t is Visible => t !== undefined);
     for (const { doc, role } of targets) {
       if (role && !(await ctx.access.canDelete(role, doc))) throw denied('delete');
@@ -467,7 +470,7 @@ export class MongoService {
         returnNewDocument: args.returnNewDocument === true,
       });
     }
-    const target = await first(this.visible(ctx, filter, { sort: args.sort, limit: 1 }));
+    const target = await first(this.visible(ctx, filter, { sort: args.sort, limit: 1, forWrite: true }));
     const shown = async (doc: Doc, role: Visible['role']) => {
       const view = role ? await ctx.access.readable(role, doc) : doc;
       return view ? ((await this.project(ctx, [view], projection))[0] ?? null) : null;
