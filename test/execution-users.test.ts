@@ -60,6 +60,21 @@ const REPORT_HTTP = `exports = async function(payload, response) {
 };`;
 const reportHttp = (name: string, extra: Partial<FunctionConfig>) => fn(name, REPORT_HTTP.replace('%NAME%', name), { private: true, ...extra });
 
+/** A run-as-Alice callee: its reads, context.user and context.request. */
+const ALICE_READS = `exports = async function() {
+  const notes = await ${db}.collection("notes").find({}).toArray();
+  return { user: context.user.id, ip: context.request.remoteIPAddress, type: context.request.requestHeaders["content-type"], titles: notes.map((n) => n.title).sort() };
+};`;
+/** Reads before, after and alongside nested run-as-Alice calls: each read must stay the caller's. */
+const AROUND_ALICE = `exports = async function() {
+  const titles = async () => (await ${db}.collection("notes").find({}).toArray()).map((n) => n.title).sort();
+  const before = await titles();
+  const inner = await context.functions.execute("aliceReads");
+  const after = await titles();
+  const parallel = await Promise.all([titles(), context.functions.execute("aliceReads").then((r) => r.titles), titles()]);
+  return { user: context.user.id, ip: context.request.remoteIPAddress, before, inner, after, parallel, whoAfter: await context.functions.execute("who") };
+};`;
+
 const FUNCTIONS = new Map([
   fn('seed', `exports = async function(notes) { await ${db}.collection("notes").insertMany(notes); return true; };`, { runAsSystem: true }),
   fn('ranCount', `exports = function(name) { return ${db}.collection("log").count({ ran: name }); };`, { runAsSystem: true }),
@@ -86,6 +101,9 @@ const FUNCTIONS = new Map([
   reportHttp('aliceHttp', { runAsUserId: ALICE }),
   reportHttp('scriptedHttp', { runAsUserIdScriptSource: 'function(payload) { return payload.query.who; }' }),
   reportHttp('whoHttp', {}),
+  fn('aliceReads', ALICE_READS, { runAsUserId: ALICE }),
+  fn('bobAroundAlice', AROUND_ALICE, { runAsUserId: BOB }),
+  fn('callerAroundAlice', AROUND_ALICE),
 ]);
 
 const endpoint = endpointConfig;
@@ -340,5 +358,32 @@ describe('execution users and create_user_on_auth', () => {
     assert.equal(created.body.user, (await store.findIdentityOwner('custom-token', 'hook-sub'))?.userId);
     const reused = await hook('authedOnly', { jwtTokenString: await jwtFor('hook-sub') });
     assert.deepEqual([reused.status, reused.body.user], [200, created.body.user]);
+  });
+
+  it("a nested run-as-user callee's data-service calls are its user's; the caller's before, after and alongside stay the caller's", async () => {
+    const aliceSees = { user: ALICE, ip: '127.0.0.1', type: ['application/json'], titles: ['a1', 'a2'] };
+    const bob = await call('bobAroundAlice');
+    assert.equal(bob.status, 200);
+    assert.deepEqual(bob.body, {
+      user: BOB,
+      ip: '127.0.0.1',
+      before: ['b1'],
+      inner: aliceSees,
+      after: ['b1'],
+      parallel: [['b1'], ['a1', 'a2'], ['b1']],
+      whoAfter: { user: BOB, system: false },
+    });
+    // The client's own user (no notes of its own) around the same callee.
+    const caller = await call('callerAroundAlice');
+    assert.equal(caller.status, 200);
+    assert.deepEqual(caller.body, {
+      user: anonId,
+      ip: '127.0.0.1',
+      before: [],
+      inner: aliceSees,
+      after: [],
+      parallel: [[], ['a1', 'a2'], []],
+      whoAfter: { user: anonId, system: false },
+    });
   });
 });

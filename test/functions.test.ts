@@ -7,6 +7,8 @@ import { Decimal128, Long, ObjectId } from 'bson';
 import { AnonymousCredential, FunctionCredential, type StitchAppClient } from 'mongodb-stitch-server-sdk';
 import * as Realm from 'realm-web';
 import type { AppConfig } from '../src/app/model.js';
+import pino from 'pino';
+import { FunctionRuntime, type CallRequest, type CallUser } from '../src/functions/runtime.js';
 import { appConfig, appFunction, provider, startServer, type TestServer } from './helpers/server.js';
 import { stitchClientFor } from './helpers/stitch.js';
 
@@ -375,5 +377,148 @@ describe('custom-function login', () => {
     const config = testApp();
     const broken = { ...config, providers: new Map([['custom-function', provider('custom-function', { authFunctionName: 'missing' })]]) };
     await assert.rejects(startServer(broken), /authFunctionName/);
+  });
+});
+
+// The runtime alone: who a call runs for stays on the host, as an execution that host calls name
+// by id, registered for the call's lifetime only.
+describe('executions held on the host', () => {
+  const person = (id: string): CallUser => ({ id, type: 'normal', data: { name: id }, custom_data: { tier: id }, identities: [{ id: `${id}-identity`, provider_type: 'anon-user' }] });
+  const CALLER = person('caller');
+  const OWN = person('own');
+  const REQUEST: CallRequest = { remoteIPAddress: '10.0.0.7', requestHeaders: { 'x-test': ['probe'] }, httpMethod: 'POST' };
+  const coll = 'context.services.get("mongodb-atlas").db("d").collection("c")';
+  /** What the data service saw: the user id it was asked for, and the in-flight executions then. */
+  const seen: { op: string; user: string | null; system: boolean; ip: string | undefined; inFlight: number }[] = [];
+  const runAsAsked: { name: string; user: string | null; system: boolean; ip: string | undefined }[] = [];
+  const logged: string[] = [];
+  let rt: FunctionRuntime;
+
+  const functions = new Map([
+    fn('who', 'exports = function() { return { user: context.user.id, tier: context.user.custom_data.tier, ip: context.request && context.request.remoteIPAddress, ua: context.request && context.request.requestHeaders["x-test"], system: context.runningAsSystem() }; };'),
+    fn('systemWho', 'exports = function() { return context.functions.execute("who"); };', { runAsSystem: true }),
+    fn('read', `exports = async function() { return (await ${coll}.find({}).toArray())[0].user; };`),
+    fn('asOwn', `exports = async function() {
+      return { read: await context.functions.execute("read"), who: await context.functions.execute("who"), system: await context.functions.execute("systemWho") };
+    };`, { runAsUserId: 'own' }),
+    fn('outer', `exports = async function() {
+      const read = () => context.functions.execute("read");
+      const before = await read();
+      const nested = await context.functions.execute("asOwn");
+      const after = await read();
+      const parallel = await Promise.all([read(), context.functions.execute("asOwn").then((r) => r.read), read()]);
+      return { before, nested, after, parallel, me: await context.functions.execute("who"), system: await context.functions.execute("systemWho") };
+    };`),
+    fn('boom', `exports = async function() { await ${coll}.findOne({}); throw new Error("boom"); };`),
+    fn('ownBoom', 'exports = async function() { await context.functions.execute("read"); throw new Error("own boom"); };', { runAsUserId: 'own' }),
+    fn('callsOwnBoom', 'exports = function() { return context.functions.execute("ownBoom"); };'),
+    fn('loop', 'exports = function() { while (true) {} };'),
+    fn('ownLoop', 'exports = async function() { await context.functions.execute("read"); while (true) {} };', { runAsUserId: 'own' }),
+    fn('callsOwnLoop', 'exports = function() { return context.functions.execute("ownLoop"); };'),
+    // Host calls that outlive their call: the first is served, what follows names an ended execution.
+    fn('late', `exports = function() {
+      ${coll}.findOne({ slow: true }).then(() => ${coll}.find({}).toArray())
+        .then(() => console.log("late: served"), (e) => console.log("late: " + e.message));
+      return "returned";
+    };`),
+    fn('lateRunAs', `exports = function() {
+      context.functions.execute("asOwnSlow").then(() => console.log("lateRunAs: ran"), (e) => console.log("lateRunAs: " + e.message));
+      return "returned";
+    };`),
+    fn('asOwnSlow', 'exports = function() { return "ran"; };', { runAsUserId: 'own' }),
+  ]);
+  const app: AppConfig = {
+    ...appConfig([provider('anon-user')], 'exec-app-abcde'),
+    functions,
+    dataSources: new Map([['mongodb-atlas', { name: 'mongodb-atlas', type: 'mongodb-atlas', collections: new Map() }]]),
+  };
+  const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  const call = (name: string, user: CallUser | null = CALLER, runAsSystem = false) =>
+    rt.call({ name, argsEjson: '[]', user, runAsSystem, request: REQUEST }).then((text) => JSON.parse(text) as any);
+  const until = async (what: () => boolean) => {
+    for (let i = 0; i < 100 && !what(); i++) await delay(10);
+    assert.ok(what());
+  };
+
+  before(async () => {
+    rt = new FunctionRuntime(app, {
+      timeoutMs: 300,
+      memoryMb: 64,
+      isolates: 1,
+      logger: pino({ level: 'info' }, { write: (line: string) => void logged.push(JSON.parse(line).msg) }),
+      dataService: async (_service, op, args, caller) => {
+        seen.push({ op, user: caller.user?.id ?? null, system: caller.system, ip: caller.request?.remoteIPAddress, inFlight: rt.inFlightExecutions });
+        if ((args.query as { slow?: boolean } | undefined)?.slow) await delay(50);
+        return op === 'find' ? [{ user: caller.user?.id ?? null }] : null;
+      },
+      executionUser: async (name, _argsEjson, current, request) => {
+        runAsAsked.push({ name, user: current.user?.id ?? null, system: current.system, ip: request?.remoteIPAddress });
+        if (name === 'asOwnSlow') await delay(50);
+        return { user: OWN, system: false };
+      },
+    });
+    await rt.warm();
+  });
+  after(() => rt.close());
+
+  it('context.user and context.request: the caller at the top, in caller and system callees; a run-as callee sees its own user', async () => {
+    const r = await call('outer');
+    const caller = { user: 'caller', tier: 'caller', ip: '10.0.0.7', ua: ['probe'] };
+    const own = { user: 'own', tier: 'own', ip: '10.0.0.7', ua: ['probe'] };
+    assert.deepEqual(r.me, { ...caller, system: false });
+    assert.deepEqual(r.system, { ...caller, system: true });
+    assert.deepEqual(r.nested.who, { ...own, system: false });
+    assert.deepEqual(r.nested.system, { ...own, system: true });
+    // No user (a system call with nobody behind it): the system user, and no request fields leak in.
+    const anonymous = await rt.call({ name: 'who', argsEjson: '[]', user: null, runAsSystem: true });
+    assert.deepEqual(JSON.parse(anonymous), { user: '', tier: null, ip: null, ua: null, system: true });
+    assert.equal(rt.inFlightExecutions, 0);
+  });
+
+  it("data-service calls of a nested run-as callee are its user's; the caller's before, after and alongside stay the caller's", async () => {
+    seen.length = 0;
+    runAsAsked.length = 0;
+    const r = await call('outer');
+    assert.deepEqual([r.before, r.nested.read, r.after, r.parallel], ['caller', 'own', 'caller', ['caller', 'own', 'caller']]);
+    assert.ok(seen.every((s) => s.op === 'find' && !s.system && s.ip === '10.0.0.7'), JSON.stringify(seen));
+    // The callee's reads happen while its execution is registered next to the caller's.
+    assert.deepEqual(seen.map((s) => [s.user, s.inFlight]).slice(0, 3), [['caller', 1], ['own', 2], ['caller', 2]]);
+    // The host resolved the run-as user for the caller it holds, with the call's request.
+    assert.deepEqual(runAsAsked[0], { name: 'asOwn', user: 'caller', system: false, ip: '10.0.0.7' });
+    assert.equal(rt.inFlightExecutions, 0);
+  });
+
+  it('frees every execution after a successful, a failing and a timed-out call, nested run-as ones included', async () => {
+    assert.equal((await call('read')), 'caller');
+    assert.equal(rt.inFlightExecutions, 0);
+    await assert.rejects(call('boom'), /boom/);
+    assert.equal(rt.inFlightExecutions, 0);
+    await assert.rejects(call('callsOwnBoom'), /own boom/);
+    assert.equal(rt.inFlightExecutions, 0);
+    await assert.rejects(call('loop'), /time limit/);
+    assert.equal(rt.inFlightExecutions, 0);
+    seen.length = 0;
+    await assert.rejects(call('callsOwnLoop'), /time limit/);
+    assert.deepEqual(seen.map((s) => [s.user, s.inFlight]), [['own', 2]]);
+    assert.equal(rt.inFlightExecutions, 0);
+    // Concurrent calls each hold their own execution, and all go.
+    const many = await Promise.allSettled(['outer', 'read', 'boom', 'callsOwnBoom', 'outer'].map((name) => call(name)));
+    assert.deepEqual(many.map((m) => m.status), ['fulfilled', 'fulfilled', 'rejected', 'rejected', 'fulfilled']);
+    assert.equal(rt.inFlightExecutions, 0);
+    assert.equal(await call('read'), 'caller', 'the isolate is rebuilt after the timeouts');
+  });
+
+  it('a host call naming an execution that has ended fails clearly and runs as nobody', async () => {
+    seen.length = 0;
+    logged.length = 0;
+    assert.equal(await call('late'), 'returned');
+    await until(() => logged.some((l) => l.startsWith('late: ')));
+    assert.match(logged.find((l) => l.startsWith('late: '))!, /^late: no execution \d+ in flight: the calling function has already ended$/);
+    assert.deepEqual(seen.map((s) => [s.op, s.user]), [['findOne', 'caller']], 'the second call never reached the data service');
+
+    assert.equal(await call('lateRunAs'), 'returned');
+    await until(() => logged.some((l) => l.startsWith('lateRunAs: ')));
+    assert.equal(logged.find((l) => l.startsWith('lateRunAs: ')), 'lateRunAs: the calling function has already ended');
+    assert.equal(rt.inFlightExecutions, 0, 'nothing registered under the ended call');
   });
 });

@@ -1,8 +1,9 @@
 // Code that runs INSIDE the sandbox isolate, kept as text. It is evaluated once per isolate, after
 // the BSON bundle, with the host bridges bound as `__host`. It defines `__define(name, factory)`
-// and `__run(name, argsEjson, descJson)`, then freezes every intrinsic so no call can leave state
-// behind for the next one: each call gets a fresh instance of the function's module scope and its
-// own `context`, `console` and `utils`.
+// and `__run(name, argsEjson, execution, system, userEjson, requestEjson)`, then freezes every
+// intrinsic so no call can leave state behind for the next one: each call gets a fresh instance of
+// the function's module scope and its own `context`, `console` and `utils`. A call's user and
+// request stay on the host: host calls name them by the `execution` id the host registered.
 
 /**
  * What the BSON bundle expects of a browser and V8 alone lacks: base64, UTF-8 and random bytes
@@ -137,11 +138,12 @@ export const ISOLATE_SETUP = String.raw`
   ));
 
   // The MongoDB client functions get from context.services.get(): the driver's API for the
-  // operations the data service serves, each a host call carrying who is asking.
+  // operations the data service serves, each a host call naming who is asking (the host holds the
+  // execution's user and request; system is ours to say, for callees that run as system).
   function mongoClient(service, desc) {
     const collection = (database, collection) => {
       const call = (op, args) =>
-        callHostAsync('mongo', { service, op, args: Object.assign({ database, collection }, args), user: desc.user, system: desc.system, request: desc.request });
+        callHostAsync('mongo', { service, op, args: Object.assign({ database, collection }, args), execution: desc.execution, system: desc.system });
       const cursor = (op, args) => {
         const state = Object.assign({}, args);
         const c = {
@@ -172,16 +174,17 @@ export const ISOLATE_SETUP = String.raw`
     return Object.freeze({ db: (database) => Object.freeze({ collection: (name) => collection(database, name) }) });
   }
 
+  // desc: { execution (the host's id for who runs), system, userEjson, requestEjson (null: none) }.
   function makeContext(desc, depth) {
-    // user, request and environment are copied when first read: most functions never read them,
-    // and the copies keep a function from changing what the host is told about its caller.
+    // user, request and environment are made when first read: most functions never read them.
+    // They are the function's own copies; the host keeps what it knows of the caller.
     let user, request, environment;
     return Object.freeze({
-      get user() { return (user ??= desc.user ? clone(desc.user) : systemUser); },
+      get user() { return (user ??= desc.userEjson === null ? systemUser : parse(desc.userEjson)); },
       runningAsSystem: () => desc.system,
       values: Object.freeze({ get: (name) => clone(app.values[name]) }),
       get environment() { return (environment ??= Object.freeze({ tag: app.environment, values: clone(app.environmentValues) })); },
-      get request() { return desc.request ? (request ??= clone(desc.request)) : undefined; },
+      get request() { return desc.requestEjson === null ? undefined : (request ??= parse(desc.requestEjson)); },
       services: Object.freeze({
         // Unknown services are undefined, as on the platform.
         get: (name) => (app.dataSources.includes(name) ? mongoClient(name, desc) : undefined),
@@ -197,13 +200,14 @@ export const ISOLATE_SETUP = String.raw`
           let nested;
           if (f.runAs === 'own') {
             // The callee runs as the user its config names (run_as_user_id or a script): only the
-            // host can look users up, so it answers who, for this function name only.
+            // host can look users up, so it answers who, for this function name only, as a new
+            // execution of its own.
             const argsEjson = stringify(copied);
-            const chosen = await callHostAsync('runAs', { name, argsEjson, user: desc.user, system: desc.system, request: desc.request });
-            nested = { user: chosen.user, system: chosen.system === true, request: desc.request };
+            const chosen = await callHostAsync('runAs', { name, argsEjson, execution: desc.execution, system: desc.system });
+            nested = { execution: chosen.execution, system: chosen.system === true, userEjson: chosen.userEjson, requestEjson: desc.requestEjson };
           } else {
             // The callee keeps the caller's user, unless it is configured to run as the system user.
-            nested = { user: desc.user, system: desc.system || f.runAs === 'system', request: desc.request };
+            nested = { execution: desc.execution, system: desc.system || f.runAs === 'system', userEjson: desc.userEjson, requestEjson: desc.requestEjson };
           }
           return invoke(name, copied, nested, depth + 1);
         },
@@ -239,9 +243,9 @@ export const ISOLATE_SETUP = String.raw`
     return { response, state };
   }
 
-  globalThis.__runHttp = async (name, payloadEjson, descEjson) => {
+  globalThis.__runHttp = async (name, payloadEjson, execution, system, userEjson, requestEjson) => {
     const payload = parse(payloadEjson);
-    const desc = parse(descEjson);
+    const desc = { execution, system: system === true, userEjson, requestEjson };
     const { response, state } = makeResponse();
     const result = await invoke(name, [payload, response], desc, 0);
     return stringify({ hasResult: result !== undefined, result: result === undefined ? null : result, response: state });
@@ -250,9 +254,9 @@ export const ISOLATE_SETUP = String.raw`
   // runAs: 'system' | 'caller' | 'own' (a user the host resolves); internal: not callable by functions.
   globalThis.__define = (name, factory, runAs, internal) => { factories.set(name, { factory, runAs, internal }); };
   globalThis.__defineBroken = (name, message, runAs, internal) => { factories.set(name, { syntaxError: message, runAs, internal }); };
-  globalThis.__run = async (name, argsEjson, descEjson) => {
+  globalThis.__run = async (name, argsEjson, execution, system, userEjson, requestEjson) => {
     const args = parse(argsEjson);
-    const desc = parse(descEjson);
+    const desc = { execution, system: system === true, userEjson, requestEjson };
     const result = await invoke(name, args, desc, 0);
     return result === undefined ? 'null' : stringify(result);
   };

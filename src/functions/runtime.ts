@@ -2,7 +2,11 @@
 // realm holding every function's compiled factory, and a hard wall-clock limit per call. A call
 // that runs away (loop, allocation) fails alone with FunctionExecutionError; the isolate it broke
 // is thrown away and rebuilt on the next call. The isolate sees only what crosses the bridges
-// below: EJSON text, the app's values, and host calls for logging, crypto and HTTP.
+// below: EJSON text, the app's values, and host calls for logging, crypto, HTTP, data and run-as
+// users. Who a call runs for (user, request) stays on the host as an "execution" while the call is
+// in flight: data-service and run-as host calls name it by id rather than carry the user and
+// request, which cost a stringify and a parse per data-service call. The isolate gets their EJSON
+// text once per call, parsed only if the function reads context.user or context.request.
 
 import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
@@ -74,7 +78,21 @@ const bsonSource = () => (bsonBundle ??= readFileSync(join(dirname(require.resol
 
 const executionError = (message: string) => new BasteError('FunctionExecutionError', message);
 
-type Entry = ivm.Reference<(name: string, args: string, desc: string) => Promise<string>>;
+/** `(name, argsEjson, execution, system, userEjson, requestEjson)`: null texts for no user, no request. */
+type Entry = ivm.Reference<
+  (name: string, args: string, execution: number, system: boolean, userEjson: string | null, requestEjson: string | null) => Promise<string>
+>;
+
+/** A call in flight, as the host keeps it for the isolate's host calls to name by id. */
+interface ExecutionRecord {
+  readonly user: CallUser | null;
+  readonly system: boolean;
+  readonly request: CallRequest | undefined;
+  /** The client-level execution this one belongs to (its own id for a client-level one). */
+  readonly root: number;
+  /** Executions nested run-as calls registered under this client-level one: freed with it. */
+  readonly children: number[];
+}
 
 interface Sandbox {
   readonly isolate: ivm.Isolate;
@@ -108,12 +126,19 @@ interface Slot {
 
 export class FunctionRuntime {
   private readonly slots: Slot[];
+  private readonly executions = new Map<number, ExecutionRecord>();
+  private nextExecution = 1;
 
   constructor(
     private readonly app: AppConfig,
     private readonly options: RuntimeOptions,
   ) {
     this.slots = Array.from({ length: Math.max(1, options.isolates ?? 2) }, () => ({ sandbox: null, inFlight: 0 }));
+  }
+
+  /** Executions registered for calls in flight (client-level and nested run-as): 0 when idle. */
+  get inFlightExecutions(): number {
+    return this.executions.size;
   }
 
   /** Builds every isolate now, so the first calls are not slowed and compile errors are logged at start. */
@@ -144,13 +169,17 @@ export class FunctionRuntime {
 
   private async callIn(slot: Slot, invocation: FunctionInvocation, entry: 'run' | 'runHttp'): Promise<string> {
     const sandbox = await this.ready(slot);
-    const desc = hostEjson.stringifyCanonical({ user: invocation.user, system: invocation.runAsSystem, request: invocation.request ?? null });
+    const { user, runAsSystem: system, request } = invocation;
+    // Text the isolate parses only when the function reads context.user / context.request.
+    const userEjson = user ? hostEjson.stringifyCanonical(user) : null;
+    const requestEjson = request ? hostEjson.stringifyCanonical(request) : null;
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(executionError(`execution time limit exceeded (${this.options.timeoutMs} ms)`)), this.options.timeoutMs);
     });
+    const id = this.register(user, system, request);
     try {
-      const result = sandbox[entry].apply(undefined, [invocation.name, invocation.argsEjson, desc], {
+      const result = sandbox[entry].apply(undefined, [invocation.name, invocation.argsEjson, id, system, userEjson, requestEjson], {
         arguments: { copy: true },
         result: { promise: true, copy: true },
         timeout: this.options.timeoutMs,
@@ -160,7 +189,30 @@ export class FunctionRuntime {
       throw this.failure(err, slot, sandbox);
     } finally {
       clearTimeout(timer);
+      // Whatever the outcome, the call's executions go: host calls still pending from it then fail.
+      this.release(id);
     }
+  }
+
+  /** Registers an execution: a client-level one, or one nested under the client-level `root`. */
+  private register(user: CallUser | null, system: boolean, request: CallRequest | undefined, root?: number): number {
+    const id = this.nextExecution++;
+    this.executions.set(id, { user, system, request, root: root ?? id, children: [] });
+    if (root !== undefined) this.executions.get(root)!.children.push(id);
+    return id;
+  }
+
+  /** Frees a client-level execution and every execution nested under it. */
+  private release(id: number): void {
+    for (const child of this.executions.get(id)?.children ?? []) this.executions.delete(child);
+    this.executions.delete(id);
+  }
+
+  /** The execution a host call names; an unknown one fails the call rather than run as anybody. */
+  private execution(id: unknown): ExecutionRecord {
+    const found = typeof id === 'number' ? this.executions.get(id) : undefined;
+    if (!found) throw new Error(`no execution ${String(id).slice(0, 40)} in flight: the calling function has already ended`);
+    return found;
   }
 
   /** Turns what the isolate threw into a FunctionExecutionError, replacing a broken isolate. */
@@ -273,35 +325,34 @@ export class FunctionRuntime {
   /** `context.services.get(...).db(...).collection(...).<op>()` from inside a function. */
   private async mongoCall(payloadEjson: string): Promise<string> {
     try {
-      const p = parseDocumentEjson(payloadEjson) as {
-        service: string;
-        op: string;
-        args: Record<string, unknown>;
-        user: CallUser | null;
-        system: boolean;
-        request?: CallRequest;
-      };
+      // Who is asking is the host's record; `system` is the isolate's to say: it knows when a nested callee runs as system.
+      const p = parseDocumentEjson(payloadEjson) as { service: string; op: string; args: Record<string, unknown>; execution: number; system: boolean };
+      const caller = this.execution(p.execution);
       if (!this.options.dataService) throw new Error('the data service is not available');
-      const value = await this.options.dataService(p.service, p.op, p.args, { user: p.user, system: p.system === true, request: p.request ?? undefined });
+      const value = await this.options.dataService(p.service, p.op, p.args, { user: caller.user, system: p.system === true, request: caller.request });
       return hostEjson.stringifyCanonical({ value: value === undefined ? null : value });
     } catch (err) {
       return EJSON.stringify({ __error: (err as Error).message }, { relaxed: false });
     }
   }
 
-  /** `context.functions.execute` of a function with its own user: the host resolves that user. */
+  /**
+   * `context.functions.execute` of a function with its own user: the host resolves that user and
+   * registers it as an execution nested under the caller's client-level one.
+   */
   private async runAsCall(payloadEjson: string): Promise<string> {
     try {
-      const p = parseDocumentEjson(payloadEjson) as {
-        name: string;
-        argsEjson: string;
-        user: CallUser | null;
-        system: boolean;
-        request?: CallRequest | null;
-      };
+      const p = parseDocumentEjson(payloadEjson) as { name: string; argsEjson: string; execution: number; system: boolean };
+      const caller = this.execution(p.execution);
       if (!this.options.executionUser) throw new Error('configured execution users are not available');
-      const chosen = await this.options.executionUser(String(p.name), String(p.argsEjson), { user: p.user ?? null, system: p.system === true }, p.request ?? undefined);
-      return EJSON.stringify({ value: { user: chosen.user, system: chosen.system } }, { relaxed: false });
+      const chosen = await this.options.executionUser(String(p.name), String(p.argsEjson), { user: caller.user, system: p.system === true }, caller.request);
+      // The client-level call may have ended meanwhile (timed out, returned without awaiting):
+      // registering under it now would leak.
+      if (!this.executions.has(caller.root)) throw new Error('the calling function has already ended');
+      const id = this.register(chosen.user, chosen.system, caller.request, caller.root);
+      return hostEjson.stringifyCanonical({
+        value: { execution: id, system: chosen.system, userEjson: chosen.user ? hostEjson.stringifyCanonical(chosen.user) : null },
+      });
     } catch (err) {
       return EJSON.stringify({ __error: (err as Error).message }, { relaxed: false });
     }
