@@ -2,10 +2,10 @@
 // (exists, not private, `can_evaluate`) before the sandbox runs it as the caller, the system user
 // or the user its config names.
 
-import { EJSON } from 'bson';
 import type { AppConfig, FunctionConfig } from '../app/model.js';
 import { BasteError } from '../errors.js';
 import { resolvedValues } from '../app/values.js';
+import { hostEjson } from '../util/ejson-codec.js';
 import { ExpressionError, evaluate } from '../rules/expressions.js';
 import type { UserRecord } from '../store/store.js';
 import { mergedUserData } from '../users/users.js';
@@ -21,6 +21,10 @@ export function callUserOf(user: UserRecord, customData: Record<string, unknown>
     identities: user.identities.map((i) => ({ id: i.externalId, provider_type: i.providerType, provider_id: i.providerId })),
   };
 }
+
+/** No `can_evaluate`, or the empty expression (the default): every caller may run the function. */
+const alwaysHolds = (expr: unknown): boolean =>
+  expr === undefined || expr === null || (typeof expr === 'object' && !Array.isArray(expr) && Object.keys(expr).length === 0);
 
 export class Functions {
   private readonly values: Record<string, unknown>;
@@ -52,7 +56,7 @@ export class Functions {
   }): Promise<string> {
     const fn = this.find(input.name);
     if (fn.private) throw new BasteError('FunctionNotCallable', `function '${fn.name}' is private and cannot be called from a client`);
-    if (fn.canEvaluate !== undefined && fn.canEvaluate !== null && !(await this.canEvaluate(fn, input))) {
+    if (!alwaysHolds(fn.canEvaluate) && !(await this.canEvaluate(fn, input))) {
       throw new BasteError('FunctionNotCallable', `rule not matched for function '${fn.name}': the caller may not run it`);
     }
     // can_evaluate judged the caller; the function itself may run as someone else.
@@ -63,8 +67,8 @@ export class Functions {
   /** Runs a function as the system user (auth hooks, triggers, custom-function login); returns its decoded result. */
   async callAsSystem(name: string, args: unknown[], user: CallUser | null = null, request?: CallRequest): Promise<unknown> {
     const fn = this.find(name);
-    const text = await this.runtime.call({ name: fn.name, argsEjson: EJSON.stringify(args, { relaxed: false }), user, runAsSystem: true, request });
-    return EJSON.parse(text, { relaxed: true });
+    const text = await this.runtime.call({ name: fn.name, argsEjson: hostEjson.stringifyCanonical(args), user, runAsSystem: true, request });
+    return hostEjson.parseRelaxed(text);
   }
 
   private async canEvaluate(fn: FunctionConfig, input: { argsEjson: string; user: CallUser; request: CallRequest }): Promise<boolean> {
@@ -73,7 +77,7 @@ export class Functions {
         fn.canEvaluate,
         {
           user: input.user,
-          args: EJSON.parse(input.argsEjson, { relaxed: true }),
+          args: hostEjson.parseRelaxed(input.argsEjson),
           values: this.values,
           environment: { tag: this.app.environment, values: this.app.environmentValues },
           request: input.request,
