@@ -375,7 +375,9 @@ async function startBaste(label: string, storeArgs: string[], logLevel: 'warn' |
   tmpDirs.push(dir);
   const logFile = join(dir, 'server.log');
   const fd = openSync(logFile, 'a');
-  const nodeArgs = flags['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', PROF_DIR] : [];
+  // BENCH_NODE_ARGS: extra node flags for the server, for experiments (`--perf-basic-prof`, V8 heap flags).
+  const extra = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const nodeArgs = flags['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', PROF_DIR, ...extra] : extra;
   if (flags['cpu-prof']) mkdirSync(PROF_DIR, { recursive: true });
   const args = [
     ...nodeArgs,
