@@ -1,14 +1,7 @@
 // The loaded config is shared by every request; freezing it turns an accidental write into a
 // TypeError at the write instead of a heisenbug in an unrelated request.
 
-/** Freezes a JSON-shaped value and everything reachable from it. */
-export function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const v of Object.values(value)) deepFreeze(v);
-  }
-  return value;
-}
+export { deepFreeze } from '../util/deep-freeze.js';
 
 /** A Map whose mutators throw: Object.freeze alone leaves set/delete/clear working. */
 export class FrozenMap<K, V> extends Map<K, V> {

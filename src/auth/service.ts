@@ -10,6 +10,7 @@ import type { DeviceRecord, SessionOpening, Store, UserRecord } from '../store/s
 import type { Profile, Users } from '../users/users.js';
 import { isAnonymousOnly } from '../users/users.js';
 import type { Clock } from '../util/clock.js';
+import { deepFreeze } from '../util/deep-freeze.js';
 import { isObjectIdHex, newObjectIdHex } from '../util/ids.js';
 import type { AuthProvider, LoginContext, Verified, VerifiedIdentity } from './provider.js';
 import { anonymousProvider } from './providers/anon-user.js';
@@ -112,6 +113,8 @@ export interface UserHooks {
 }
 
 export class AuthService {
+  private readonly callUsers = new WeakMap<UserRecord, CallUser>();
+
   constructor(
     private readonly providers: ReadonlyMap<string, AuthProvider>,
     private readonly users: Users,
@@ -279,7 +282,14 @@ export class AuthService {
 
   /** As callUser, for a user record already read (with the caller's session). */
   async callUserFrom(user: UserRecord): Promise<CallUser> {
-    return callUserOf(user, (await this.hooks.customData?.(user.id)) ?? {});
+    if (this.hooks.customData) return callUserOf(user, (await this.hooks.customData(user.id)) ?? {});
+    // Without custom user data a CallUser depends on the record alone. A frozen record is one the
+    // store shares (SQLite's session cache) while nothing changed: its CallUser is made, and
+    // serialized for the sandbox, once rather than per call.
+    if (!Object.isFrozen(user)) return callUserOf(user);
+    let made = this.callUsers.get(user);
+    if (!made) this.callUsers.set(user, (made = deepFreeze(callUserOf(user))));
+    return made;
   }
 
   async profile(userId: string): Promise<Profile> {

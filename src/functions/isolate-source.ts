@@ -118,6 +118,14 @@ export const ISOLATE_SETUP = String.raw`
     return Object.freeze({ log: log('info'), info: log('info'), warn: log('warn'), error: log('error'), debug: log('debug') });
   };
 
+  // One frozen console per function name: it holds nothing of a call.
+  const consoles = new Map();
+  const consoleOf = (name) => {
+    let c = consoles.get(name);
+    if (!c) consoles.set(name, (c = makeConsole(name)));
+    return c;
+  };
+
   const utils = Object.freeze({
     crypto: Object.freeze({
       hash: (alg, input) => callHost('crypto.hash', { alg, input }),
@@ -219,7 +227,7 @@ export const ISOLATE_SETUP = String.raw`
     const f = factories.get(name);
     if (!f) throw new Error("function not found: '" + name + "'");
     if (f.syntaxError) throw new Error(f.syntaxError);
-    const entry = f.factory(makeContext(desc, depth), makeConsole(name), utils);
+    const entry = f.factory(makeContext(desc, depth), consoleOf(name), utils);
     if (typeof entry !== 'function') throw new Error("function '" + name + "' does not assign a function to exports");
     return entry(...args);
   }

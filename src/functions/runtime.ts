@@ -78,6 +78,14 @@ const bsonSource = () => (bsonBundle ??= readFileSync(join(dirname(require.resol
 
 const executionError = (message: string) => new BasteError('FunctionExecutionError', message);
 
+/** Users as EJSON text, by object: a caller's CallUser is made once per user record (AuthService.callUserFrom). */
+const userTexts = new WeakMap<CallUser, string>();
+function userText(user: CallUser): string {
+  let text = userTexts.get(user);
+  if (text === undefined) userTexts.set(user, (text = hostEjson.stringifyCanonical(user)));
+  return text;
+}
+
 /** `(name, argsEjson, execution, system, userEjson, requestEjson)`: null texts for no user, no request. */
 type Entry = ivm.Reference<
   (name: string, args: string, execution: number, system: boolean, userEjson: string | null, requestEjson: string | null) => Promise<string>
@@ -171,7 +179,7 @@ export class FunctionRuntime {
     const sandbox = await this.ready(slot);
     const { user, runAsSystem: system, request } = invocation;
     // Text the isolate parses only when the function reads context.user / context.request.
-    const userEjson = user ? hostEjson.stringifyCanonical(user) : null;
+    const userEjson = user ? userText(user) : null;
     const requestEjson = request ? hostEjson.stringifyCanonical(request) : null;
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {

@@ -10,6 +10,7 @@
 //   read before the rows that fill an entry, so an entry never claims a newer version than its rows.
 // No write bypasses SqliteStore.write: migrations run before the store (and its cache) exists.
 
+import { deepFreeze } from '../../util/deep-freeze.js';
 import type { ActiveSession, UserRecord } from '../store.js';
 
 export interface SessionWithUser {
@@ -58,11 +59,4 @@ export class SessionCache {
   get size(): number {
     return this.entries.size;
   }
-}
-
-/** Freezes records and their identities' JSON `data` (plain objects and arrays, no cycles). */
-function deepFreeze(value: unknown): void {
-  if (value === null || typeof value !== 'object' || Object.isFrozen(value)) return;
-  Object.freeze(value);
-  for (const v of Object.values(value)) deepFreeze(v);
 }
