@@ -4,27 +4,14 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import type { FunctionConfig, WebhookConfig } from '../src/app/model.js';
-import { appConfig, appFunction, autoConfirmUserpass, endpointConfig, provider, startServer, type TestServer, uniqueEmail } from './helpers/server.js';
+import type { FunctionConfig } from '../src/app/model.js';
+import { appConfig, appFunction, autoConfirmUserpass, endpointConfig, provider, webhookConfig, startServer, type TestServer, uniqueEmail } from './helpers/server.js';
 
 const fn = (name: string, source: string, extra: Partial<FunctionConfig> = {}) => appFunction(name, source, { private: true, ...extra });
 
 const endpoint = endpointConfig;
 
-const webhook = (name: string, source: string, extra: Partial<WebhookConfig> = {}): WebhookConfig => ({
-  service: 'http',
-  name,
-  source,
-  file: `services/http/incoming_webhooks/${name}/source.js`,
-  canEvaluate: {},
-  runAsSystem: false,
-  runAsAuthedUser: false,
-  respondResult: true,
-  fetchCustomUserData: false,
-  httpMethod: '*',
-  validationMethod: 'NO_VALIDATION',
-  ...extra,
-});
+const webhook = webhookConfig;
 
 const ECHO = `exports = function(payload, response) {
   return {

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { EJSON } from 'bson';
 import { SignJWT } from 'jose';
 import type { CollectionRules, DataSourceConfig, FunctionConfig, WebhookConfig } from '../src/app/model.js';
-import { appConfig, appFunction, endpointConfig, provider, role, startServer, type TestServer } from './helpers/server.js';
+import { appConfig, appFunction, endpointConfig, provider, role, webhookConfig, startServer, type TestServer } from './helpers/server.js';
 
 const APP_ID = 'runas-app-abcde';
 const JWT_KEY = 'execution-users-signing-key-0123456789abcdef';
@@ -108,20 +108,7 @@ const FUNCTIONS = new Map([
 
 const endpoint = endpointConfig;
 
-const webhook = (name: string, extra: Partial<WebhookConfig>): WebhookConfig => ({
-  service: 'http',
-  name,
-  source: REPORT_HTTP.replace('%NAME%', `hook-${name}`),
-  file: `services/http/incoming_webhooks/${name}/source.js`,
-  canEvaluate: {},
-  runAsSystem: false,
-  runAsAuthedUser: false,
-  respondResult: true,
-  fetchCustomUserData: false,
-  httpMethod: '*',
-  validationMethod: 'NO_VALIDATION',
-  ...extra,
-});
+const webhook = (name: string, extra: Partial<WebhookConfig>): WebhookConfig => webhookConfig(name, REPORT_HTTP.replace('%NAME%', `hook-${name}`), extra);
 
 async function jwtFor(sub: string): Promise<string> {
   const now = Math.floor(Date.now() / 1000);

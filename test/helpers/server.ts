@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AppConfig, EndpointConfig, FunctionConfig, ProviderConfig, ProviderType, RoleConfig } from '../../src/app/model.js';
+import type { AppConfig, EndpointConfig, FunctionConfig, ProviderConfig, ProviderType, RoleConfig, WebhookConfig } from '../../src/app/model.js';
 import { openPostgresDocuments } from '../../src/data/postgres-engine.js';
 import { createBaste, type Baste, type BasteOptions } from '../../src/server.js';
 import { openPostgresStore } from '../../src/store/postgres/index.js';
@@ -43,6 +43,22 @@ export const endpointConfig = (route: string, functionName: string, extra: Parti
   createUserOnAuth: false,
   disabled: false,
   file: 'https_endpoints/config.json',
+  ...extra,
+});
+
+/** An incoming webhook of the `http` service with the loader's defaults (any method, no validation, result as the body). */
+export const webhookConfig = (name: string, source: string, extra: Partial<WebhookConfig> = {}): WebhookConfig => ({
+  service: 'http',
+  name,
+  source,
+  file: `services/http/incoming_webhooks/${name}/source.js`,
+  canEvaluate: {},
+  runAsSystem: false,
+  runAsAuthedUser: false,
+  respondResult: true,
+  fetchCustomUserData: false,
+  httpMethod: '*',
+  validationMethod: 'NO_VALIDATION',
   ...extra,
 });
 
