@@ -7,15 +7,9 @@ import { describe, it } from 'node:test';
 import { ObjectId } from 'bson';
 import type { RoleConfig } from '../src/app/model.js';
 import { CollectionAccess } from '../src/services/mongodb/permissions.js';
+import { role } from './helpers/server.js';
 
-const ROLE: RoleConfig = {
-  name: 'peer',
-  applyWhen: {},
-  read: false,
-  write: false,
-  insert: true,
-  delete: true,
-  search: true,
+const ROLE: RoleConfig = role('peer', {
   fields: {
     title: { read: true, write: true },
     profile: {
@@ -31,8 +25,7 @@ const ROLE: RoleConfig = {
     tags: { fields: { name: { read: true, write: true } } },
     open: { fields: {}, additionalFields: { read: true, write: true } },
   },
-  additionalFields: { read: false, write: false },
-};
+});
 
 const access = new CollectionAccess({ roles: [ROLE], filters: [] }, { user: { id: 'u1' } }, {});
 const id = new ObjectId();

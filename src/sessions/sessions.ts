@@ -57,7 +57,7 @@ interface VerifiedToken {
 type AccessClaims = { readonly baas_id: string; readonly sub?: string };
 
 /** The caller of a verified token, when its session is live and its user enabled. */
-function liveContext(claims: { baas_id: string; sub?: string }, active: ActiveSession | null): AccessContext {
+function liveContext(claims: AccessClaims, active: ActiveSession | null): AccessContext {
   if (!active || active.userDisabled || active.session.userId !== claims.sub) {
     throw invalidSession('invalid session: session has ended');
   }
