@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import stitchSdk from 'mongodb-stitch-server-sdk';
 import type { StitchAppClient, StitchUser } from 'mongodb-stitch-server-sdk';
-import { hashRefreshToken } from '../src/sessions/sessions.js';
+import { hashRefreshToken, refreshSecretOf } from '../src/sessions/sessions.js';
 import { API, calls, cls, fakeLocationServer, loginPath, raw, startSdkServers, userpassPath } from './helpers/sdk-e2e.js';
 import { decodeJwt, tokensOf, uniqueEmail, type TestServer } from './helpers/server.js';
 
@@ -475,7 +475,7 @@ describe('Stitch: logout, removal and several users', () => {
     await authImpl(c).refreshCustomData();
     const req = c.log.at(-1)!;
     assert.equal(req.path, `${API}/auth/session`);
-    const sessionOf = await main.baste.store.findSessionByRefreshHash(hashRefreshToken(req.headers.authorization!.replace(/^Bearer /, '')));
+    const sessionOf = await main.baste.store.findSessionByRefreshHash(hashRefreshToken(refreshSecretOf(req.headers.authorization!.replace(/^Bearer /, ''))!));
     assert.equal(sessionOf!.session.userId, anon.id);
   });
 

@@ -154,7 +154,7 @@ export class AuthService {
    */
   async loginVerified(provider: AuthProvider, verified: Verified, device: DeviceInfo): Promise<LoginResult & { refresh_token: string }> {
     const deviceRecord = this.deviceRecord(device);
-    const { session, refreshToken } = this.sessions.prepare({
+    const { session, refreshSecret } = this.sessions.prepare({
       deviceId: deviceRecord.id,
       providerName: provider.config.name,
       providerType: provider.config.type,
@@ -165,6 +165,11 @@ export class AuthService {
     // were never handed out.
     if (created) await this.runUserCreation(userId);
     const accessToken = await this.sessions.accessTokenFor({ id: session.id, userId, deviceId: deviceRecord.id });
+    const refreshToken = await this.sessions.refreshTokenFor({ ...session, userId }, refreshSecret, {
+      id: 'userId' in verified ? verified.apiKeyId : verified.externalId,
+      providerType: provider.config.type,
+      providerId: provider.config.id,
+    });
     await this.announce(created ? ['CREATE', 'LOGIN'] : ['LOGIN'], [provider.config.type], userId);
     return { access_token: accessToken, refresh_token: refreshToken, user_id: userId, device_id: deviceRecord.id };
   }
@@ -216,7 +221,13 @@ export class AuthService {
     const { userId, deviceId } = active.session;
     await this.assertCanLink(userId, provider);
     await this.users.link(userId, this.identityOf(provider, verified));
-    const opened = await this.sessions.open({ userId, deviceId, providerName: provider.config.name, providerType: provider.config.type });
+    const opened = await this.sessions.open({
+      userId,
+      deviceId,
+      providerName: provider.config.name,
+      providerType: provider.config.type,
+      identity: { id: verified.externalId, providerType: provider.config.type, providerId: provider.config.id },
+    });
     return { access_token: opened.accessToken, refresh_token: opened.refreshToken, user_id: userId, device_id: deviceId };
   }
 

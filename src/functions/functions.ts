@@ -10,6 +10,7 @@ import { ExpressionError, evaluate } from '../rules/expressions.js';
 import type { UserRecord } from '../store/store.js';
 import { mergedUserData } from '../users/users.js';
 import type { ExecutionUsers } from './execution-user.js';
+import { prefersInt64, widenIntegers } from './integer-width.js';
 import type { CallRequest, CallUser, FunctionRuntime } from './runtime.js';
 
 export function callUserOf(user: UserRecord, customData: Record<string, unknown> = {}): CallUser {
@@ -61,7 +62,8 @@ export class Functions {
     }
     // can_evaluate judged the caller; the function itself may run as someone else.
     const run = await this.executionUsers.forFunction(fn, { user: input.user, system: false }, input.argsEjson, input.request);
-    return this.runtime.call({ name: fn.name, argsEjson: input.argsEjson, user: run.user, runAsSystem: run.system, request: input.request });
+    const result = await this.runtime.call({ name: fn.name, argsEjson: input.argsEjson, user: run.user, runAsSystem: run.system, request: input.request });
+    return prefersInt64(input.argsEjson) ? widenIntegers(result) : result;
   }
 
   /** Runs a function as the system user (auth hooks, triggers, custom-function login); returns its decoded result. */

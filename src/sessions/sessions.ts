@@ -1,6 +1,13 @@
-// Sessions: a refresh token (opaque, stored only as a SHA-256 hash) and short-lived access
-// tokens (HS256 JWTs naming the session). Every access-token check also looks the session up,
-// so logout, disable, delete and revoke end access at once on every instance sharing the store.
+// Sessions: a refresh token and short-lived access tokens, both HS256 JWTs naming the session.
+// Every access-token check also looks the session up, so logout, disable, delete and revoke end
+// access at once on every instance sharing the store.
+//
+// Refresh tokens are JWTs because realm-core (every Realm device SDK) parses the refresh token of
+// each login as one (`RealmJWT` in jwt.cpp; a non-JWT fails the login with "received malformed
+// JWT"). The web SDKs treat it as an opaque string. What makes one valid is not its signature but
+// its random `jti`: the store keeps only that claim's SHA-256, found again on every use. So a
+// retired signing key never ends a session, nothing in the store rebuilds a token, and tokens
+// issued before refresh tokens became JWTs (opaque strings, hashed whole) keep working.
 
 import { createHash } from 'node:crypto';
 import { decodeProtectedHeader, errors as joseErrors, jwtVerify } from 'jose';
@@ -31,6 +38,21 @@ export interface OpenedSession {
   readonly sessionId: string;
   readonly accessToken: string;
   readonly refreshToken: string;
+}
+
+/** The identity a session was opened with, as the refresh token's `baas_identity` names it. */
+export interface LoginIdentity {
+  /** The provider-side id (an API key's id for API-key logins). */
+  readonly id: string;
+  readonly providerType: string;
+  readonly providerId: string;
+}
+
+/** A session prepared for a login: its record (stored with the login) and the refresh token's secret. */
+export interface PreparedSession {
+  readonly session: Omit<SessionRecord, 'userId'>;
+  /** The refresh token's `jti`; signed into the token by refreshTokenFor once the user is known. */
+  readonly refreshSecret: string;
 }
 
 /** The most a token may weigh before we even try to parse it. */
@@ -64,7 +86,26 @@ function liveContext(claims: AccessClaims, active: ActiveSession | null): Access
   return { userId: active.session.userId, sessionId: active.session.id, deviceId: active.session.deviceId };
 }
 
-export const hashRefreshToken = (token: string): string => createHash('sha256').update(token).digest('hex');
+export const hashRefreshToken = (secret: string): string => createHash('sha256').update(secret).digest('hex');
+
+/**
+ * What a refresh token's session is found by: the `jti` of a refresh JWT, or the whole text of an
+ * opaque token issued before refresh tokens were JWTs (those had no dot). Null when it is neither
+ * (an access token, a malformed JWT): no lookup is made.
+ */
+export function refreshSecretOf(token: string): string | null {
+  const parts = token.split('.');
+  if (parts.length === 1) return token;
+  if (parts.length !== 3) return null;
+  let claims: unknown;
+  try {
+    claims = JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8'));
+  } catch {
+    return null;
+  }
+  const { typ, jti } = (claims ?? {}) as { typ?: unknown; jti?: unknown };
+  return typ === 'refresh' && typeof jti === 'string' && jti.length > 0 ? jti : null;
+}
 
 export class Sessions {
   private readonly verified = new Map<string, VerifiedToken>();
@@ -86,14 +127,14 @@ export class Sessions {
     providerName: string;
     providerType: string;
     apiKeyId?: string | null;
-  }): { session: Omit<SessionRecord, 'userId'>; refreshToken: string } {
+  }): PreparedSession {
     const now = this.clock();
-    const refreshToken = randomToken(32);
+    const refreshSecret = randomToken(32);
     return {
-      refreshToken,
+      refreshSecret,
       session: {
         id: newObjectIdHex(),
-        refreshHash: hashRefreshToken(refreshToken),
+        refreshHash: hashRefreshToken(refreshSecret),
         deviceId: input.deviceId,
         providerName: input.providerName,
         providerType: input.providerType,
@@ -110,12 +151,45 @@ export class Sessions {
     deviceId: string;
     providerName: string;
     providerType: string;
+    identity: LoginIdentity;
     apiKeyId?: string | null;
   }): Promise<OpenedSession> {
-    const { session, refreshToken } = this.prepare(input);
+    const { session, refreshSecret } = this.prepare(input);
     const record: SessionRecord = { ...session, userId: input.userId };
     await this.store.createSession(record);
-    return { sessionId: record.id, accessToken: await this.accessTokenFor(record), refreshToken };
+    return {
+      sessionId: record.id,
+      accessToken: await this.accessTokenFor(record),
+      refreshToken: await this.refreshTokenFor(record, refreshSecret, input.identity),
+    };
+  }
+
+  /**
+   * The refresh token of a prepared session, once its user is known: the claims of the platform's
+   * refresh tokens (behaviour.md §C) with integer `iat` and `exp` (realm-core casts both to Int64),
+   * and the session's secret as `jti`. Signed like access tokens, though only the `jti` is checked.
+   */
+  async refreshTokenFor(
+    session: Pick<SessionRecord, 'id' | 'userId' | 'deviceId' | 'createdAt' | 'expiresAt'>,
+    refreshSecret: string,
+    identity: LoginIdentity,
+  ): Promise<string> {
+    const key = await this.keys.signingKey();
+    return signHs256(
+      {
+        typ: 'refresh',
+        baas_device_id: session.deviceId,
+        baas_domain_id: this.settings.domainId,
+        baas_id: session.id,
+        baas_identity: { id: identity.id, provider_type: identity.providerType, provider_id: identity.providerId },
+        baas_data: null,
+        sub: session.userId,
+        jti: refreshSecret,
+        iat: Math.floor(session.createdAt / 1000),
+        exp: Math.floor(session.expiresAt / 1000),
+      },
+      key,
+    );
   }
 
   /** Signs a fresh access token for a session, re-reading custom user data. */
@@ -210,8 +284,9 @@ export class Sessions {
 
   /** Finds the live session a refresh token belongs to. */
   async verifyRefreshToken(token: string): Promise<ActiveSession> {
-    if (token.length === 0 || token.length > MAX_TOKEN_LENGTH) throw invalidSession('invalid session: failed to find refresh token');
-    const active = await this.store.findSessionByRefreshHash(hashRefreshToken(token));
+    const secret = token.length > 0 && token.length <= MAX_TOKEN_LENGTH ? refreshSecretOf(token) : null;
+    if (secret === null) throw invalidSession('invalid session: failed to find refresh token');
+    const active = await this.store.findSessionByRefreshHash(hashRefreshToken(secret));
     if (!active) throw invalidSession('invalid session: failed to find refresh token');
     if (active.userDisabled) throw invalidSession('invalid session: user is disabled');
     if (active.session.expiresAt <= this.clock()) {

@@ -5,6 +5,7 @@ import { EJSON } from 'bson';
 import { BasteError } from '../../errors.js';
 import { decodeDocumentEjson } from '../../util/ejson.js';
 import type { CallRequest } from '../../functions/runtime.js';
+import { clientResult } from '../../services/mongodb/client-result.js';
 import type { HttpDeps } from '../app.js';
 import { bearerToken, objectBody, requireApp } from '../request.js';
 
@@ -56,7 +57,7 @@ export const functionRoutes =
           system: false,
           request: callRequestOf(req),
         });
-        return reply.code(200).header('content-type', 'application/json').send(EJSON.stringify(result ?? null, { relaxed: false }));
+        return reply.code(200).header('content-type', 'application/json').send(EJSON.stringify(clientResult(body.name, result), { relaxed: false }));
       }
       const text = await functions.callFromClient({
         name: body.name,
