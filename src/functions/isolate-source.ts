@@ -4,6 +4,12 @@
 // intrinsic so no call can leave state behind for the next one: each call gets a fresh instance of
 // the function's module scope and its own `context`, `console` and `utils`. A call's user and
 // request stay on the host: host calls name them by the `execution` id the host registered.
+//
+// A call answers through `host.done`, never through the promise of the host's `apply`: isolated-vm
+// throws a promise rejection that nobody handled at whichever task of the isolate ends next, which
+// may be another user's call (environment.cc, TaskEpilogue). And before answering, a call waits for
+// the host calls it started and left pending (an un-awaited insertOne, a `.then` chain), within its
+// time limit, so their writes are not lost and their failures stay in their own call.
 
 /**
  * What the BSON bundle expects of a browser and V8 alone lacks: base64, UTF-8 and random bytes
@@ -71,9 +77,9 @@ export const ISOLATE_PRELUDE = String.raw`
 `;
 
 export const ISOLATE_SETUP = String.raw`
-(function (hostLog, hostSync, hostAsync, app) {
+(function (hostLog, hostSync, hostAsync, hostDone, app) {
   'use strict';
-  const host = { log: hostLog, sync: hostSync, async: hostAsync };
+  const host = { log: hostLog, sync: hostSync, async: hostAsync, done: hostDone };
   const EJSON = BSON.EJSON;
   // bson's EJSON, fast for the common types (src/util/ejson-codec.ts, evaluated by the runtime).
   const codec = globalThis.__ejsonCodec;
@@ -98,7 +104,7 @@ export const ISOLATE_SETUP = String.raw`
     if (parsed && parsed.__error) throw new Error(parsed.__error);
     return parsed.value;
   };
-  const callHostAsync = async (kind, payload) => {
+  const hostAsyncCall = async (kind, payload) => {
     const out = await host.async.apply(undefined, [kind, stringify(payload)], {
       arguments: { copy: true },
       result: { promise: true, copy: true },
@@ -106,6 +112,31 @@ export const ISOLATE_SETUP = String.raw`
     const parsed = parse(out);
     if (parsed && parsed.__error) throw new Error(parsed.__error);
     return parsed.value;
+  };
+  // An asynchronous host call made for \`call\` (one client-level call): the call answers only once
+  // it has settled. Watching it also marks it handled, so an un-awaited one that fails is not
+  // reported as an unhandled rejection; code that awaits it still sees the failure.
+  const callHostAsync = (kind, payload, call) => {
+    const p = hostAsyncCall(kind, payload);
+    call.pending.add(p);
+    const settled = () => { call.pending.delete(p); };
+    p.then(settled, settled);
+    return p;
+  };
+  const newCall = () => ({ pending: new Set() });
+  // Waits for the host calls a call left pending, and for those their reactions start in turn.
+  // A few microtask turns first let short \`.then\` chains of the function issue theirs.
+  const settle = async (call) => {
+    for (;;) {
+      for (let i = 0; i < 8; i++) await undefined;
+      if (call.pending.size === 0) return;
+      await Promise.allSettled([...call.pending]);
+    }
+  };
+  const errorMessage = (err) => (err instanceof Error ? err.message : String(err));
+  // The answer of one client-level call, to the host (never through a rejection: see above).
+  const answer = (execution, error, text) => {
+    host.done.applyIgnored(undefined, [execution, error, text], { arguments: { copy: true } });
   };
 
   const systemUser = Object.freeze({ id: '', type: 'system', data: {}, custom_data: {}, identities: [] });
@@ -141,8 +172,8 @@ export const ISOLATE_SETUP = String.raw`
     }),
   });
 
-  const http = Object.freeze(Object.fromEntries(
-    ['get', 'post', 'put', 'patch', 'delete', 'head'].map((m) => [m, (opts) => callHostAsync('http', { method: m.toUpperCase(), opts: opts || {} })]),
+  const makeHttp = (call) => Object.freeze(Object.fromEntries(
+    ['get', 'post', 'put', 'patch', 'delete', 'head'].map((m) => [m, (opts) => callHostAsync('http', { method: m.toUpperCase(), opts: opts || {} }, call)]),
   ));
 
   // The MongoDB client functions get from context.services.get(): the driver's API for the
@@ -151,7 +182,7 @@ export const ISOLATE_SETUP = String.raw`
   function mongoClient(service, desc) {
     const collection = (database, collection) => {
       const call = (op, args) =>
-        callHostAsync('mongo', { service, op, args: Object.assign({ database, collection }, args), execution: desc.execution, system: desc.system });
+        callHostAsync('mongo', { service, op, args: Object.assign({ database, collection }, args), execution: desc.execution, system: desc.system }, desc.call);
       const cursor = (op, args) => {
         const state = Object.assign({}, args);
         const c = {
@@ -182,11 +213,12 @@ export const ISOLATE_SETUP = String.raw`
     return Object.freeze({ db: (database) => Object.freeze({ collection: (name) => collection(database, name) }) });
   }
 
-  // desc: { execution (the host's id for who runs), system, userEjson, requestEjson (null: none) }.
+  // desc: { execution (the host's id for who runs), system, userEjson, requestEjson (null: none),
+  // call (the client-level call's pending host calls) }.
   function makeContext(desc, depth) {
     // user, request and environment are made when first read: most functions never read them.
     // They are the function's own copies; the host keeps what it knows of the caller.
-    let user, request, environment;
+    let user, request, environment, http;
     return Object.freeze({
       get user() { return (user ??= desc.userEjson === null ? systemUser : parse(desc.userEjson)); },
       runningAsSystem: () => desc.system,
@@ -197,33 +229,34 @@ export const ISOLATE_SETUP = String.raw`
         // Unknown services are undefined, as on the platform.
         get: (name) => (app.dataSources.includes(name) ? mongoClient(name, desc) : undefined),
       }),
-      http,
+      get http() { return (http ??= makeHttp(desc.call)); },
       functions: Object.freeze({
-        execute: async (name, ...args) => {
+        // The callee's own value: synchronous when the callee is, a promise only when it returns
+        // one. Real apps guard with \`if (!context.functions.execute("isOwner", id)) return\`; an
+        // always-async execute made that a truthy Promise, a silent bypass (behaviour.md §D.2).
+        execute: (name, ...args) => {
           if (depth >= MAX_DEPTH) throw new Error('function calls nested more than ' + MAX_DEPTH + ' deep');
           const f = factories.get(name);
           // Webhook sources and run-as scripts live here too, but only the host may run them.
           if (!f || f.internal) throw new Error("function not found: '" + name + "'");
           const copied = clone(args);
-          let nested;
           if (f.runAs === 'own') {
             // The callee runs as the user its config names (run_as_user_id or a script): only the
             // host can look users up, so it answers who, for this function name only, as a new
-            // execution of its own.
+            // execution of its own. Asking is asynchronous, so such a callee answers a promise.
             const argsEjson = stringify(copied);
-            const chosen = await callHostAsync('runAs', { name, argsEjson, execution: desc.execution, system: desc.system });
-            nested = { execution: chosen.execution, system: chosen.system === true, userEjson: chosen.userEjson, requestEjson: desc.requestEjson };
-          } else {
-            // The callee keeps the caller's user, unless it is configured to run as the system user.
-            nested = { execution: desc.execution, system: desc.system || f.runAs === 'system', userEjson: desc.userEjson, requestEjson: desc.requestEjson };
+            return callHostAsync('runAs', { name, argsEjson, execution: desc.execution, system: desc.system }, desc.call).then((chosen) =>
+              invoke(name, copied, { execution: chosen.execution, system: chosen.system === true, userEjson: chosen.userEjson, requestEjson: desc.requestEjson, call: desc.call }, depth + 1));
           }
+          // The callee keeps the caller's user, unless it is configured to run as the system user.
+          const nested = { execution: desc.execution, system: desc.system || f.runAs === 'system', userEjson: desc.userEjson, requestEjson: desc.requestEjson, call: desc.call };
           return invoke(name, copied, nested, depth + 1);
         },
       }),
     });
   }
 
-  async function invoke(name, args, desc, depth) {
+  function invoke(name, args, desc, depth) {
     const f = factories.get(name);
     if (!f) throw new Error("function not found: '" + name + "'");
     if (f.syntaxError) throw new Error(f.syntaxError);
@@ -252,21 +285,39 @@ export const ISOLATE_SETUP = String.raw`
   }
 
   globalThis.__runHttp = async (name, payloadEjson, execution, system, userEjson, requestEjson) => {
-    const payload = parse(payloadEjson);
-    const desc = { execution, system: system === true, userEjson, requestEjson };
-    const { response, state } = makeResponse();
-    const result = await invoke(name, [payload, response], desc, 0);
-    return stringify({ hasResult: result !== undefined, result: result === undefined ? null : result, response: state });
+    const call = newCall();
+    let error = null, text = null;
+    try {
+      const payload = parse(payloadEjson);
+      const desc = { execution, system: system === true, userEjson, requestEjson, call };
+      const { response, state } = makeResponse();
+      const result = await invoke(name, [payload, response], desc, 0);
+      await settle(call);
+      text = stringify({ hasResult: result !== undefined, result: result === undefined ? null : result, response: state });
+    } catch (err) {
+      await settle(call);
+      error = errorMessage(err);
+    }
+    answer(execution, error, text);
   };
 
   // runAs: 'system' | 'caller' | 'own' (a user the host resolves); internal: not callable by functions.
   globalThis.__define = (name, factory, runAs, internal) => { factories.set(name, { factory, runAs, internal }); };
   globalThis.__defineBroken = (name, message, runAs, internal) => { factories.set(name, { syntaxError: message, runAs, internal }); };
   globalThis.__run = async (name, argsEjson, execution, system, userEjson, requestEjson) => {
-    const args = parse(argsEjson);
-    const desc = { execution, system: system === true, userEjson, requestEjson };
-    const result = await invoke(name, args, desc, 0);
-    return result === undefined ? 'null' : stringify(result);
+    const call = newCall();
+    let error = null, text = null;
+    try {
+      const args = parse(argsEjson);
+      const desc = { execution, system: system === true, userEjson, requestEjson, call };
+      const result = await invoke(name, args, desc, 0);
+      await settle(call);
+      text = result === undefined ? 'null' : stringify(result);
+    } catch (err) {
+      await settle(call);
+      error = errorMessage(err);
+    }
+    answer(execution, error, text);
   };
   globalThis.__lockdown = () => {
     delete globalThis.__run;

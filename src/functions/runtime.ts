@@ -86,10 +86,25 @@ function userText(user: CallUser): string {
   return text;
 }
 
-/** `(name, argsEjson, execution, system, userEjson, requestEjson)`: null texts for no user, no request. */
+/**
+ * `(name, argsEjson, execution, system, userEjson, requestEjson)`: null texts for no user, no
+ * request. It answers through the `done` host call (isolate-source.ts says why), not its promise.
+ */
 type Entry = ivm.Reference<
-  (name: string, args: string, execution: number, system: boolean, userEjson: string | null, requestEjson: string | null) => Promise<string>
+  (name: string, args: string, execution: number, system: boolean, userEjson: string | null, requestEjson: string | null) => Promise<void>
 >;
+
+/** Where a client-level call's answer goes when the isolate reports it. */
+interface PendingAnswer {
+  readonly resolve: (text: string) => void;
+  readonly reject: (err: Error) => void;
+}
+
+/** What a function threw (or returned that could not be sent), as its call's answer. */
+class FunctionThrew extends Error {}
+
+/** What isolated-vm says when the isolate itself failed the call (limits, disposal), not the function. */
+const ISOLATE_FAILURE = /disposed|memory limit|timed out/i;
 
 /** A call in flight, as the host keeps it for the isolate's host calls to name by id. */
 interface ExecutionRecord {
@@ -135,6 +150,7 @@ interface Slot {
 export class FunctionRuntime {
   private readonly slots: Slot[];
   private readonly executions = new Map<number, ExecutionRecord>();
+  private readonly answers = new Map<number, PendingAnswer>();
   private nextExecution = 1;
 
   constructor(
@@ -186,20 +202,38 @@ export class FunctionRuntime {
       timer = setTimeout(() => reject(executionError(`execution time limit exceeded (${this.options.timeoutMs} ms)`)), this.options.timeoutMs);
     });
     const id = this.register(user, system, request);
+    const answered = new Promise<string>((resolve, reject) => this.answers.set(id, { resolve, reject }));
     try {
-      const result = sandbox[entry].apply(undefined, [invocation.name, invocation.argsEjson, id, system, userEjson, requestEjson], {
+      const entered = sandbox[entry].apply(undefined, [invocation.name, invocation.argsEjson, id, system, userEjson, requestEjson], {
         arguments: { copy: true },
         result: { promise: true, copy: true },
         timeout: this.options.timeoutMs,
       });
-      return await Promise.race([result, deadline]);
+      // The entry's own promise fails the call only when the isolate did (a limit, disposal). Any
+      // other rejection is some function's promise rejection that nobody handled, which
+      // isolated-vm hands to whichever task ends next: not this call's answer.
+      entered.catch((err: unknown) => {
+        const message = err instanceof Error ? err.message : String(err);
+        if (ISOLATE_FAILURE.test(message) || sandbox.isolate.isDisposed) this.answers.get(id)?.reject(err instanceof Error ? err : new Error(message));
+        else this.options.logger.warn({ function: invocation.name, error: message.slice(0, 500) }, 'a function left a promise rejection that nobody handled');
+      });
+      return await Promise.race([answered, deadline]);
     } catch (err) {
       throw this.failure(err, slot, sandbox);
     } finally {
       clearTimeout(timer);
+      this.answers.delete(id);
       // Whatever the outcome, the call's executions go: host calls still pending from it then fail.
       this.release(id);
     }
+  }
+
+  /** The isolate's answer to the client-level call `execution`: its result text, or the error it threw. */
+  private answer(execution: number, error: string | null, text: string | null): void {
+    const pending = this.answers.get(execution);
+    if (!pending) return; // timed out meanwhile: the call has already failed
+    if (error !== null) pending.reject(new FunctionThrew(error));
+    else pending.resolve(text ?? 'null');
   }
 
   /** Registers an execution: a client-level one, or one nested under the client-level `root`. */
@@ -225,6 +259,7 @@ export class FunctionRuntime {
 
   /** Turns what the isolate threw into a FunctionExecutionError, replacing a broken isolate. */
   private failure(err: unknown, slot: Slot, sandbox: Sandbox): BasteError {
+    if (err instanceof FunctionThrew) return executionError(err.message);
     if (err instanceof BasteError) {
       // Our own wall-clock limit: whatever still runs in the isolate goes with it.
       this.discard(slot, sandbox);
@@ -280,6 +315,7 @@ export class FunctionRuntime {
       async: new ivm.Reference((kind: string, payload: string) =>
         kind === 'mongo' ? this.mongoCall(payload) : kind === 'runAs' ? this.runAsCall(payload) : hostCall(kind, payload, 'async'),
       ),
+      done: new ivm.Reference((execution: number, error: string | null, text: string | null) => this.answer(execution, error, text)),
     };
     const appFacts = {
       values: resolvedValues(this.app),
@@ -288,7 +324,7 @@ export class FunctionRuntime {
       dataSources: [...(this.app.dataSources?.keys() ?? [])],
     };
     const setup = await context.eval(ISOLATE_SETUP, { reference: true });
-    await setup.apply(undefined, [host.log, host.sync, host.async, new ivm.ExternalCopy(appFacts).copyInto({ release: true })]);
+    await setup.apply(undefined, [host.log, host.sync, host.async, host.done, new ivm.ExternalCopy(appFacts).copyInto({ release: true })]);
     setup.release();
 
     const define = await jail.get('__define', { reference: true });

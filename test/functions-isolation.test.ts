@@ -1,0 +1,100 @@
+// One call never touches another: work a function leaves pending (an un-awaited insertOne, a
+// `.then` chain, a promise that rejects with nobody listening) stays inside its own call. The
+// functions are written the way real exports write them, not the tidy way.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import * as Realm from 'realm-web';
+import type { DataSourceConfig } from '../src/app/model.js';
+import { appConfig, appFunction, autoConfirmUserpass, provider, role, startServer, type TestServer } from './helpers/server.js';
+
+const DATA_SOURCE: DataSourceConfig = {
+  name: 'mongodb-atlas',
+  type: 'mongodb-atlas',
+  defaultRules: { roles: [role('all', { read: true, write: true })], filters: [] },
+  collections: new Map(),
+};
+
+const fn = appFunction;
+
+describe('functions: pending work stays in its call', () => {
+  let server: TestServer;
+  let app: Realm.App;
+  let alice: Realm.User;
+  let bob: Realm.User;
+
+  before(async () => {
+    server = await startServer({
+      ...appConfig([provider('anon-user'), autoConfirmUserpass()], 'iso-app-abcde'),
+      dataSources: new Map([['mongodb-atlas', DATA_SOURCE]]),
+      functions: new Map([
+        // Fire and forget: the write is not awaited, the answer goes out at once.
+        fn('logVisit', `exports = function(tag) {
+          const visits = context.services.get("mongodb-atlas").db("app").collection("visits");
+          visits.insertOne({ tag: tag, user: context.user.id });
+          return "logged " + tag;
+        };`),
+        // A chain of writes left running.
+        fn('logTwice', `exports = function(tag) {
+          const visits = context.services.get("mongodb-atlas").db("app").collection("visits");
+          visits.insertOne({ tag: tag + "-1" }).then(function () { return visits.insertOne({ tag: tag + "-2" }); });
+          return "chained";
+        };`),
+        // An un-awaited write that fails (duplicate _id): nobody is listening.
+        fn('failLater', `exports = function() {
+          const visits = context.services.get("mongodb-atlas").db("app").collection("visits");
+          visits.insertOne({ _id: "fixed-id" });
+          visits.insertOne({ _id: "fixed-id" });
+          return "fired";
+        };`),
+        // A rejection nobody handles while the call is still running.
+        fn('rejectInside', `exports = async function() {
+          Promise.reject(new Error("nobody listens to this"));
+          const visits = context.services.get("mongodb-atlas").db("app").collection("visits");
+          return (await visits.count({ tag: "nothing" })) + 1;
+        };`),
+        fn('whoAmI', 'exports = function(n) { return { me: context.user.id, n: n }; };'),
+        fn('countTag', `exports = function(tag) {
+          return context.services.get("mongodb-atlas").db("app").collection("visits").count({ tag: tag });
+        };`, { runAsSystem: true }),
+      ]),
+    });
+    app = new Realm.App({ id: server.appId, baseUrl: server.url });
+    alice = await app.logIn(Realm.Credentials.anonymous(false));
+    bob = await app.logIn(Realm.Credentials.anonymous(false));
+  });
+  after(() => server.close());
+
+  it('an un-awaited write completes before the call answers: nothing is lost', async () => {
+    for (let i = 0; i < 10; i++) assert.equal(await alice.functions.logVisit(`t${i}`), `logged t${i}`);
+    for (let i = 0; i < 10; i++) assert.equal(await alice.functions.countTag(`t${i}`), 1, `write t${i}`);
+    assert.equal(await alice.functions.logTwice('chain'), 'chained');
+    assert.equal(await alice.functions.countTag('chain-1'), 1);
+    assert.equal(await alice.functions.countTag('chain-2'), 1);
+  });
+
+  it("A's failing pending work never becomes B's answer, under concurrency, every time", async () => {
+    const rounds = 20;
+    const calls: Promise<unknown>[] = [];
+    for (let i = 0; i < rounds; i++) {
+      calls.push(alice.functions.failLater().then((v) => ['alice', v], (e: Error) => ['alice-error', e.message]));
+      calls.push(alice.functions.rejectInside().then((v) => ['alice2', v], (e: Error) => ['alice2-error', e.message]));
+      calls.push(bob.functions.whoAmI(i).then((v) => ['bob', v], (e: Error) => ['bob-error', e.message]));
+    }
+    const results = (await Promise.all(calls)) as [string, unknown][];
+    const bobs = results.filter(([who]) => who.startsWith('bob'));
+    assert.equal(bobs.length, rounds);
+    for (const [who, value] of bobs) {
+      assert.equal(who, 'bob', `bob got an error: ${String(value)}`);
+      assert.equal((value as { me: string }).me, bob.id);
+    }
+    assert.deepEqual(new Set(bobs.map(([, v]) => (v as { n: number }).n)), new Set(Array.from({ length: rounds }, (_, i) => i)));
+    // A's own calls answer what A's functions returned: the failures they left behind are theirs alone.
+    for (const [who, value] of results.filter(([w]) => w.startsWith('alice'))) {
+      if (who === 'alice') assert.equal(value, 'fired');
+      else assert.deepEqual([who, value], ['alice2', 1]);
+    }
+    // And after the storm, calls still answer correctly.
+    assert.deepEqual(await bob.functions.whoAmI(99), { me: bob.id, n: 99 });
+  });
+});
