@@ -143,6 +143,21 @@ function optionalString(value: unknown, name: string, max: number): string | und
   return value;
 }
 
+const PROVIDER_TYPES_MAX = 16;
+
+/** `provider_types=a,b` (or repeated), and the single `provider_type`: the union, or undefined for no filter. */
+function providerTypeList(many: unknown, one: unknown): string[] | undefined {
+  const given = [...(Array.isArray(many) ? many : many === undefined ? [] : [many]), ...(one === undefined ? [] : [one])];
+  if (given.length === 0) return undefined;
+  const types = new Set<string>();
+  for (const value of given) {
+    if (typeof value !== 'string' || value.length > 256) throw new BasteError('InvalidParameter', 'provider_types must be a comma-separated list of provider types');
+    for (const type of value.split(',')) if (type.trim() !== '') types.add(type.trim());
+  }
+  if (types.size > PROVIDER_TYPES_MAX) throw new BasteError('InvalidParameter', `provider_types may name at most ${PROVIDER_TYPES_MAX} provider types`);
+  return types.size === 0 ? undefined : [...types];
+}
+
 function identityView(i: UserRecord['identities'][number]): AdminIdentity {
   return { id: i.externalId, provider_type: i.providerType, provider_id: i.providerId, provider_name: i.providerName };
 }
@@ -213,11 +228,39 @@ export class Admin {
 
   // ---- users -------------------------------------------------------------------------------
 
-  async listUsers(query: { after?: unknown; providerType?: unknown; search?: unknown }): Promise<Page<AdminUser>> {
+  /**
+   * `GET …/users`: `after`, `sort` (the platform knows only `_id`), `desc`, `status`
+   * (`enabled` / `disabled`), `provider_types` (comma-separated or repeated; `provider_type`, one
+   * type, is Baste's older spelling) and `search`.
+   */
+  async listUsers(query: {
+    after?: unknown;
+    sort?: unknown;
+    desc?: unknown;
+    status?: unknown;
+    providerTypes?: unknown;
+    providerType?: unknown;
+    search?: unknown;
+  }): Promise<Page<AdminUser>> {
     const after = optionalString(query.after, 'after', 64);
-    const providerType = optionalString(query.providerType, 'provider_type', 64);
+    const sort = optionalString(query.sort, 'sort', 64);
+    if (sort !== undefined && sort !== '_id') throw new BasteError('InvalidParameter', `cannot sort users by '${sort}': the only sort field is '_id'`);
+    const desc = optionalString(query.desc, 'desc', 5);
+    if (desc !== undefined && desc !== 'true' && desc !== 'false') throw new BasteError('InvalidParameter', 'desc must be true or false');
+    const status = optionalString(query.status, 'status', 16);
+    if (status !== undefined && status !== 'enabled' && status !== 'disabled') {
+      throw new BasteError('InvalidParameter', "status must be 'enabled' or 'disabled'");
+    }
+    const providerTypes = providerTypeList(query.providerTypes, query.providerType);
     const search = optionalString(typeof query.search === 'string' ? query.search.trim() : query.search, 'search', SEARCH_MAX);
-    const users = await this.store.listUsers({ after, providerType, search, limit: PAGE_SIZE + 1 });
+    const users = await this.store.listUsers({
+      after,
+      descending: desc === 'true',
+      providerTypes,
+      disabled: status === undefined ? undefined : status === 'disabled',
+      search,
+      limit: PAGE_SIZE + 1,
+    });
     return page(users.map(userView), (u) => u._id);
   }
 

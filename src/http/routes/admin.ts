@@ -79,7 +79,18 @@ const appRoutes =
     // Users
     http.get('/users', async (req, reply) => {
       const q = query(req);
-      return sendPage(reply, await service.listUsers({ after: q.after, providerType: q.provider_type, search: q.search }));
+      return sendPage(
+        reply,
+        await service.listUsers({
+          after: q.after,
+          sort: q.sort,
+          desc: q.desc,
+          status: q.status,
+          providerTypes: q.provider_types,
+          providerType: q.provider_type,
+          search: q.search,
+        }),
+      );
     });
     http.post('/users', body, async (req, reply) => reply.code(201).send(await service.createUser(actorOf(req), objectBody(req))));
     http.get('/users/:userId', async (req) => service.getUser(params(req).userId));
