@@ -93,6 +93,11 @@ const appRoutes =
       );
     });
     http.post('/users', body, async (req, reply) => reply.code(201).send(await service.createUser(actorOf(req), objectBody(req))));
+    http.post('/users/verify_token', body, async (req, reply) => {
+      const verified = await service.verifyToken(objectBody(req));
+      // The platform answers an expired token with 200 and the JSON string "token expired".
+      return reply.type('application/json').send(JSON.stringify(verified));
+    });
     http.get('/users/:userId', async (req) => service.getUser(params(req).userId));
     http.get('/users/:userId/devices', async (req) => service.devices(params(req).userId));
     http.delete('/users/:userId', async (req, reply) => {
@@ -110,8 +115,10 @@ const appRoutes =
       });
     }
 
-    // Pending email/password registrations
-    http.get('/user_registrations', async (req, reply) => sendPage(reply, await service.listPending({ after: query(req).after })));
+    // Pending email/password registrations (`pending_users` is the platform's path; the bare one Baste's first)
+    for (const path of ['/user_registrations/pending_users', '/user_registrations']) {
+      http.get(path, async (req, reply) => sendPage(reply, await service.listPending({ after: query(req).after })));
+    }
     http.post('/user_registrations/by_email/:email/confirm', async (req, reply) => {
       await service.confirmPending(actorOf(req), params(req).email);
       return noContent(reply);
@@ -119,6 +126,10 @@ const appRoutes =
     http.post('/user_registrations/by_email/:email/send_confirm', async (req, reply) => {
       await service.sendConfirmation(actorOf(req), params(req).email);
       return noContent(reply);
+    });
+    http.post('/user_registrations/by_email/:email/run_confirm', async (req, reply) => {
+      await service.runConfirmation(actorOf(req), params(req).email);
+      return reply.code(202).send();
     });
     http.delete('/user_registrations/by_email/:email', async (req, reply) => {
       await service.deletePending(actorOf(req), params(req).email);
@@ -139,6 +150,14 @@ const appRoutes =
         return noContent(reply);
       });
     }
+
+    // App settings
+    http.get('/security/refresh_token_expiration', async () => service.refreshTokenExpiration());
+    http.put('/security/refresh_token_expiration', body, async (req, reply) => {
+      await service.setRefreshTokenExpiration(actorOf(req), objectBody(req));
+      return noContent(reply);
+    });
+    http.get('/custom_user_data', async () => service.customUserData());
 
     // Providers (never a secret) and the audit log
     http.get('/auth_providers', async () => service.providers());
