@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { Admin } from './admin/admin.js';
+import { AdminSessions } from './admin/sessions.js';
 import { AdminTokens } from './admin/tokens.js';
 import type { AppConfig } from './app/model.js';
 import { ApiKeys } from './auth/api-keys.js';
@@ -206,6 +207,7 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
     refreshExpiration,
     inspectAccessToken: (token) => sessions.inspectAccessToken(token),
   });
+  const adminTokens = new AdminTokens(store, clock);
   const http = buildHttp({
     app: opts.app,
     auth,
@@ -219,7 +221,8 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
     options: { trustProxy: false, ...opts.http },
     admin: {
       service: admin,
-      tokens: new AdminTokens(store, clock),
+      tokens: adminTokens,
+      sessions: new AdminSessions(adminTokens, store, clock, opts.app.domainId),
       consoleDir: opts.adminConsoleDir === undefined ? ADMIN_CONSOLE_DIR : opts.adminConsoleDir,
     },
   });

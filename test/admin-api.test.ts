@@ -2,6 +2,7 @@
 // admin tokens never pass for each other), the audit log, and that a refused request changes nothing.
 
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
@@ -835,6 +836,118 @@ describe('admin API: App Services parity, with a confirmation function and custo
       on_user_creation_function_name: 'onCreate',
     });
     assert.deepEqual((await admin('GET', '/custom_user_data')).json, { enabled: false });
+  });
+});
+
+describe('admin API: logging in as realm-cli and Admin API clients do', () => {
+  const ADMIN = '/api/admin/v3.0';
+  const adminLogin = (body: unknown) => call('POST', `${ADMIN}/auth/providers/mongodb-cloud/login`, null, body);
+  const groupPath = (path: string) => `${ADMIN}/groups/5f1a2b3c4d5e6f7a8b9c0d1e/apps/${server.appId}${path}`;
+
+  async function session(apiKey = token) {
+    const res = await adminLogin({ username: 'public-key-ignored', apiKey });
+    assert.equal(res.status, 200, res.text);
+    secrets.push(res.json.access_token, res.json.refresh_token);
+    return res.json as { access_token: string; refresh_token: string; user_id: string; device_id: string };
+  }
+
+  it('logs in with {username, apiKey}, calls the API with the access token, refreshes it and reads the profile', async () => {
+    const s = await session();
+    assert.deepEqual(Object.keys(s).sort(), ['access_token', 'device_id', 'refresh_token', 'user_id']);
+    assert.equal(s.user_id, tokenId);
+    assert.match(s.device_id, /^[0-9a-f]{24}$/);
+    const access = decodeJwt(s.access_token);
+    assert.equal(access.typ, 'admin_access');
+    assert.equal((access.exp as number) - (access.iat as number), 1800);
+    assert.equal(decodeJwt(s.refresh_token).typ, 'admin_refresh');
+
+    const users = await call('GET', groupPath('/users'), s.access_token);
+    assert.equal(users.status, 200, users.text);
+    assert.ok(Array.isArray(users.json));
+    assert.equal((await call('GET', `${ADMIN}/apps`, s.access_token)).status, 200);
+
+    const profile = await call('GET', `${ADMIN}/auth/profile`, s.access_token);
+    assert.equal(profile.status, 200, profile.text);
+    assert.equal(profile.json.user_id, tokenId);
+    assert.equal(profile.json.data.name, 'ops team');
+    assert.deepEqual(profile.json.identities, [{ id: tokenId, provider_type: 'mongodb-cloud' }]);
+    assert.equal((await call('GET', `${ADMIN}/auth/profile`, token)).json.user_id, tokenId, 'the admin token itself works as a bearer too');
+
+    const refreshed = await call('POST', `${ADMIN}/auth/session`, s.refresh_token);
+    assert.equal(refreshed.status, 201, refreshed.text);
+    assert.deepEqual(Object.keys(refreshed.json), ['access_token']);
+    secrets.push(refreshed.json.access_token);
+    assert.equal((await call('GET', groupPath('/users'), refreshed.json.access_token)).status, 200);
+
+    // What an operator did through a session is audited under the admin token.
+    const created = await call('POST', groupPath('/api_keys'), s.access_token, { name: 'made-through-a-session' });
+    assert.equal(created.status, 201, created.text);
+    secrets.push(created.json.key);
+    const entry = (await admin('GET', '/audit_log')).json.find((e: any) => e.action === 'api_key.create' && e.target === created.json._id);
+    assert.deepEqual(entry.actor, { id: tokenId, name: 'ops team' });
+    assert.equal((await admin('DELETE', `/api_keys/${created.json._id}`)).status, 204);
+  });
+
+  it('refuses a bad login, and each token where the other kind belongs, in the Stitch shape', async () => {
+    const s = await session();
+    const user = await loggedInUser();
+    const before = await snapshot();
+    assertError(await adminLogin({ username: 'x', apiKey: `${token.slice(0, -4)}AAAA` }), 401, 'InvalidSession');
+    assertError(await adminLogin({ username: 'x', apiKey: user.access }), 401, 'InvalidSession', /admin token/);
+    assertError(await adminLogin({ username: 'x' }), 400, 'MissingParameter', /apiKey/);
+    assertError(await adminLogin({ apiKey: token }), 400, 'MissingParameter', /username/);
+    assertError(await adminLogin({ username: 'x', apiKey: 7 }), 400, 'InvalidParameter');
+    assertError(await adminLogin([token]), 400, 'BadRequest');
+
+    // The admin session's refresh route takes its own refresh token only.
+    for (const [what, bearer] of [
+      ['the admin access token', s.access_token],
+      ['the admin token', token],
+      ["a user's refresh token", user.refresh],
+      ["a user's access token", user.access],
+    ] as const) {
+      const res = await call('POST', `${ADMIN}/auth/session`, bearer);
+      assert.equal(res.status, 401, `${what}: ${res.text}`);
+      assertError(res, 401, 'InvalidSession');
+    }
+    assertError(await call('POST', `${ADMIN}/auth/session`, s.access_token), 401, 'InvalidSession', /incorrect token type/);
+    // Admin routes refuse the admin refresh token and client tokens.
+    for (const bearer of [s.refresh_token, user.access, user.refresh]) {
+      assertError(await call('GET', groupPath('/users'), bearer), 401, 'InvalidSession', /admin token/);
+      assertError(await call('GET', `${ADMIN}/auth/profile`, bearer), 401, 'InvalidSession');
+    }
+    // Client routes refuse both admin session tokens.
+    for (const bearer of [s.access_token, s.refresh_token]) {
+      assertError(await call('GET', '/api/client/v2.0/auth/profile', bearer), 401, 'InvalidSession');
+      assertError(await call('POST', '/api/client/v2.0/auth/session', bearer), 401, 'InvalidSession');
+      assertError(await call('DELETE', '/api/client/v2.0/auth/session', bearer), 401, 'InvalidSession');
+      assertError(await call('POST', `/api/client/v2.0/app/${server.appId}/functions/call`, bearer, { name: 'f', arguments: [] }), 401, 'InvalidSession');
+      assertError(await admin('POST', '/users/verify_token', { token: bearer }), 401, 'InvalidSession');
+    }
+    assert.equal(await snapshot(), before);
+  });
+
+  it('refuses an expired or re-signed admin token, and ends every session of a deleted admin token at once', async () => {
+    const tokens = new AdminTokens(server.baste.store, Date.now);
+    const other = await tokens.create('short-lived');
+    secrets.push(other.token);
+    const s = await session(other.token);
+    const record = (await server.baste.store.listAdminTokens()).find((t) => t.id === other._id)!;
+    const derived = createHmac('sha256', Buffer.from(record.tokenHash, 'hex')).update('baste admin session v1').digest();
+    const now = Math.floor(Date.now() / 1000);
+    const signed = (claims: Record<string, unknown>, key: Uint8Array = derived) =>
+      new SignJWT(claims).setProtectedHeader({ alg: 'HS256', typ: 'JWT', kid: `admin:${other._id}` }).sign(key);
+    // The same claims under the right key work (the test signs what the server signs)...
+    assert.equal((await call('GET', groupPath('/users'), await signed({ typ: 'admin_access', sub: other._id, iat: now, exp: now + 60 }))).status, 200);
+    // ...expired, or under another key, they do not.
+    assertError(await call('GET', groupPath('/users'), await signed({ typ: 'admin_access', sub: other._id, iat: now - 3600, exp: now - 1 })), 401, 'InvalidSession', /expired/);
+    assertError(await call('GET', groupPath('/users'), await signed({ typ: 'admin_access', sub: other._id, iat: now, exp: now + 60 }, Buffer.alloc(32, 1))), 401, 'InvalidSession');
+    assertError(await call('POST', `${ADMIN}/auth/session`, await signed({ typ: 'admin_refresh', sub: other._id, iat: now - 7200, exp: now - 1 })), 401, 'InvalidSession', /expired/);
+
+    await tokens.delete(other._id);
+    assertError(await call('GET', groupPath('/users'), s.access_token), 401, 'InvalidSession', /revoked/);
+    assertError(await call('POST', `${ADMIN}/auth/session`, s.refresh_token), 401, 'InvalidSession', /revoked/);
+    assertError(await adminLogin({ username: 'x', apiKey: other.token }), 401, 'InvalidSession');
   });
 });
 

@@ -6,7 +6,8 @@
 
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Admin, Page } from '../../admin/admin.js';
-import type { Actor, AdminTokens } from '../../admin/tokens.js';
+import type { AdminSessions } from '../../admin/sessions.js';
+import { looksLikeAdminToken, type Actor, type AdminTokens } from '../../admin/tokens.js';
 import type { AppConfig } from '../../app/model.js';
 import { BasteError } from '../../errors.js';
 import type { HttpDeps } from '../app.js';
@@ -16,6 +17,8 @@ import { bearerToken, objectBody } from '../request.js';
 export interface AdminHttp {
   readonly service: Admin;
   readonly tokens: AdminTokens;
+  /** Logins with an admin token as realm-cli logs in (access and refresh tokens). */
+  readonly sessions: AdminSessions;
   /** The console's static files; null serves no console. */
   readonly consoleDir: string | null;
 }
@@ -23,6 +26,10 @@ export interface AdminHttp {
 const ADMIN_API = '/api/admin/v3.0';
 const NEXT_PAGE_HEADER = 'x-baste-next-after';
 const ADMIN_BODY_LIMIT = 16 * 1024;
+const ADMIN_LOGIN = `${ADMIN_API}/auth/providers/mongodb-cloud/login`;
+const ADMIN_SESSION = `${ADMIN_API}/auth/session`;
+/** Routes whose credential is in the body (login) or is a refresh token (session): checked by their handlers. */
+const OWN_CREDENTIAL = new Set([ADMIN_LOGIN, ADMIN_SESSION]);
 
 /** Admin paths answer to admin tokens, not to the app's `allowed_request_origins` (a client setting). */
 export const isAdminPath = (url: string): boolean => url.startsWith(`${ADMIN_API}/`) || url === '/admin' || url.startsWith('/admin/') || url.startsWith('/admin?');
@@ -30,7 +37,7 @@ export const isAdminPath = (url: string): boolean => url.startsWith(`${ADMIN_API
 export const adminRoutes =
   ({ app, admin }: HttpDeps): FastifyPluginAsync =>
   async (http) => {
-    const { service, tokens } = admin;
+    const { service, tokens, sessions } = admin;
     const actors = new WeakMap<FastifyRequest, Actor>();
     const actorOf = (req: FastifyRequest): Actor => {
       const actor = actors.get(req);
@@ -41,11 +48,17 @@ export const adminRoutes =
     // Runs before the body is read and before any handler: no token, no work.
     http.addHook('onRequest', async (req, reply) => {
       reply.header('cache-control', 'no-store');
-      actors.set(req, await tokens.verify(bearerToken(req)));
+      if (OWN_CREDENTIAL.has(req.routeOptions.url ?? '')) return;
+      // An admin token itself, or the access token of a session it opened (mongodb-cloud login).
+      const bearer = bearerToken(req);
+      actors.set(req, looksLikeAdminToken(bearer) ? await tokens.verify(bearer) : await sessions.verifyAccess(bearer));
       const { appId } = req.params as { appId?: string };
       if (appId !== undefined) requireAdminApp(app, appId);
     });
 
+    http.post(ADMIN_LOGIN, { bodyLimit: ADMIN_BODY_LIMIT }, async (req) => sessions.login(objectBody(req)));
+    http.post(ADMIN_SESSION, async (req, reply) => reply.code(201).send(await sessions.refresh(bearerToken(req))));
+    http.get(`${ADMIN_API}/auth/profile`, async (req) => sessions.profile(actorOf(req)));
     http.get(`${ADMIN_API}/apps`, async () => [service.app()]);
     for (const prefix of [`${ADMIN_API}/apps/:appId`, `${ADMIN_API}/groups/:groupId/apps/:appId`]) {
       await http.register(appRoutes(service, actorOf), { prefix });
