@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { Admin } from './admin/admin.js';
+import { AdminSessions } from './admin/sessions.js';
 import { AdminTokens } from './admin/tokens.js';
 import type { AppConfig } from './app/model.js';
 import { ApiKeys } from './auth/api-keys.js';
@@ -27,6 +28,7 @@ import { FunctionRuntime } from './functions/runtime.js';
 import { AuthTriggers } from './functions/triggers.js';
 import { buildHttp, type HttpOptions } from './http/app.js';
 import { SigningKeys } from './sessions/keys.js';
+import { REFRESH_EXPIRATION_RELOAD_MS, RefreshTokenExpiration } from './sessions/refresh-expiration.js';
 import { Sessions } from './sessions/sessions.js';
 import { MongoService } from './services/mongodb/service.js';
 import { openSqliteStore } from './store/sqlite/index.js';
@@ -42,7 +44,11 @@ export interface BasteOptions {
   readonly store?: Store;
   readonly logger?: Logger;
   readonly http?: Partial<HttpOptions>;
-  readonly sessions?: { accessTokenTtlSeconds?: number; refreshTokenTtlSeconds?: number };
+  /**
+   * `refreshTokenTtlSeconds` is the refresh-token lifetime until an operator sets one through the
+   * admin API; `settingsReloadMs` how often that setting is re-read from the store (0: never).
+   */
+  readonly sessions?: { accessTokenTtlSeconds?: number; refreshTokenTtlSeconds?: number; settingsReloadMs?: number };
   readonly throttle?: Partial<ThrottleSettings>;
   /** Anonymous users inactive this long are removed (with expired sessions, tokens and counters), every `intervalSeconds` (0 disables the sweep). */
   readonly anonymousSweep?: { inactiveDays?: number; intervalSeconds?: number };
@@ -108,6 +114,8 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
   const customData = opts.app.customUserData
     ? customUserDataLookup(opts.app.customUserData, engines.engineFor(opts.app.dataSources?.get(opts.app.customUserData.serviceName)))
     : undefined;
+  const refreshExpiration = new RefreshTokenExpiration(store, opts.sessions?.refreshTokenTtlSeconds ?? DEFAULTS.refreshTokenTtlSeconds);
+  await refreshExpiration.load();
   const sessions = new Sessions(
     store,
     keys,
@@ -115,7 +123,10 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
     {
       domainId: opts.app.domainId,
       accessTokenTtlSeconds: accessTtl,
-      refreshTokenTtlSeconds: opts.sessions?.refreshTokenTtlSeconds ?? DEFAULTS.refreshTokenTtlSeconds,
+      // Read at every session opening: the operator's setting (admin API) as last loaded.
+      get refreshTokenTtlSeconds() {
+        return refreshExpiration.seconds;
+      },
     },
     customData?.forToken,
   );
@@ -192,7 +203,11 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
     userCreated: (userId, providerType) => auth.userCreated(userId, providerType),
     sendConfirmation: (providerName, email) => auth.emailPassword(providerName).resendConfirmation({ email }),
     customData: customData?.forToken,
+    runConfirmation: (providerName, email) => auth.emailPassword(providerName).retryConfirmationFunction({ email }),
+    refreshExpiration,
+    inspectAccessToken: (token) => sessions.inspectAccessToken(token),
   });
+  const adminTokens = new AdminTokens(store, clock);
   const http = buildHttp({
     app: opts.app,
     auth,
@@ -206,7 +221,8 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
     options: { trustProxy: false, ...opts.http },
     admin: {
       service: admin,
-      tokens: new AdminTokens(store, clock),
+      tokens: adminTokens,
+      sessions: new AdminSessions(adminTokens, store, clock, opts.app.domainId),
       consoleDir: opts.adminConsoleDir === undefined ? ADMIN_CONSOLE_DIR : opts.adminConsoleDir,
     },
   });
@@ -231,6 +247,10 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
         }, intervalSeconds * 1000)
       : null;
   sweepTimer?.unref();
+  // Started last: nothing above can fail and leave it running.
+  refreshExpiration.start(opts.sessions?.settingsReloadMs ?? REFRESH_EXPIRATION_RELOAD_MS, (err) =>
+    logger.error({ err }, 'reading the refresh token expiration failed'),
+  );
 
   return {
     http,
@@ -248,6 +268,7 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
     },
     async close() {
       if (sweepTimer) clearInterval(sweepTimer);
+      refreshExpiration.stop();
       await http.close();
       await triggers.settled();
       await runtime.close();

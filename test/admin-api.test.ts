@@ -2,13 +2,16 @@
 // admin tokens never pass for each other), the audit log, and that a refused request changes nothing.
 
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { AdminTokens } from '../src/admin/tokens.js';
 import type { Store } from '../src/store/store.js';
 import { newObjectIdHex } from '../src/util/ids.js';
-import { appConfig, emailConfirmUserpass, provider, startServer, tokensOf, uniqueEmail, type TestServer } from './helpers/server.js';
+import { SignJWT } from 'jose';
+import type { AppConfig } from '../src/app/model.js';
+import { appConfig, appFunction, decodeJwt, emailConfirmUserpass, provider, startServer, tokensOf, uniqueEmail, type TestServer } from './helpers/server.js';
 
 const GOOGLE_SECRET = 'google-client-secret-value-9f2c';
 const PASSWORD = 'correct horse 1';
@@ -114,6 +117,7 @@ async function snapshot(store: Store = server.baste.store) {
     keys: await store.listServerApiKeys(),
     audit: await store.listAuditEntries({ limit: 10_000 }),
     tokens: await store.listAdminTokens(),
+    refreshExpiration: await store.getSetting('refreshTokenExpirationSeconds'),
   });
 }
 
@@ -143,6 +147,12 @@ describe('admin API: who may call it', () => {
       ['PUT', `/users/${victim.id}/logout`],
       ['DELETE', `/users/${victim.id}`],
       ['GET', '/user_registrations'],
+      ['GET', '/user_registrations/pending_users'],
+      ['POST', `/user_registrations/by_email/${enc}/run_confirm`],
+      ['POST', '/users/verify_token', { token: victim.access }],
+      ['GET', '/security/refresh_token_expiration'],
+      ['PUT', '/security/refresh_token_expiration', { expiration_time_seconds: 3600 }],
+      ['GET', '/custom_user_data'],
       ['POST', `/user_registrations/by_email/${enc}/confirm`],
       ['POST', `/user_registrations/by_email/${enc}/send_confirm`],
       ['DELETE', `/user_registrations/by_email/${enc}`],
@@ -579,6 +589,365 @@ describe('admin API: audit log', () => {
     const next = await admin('GET', `/audit_log?after=${page.json[49]._id}`);
     assert.notEqual(next.json[0]._id, page.json[49]._id);
     assert.equal(JSON.stringify(page.json).includes(PASSWORD), false);
+  });
+});
+
+describe('admin API: App Services parity, on the users list', () => {
+  it('sorts by _id ascending or descending, filters by status and by several provider types', async () => {
+    const store = server.baste.store;
+    const victim = await loggedInUser();
+    assert.equal((await admin('PUT', `/users/${victim.id}/disable`)).status, 204);
+    const all = (await store.listUsers({ limit: 10_000 })).map((u) => u.id);
+
+    const asc = await admin('GET', '/users?sort=_id&desc=false');
+    assert.deepEqual(asc.json.map((u: any) => u._id), all.slice(0, 50));
+    const desc = await admin('GET', '/users?sort=_id&desc=true');
+    const reversed = [...all].reverse();
+    assert.deepEqual(desc.json.map((u: any) => u._id), reversed.slice(0, 50));
+    // The cursor of a descending page continues downwards.
+    const next = desc.headers.get('x-baste-next-after');
+    assert.equal(next, reversed[49]);
+    assert.deepEqual((await admin('GET', `/users?desc=true&after=${next}`)).json.map((u: any) => u._id), reversed.slice(50, 100));
+
+    const disabled = (await admin('GET', '/users?status=disabled')).json;
+    assert.ok(disabled.some((u: any) => u._id === victim.id));
+    assert.ok(disabled.every((u: any) => u.disabled === true));
+    const enabled = (await admin('GET', `/users?status=enabled&search=${encodeURIComponent(victim.email)}`)).json;
+    assert.deepEqual(enabled, []);
+    assert.equal((await admin('PUT', `/users/${victim.id}/enable`)).status, 204);
+    assert.deepEqual((await admin('GET', `/users?status=enabled&search=${encodeURIComponent(victim.email)}`)).json.map((u: any) => u._id), [victim.id]);
+
+    const typed = (await admin('GET', '/users?provider_types=oauth2-google,local-userpass')).json;
+    assert.ok(typed.length > 0);
+    assert.ok(typed.every((u: any) => u.identities.some((i: any) => ['oauth2-google', 'local-userpass'].includes(i.provider_type))));
+    assert.ok(typed.some((u: any) => u.identities.some((i: any) => i.provider_type === 'local-userpass')));
+    assert.ok(typed.some((u: any) => u.identities.some((i: any) => i.provider_type === 'oauth2-google')));
+    const repeated = (await admin('GET', '/users?provider_types=oauth2-google&provider_types=local-userpass')).json;
+    assert.deepEqual(repeated, typed, 'repeated parameters mean the same as a comma-separated list');
+    assert.deepEqual((await admin('GET', '/users?provider_types=custom-token')).json, []);
+
+    const before = await snapshot();
+    assertError(await admin('GET', '/users?sort=creation_date'), 400, 'InvalidParameter', /only sort field is '_id'/);
+    assertError(await admin('GET', '/users?desc=yes'), 400, 'InvalidParameter', /desc/);
+    assertError(await admin('GET', '/users?status=pending'), 400, 'InvalidParameter', /status/);
+    assertError(await admin('GET', `/users?provider_types=${Array.from({ length: 20 }, (_, i) => `t${i}`).join(',')}`), 400, 'InvalidParameter');
+    assert.equal(await snapshot(), before);
+  });
+});
+
+describe('admin API: App Services parity, with a confirmation function and custom user data', () => {
+  let parity: TestServer;
+  let parityToken: string;
+  const pbase = () => `/api/admin/v3.0/groups/5f1a2b3c4d5e6f7a8b9c0d1e/apps/${parity.appId}`;
+  /** `call` against the parity server. */
+  const pcall = async (method: string, path: string, bearer: string | null, body?: unknown): Promise<Answer> => {
+    const headers: Record<string, string> = {};
+    if (bearer !== null) headers.authorization = `Bearer ${bearer}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const res = await fetch(parity.url + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = await res.text();
+    return { status: res.status, contentType: res.headers.get('content-type'), headers: res.headers, json: text ? JSON.parse(text) : undefined, text };
+  };
+  const pa = (method: string, path: string, body?: unknown) => pcall(method, pbase() + path, parityToken, body);
+  const client = (route: string) => `/api/client/v2.0/app/${parity.appId}/${route}`;
+
+  before(async () => {
+    const app: AppConfig = {
+      ...appConfig(
+        [
+          provider('anon-user'),
+          provider('local-userpass', {
+            autoConfirm: false,
+            runConfirmationFunction: true,
+            confirmationFunctionName: 'confirm',
+            resetPasswordUrl: 'http://app.example/reset',
+          }),
+        ],
+        'parity-app-abcde',
+      ),
+      dataSources: new Map([['mongodb-atlas', { name: 'mongodb-atlas', type: 'mongodb-atlas', collections: new Map() }]]),
+      customUserData: { serviceName: 'mongodb-atlas', database: 'app', collection: 'custom', userIdField: 'user_id', onUserCreationFunctionName: 'onCreate' },
+      functions: new Map([
+        // Pending at registration; a second run confirms ("never-" stays pending).
+        appFunction(
+          'confirm',
+          `exports = async function({ username }) {
+            const runs = context.services.get("mongodb-atlas").db("app").collection("confirm_runs");
+            const before = await runs.count({ username });
+            await runs.insertOne({ username });
+            if (username.startsWith("never-")) return { status: "pending" };
+            return { status: before === 0 ? "pending" : "success" };
+          };`,
+          { runAsSystem: true, private: true },
+        ),
+        appFunction(
+          'onCreate',
+          `exports = async function(user) {
+            await context.services.get("mongodb-atlas").db("app").collection("custom").insertOne({ user_id: user.id, plan: "gold" });
+          };`,
+          { runAsSystem: true, private: true },
+        ),
+      ]),
+    };
+    parity = await startServer(app, { functions: { timeoutMs: 5000, memoryMb: 64 }, sessions: { settingsReloadMs: 100 } });
+    parityToken = (await new AdminTokens(parity.baste.store, Date.now).create('parity')).token;
+    secrets.push(parityToken);
+  });
+  after(async () => {
+    await parity?.close();
+  });
+
+  it('verify_token decodes a live client access token of this app in the platform shape', async () => {
+    const login = await pcall('POST', client('auth/providers/anon-user/login'), null, { options: { device: { deviceId: '0'.repeat(24) } } });
+    assert.equal(login.status, 200, login.text);
+    secrets.push(login.json.access_token, login.json.refresh_token);
+    const claims = decodeJwt(login.json.access_token);
+    const res = await pa('POST', '/users/verify_token', { token: login.json.access_token });
+    assert.equal(res.status, 200, res.text);
+    assert.deepEqual(Object.keys(res.json).sort(), ['custom_user_data', 'device_id', 'domain_id', 'exp', 'iat', 'iss', 'sub']);
+    assert.equal(res.json.sub, login.json.user_id);
+    assert.equal(res.json.iss, claims.baas_id, 'iss is the session id');
+    assert.equal(res.json.domain_id, (await pa('GET', '')).json._id, "the app's 24-hex id");
+    assert.equal(res.json.device_id, login.json.device_id);
+    assert.equal(res.json.exp, claims.exp);
+    assert.equal(res.json.iat, claims.iat);
+    assert.ok(Number.isInteger(res.json.exp) && res.json.exp - res.json.iat === 1800);
+    assert.equal(res.json.custom_user_data.plan, 'gold');
+    assert.equal(res.json.custom_user_data.user_id, login.json.user_id);
+  });
+
+  it('verify_token answers "token expired" for an expired one, and a 4xx in the Stitch shape for anything else', async () => {
+    const login = await pcall('POST', client('auth/providers/anon-user/login'), null, {});
+    const { access_token: access, refresh_token: refresh, user_id: userId } = login.json;
+    secrets.push(access, refresh);
+    const header = JSON.parse(Buffer.from(access.split('.')[0], 'base64url').toString());
+    const key = (await parity.baste.store.listSigningKeys()).find((k) => k.kid === header.kid)!;
+    const now = Math.floor(Date.now() / 1000);
+    const sign = (claims: Record<string, unknown>, secret = Buffer.from(key.secret, 'base64'), kid = key.kid) =>
+      new SignJWT(claims).setProtectedHeader({ alg: 'HS256', typ: 'JWT', kid }).sign(secret);
+    const payload = decodeJwt(access);
+
+    // Signed with this app's key, but its time is up: the platform's 200 and JSON string.
+    const expired = await pa('POST', '/users/verify_token', { token: await sign({ ...payload, iat: now - 3600, exp: now - 1800 }) });
+    assert.equal(expired.status, 200, expired.text);
+    assert.match(expired.contentType ?? '', /^application\/json/);
+    assert.equal(expired.json, 'token expired');
+
+    const before = await snapshot(parity.baste.store);
+    const refused: [string, unknown, number, string, RegExp?][] = [
+      ['a forged signature', `${access.slice(0, access.lastIndexOf('.'))}.${'A'.repeat(43)}`, 401, 'InvalidSession'],
+      ['another key under this kid', await sign(payload, Buffer.alloc(32, 7)), 401, 'InvalidSession'],
+      ["another app's key", await sign(payload, Buffer.alloc(32, 7), newObjectIdHex()), 401, 'InvalidSession', /not signed by this app/],
+      ["another app's domain, signed here", await sign({ ...payload, baas_domain_id: newObjectIdHex() }), 401, 'InvalidSession', /another app/],
+      ['a refresh token', refresh, 401, 'InvalidSession'],
+      ['a signed token that is not an access token', await sign({ ...payload, typ: 'refresh' }), 401, 'InvalidSession', /not an access token/],
+      ['the admin token', parityToken, 401, 'InvalidSession'],
+      ['garbage', 'not.a.jwt', 401, 'InvalidSession'],
+      ['an empty token', '', 400, 'InvalidParameter'],
+      ['a number', 42, 400, 'InvalidParameter'],
+    ];
+    for (const [what, token, status, code, text] of refused) {
+      const res = await pa('POST', '/users/verify_token', { token });
+      assert.equal(res.status, status, `${what}: ${res.text}`);
+      assertError(res, status, code, text);
+    }
+    assertError(await pa('POST', '/users/verify_token', {}), 400, 'MissingParameter');
+    assert.equal(await snapshot(parity.baste.store), before);
+
+    // A token whose session was revoked no longer verifies.
+    assert.equal((await pa('PUT', `/users/${userId}/logout`)).status, 204);
+    assertError(await pa('POST', '/users/verify_token', { token: access }), 401, 'InvalidSession', /session has ended/);
+  });
+
+  it('pending_users lists what user_registrations lists; run_confirm re-runs the confirmation function', async () => {
+    const email = uniqueEmail('later');
+    const never = uniqueEmail('never');
+    for (const e of [email, never]) {
+      const reg = await pcall('POST', client('auth/providers/local-userpass/register'), null, { email: e, password: PASSWORD });
+      assert.equal(reg.status, 201, reg.text);
+    }
+    const platform = await pa('GET', '/user_registrations/pending_users');
+    assert.equal(platform.status, 200);
+    assert.deepEqual(platform.json, (await pa('GET', '/user_registrations')).json);
+    assert.deepEqual(
+      platform.json.map((p: any) => p.login_ids[0].id).filter((id: string) => [email, never].includes(id)).sort(),
+      [email, never].sort(),
+    );
+    const loginAs = (e: string) => pcall('POST', client('auth/providers/local-userpass/login'), null, { username: e, password: PASSWORD });
+    assertError(await loginAs(email), 401, 'AuthError');
+
+    // The function said pending at registration; run again, it confirms.
+    const rerun = await pa('POST', `/user_registrations/by_email/${encodeURIComponent(email)}/run_confirm`);
+    assert.equal(rerun.status, 202, rerun.text);
+    assert.equal((await parity.baste.store.findUserpassAccountByEmail(email))?.confirmed, true);
+    assert.equal((await loginAs(email)).status, 200);
+    // Still pending after a re-run: nothing changes but the function ran.
+    assert.equal((await pa('POST', `/user_registrations/by_email/${encodeURIComponent(never)}/run_confirm`)).status, 202);
+    assert.equal((await parity.baste.store.findUserpassAccountByEmail(never))?.confirmed, false);
+
+    const before = await snapshot(parity.baste.store);
+    assertError(await pa('POST', `/user_registrations/by_email/${encodeURIComponent(email)}/run_confirm`), 400, 'UserAlreadyConfirmed');
+    assertError(await pa('POST', '/user_registrations/by_email/nobody%40example.com/run_confirm'), 404, 'UserNotFound');
+    assert.equal(await snapshot(parity.baste.store), before);
+    const audit = (await pa('GET', '/audit_log')).json;
+    assert.ok(audit.some((e: any) => e.action === 'user_registration.run_confirm' && e.target === email));
+  });
+
+  it('refresh_token_expiration: 60 days by default, set between 30 minutes and 5 years, applied to new sessions', async () => {
+    const store = parity.baste.store;
+    assert.deepEqual((await pa('GET', '/security/refresh_token_expiration')).json, { expiration_time_seconds: 60 * 24 * 3600 });
+    const sessionLife = async () => {
+      const login = await pcall('POST', client('auth/providers/anon-user/login'), null, {});
+      secrets.push(login.json.access_token, login.json.refresh_token);
+      const [session] = await store.listSessionsOfUser(login.json.user_id);
+      return Math.round((session!.expiresAt - session!.createdAt) / 1000);
+    };
+    assert.equal(await sessionLife(), 60 * 24 * 3600);
+
+    const before = await snapshot(store);
+    for (const bad of [1799, 5 * 365 * 86400 + 1, 3600.5, '3600', null, -1]) {
+      assertError(await pa('PUT', '/security/refresh_token_expiration', { expiration_time_seconds: bad }), 400, 'InvalidParameter', /30 minutes/);
+    }
+    assertError(await pa('PUT', '/security/refresh_token_expiration', {}), 400, 'InvalidParameter');
+    assert.equal(await snapshot(store), before);
+
+    assert.equal((await pa('PUT', '/security/refresh_token_expiration', { expiration_time_seconds: 1800 })).status, 204);
+    assert.deepEqual((await pa('GET', '/security/refresh_token_expiration')).json, { expiration_time_seconds: 1800 });
+    assert.equal(await sessionLife(), 1800, 'applied at once on the instance that set it');
+    assert.equal(await store.getSetting('refreshTokenExpirationSeconds'), 1800, 'kept in the store');
+    assert.equal((await pa('PUT', '/security/refresh_token_expiration', { expiration_time_seconds: 5 * 365 * 86400 })).status, 204);
+    assert.equal(await sessionLife(), 5 * 365 * 86400);
+
+    // Set by another instance sharing the store: picked up at the next reload (100 ms here).
+    await store.putSetting('refreshTokenExpirationSeconds', 7200);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(await sessionLife(), 7200);
+    const audit = (await pa('GET', '/audit_log')).json;
+    assert.deepEqual(audit.find((e: any) => e.action === 'security.refresh_token_expiration').details, { expiration_time_seconds: 5 * 365 * 86400 });
+  });
+
+  it('custom_user_data shows the configuration; an app without it says disabled', async () => {
+    assert.deepEqual((await pa('GET', '/custom_user_data')).json, {
+      enabled: true,
+      mongo_service_name: 'mongodb-atlas',
+      database_name: 'app',
+      collection_name: 'custom',
+      user_id_field: 'user_id',
+      on_user_creation_function_name: 'onCreate',
+    });
+    assert.deepEqual((await admin('GET', '/custom_user_data')).json, { enabled: false });
+  });
+});
+
+describe('admin API: logging in as realm-cli and Admin API clients do', () => {
+  const ADMIN = '/api/admin/v3.0';
+  const adminLogin = (body: unknown) => call('POST', `${ADMIN}/auth/providers/mongodb-cloud/login`, null, body);
+  const groupPath = (path: string) => `${ADMIN}/groups/5f1a2b3c4d5e6f7a8b9c0d1e/apps/${server.appId}${path}`;
+
+  async function session(apiKey = token) {
+    const res = await adminLogin({ username: 'public-key-ignored', apiKey });
+    assert.equal(res.status, 200, res.text);
+    secrets.push(res.json.access_token, res.json.refresh_token);
+    return res.json as { access_token: string; refresh_token: string; user_id: string; device_id: string };
+  }
+
+  it('logs in with {username, apiKey}, calls the API with the access token, refreshes it and reads the profile', async () => {
+    const s = await session();
+    assert.deepEqual(Object.keys(s).sort(), ['access_token', 'device_id', 'refresh_token', 'user_id']);
+    assert.equal(s.user_id, tokenId);
+    assert.match(s.device_id, /^[0-9a-f]{24}$/);
+    const access = decodeJwt(s.access_token);
+    assert.equal(access.typ, 'admin_access');
+    assert.equal((access.exp as number) - (access.iat as number), 1800);
+    assert.equal(decodeJwt(s.refresh_token).typ, 'admin_refresh');
+
+    const users = await call('GET', groupPath('/users'), s.access_token);
+    assert.equal(users.status, 200, users.text);
+    assert.ok(Array.isArray(users.json));
+    assert.equal((await call('GET', `${ADMIN}/apps`, s.access_token)).status, 200);
+
+    const profile = await call('GET', `${ADMIN}/auth/profile`, s.access_token);
+    assert.equal(profile.status, 200, profile.text);
+    assert.equal(profile.json.user_id, tokenId);
+    assert.equal(profile.json.data.name, 'ops team');
+    assert.deepEqual(profile.json.identities, [{ id: tokenId, provider_type: 'mongodb-cloud' }]);
+    assert.equal((await call('GET', `${ADMIN}/auth/profile`, token)).json.user_id, tokenId, 'the admin token itself works as a bearer too');
+
+    const refreshed = await call('POST', `${ADMIN}/auth/session`, s.refresh_token);
+    assert.equal(refreshed.status, 201, refreshed.text);
+    assert.deepEqual(Object.keys(refreshed.json), ['access_token']);
+    secrets.push(refreshed.json.access_token);
+    assert.equal((await call('GET', groupPath('/users'), refreshed.json.access_token)).status, 200);
+
+    // What an operator did through a session is audited under the admin token.
+    const created = await call('POST', groupPath('/api_keys'), s.access_token, { name: 'made-through-a-session' });
+    assert.equal(created.status, 201, created.text);
+    secrets.push(created.json.key);
+    const entry = (await admin('GET', '/audit_log')).json.find((e: any) => e.action === 'api_key.create' && e.target === created.json._id);
+    assert.deepEqual(entry.actor, { id: tokenId, name: 'ops team' });
+    assert.equal((await admin('DELETE', `/api_keys/${created.json._id}`)).status, 204);
+  });
+
+  it('refuses a bad login, and each token where the other kind belongs, in the Stitch shape', async () => {
+    const s = await session();
+    const user = await loggedInUser();
+    const before = await snapshot();
+    assertError(await adminLogin({ username: 'x', apiKey: `${token.slice(0, -4)}AAAA` }), 401, 'InvalidSession');
+    assertError(await adminLogin({ username: 'x', apiKey: user.access }), 401, 'InvalidSession', /admin token/);
+    assertError(await adminLogin({ username: 'x' }), 400, 'MissingParameter', /apiKey/);
+    assertError(await adminLogin({ apiKey: token }), 400, 'MissingParameter', /username/);
+    assertError(await adminLogin({ username: 'x', apiKey: 7 }), 400, 'InvalidParameter');
+    assertError(await adminLogin([token]), 400, 'BadRequest');
+
+    // The admin session's refresh route takes its own refresh token only.
+    for (const [what, bearer] of [
+      ['the admin access token', s.access_token],
+      ['the admin token', token],
+      ["a user's refresh token", user.refresh],
+      ["a user's access token", user.access],
+    ] as const) {
+      const res = await call('POST', `${ADMIN}/auth/session`, bearer);
+      assert.equal(res.status, 401, `${what}: ${res.text}`);
+      assertError(res, 401, 'InvalidSession');
+    }
+    assertError(await call('POST', `${ADMIN}/auth/session`, s.access_token), 401, 'InvalidSession', /incorrect token type/);
+    // Admin routes refuse the admin refresh token and client tokens.
+    for (const bearer of [s.refresh_token, user.access, user.refresh]) {
+      assertError(await call('GET', groupPath('/users'), bearer), 401, 'InvalidSession', /admin token/);
+      assertError(await call('GET', `${ADMIN}/auth/profile`, bearer), 401, 'InvalidSession');
+    }
+    // Client routes refuse both admin session tokens.
+    for (const bearer of [s.access_token, s.refresh_token]) {
+      assertError(await call('GET', '/api/client/v2.0/auth/profile', bearer), 401, 'InvalidSession');
+      assertError(await call('POST', '/api/client/v2.0/auth/session', bearer), 401, 'InvalidSession');
+      assertError(await call('DELETE', '/api/client/v2.0/auth/session', bearer), 401, 'InvalidSession');
+      assertError(await call('POST', `/api/client/v2.0/app/${server.appId}/functions/call`, bearer, { name: 'f', arguments: [] }), 401, 'InvalidSession');
+      assertError(await admin('POST', '/users/verify_token', { token: bearer }), 401, 'InvalidSession');
+    }
+    assert.equal(await snapshot(), before);
+  });
+
+  it('refuses an expired or re-signed admin token, and ends every session of a deleted admin token at once', async () => {
+    const tokens = new AdminTokens(server.baste.store, Date.now);
+    const other = await tokens.create('short-lived');
+    secrets.push(other.token);
+    const s = await session(other.token);
+    const record = (await server.baste.store.listAdminTokens()).find((t) => t.id === other._id)!;
+    const derived = createHmac('sha256', Buffer.from(record.tokenHash, 'hex')).update('baste admin session v1').digest();
+    const now = Math.floor(Date.now() / 1000);
+    const signed = (claims: Record<string, unknown>, key: Uint8Array = derived) =>
+      new SignJWT(claims).setProtectedHeader({ alg: 'HS256', typ: 'JWT', kid: `admin:${other._id}` }).sign(key);
+    // The same claims under the right key work (the test signs what the server signs)...
+    assert.equal((await call('GET', groupPath('/users'), await signed({ typ: 'admin_access', sub: other._id, iat: now, exp: now + 60 }))).status, 200);
+    // ...expired, or under another key, they do not.
+    assertError(await call('GET', groupPath('/users'), await signed({ typ: 'admin_access', sub: other._id, iat: now - 3600, exp: now - 1 })), 401, 'InvalidSession', /expired/);
+    assertError(await call('GET', groupPath('/users'), await signed({ typ: 'admin_access', sub: other._id, iat: now, exp: now + 60 }, Buffer.alloc(32, 1))), 401, 'InvalidSession');
+    assertError(await call('POST', `${ADMIN}/auth/session`, await signed({ typ: 'admin_refresh', sub: other._id, iat: now - 7200, exp: now - 1 })), 401, 'InvalidSession', /expired/);
+
+    await tokens.delete(other._id);
+    assertError(await call('GET', groupPath('/users'), s.access_token), 401, 'InvalidSession', /revoked/);
+    assertError(await call('POST', `${ADMIN}/auth/session`, s.refresh_token), 401, 'InvalidSession', /revoked/);
+    assertError(await adminLogin({ username: 'x', apiKey: other.token }), 401, 'InvalidSession');
   });
 });
 

@@ -94,6 +94,10 @@ describe('custom JWT with HS256 signing keys', () => {
       ['missing required metadata', await hsToken({}), /required metadata field 'email'/],
       ['alg none', `${base64url.encode(JSON.stringify({ alg: 'none', typ: 'JWT' }))}.${base64url.encode(JSON.stringify({ aud: APP_ID, sub: 'x', exp: now + 60, email: 'a@x' }))}.`, /algorithm/],
       ['malformed', 'not.a.jwt', /malformed/],
+      // §A.7: a correctly signed token whose header says it is not a JWT.
+      ['typ at+jwt', await hsToken({ email: 'a@x' }, KEY_2, { typ: 'at+jwt' }), /header's 'typ' must be 'JWT', not 'at\+jwt'/],
+      ['typ refresh', await hsToken({ email: 'a@x' }, KEY_2, { typ: 'refresh' }), /'typ' must be 'JWT'/],
+      ['typ not a string', await hsToken({ email: 'a@x' }, KEY_2, { typ: 7 }), /'typ' must be 'JWT'/],
       ['not a string', 42, /token is required/, 400],
       ['too long', 'x'.repeat(1_000_001), /longer than/, 400],
     ];
@@ -101,6 +105,13 @@ describe('custom JWT with HS256 signing keys', () => {
       const res = await login(server, token);
       assert.equal(res.status, status, `${name}: ${JSON.stringify(res.json)}`);
       assert.match(res.json.error, message, name);
+    }
+  });
+
+  it('accepts a header with typ JWT (any case) or with no typ at all', async () => {
+    for (const header of [{ typ: 'JWT' }, { typ: 'jwt' }, {}]) {
+      const res = await login(server, await hsToken({ email: 'typ@x', sub: 'typ-user' }, KEY_2, header));
+      assert.equal(res.status, 200, `${JSON.stringify(header)}: ${JSON.stringify(res.json)}`);
     }
   });
 

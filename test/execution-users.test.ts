@@ -299,7 +299,7 @@ describe('execution users and create_user_on_auth', () => {
 
   it('create_user_on_auth: a valid JWT without a user creates it once (creation function included), then reuses it', async () => {
     const store = server.baste.store;
-    const jwtUsers = async () => (await store.listUsers({ limit: 1000, providerType: 'custom-token' })).length;
+    const jwtUsers = async () => (await store.listUsers({ limit: 1000, providerTypes: ['custom-token'] })).length;
     const usersBefore = await jwtUsers();
     const headers = { jwtTokenString: await jwtFor('fresh-sub') };
     const first = await ep('/jwt-create', headers);

@@ -8,6 +8,8 @@ import type { ApiKeys } from '../auth/api-keys.js';
 import type { PasswordHasher } from '../auth/passwords.js';
 import { requireEmail, requirePassword } from '../auth/providers/local-userpass.js';
 import { BasteError } from '../errors.js';
+import type { RefreshTokenExpiration } from '../sessions/refresh-expiration.js';
+import type { Sessions } from '../sessions/sessions.js';
 import type { ApiKeyRecord, DeviceRecord, SessionRecord, Store, UserpassAccount, UserRecord } from '../store/store.js';
 import { mergedUserData } from '../users/users.js';
 import type { Clock } from '../util/clock.js';
@@ -35,7 +37,38 @@ export interface AdminDeps {
   readonly sendConfirmation?: (providerName: string, email: string) => Promise<void>;
   /** The custom user data document, once the app has a data service. */
   readonly customData?: (userId: string) => Promise<Record<string, unknown> | undefined>;
+  /** Re-runs the provider's confirmation function for a pending registration (a running server only). */
+  readonly runConfirmation?: (providerName: string, email: string) => Promise<void>;
+  /** The refresh-token lifetime of new sessions (a running server only). */
+  readonly refreshExpiration?: RefreshTokenExpiration;
+  /** Checks a client access token of this app (Sessions.inspectAccessToken; a running server only). */
+  readonly inspectAccessToken?: Sessions['inspectAccessToken'];
 }
+
+/** `POST …/users/verify_token`: the claims of a live client access token, in the platform's names. */
+export interface VerifiedToken {
+  readonly sub: string;
+  readonly exp: number;
+  readonly iat: number;
+  /** The session id, as in the platform's tokens. */
+  readonly iss: string;
+  readonly domain_id: string;
+  readonly device_id: string;
+  readonly aud?: unknown;
+  readonly custom_user_data?: Record<string, unknown>;
+}
+
+/** The platform's custom user data configuration; Baste names the data source and function (it has no ids for them). */
+export type CustomUserDataView =
+  | { readonly enabled: false }
+  | {
+      readonly enabled: true;
+      readonly mongo_service_name: string;
+      readonly database_name: string;
+      readonly collection_name: string;
+      readonly user_id_field: string;
+      readonly on_user_creation_function_name?: string;
+    };
 
 /** A page of a list and the cursor of the next one (null on the last page). */
 export interface Page<T> {
@@ -143,6 +176,21 @@ function optionalString(value: unknown, name: string, max: number): string | und
   return value;
 }
 
+const PROVIDER_TYPES_MAX = 16;
+
+/** `provider_types=a,b` (or repeated), and the single `provider_type`: the union, or undefined for no filter. */
+function providerTypeList(many: unknown, one: unknown): string[] | undefined {
+  const given = [...(Array.isArray(many) ? many : many === undefined ? [] : [many]), ...(one === undefined ? [] : [one])];
+  if (given.length === 0) return undefined;
+  const types = new Set<string>();
+  for (const value of given) {
+    if (typeof value !== 'string' || value.length > 256) throw new BasteError('InvalidParameter', 'provider_types must be a comma-separated list of provider types');
+    for (const type of value.split(',')) if (type.trim() !== '') types.add(type.trim());
+  }
+  if (types.size > PROVIDER_TYPES_MAX) throw new BasteError('InvalidParameter', `provider_types may name at most ${PROVIDER_TYPES_MAX} provider types`);
+  return types.size === 0 ? undefined : [...types];
+}
+
 function identityView(i: UserRecord['identities'][number]): AdminIdentity {
   return { id: i.externalId, provider_type: i.providerType, provider_id: i.providerId, provider_name: i.providerName };
 }
@@ -213,11 +261,39 @@ export class Admin {
 
   // ---- users -------------------------------------------------------------------------------
 
-  async listUsers(query: { after?: unknown; providerType?: unknown; search?: unknown }): Promise<Page<AdminUser>> {
+  /**
+   * `GET …/users`: `after`, `sort` (the platform knows only `_id`), `desc`, `status`
+   * (`enabled` / `disabled`), `provider_types` (comma-separated or repeated; `provider_type`, one
+   * type, is Baste's older spelling) and `search`.
+   */
+  async listUsers(query: {
+    after?: unknown;
+    sort?: unknown;
+    desc?: unknown;
+    status?: unknown;
+    providerTypes?: unknown;
+    providerType?: unknown;
+    search?: unknown;
+  }): Promise<Page<AdminUser>> {
     const after = optionalString(query.after, 'after', 64);
-    const providerType = optionalString(query.providerType, 'provider_type', 64);
+    const sort = optionalString(query.sort, 'sort', 64);
+    if (sort !== undefined && sort !== '_id') throw new BasteError('InvalidParameter', `cannot sort users by '${sort}': the only sort field is '_id'`);
+    const desc = optionalString(query.desc, 'desc', 5);
+    if (desc !== undefined && desc !== 'true' && desc !== 'false') throw new BasteError('InvalidParameter', 'desc must be true or false');
+    const status = optionalString(query.status, 'status', 16);
+    if (status !== undefined && status !== 'enabled' && status !== 'disabled') {
+      throw new BasteError('InvalidParameter', "status must be 'enabled' or 'disabled'");
+    }
+    const providerTypes = providerTypeList(query.providerTypes, query.providerType);
     const search = optionalString(typeof query.search === 'string' ? query.search.trim() : query.search, 'search', SEARCH_MAX);
-    const users = await this.store.listUsers({ after, providerType, search, limit: PAGE_SIZE + 1 });
+    const users = await this.store.listUsers({
+      after,
+      descending: desc === 'true',
+      providerTypes,
+      disabled: status === undefined ? undefined : status === 'disabled',
+      search,
+      limit: PAGE_SIZE + 1,
+    });
     return page(users.map(userView), (u) => u._id);
   }
 
@@ -341,6 +417,20 @@ export class Admin {
     await this.audit(actor, 'user_registration.delete', email);
   }
 
+  /**
+   * Runs the confirmation function again for a registration still waiting for it. 400 once
+   * confirmed (or when the provider runs no confirmation function), 404 with no such registration.
+   */
+  async runConfirmation(actor: Actor, email: string): Promise<void> {
+    const provider = this.userpassProvider();
+    const account = await this.store.findUserpassAccountByEmail(email);
+    if (!account) throw registrationNotFound(email);
+    if (account.confirmed) throw new BasteError('UserAlreadyConfirmed', `'${email.slice(0, 256)}' is already confirmed`);
+    if (!this.deps.runConfirmation) throw new BasteError('NotImplemented', 'confirmation functions are run by a running server only');
+    await this.deps.runConfirmation(provider.name, email);
+    await this.audit(actor, 'user_registration.run_confirm', email);
+  }
+
   private userpassProvider(): ProviderConfig {
     const enabled = [...this.deps.app.providers.values()].filter((p) => p.type === 'local-userpass' && !p.disabled);
     const provider = enabled.find((p) => p.name === 'local-userpass') ?? enabled[0];
@@ -373,6 +463,58 @@ export class Admin {
     });
     if (created) await this.deps.userCreated?.(userId, provider.type);
     return this.user(userId);
+  }
+
+  // ---- sessions and tokens -------------------------------------------------------------------
+
+  /** A client access token's claims, or `'token expired'` (the platform's answer for an expired one). */
+  async verifyToken(body: Record<string, unknown>): Promise<VerifiedToken | 'token expired'> {
+    const token = body.token;
+    if (token === undefined) throw new BasteError('MissingParameter', 'token is required');
+    if (typeof token !== 'string' || token === '') throw new BasteError('InvalidParameter', 'token must be a non-empty string');
+    if (!this.deps.inspectAccessToken) throw new BasteError('NotImplemented', 'tokens are verified by a running server only');
+    const found = await this.deps.inspectAccessToken(token);
+    if (found.expired) return 'token expired';
+    const c = found.claims;
+    const userData = c.user_data;
+    return {
+      sub: String(c.sub),
+      exp: c.exp as number,
+      iat: Number(c.iat),
+      iss: String(c.baas_id),
+      domain_id: String(c.baas_domain_id),
+      device_id: String(c.baas_device_id),
+      ...(c.aud !== undefined ? { aud: c.aud } : {}),
+      ...(userData && typeof userData === 'object' && Object.keys(userData).length > 0 ? { custom_user_data: userData as Record<string, unknown> } : {}),
+    };
+  }
+
+  /** The refresh-token lifetime of new sessions, read from the store (so a change on another instance shows at once). */
+  async refreshTokenExpiration(): Promise<{ expiration_time_seconds: number }> {
+    return { expiration_time_seconds: await this.refreshExpiration().load() };
+  }
+
+  async setRefreshTokenExpiration(actor: Actor, body: Record<string, unknown>): Promise<void> {
+    const seconds = await this.refreshExpiration().set(body.expiration_time_seconds);
+    await this.audit(actor, 'security.refresh_token_expiration', this.deps.app.appId, { expiration_time_seconds: seconds });
+  }
+
+  private refreshExpiration(): RefreshTokenExpiration {
+    if (!this.deps.refreshExpiration) throw new BasteError('NotImplemented', 'the refresh token expiration is managed by a running server only');
+    return this.deps.refreshExpiration;
+  }
+
+  customUserData(): CustomUserDataView {
+    const c = this.deps.app.customUserData;
+    if (!c) return { enabled: false };
+    return {
+      enabled: true,
+      mongo_service_name: c.serviceName,
+      database_name: c.database,
+      collection_name: c.collection,
+      user_id_field: c.userIdField,
+      ...(c.onUserCreationFunctionName ? { on_user_creation_function_name: c.onUserCreationFunctionName } : {}),
+    };
   }
 
   // ---- server API keys -----------------------------------------------------------------------

@@ -152,7 +152,7 @@ export async function usersCommand(
           const more = page.nextAfter ? `more: --pending --after ${page.nextAfter}\n` : '';
           out(page.items.length ? pendingRows(page.items) + more : 'no pending email/password registrations\n', { registrations: page.items, next_after: page.nextAfter });
         } else {
-          const page = await admin.listUsers({ after: flags.after, providerType: flags.provider, search: flags.search });
+          const page = await admin.listUsers({ after: flags.after, providerTypes: flags.provider, search: flags.search });
           const more = page.nextAfter ? `more: --after ${page.nextAfter}\n` : '';
           out(page.items.length ? userRows(page.items) + more : 'no users\n', { users: page.items, next_after: page.nextAfter });
         }

@@ -13,6 +13,9 @@ const ADMIN_TOKEN_PREFIX = 'baste_admin_';
 const NAME_MAX = 64;
 const TOKEN_MAX = 256;
 
+/** Whether a bearer token is meant as an admin token (rather than an admin session's access token). */
+export const looksLikeAdminToken = (token: string): boolean => token.startsWith(ADMIN_TOKEN_PREFIX);
+
 const hashAdminToken = (token: string): string => createHash('sha256').update(token).digest('hex');
 
 /** Who performed an admin action, as the audit log records it. */

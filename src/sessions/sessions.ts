@@ -10,7 +10,7 @@
 // issued before refresh tokens became JWTs (opaque strings, hashed whole) keep working.
 
 import { createHash } from 'node:crypto';
-import { decodeProtectedHeader, errors as joseErrors, jwtVerify } from 'jose';
+import { compactVerify, decodeProtectedHeader, errors as joseErrors, jwtVerify } from 'jose';
 import { invalidSession } from '../errors.js';
 import type { ActiveSession, SessionRecord, Store, UserRecord } from '../store/store.js';
 import type { Clock } from '../util/clock.js';
@@ -280,6 +280,38 @@ export class Sessions {
       this.verified.set(token, { claims, kid: kid as string, key, exp: payload.exp });
     }
     return claims;
+  }
+
+  /**
+   * The admin API's `verify_token`: every claim of an access token this server signed whose session
+   * is still live, or `expired` when its signature holds but its time is up (the platform answers
+   * those apart). Anything else (forged, another app's, not an access token, session ended) is an
+   * InvalidSession. Client routes keep using verifyAccessToken.
+   */
+  async inspectAccessToken(token: string): Promise<{ expired: true } | { expired: false; claims: Record<string, unknown> }> {
+    if (token.length > MAX_TOKEN_LENGTH || token.split('.').length !== 3) throw invalidSession('invalid session: malformed access token');
+    let kid: unknown;
+    try {
+      ({ kid } = decodeProtectedHeader(token));
+    } catch {
+      throw invalidSession('invalid session: malformed access token');
+    }
+    const key = typeof kid === 'string' ? await this.keys.verificationKey(kid) : null;
+    if (!key) throw invalidSession('invalid session: the token was not signed by this app');
+    let claims: Record<string, unknown>;
+    try {
+      const { payload } = await compactVerify(token, key.key, { algorithms: ['HS256'] });
+      claims = JSON.parse(new TextDecoder().decode(payload)) as Record<string, unknown>;
+    } catch {
+      throw invalidSession('invalid session: access token is not valid');
+    }
+    if (claims === null || typeof claims !== 'object' || claims.typ !== 'access' || typeof claims.baas_id !== 'string' || typeof claims.exp !== 'number') {
+      throw invalidSession('invalid session: not an access token');
+    }
+    if (claims.baas_domain_id !== this.settings.domainId) throw invalidSession('invalid session: the token belongs to another app');
+    if (claims.exp <= Math.floor(this.clock() / 1000)) return { expired: true };
+    liveContext({ baas_id: claims.baas_id, sub: typeof claims.sub === 'string' ? claims.sub : undefined }, await this.store.findSession(claims.baas_id));
+    return { expired: false, claims };
   }
 
   /** Finds the live session a refresh token belongs to. */

@@ -132,13 +132,26 @@ export interface OAuthStateRecord {
 
 /** What the admin users list asks for: one page in id order, optionally filtered. */
 export interface UserQuery {
-  /** Only users whose id sorts after this one (the last id of the previous page). */
+  /** Only users whose id sorts after this one in the list's order (the last id of the previous page). */
   readonly after?: string;
   readonly limit: number;
-  /** Only users with an identity of this provider type. */
-  readonly providerType?: string;
+  /** Highest id first (then `after` means ids below it). */
+  readonly descending?: boolean;
+  /** Only users with an identity of one of these provider types. */
+  readonly providerTypes?: readonly string[];
+  /** Only disabled (true) or enabled (false) users. */
+  readonly disabled?: boolean;
   /** Case-insensitive substring of an identity's `email` or `name`, or the exact user id. */
   readonly search?: string;
+}
+
+/**
+ * Settings an operator changes at run time through the admin API, kept in the store so every
+ * instance sharing it sees them. Absent until first set (the app's default applies).
+ */
+export interface AppSettings {
+  /** Lifetime of new sessions' refresh tokens, in seconds. */
+  readonly refreshTokenExpirationSeconds: number;
 }
 
 /** An operator's credential for the admin API: only its SHA-256 is kept. */
@@ -267,6 +280,9 @@ export interface Store {
   listAdminTokens(): Promise<AdminTokenRecord[]>;
   deleteAdminToken(id: string): Promise<boolean>;
   appendAuditEntry(entry: AuditEntry): Promise<void>;
+  /** A setting's value, or null when it was never set. */
+  getSetting<K extends keyof AppSettings>(name: K): Promise<AppSettings[K] | null>;
+  putSetting<K extends keyof AppSettings>(name: K, value: AppSettings[K]): Promise<void>;
   /** Newest first; `after` is the id of the last entry of the previous page. */
   listAuditEntries(query: { after?: string; limit: number }): Promise<AuditEntry[]>;
 

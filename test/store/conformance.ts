@@ -537,9 +537,9 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
       assert.deepEqual(page[1]?.identities.map((i) => i.providerType), ['anon-user', 'oauth2-google'], 'identities come along, in link order');
       assert.equal(page[0]?.createdAt, 1);
 
-      assert.deepEqual(ids(await store.listUsers({ limit: 50, providerType: 'anon-user' })), [id(2), id(4), id(6)]);
-      assert.deepEqual(ids(await store.listUsers({ limit: 50, providerType: 'oauth2-google' })), [id(2)]);
-      assert.deepEqual(ids(await store.listUsers({ limit: 2, providerType: 'local-userpass', after: id(1) })), [id(3), id(5)]);
+      assert.deepEqual(ids(await store.listUsers({ limit: 50, providerTypes: ['anon-user'] })), [id(2), id(4), id(6)]);
+      assert.deepEqual(ids(await store.listUsers({ limit: 50, providerTypes: ['oauth2-google'] })), [id(2)]);
+      assert.deepEqual(ids(await store.listUsers({ limit: 2, providerTypes: ['local-userpass'], after: id(1) })), [id(3), id(5)]);
       assert.deepEqual(ids(await store.listUsers({ limit: 50, search: 'person5@example' })), [id(5)], 'case-insensitive substring of the email');
       assert.deepEqual(ids(await store.listUsers({ limit: 50, search: 'EXAMPLE.COM' })), [id(1), id(3), id(5), id(7)]);
       assert.deepEqual(ids(await store.listUsers({ limit: 50, search: 'lovelace' })), [id(2)], 'the name');
@@ -547,8 +547,35 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
       assert.deepEqual(await store.listUsers({ limit: 50, search: 'e%m' }), [], '% is no wildcard');
       assert.deepEqual(await store.listUsers({ limit: 50, search: 'p_rson' }), [], '_ is no wildcard');
       assert.deepEqual(ids(await store.listUsers({ limit: 50, search: id(4) })), [id(4)], 'the exact user id');
-      assert.deepEqual(ids(await store.listUsers({ limit: 50, search: 'example', providerType: 'local-userpass', after: id(3) })), [id(5), id(7)]);
+      assert.deepEqual(ids(await store.listUsers({ limit: 50, search: 'example', providerTypes: ['local-userpass'], after: id(3) })), [id(5), id(7)]);
       assert.deepEqual(await store.listUsers({ limit: 50, search: 'ext1' }), [], 'not the identity id or other fields');
+
+      // Newest id first, `after` then continuing downwards.
+      assert.deepEqual(ids(await store.listUsers({ limit: 3, descending: true })), [id(7), id(6), id(5)]);
+      assert.deepEqual(ids(await store.listUsers({ limit: 3, descending: true, after: id(5) })), [id(4), id(3), id(2)]);
+      assert.deepEqual(ids(await store.listUsers({ limit: 3, descending: true, after: id(2) })), [id(1)]);
+      const desc = await store.listUsers({ limit: 50, descending: true, providerTypes: ['oauth2-google'] });
+      assert.deepEqual(desc[0]?.identities.map((i) => i.providerType), ['anon-user', 'oauth2-google'], 'identities still in link order');
+      // Any of several provider types; an empty list matches nobody.
+      assert.deepEqual(ids(await store.listUsers({ limit: 50, providerTypes: ['oauth2-google', 'local-userpass'] })), [id(1), id(2), id(3), id(5), id(7)]);
+      assert.deepEqual(await store.listUsers({ limit: 50, providerTypes: [] }), []);
+      assert.deepEqual(await store.listUsers({ limit: 50, providerTypes: ["x') OR 1=1 --"] }), [], 'a provider type is a value, never SQL');
+      // Enabled or disabled.
+      await store.setUserDisabled(id(3), true);
+      await store.setUserDisabled(id(6), true);
+      assert.deepEqual(ids(await store.listUsers({ limit: 50, disabled: true })), [id(3), id(6)]);
+      assert.deepEqual(ids(await store.listUsers({ limit: 50, disabled: false })), [id(1), id(2), id(4), id(5), id(7)]);
+      assert.deepEqual(ids(await store.listUsers({ limit: 2, disabled: false, descending: true, providerTypes: ['local-userpass'] })), [id(7), id(5)]);
+      assert.deepEqual(ids(await store.listUsers({ limit: 50, disabled: true, search: 'person3' })), [id(3)]);
+    });
+
+    it('keeps app settings: null until set, then the last value put', async () => {
+      assert.equal(await store.getSetting('refreshTokenExpirationSeconds'), null);
+      await store.putSetting('refreshTokenExpirationSeconds', 3600);
+      assert.equal(await store.getSetting('refreshTokenExpirationSeconds'), 3600);
+      await Promise.all([store.putSetting('refreshTokenExpirationSeconds', 7200), store.putSetting('refreshTokenExpirationSeconds', 7200)]);
+      await store.putSetting('refreshTokenExpirationSeconds', 157_680_000);
+      assert.equal(await store.getSetting('refreshTokenExpirationSeconds'), 157_680_000);
     });
 
     it('lists the sessions of a user', async () => {

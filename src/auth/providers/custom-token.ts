@@ -162,14 +162,20 @@ export async function customTokenProvider(config: ProviderConfig, deps: CustomTo
       currentDate: new Date(clock()),
       requiredClaims: ['exp', 'sub', 'aud'],
     };
+    let header: { kid?: unknown; typ?: unknown };
+    try {
+      header = JSON.parse(Buffer.from(token.split('.')[0] ?? '', 'base64url').toString('utf8')) as { kid?: unknown; typ?: unknown };
+      if (header === null || typeof header !== 'object') throw new Error('not an object');
+    } catch {
+      throw new BasteError('AuthError', 'custom JWT refused: token is malformed');
+    }
+    // behaviour.md §A.7: the header's typ, when given, must say JWT (a media type: any case). Other
+    // JOSE objects (`at+jwt`, `JWE`, a refresh token type) are not login credentials.
+    if (header.typ !== undefined && (typeof header.typ !== 'string' || header.typ.toUpperCase() !== 'JWT')) {
+      throw new BasteError('AuthError', `custom JWT refused: the token header's 'typ' must be 'JWT', not '${String(header.typ).slice(0, 32)}'`);
+    }
     if (jwks) {
-      const [header] = token.split('.');
-      let kid: unknown;
-      try {
-        kid = JSON.parse(Buffer.from(header ?? '', 'base64url').toString('utf8')).kid;
-      } catch {
-        throw new BasteError('AuthError', 'custom JWT refused: token is malformed');
-      }
+      const kid = header.kid;
       if (typeof kid !== 'string') throw new BasteError('AuthError', "custom JWT refused: the token header has no 'kid'");
       return (await jwtVerify(token, jwks, options)).payload;
     }

@@ -6,7 +6,8 @@
 
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Admin, Page } from '../../admin/admin.js';
-import type { Actor, AdminTokens } from '../../admin/tokens.js';
+import type { AdminSessions } from '../../admin/sessions.js';
+import { looksLikeAdminToken, type Actor, type AdminTokens } from '../../admin/tokens.js';
 import type { AppConfig } from '../../app/model.js';
 import { BasteError } from '../../errors.js';
 import type { HttpDeps } from '../app.js';
@@ -16,6 +17,8 @@ import { bearerToken, objectBody } from '../request.js';
 export interface AdminHttp {
   readonly service: Admin;
   readonly tokens: AdminTokens;
+  /** Logins with an admin token as realm-cli logs in (access and refresh tokens). */
+  readonly sessions: AdminSessions;
   /** The console's static files; null serves no console. */
   readonly consoleDir: string | null;
 }
@@ -23,6 +26,10 @@ export interface AdminHttp {
 const ADMIN_API = '/api/admin/v3.0';
 const NEXT_PAGE_HEADER = 'x-baste-next-after';
 const ADMIN_BODY_LIMIT = 16 * 1024;
+const ADMIN_LOGIN = `${ADMIN_API}/auth/providers/mongodb-cloud/login`;
+const ADMIN_SESSION = `${ADMIN_API}/auth/session`;
+/** Routes whose credential is in the body (login) or is a refresh token (session): checked by their handlers. */
+const OWN_CREDENTIAL = new Set([ADMIN_LOGIN, ADMIN_SESSION]);
 
 /** Admin paths answer to admin tokens, not to the app's `allowed_request_origins` (a client setting). */
 export const isAdminPath = (url: string): boolean => url.startsWith(`${ADMIN_API}/`) || url === '/admin' || url.startsWith('/admin/') || url.startsWith('/admin?');
@@ -30,7 +37,7 @@ export const isAdminPath = (url: string): boolean => url.startsWith(`${ADMIN_API
 export const adminRoutes =
   ({ app, admin }: HttpDeps): FastifyPluginAsync =>
   async (http) => {
-    const { service, tokens } = admin;
+    const { service, tokens, sessions } = admin;
     const actors = new WeakMap<FastifyRequest, Actor>();
     const actorOf = (req: FastifyRequest): Actor => {
       const actor = actors.get(req);
@@ -41,11 +48,17 @@ export const adminRoutes =
     // Runs before the body is read and before any handler: no token, no work.
     http.addHook('onRequest', async (req, reply) => {
       reply.header('cache-control', 'no-store');
-      actors.set(req, await tokens.verify(bearerToken(req)));
+      if (OWN_CREDENTIAL.has(req.routeOptions.url ?? '')) return;
+      // An admin token itself, or the access token of a session it opened (mongodb-cloud login).
+      const bearer = bearerToken(req);
+      actors.set(req, looksLikeAdminToken(bearer) ? await tokens.verify(bearer) : await sessions.verifyAccess(bearer));
       const { appId } = req.params as { appId?: string };
       if (appId !== undefined) requireAdminApp(app, appId);
     });
 
+    http.post(ADMIN_LOGIN, { bodyLimit: ADMIN_BODY_LIMIT }, async (req) => sessions.login(objectBody(req)));
+    http.post(ADMIN_SESSION, async (req, reply) => reply.code(201).send(await sessions.refresh(bearerToken(req))));
+    http.get(`${ADMIN_API}/auth/profile`, async (req) => sessions.profile(actorOf(req)));
     http.get(`${ADMIN_API}/apps`, async () => [service.app()]);
     for (const prefix of [`${ADMIN_API}/apps/:appId`, `${ADMIN_API}/groups/:groupId/apps/:appId`]) {
       await http.register(appRoutes(service, actorOf), { prefix });
@@ -79,9 +92,25 @@ const appRoutes =
     // Users
     http.get('/users', async (req, reply) => {
       const q = query(req);
-      return sendPage(reply, await service.listUsers({ after: q.after, providerType: q.provider_type, search: q.search }));
+      return sendPage(
+        reply,
+        await service.listUsers({
+          after: q.after,
+          sort: q.sort,
+          desc: q.desc,
+          status: q.status,
+          providerTypes: q.provider_types,
+          providerType: q.provider_type,
+          search: q.search,
+        }),
+      );
     });
     http.post('/users', body, async (req, reply) => reply.code(201).send(await service.createUser(actorOf(req), objectBody(req))));
+    http.post('/users/verify_token', body, async (req, reply) => {
+      const verified = await service.verifyToken(objectBody(req));
+      // The platform answers an expired token with 200 and the JSON string "token expired".
+      return reply.type('application/json').send(JSON.stringify(verified));
+    });
     http.get('/users/:userId', async (req) => service.getUser(params(req).userId));
     http.get('/users/:userId/devices', async (req) => service.devices(params(req).userId));
     http.delete('/users/:userId', async (req, reply) => {
@@ -99,8 +128,10 @@ const appRoutes =
       });
     }
 
-    // Pending email/password registrations
-    http.get('/user_registrations', async (req, reply) => sendPage(reply, await service.listPending({ after: query(req).after })));
+    // Pending email/password registrations (`pending_users` is the platform's path; the bare one Baste's first)
+    for (const path of ['/user_registrations/pending_users', '/user_registrations']) {
+      http.get(path, async (req, reply) => sendPage(reply, await service.listPending({ after: query(req).after })));
+    }
     http.post('/user_registrations/by_email/:email/confirm', async (req, reply) => {
       await service.confirmPending(actorOf(req), params(req).email);
       return noContent(reply);
@@ -108,6 +139,10 @@ const appRoutes =
     http.post('/user_registrations/by_email/:email/send_confirm', async (req, reply) => {
       await service.sendConfirmation(actorOf(req), params(req).email);
       return noContent(reply);
+    });
+    http.post('/user_registrations/by_email/:email/run_confirm', async (req, reply) => {
+      await service.runConfirmation(actorOf(req), params(req).email);
+      return reply.code(202).send();
     });
     http.delete('/user_registrations/by_email/:email', async (req, reply) => {
       await service.deletePending(actorOf(req), params(req).email);
@@ -128,6 +163,14 @@ const appRoutes =
         return noContent(reply);
       });
     }
+
+    // App settings
+    http.get('/security/refresh_token_expiration', async () => service.refreshTokenExpiration());
+    http.put('/security/refresh_token_expiration', body, async (req, reply) => {
+      await service.setRefreshTokenExpiration(actorOf(req), objectBody(req));
+      return noContent(reply);
+    });
+    http.get('/custom_user_data', async () => service.customUserData());
 
     // Providers (never a secret) and the audit log
     http.get('/auth_providers', async () => service.providers());

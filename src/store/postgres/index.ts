@@ -17,6 +17,7 @@ import type {
   ApiKeyCreateOutcome,
   SessionOpening,
   ApiKeyRecord,
+  AppSettings,
   AuditEntry,
   DeviceRecord,
   IdentityRecord,
@@ -627,10 +628,11 @@ class PostgresStore implements Store {
     const where: string[] = [];
     const params: unknown[] = [];
     const param = (value: unknown) => `$${params.push(value)}`;
-    if (query.after !== undefined) where.push(`id > ${param(query.after)}`);
-    if (query.providerType !== undefined) {
-      where.push(`EXISTS (SELECT 1 FROM identities i WHERE i.user_id = users.id AND i.provider_type = ${param(query.providerType)})`);
+    if (query.after !== undefined) where.push(`id ${query.descending ? '<' : '>'} ${param(query.after)}`);
+    if (query.providerTypes !== undefined) {
+      where.push(`EXISTS (SELECT 1 FROM identities i WHERE i.user_id = users.id AND i.provider_type = ANY(${param(query.providerTypes)}::text[]))`);
     }
+    if (query.disabled !== undefined) where.push(`disabled = ${param(query.disabled)}`);
     if (query.search !== undefined) {
       const exact = param(query.search);
       const pattern = param(likeSubstring(query.search));
@@ -640,12 +642,13 @@ class PostgresStore implements Store {
       );
     }
     const limit = param(query.limit);
+    const order = query.descending ? 'DESC' : 'ASC';
     // One statement: the page and its identities come from the same snapshot.
     const rows = await this.rows(
-      `WITH page AS (SELECT * FROM users ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT ${limit})
+      `WITH page AS (SELECT * FROM users ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id ${order} LIMIT ${limit})
        ${USERS_WITH_IDENTITIES}
          FROM page u LEFT JOIN identities i ON i.user_id = u.id
-        ORDER BY u.id, i.created_at, i.seq`,
+        ORDER BY u.id ${order}, i.created_at, i.seq`,
       params,
     );
     return groupUsers(rows);
@@ -703,6 +706,18 @@ class PostgresStore implements Store {
             query.limit,
           ]);
     return rows.map(toAuditEntry);
+  }
+
+  async getSetting<K extends keyof AppSettings>(name: K): Promise<AppSettings[K] | null> {
+    const row = await this.one('SELECT value FROM app_settings WHERE name = $1', [name]);
+    return row ? (JSON.parse(row.value as string) as AppSettings[K]) : null;
+  }
+
+  async putSetting<K extends keyof AppSettings>(name: K, value: AppSettings[K]): Promise<void> {
+    await this.pool.query('INSERT INTO app_settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value', [
+      name,
+      JSON.stringify(value),
+    ]);
   }
 
   async close(): Promise<void> {

@@ -9,6 +9,7 @@ import type {
   ActiveSession,
   AdminTokenRecord,
   ApiKeyCreateOutcome,
+  AppSettings,
   SessionOpening,
   ApiKeyRecord,
   AuditEntry,
@@ -180,6 +181,8 @@ class SqliteStore implements Store {
       ),
       insertAdminToken: p('INSERT INTO admin_tokens (id, name, token_hash, created_at) VALUES (@id, @name, @tokenHash, @createdAt)'),
       adminTokenByHash: p('SELECT * FROM admin_tokens WHERE token_hash = ?'),
+      setting: p('SELECT value FROM app_settings WHERE name = ?').pluck(),
+      putSetting: p('INSERT INTO app_settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value'),
       adminTokens: p('SELECT * FROM admin_tokens ORDER BY created_at, rowid'),
       deleteAdminToken: p('DELETE FROM admin_tokens WHERE id = ?'),
       insertAudit: p(
@@ -531,12 +534,16 @@ class SqliteStore implements Store {
     const where: string[] = [];
     const params: unknown[] = [];
     if (query.after !== undefined) {
-      where.push('u.id > ?');
+      where.push(query.descending ? 'u.id < ?' : 'u.id > ?');
       params.push(query.after);
     }
-    if (query.providerType !== undefined) {
-      where.push('EXISTS (SELECT 1 FROM identities i WHERE i.user_id = u.id AND i.provider_type = ?)');
-      params.push(query.providerType);
+    if (query.providerTypes !== undefined) {
+      where.push(`EXISTS (SELECT 1 FROM identities i WHERE i.user_id = u.id AND i.provider_type IN (SELECT value FROM json_each(?)))`);
+      params.push(JSON.stringify(query.providerTypes));
+    }
+    if (query.disabled !== undefined) {
+      where.push('u.disabled = ?');
+      params.push(query.disabled ? 1 : 0);
     }
     if (query.search !== undefined) {
       where.push(
@@ -546,7 +553,7 @@ class SqliteStore implements Store {
       const pattern = likeSubstring(query.search);
       params.push(query.search, pattern, pattern);
     }
-    const sql = `SELECT u.* FROM users u ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY u.id LIMIT ?`;
+    const sql = `SELECT u.* FROM users u ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY u.id ${query.descending ? 'DESC' : ''} LIMIT ?`;
     const rows = this.db.prepare(sql).all(...params, query.limit) as Row[];
     return rows.map((r) => this.withIdentities(r));
   }
@@ -587,6 +594,17 @@ class SqliteStore implements Store {
   async listAuditEntries(query: { after?: string; limit: number }): Promise<AuditEntry[]> {
     const rows = query.after === undefined ? this.q.auditFirst.all(query.limit) : this.q.auditAfter.all(query.after, query.limit);
     return (rows as Row[]).map(toAuditEntry);
+  }
+
+  async getSetting<K extends keyof AppSettings>(name: K): Promise<AppSettings[K] | null> {
+    const value = this.q.setting.get(name) as string | undefined;
+    return value === undefined ? null : (JSON.parse(value) as AppSettings[K]);
+  }
+
+  putSetting<K extends keyof AppSettings>(name: K, value: AppSettings[K]): Promise<void> {
+    return this.writeOutsideSessions(() => {
+      this.q.putSetting.run(name, JSON.stringify(value));
+    });
   }
 
   async close(): Promise<void> {

@@ -121,4 +121,10 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX identities_type ON identities(provider_type, external_id);
   `,
+  /* 5: app settings an operator changes at run time (admin API), as JSON values */ `
+  CREATE TABLE app_settings (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  );
+  `,
 ];
