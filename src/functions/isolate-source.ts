@@ -91,6 +91,12 @@ export const ISOLATE_SETUP = String.raw`
   Binary.prototype.toHex = function () { return this.toString('hex'); };
   Binary.prototype.toBase64 = function () { return this.toString('base64'); };
   Binary.prototype.text = function () { return this.toString('utf8'); };
+  // The platform's BSON constructors worked with or without \`new\`: real code calls
+  // \`BSON.ObjectId(hex)\` and \`BSON.Int32(2)\`. Instances and \`instanceof\` are the library's own.
+  for (const name of ['ObjectId', 'Double', 'Int32', 'Long', 'Decimal128', 'Binary', 'Timestamp', 'Code', 'DBRef', 'MinKey', 'MaxKey', 'BSONRegExp', 'BSONSymbol', 'UUID']) {
+    const C = BSON[name];
+    if (typeof C === 'function') BSON[name] = new Proxy(C, { apply: (target, _self, args) => Reflect.construct(target, args) });
+  }
   const factories = new Map();
   const MAX_DEPTH = 32;
 

@@ -1,0 +1,83 @@
+// Function code as real exports write it runs with the platform's semantics: a synchronous
+// `context.functions.execute` used as an authorization guard, BSON constructors called without
+// `new`. Driven through realm-web, on SQLite and PostgreSQL.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import * as Realm from 'realm-web';
+import { appConfig, appFunction, autoConfirmUserpass, provider, startServer, type TestServer } from './helpers/server.js';
+
+const fn = appFunction;
+
+describe('functions: the platform’s semantics in real code', () => {
+  let server: TestServer;
+  let user: Realm.User;
+
+  before(async () => {
+    server = await startServer({
+      ...appConfig([provider('anon-user'), autoConfirmUserpass()], 'plat-app-abcde'),
+      functions: new Map([
+        fn('isOwner', 'exports = function(ownerId) { return ownerId === context.user.id; };', { private: true }),
+        // The guard of real apps: no await, the callee's boolean decides.
+        fn('readSecret', `exports = function(ownerId) {
+          if (!context.functions.execute("isOwner", ownerId)) return null;
+          return "the secret of " + ownerId;
+        };`),
+        fn('asyncCallee', 'exports = async function(x) { return x * 2; };', { private: true }),
+        fn('callsAsync', `exports = function(x) {
+          const r = context.functions.execute("asyncCallee", x);
+          return { isPromise: r instanceof Promise, value: null };
+        };`),
+        fn('awaitsAsync', 'exports = async function(x) { return await context.functions.execute("asyncCallee", x); };'),
+        fn('throwingCallee', 'exports = function() { throw new Error("callee refused"); };', { private: true }),
+        fn('catchesSync', `exports = function() {
+          try { context.functions.execute("throwingCallee"); return "not thrown"; } catch (e) { return "caught: " + e.message; }
+        };`),
+        fn('bsonWithoutNew', `exports = function(hex) {
+          const id = BSON.ObjectId(hex);
+          return {
+            id: id,
+            same: id.equals(new BSON.ObjectId(hex)),
+            isObjectId: id instanceof BSON.ObjectId,
+            int: BSON.Int32(2),
+            dbl: BSON.Double(1.5),
+            long: BSON.Long.fromNumber(7),
+            dec: BSON.Decimal128.fromString("1.25"),
+            bin: BSON.Binary.fromBase64("aGk=", 0).text(),
+          };
+        };`),
+      ]),
+    });
+    const app = new Realm.App({ id: server.appId, baseUrl: server.url });
+    user = await app.logIn(Realm.Credentials.anonymous(false));
+  });
+  after(() => server.close());
+
+  it('a synchronous execute guard refuses another user’s id and admits the caller’s own', async () => {
+    assert.equal(await user.functions.readSecret('someone-else'), null);
+    assert.equal(await user.functions.readSecret(user.id), `the secret of ${user.id}`);
+  });
+
+  it('execute answers a promise only when the callee does, and a callee’s throw is synchronous', async () => {
+    assert.deepEqual(await user.functions.callsAsync(2), { isPromise: true, value: null });
+    assert.equal(await user.functions.awaitsAsync(21), 42);
+    assert.equal(await user.functions.catchesSync(), 'caught: callee refused');
+  });
+
+  it('BSON constructors work without new', async () => {
+    const hex = '5f00000000000000000000ee';
+    const out = await user.functions.bsonWithoutNew(hex);
+    // realm-web decodes with its own bson: compare by type name, not by class.
+    assert.match(out.id._bsontype, /^ObjectI[dD]$/);
+    assert.equal(out.id.toHexString(), hex);
+    assert.equal(out.same, true);
+    assert.equal(out.isObjectId, true);
+    assert.equal(out.int, 2);
+    assert.equal(out.dbl, 1.5);
+    // realm-web reads $numberLong as a number
+    assert.equal(out.long, 7);
+    assert.equal(out.dec._bsontype, 'Decimal128');
+    assert.equal(out.dec.toString(), '1.25');
+    assert.equal(out.bin, 'hi');
+  });
+});
