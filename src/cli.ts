@@ -57,7 +57,8 @@ Options for serve:
   --host <addr>          address to listen on (default 127.0.0.1)
   --data-dir <dir>       where state is kept (default <app>/.baste)
   --database <url>       keep state in PostgreSQL (postgres://user:password@host:port/db; also
-                         BASTE_DATABASE_URL) instead of SQLite in --data-dir; instances may share it
+                         BASTE_DATABASE_URL) instead of SQLite in --data-dir; instances of one app may
+                         share it (another app: its own database, or ?options=-c%20search_path%3D<schema>)
   --secrets <file.json>  JSON object of secret name -> value (also BASTE_SECRET_<NAME> variables)
   --base-url <url>       public URL clients should use (default: how the client reached the server)
   --trust-proxy          believe X-Forwarded-For/-Proto/-Host from a reverse proxy

@@ -59,7 +59,7 @@ export function mustClaim(owner: DatabaseOwner, recorded: string | undefined, le
   if (legacy === 'foreign') {
     throw new DatabaseOwnedError(
       `the ${place.what} holds users from auth providers that app '${owner.appId}' does not have (another app's data?); ${place.fix}` +
-        ` (if the data is this app's, record that with: INSERT INTO baste_owner VALUES (1, '${owner.appId}', 0))`,
+        ` (if the data is this app's, record that with: ${OWNER_TABLE.replace(/\s+/g, ' ')}; INSERT INTO baste_owner VALUES (1, '${owner.appId}', 0))`,
     );
   }
   return true;
@@ -70,4 +70,4 @@ export const schemaFor = (appId: string) => `app_${appId.toLowerCase().replace(/
 
 /** The fix to offer on PostgreSQL: a database or a schema of the app's own. */
 export const postgresFix = (appId: string) =>
-  `give app '${appId}' a database of its own, or a schema of its own by adding ?options=-c%20search_path%3D${schemaFor(appId)} to its connection string`;
+  `give app '${appId}' a database of its own, or a schema of its own through its connection string, e.g. ?options=-c%20search_path%3D${schemaFor(appId)}`;
