@@ -21,6 +21,7 @@ import { openSqliteStore } from './store/sqlite/index.js';
 import type { DocumentEngine } from './data/engine.js';
 import { openPostgresDocuments } from './data/postgres-engine.js';
 import { openPostgresStore } from './store/postgres/index.js';
+import { DatabaseOwnedError, ownerOf, type DatabaseOwner } from './store/owner.js';
 import type { Store } from './store/store.js';
 
 export interface Io {
@@ -56,7 +57,8 @@ Options for serve:
   --host <addr>          address to listen on (default 127.0.0.1)
   --data-dir <dir>       where state is kept (default <app>/.baste)
   --database <url>       keep state in PostgreSQL (postgres://user:password@host:port/db; also
-                         BASTE_DATABASE_URL) instead of SQLite in --data-dir; instances may share it
+                         BASTE_DATABASE_URL) instead of SQLite in --data-dir; instances of one app may
+                         share it (another app: its own database, or ?options=-c%20search_path%3D<schema>)
   --secrets <file.json>  JSON object of secret name -> value (also BASTE_SECRET_<NAME> variables)
   --base-url <url>       public URL clients should use (default: how the client reached the server)
   --trust-proxy          believe X-Forwarded-For/-Proto/-Host from a reverse proxy
@@ -105,6 +107,10 @@ export async function main(argv: string[], io: Io): Promise<number> {
       io.stderr.write(`baste: invalid app configuration: ${err.message}\n`);
       return 1;
     }
+    if (err instanceof DatabaseOwnedError) {
+      io.stderr.write(`baste: ${err.message}\n`);
+      return 1;
+    }
     throw err;
   }
 }
@@ -144,7 +150,7 @@ async function run(argv: string[], io: Io): Promise<number> {
     }
     case 'keys': {
       if (sub !== 'rotate') throw new UsageError(`unknown keys command '${sub ?? ''}' (expected: rotate)`);
-      const store = openDataDirStore(dataDir());
+      const store = openDataDirStore(dataDir(), ownerOf((await load()).config));
       try {
         const kid = await rotateSigningKey(store, Date.now());
         io.stdout.write(`new signing key ${kid} is active; tokens signed with older keys stay valid until they expire\n`);
@@ -157,7 +163,7 @@ async function run(argv: string[], io: Io): Promise<number> {
       return apiKeysCommand(sub, flags, io, load, dataDir());
     case 'users': {
       const { config } = await load();
-      return withAdminStore(flags, io, dataDir(), (store) =>
+      return withAdminStore(flags, io, dataDir(), ownerOf(config), (store) =>
         usersCommand(sub, { ...flags, password: flags.password ?? (io.env.BASTE_USER_PASSWORD || undefined) }, io, {
           store,
           app: config,
@@ -168,7 +174,7 @@ async function run(argv: string[], io: Io): Promise<number> {
       );
     }
     case 'admin-token':
-      return withAdminStore(flags, io, dataDir(), (store) => adminTokenCommand(sub, flags, io, { store, clock: Date.now, actor: cliActor() }));
+      return withAdminStore(flags, io, dataDir(), ownerOf((await load()).config), (store) => adminTokenCommand(sub, flags, io, { store, clock: Date.now, actor: cliActor() }));
     case 'serve':
       return serve(flags, io, load, dataDir());
     default:
@@ -176,10 +182,10 @@ async function run(argv: string[], io: Io): Promise<number> {
   }
 }
 
-/** The embedded store of a data directory, created on first use (as `serve` would). */
-function openDataDirStore(dataDir: string) {
+/** The embedded store of a data directory, created on first use and claimed for the app (as `serve` would). */
+function openDataDirStore(dataDir: string, owner: DatabaseOwner) {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  return openSqliteStore(join(dataDir, 'baste.sqlite'));
+  return openSqliteStore(join(dataDir, 'baste.sqlite'), { owner });
 }
 
 /** The audit log's "who" for what is done from the command line. */
@@ -203,12 +209,13 @@ function databaseUrlOf(flags: Flags, io: Io): string | undefined {
 }
 
 /** Runs `fn` on the store of `--database` / BASTE_DATABASE_URL when given, else the data directory's, and closes it. */
-async function withAdminStore(flags: Flags, io: Io, dataDir: string, fn: (store: Store) => Promise<number>): Promise<number> {
+async function withAdminStore(flags: Flags, io: Io, dataDir: string, owner: DatabaseOwner, fn: (store: Store) => Promise<number>): Promise<number> {
   const databaseUrl = databaseUrlOf(flags, io);
   let store: Store;
   try {
-    store = databaseUrl ? await openPostgresStore(databaseUrl, { maxConnections: 2 }) : openDataDirStore(dataDir);
+    store = databaseUrl ? await openPostgresStore(databaseUrl, { maxConnections: 2, owner }) : openDataDirStore(dataDir, owner);
   } catch (err) {
+    if (err instanceof DatabaseOwnedError) throw err;
     io.stderr.write(`baste: cannot open the ${databaseUrl ? 'PostgreSQL database' : 'data directory'}: ${(err as Error).message}\n`);
     return 1;
   }
@@ -231,7 +238,7 @@ async function apiKeysCommand(
   if (!sub || !subs.includes(sub)) throw new UsageError(`api-keys needs one of: ${subs.join(', ')}`);
   if (sub !== 'list' && !flags.name) throw new UsageError(`api-keys ${sub} needs --name <name>`);
   const { config } = await load();
-  const store = openDataDirStore(dataDir);
+  const store = openDataDirStore(dataDir, ownerOf(config));
   const keys = new ApiKeys(store, config, Date.now);
   const out = (text: string, json: unknown) => io.stdout.write(flags.json ? `${JSON.stringify(json)}\n` : text);
   try {
@@ -286,10 +293,12 @@ async function serve(flags: Flags, io: Io, load: () => Promise<LoadedApp>, dataD
   let documents: DocumentEngine | undefined;
   if (databaseUrl) {
     try {
-      store = await openPostgresStore(databaseUrl, { onError: (err) => logger.warn({ err }, 'idle database connection failed') });
-      documents = await openPostgresDocuments(databaseUrl);
+      const owner = ownerOf(config);
+      store = await openPostgresStore(databaseUrl, { owner, onError: (err) => logger.warn({ err }, 'idle database connection failed') });
+      documents = await openPostgresDocuments(databaseUrl, { owner });
     } catch (err) {
       await store?.close();
+      if (err instanceof DatabaseOwnedError) throw err;
       io.stderr.write(`baste: cannot open the PostgreSQL database: ${(err as Error).message}\n`);
       return 1;
     }

@@ -32,6 +32,7 @@ import { REFRESH_EXPIRATION_RELOAD_MS, RefreshTokenExpiration } from './sessions
 import { Sessions } from './sessions/sessions.js';
 import { MongoService } from './services/mongodb/service.js';
 import { openSqliteStore } from './store/sqlite/index.js';
+import { ownerOf } from './store/owner.js';
 import type { Store } from './store/store.js';
 import { Users } from './users/users.js';
 import { systemClock, type Clock } from './util/clock.js';
@@ -104,12 +105,20 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
   const clock = opts.clock ?? systemClock;
   const logger = opts.logger ?? pino({ level: 'silent' });
   mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
-  const store = opts.store ?? openSqliteStore(join(opts.dataDir, 'baste.sqlite'));
+  // Files opened here are claimed for this app: another app's data directory is refused (store/owner.ts).
+  const owner = ownerOf(opts.app);
+  const store = opts.store ?? openSqliteStore(join(opts.dataDir, 'baste.sqlite'), { owner });
   const accessTtl = opts.sessions?.accessTokenTtlSeconds ?? DEFAULTS.accessTokenTtlSeconds;
 
   const keys = new SigningKeys(store, clock, accessTtl * 1000);
   await keys.init();
-  const documents = opts.documents ?? openSqliteDocuments(join(opts.dataDir, 'documents.sqlite'));
+  let documents: DocumentEngine;
+  try {
+    documents = opts.documents ?? openSqliteDocuments(join(opts.dataDir, 'documents.sqlite'), { owner });
+  } catch (err) {
+    if (!opts.store) await store.close();
+    throw err;
+  }
   const engines = dataEngines(documents, opts.mongodb);
   const customData = opts.app.customUserData
     ? customUserDataLookup(opts.app.customUserData, engines.engineFor(opts.app.dataSources?.get(opts.app.customUserData.serviceName)))

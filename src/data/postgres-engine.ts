@@ -4,12 +4,16 @@
 
 import pg from 'pg';
 import { DuplicateKeyError, WriteConflictError, type Doc, type DocumentEngine, type WriteBatch } from './engine.js';
+import type { DatabaseOwner } from '../store/owner.js';
+import { claimSchema, prepareSchema } from '../store/postgres/owner.js';
 import { decodeDoc, duplicateMessage, embeddedEngine, encodeDoc, idKey, type Candidates, type ExpectedRow, type indexEntries } from './embedded.js';
 
 export interface PostgresDocumentsOptions {
   /** Keep the table in this schema (tests use one per run). */
   readonly schema?: string;
   readonly maxConnections?: number;
+  /** The app served: claims the schema for it, or refuses one another app claimed (src/store/owner.ts). */
+  readonly owner?: DatabaseOwner;
 }
 
 /** Arbitrary first half of the advisory lock key ('bdoc'); the second half is the schema. */
@@ -19,12 +23,13 @@ const CREATE_LOCK = 0x62646f63;
  * Creates the table when missing. Two `CREATE TABLE IF NOT EXISTS` racing each other can still
  * collide in PostgreSQL's catalog, so instances starting together take turns under a lock.
  */
-async function createTable(pool: pg.Pool, schema: string | undefined): Promise<void> {
+async function createTable(pool: pg.Pool, schema: string | undefined, owner: DatabaseOwner | undefined): Promise<void> {
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
-    await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [CREATE_LOCK, schema ?? '']);
-    if (schema) await client.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+    const name = await prepareSchema(client, CREATE_LOCK, schema);
+    // First, so a refused app creates nothing.
+    if (owner) await claimSchema(client, name, owner);
     // A serial column keeps insertion order.
     await client.query(`CREATE TABLE IF NOT EXISTS documents (
       seq BIGSERIAL,
@@ -65,7 +70,7 @@ export async function openPostgresDocuments(url: string, opts: PostgresDocuments
   });
   pool.on('error', () => undefined); // an idle connection dropping is not fatal; the next query reconnects
   try {
-    await createTable(pool, opts.schema);
+    await createTable(pool, opts.schema, opts.owner);
   } catch (err) {
     await pool.end();
     throw err;

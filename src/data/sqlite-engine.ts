@@ -3,15 +3,26 @@
 // A side table holds the index entries (embedded.ts says which) of the fields recorded as indexed.
 
 import Database from 'better-sqlite3';
+import type { DatabaseOwner } from '../store/owner.js';
+import { claimFile } from '../store/sqlite/owner.js';
 import { GroupCommit } from '../util/sqlite-group-commit.js';
 import { DuplicateKeyError, WriteConflictError, type Doc, type DocumentEngine, type WriteBatch } from './engine.js';
 import { decodeDoc, duplicateMessage, embeddedEngine, encodeDoc, idKey, type Candidates, type ExpectedRow, type indexEntries } from './embedded.js';
 
-export function openSqliteDocuments(file: string): DocumentEngine {
+/** With `owner`, claims the file for that app, or refuses one another app claimed (src/store/owner.ts). */
+export function openSqliteDocuments(file: string, opts: { owner?: DatabaseOwner } = {}): DocumentEngine {
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
   db.pragma('busy_timeout = 5000');
+  if (opts.owner) {
+    try {
+      claimFile(db, file, opts.owner);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+  }
   db.exec(`CREATE TABLE IF NOT EXISTS documents (
     ns  TEXT NOT NULL,
     id  TEXT NOT NULL,

@@ -25,12 +25,13 @@ export async function adminQuery(sql: string, params: unknown[] = [], url = TEST
   }
 }
 
-/** Creates an empty database next to the test database; `drop()` removes it (closing what still uses it). */
+/** Creates an empty database next to the test database (`<its name>_<pid>_<random>`); `drop()` removes it (closing what still uses it). */
 export async function freshDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
   if (!TEST_DATABASE_URL) throw new Error('BASTE_TEST_DATABASE_URL is not set');
-  const name = uniqueName('baste_db');
-  await adminQuery(`CREATE DATABASE "${name}"`);
   const url = new URL(TEST_DATABASE_URL);
+  // Named after the test database, so runs sharing a server each keep to their own prefix.
+  const name = uniqueName(decodeURIComponent(url.pathname.slice(1)).slice(0, 40) || 'baste_db');
+  await adminQuery(`CREATE DATABASE "${name}"`);
   url.pathname = `/${name}`;
   return {
     url: url.toString(),

@@ -50,6 +50,8 @@ import {
   toUserpassToken,
   type Row,
 } from '../rows.js';
+import type { DatabaseOwner } from '../owner.js';
+import { claimSchema, prepareSchema } from './owner.js';
 import { MIGRATIONS } from './schema.js';
 
 type Queryable = pg.Pool | pg.PoolClient;
@@ -64,6 +66,11 @@ export interface PostgresStoreOptions {
   readonly maxConnections?: number;
   /** Told when an idle pooled connection fails; the pool drops it and connects again when needed. */
   readonly onError?: (err: Error) => void;
+  /**
+   * The app served: the schema is claimed for it on first open, and opening one another app
+   * claimed fails with DatabaseOwnedError (src/store/owner.ts). Without it nothing is checked.
+   */
+  readonly owner?: DatabaseOwner;
 }
 
 /** Arbitrary first half of the migration advisory lock key ('bast'); the second half is the schema. */
@@ -98,7 +105,7 @@ export async function openPostgresStore(url: string, opts: PostgresStoreOptions 
   });
   pool.on('error', (err) => opts.onError?.(err));
   try {
-    await migrate(pool, schema);
+    await migrate(pool, schema, opts.owner);
   } catch (err) {
     await pool.end().catch(() => {});
     throw err;
@@ -106,15 +113,11 @@ export async function openPostgresStore(url: string, opts: PostgresStoreOptions 
   return new PostgresStore(pool);
 }
 
-async function migrate(pool: pg.Pool, schema: string | undefined): Promise<void> {
+async function migrate(pool: pg.Pool, schema: string | undefined, owner: DatabaseOwner | undefined): Promise<void> {
   await inTransaction(pool, async (c) => {
     // Held until commit: a second instance starting at the same time waits here, then finds
     // the migrations applied. Keyed by schema so independent schemas migrate independently.
-    await c.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [
-      MIGRATION_LOCK_CLASS,
-      schema ?? (await c.query('SELECT current_schema() AS s')).rows[0]?.s ?? '',
-    ]);
-    if (schema) await c.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+    const name = await prepareSchema(c, MIGRATION_LOCK_CLASS, schema);
     await c.query('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)');
     const applied = new Set((await c.query('SELECT version FROM schema_migrations')).rows.map((r: Row) => r.version as number));
     for (const [i, sql] of MIGRATIONS.entries()) {
@@ -123,6 +126,8 @@ async function migrate(pool: pg.Pool, schema: string | undefined): Promise<void>
       await c.query(sql);
       await c.query('INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)', [version, Date.now()]);
     }
+    // Last, in the same transaction: a refusal undoes the migrations above too.
+    if (owner) await claimSchema(c, name, owner);
   });
 }
 

@@ -44,16 +44,29 @@ import {
   type Row,
 } from '../rows.js';
 import { GroupCommit } from '../../util/sqlite-group-commit.js';
+import type { DatabaseOwner } from '../owner.js';
+import { claimFile } from './owner.js';
 import { MIGRATIONS } from './schema.js';
 import { SessionCache, type SessionWithUser } from './session-cache.js';
 
-export function openSqliteStore(file: string): Store {
+/**
+ * With `owner`, the file is claimed for that app on first open, and opening a file another app
+ * claimed fails with DatabaseOwnedError (src/store/owner.ts); without it nothing is checked.
+ */
+export function openSqliteStore(file: string, opts: { owner?: DatabaseOwner } = {}): Store {
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
-  migrate(db);
+  try {
+    // Before migrating, so a refused app changes nothing.
+    if (opts.owner) claimFile(db, file, opts.owner);
+    migrate(db);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
   return new SqliteStore(db);
 }
 
