@@ -270,16 +270,22 @@ export class CollectionAccess {
   }
 
   /**
-   * May the role turn `before` into `after`? Its `document_filters.write` must hold for the
-   * document as it is and as it would be, and then document-level write, or write on every field
-   * that changes (a sub-field's rules decide when its parent's do not grant), evaluated with
-   * `%%root` the document after the change: a write that takes a document out of what the caller
-   * may write (giving it to another owner) is refused (rules/expressions.txt, `%%root`: "the full
-   * document as it exists at the end of a database operation"). A permitted write whose result
-   * breaks the collection schema throws SchemaValidationFailedWrite instead of answering.
+   * May the role (chosen for `before`) turn `before` into `after`? The role's `apply_when` must
+   * still hold for the document after the change, its `document_filters.write` for the document as
+   * it is and as it would be, and then document-level write, or write on every field that changes
+   * (a sub-field's rules decide when its parent's do not grant). Every expression sees `%%root` as
+   * the document after the change and `%%prevRoot` as before it (rules/expressions.txt: `%%root` is
+   * "the full document as it exists at the end of a database operation"), so a write that takes a
+   * document out of the caller's role or out of what they may write (giving it to another owner)
+   * is refused; an `apply_when` can let a document leave on purpose by naming `%%prevRoot`. A
+   * permitted write whose result breaks the collection schema throws SchemaValidationFailedWrite
+   * instead of answering.
    */
   async canWrite(role: RoleConfig, after: Doc, before?: Doc): Promise<boolean> {
-    if (before && !(await this.documentFilter(role, 'write', before, before))) return false;
+    if (before) {
+      if (!(await this.documentFilter(role, 'write', before, before))) return false;
+      if (!(await this.checkDoc(role.applyWhen, after, before))) return false;
+    }
     if (!(await this.documentFilter(role, 'write', after, before))) return false;
     const allowed =
       (await this.checkDoc(role.write, after, before)) ||

@@ -129,8 +129,10 @@ function nested(name: string, spec: unknown, at: string): [unknown, string][] {
     if (!isObject(spec)) throw new BasteError('InvalidParameter', `${at}.$facet must be an object of pipelines`);
     return Object.entries(spec).map(([facet, sub]) => [sub, `${at}.$facet.${facet.slice(0, 60)}`]);
   }
-  // `$lookup`, `$unionWith`, and any stage to come that takes a `pipeline`.
-  if (isObject(spec) && spec.pipeline !== undefined) return [[spec.pipeline, `${at}.${name}.pipeline`]];
+  // `$lookup`, `$unionWith`, and any stage to come that takes a `pipeline` (only the system user
+  // can name one). A user's `$set: { pipeline: … }` is a field, not a pipeline.
+  const holdsPipeline = name === '$lookup' || name === '$unionWith' || !USER_STAGES.has(name);
+  if (holdsPipeline && isObject(spec) && spec.pipeline !== undefined) return [[spec.pipeline, `${at}.${name}.pipeline`]];
   return [];
 }
 
