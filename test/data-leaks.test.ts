@@ -39,6 +39,8 @@ const DATA_SOURCE: DataSourceConfig = {
     rules('own', [role('owner-read-write', { documentFilters: { read: OWNER, write: OWNER }, read: true, write: true })]),
     // "Users can read all data but only write their own data".
     rules('readall', [role('owner-write', { documentFilters: { read: true, write: OWNER }, read: true, write: true })]),
+    // A role that applies to every document and lets users read none of it.
+    rules('blind', [role('nothing', { insert: false, delete: false })]),
     // An owner check in the document-level write rule, no document filters.
     rules('wexpr', [role('owner-expr', { read: true, write: OWNER })]),
     // Ownership by apply_when alone: the role must still apply after the change.
@@ -85,6 +87,7 @@ describe('data leaks: nested pipelines and ownership given away', () => {
     ]);
     await seed('private', [{ payroll: 1 }, { payroll: 2 }]);
     await seed('filtered', [{ title: 'f', secret: 'filtered-secret' }]);
+    await seed('blind', [{ hidden: 1 }, { hidden: 2 }]);
     for (const c of ['own', 'readall', 'wexpr', 'applies']) {
       await seed(c, [
         { owner_id: alice.id, title: `${c} a1` },
@@ -197,6 +200,9 @@ describe('data leaks: nested pipelines and ownership given away', () => {
       }
       assert.deepEqual(await col(alice, 'filtered').aggregate([{ $match: { secret: { $exists: true } } }]), []);
       assert.match(await snapshot('filtered'), /filtered-secret/); // it is there, for the system user
+      // Documents a user can read nothing of are not found, aggregated or counted.
+      const blind = col(alice, 'blind');
+      assert.deepEqual([await blind.find({}), await blind.aggregate([{ $match: {} }]), await blind.count({}), await blind.count({ hidden: 1 })], [[], [], 0, 0]);
     });
   });
 

@@ -350,8 +350,9 @@ export class MongoService {
   private async count(ctx: Ctx, query: Args, limit: number | undefined): Promise<number> {
     const server = ctx.caller.system ? ctx.engine.server : undefined;
     if (server) return server.count(ctx.ns, await this.pushdown(ctx, query), limit);
+    // What a find would return: a document the caller can read nothing of is not counted either.
     let n = 0;
-    for await (const _ of this.visible(ctx, query, { limit })) if (++n === limit) break;
+    for await (const { view } of this.visible(ctx, query, { limit })) if (Object.keys(view).length > 0 && ++n === limit) break;
     return n;
   }
 
