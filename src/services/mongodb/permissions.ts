@@ -8,7 +8,7 @@ import { EJSON } from 'bson';
 import type { CollectionRules, FieldRule, FilterConfig, RoleConfig } from '../../app/model.js';
 import { BasteError } from '../../errors.js';
 import { evaluate, syncEvaluator, type EvaluateOptions } from '../../rules/expressions.js';
-import { allOf, anyOf, NONE, toPreFilter } from '../../rules/to-query.js';
+import { allOf, anyOf, NONE, toPreFilter, type PreFilter } from '../../rules/to-query.js';
 import { expandQuery } from '../../rules/query-expansions.js';
 import { validateDocument, type JsonSchema } from '../../rules/schema.js';
 import { decodeDocumentEjson } from '../../util/ejson.js';
@@ -125,9 +125,13 @@ export class CollectionAccess {
     for (const role of this.rules?.roles ?? []) {
       // A role reaches the documents it applies to that one of its document filters lets through.
       const filters = role.documentFilters;
-      const reach = filters
-        ? anyOf([await toPreFilter(filters.read ?? true, this.subject, this.opts), await toPreFilter(filters.write ?? true, this.subject, this.opts)])
-        : {};
+      let reach: PreFilter = {};
+      if (filters) {
+        const read = await toPreFilter(filters.read ?? true, this.subject, this.opts);
+        const write = await toPreFilter(filters.write ?? true, this.subject, this.opts);
+        // The usual template has one owner query for both: one lookup, not an `$or` of two.
+        reach = same(read, write) ? read : anyOf([read, write]);
+      }
       const pre = allOf([await toPreFilter(role.applyWhen, this.subject, this.opts), reach]);
       if (pre === NONE) continue;
       if (Object.keys(pre).length === 0) return {};
