@@ -32,14 +32,16 @@ function opaque(value: unknown): boolean {
   return Object.entries(value).some(([k, v]) => k === '%function' || opaque(k) || opaque(v));
 }
 
-function and(parts: PreFilter[]): PreFilter {
+/** The conjunction of pre-filters. */
+export function allOf(parts: PreFilter[]): PreFilter {
   if (parts.includes(NONE)) return NONE;
   const queries = (parts as Record<string, unknown>[]).filter((q) => Object.keys(q).length > 0);
   if (queries.length === 0) return {};
   return queries.length === 1 ? queries[0]! : { $and: queries };
 }
 
-function or(parts: PreFilter[]): PreFilter {
+/** The disjunction of pre-filters. */
+export function anyOf(parts: PreFilter[]): PreFilter {
   const live = parts.filter((p): p is Record<string, unknown> => p !== NONE);
   if (live.length === 0) return NONE;
   if (live.some((q) => Object.keys(q).length === 0)) return {};
@@ -67,7 +69,7 @@ function fieldCondition(field: string, value: unknown, vars: ExpressionVars): Pr
       else if (name === 'eq' && isScalar(expanded)) conditions.push({ [field]: expanded });
       else if (name === 'in' && Array.isArray(expanded) && expanded.every(isScalar)) conditions.push(expanded.length ? { [field]: { $in: expanded } } : NONE);
     }
-    return and(conditions);
+    return allOf(conditions);
   }
   const expanded = expandAlone(value, vars);
   return isScalar(expanded) ? { [field]: expanded } : {};
@@ -113,11 +115,11 @@ export async function toPreFilter(expr: unknown, vars: ExpressionVars, opts: Eva
   const parts: PreFilter[] = [];
   for (const [key, value] of Object.entries(expr)) {
     if (key === '%and' || key === '$and') {
-      if (Array.isArray(value)) parts.push(and(await Promise.all(value.map((v) => toPreFilter(v, vars, opts)))));
+      if (Array.isArray(value)) parts.push(allOf(await Promise.all(value.map((v) => toPreFilter(v, vars, opts)))));
       continue;
     }
     if (key === '%or' || key === '$or') {
-      if (Array.isArray(value)) parts.push(or(await Promise.all(value.map((v) => toPreFilter(v, vars, opts)))));
+      if (Array.isArray(value)) parts.push(anyOf(await Promise.all(value.map((v) => toPreFilter(v, vars, opts)))));
       continue;
     }
     const field = fieldOf(key, opts);
@@ -134,5 +136,5 @@ export async function toPreFilter(expr: unknown, vars: ExpressionVars, opts: Eva
       }
     }
   }
-  return and(parts);
+  return allOf(parts);
 }

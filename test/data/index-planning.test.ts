@@ -69,6 +69,7 @@ describe('fields the data service indexes', () => {
     ['literal and %in', { roles: [role({ shared: true, group: { '%in': '%%user.custom_data.groups' } })], filters: [] }, ['shared', 'group']],
     ['through %or / %and', { roles: [role({ '%or': [{ a: '%%user.id' }, { '%and': [{ b: 1 }] }] })], filters: [] }, ['a', 'b']],
     ['document_filters.read', { roles: [role({}, { documentFilters: { read: { tenant: '%%user.data.tenant' } } })], filters: [] }, ['tenant']],
+    ['document_filters.write', { roles: [role({}, { documentFilters: { read: true, write: { owner_id: '%%user.id' } } })], filters: [] }, ['owner_id']],
     [
       'not indexed: document expansions, functions, nested paths, operators, _id',
       {

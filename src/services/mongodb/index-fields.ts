@@ -1,5 +1,5 @@
 // The top-level fields a collection's rules compare by equality, for the embedded engines to
-// index: those in the filters' `query` and in the roles' `apply_when` (and `document_filters.read`)
+// index: those in the filters' `query` and in the roles' `apply_when` (and `document_filters`)
 // written as `{ "<field>": <value> }` or `{ "%%root.<field>": <value> }`, where the value is known
 // before the document is read (a literal, or an expansion such as `%%user.id`). A simple reading:
 // fields it misses are only read without an index; fields it adds only cost an index. Pure.
@@ -54,6 +54,7 @@ export function indexFields(rules: { readonly roles: readonly RoleConfig[]; read
   for (const role of rules?.roles ?? []) {
     expressionFields(role.applyWhen, out);
     expressionFields(role.documentFilters?.read, out);
+    expressionFields(role.documentFilters?.write, out);
   }
   return [...out];
 }

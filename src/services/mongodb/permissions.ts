@@ -8,7 +8,7 @@ import { EJSON } from 'bson';
 import type { CollectionRules, FieldRule, FilterConfig, RoleConfig } from '../../app/model.js';
 import { BasteError } from '../../errors.js';
 import { evaluate, syncEvaluator, type EvaluateOptions } from '../../rules/expressions.js';
-import { NONE, toPreFilter } from '../../rules/to-query.js';
+import { allOf, anyOf, NONE, toPreFilter, type PreFilter } from '../../rules/to-query.js';
 import { expandQuery } from '../../rules/query-expansions.js';
 import { validateDocument, type JsonSchema } from '../../rules/schema.js';
 import { decodeDocumentEjson } from '../../util/ejson.js';
@@ -43,6 +43,17 @@ function withoutId(doc: Doc | undefined): Doc | undefined {
 
 /** A check's answer: at once when the expression compiled (no `%function`), else a promise. */
 type Verdict = boolean | Promise<boolean>;
+
+/**
+ * Which of a role's permissions may be evaluated for a document, by its `document_filters`
+ * (mongodb/tables/role-configuration.rst): read ones (`read`, fields' `read`) and write ones
+ * (`write`, fields' `write`, which imply read).
+ */
+interface Gates {
+  readonly read: boolean;
+  readonly write: boolean;
+}
+const OPEN: Gates = { read: true, write: true };
 
 export class CollectionAccess {
   /** Bare keys in collection rules refer to the document. */
@@ -112,7 +123,16 @@ export class CollectionAccess {
   async prefilter(): Promise<Record<string, unknown> | null> {
     const parts: Record<string, unknown>[] = [];
     for (const role of this.rules?.roles ?? []) {
-      const pre = await toPreFilter(role.applyWhen, this.subject, this.opts);
+      // A role reaches the documents it applies to that one of its document filters lets through.
+      const filters = role.documentFilters;
+      let reach: PreFilter = {};
+      if (filters) {
+        const read = await toPreFilter(filters.read ?? true, this.subject, this.opts);
+        const write = await toPreFilter(filters.write ?? true, this.subject, this.opts);
+        // The usual template has one owner query for both: one lookup, not an `$or` of two.
+        reach = same(read, write) ? read : anyOf([read, write]);
+      }
+      const pre = allOf([await toPreFilter(role.applyWhen, this.subject, this.opts), reach]);
       if (pre === NONE) continue;
       if (Object.keys(pre).length === 0) return {};
       parts.push(pre);
@@ -161,18 +181,58 @@ export class CollectionAccess {
     return null;
   }
 
-  /** The document as the role may read it: all of it, some fields, or nothing (null). */
-  readable(role: RoleConfig, doc: Doc): Doc | null | Promise<Doc | null> {
-    // Reading leaves the document as it is: `%%prevRoot` / `%%prev` (of write rules) equal the current values.
-    const read = this.checkDoc(role.read, doc, doc);
-    return read === true ? doc : this.readableUnlessRead(role, doc, read);
+  /**
+   * `document_filters.read` or `.write` of the role on a document; an undefined one holds
+   * (role-configuration.rst). For a write, `root` is the document after it and `prevRoot` before.
+   */
+  private documentFilter(role: RoleConfig, kind: 'read' | 'write', root: Doc, prevRoot: Doc | undefined): Verdict {
+    const expr = role.documentFilters?.[kind];
+    return expr === undefined ? true : this.checkDoc(expr, root, prevRoot);
   }
 
-  private async readableUnlessRead(role: RoleConfig, doc: Doc, read: Verdict): Promise<Doc | null> {
+  /**
+   * The permissions the role's document filters let be evaluated on a stored document. The docs'
+   * one twist: a false `read` filter denies reading unless a `write` filter is defined and holds.
+   */
+  private async gates(role: RoleConfig, doc: Doc): Promise<Gates> {
+    const read = await this.documentFilter(role, 'read', doc, doc);
+    const write = await this.documentFilter(role, 'write', doc, doc);
+    return { read, write: write && (read || role.documentFilters?.write !== undefined) };
+  }
+
+  /**
+   * Does the role give the caller anything at all on this document (its document filters let
+   * some permission be evaluated)? A document it gives nothing on is out of reach, as if no role
+   * applied: never read, never matched by a write.
+   */
+  reaches(role: RoleConfig, doc: Doc): Verdict {
+    if (!role.documentFilters) return true;
+    const read = this.documentFilter(role, 'read', doc, doc);
+    if (read === true) return true;
+    return Promise.resolve(read).then((ok) => ok || this.documentFilter(role, 'write', doc, doc));
+  }
+
+  /** The document as the role may read it: all of it, some fields, or nothing (null). */
+  readable(role: RoleConfig, doc: Doc): Doc | null | Promise<Doc | null> {
+    if (role.documentFilters) return this.readableGated(role, doc);
+    // Reading leaves the document as it is: `%%prevRoot` / `%%prev` (of write rules) equal the current values.
+    const read = this.checkDoc(role.read, doc, doc);
+    return read === true ? doc : this.readableUnlessRead(role, doc, read, OPEN);
+  }
+
+  private async readableGated(role: RoleConfig, doc: Doc): Promise<Doc | null> {
+    const gates = await this.gates(role, doc);
+    if (!gates.read && !gates.write) return null;
+    return this.readableUnlessRead(role, doc, gates.read ? this.checkDoc(role.read, doc, doc) : false, gates);
+  }
+
+  private async readableUnlessRead(role: RoleConfig, doc: Doc, read: Verdict, gates: Gates): Promise<Doc | null> {
     if (await read) return doc;
-    const write = this.checkDoc(role.write, doc, doc);
-    if (write === true || (write !== false && (await write))) return doc;
-    const out = await this.readableFields(role.fields, role.additionalFields, withoutId(doc), doc, doc);
+    if (gates.write) {
+      const write = this.checkDoc(role.write, doc, doc);
+      if (write === true || (write !== false && (await write))) return doc;
+    }
+    const out = await this.readableFields(role.fields, role.additionalFields, withoutId(doc), doc, doc, gates);
     return Object.keys(out).length ? { _id: doc._id, ...out } : null;
   }
 
@@ -180,34 +240,57 @@ export class CollectionAccess {
    * The fields of a document (or of an embedded one) that the rules let the caller read. A field
    * whose own rule grants is shown whole; otherwise its sub-field rules, if any, pick what of it shows.
    */
-  private async readableFields(fields: Readonly<Record<string, FieldRule>>, additional: Permission, obj: Doc, root: Doc, prevRoot: Doc): Promise<Doc> {
+  private async readableFields(
+    fields: Readonly<Record<string, FieldRule>>,
+    additional: Permission,
+    obj: Doc,
+    root: Doc,
+    prevRoot: Doc,
+    gates: Gates,
+  ): Promise<Doc> {
     const out: Doc = {};
     for (const [key, value] of Object.entries(obj)) {
       const entry = fields[key];
-      if (await this.grantsRead(entry ?? additional, root, prevRoot, value)) {
+      if (await this.grantsRead(entry ?? additional, root, prevRoot, value, gates)) {
         out[key] = value;
       } else if (entry?.fields && isEmbedded(value)) {
-        const part = await this.readableFields(entry.fields, entry.additionalFields ?? additional, value, root, prevRoot);
+        const part = await this.readableFields(entry.fields, entry.additionalFields ?? additional, value, root, prevRoot, gates);
         if (Object.keys(part).length) out[key] = part;
       }
     }
     return out;
   }
 
-  /** `write` implies `read`; a missing expression grants nothing. `%%this` and `%%prev` are both the field's value. */
-  private grantsRead(rule: Permission, root: Doc, prevRoot: Doc, value: unknown): Verdict {
-    const read = this.checkField(rule.read ?? false, root, prevRoot, value, value);
+  /**
+   * `write` implies `read`; a missing expression grants nothing, and so does one the document
+   * filters keep from being evaluated. `%%this` and `%%prev` are both the field's value.
+   */
+  private grantsRead(rule: Permission, root: Doc, prevRoot: Doc, value: unknown, gates: Gates): Verdict {
+    const write = () => (gates.write ? this.checkField(rule.write ?? false, root, prevRoot, value, value) : false);
+    const read = gates.read ? this.checkField(rule.read ?? false, root, prevRoot, value, value) : false;
     if (read === true) return true;
-    if (read === false) return this.checkField(rule.write ?? false, root, prevRoot, value, value);
-    return read.then((ok) => ok || this.checkField(rule.write ?? false, root, prevRoot, value, value));
+    if (read === false) return write();
+    return read.then((ok) => ok || write());
   }
 
   /**
-   * May the role turn `before` into `after`? Document-level write, or write on every field that
-   * changes (a sub-field's rules decide when its parent's do not grant). A permitted write whose
-   * result breaks the collection schema throws SchemaValidationFailedWrite instead of answering.
+   * May the role (chosen for `before`) turn `before` into `after`? The role's `apply_when` must
+   * still hold for the document after the change, its `document_filters.write` for the document as
+   * it is and as it would be, and then document-level write, or write on every field that changes
+   * (a sub-field's rules decide when its parent's do not grant). Every expression sees `%%root` as
+   * the document after the change and `%%prevRoot` as before it (rules/expressions.txt: `%%root` is
+   * "the full document as it exists at the end of a database operation"), so a write that takes a
+   * document out of the caller's role or out of what they may write (giving it to another owner)
+   * is refused; an `apply_when` can let a document leave on purpose by naming `%%prevRoot`. A
+   * permitted write whose result breaks the collection schema throws SchemaValidationFailedWrite
+   * instead of answering.
    */
   async canWrite(role: RoleConfig, after: Doc, before?: Doc): Promise<boolean> {
+    if (before) {
+      if (!(await this.documentFilter(role, 'write', before, before))) return false;
+      if (!(await this.checkDoc(role.applyWhen, after, before))) return false;
+    }
+    if (!(await this.documentFilter(role, 'write', after, before))) return false;
     const allowed =
       (await this.checkDoc(role.write, after, before)) ||
       (await this.writableFields(role.fields, role.additionalFields, withoutId(after), withoutId(before) ?? {}, after, before));
@@ -264,6 +347,7 @@ export class CollectionAccess {
    * the value, `%%root` the document). A read-only role deletes nothing.
    */
   async canDelete(role: RoleConfig, doc: Doc): Promise<boolean> {
+    if (!(await this.documentFilter(role, 'write', doc, doc))) return false;
     if (!(await this.checkDoc(role.delete, doc, doc))) return false;
     if (await this.checkDoc(role.write, doc, doc)) return true;
     const fields = withoutId(doc);

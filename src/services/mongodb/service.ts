@@ -21,6 +21,7 @@ import { parseDocumentEjson } from '../../util/ejson.js';
 import type { CallRequest, CallUser } from '../../functions/runtime.js';
 import { indexFields } from './index-fields.js';
 import { CollectionAccess, rulesFor } from './permissions.js';
+import { checkPipeline } from './pipeline.js';
 
 export interface DataCaller {
   /** The active user, or null for the system user. */
@@ -35,9 +36,6 @@ type Args = Record<string, unknown>;
 const MINGO = { scriptEnabled: false, idKey: '_id' } as const;
 /** Operators that run code or reach other collections: refused for users, and code ones for everyone. */
 const SCRIPT_OPERATORS = new Set(['$where', '$function', '$accumulator']);
-const USER_FORBIDDEN_STAGES = new Set(['$lookup', '$graphLookup', '$unionWith', '$out', '$merge', '$currentOp', '$indexStats', '$collStats', '$planCacheStats', '$search', '$searchMeta']);
-/** Stages mingo cannot run (a real MongoDB runs them for the system user). */
-const UNSUPPORTED_STAGES = new Set(['$out', '$merge', '$currentOp', '$indexStats', '$collStats', '$planCacheStats']);
 const MAX_RESULTS = 50_000;
 
 const clone = (doc: Doc): Doc => parseDocumentEjson(EJSON.stringify(doc, { relaxed: false })) as Doc;
@@ -317,6 +315,9 @@ export class MongoService {
       const chosen = ctx.access.roleFor(doc);
       const role = chosen instanceof Promise ? await chosen : chosen;
       if (!role) continue;
+      // A role whose document filters let nothing be evaluated gives no access, like no role.
+      const reaches = ctx.access.reaches(role, doc);
+      if (reaches !== true && !(await reaches)) continue;
       const readable = ctx.access.readable(role, doc);
       const view = readable instanceof Promise ? await readable : readable;
       yield { doc, view: view ?? {}, role };
@@ -349,8 +350,9 @@ export class MongoService {
   private async count(ctx: Ctx, query: Args, limit: number | undefined): Promise<number> {
     const server = ctx.caller.system ? ctx.engine.server : undefined;
     if (server) return server.count(ctx.ns, await this.pushdown(ctx, query), limit);
+    // What a find would return: a document the caller can read nothing of is not counted either.
     let n = 0;
-    for await (const _ of this.visible(ctx, query, { limit })) if (++n === limit) break;
+    for await (const { view } of this.visible(ctx, query, { limit })) if (Object.keys(view).length > 0 && ++n === limit) break;
     return n;
   }
 
@@ -359,18 +361,8 @@ export class MongoService {
     if (!Array.isArray(pipeline)) throw new BasteError('InvalidParameter', 'pipeline must be an array');
     refuseScripts(pipeline);
     const server = ctx.caller.system ? ctx.engine.server : undefined;
-    const lookups = new Set<string>();
-    for (const stage of pipeline as Args[]) {
-      const [stageName] = Object.keys(stage ?? {});
-      if (!stageName) throw new BasteError('InvalidParameter', 'every pipeline stage must name an operator');
-      if (!ctx.caller.system && USER_FORBIDDEN_STAGES.has(stageName)) {
-        throw new BasteError('NoMatchingRuleFound', `aggregation stage ${stageName} is only available to system functions`);
-      }
-      if (!server && UNSUPPORTED_STAGES.has(stageName)) throw new BasteError('InvalidParameter', `aggregation stage ${stageName} is not supported`);
-      const from = (stage[stageName] as Args | undefined)?.from ?? (stageName === '$unionWith' ? stage[stageName] : undefined);
-      const fromName = typeof from === 'string' ? from : (from as Args | undefined)?.coll;
-      if (typeof fromName === 'string') lookups.add(fromName);
-    }
+    // Every stage at every depth: a user's pipeline holds only stages that reshape its input.
+    const lookups = checkPipeline(pipeline, { system: ctx.caller.system, server: server !== undefined });
     // The system user's pipeline runs whole on a real MongoDB (lookups included).
     if (server) return server.aggregate(ctx.ns, pipeline as Doc[], MAX_RESULTS);
     const db = ctx.ns.slice(0, ctx.ns.indexOf('.'));
@@ -384,11 +376,20 @@ export class MongoService {
       input = await collect(ctx.engine.find(ctx.ns, lead ?? {}));
       if (lead) stages = stages.slice(1);
     } else {
-      // A user's stages see only what their roles let them read.
-      input = [];
-      for await (const { view } of this.visible(ctx, {})) if (Object.keys(view).length > 0) input.push(view);
+      // A user's stages see only what their roles let them read, with the filters' projections
+      // applied as a find applies them: fields hidden either way are gone before the first stage,
+      // so no expression (`$$ROOT` included) can reach them.
+      const views: Doc[] = [];
+      for await (const { view } of this.visible(ctx, {})) if (Object.keys(view).length > 0) views.push(view);
+      input = await this.project(ctx, views, undefined);
     }
-    const result = new Aggregator(stages as never, { ...MINGO, collectionResolver: (n: string) => resolved.get(n) ?? [] }).run(input) as Doc[];
+    // Only the system user's pipelines name other collections (checkPipeline); a user's never reads one.
+    const collectionResolver = ctx.caller.system
+      ? (n: string) => resolved.get(n) ?? []
+      : () => {
+          throw new BasteError('NoMatchingRuleFound', 'a user pipeline may not read other collections');
+        };
+    const result = new Aggregator(stages as never, { ...MINGO, collectionResolver }).run(input) as Doc[];
     return result.slice(0, MAX_RESULTS);
   }
 
@@ -421,6 +422,10 @@ export class MongoService {
     const targets = many ? await collect(matches) : [await first(matches)].filter((t): t is Visible => t !== undefined);
     const changes: Doc[] = [];
     const before: Doc[] = [];
+    // Every document is checked (its role's write permissions on the document after the change)
+    // before any is written, and one refusal refuses the whole operation: App Services "prevents or
+    // rolls back the entire request" when a document fails its checks (schemas.txt, Data Access
+    // Rules), and Stitch's rules stopped a multi-document write at the first violation.
     for (const { doc, role } of targets) {
       const next = updated(doc, update, arrayFilters);
       if (role && !(await ctx.access.canWrite(role, next, doc))) throw denied('update');
