@@ -81,3 +81,53 @@ describe('functions: the platform’s semantics in real code', () => {
     assert.equal(out.bin, 'hi');
   });
 });
+
+describe('functions: sloppy globals and timers stay in their call', () => {
+  let server: TestServer;
+  let alice: Realm.User;
+  let bob: Realm.User;
+
+  before(async () => {
+    server = await startServer({
+      ...appConfig([provider('anon-user'), autoConfirmUserpass()], 'glob-app-abcde'),
+      functions: new Map([
+        // Undeclared assignments, as real exports write them, read back by a nested function of the same call.
+        fn('tagAndRead', `exports = function(tag) {
+          currentTag = tag;
+          global.owner = context.user.id;
+          return context.functions.execute("readTag");
+        };`),
+        fn('readTag', 'exports = function() { return { tag: currentTag, owner: globalThis.owner }; };', { private: true }),
+        fn('peek', 'exports = function() { return { tag: typeof currentTag, owner: typeof global.owner }; };'),
+        fn('sleepy', `exports = async function(ms) {
+          const start = Date.now();
+          await new Promise(function (resolve) { setTimeout(resolve, ms); });
+          return Date.now() - start >= ms - 5;
+        };`),
+        fn('cancelled', `exports = function() {
+          const id = setTimeout(function () { throw new Error("should never run"); }, 10);
+          clearTimeout(id);
+          let ticks = 0;
+          const every = setInterval(function () { ticks++; }, 1);
+          return new Promise(function (resolve) { setTimeout(function () { clearInterval(every); resolve(ticks > 0); }, 30); });
+        };`),
+      ]),
+    });
+    const app = new Realm.App({ id: server.appId, baseUrl: server.url });
+    alice = await app.logIn(Realm.Credentials.anonymous(false));
+    bob = await app.logIn(Realm.Credentials.anonymous(false));
+  });
+  after(() => server.close());
+
+  it('an undeclared assignment works within the call and is invisible to every other call', async () => {
+    const [a, b] = await Promise.all([alice.functions.tagAndRead('alice-tag'), bob.functions.tagAndRead('bob-tag')]);
+    assert.deepEqual(a, { tag: 'alice-tag', owner: alice.id });
+    assert.deepEqual(b, { tag: 'bob-tag', owner: bob.id });
+    assert.deepEqual(await bob.functions.peek(), { tag: 'undefined', owner: 'undefined' });
+  });
+
+  it('setTimeout and setInterval work inside a call and can be cleared', async () => {
+    assert.equal(await alice.functions.sleepy(40), true);
+    assert.equal(await alice.functions.cancelled(), true);
+  });
+});

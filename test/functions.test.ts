@@ -44,7 +44,7 @@ const FUNCTIONS = new Map([
       process: () => typeof process,
       require: () => typeof require,
       fs: () => { try { return typeof require("fs"); } catch (e) { return "no require"; } },
-      globalLeak: () => { globalThis.stash = "x"; return String(globalThis.stash); },
+      globalLeak: () => { const before = String(globalThis.stash); globalThis.stash = "x"; return before + "/" + String(globalThis.stash); },
       protoLeak: () => { try { Object.prototype.polluted = 1; } catch (e) {} return String(({}).polluted); },
       fetch: () => typeof fetch,
       store: () => typeof __run === "function" ? "bridge visible" : "no bridge",
@@ -242,7 +242,9 @@ describe('functions', () => {
     assert.equal(await probe('fs'), 'no require');
     assert.equal(await probe('fetch'), 'undefined');
     assert.equal(await probe('store'), 'no bridge');
-    assert.equal(await probe('globalLeak'), 'undefined');
+    // A global set by a call is that call's own (a sloppy script's global scope): the next call starts without it.
+    assert.equal(await probe('globalLeak'), 'undefined/x');
+    assert.equal(await probe('globalLeak'), 'undefined/x');
     assert.equal(await probe('protoLeak'), 'undefined');
     // module scope is fresh for every call
     assert.deepEqual((await callRaw('counter')).json, { $numberInt: '1' });

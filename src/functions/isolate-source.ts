@@ -129,7 +129,81 @@ export const ISOLATE_SETUP = String.raw`
     p.then(settled, settled);
     return p;
   };
-  const newCall = () => ({ pending: new Set() });
+  const newCall = () => {
+    const call = { pending: new Set(), ended: false, scope: null };
+    call.scope = makeScope(call);
+    return call;
+  };
+  // Ends a call: its timers stop (the platform cleared them when a function returned).
+  const endCall = (call) => {
+    call.ended = true;
+    if (call.timers) call.timers.active.clear();
+  };
+
+  // Timers for one call, each tick a host sleep; nothing fires once the call has ended, and the
+  // call does not wait for them (setTimeout(fn, 0) then return: fn may not run).
+  const makeTimers = (call) => {
+    const active = new Set();
+    let next = 1;
+    const schedule = (fn, ms, args, repeat) => {
+      if (typeof fn !== 'function') throw new TypeError('the callback must be a function');
+      const id = next++;
+      const delay = Math.max(0, Math.floor(Number(ms) || 0));
+      active.add(id);
+      const tick = () => {
+        hostAsyncCall('sleep', { ms: delay }).then(() => {
+          if (call.ended || !active.has(id)) return;
+          if (!repeat) active.delete(id);
+          try { fn(...args); } catch (err) {
+            host.log.applySync(undefined, ['error', '(timer)', 'a timer callback threw: ' + errorMessage(err)], { arguments: { copy: true } });
+          }
+          if (repeat && active.has(id) && !call.ended) tick();
+        }, () => {});
+      };
+      tick();
+      return id;
+    };
+    const clear = (id) => { active.delete(id); };
+    return {
+      active,
+      setTimeout: (fn, ms, ...args) => schedule(fn, ms, args, false),
+      setInterval: (fn, ms, ...args) => schedule(fn, ms, args, true),
+      setImmediate: (fn, ...args) => schedule(fn, 0, args, false),
+      clearTimeout: clear,
+      clearInterval: clear,
+      clearImmediate: clear,
+    };
+  };
+  const TIMER_NAMES = new Set(['setTimeout', 'setInterval', 'setImmediate', 'clearTimeout', 'clearInterval', 'clearImmediate']);
+
+  // A call's own global scope. Function files are sloppy scripts on the platform: real code
+  // assigns undeclared names (\`tag = ...\`) and sets \`global.x\`. Each function body runs inside
+  // \`with (scope)\` (factorySource), so such names live in this call's store, shared by the
+  // functions the call runs and seen by no other call; the realm's own globals stay frozen and are
+  // read through. A name never assigned reads as undefined rather than throwing.
+  const makeScope = (call) => {
+    const store = Object.create(null);
+    let proxy;
+    const own = (k) => k === 'globalThis' || k === 'global' || TIMER_NAMES.has(k);
+    proxy = new Proxy(store, {
+      has: (_t, k) => typeof k === 'string' && (k in store || own(k) || !(k in globalThis)),
+      get: (_t, k) => {
+        if (typeof k !== 'string') return undefined; // Symbol.unscopables included
+        if (k in store) return store[k];
+        if (k === 'globalThis' || k === 'global') return proxy;
+        if (TIMER_NAMES.has(k)) return (call.timers ??= makeTimers(call))[k];
+        return globalThis[k];
+      },
+      set: (_t, k, v) => {
+        if (typeof k !== 'string') return false;
+        store[k] = v;
+        return true;
+      },
+      deleteProperty: (_t, k) => delete store[k],
+      defineProperty: (_t, k, d) => Reflect.defineProperty(store, k, d),
+    });
+    return proxy;
+  };
   // Waits for the host calls a call left pending, and for those their reactions start in turn.
   // A few microtask turns first let short \`.then\` chains of the function issue theirs.
   const settle = async (call) => {
@@ -266,7 +340,7 @@ export const ISOLATE_SETUP = String.raw`
     const f = factories.get(name);
     if (!f) throw new Error("function not found: '" + name + "'");
     if (f.syntaxError) throw new Error(f.syntaxError);
-    const entry = f.factory(makeContext(desc, depth), consoleOf(name), utils);
+    const entry = f.factory(desc.call.scope)(makeContext(desc, depth), consoleOf(name), utils);
     if (typeof entry !== 'function') throw new Error("function '" + name + "' does not assign a function to exports");
     return entry(...args);
   }
@@ -304,6 +378,7 @@ export const ISOLATE_SETUP = String.raw`
       await settle(call);
       error = errorMessage(err);
     }
+    endCall(call);
     answer(execution, error, text);
   };
 
@@ -323,6 +398,7 @@ export const ISOLATE_SETUP = String.raw`
       await settle(call);
       error = errorMessage(err);
     }
+    endCall(call);
     answer(execution, error, text);
   };
   globalThis.__lockdown = () => {
@@ -353,7 +429,10 @@ export const ISOLATE_SETUP = String.raw`
 })
 `;
 
-/** Wraps one function's source in a factory: a fresh module scope and `context` per call. */
+/**
+ * Wraps one function's source in a factory: given the call's global scope (a sloppy-mode `with`,
+ * see makeScope), a fresh module scope and `context` per call. The source still starts on line 3.
+ */
 export function factorySource(source: string): string {
-  return `(function (context, console, utils) {\nvar exports;\n${source}\n;return exports;\n})`;
+  return `(function (__callScope) { with (__callScope) { return function (context, console, utils) {\nvar exports;\n${source}\n;return exports;\n}; } })`;
 }

@@ -313,7 +313,7 @@ export class FunctionRuntime {
       }),
       sync: new ivm.Reference((kind: string, payload: string) => hostCall(kind, payload, 'sync')),
       async: new ivm.Reference((kind: string, payload: string) =>
-        kind === 'mongo' ? this.mongoCall(payload) : kind === 'runAs' ? this.runAsCall(payload) : hostCall(kind, payload, 'async'),
+        kind === 'mongo' ? this.mongoCall(payload) : kind === 'runAs' ? this.runAsCall(payload) : kind === 'sleep' ? this.sleep(payload) : hostCall(kind, payload, 'async'),
       ),
       done: new ivm.Reference((execution: number, error: string | null, text: string | null) => this.answer(execution, error, text)),
     };
@@ -364,6 +364,18 @@ export class FunctionRuntime {
     const runHttp = await jail.get('__runHttp', { reference: true });
     await context.eval('__lockdown()');
     return { isolate, run, runHttp };
+  }
+
+  /** One tick of a function's timer: waits `ms`, at most the call time limit (no timer outlives its call's limit). */
+  private sleep(payloadEjson: string): Promise<string> {
+    let ms = 0;
+    try {
+      ms = Number((parseDocumentEjson(payloadEjson) as { ms?: unknown }).ms) || 0;
+    } catch {
+      // a malformed tick waits no time
+    }
+    const wait = Math.min(Math.max(0, ms), this.options.timeoutMs);
+    return new Promise((resolve) => setTimeout(() => resolve('{"value":null}'), wait).unref());
   }
 
   /** `context.services.get(...).db(...).collection(...).<op>()` from inside a function. */
