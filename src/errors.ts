@@ -34,6 +34,7 @@ export type ErrorCode =
   | 'IncomingWebhookNotFound'
   | 'OAuthProviderUnavailable'
   | 'TooManyRequests'
+  | 'ServiceUnavailable'
   | 'NotFound'
   | 'MethodNotAllowed'
   | 'PayloadTooLarge'

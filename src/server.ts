@@ -69,8 +69,11 @@ export interface BasteOptions {
    * without one they keep their documents in `documents`.
    */
   readonly mongodb?: MongoClusterOptions;
-  /** Function sandbox: wall-clock limit per call (default 120 s) and isolate heap (default 256 MiB). */
-  readonly functions?: { timeoutMs?: number; memoryMb?: number; isolates?: number };
+  /**
+   * Function sandbox: wall-clock limit per call (default 120 s), isolate heap (default 256 MiB),
+   * isolates kept ready (default 2) and the most at once while runaway calls hold some (default 8).
+   */
+  readonly functions?: { timeoutMs?: number; memoryMb?: number; isolates?: number; maxIsolates?: number };
   /** The web console's files, served at /admin/ (default: the package's `admin-console/`; null: no console). */
   readonly adminConsoleDir?: string | null;
 }
@@ -152,6 +155,7 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
     timeoutMs: opts.functions?.timeoutMs ?? DEFAULTS.functionTimeoutMs,
     memoryMb: opts.functions?.memoryMb ?? DEFAULTS.functionMemoryMb,
     isolates: opts.functions?.isolates,
+    maxIsolates: opts.functions?.maxIsolates,
     logger,
     dataService: (service, op, args, caller) => mongo!.execute(service, op, args, caller),
     executionUser: (name, argsEjson, current, request) => executionUsers!.forNestedCall(name, current, argsEjson, request),

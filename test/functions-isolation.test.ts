@@ -4,7 +4,10 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import pino from 'pino';
 import * as Realm from 'realm-web';
+import { BasteError } from '../src/errors.js';
+import { FunctionRuntime } from '../src/functions/runtime.js';
 import type { DataSourceConfig } from '../src/app/model.js';
 import { appConfig, appFunction, autoConfirmUserpass, provider, role, startServer, type TestServer } from './helpers/server.js';
 
@@ -96,5 +99,61 @@ describe('functions: pending work stays in its call', () => {
     }
     // And after the storm, calls still answer correctly.
     assert.deepEqual(await bob.functions.whoAmI(99), { me: bob.id, n: 99 });
+  });
+});
+
+describe('functions: a runaway call fails alone', () => {
+  const logged: string[] = [];
+  let rt: FunctionRuntime;
+  const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  const until = async (what: () => boolean) => {
+    for (let i = 0; i < 200 && !what(); i++) await delay(10);
+    assert.ok(what());
+  };
+  const run = (name: string, args: unknown[] = []) => rt.call({ name, argsEjson: JSON.stringify(args), user: null, runAsSystem: true }).then((t) => JSON.parse(t) as unknown);
+
+  before(async () => {
+    const functions = new Map([
+      fn('spin', 'exports = function() { while (true) {} };'),
+      fn('spinLater', 'exports = async function() { await null; for (;;) {} };'),
+      fn('sum', 'exports = function(a, b) { return a + b; };'),
+    ]);
+    rt = new FunctionRuntime({ ...appConfig([provider('anon-user')], 'run-app-abcde'), functions }, {
+      timeoutMs: 1500,
+      memoryMb: 64,
+      isolates: 1,
+      maxIsolates: 3,
+      logger: pino({ level: 'info' }, { write: (line: string) => void logged.push(JSON.parse(line).msg) }),
+    });
+    await rt.warm();
+  });
+  after(() => rt.close());
+
+  it('calls keep being answered while loops hold isolates; past the limit a call is refused with 503, not queued', async () => {
+    const loops: Promise<unknown>[] = [];
+    const settled: boolean[] = [];
+    const start = (name: string) => {
+      const i = loops.length;
+      settled.push(false);
+      loops.push(run(name).then(() => 'returned', (e: Error) => e.message).finally(() => (settled[i] = true)));
+    };
+    start('spin');
+    await until(() => rt.stuckIsolates === 1);
+    // The isolate held by the loop gets no new work: another one serves it.
+    assert.deepEqual(await run('sum', [{ $numberInt: '1' }, { $numberInt: '2' }]), { $numberInt: '3' });
+    start('spinLater');
+    await until(() => rt.stuckIsolates === 2);
+    const sums = await Promise.all(Array.from({ length: 20 }, (_, i) => run('sum', [{ $numberInt: String(i) }, { $numberInt: '1' }])));
+    assert.deepEqual(sums, Array.from({ length: 20 }, (_, i) => ({ $numberInt: String(i + 1) })));
+    assert.deepEqual(settled, [false, false], 'the loops were still running while the sums were answered');
+    start('spin');
+    await until(() => rt.stuckIsolates === 3);
+    assert.equal(rt.isolateCount, 3);
+    // Every isolate is held and no more may start: refused at once, with the code clients can retry on.
+    await assert.rejects(run('sum', [1, 2]), (e: unknown) => e instanceof BasteError && e.code === 'ServiceUnavailable' && e.details.retryAfterSeconds === 1);
+    const ended = await Promise.all(loops);
+    assert.ok(ended.every((m) => /time limit/.test(String(m))), String(ended));
+    assert.deepEqual(await run('sum', [{ $numberInt: '2' }, { $numberInt: '2' }]), { $numberInt: '4' });
+    assert.ok(logged.some((l) => /started one more/.test(l)));
   });
 });

@@ -401,7 +401,9 @@ export const ISOLATE_SETUP = String.raw`
     endCall(call);
     answer(execution, error, text);
   };
+  globalThis.__ping = () => 0;
   globalThis.__lockdown = () => {
+    delete globalThis.__ping;
     delete globalThis.__run;
     delete globalThis.__runHttp;
     delete globalThis.__define;

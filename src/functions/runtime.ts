@@ -29,8 +29,14 @@ export interface RuntimeOptions {
   readonly timeoutMs: number;
   /** Heap cap of each isolate, in MiB (platform: 256–350 MB). */
   readonly memoryMb: number;
-  /** Isolates side by side (default 2): a call stuck in one leaves the others serving. */
+  /** Isolates kept ready (default 2). */
   readonly isolates?: number;
+  /**
+   * The most isolates at once (default 8). When every isolate is held by a call that stopped
+   * answering (a loop, a runaway allocation), one more is started for the calls that follow; past
+   * this many, calls are refused with 503 ServiceUnavailable instead of waiting.
+   */
+  readonly maxIsolates?: number;
   /** The data service, for `context.services.get(...)`: runs one operation for the function's user. */
   readonly dataService?: (service: string, op: string, args: Record<string, unknown>, caller: { user: CallUser | null; system: boolean; request?: CallRequest }) => Promise<unknown>;
   /**
@@ -78,6 +84,8 @@ const bsonSource = () => (bsonBundle ??= readFileSync(join(dirname(require.resol
 
 const executionError = (message: string) => new BasteError('FunctionExecutionError', message);
 
+const newSlot = (extra: boolean): Slot => ({ sandbox: null, built: null, inFlight: 0, pingSentAt: null, extra });
+
 /** Users as EJSON text, by object: a caller's CallUser is made once per user record (AuthService.callUserFrom). */
 const userTexts = new WeakMap<CallUser, string>();
 function userText(user: CallUser): string {
@@ -119,6 +127,8 @@ interface ExecutionRecord {
 
 interface Sandbox {
   readonly isolate: ivm.Isolate;
+  /** A no-op the monitor calls to learn whether the isolate still takes work. */
+  readonly ping: ivm.Reference<() => number>;
   /** `__run`: a plain call. */
   readonly run: Entry;
   /** `__runHttp`: an endpoint or webhook call, `(payload, response)`. */
@@ -144,8 +154,20 @@ export const webhookScriptName = (service: string, name: string) => `__webhook-u
 /** One isolate of the pool and the calls it is running. */
 interface Slot {
   sandbox: Promise<Sandbox> | null;
+  /** The built sandbox, once `sandbox` has settled (what the monitor pings). */
+  built: Sandbox | null;
   inFlight: number;
+  /** When the unanswered ping was sent; null when none is out. */
+  pingSentAt: number | null;
+  /** Beyond the isolates kept ready: closed once idle. */
+  readonly extra: boolean;
 }
+
+/** An isolate that has not answered a ping for this long is held by a runaway call. */
+const STUCK_AFTER_MS = 50;
+const PING_EVERY_MS = 20;
+/** How long an extra isolate stays idle before it is closed. */
+const EXTRA_IDLE_MS = 5_000;
 
 export class FunctionRuntime {
   private readonly slots: Slot[];
@@ -157,7 +179,77 @@ export class FunctionRuntime {
     private readonly app: AppConfig,
     private readonly options: RuntimeOptions,
   ) {
-    this.slots = Array.from({ length: Math.max(1, options.isolates ?? 2) }, () => ({ sandbox: null, inFlight: 0 }));
+    this.slots = Array.from({ length: Math.max(1, options.isolates ?? 2) }, () => newSlot(false));
+  }
+
+  private monitor: NodeJS.Timeout | null = null;
+
+  /** Isolates that stopped answering while running calls (a loop, a runaway allocation). */
+  get stuckIsolates(): number {
+    const now = Date.now();
+    return this.slots.filter((s) => this.stuck(s, now)).length;
+  }
+
+  /** Isolates in the pool now, extra ones included. */
+  get isolateCount(): number {
+    return this.slots.length;
+  }
+
+  private stuck(slot: Slot, now: number): boolean {
+    return slot.inFlight > 0 && slot.pingSentAt !== null && now - slot.pingSentAt > STUCK_AFTER_MS;
+  }
+
+  /**
+   * The isolate for a new call: the least busy of those still answering. When every one is held
+   * by a runaway call, one more is started, up to maxIsolates; past that the call is refused.
+   */
+  private pick(): Slot {
+    const now = Date.now();
+    let best: Slot | null = null;
+    for (const slot of this.slots) if (!this.stuck(slot, now) && (!best || slot.inFlight < best.inFlight)) best = slot;
+    if (best) return best;
+    if (this.slots.length >= (this.options.maxIsolates ?? 8)) {
+      throw new BasteError('ServiceUnavailable', 'every function worker is held by a long-running call; try again shortly', { retryAfterSeconds: 1 });
+    }
+    const extra = newSlot(true);
+    this.slots.push(extra);
+    this.options.logger.warn({ isolates: this.slots.length }, 'every function isolate is held by a runaway call: started one more');
+    return extra;
+  }
+
+  /** While calls are in flight, pings each busy isolate so a runaway one is noticed and avoided. */
+  private watch(): void {
+    if (this.monitor) return;
+    this.monitor = setInterval(() => {
+      let busy = false;
+      for (const slot of this.slots) {
+        if (slot.inFlight === 0) continue;
+        busy = true;
+        const sandbox = slot.built;
+        if (slot.pingSentAt !== null || !sandbox || sandbox.isolate.isDisposed) continue;
+        slot.pingSentAt = Date.now();
+        const answered = () => {
+          if (slot.built === sandbox) slot.pingSentAt = null;
+        };
+        sandbox.ping.apply(undefined, [], { result: { promise: true } }).then(answered, answered);
+      }
+      if (!busy && this.monitor) {
+        clearInterval(this.monitor);
+        this.monitor = null;
+      }
+    }, PING_EVERY_MS);
+    this.monitor.unref();
+  }
+
+  /** Closes an extra isolate that has stayed idle. */
+  private retireLater(slot: Slot): void {
+    setTimeout(() => {
+      if (slot.inFlight > 0 || !this.slots.includes(slot)) return;
+      this.slots.splice(this.slots.indexOf(slot), 1);
+      if (slot.built && !slot.built.isolate.isDisposed) slot.built.isolate.dispose();
+      slot.sandbox = null;
+      slot.built = null;
+    }, EXTRA_IDLE_MS).unref();
   }
 
   /** Executions registered for calls in flight (client-level and nested run-as): 0 when idle. */
@@ -181,13 +273,14 @@ export class FunctionRuntime {
   }
 
   private async dispatch(invocation: FunctionInvocation, entry: 'run' | 'runHttp'): Promise<string> {
-    // The least busy isolate: one held up by a runaway call gets no new work.
-    const slot = this.slots.reduce((a, b) => (b.inFlight < a.inFlight ? b : a));
+    const slot = this.pick();
     slot.inFlight++;
+    this.watch();
     try {
       return await this.callIn(slot, invocation, entry);
     } finally {
       slot.inFlight--;
+      if (slot.extra && slot.inFlight === 0) this.retireLater(slot);
     }
   }
 
@@ -276,6 +369,10 @@ export class FunctionRuntime {
 
   private discard(slot: Slot, sandbox: Sandbox): void {
     if (!sandbox.isolate.isDisposed) sandbox.isolate.dispose();
+    if (slot.built === sandbox) {
+      slot.built = null;
+      slot.pingSentAt = null;
+    }
     const current = slot.sandbox;
     void current?.then((s) => {
       if (s === sandbox && slot.sandbox === current) slot.sandbox = null;
@@ -283,10 +380,17 @@ export class FunctionRuntime {
   }
 
   private ready(slot: Slot): Promise<Sandbox> {
-    const pending = (slot.sandbox ??= this.build().catch((err: unknown) => {
-      slot.sandbox = null;
-      throw err;
-    }));
+    const pending = (slot.sandbox ??= this.build().then(
+      (built) => {
+        slot.built = built;
+        slot.pingSentAt = null;
+        return built;
+      },
+      (err: unknown) => {
+        slot.sandbox = null;
+        throw err;
+      },
+    ));
     return pending.then((s) => {
       if (!s.isolate.isDisposed) return s;
       if (slot.sandbox === pending) slot.sandbox = null;
@@ -361,9 +465,10 @@ export class FunctionRuntime {
     }
     // Take the entry points before the lockdown removes them from the functions' sight.
     const run = await jail.get('__run', { reference: true });
+    const ping = await jail.get('__ping', { reference: true });
     const runHttp = await jail.get('__runHttp', { reference: true });
     await context.eval('__lockdown()');
-    return { isolate, run, runHttp };
+    return { isolate, run, runHttp, ping };
   }
 
   /** One tick of a function's timer: waits `ms`, at most the call time limit (no timer outlives its call's limit). */
@@ -415,6 +520,8 @@ export class FunctionRuntime {
   }
 
   async close(): Promise<void> {
+    if (this.monitor) clearInterval(this.monitor);
+    this.monitor = null;
     for (const slot of this.slots) {
       const current = slot.sandbox;
       slot.sandbox = null;

@@ -38,6 +38,7 @@ const STATUS: Record<ErrorCode, number> = {
   IncomingWebhookNotFound: 404,
   OAuthProviderUnavailable: 502,
   TooManyRequests: 429,
+  ServiceUnavailable: 503,
   NotFound: 404,
   MethodNotAllowed: 405,
   PayloadTooLarge: 413,
