@@ -157,7 +157,7 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
     isolates: opts.functions?.isolates,
     maxIsolates: opts.functions?.maxIsolates,
     logger,
-    dataService: (service, op, args, caller) => mongo!.execute(service, op, args, caller),
+    dataService: (service, op, args, caller, argTypes) => mongo!.execute(service, op, args, caller, argTypes),
     executionUser: (name, argsEjson, current, request) => executionUsers!.forNestedCall(name, current, argsEjson, request),
   });
   await runtime.warm();

@@ -320,11 +320,12 @@ describe('realm-core: the device SDKs’ requests, replayed', () => {
       assert.deepEqual(await call('count', '"query":{"name":"nobody"}'), { t: 'int64', v: 0n });
     });
 
-    it('find and aggregate answer arrays; findOne a document or null; dates stay dates (find_bson, find_one_bson, aggregate_bson)', async () => {
+    it('find and aggregate answer arrays; findOne a document or null; Int64s and dates keep their types (find_bson, find_one_bson, aggregate_bson)', async () => {
       const found = await call('find', '"query":{},"limit":{"$numberLong":"10"},"project":{"name":{"$numberInt":"1"},"n":{"$numberInt":"1"},"at":{"$numberInt":"1"}},"sort":{"name":{"$numberInt":"1"}}');
       assert.equal(found.t, 'array');
       const docs = (found as { v: CoreDoc[] }).v;
       assert.deepEqual(docs.map((d) => str(d, 'name')), ['a', 'b', 'c']);
+      assert.deepEqual(docs.map((d) => field(d, 'n', 'int64').v), [1n, 2n, 3n]);
       assert.equal(field(docs[0]!, 'at', 'date').v, 1700000000000n);
       const one = await call('findOne', '"query":{"name":"b"}');
       assert.equal(str(one, 'name'), 'b');
@@ -333,9 +334,25 @@ describe('realm-core: the device SDKs’ requests, replayed', () => {
       assert.equal(grouped.t, 'array');
     });
 
-    it('a stored Int64 field reads back as Int64 (Swift `Int` fields)', { todo: 'the embedded engines keep numbers as JS numbers: an Int64 in the Int32 range reads back as Int32' }, async () => {
+    it('a stored Int64 or integral Double reads back with its type (Swift `Int` and `Double` fields)', async () => {
       const docs = (await call('find', '"query":{},"sort":{"name":{"$numberInt":"1"}}')) as { v: CoreDoc[] };
       assert.deepEqual(docs.v.map((d) => field(d, 'n', 'int64').v), [1n, 2n, 3n]);
+      await call('insertOne', '"document":{"name":"typed","price":{"$numberDouble":"5.0"},"small":{"$numberInt":"5"},"big":{"$numberLong":"5"},"nested":{"list":[{"$numberLong":"1"},{"$numberDouble":"2.0"}]}}');
+      const typed = await call('findOne', '"query":{"name":"typed"}');
+      assert.equal(field(typed, 'price', 'double').v, 5);
+      assert.equal(field(typed, 'small', 'int32').v, 5);
+      assert.equal(field(typed, 'big', 'int64').v, 5n);
+      assert.deepEqual(field(field(typed, 'nested', 'doc'), 'list', 'array').v, [{ t: 'int64', v: 1n }, { t: 'double', v: 2 }]);
+      // A projection keeps the types of what it shows.
+      const projected = await call('findOne', '"query":{"name":"typed"},"project":{"big":{"$numberInt":"1"}}');
+      assert.equal(field(projected, 'big', 'int64').v, 5n);
+      // Arithmetic keeps the wider type; a field set anew takes the new value's type.
+      await call('updateOne', '"query":{"name":"typed"},"update":{"$inc":{"big":{"$numberInt":"1"},"price":{"$numberInt":"1"}},"$set":{"small":{"$numberLong":"7"}}},"upsert":false');
+      const after = await call('findOne', '"query":{"name":"typed"}');
+      assert.equal(field(after, 'big', 'int64').v, 6n);
+      assert.equal(field(after, 'price', 'double').v, 6);
+      assert.equal(field(after, 'small', 'int64').v, 7n);
+      assert.deepEqual(field(await call('deleteOne', '"query":{"name":"typed"}'), 'deletedCount', 'int32').v, 1);
     });
 
     it('updateOne/updateMany answer Int32 matchedCount and modifiedCount, and upsertedId on an upsert (get_update_handler)', async () => {
@@ -353,9 +370,10 @@ describe('realm-core: the device SDKs’ requests, replayed', () => {
     it('findOneAndUpdate/Replace/Delete take `filter` and answer a document or null (find_one_and_*_bson)', async () => {
       const updated = await call('findOneAndUpdate', '"filter":{"name":"a"},"update":{"$set":{"flag":{"$numberInt":"1"}}},"returnNewDocument":true');
       assert.equal(field(updated, 'flag', 'int32').v, 1);
-      assert.equal(str(updated, 'name'), 'a');
+      assert.equal(field(updated, 'n', 'int64').v, 11n);
       const replaced = await call('findOneAndReplace', '"filter":{"name":"b"},"update":{"name":"b2","n":{"$numberLong":"5"}},"returnNewDocument":true');
-      assert.equal(str(replaced, 'name'), 'b2');
+      assert.equal(field(replaced, 'n', 'int64').v, 5n);
+      assert.equal(field(await call('findOne', '"query":{"name":"b2"}'), 'n', 'int64').v, 5n);
       const deleted = await call('findOneAndDelete', '"filter":{"name":"c"}');
       assert.equal(str(deleted, 'name'), 'c');
       assert.deepEqual(await call('findOneAndDelete', '"filter":{"name":"nobody"}'), { t: 'null' });

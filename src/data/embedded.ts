@@ -12,13 +12,20 @@ import { parseDocumentEjson } from '../util/ejson.js';
 import { QueryError, type Doc, type DocumentEngine, type Filter, type FindOptions, type WriteBatch } from './engine.js';
 import { fastMatcher, fastProject, fastSort } from './fast-paths.js';
 import { normalizeNumbers } from './values.js';
+import { documentNumberTypes, storedNumberTypes } from './number-types.js';
 
 const MINGO = { scriptEnabled: false, idKey: '_id' } as const;
 
 /** The primary key of a document: the canonical EJSON of its `_id`. */
 export const idKey = (id: unknown): string => EJSON.stringify(id, { relaxed: false });
 export const encodeDoc = (doc: Doc): string => EJSON.stringify(doc, { relaxed: false });
-export const decodeDoc = (text: string): Doc => parseDocumentEjson(text) as Doc;
+/** A stored document, its Int64s and integral Doubles remembered beside it (number-types.ts). */
+export const decodeDoc = (text: string): Doc => {
+  const doc = parseDocumentEjson(text) as Doc;
+  const types = storedNumberTypes(text);
+  if (types) documentNumberTypes.set(doc, types);
+  return doc;
+};
 export const duplicateMessage = (ns: string, id: string) => `E11000 duplicate key error collection: ${ns} index: _id_ dup key: { _id: ${id} }`;
 
 const isPlain = (v: unknown): v is Record<string, unknown> =>

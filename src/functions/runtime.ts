@@ -19,6 +19,7 @@ import type { AppConfig } from '../app/model.js';
 import { BasteError } from '../errors.js';
 import { resolvedValues } from '../app/values.js';
 import { parseDocumentEjson } from '../util/ejson.js';
+import { numberTypesOf, type NumberTypes } from '../data/number-types.js';
 import { hostEjson, makeEjsonCodec } from '../util/ejson-codec.js';
 import { configuredRunAs, runAsScriptName, type Execution } from './execution-user.js';
 import { hostCall } from './host-calls.js';
@@ -38,7 +39,13 @@ export interface RuntimeOptions {
    */
   readonly maxIsolates?: number;
   /** The data service, for `context.services.get(...)`: runs one operation for the function's user. */
-  readonly dataService?: (service: string, op: string, args: Record<string, unknown>, caller: { user: CallUser | null; system: boolean; request?: CallRequest }) => Promise<unknown>;
+  readonly dataService?: (
+    service: string,
+    op: string,
+    args: Record<string, unknown>,
+    caller: { user: CallUser | null; system: boolean; request?: CallRequest },
+    argTypes?: NumberTypes,
+  ) => Promise<unknown>;
   /**
    * Who a function with its own configured user (run_as_user_id, a run-as script) runs as when
    * another function calls it: the sandbox cannot read users, so it asks by function name.
@@ -490,7 +497,9 @@ export class FunctionRuntime {
       const p = parseDocumentEjson(payloadEjson) as { service: string; op: string; args: Record<string, unknown>; execution: number; system: boolean };
       const caller = this.execution(p.execution);
       if (!this.options.dataService) throw new Error('the data service is not available');
-      const value = await this.options.dataService(p.service, p.op, p.args, { user: caller.user, system: p.system === true, request: caller.request });
+      // BSON.Long / BSON.Double values a function wrote keep their type in what is stored.
+      const argTypes = /"\$number(Long|Double)"/.test(payloadEjson) ? numberTypesOf((JSON.parse(payloadEjson) as { args?: unknown }).args) : undefined;
+      const value = await this.options.dataService(p.service, p.op, p.args, { user: caller.user, system: p.system === true, request: caller.request }, argTypes);
       return hostEjson.stringifyCanonical({ value: value === undefined ? null : value });
     } catch (err) {
       return EJSON.stringify({ __error: (err as Error).message }, { relaxed: false });

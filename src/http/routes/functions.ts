@@ -6,6 +6,7 @@ import { BasteError } from '../../errors.js';
 import { decodeDocumentEjson } from '../../util/ejson.js';
 import type { CallRequest } from '../../functions/runtime.js';
 import { clientResult } from '../../services/mongodb/client-result.js';
+import { numberTypesOf } from '../../data/number-types.js';
 import type { HttpDeps } from '../app.js';
 import { bearerToken, objectBody, requireApp } from '../request.js';
 
@@ -52,11 +53,14 @@ export const functionRoutes =
         } catch {
           throw new BasteError('BadRequest', 'arguments are not valid extended JSON');
         }
-        const result = await mongo.execute(body.service, body.name, decoded, {
-          user: await auth.callUserFrom(user),
-          system: false,
-          request: callRequestOf(req),
-        });
+        // The number types the client wrote (Int64, integral Doubles) are kept in what is stored.
+        const result = await mongo.execute(
+          body.service,
+          body.name,
+          decoded,
+          { user: await auth.callUserFrom(user), system: false, request: callRequestOf(req) },
+          numberTypesOf(first),
+        );
         return reply.code(200).header('content-type', 'application/json').send(EJSON.stringify(clientResult(body.name, result), { relaxed: false }));
       }
       const text = await functions.callFromClient({

@@ -22,6 +22,7 @@ import type { CallRequest, CallUser } from '../../functions/runtime.js';
 import { indexFields } from './index-fields.js';
 import { CollectionAccess, rulesFor } from './permissions.js';
 import { checkPipeline } from './pipeline.js';
+import { documentNumberTypes, typesAfterUpdate, typesUnder, withNumberTypes, type NumberTypes } from '../../data/number-types.js';
 
 export interface DataCaller {
   /** The active user, or null for the system user. */
@@ -92,6 +93,17 @@ function seedOf(query: Args): Doc {
   return seed;
 }
 
+/**
+ * The typed numbers of an update, keyed `$op.path` as typesAfterUpdate takes them: an update
+ * without operators sets its fields (`$set`), as asModifier treats it.
+ */
+const operatorTypes = (update: Args, types: NumberTypes): NumberTypes => {
+  if (hasOperators(update)) return types;
+  const out = new Map<string, NumberTypes extends ReadonlyMap<string, infer T> ? T : never>();
+  for (const [path, type] of types) out.set(path.startsWith('$set.') ? path : `$set.${path}`, type);
+  return out;
+};
+
 /** Update operators as given, or (with none) `$set` of the given fields (wire-protocol §7.3). */
 const asModifier = (update: Args): Args => (hasOperators(update) ? update : { $set: update });
 
@@ -159,7 +171,22 @@ interface Ctx {
   readonly access: CollectionAccess;
   readonly caller: DataCaller;
   readonly engine: DocumentEngine;
+  /** The BSON number types of the request's arguments, by dotted path (data/number-types.ts). */
+  readonly argTypes: NumberTypes | undefined;
 }
+
+/** A stored document's number types, when its text recorded any. */
+const storedTypesOf = (doc: Doc): NumberTypes | undefined => documentNumberTypes.get(doc);
+
+/** Results with the number types of the stored documents they show, matched by `_id`. */
+function retyped(results: Doc[], typesById: Map<string, NumberTypes>): Doc[] {
+  if (typesById.size === 0) return results;
+  return results.map((r) => {
+    const types = r && r._id !== undefined ? typesById.get(idText(r._id)) : undefined;
+    return types ? withNumberTypes(r, types) : r;
+  });
+}
+const idText = (id: unknown): string => EJSON.stringify({ id }, { relaxed: false });
 
 export class MongoService {
   /** Resolved once: values and secrets are fixed for the life of the server. */
@@ -222,8 +249,11 @@ export class MongoService {
     );
   }
 
-  /** Runs one operation; `args` is the decoded argument object of the wire protocol. */
-  async execute(service: string, op: string, args: Args, caller: DataCaller): Promise<unknown> {
+  /**
+   * Runs one operation; `args` is the decoded argument object of the wire protocol, `argTypes`
+   * the BSON number types its canonical EJSON spelled (numberTypesOf), kept in what is written.
+   */
+  async execute(service: string, op: string, args: Args, caller: DataCaller, argTypes?: NumberTypes): Promise<unknown> {
     const source = this.source(service);
     const db = name(args, 'database');
     const coll = name(args, 'collection');
@@ -232,7 +262,7 @@ export class MongoService {
     const access = this.access(rules, caller);
     if (!caller.system && access.closed) throw new BasteError('NoMatchingRuleFound', `no rule exists for namespace '${ns}'`);
     const engine = this.engineFor(source);
-    const ctx: Ctx = { ns, rules, access, caller, engine };
+    const ctx: Ctx = { ns, rules, access, caller, engine, argTypes };
     try {
       await this.indexed(source, engine, ns, rules);
       return await this.run(ctx, op, args);
@@ -254,13 +284,13 @@ export class MongoService {
       case 'aggregate':
         return this.aggregate(ctx, args);
       case 'insertOne': {
-        const [id] = await this.insert(ctx, [objectArg(args, 'document')]);
+        const [id] = await this.insert(ctx, [objectArg(args, 'document')], ['document']);
         return { insertedId: id };
       }
       case 'insertMany': {
         const docs = args.documents;
         if (!Array.isArray(docs) || docs.length === 0) throw new BasteError('InvalidParameter', 'documents must be a non-empty array');
-        return { insertedIds: await this.insert(ctx, docs as Args[]) };
+        return { insertedIds: await this.insert(ctx, docs as Args[], docs.map((_, i) => `documents.${i}`)) };
       }
       case 'updateOne':
       case 'updateMany':
@@ -339,12 +369,15 @@ export class MongoService {
       return collect(ctx.engine.find(ctx.ns, await this.pushdown(ctx, query), { sort: specOf(args.sort), limit, projection: specOf(projection) }));
     }
     const views: Doc[] = [];
-    for await (const { view } of this.visible(ctx, query, { sort: args.sort })) {
+    const typesById = new Map<string, NumberTypes>();
+    for await (const { doc, view } of this.visible(ctx, query, { sort: args.sort })) {
       if (Object.keys(view).length === 0) continue;
       views.push(view);
+      const types = storedTypesOf(doc);
+      if (types) typesById.set(idText(doc._id), types);
       if (views.length >= limit) break;
     }
-    return this.project(ctx, views, projection);
+    return retyped(await this.project(ctx, views, projection), typesById);
   }
 
   private async count(ctx: Ctx, query: Args, limit: number | undefined): Promise<number> {
@@ -393,7 +426,7 @@ export class MongoService {
     return result.slice(0, MAX_RESULTS);
   }
 
-  private async insert(ctx: Ctx, raw: Args[]): Promise<unknown[]> {
+  private async insert(ctx: Ctx, raw: Args[], typePaths: string[]): Promise<unknown[]> {
     const docs = raw.map((d) => {
       if (!d || typeof d !== 'object' || Array.isArray(d)) throw new BasteError('InvalidParameter', 'documents must be objects');
       if (hasOperators(d)) throw new BasteError('InvalidParameter', 'a document must not contain fields starting with $');
@@ -406,7 +439,7 @@ export class MongoService {
         if (!role || !(await ctx.access.canInsert(role, doc))) throw denied('insert');
       }
     }
-    await this.write(ctx, { inserts: docs });
+    await this.write(ctx, { inserts: docs.map((d, i) => withNumberTypes(d, typesUnder(ctx.argTypes, typePaths[i]!))) });
     return docs.map((d) => d._id);
   }
 
@@ -422,6 +455,7 @@ export class MongoService {
     const targets = many ? await collect(matches) : [await first(matches)].filter((t): t is Visible => t !== undefined);
     const changes: Doc[] = [];
     const before: Doc[] = [];
+    const updateTypes = typesUnder(ctx.argTypes, 'update');
     // Every document is checked (its role's write permissions on the document after the change)
     // before any is written, and one refusal refuses the whole operation: App Services "prevents or
     // rolls back the entire request" when a document fails its checks (schemas.txt, Data Access
@@ -430,7 +464,7 @@ export class MongoService {
       const next = updated(doc, update, arrayFilters);
       if (role && !(await ctx.access.canWrite(role, next, doc))) throw denied('update');
       if (!same(next, doc)) {
-        changes.push(next);
+        changes.push(withNumberTypes(next, typesAfterUpdate(storedTypesOf(doc), operatorTypes(update, updateTypes))));
         before.push(doc);
       }
     }
@@ -440,7 +474,7 @@ export class MongoService {
         const role = await ctx.access.roleFor(doc);
         if (!role || !(await ctx.access.canInsert(role, doc))) throw denied('upsert');
       }
-      await this.write(ctx, { inserts: [doc] });
+      await this.write(ctx, { inserts: [withNumberTypes(doc, typesAfterUpdate(undefined, operatorTypes(update, updateTypes)))] });
       return { matchedCount: 0, modifiedCount: 0, upsertedId: doc._id };
     }
     await this.write(ctx, { replaces: changes, expected: before });
@@ -476,15 +510,20 @@ export class MongoService {
       });
     }
     const target = await first(this.visible(ctx, filter, { sort: args.sort, limit: 1, forWrite: true }));
-    const shown = async (doc: Doc, role: Visible['role']) => {
+    // The number types of what is written: the replacement's own, or the stored ones under the update's.
+    const changeTypes = typesUnder(ctx.argTypes, 'update');
+    const typesAfter = (doc: Doc | undefined): NumberTypes =>
+      kind === 'replace' ? changeTypes : typesAfterUpdate(doc ? storedTypesOf(doc) : undefined, operatorTypes(change ?? {}, changeTypes));
+    const shown = async (doc: Doc, role: Visible['role'], types: NumberTypes | undefined) => {
       const view = role ? await ctx.access.readable(role, doc) : doc;
-      return view ? ((await this.project(ctx, [view], projection))[0] ?? null) : null;
+      const out = view ? ((await this.project(ctx, [view], projection))[0] ?? null) : null;
+      return out && types ? withNumberTypes(out, types) : out;
     };
     if (!change) {
       if (!target) return null;
       if (target.role && !(await ctx.access.canDelete(target.role, target.doc))) throw denied('delete');
       await this.write(ctx, { removes: [target.doc._id], expected: [target.doc] });
-      return shown(target.doc, target.role);
+      return shown(target.doc, target.role, storedTypesOf(target.doc));
     }
     if (!target) {
       if (args.upsert !== true) return null;
@@ -492,13 +531,15 @@ export class MongoService {
       const doc = kind === 'update' ? updated(base, change) : replaced(base, change);
       const role = ctx.caller.system ? null : await ctx.access.roleFor(doc);
       if (!ctx.caller.system && (!role || !(await ctx.access.canInsert(role, doc)))) throw denied('upsert');
-      await this.write(ctx, { inserts: [doc] });
-      return args.returnNewDocument === true ? shown(doc, role) : null;
+      const types = typesAfter(undefined);
+      await this.write(ctx, { inserts: [withNumberTypes(doc, types)] });
+      return args.returnNewDocument === true ? shown(doc, role, types) : null;
     }
     const next = kind === 'update' ? updated(target.doc, change) : replaced(target.doc, change);
     if (target.role && !(await ctx.access.canWrite(target.role, next, target.doc))) throw denied(kind);
-    await this.write(ctx, { replaces: [next], expected: [target.doc] });
-    return args.returnNewDocument === true ? shown(next, target.role) : shown(target.doc, target.role);
+    const types = typesAfter(target.doc);
+    await this.write(ctx, { replaces: [withNumberTypes(next, types)], expected: [target.doc] });
+    return args.returnNewDocument === true ? shown(next, target.role, types) : shown(target.doc, target.role, storedTypesOf(target.doc));
   }
 
   private write(ctx: Ctx, batch: WriteBatch): Promise<void> {
