@@ -12,6 +12,8 @@ import type { DataSourceConfig } from '../src/app/model.js';
 import { hashRefreshToken } from '../src/sessions/sessions.js';
 import { newObjectIdHex, randomToken } from '../src/util/ids.js';
 import { CORE_DEVICE_OPTIONS, checkForErrors, coreParse, coreRequest, expectSuccess, field, realmJwt, type CoreDoc, type CoreValue } from './helpers/realm-core.js';
+import { startGraphApi, type FakeGraphApi } from './fakes/graph-api.js';
+import { startOidcProvider, type FakeOidcProvider } from './fakes/oidc-provider.js';
 import { appConfig, appFunction, autoConfirmUserpass, provider, role, startServer, uniqueEmail, type TestServer } from './helpers/server.js';
 
 const APP_ID = 'core-app-abcde';
@@ -24,6 +26,9 @@ const DATA_SOURCE: DataSourceConfig = {
   collections: new Map(),
 };
 
+let idp: FakeOidcProvider;
+let graph: FakeGraphApi;
+
 function coreApp() {
   return {
     ...appConfig(
@@ -33,10 +38,12 @@ function coreApp() {
         provider('api-key'),
         provider('custom-token', { signingAlgorithm: 'HS256' }, { secretConfigLists: { signingKeys: ['jwtKey'] } }),
         provider('custom-function', { authFunctionName: 'authenticate' }),
+        provider('oauth2-google', { clientId: idp.clientId, openId: false, ...idp.endpoints() }, { secretConfig: { clientSecret: 'googleSecret' }, metadataFields: [{ required: true, name: 'email' }, { required: false, name: 'name' }] }),
+        provider('oauth2-facebook', { clientId: graph.appId, ...graph.endpoints() }, { secretConfig: { clientSecret: 'fbSecret' }, metadataFields: [{ required: false, name: 'email' }] }),
       ],
       APP_ID,
     ),
-    secrets: new Map([['jwtKey', JWT_KEY]]),
+    secrets: new Map([['jwtKey', JWT_KEY], ['googleSecret', idp.clientSecret], ['fbSecret', graph.appSecret]]),
     dataSources: new Map([['mongodb-atlas', DATA_SOURCE]]),
     functions: new Map([
       appFunction('echo', 'exports = function(arg) { return arg; };'),
@@ -57,11 +64,17 @@ describe('realm-core: the device SDKs’ requests, replayed', () => {
   let appRoute: string;
 
   before(async () => {
+    idp = await startOidcProvider();
+    graph = await startGraphApi();
     server = await startServer(coreApp());
     api = `${server.url}/api/client/v2.0`;
     appRoute = `${api}/app/${APP_ID}`;
   });
-  after(() => server.close());
+  after(async () => {
+    await server.close();
+    await idp.close();
+    await graph.close();
+  });
 
   /**
    * `App::log_in_with_credentials`: the credential's fields, then `options.device`; the answer's
@@ -152,6 +165,17 @@ describe('realm-core: the device SDKs’ requests, replayed', () => {
     assert.equal(str(field(jwt.profile, 'identities', 'array').v[0]!, 'id'), 'core-jwt-user');
     const fn = await logIn('custom-function', '"pin":{"$numberInt":"4321"}');
     assert.equal(str(field(fn.profile, 'identities', 'array').v[0]!, 'id'), 'device-4321');
+  });
+
+  it('Google id_token and authCode, Facebook accessToken (AppCredentials::google, AppCredentials::facebook; the provider key first)', async () => {
+    const who = { sub: `core-g-${Date.now()}`, email: 'core-g@example.com', email_verified: true, name: 'Core G' };
+    const viaIdToken = await logIn('oauth2-google', `"provider":"oauth2-google","id_token":${JSON.stringify(await idp.idToken(who))}`);
+    assert.equal(str(field(viaIdToken.profile, 'data', 'doc'), 'email'), 'core-g@example.com');
+    const code = idp.issueAuthCode(who, `${server.url}/api/client/v2.0/auth/callback`);
+    const viaCode = await logIn('oauth2-google', `"provider":"oauth2-google","authCode":${JSON.stringify(code)}`);
+    assert.equal(viaCode.userId, viaIdToken.userId, 'the same Google account is the same user');
+    const fb = await logIn('oauth2-facebook', `"provider":"oauth2-facebook","accessToken":${JSON.stringify(graph.userToken({ id: `core-fb-${Date.now()}`, email: 'core-fb@example.com' }))}`);
+    assert.equal(str(field(fb.profile, 'identities', 'array').v[0]!, 'provider_type'), 'oauth2-facebook');
   });
 
   it('user API keys with the refresh token, then an API-key login (App::UserAPIKeyProviderClient, UserAPIKeyResponseHandler)', async () => {
