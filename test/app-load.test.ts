@@ -344,7 +344,13 @@ describe('messy exports', () => {
       }),
     );
     assert.equal(config.layout, '20210101');
-    assert.deepEqual(lines(warnings), ['services/github: github services are not served by Baste (ignored)']);
+    assert.deepEqual(lines(warnings), [
+      "services/github: service 'github' (type github) is not served by Baste: every call to it from a function fails; its incoming webhooks run with the HTTP payload ({query, headers, body})",
+    ]);
+    assert.deepEqual([...(config.services?.values() ?? [])].map((s) => [s.name, s.type, s.file]), [
+      ['github', 'github', 'services/github/config.json'],
+      ['http', 'http', 'http_endpoints/http/config.json'],
+    ]);
     assert.deepEqual(
       config.webhooks?.map((w) => [w.service, w.name, w.runAsSystem, w.httpMethod, w.validationMethod, w.file]),
       [

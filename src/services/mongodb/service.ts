@@ -21,6 +21,7 @@ import { parseDocumentEjson } from '../../util/ejson.js';
 import type { CallRequest, CallUser } from '../../functions/runtime.js';
 import { indexFields } from './index-fields.js';
 import { CollectionAccess, rulesFor } from './permissions.js';
+import { expressionRequest } from '../../functions/request-headers.js';
 
 export interface DataCaller {
   /** The active user, or null for the system user. */
@@ -218,7 +219,7 @@ export class MongoService {
         user: caller.user ?? {},
         values: this.values,
         environment: { tag: this.app.environment, values: this.app.environmentValues },
-        request: caller.request ?? {},
+        request: expressionRequest(caller.request),
       },
       { callFunction: (fn, args) => this.runFunction(fn, args) },
     );
