@@ -255,6 +255,20 @@ describe('platform HTTP semantics in a Stitch export', () => {
       assert.deepEqual(JSON.parse(seen[0]!.body), { text: 'new SMS', at: { $date: '1970-01-01T00:00:00Z' } });
     });
 
+    it('the http service sends a multipart form and cookies; an option Baste cannot honour fails, sending nothing', async () => {
+      seen.length = 0;
+      assert.equal(await stitch.callFunction('postLead', [targetUrl, { name: 'Ann', phone: '+15551230000' }, false]), 201);
+      assert.equal(seen.length, 1);
+      const [sent] = seen;
+      assert.match(String(sent!.headers['content-type']), /^multipart\/form-data; boundary=/);
+      assert.equal(sent!.headers.cookie, 'crm_session=s-42');
+      for (const [field, value] of [['name', 'Ann'], ['phone', '+15551230000'], ['source', 'sms-desk']]) {
+        assert.match(sent!.body, new RegExp(`name="${field}"\r\n\r\n${value!.replace('+', '\\+')}\r\n`));
+      }
+      await assert.rejects(stitch.callFunction('postLead', [targetUrl, { name: 'Bo', phone: '1' }, true]), /digestAuth is not supported by Baste/);
+      assert.equal(seen.length, 1);
+    });
+
     it('a service Baste does not serve fails with one error naming it and its type, at any depth', async () => {
       await assert.rejects(stitch.callFunction('sendReceipt', ['ann@example.com', 'A-17']), /service 'SendMail' \(type aws-ses\) is not served by Baste/);
       await assert.rejects(rw.currentUser!.functions.archiveReceipt('r/1.txt', 'thanks'), /service 'aws' \(type aws\) is not served by Baste/);
