@@ -223,11 +223,12 @@ export const ISOLATE_SETUP = String.raw`
   // \`http\` is served by the client of context.http, same options and answer. Any other type is
   // not served: the object answers every property with a callable that throws one error naming the
   // service and its type, however deep the chain (\`aws.s3("us-east-1").PutObject(...)\` fails at
-  // \`s3(...)\`). \`then\` and symbols are left undefined, so awaiting, logging or spreading the object
-  // itself does not throw; only using it does.
+  // \`s3(...)\`). Symbols and what awaiting or serializing looks up (\`then\`, \`toJSON\`, \`_bsontype\`)
+  // are left undefined, so awaiting, logging or returning the object itself does not throw.
+  const INERT_KEYS = new Set(['then', 'toJSON', '_bsontype']);
   const unservedService = (name, type) => {
     const fail = () => { throw new Error("service '" + name + "' (type " + (type || 'untyped') + ') is not served by Baste'); };
-    const handler = { get: (_t, key) => (typeof key === 'symbol' || key === 'then' ? undefined : new Proxy(() => {}, { get: handler.get, apply: fail, construct: fail })) };
+    const handler = { get: (_t, key) => (typeof key === 'symbol' || INERT_KEYS.has(key) ? undefined : new Proxy(function () {}, { get: handler.get, apply: fail, construct: fail })) };
     return new Proxy({}, handler);
   };
   const thirdPartyService = (name, desc) => {
