@@ -200,6 +200,38 @@ describe('layouts', () => {
   });
 });
 
+describe('third-party services', () => {
+  test('Stitch export with http, aws-ses, aws and twilio services (fixture): each unserved one is warned about once', async () => {
+    const { config, warnings } = await loadAppDirectory(fixture('stitch-sms-desk'));
+    assert.deepEqual(lines(warnings), [
+      "services/SendMail: service 'SendMail' (type aws-ses) is not served by Baste: every call to it from a function fails",
+      "services/aws: service 'aws' (type aws) is not served by Baste: every call to it from a function fails",
+      'services/myHttp/rules: HTTP service rules are not enforced by Baste: functions may use every action, clients none (ignored)',
+      "services/twilio: service 'twilio' (type twilio) is not served by Baste: every call to it from a function fails",
+    ]);
+    assert.deepEqual(
+      [...(config.services?.values() ?? [])].map((s) => `${s.name}:${s.type}`),
+      ['SendMail:aws-ses', 'aws:aws', 'myHttp:http', 'partner:http', 'smsInbound:http', 'twilio:twilio'],
+    );
+    assert.deepEqual([...(config.dataSources?.keys() ?? [])], ['mongodb-atlas'], 'the MongoDB service is a data source, not a third-party service');
+  });
+
+  test('a service name defined twice keeps the first definition, with a warning', async () => {
+    const { config, warnings } = await load(
+      modern({
+        'services/hooks/config.json': { name: 'hooks', type: 'http', config: {} },
+        'http_endpoints/hooks/config.json': { name: 'hooks', type: 'twilio', config: {} },
+        'services/untyped/config.json': { name: 'untyped', config: {} },
+      }),
+    );
+    assert.deepEqual([...(config.services?.values() ?? [])].map((s) => `${s.name}:${s.type}:${s.file}`), ['hooks:http:services/hooks/config.json', 'untyped::services/untyped/config.json']);
+    assert.deepEqual(lines(warnings), [
+      "services/untyped: service 'untyped' (type untyped) is not served by Baste: every call to it from a function fails",
+      "http_endpoints/hooks/config.json: service 'hooks' is defined twice: the first definition is used (ignored)",
+    ]);
+  });
+});
+
 // ---- messy exports -------------------------------------------------------------------------
 
 describe('messy exports', () => {
@@ -344,7 +376,13 @@ describe('messy exports', () => {
       }),
     );
     assert.equal(config.layout, '20210101');
-    assert.deepEqual(lines(warnings), ['services/github: github services are not served by Baste (ignored)']);
+    assert.deepEqual(lines(warnings), [
+      "services/github: service 'github' (type github) is not served by Baste: every call to it from a function fails; its incoming webhooks run with the HTTP payload ({query, headers, body})",
+    ]);
+    assert.deepEqual([...(config.services?.values() ?? [])].map((s) => [s.name, s.type, s.file]), [
+      ['github', 'github', 'services/github/config.json'],
+      ['http', 'http', 'http_endpoints/http/config.json'],
+    ]);
     assert.deepEqual(
       config.webhooks?.map((w) => [w.service, w.name, w.runAsSystem, w.httpMethod, w.validationMethod, w.file]),
       [

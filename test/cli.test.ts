@@ -50,6 +50,14 @@ describe('baste CLI', () => {
     assert.match(r.stdout, /ok: app 'todo' \(todo-abcde\)/);
   });
 
+  it('validate warns once about each third-party service Baste does not serve', () => {
+    const r = runCli(['validate', '--app', join(import.meta.dirname, 'fixtures', 'apps', 'stitch-sms-desk')]);
+    assert.equal(r.status, 0, r.stderr);
+    const unserved = r.stdout.split('\n').filter((l) => /is not served by Baste: every call to it from a function fails/.test(l));
+    assert.deepEqual(unserved.map((l) => /service '([^']+)' \(type ([^)]+)\)/.exec(l)?.slice(1).join(':')), ['SendMail:aws-ses', 'aws:aws', 'twilio:twilio']);
+    assert.match(r.stdout, /ok: app 'sms-desk' \(sms-desk-hjkly\)/);
+  });
+
   it('refuses to serve an app with no enabled provider, saying why', () => {
     const dir = join(tmp, 'no-providers');
     cpSync(EXAMPLE, dir, { recursive: true });

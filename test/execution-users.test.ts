@@ -63,7 +63,7 @@ const reportHttp = (name: string, extra: Partial<FunctionConfig>) => fn(name, RE
 /** A run-as-Alice callee: its reads, context.user and context.request. */
 const ALICE_READS = `exports = async function() {
   const notes = await ${db}.collection("notes").find({}).toArray();
-  return { user: context.user.id, ip: context.request.remoteIPAddress, type: context.request.requestHeaders["content-type"], titles: notes.map((n) => n.title).sort() };
+  return { user: context.user.id, ip: context.request.remoteIPAddress, type: context.request.requestHeaders["Content-Type"], titles: notes.map((n) => n.title).sort() };
 };`;
 /** Reads before, after and alongside nested run-as-Alice calls: each read must stay the caller's. */
 const AROUND_ALICE = `exports = async function() {

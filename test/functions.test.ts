@@ -38,7 +38,7 @@ const FUNCTIONS = new Map([
   fn('whoami', 'exports = async function() { return { id: context.user.id, type: context.user.type, system: context.runningAsSystem(), nested: await context.functions.execute("systemWho") }; };'),
   fn('systemWho', 'exports = function() { return { id: context.user.id, system: context.runningAsSystem() }; };', { runAsSystem: true }),
   fn('values', 'exports = function() { return { greeting: context.values.get("greeting"), secret: context.values.get("apiSecret"), missing: context.values.get("nope") === undefined, env: context.environment.tag }; };'),
-  fn('request', 'exports = function() { return { ip: context.request.remoteIPAddress, auth: context.request.requestHeaders.authorization, ua: context.request.requestHeaders["x-test"] }; };'),
+  fn('request', 'exports = function() { const h = context.request.requestHeaders; return { ip: context.request.remoteIPAddress, auth: h.Authorization || h.authorization, ua: h["X-Test"], lower: h["x-test"] }; };'),
   fn('escape', `exports = function(what) {
     const probes = {
       process: () => typeof process,
@@ -233,6 +233,7 @@ describe('functions', () => {
     assert.equal(req.ip, '127.0.0.1');
     assert.ok(req.auth === undefined || req.auth === null, 'the Authorization header must not reach the function');
     assert.deepEqual(req.ua, ['probe']);
+    assert.ok(req.lower === undefined || req.lower === null, 'header names are canonical (X-Test), as the platform gave them');
   });
 
   it('walls the function in: no process, require, file system, fetch, bridges, or state left for the next call', async () => {

@@ -1,7 +1,7 @@
 // MongoDB data sources with their collection rules and schemas: `data_sources/<svc>/` (20210101;
 // schema in `<db>/<coll>/schema.json`) or `services/<svc>/` of type mongodb-atlas / mongodb (older
 // layouts; schema inside the rule file, or Stitch v1 rules, see legacy-rules.ts). Other service types in
-// `services/` are reported as not served (their incoming webhooks are read by endpoints.ts).
+// `services/` are third-party services (services.ts; their incoming webhooks are read by endpoints.ts).
 
 import { ConfigError } from '../errors.js';
 import type { CollectionRules, DataSourceConfig, FieldRule, FilterConfig, RoleConfig } from './model.js';
@@ -170,11 +170,8 @@ export async function loadDataSources(dir: AppDir, warn: Warn): Promise<Map<stri
     if (!(await dir.isFile(configFile))) continue;
     const f = new Fields(configFile, asObject(await dir.readJson(configFile), configFile));
     const type = f.string('type') ?? '';
-    if (!MONGO_TYPES.has(type)) {
-      if (type !== 'http') warn(svc.path, `${type || 'untyped'} services are not served by Baste (ignored)`);
-      else if (await dir.isDir(`${svc.path}/rules`)) warn(`${svc.path}/rules`, 'HTTP service rules are not served by Baste (ignored)');
-      continue;
-    }
+    // Other types are third-party services: services.ts reads and reports them.
+    if (!MONGO_TYPES.has(type)) continue;
     const collections = new Map<string, CollectionRules>();
     for (const entry of await dir.list(`${svc.path}/rules`)) {
       if (entry.kind !== 'file' || !entry.name.endsWith('.json')) continue;

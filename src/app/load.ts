@@ -16,6 +16,7 @@ import { loadFunctions } from './functions.js';
 import { loadTriggers } from './triggers.js';
 import { loadEndpoints, loadWebhooks } from './endpoints.js';
 import { loadDataSources } from './data-sources.js';
+import { loadServices } from './services.js';
 import { CUSTOM_USER_DATA_FILE, loadCustomUserData } from './custom-user-data.js';
 
 export interface LoadOptions {
@@ -66,6 +67,7 @@ export async function loadAppDirectory(dir: string, options: LoadOptions = {}): 
   const endpoints = await loadEndpoints(app, new Set(functions.keys()), warn);
   const webhooks = await loadWebhooks(app, warn);
   const dataSources = await loadDataSources(app, warn);
+  const services = await loadServices(app, new Set(dataSources.keys()), warn);
   const customUserData = await loadCustomUserData(app, root.file, await app.readJson(root.file));
   if (customUserData && !dataSources.has(customUserData.serviceName)) {
     throw new ConfigError(CUSTOM_USER_DATA_FILE, 'mongo_service_name', `data source "${customUserData.serviceName}" is not defined`);
@@ -99,6 +101,7 @@ export async function loadAppDirectory(dir: string, options: LoadOptions = {}): 
     dataSources: new FrozenMap(
       [...dataSources].map(([name, d]) => [name, deepFreeze({ ...d, collections: new FrozenMap([...d.collections].map(([ns, c]) => [ns, deepFreeze(c)] as const)) })] as const),
     ),
+    services: new FrozenMap([...services].map(([name, svc]) => [name, deepFreeze(svc)] as const)),
     customUserData: customUserData && deepFreeze(customUserData),
     secrets: new FrozenMap(secrets),
   };

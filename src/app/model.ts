@@ -173,6 +173,14 @@ export interface DataSourceConfig {
   readonly collections: ReadonlyMap<string, CollectionRules>;
 }
 
+/** A third-party service (`services/<svc>/config.json` of a type other than MongoDB): its name and type. */
+export interface ServiceConfig {
+  readonly name: string;
+  /** `http` (served), or a type Baste does not serve (`twilio`, `aws`, `aws-ses`, …); `''` when untyped. */
+  readonly type: string;
+  readonly file: string;
+}
+
 /** Where custom user data lives (`auth/custom_user_data.json`). */
 export interface CustomUserDataConfig {
   readonly serviceName: string;
@@ -212,6 +220,8 @@ export interface AppConfig {
   readonly webhooks?: readonly WebhookConfig[];
   /** MongoDB data sources by service name (`mongodb-atlas` by default). */
   readonly dataSources?: ReadonlyMap<string, DataSourceConfig>;
+  /** Third-party services by name (services.ts); optional so configs built by hand may leave them out. */
+  readonly services?: ReadonlyMap<string, ServiceConfig>;
   /** Custom user data, when enabled. */
   readonly customUserData?: CustomUserDataConfig;
   /** Secret name → material, from `--secrets`, `BASTE_SECRET_<NAME>` and a legacy `secrets.json`. */

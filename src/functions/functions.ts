@@ -12,6 +12,7 @@ import { mergedUserData } from '../users/users.js';
 import type { ExecutionUsers } from './execution-user.js';
 import { prefersInt64, widenIntegers } from './integer-width.js';
 import type { CallRequest, CallUser, FunctionRuntime } from './runtime.js';
+import { expressionRequest } from './request-headers.js';
 
 export function callUserOf(user: UserRecord, customData: Record<string, unknown> = {}): CallUser {
   return {
@@ -82,7 +83,7 @@ export class Functions {
           args: hostEjson.parseRelaxed(input.argsEjson),
           values: this.values,
           environment: { tag: this.app.environment, values: this.app.environmentValues },
-          request: input.request,
+          request: expressionRequest(input.request),
         },
         { callFunction: (name, args) => this.callAsSystem(name, args, input.user, input.request) },
       );

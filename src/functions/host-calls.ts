@@ -153,8 +153,27 @@ async function httpCall(p: Payload): Promise<unknown> {
   if (typeof opts.username === 'string') {
     headers.set('authorization', `Basic ${Buffer.from(`${opts.username}:${String(opts.password ?? '')}`).toString('base64')}`);
   }
-  let body: string | undefined;
-  if (opts.body !== undefined) {
+  // Options Baste cannot honour fail loudly: silently dropping them would send an unauthenticated request.
+  if (opts.digestAuth) throw new Error('digestAuth is not supported by Baste (use username and password for Basic auth, or set the Authorization header)');
+  if (opts.authUrl !== undefined) throw new Error('authUrl is not supported by Baste (set the Cookie or Authorization header yourself)');
+  // `cookies: {name: value}` (behaviour.md §D.4) join any Cookie header the function set.
+  if (opts.cookies && typeof opts.cookies === 'object') {
+    const pairs = Object.entries(opts.cookies as Record<string, unknown>).map(([k, v]) => `${k}=${String(v)}`);
+    if (pairs.length) headers.set('cookie', [headers.get('cookie'), ...pairs].filter(Boolean).join('; '));
+  }
+  let body: string | FormData | undefined;
+  if (opts.form !== undefined) {
+    // `form: {field: value}` is a multipart/form-data body, exclusive with `body`. The docs ask for a
+    // `Content-Type: multipart/form-data` header too; that header lacks the boundary, so fetch's own replaces it.
+    if (opts.body !== undefined) throw new Error('give body or form, not both');
+    if (!opts.form || typeof opts.form !== 'object') throw new Error('form must be an object of field names to values');
+    const form = new FormData();
+    for (const [k, vs] of Object.entries(opts.form as Record<string, unknown>)) {
+      for (const v of Array.isArray(vs) ? vs : [vs]) form.append(k, v instanceof Binary ? new Blob([Buffer.from(v.buffer)]) : String(v));
+    }
+    headers.delete('content-type');
+    body = form;
+  } else if (opts.body !== undefined) {
     if (opts.encodeBodyAsJSON) {
       body = EJSON.stringify(opts.body, { relaxed: true });
       if (!headers.has('content-type')) headers.set('content-type', 'application/json');

@@ -11,12 +11,16 @@ import { ExpressionError, evaluate } from '../rules/expressions.js';
 import { configuredRunAs, type Execution, type ExecutionUsers } from './execution-user.js';
 import type { CallRequest, CallUser, FunctionRuntime, HttpOutcome } from './runtime.js';
 import { webhookFunctionName, webhookScriptName } from './runtime.js';
+import { expressionRequest, functionHeaders } from './request-headers.js';
+import { isFormBody, parseFormBody } from './form-body.js';
 
 export interface HttpCall {
   readonly method: string;
   /** The query string without the leading `?`. */
   readonly rawQuery: string;
   readonly headers: Record<string, string | string[] | undefined>;
+  /** The header lines as received (name, value, name, value, …): what functions see, canonically named. */
+  readonly rawHeaders: readonly string[];
   readonly body: Buffer;
   readonly ip: string;
   /** The URL the caller used, for `context.request.webhookUrl`. */
@@ -74,15 +78,18 @@ function methodAllowed(allowed: HttpMethod, method: string): boolean {
   return allowed === '*' || allowed === method || (allowed === 'GET' && method === 'HEAD');
 }
 
-/** `context.request` for an endpoint or webhook call; any `secret=` pair is removed. */
-function requestOf(call: HttpCall): CallRequest {
-  const requestHeaders: Record<string, string[]> = {};
-  for (const [k, v] of Object.entries(call.headers)) if (v !== undefined) requestHeaders[k] = Array.isArray(v) ? v : [v];
+/**
+ * `context.request` for an endpoint or webhook call; any `secret=` pair is removed. Every header
+ * reaches the function, `Authorization` included: endpoint functions read it for their own schemes
+ * (the docs' `can_evaluate` example checks a header, `data-api/custom-endpoints.txt`), and the
+ * platform withheld none (`functions/context.txt` lists them all, `Cookie` too).
+ */
+function requestOf(call: HttpCall, headers: Record<string, string[]>): CallRequest {
   const query = new URLSearchParams(call.rawQuery);
   query.delete('secret');
   return {
     remoteIPAddress: call.ip,
-    requestHeaders,
+    requestHeaders: headers,
     httpMethod: call.method,
     rawQueryString: query.toString(),
     webhookUrl: call.url.split('?')[0],
@@ -91,17 +98,23 @@ function requestOf(call: HttpCall): CallRequest {
   };
 }
 
-/** The platform's payload: `{query, headers, body}`, the body as BSON.Binary (absent when empty). */
-function payloadOf(call: HttpCall): Record<string, unknown> {
-  const query: Record<string, string | string[]> = {};
-  for (const [k, v] of new URLSearchParams(call.rawQuery)) {
-    if (k === 'secret') continue;
-    const prev = query[k];
-    query[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+/**
+ * The platform's payload: `{query, headers, body}`, the body as BSON.Binary (absent when empty).
+ * `query` holds the URL's parameters and, for an `application/x-www-form-urlencoded` body (Twilio,
+ * HTML forms), the form's fields beside them (form-body.ts). A key given more than once keeps its
+ * first value, as `data-api/custom-endpoints.txt` documents ("only the first occurrence is
+ * represented"; `rawQueryString` has them all). `secret` is never there, from the URL or the form.
+ */
+function payloadOf(call: HttpCall, headers: Record<string, string[]>): Record<string, unknown> {
+  const query = new Map<string, string>();
+  for (const [k, v] of new URLSearchParams(call.rawQuery)) if (k !== 'secret' && !query.has(k)) query.set(k, v);
+  // The URL's own parameters win over form fields of the same name: they are what the caller was
+  // given to call (`?tenant=…`), the body is whatever was posted.
+  if (isFormBody(header(call.headers, 'content-type'))) {
+    for (const [k, v] of parseFormBody(call.body)) if (k !== 'secret' && !query.has(k)) query.set(k, v);
   }
-  const headers: Record<string, string[]> = {};
-  for (const [k, v] of Object.entries(call.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v : [v];
-  return { query, headers, ...(call.body.length ? { body: new Binary(call.body) } : {}) };
+  // fromEntries, not assignment: a key called `__proto__` stays a key.
+  return { query: Object.fromEntries(query), headers, ...(call.body.length ? { body: new Binary(call.body) } : {}) };
 }
 
 function answerOf(outcome: HttpOutcome, respondResult: boolean, resultEvenWithStatus: boolean): HttpAnswer {
@@ -185,7 +198,7 @@ export class HttpFunctions {
     if (expr === undefined || expr === null) return;
     let ok: boolean;
     try {
-      ok = await evaluate(expr, { user: user ?? {}, request, values: this.values, environment: { tag: this.app.environment, values: this.app.environmentValues }, args: {} });
+      ok = await evaluate(expr, { user: user ?? {}, request: expressionRequest(request), values: this.values, environment: { tag: this.app.environment, values: this.app.environmentValues }, args: {} });
     } catch (err) {
       if (err instanceof ExpressionError) throw new BasteError('FunctionNotCallable', `can_evaluate of ${what} is not a valid expression: ${err.message}`);
       throw err;
@@ -205,9 +218,10 @@ export class HttpFunctions {
     // Application auth unless the function names its own user: the system user (then context.user
     // is the caller, if any), a user id or a script.
     if (!fn.runAsSystem && !configuredRunAs(fn) && !user) throw authFailed('this endpoint needs the caller to authenticate');
-    const request = requestOf(call);
+    const headers = functionHeaders(call.rawHeaders);
+    const request = requestOf(call, headers);
     await this.checkCanEvaluate(fn.canEvaluate, user, request, `endpoint ${endpoint.route}`);
-    const payload = payloadOf(call);
+    const payload = payloadOf(call, headers);
     // A run-as script gets the payload, as a webhook's does.
     const run = await this.executionUsers.forFunction(fn, { user, system: false }, EJSON.stringify([payload], { relaxed: false }), request);
     const outcome = await this.runtime.callHttp({
@@ -226,8 +240,9 @@ export class HttpFunctions {
     if (!hook) throw new BasteError('IncomingWebhookNotFound', `no incoming webhook '${name}' in service '${service}'`);
     if (!methodAllowed(hook.httpMethod, call.method)) throw new BasteError('MethodNotAllowed', `${call.method} is not allowed on this webhook`);
     validate(hook.validationMethod, hook.secret, call, ['x-hook-signature', 'x-stitch-signature']);
-    const payload = payloadOf(call);
-    const request = requestOf(call);
+    const headers = functionHeaders(call.rawHeaders);
+    const payload = payloadOf(call, headers);
+    const request = requestOf(call, headers);
     let run: Execution;
     if (hook.runAsAuthedUser) {
       const user = await this.caller(call, this.jsonBody(call), { fetchCustomData: hook.fetchCustomUserData, createUser: hook.createUserOnAuth ?? false });

@@ -293,6 +293,25 @@ export const ISOLATE_SETUP = String.raw`
     return Object.freeze({ db: (database) => Object.freeze({ collection: (name) => collection(database, name) }) });
   }
 
+  // ---- Third-party services (context.services.get of a name in services/): see src/app/services.ts.
+  // \`http\` is served by the client of context.http, same options and answer. Any other type is
+  // not served: the object answers every property with a callable that throws one error naming the
+  // service and its type, however deep the chain (\`aws.s3("us-east-1").PutObject(...)\` fails at
+  // \`s3(...)\`). Symbols and what awaiting or serializing looks up (\`then\`, \`toJSON\`, \`_bsontype\`)
+  // are left undefined, so awaiting, logging or returning the object itself does not throw.
+  const INERT_KEYS = new Set(['then', 'toJSON', '_bsontype']);
+  const unservedService = (name, type) => {
+    const fail = () => { throw new Error("service '" + name + "' (type " + (type || 'untyped') + ') is not served by Baste'); };
+    const handler = { get: (_t, key) => (typeof key === 'symbol' || INERT_KEYS.has(key) ? undefined : new Proxy(function () {}, { get: handler.get, apply: fail, construct: fail })) };
+    return new Proxy({}, handler);
+  };
+  const thirdPartyService = (name, desc) => {
+    const type = app.services[name];
+    return type === 'http' ? makeHttp(desc.call) : unservedService(name, type);
+  };
+  const hasService = (name) => typeof name === 'string' && Object.prototype.hasOwnProperty.call(app.services, name);
+  // ---- end of third-party services.
+
   // desc: { execution (the host's id for who runs), system, userEjson, requestEjson (null: none),
   // call (the client-level call's pending host calls) }.
   function makeContext(desc, depth) {
@@ -307,7 +326,7 @@ export const ISOLATE_SETUP = String.raw`
       get request() { return desc.requestEjson === null ? undefined : (request ??= parse(desc.requestEjson)); },
       services: Object.freeze({
         // Unknown services are undefined, as on the platform.
-        get: (name) => (app.dataSources.includes(name) ? mongoClient(name, desc) : undefined),
+        get: (name) => (app.dataSources.includes(name) ? mongoClient(name, desc) : hasService(name) ? thirdPartyService(name, desc) : undefined),
       }),
       get http() { return (http ??= makeHttp(desc.call)); },
       functions: Object.freeze({

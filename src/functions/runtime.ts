@@ -433,6 +433,8 @@ export class FunctionRuntime {
       environment: this.app.environment,
       environmentValues: this.app.environmentValues,
       dataSources: [...(this.app.dataSources?.keys() ?? [])],
+      // Third-party services by name → type, for context.services.get (isolate-source.ts).
+      services: Object.fromEntries([...(this.app.services?.values() ?? [])].map((s) => [s.name, s.type])),
     };
     const setup = await context.eval(ISOLATE_SETUP, { reference: true });
     await setup.apply(undefined, [host.log, host.sync, host.async, host.done, new ivm.ExternalCopy(appFacts).copyInto({ release: true })]);

@@ -17,6 +17,7 @@ function callOf(req: FastifyRequest, baseUrl?: string): HttpCall {
     method: req.method,
     rawQuery,
     headers: req.headers as HttpCall['headers'],
+    rawHeaders: req.raw.rawHeaders,
     body: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0),
     ip: req.ip,
     url: `${publicBaseUrl(req, baseUrl)}${req.url}`,

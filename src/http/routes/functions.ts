@@ -5,6 +5,7 @@ import { EJSON } from 'bson';
 import { BasteError } from '../../errors.js';
 import { decodeDocumentEjson } from '../../util/ejson.js';
 import type { CallRequest } from '../../functions/runtime.js';
+import { functionHeaders } from '../../functions/request-headers.js';
 import { clientResult } from '../../services/mongodb/client-result.js';
 import { numberTypesOf } from '../../data/number-types.js';
 import type { HttpDeps } from '../app.js';
@@ -12,15 +13,17 @@ import { bearerToken, objectBody, requireApp } from '../request.js';
 
 /** The platform's request limit for function calls. */
 const CALL_BODY_LIMIT = 18 * 1024 * 1024;
-const HIDDEN_HEADERS = new Set(['authorization', 'cookie']);
+/**
+ * Withheld from client calls: `Authorization` carries the caller's Baste access token and `Cookie`
+ * whatever the browser holds for this origin, and neither is the function's business. (The
+ * platform passed every header, `Cookie` included, per `functions/context.txt`; Baste keeps these
+ * two back. Endpoints and webhooks, called by plain HTTP clients, do get them: http-functions.ts.)
+ */
+const HIDDEN_HEADERS: ReadonlySet<string> = new Set(['authorization', 'cookie']);
 
-/** `context.request` for a client call: credentials never reach the function. */
+/** `context.request` for a client call: canonical header names, array values, credentials withheld. */
 export function callRequestOf(req: FastifyRequest): CallRequest {
-  const requestHeaders: Record<string, string[]> = {};
-  for (const [k, v] of Object.entries(req.headers)) {
-    if (v === undefined || HIDDEN_HEADERS.has(k)) continue;
-    requestHeaders[k] = Array.isArray(v) ? v : [v];
-  }
+  const requestHeaders = functionHeaders(req.raw.rawHeaders, HIDDEN_HEADERS);
   const query = new URLSearchParams(req.url.split('?')[1] ?? '');
   query.delete('secret');
   return {

@@ -23,6 +23,7 @@ import { indexFields } from './index-fields.js';
 import { CollectionAccess, rulesFor } from './permissions.js';
 import { checkPipeline } from './pipeline.js';
 import { documentNumberTypes, typesAfterUpdate, typesUnder, withNumberTypes, type NumberTypes } from '../../data/number-types.js';
+import { expressionRequest } from '../../functions/request-headers.js';
 
 export interface DataCaller {
   /** The active user, or null for the system user. */
@@ -243,7 +244,7 @@ export class MongoService {
         user: caller.user ?? {},
         values: this.values,
         environment: { tag: this.app.environment, values: this.app.environmentValues },
-        request: caller.request ?? {},
+        request: expressionRequest(caller.request),
       },
       { callFunction: (fn, args) => this.runFunction(fn, args) },
     );
