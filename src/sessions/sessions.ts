@@ -228,6 +228,20 @@ export class Sessions {
     return { caller: liveContext(claims, found?.active ?? null), user: found!.user };
   }
 
+  /** The key a token names in its header (`kid`), or InvalidSession with `unknownKey` when this app has none. */
+  private async signingKeyOf(token: string, unknownKey: string): Promise<{ kid: string; key: VerificationKey }> {
+    if (token.length > MAX_TOKEN_LENGTH || token.split('.').length !== 3) throw invalidSession('invalid session: malformed access token');
+    let kid: unknown;
+    try {
+      ({ kid } = decodeProtectedHeader(token));
+    } catch {
+      throw invalidSession('invalid session: malformed access token');
+    }
+    const key = typeof kid === 'string' ? await this.keys.verificationKey(kid) : null;
+    if (!key) throw invalidSession(unknownKey);
+    return { kid: kid as string, key };
+  }
+
   /** The claims of a valid access token (signature, expiry, type), before its session is looked up. */
   private async accessClaims(token: string): Promise<AccessClaims> {
     const nowSeconds = Math.floor(this.clock() / 1000);
@@ -241,15 +255,7 @@ export class Sessions {
       if (this.keys.loadedVerificationKey(known.kid) === known.key) return known.claims;
       this.verified.delete(token);
     }
-    if (token.length > MAX_TOKEN_LENGTH || token.split('.').length !== 3) throw invalidSession('invalid session: malformed access token');
-    let kid: unknown;
-    try {
-      ({ kid } = decodeProtectedHeader(token));
-    } catch {
-      throw invalidSession('invalid session: malformed access token');
-    }
-    const key = typeof kid === 'string' ? await this.keys.verificationKey(kid) : null;
-    if (!key) throw invalidSession('invalid session: unknown signing key');
+    const { kid, key } = await this.signingKeyOf(token, 'invalid session: unknown signing key');
     let payload;
     // Tokens in the shape this server signs are verified with node:crypto (hs256.ts); others by jose.
     const fast = verifyCanonicalHs256(token, key, nowSeconds);
@@ -277,7 +283,7 @@ export class Sessions {
     // Only this server's own token shape is remembered (no nbf to re-check, exp a number).
     if (fast && token.length <= VERIFIED_CACHE_MAX_TOKEN && typeof payload.exp === 'number' && payload.nbf === undefined) {
       if (this.verified.size >= VERIFIED_CACHE_SIZE) this.verified.delete(this.verified.keys().next().value!);
-      this.verified.set(token, { claims, kid: kid as string, key, exp: payload.exp });
+      this.verified.set(token, { claims, kid, key, exp: payload.exp });
     }
     return claims;
   }
@@ -289,15 +295,7 @@ export class Sessions {
    * InvalidSession. Client routes keep using verifyAccessToken.
    */
   async inspectAccessToken(token: string): Promise<{ expired: true } | { expired: false; claims: Record<string, unknown> }> {
-    if (token.length > MAX_TOKEN_LENGTH || token.split('.').length !== 3) throw invalidSession('invalid session: malformed access token');
-    let kid: unknown;
-    try {
-      ({ kid } = decodeProtectedHeader(token));
-    } catch {
-      throw invalidSession('invalid session: malformed access token');
-    }
-    const key = typeof kid === 'string' ? await this.keys.verificationKey(kid) : null;
-    if (!key) throw invalidSession('invalid session: the token was not signed by this app');
+    const { key } = await this.signingKeyOf(token, 'invalid session: the token was not signed by this app');
     let claims: Record<string, unknown>;
     try {
       const { payload } = await compactVerify(token, key.key, { algorithms: ['HS256'] });
