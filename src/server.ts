@@ -35,6 +35,7 @@ import { openSqliteStore } from './store/sqlite/index.js';
 import { ownerOf } from './store/owner.js';
 import type { Store } from './store/store.js';
 import { Users } from './users/users.js';
+import { applyConnectionLimits, type ConnectionLimits } from './http/connection-limits.js';
 import { systemClock, type Clock } from './util/clock.js';
 
 export interface BasteOptions {
@@ -45,6 +46,8 @@ export interface BasteOptions {
   readonly store?: Store;
   readonly logger?: Logger;
   readonly http?: Partial<HttpOptions>;
+  /** How long slow or idle clients may hold a connection, and how many connections at most. */
+  readonly connections?: ConnectionLimits;
   /**
    * `refreshTokenTtlSeconds` is the refresh-token lifetime until an operator sets one through the
    * admin API; `settingsReloadMs` how often that setting is re-read from the store (0: never).
@@ -239,6 +242,7 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
       consoleDir: opts.adminConsoleDir === undefined ? ADMIN_CONSOLE_DIR : opts.adminConsoleDir,
     },
   });
+  applyConnectionLimits(http.server, opts.connections);
 
   const inactiveMs = (opts.anonymousSweep?.inactiveDays ?? DEFAULTS.anonymousInactiveDays) * 86_400_000;
   const sweepAnonymousUsers = async () => {
