@@ -13,7 +13,12 @@ export interface ConnectionLimits {
   readonly headersTimeoutMs?: number;
   /** Time to receive a whole request, body included (default 60 s: 18 MB at 300 kB/s). Answering may take longer. */
   readonly requestTimeoutMs?: number;
-  /** How long an idle keep-alive connection stays open (default 10 s). */
+  /**
+   * How long an idle keep-alive connection stays open (default 65 s: longer than the 60 s idle
+   * timeout of common load balancers and proxies, which otherwise reuse a connection the server is
+   * closing and answer their client 502). A connection that never sends a request is closed by
+   * the headers timeout instead.
+   */
   readonly keepAliveTimeoutMs?: number;
   /** Open connections at most (default: what the descriptor limit leaves room for, at most 10,000). */
   readonly maxConnections?: number;
@@ -48,7 +53,7 @@ export function applyConnectionLimits(server: Server, limits: ConnectionLimits =
   const effective = {
     headersTimeoutMs: limits.headersTimeoutMs ?? 10_000,
     requestTimeoutMs: limits.requestTimeoutMs ?? 60_000,
-    keepAliveTimeoutMs: limits.keepAliveTimeoutMs ?? 10_000,
+    keepAliveTimeoutMs: limits.keepAliveTimeoutMs ?? 65_000,
     maxConnections: limits.maxConnections ?? defaultMaxConnections(),
   };
   server.headersTimeout = effective.headersTimeoutMs;
