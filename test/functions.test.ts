@@ -54,7 +54,7 @@ const FUNCTIONS = new Map([
   fn('counter', 'let n = 0; exports = function() { n += 1; return n; };'),
   fn('loop', 'exports = function() { for (;;) {} };'),
   fn('asyncLoop', 'exports = async function() { await null; for (;;) {} };'),
-  fn('memoryBomb', 'exports = function() { const a = []; for (;;) a.push(new Array(1e5).fill(7)); };'),
+  fn('memoryBomb', 'exports = function() { const a = []; for (;;) a.push(new Array(1e6).fill(7)); };'),
   fn('crypto', 'exports = function() { return { hmac: utils.crypto.hmac("msg", "key", "sha256", "hex"), hash: utils.crypto.hash("sha256", "abc").toHex(), jwt: utils.jwt.decode(utils.jwt.encode("HS256", { a: 1 }, "k".repeat(32)), "k".repeat(32)) }; };'),
   fn('cipher', `exports = function(privatePem, publicPem) {
     const key = "k".repeat(32);
@@ -106,7 +106,7 @@ describe('functions', () => {
   };
 
   before(async () => {
-    server = await startServer(testApp(), { functions: { timeoutMs: 400, memoryMb: 64 } });
+    server = await startServer(testApp(), { functions: { timeoutMs: 1000, memoryMb: 64 } }); // long enough for the memory bomb to reach its limit on a busy machine
     rw = new Realm.App({ id: server.appId, baseUrl: server.url });
     await rw.logIn(Realm.Credentials.anonymous(false));
     token = rw.currentUser!.accessToken!;
