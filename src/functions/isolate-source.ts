@@ -189,7 +189,11 @@ export const ISOLATE_SETUP = String.raw`
     if (typeof spec !== 'string') throw new TypeError('The "id" argument must be of type string. Received ' + typeof spec);
     const key = parentId + '\0' + spec;
     let r = resolutions.get(key);
-    if (r === undefined) resolutions.set(key, (r = hostModuleCall(['resolve', spec, parentId])));
+    if (r === undefined) {
+      // Names may come from a caller's input: the cache stays bounded.
+      if (resolutions.size >= 10000) resolutions.clear();
+      resolutions.set(key, (r = hostModuleCall(['resolve', spec, parentId])));
+    }
     if (r.error !== undefined) throw moduleError(r.error, r.code);
     return r;
   };

@@ -46,6 +46,7 @@ class ModuleRefused extends Error {
 const basteRequire = createRequire(import.meta.url);
 
 const NODE_BUILTINS = new Set(builtinModules);
+const MAX_CACHED = 10_000;
 
 let basteNodeModules: string | undefined;
 /** Baste's own node_modules folder, real path (the worktree's may be a symlink). */
@@ -123,6 +124,8 @@ export class ModuleResolver {
       } catch (err) {
         found = err instanceof ModuleRefused ? { error: err.message, code: err.code } : { error: `cannot load module '${spec}': ${(err as Error).message}`, code: 'ERR_MODULE_REFUSED' };
       }
+      // Names may come from a caller's input (require(name)): the cache stays bounded.
+      if (this.cache.size >= MAX_CACHED) this.cache.clear();
       this.cache.set(key, found);
     }
     return found;
