@@ -31,6 +31,7 @@ import { SigningKeys } from './sessions/keys.js';
 import { REFRESH_EXPIRATION_RELOAD_MS, RefreshTokenExpiration } from './sessions/refresh-expiration.js';
 import { Sessions } from './sessions/sessions.js';
 import { MongoService } from './services/mongodb/service.js';
+import { prepareDependencies } from './functions/dependencies.js';
 import { openSqliteStore } from './store/sqlite/index.js';
 import { ownerOf } from './store/owner.js';
 import type { Store } from './store/store.js';
@@ -111,6 +112,9 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
   const clock = opts.clock ?? systemClock;
   const logger = opts.logger ?? pino({ level: 'silent' });
   mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
+  // The functions' npm packages (an archive is unpacked into the data directory): before anything
+  // is opened, since a broken archive refuses the start.
+  const moduleRoots = prepareDependencies(opts.app.functionDependencies, opts.dataDir, logger);
   // Files opened here are claimed for this app: another app's data directory is refused (store/owner.ts).
   const owner = ownerOf(opts.app);
   const store = opts.store ?? openSqliteStore(join(opts.dataDir, 'baste.sqlite'), { owner });
@@ -162,6 +166,7 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
     logger,
     dataService: (service, op, args, caller, argTypes) => mongo!.execute(service, op, args, caller, argTypes),
     executionUser: (name, argsEjson, current, request) => executionUsers!.forNestedCall(name, current, argsEjson, request),
+    modules: moduleRoots,
   });
   await runtime.warm();
   executionUsers = new ExecutionUsers(opts.app, runtime, activeUsers((id) => store.getUser(id), customData?.find));

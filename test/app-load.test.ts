@@ -243,7 +243,6 @@ describe('messy exports', () => {
       'sync: not supported by Baste (ignored)',
       'graphql: not supported by Baste (ignored)',
       'log_forwarders: not supported by Baste (ignored)',
-      'functions/package.json: not served yet by Baste (ignored)',
       'config.json: config.json belongs to the 20200603 layout but its config_version is 20210101',
       'README.md: unknown file or folder (ignored)',
       'functions/unlisted.js: not listed in functions/config.json; loaded with defaults (private: false)',
@@ -609,15 +608,37 @@ describe('skipped parts of an export', () => {
       modern({
         'data_sources/mongodb-atlas/config.json': { name: 'mongodb-atlas', type: 'mongodb-atlas' },
         'triggers/onChange.json': { name: 'onChange', type: 'DATABASE', function_name: 'x' },
-        'functions/node_modules.zip': 'PK',
-        'functions/yarn.lock': '',
       }),
     );
+    assert.deepEqual(lines(warnings), ['triggers/onChange.json: DATABASE triggers are not served yet by Baste (ignored)']);
+  });
+
+  test('the functions’ dependencies are found (package.json, node_modules folders, the tar.gz archive); a zip archive is ignored with a warning', async () => {
+    const dir = await makeApp(
+      modern({
+        'functions/package.json': { name: 'functions', dependencies: { lodash: '^4.17.21' }, devDependencies: { jest: '*' } },
+        'functions/package-lock.json': {},
+        'functions/yarn.lock': '',
+        'functions/node_modules/lodash/index.js': 'module.exports = {};',
+        'functions/node_modules.tar.gz': 'gz',
+        'functions/node_modules.zip': 'PK',
+        'node_modules/other/index.js': '',
+        'package.json': { name: 'whole-repo', dependencies: { ignored: '1' } },
+      }),
+    );
+    const { config, warnings } = await loadAppDirectory(dir);
     assert.deepEqual(lines(warnings), [
-      'functions/yarn.lock: not served yet by Baste (ignored)',
-      'functions/node_modules.zip: not served yet by Baste (ignored)',
-      'triggers/onChange.json: DATABASE triggers are not served yet by Baste (ignored)',
+      'functions/node_modules.zip: zip dependency archives are not read by Baste (ignored): make it a tar.gz (tar -czf node_modules.tar.gz node_modules/) or unpack it into functions/node_modules',
     ]);
+    assert.deepEqual(config.functionDependencies, {
+      folders: [join(dir, 'functions', 'node_modules'), join(dir, 'node_modules')],
+      archive: join(dir, 'functions', 'node_modules.tar.gz'),
+      declared: { lodash: '^4.17.21' },
+      manifest: 'functions/package.json',
+      manifestDir: join(dir, 'functions'),
+    });
+    assert.deepEqual([...config.functions.keys()], [], 'nothing under node_modules is taken for a function');
+    assert.equal((await load(modern())).config.functionDependencies, undefined);
   });
 
   test('custom user data loads from auth/custom_user_data.json or the legacy root section; incomplete ones are refused', async () => {

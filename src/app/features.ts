@@ -8,12 +8,28 @@ import type { Warn } from './check.js';
  * Export parts that later work will serve. Shrink this list as each feature lands.
  * Paths are relative to the app directory; `*` matches within one path segment.
  */
-export const NOT_SERVED_YET: readonly string[] = [
+export const NOT_SERVED_YET: readonly string[] = [];
+
+/**
+ * The functions' dependencies (app/dependencies.ts reads them): set aside from the function
+ * loader without a warning. A zip archive is set aside with one (Baste reads tar archives).
+ */
+export const DEPENDENCY_PARTS: readonly string[] = [
   'functions/package.json',
   'functions/package-lock.json',
   'functions/yarn.lock',
-  'functions/node_modules*',
+  'functions/npm-shrinkwrap.json',
+  'functions/node_modules',
+  'functions/node_modules.tar',
+  'functions/node_modules.tar.gz',
+  'functions/node_modules.tgz',
+  'package.json',
+  'package-lock.json',
+  'yarn.lock',
+  'node_modules',
 ];
+export const ZIP_ARCHIVE = 'functions/node_modules.zip';
+export const ZIP_ARCHIVE_MESSAGE = 'zip dependency archives are not read by Baste (ignored): make it a tar.gz (tar -czf node_modules.tar.gz node_modules/) or unpack it into functions/node_modules';
 
 /** Root config sections (legacy layouts) that later work will serve, reported when enabled. */
 export const ROOT_SECTIONS_NOT_SERVED_YET: readonly string[] = [];
@@ -52,12 +68,14 @@ export async function findSkippedParts(dir: AppDir, warn: Warn): Promise<Readonl
   const groups = [
     [NOT_SUPPORTED, NOT_SUPPORTED_MESSAGE],
     [NOT_SERVED_YET, NOT_SERVED_YET_MESSAGE],
+    [[ZIP_ARCHIVE], ZIP_ARCHIVE_MESSAGE],
+    [DEPENDENCY_PARTS, null],
   ] as const;
   for (const [patterns, message] of groups) {
     for (const pattern of patterns) {
       for (const path of await expand(dir, pattern)) {
         skipped.add(path);
-        warn(path, message);
+        if (message !== null) warn(path, message);
       }
     }
   }

@@ -13,6 +13,7 @@ import { loadProviders, type ProviderOrigin } from './providers.js';
 import { applyLegacySecrets, LEGACY_SECRETS_FILE } from './legacy-secrets.js';
 import { loadEnvironmentValues, loadValues } from './values.js';
 import { loadFunctions } from './functions.js';
+import { loadFunctionDependencies } from './dependencies.js';
 import { loadTriggers } from './triggers.js';
 import { loadEndpoints, loadWebhooks } from './endpoints.js';
 import { loadDataSources } from './data-sources.js';
@@ -63,6 +64,7 @@ export async function loadAppDirectory(dir: string, options: LoadOptions = {}): 
   const values = await loadValues(app, warn);
   const environmentValues = await loadEnvironmentValues(app, root.environment, warn);
   const functions = await loadFunctions(app, skipped, warn);
+  const functionDependencies = await loadFunctionDependencies(app, warn);
   const triggers = await loadTriggers(app, new Set(functions.keys()), warn);
   const endpoints = await loadEndpoints(app, new Set(functions.keys()), warn);
   const webhooks = await loadWebhooks(app, warn);
@@ -104,6 +106,7 @@ export async function loadAppDirectory(dir: string, options: LoadOptions = {}): 
     services: new FrozenMap([...services].map(([name, svc]) => [name, deepFreeze(svc)] as const)),
     customUserData: customUserData && deepFreeze(customUserData),
     secrets: new FrozenMap(secrets),
+    ...(functionDependencies ? { functionDependencies: deepFreeze(functionDependencies) } : {}),
   };
   return Object.freeze({ config: Object.freeze(config), warnings: Object.freeze(warnings) });
 }

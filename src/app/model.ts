@@ -226,6 +226,21 @@ export interface AppConfig {
   readonly customUserData?: CustomUserDataConfig;
   /** Secret name → material, from `--secrets`, `BASTE_SECRET_<NAME>` and a legacy `secrets.json`. */
   readonly secrets: ReadonlyMap<string, string>;
+  /** The packages functions may `require`; absent when the export carries none. */
+  readonly functionDependencies?: FunctionDependencies;
+}
+
+/** Where an export keeps its functions' npm packages (app/dependencies.ts). */
+export interface FunctionDependencies {
+  /** Absolute `node_modules` folders: `functions/node_modules`, then one beside `functions/`. */
+  readonly folders: readonly string[];
+  /** Absolute path of `functions/node_modules.tar.gz` (or .tgz, .tar), unpacked at start. */
+  readonly archive?: string;
+  /** Package name → version range, from the package.json below. */
+  readonly declared: Readonly<Record<string, string>>;
+  /** The package.json declaring them, relative to the app, and its absolute folder. */
+  readonly manifest?: string;
+  readonly manifestDir?: string;
 }
 
 /** Something in the export that was skipped, kept for `baste validate` and the start-up log. */

@@ -77,7 +77,7 @@ export const ISOLATE_PRELUDE = String.raw`
 `;
 
 export const ISOLATE_SETUP = String.raw`
-(function (hostLog, hostSync, hostAsync, hostDone, app) {
+(function (hostLog, hostSync, hostAsync, hostDone, app, hostModule, hostCompile) {
   'use strict';
   const host = { log: hostLog, sync: hostSync, async: hostAsync, done: hostDone };
   const EJSON = BSON.EJSON;
@@ -129,8 +129,9 @@ export const ISOLATE_SETUP = String.raw`
     p.then(settled, settled);
     return p;
   };
-  const newCall = () => {
-    const call = { pending: new Set(), ended: false, scope: null };
+  const newCall = (name) => {
+    // modules: this call's module instances (require), by module id; made on first require.
+    const call = { pending: new Set(), ended: false, scope: null, name, modules: null, require: null };
     call.scope = makeScope(call);
     return call;
   };
@@ -176,6 +177,87 @@ export const ISOLATE_SETUP = String.raw`
   };
   const TIMER_NAMES = new Set(['setTimeout', 'setInterval', 'setImmediate', 'clearTimeout', 'clearInterval', 'clearImmediate']);
 
+  // ---- require(): CommonJS modules, Node's built-ins and the app's own packages ----
+  // The host resolves names (confined to the app's node_modules) and compiles each module once per
+  // isolate into a factory; every client-level call gets its own instances (call.modules), so one
+  // call's module-level state never reaches another's. Module code runs in the call's global scope.
+  const resolutions = new Map();
+  const moduleFactories = new Map();
+  const hostModuleCall = (args) => hostModule.applySync(undefined, args, { arguments: { copy: true }, result: { copy: true } });
+  const moduleError = (message, code) => Object.assign(new Error(message), { code });
+  const resolveModule = (spec, parentId) => {
+    if (typeof spec !== 'string') throw new TypeError('The "id" argument must be of type string. Received ' + typeof spec);
+    const key = parentId + '\0' + spec;
+    let r = resolutions.get(key);
+    if (r === undefined) {
+      // Names may come from a caller's input: the cache stays bounded.
+      if (resolutions.size >= 10000) resolutions.clear();
+      resolutions.set(key, (r = hostModuleCall(['resolve', spec, parentId])));
+    }
+    if (r.error !== undefined) throw moduleError(r.error, r.code);
+    return r;
+  };
+  const factoryOf = (r) => {
+    let f = moduleFactories.get(r.id);
+    if (f === undefined) {
+      try {
+        f = r.kind === 'json' ? { json: hostModuleCall(['source', r.id]) } : { make: hostCompile.applySync(undefined, [r.id], { arguments: { copy: true } }) };
+      } catch (err) {
+        throw moduleError("cannot load module '" + r.filename.replace(/^\/node_modules\//, '') + "': " + errorMessage(err), 'ERR_MODULE_LOAD');
+      }
+      moduleFactories.set(r.id, f);
+    }
+    return f;
+  };
+  // What crypto asks of the host; given to Baste's built-in sources only.
+  const builtinBinding = Object.freeze({
+    digest: (alg, key, data) => hostModuleCall(['digest', alg, key, data]),
+    pbkdf2: (password, salt, iterations, keylen, digest) =>
+      hostModule.applySyncPromise(undefined, ['pbkdf2', password, salt, iterations, keylen, digest], { arguments: { copy: true } }),
+    get hashes() { return hostModuleCall(['hashes']); },
+  });
+  const requireFor = (call, parentId) => {
+    const require = (spec) => {
+      const r = resolveModule(spec, parentId);
+      const modules = (call.modules ??= new Map());
+      const cached = modules.get(r.id);
+      // A module still loading (a cycle) gives its exports so far, as Node does.
+      if (cached !== undefined) return cached.exports;
+      const f = factoryOf(r);
+      const module = { id: r.filename, filename: r.filename, path: r.dirname, exports: {}, loaded: false, children: [], paths: [] };
+      modules.set(r.id, module);
+      try {
+        if (f.json !== undefined) module.exports = JSON.parse(f.json);
+        else {
+          const fn = f.make(call.scope);
+          const args = [module.exports, requireFor(call, r.id), module, r.filename, r.dirname];
+          // Only Baste's own built-in sources get the host's help (an app module could read arguments[5]).
+          if (r.id.startsWith('node:')) args.push(builtinBinding);
+          fn.apply(module.exports, args);
+        }
+      } catch (err) {
+        modules.delete(r.id);
+        throw err;
+      }
+      module.loaded = true;
+      return module.exports;
+    };
+    require.resolve = (spec) => resolveModule(spec, parentId).filename;
+    require.cache = Object.create(null);
+    return require;
+  };
+  // Globals Node gives every module and function: made for the call when first read.
+  const callGlobal = (call, k) => {
+    switch (k) {
+      case 'require': return (call.require ??= requireFor(call, null));
+      case 'Buffer': return (call.require ??= requireFor(call, null))('buffer').Buffer;
+      case 'process': return (call.require ??= requireFor(call, null))('process');
+      case 'console': return consoleOf(call.name);
+    }
+    return undefined;
+  };
+  const CALL_GLOBALS = new Set(['require', 'Buffer', 'process', 'console']);
+
   // A call's own global scope. Function files are sloppy scripts on the platform: real code
   // assigns undeclared names (\`tag = ...\`) and sets \`global.x\`. Each function body runs inside
   // \`with (scope)\` (factorySource), so such names live in this call's store, shared by the
@@ -184,7 +266,7 @@ export const ISOLATE_SETUP = String.raw`
   const makeScope = (call) => {
     const store = Object.create(null);
     let proxy;
-    const own = (k) => k === 'globalThis' || k === 'global' || TIMER_NAMES.has(k);
+    const own = (k) => k === 'globalThis' || k === 'global' || TIMER_NAMES.has(k) || CALL_GLOBALS.has(k);
     proxy = new Proxy(store, {
       has: (_t, k) => typeof k === 'string' && (k in store || own(k) || !(k in globalThis)),
       get: (_t, k) => {
@@ -192,6 +274,7 @@ export const ISOLATE_SETUP = String.raw`
         if (k in store) return store[k];
         if (k === 'globalThis' || k === 'global') return proxy;
         if (TIMER_NAMES.has(k)) return (call.timers ??= makeTimers(call))[k];
+        if (CALL_GLOBALS.has(k)) return callGlobal(call, k);
         return globalThis[k];
       },
       set: (_t, k, v) => {
@@ -384,7 +467,7 @@ export const ISOLATE_SETUP = String.raw`
   }
 
   globalThis.__runHttp = async (name, payloadEjson, execution, system, userEjson, requestEjson) => {
-    const call = newCall();
+    const call = newCall(name);
     let error = null, text = null;
     try {
       const payload = parse(payloadEjson);
@@ -405,7 +488,7 @@ export const ISOLATE_SETUP = String.raw`
   globalThis.__define = (name, factory, runAs, internal) => { factories.set(name, { factory, runAs, internal }); };
   globalThis.__defineBroken = (name, message, runAs, internal) => { factories.set(name, { syntaxError: message, runAs, internal }); };
   globalThis.__run = async (name, argsEjson, execution, system, userEjson, requestEjson) => {
-    const call = newCall();
+    const call = newCall(name);
     let error = null, text = null;
     try {
       const args = parse(argsEjson);
@@ -428,6 +511,40 @@ export const ISOLATE_SETUP = String.raw`
     delete globalThis.__define;
     delete globalThis.__defineBroken;
     delete globalThis.__lockdown;
+    // The frozen realm's "override mistake": with Object.prototype.toString frozen, plain
+    // \`proto.toString = fn\` on an object inheriting it fails (throws in strict code), which breaks
+    // packages (moment sets toString/valueOf on its prototypes; errors set name and message). These
+    // properties become accessors whose setter gives the assigning object its own property, as an
+    // unfrozen realm would; the intrinsic itself stays unchanged.
+    const enabled = [];
+    const enable = (proto, names) => {
+      for (const name of names) {
+        const d = Object.getOwnPropertyDescriptor(proto, name);
+        if (!d || !('value' in d) || !d.writable) continue;
+        const value = d.value;
+        enabled.push(value);
+        Object.defineProperty(proto, name, {
+          get() { return value; },
+          set(v) {
+            if (this === proto) throw new TypeError("Cannot assign to read only property '" + String(name) + "' of a frozen built-in");
+            if (Object(this) !== this) return;
+            Object.defineProperty(this, name, { value: v, writable: true, enumerable: true, configurable: true });
+          },
+          enumerable: d.enumerable,
+          configurable: false,
+        });
+      }
+    };
+    // Not the \`constructor\` of arrays, promises, typed arrays or regexps: V8's fast paths (species
+    // protectors) depend on those staying data properties.
+    enable(Object.prototype, Object.getOwnPropertyNames(Object.prototype));
+    enable(Function.prototype, ['constructor', 'toString', 'bind', 'call', 'apply']);
+    enable(Array.prototype, ['toString', 'toLocaleString']);
+    for (const E of [Error, TypeError, RangeError, SyntaxError, ReferenceError, EvalError, URIError]) enable(E.prototype, ['constructor', 'name', 'message', 'toString']);
+    // Buffer.prototype inherits Uint8Array's, and the npm buffer overrides most of its methods.
+    const TypedArrayPrototype = Object.getPrototypeOf(Uint8Array.prototype);
+    enable(TypedArrayPrototype, Object.getOwnPropertyNames(TypedArrayPrototype).filter((n) => n !== 'constructor'));
+    enable(Date.prototype, ['toString', 'toJSON']);
     const seen = new Set();
     const freeze = (o) => {
       if (o === null || (typeof o !== 'object' && typeof o !== 'function') || seen.has(o)) return;
@@ -445,6 +562,7 @@ export const ISOLATE_SETUP = String.raw`
       const d = Object.getOwnPropertyDescriptor(globalThis, key);
       if (d && 'value' in d) freeze(d.value);
     }
+    for (const value of enabled) freeze(value);
     Object.freeze(globalThis);
   };
 })
@@ -456,4 +574,20 @@ export const ISOLATE_SETUP = String.raw`
  */
 export function factorySource(source: string): string {
   return `(function (__callScope) { with (__callScope) { return function (context, console, utils) {\nvar exports;\n${source}\n;return exports;\n}; } })`;
+}
+
+/** The call's own globals a module may name: bound from the call's scope when its source mentions them. */
+const MODULE_GLOBALS = ['global', 'globalThis', 'Buffer', 'process', 'console', 'setTimeout', 'setInterval', 'setImmediate', 'clearTimeout', 'clearInterval', 'clearImmediate'];
+
+/**
+ * Wraps a CommonJS module's source in a factory run once per call: given the call's global scope,
+ * it returns Node's module function. A module does not run inside `with` (that made lodash's
+ * load three times slower): the call's globals it names (`global`, `Buffer`, its timers…) are
+ * bound as locals, read from the call's scope only when the source mentions them; other free names
+ * are the frozen realm's. Baste's own built-ins also get `__baste` (the host's help for crypto).
+ */
+export function moduleFactorySource(source: string, builtin: boolean): string {
+  const names = MODULE_GLOBALS.filter((name) => new RegExp(`\\b${name}\\b`).test(source));
+  const locals = names.length ? `var ${names.map((n) => `${n} = __callScope.${n}`).join(', ')};` : '';
+  return `(function (__callScope) { ${locals} return function (exports, require, module, __filename, __dirname${builtin ? ', __baste' : ''}) {${source}\n}; })`;
 }

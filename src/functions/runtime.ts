@@ -9,7 +9,7 @@
 // text once per call, parsed only if the function reads context.user or context.request.
 
 import { createRequire } from 'node:module';
-import { randomBytes } from 'node:crypto';
+import { getHashes, pbkdf2, randomBytes, createHash, createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import ivm from 'isolated-vm';
@@ -23,7 +23,8 @@ import { numberTypesOf, type NumberTypes } from '../data/number-types.js';
 import { hostEjson, makeEjsonCodec } from '../util/ejson-codec.js';
 import { configuredRunAs, runAsScriptName, type Execution } from './execution-user.js';
 import { hostCall } from './host-calls.js';
-import { ISOLATE_PRELUDE, ISOLATE_SETUP, factorySource } from './isolate-source.js';
+import { ISOLATE_PRELUDE, ISOLATE_SETUP, factorySource, moduleFactorySource } from './isolate-source.js';
+import { ModuleResolver, type ModuleRoots } from './modules.js';
 
 export interface RuntimeOptions {
   /** Wall-clock limit of one client-level call, nested calls included (platform: 120 s). */
@@ -51,6 +52,8 @@ export interface RuntimeOptions {
    * another function calls it: the sandbox cannot read users, so it asks by function name.
    */
   readonly executionUser?: (name: string, argsEjson: string, current: Execution, request?: CallRequest) => Promise<Execution>;
+  /** The app's dependency folders, for `require()` (none: built-in modules only). */
+  readonly modules?: ModuleRoots;
   readonly logger: Logger;
 }
 
@@ -118,6 +121,39 @@ interface PendingAnswer {
 /** What a function threw (or returned that could not be sent), as its call's answer. */
 class FunctionThrew extends Error {}
 
+const HASHES = new Set(getHashes());
+const MAX_PBKDF2_ITERATIONS = 10_000_000;
+
+/** The module bridge's requests: resolution, JSON sources, and the digests crypto needs. */
+function moduleHostCall(modules: ModuleResolver, op: string, args: unknown[]): unknown {
+  switch (op) {
+    case 'resolve':
+      return modules.resolve(String(args[0]), typeof args[1] === 'string' ? args[1] : null);
+    case 'source':
+      return modules.source(String(args[0]));
+    case 'hashes':
+      return [...HASHES];
+    case 'digest': {
+      const [alg, key, data] = args as [string, Uint8Array | null, Uint8Array];
+      if (!HASHES.has(alg)) throw new Error(`Digest method not supported: '${String(alg).slice(0, 40)}'`);
+      const h = key === null ? createHash(alg) : createHmac(alg, key);
+      return new Uint8Array(h.update(data).digest());
+    }
+    case 'pbkdf2': {
+      // Asynchronous on the host (libuv's pool): the isolate waits, the server does not.
+      const [password, salt, iterations, keylen, digest] = args as [Uint8Array, Uint8Array, number, number, string];
+      if (!HASHES.has(digest)) throw new Error(`Invalid digest: ${String(digest).slice(0, 40)}`);
+      if (!Number.isInteger(iterations) || iterations < 1 || iterations > MAX_PBKDF2_ITERATIONS) throw new RangeError(`pbkdf2: iterations must be an integer from 1 to ${MAX_PBKDF2_ITERATIONS}`);
+      if (!Number.isInteger(keylen) || keylen < 0 || keylen > 4096) throw new RangeError('pbkdf2: keylen must be an integer from 0 to 4096');
+      return new Promise((resolve, reject) =>
+        pbkdf2(password, salt, iterations, keylen, digest, (err, key) => (err ? reject(err) : resolve(new ivm.ExternalCopy(new Uint8Array(key)).copyInto()))),
+      );
+    }
+    default:
+      throw new Error(`unknown module host call '${op}'`);
+  }
+}
+
 /** What isolated-vm says when the isolate itself failed the call (limits, disposal), not the function. */
 const ISOLATE_FAILURE = /disposed|memory limit|timed out/i;
 
@@ -181,12 +217,15 @@ export class FunctionRuntime {
   private readonly executions = new Map<number, ExecutionRecord>();
   private readonly answers = new Map<number, PendingAnswer>();
   private nextExecution = 1;
+  /** Resolves and reads modules for every isolate (resolutions are cached here and in each isolate). */
+  private readonly modules: ModuleResolver;
 
   constructor(
     private readonly app: AppConfig,
     private readonly options: RuntimeOptions,
   ) {
     this.slots = Array.from({ length: Math.max(1, options.isolates ?? 2) }, () => newSlot(false));
+    this.modules = new ModuleResolver(options.modules);
   }
 
   private monitor: NodeJS.Timeout | null = null;
@@ -436,8 +475,16 @@ export class FunctionRuntime {
       // Third-party services by name → type, for context.services.get (isolate-source.ts).
       services: Object.fromEntries([...(this.app.services?.values() ?? [])].map((s) => [s.name, s.type])),
     };
+    // require(): resolution and files on the host; a module is compiled into this isolate the first
+    // time a call requires it, while the isolate waits in this synchronous host call.
+    const modules = this.modules;
+    const hostModule = new ivm.Reference((op: string, ...args: unknown[]) => moduleHostCall(modules, op, args));
+    const hostCompile = new ivm.Reference((id: string) => {
+      const script = isolate.compileScriptSync(moduleFactorySource(modules.source(id), id.startsWith('node:')), { filename: modules.filenameOf(id) });
+      return script.runSync(context, { reference: true }).derefInto();
+    });
     const setup = await context.eval(ISOLATE_SETUP, { reference: true });
-    await setup.apply(undefined, [host.log, host.sync, host.async, host.done, new ivm.ExternalCopy(appFacts).copyInto({ release: true })]);
+    await setup.apply(undefined, [host.log, host.sync, host.async, host.done, new ivm.ExternalCopy(appFacts).copyInto({ release: true }), hostModule, hostCompile]);
     setup.release();
 
     const define = await jail.get('__define', { reference: true });
