@@ -48,6 +48,9 @@ Usage:
                                         admin API / console tokens (the token is printed once, at creation)
   baste --help                          show this text
 
+Every command takes --app-id <id> (also BASTE_APP_ID): the client app id to serve the app as, for
+exports that carry none (or to override theirs).
+
 users, admin-token, api-keys and keys work on --data-dir (default <app>/.baste); users and
 admin-token also on --database <url> / BASTE_DATABASE_URL.
 
@@ -71,6 +74,7 @@ Options for serve:
 
 const OPTIONS = {
   app: { type: 'string' },
+  'app-id': { type: 'string' },
   port: { type: 'string' },
   host: { type: 'string' },
   'data-dir': { type: 'string' },
@@ -135,7 +139,8 @@ async function run(argv: string[], io: Io): Promise<number> {
   const dataDir = () => resolve(flags['data-dir'] ?? join(appDir(), '.baste'));
   const load = async (): Promise<LoadedApp> => {
     const secrets = await readSecrets({ file: flags.secrets, env: io.env });
-    return loadAppDirectory(appDir(), { secrets });
+    const appId = flags['app-id'] ?? (io.env.BASTE_APP_ID || undefined);
+    return loadAppDirectory(appDir(), { secrets, appId });
   };
 
   switch (command) {

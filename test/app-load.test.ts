@@ -136,7 +136,10 @@ describe('layouts', () => {
       'root_config.json': { app_id: 'new-abcde', name: 'new', config_version: 20210101 },
     });
     assert.equal(config.appId, 'new-abcde');
-    assert.deepEqual(lines(warnings), ['realm_config.json: ignored: root_config.json is the root config of this app']);
+    assert.deepEqual(lines(warnings), [
+      'root_config.json: used as the root config: it matches the folder contents (auth/providers.json); realm_config.json ignored',
+      'realm_config.json: ignored: root_config.json is the root config of this app',
+    ]);
   });
 
   test('20200603 config.json with auth_providers/ and function folders', async () => {
@@ -320,7 +323,7 @@ describe('messy exports', () => {
       '.mdb/app_meta.json': { app_id: 'meta-abcde', group_id: 'g', config_version: 20210101 },
     });
     assert.equal(config.appId, 'meta-abcde');
-    assert.deepEqual(lines(warnings), ['.mdb/app_meta.json: app_id taken from here: realm_config.json has none']);
+    assert.deepEqual(lines(warnings), ['.mdb/app_meta.json: app_id "meta-abcde" used as the app id: realm_config.json has none']);
   });
 
   test('a missing name is derived from app_id, with a warning', async () => {
@@ -404,6 +407,7 @@ describe('messy exports', () => {
       metadataFields: [],
       redirectUris: [],
       domainRestrictions: [],
+      source: { file: 'auth/providers.json', prefix: 'anon-user' },
     });
   });
 

@@ -21,6 +21,8 @@ import { CUSTOM_USER_DATA_FILE, loadCustomUserData } from './custom-user-data.js
 export interface LoadOptions {
   /** Secret name → material (see readSecrets). Wins over a legacy `secrets.json`. */
   readonly secrets?: Readonly<Record<string, string>>;
+  /** Client app id from the command line (`--app-id` / BASTE_APP_ID); wins over the export's. */
+  readonly appId?: string;
 }
 
 /** Top-level entries the loaders below read; anything else not set aside by features.ts is unknown. */
@@ -46,7 +48,7 @@ export async function loadAppDirectory(dir: string, options: LoadOptions = {}): 
   const warn: Warn = (file, message) => void warnings.push(Object.freeze({ file, message }));
 
   const skipped = await findSkippedParts(app, warn);
-  const root = await readRoot(app, warn);
+  const root = await readRoot(app, warn, { appId: options.appId });
   for (const entry of await app.list('')) {
     if (!entry.name.startsWith('.') && !READ_AT_TOP.has(entry.path) && !skipped.has(entry.path)) {
       warn(entry.path, 'unknown file or folder (ignored)');

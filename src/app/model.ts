@@ -40,6 +40,11 @@ export interface ProviderConfig {
   readonly metadataFields: readonly MetadataField[];
   readonly redirectUris: readonly string[];
   readonly domainRestrictions: readonly string[];
+  /**
+   * Where the export configures it: the file and the field path of the provider inside it ('' when
+   * the file holds only it), so messages name the real place. Absent in configs built by hand.
+   */
+  readonly source?: { readonly file: string; readonly prefix: string };
 }
 
 export interface ValueConfig {
