@@ -217,12 +217,13 @@ describe('messy exports', () => {
       'functions/package.json: not served yet by Baste (ignored)',
       'config.json: config.json belongs to the 20200603 layout but its config_version is 20210101',
       'README.md: unknown file or folder (ignored)',
-      'functions/unlisted.js: not listed in functions/config.json; loaded with defaults (private: false)',
+      'functions/unlisted.js: not listed in functions/config.json; loaded as private (callable from functions, triggers and endpoints, not by clients); declare it to change that',
       'values/stripeKey.json: secret "stripe-secret" is not provided; the value is undefined',
     ]);
     assert.equal(config.layout, '20210101');
     assert.equal(config.configVersion, 20210101);
     assert.equal(config.appId, 'messy-zxcvb', 'the root app_id wins over .mdb/app_meta.json');
+    assert.equal(config.functions.get('unlisted')?.private, true, 'a function missing from the manifest never becomes public');
     assert.deepEqual(config.triggers?.get('onLogin'), { name: 'onLogin', functionName: 'utils/add', operations: ['LOGIN'], providers: ['anon-user'], disabled: false });
     assert.equal(config.environment, 'production');
     assert.deepEqual(config.environmentValues, {
@@ -241,7 +242,7 @@ describe('messy exports', () => {
     assert.equal(config.functions.get('utils/add')?.file, 'functions/utils/add.js');
     assert.deepEqual(config.functions.get('unlisted'), {
       name: 'unlisted',
-      private: false,
+      private: true,
       runAsSystem: false,
       canEvaluate: {},
       source: 'exports = function() { return "left over"; };\n',
@@ -705,7 +706,7 @@ describe('secrets', () => {
       { 'jwt-key': 'j'.repeat(32) },
     );
     assert.deepEqual(lines(warnings), [
-      'secrets.json: services: not served yet by Baste (ignored)',
+      'secrets.json: services.mongodb: Baste does not serve this service; its secrets are not used (ignored)',
       'secrets.json: auth_providers.oauth2-google: no supported provider "oauth2-google" is configured (ignored)',
       "secrets.json: auth_providers.custom-token.signingKeys: ignored, the provider's secret_config already names a secret for it",
     ]);

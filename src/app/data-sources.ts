@@ -102,6 +102,13 @@ function acceptBooleanAlias(node: JsonObject, file: string, path: string, warn: 
   return out;
 }
 
+/** Sync configured inside a data source (2020-era exports): not served, so said once. */
+function warnSync(config: Fields, warn: Warn): void {
+  const sync = config.raw('sync');
+  if (!isObject(sync) || Object.keys(sync).length === 0 || sync.state === '' || sync.state === 'disabled') return;
+  warn(config.file, `${config.path('sync')}: Sync is not supported by Baste (ignored); clients reach the data through the data service, under these rules`);
+}
+
 interface RulesDoc {
   readonly roles: RoleConfig[];
   readonly filters: FilterConfig[];
@@ -179,6 +186,7 @@ export async function loadDataSources(dir: AppDir, warn: Warn): Promise<Map<stri
       }
     }
     const fc = f.nested('config') ?? new Fields(configFile, {}, 'config');
+    warnSync(fc, warn);
     add({ name, type, uri: fc.string('uri'), defaultRules: await readDefault(dir, `${svc.path}/default_rule.json`, warn), collections }, configFile);
   }
 
@@ -212,6 +220,7 @@ export async function loadDataSources(dir: AppDir, warn: Warn): Promise<Map<stri
       });
     }
     const fc = f.nested('config') ?? new Fields(configFile, {}, 'config');
+    warnSync(fc, warn);
     add({ name: f.string('name') ?? svc.name, type, uri: fc.string('uri'), defaultRules: await readDefault(dir, `${svc.path}/default_rule.json`, warn), collections }, configFile);
   }
   return sources;

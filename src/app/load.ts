@@ -16,7 +16,7 @@ import { loadFunctions } from './functions.js';
 import { loadTriggers } from './triggers.js';
 import { loadEndpoints, loadWebhooks } from './endpoints.js';
 import { loadDataSources } from './data-sources.js';
-import { CUSTOM_USER_DATA_FILE, loadCustomUserData } from './custom-user-data.js';
+import { loadCustomUserData } from './custom-user-data.js';
 
 export interface LoadOptions {
   /** Secret name → material (see readSecrets). Wins over a legacy `secrets.json`. */
@@ -68,12 +68,13 @@ export async function loadAppDirectory(dir: string, options: LoadOptions = {}): 
   const endpoints = await loadEndpoints(app, new Set(functions.keys()), warn);
   const webhooks = await loadWebhooks(app, warn);
   const dataSources = await loadDataSources(app, warn);
-  const customUserData = await loadCustomUserData(app, root.file, await app.readJson(root.file));
-  if (customUserData && !dataSources.has(customUserData.serviceName)) {
-    throw new ConfigError(CUSTOM_USER_DATA_FILE, 'mongo_service_name', `data source "${customUserData.serviceName}" is not defined`);
+  const loadedUserData = await loadCustomUserData(app, root.file, await app.readJson(root.file), warn);
+  const customUserData = loadedUserData?.config;
+  if (loadedUserData && customUserData && !dataSources.has(customUserData.serviceName)) {
+    throw loadedUserData.fields.refuse('mongo_service_name', `data source "${customUserData.serviceName}" is not defined`);
   }
-  if (customUserData?.onUserCreationFunctionName && !functions.has(customUserData.onUserCreationFunctionName)) {
-    throw new ConfigError(CUSTOM_USER_DATA_FILE, 'on_user_creation_function_name', `function '${customUserData.onUserCreationFunctionName}' is not defined in functions/`);
+  if (loadedUserData && customUserData?.onUserCreationFunctionName && !functions.has(customUserData.onUserCreationFunctionName)) {
+    throw loadedUserData.fields.refuse('on_user_creation_function_name', `function '${customUserData.onUserCreationFunctionName}' is not defined in functions/`);
   }
 
   warnMissingSecrets(providers, loaded.origins, secrets, warn);
