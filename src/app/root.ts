@@ -5,7 +5,7 @@ import { ConfigError } from '../errors.js';
 import type { ConfigLayout } from './model.js';
 import type { AppDir } from './dir.js';
 import { APP_NAME_RULE, asObject, Fields, isAppName, isObject, type Warn } from './check.js';
-import { NOT_SERVED_YET_MESSAGE, ROOT_SECTIONS_NOT_SERVED_YET } from './features.js';
+import { NOT_SERVED_YET_MESSAGE, NOT_SUPPORTED_MESSAGE, ROOT_SECTIONS_NOT_SERVED_YET } from './features.js';
 
 /** Root file names by preference, with the layout each one belongs to (spec §G.2). */
 export const ROOT_FILES: readonly (readonly [string, ConfigLayout])[] = [
@@ -69,6 +69,9 @@ export async function readRoot(dir: AppDir, warn: Warn, options: RootOptions = {
   const configVersion = readConfigVersion(fields);
   const layout = decideLayout(file, chosen.layout, configVersion, structure, warn);
   const appId = await readAppId(dir, chosen, others, options.appId, warn);
+  // A root `hosting` section without the hosting/ folder (which features.ts reports) still says the app used it.
+  const hosting = fields.raw('hosting');
+  if (isObject(hosting) && hosting.enabled === true && !(await dir.isDir('hosting'))) warn(file, `hosting: ${NOT_SUPPORTED_MESSAGE}`);
   for (const key of ROOT_SECTIONS_NOT_SERVED_YET) {
     const section = fields.raw(key);
     // Not ours to validate yet, so a malformed section is not a refusal either.
@@ -211,8 +214,9 @@ async function appIdInExport(dir: AppDir, root: Candidate, others: readonly Cand
   const places: [Fields, string][] = [
     ...[root, ...others].flatMap((c): [Fields, string][] => [[c.fields, 'app_id'], [c.fields, 'client_app_id']]),
   ];
-  // realm-cli keeps the app it pulled from in `.mdb/`; which file and field depends on its version.
-  for (const [file, keys] of [['.mdb/meta.json', ['client_app_id', 'app_id']], ['.mdb/app_meta.json', ['app_id', 'client_app_id']]] as const) {
+  // The CLIs keep the app they pulled from in `.mdb/`: the client app id is `client_app_id` in
+  // meta.json (whose `app_id` is the internal hex id) and `app_id` in the older app_meta.json.
+  for (const [file, keys] of [['.mdb/meta.json', ['client_app_id']], ['.mdb/app_meta.json', ['app_id', 'client_app_id']]] as const) {
     if (!(await dir.isFile(file))) continue;
     const fields = new Fields(file, asObject(await dir.readJson(file), file));
     for (const key of keys) places.push([fields, key]);

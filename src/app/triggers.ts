@@ -60,14 +60,16 @@ function triggerFunction(fields: Fields, warn: Warn): { name: string; field: str
   const processors = fields.nested('event_processors');
   const viaProcessor = processors?.nested('FUNCTION')?.nested('config');
   const fromProcessor = viaProcessor?.string('function_name');
-  for (const key of Object.keys(processors?.doc ?? {})) {
-    if (key !== 'FUNCTION') warn(fields.file, `event_processors.${key}: ${key === 'AWS_EVENTBRIDGE' ? 'EventBridge' : key} event processors are not supported by Baste (ignored)`);
+  const others = Object.keys(processors?.doc ?? {}).filter((k) => k !== 'FUNCTION');
+  const unsupported = others.map((k) => (k === 'AWS_EVENTBRIDGE' ? 'EventBridge' : k)).join(', ');
+  if (!direct && !fromProcessor) {
+    warn(fields.file, others.length ? `event_processors: ${unsupported} is not supported by Baste; trigger ignored` : 'no function_name; trigger ignored');
+    return undefined;
   }
+  if (others.length) warn(fields.file, `event_processors: ${unsupported} is not supported by Baste (ignored); the function still runs`);
   if (direct && fromProcessor && direct !== fromProcessor) {
     throw fields.refuse('event_processors.FUNCTION.config.function_name', `names "${fromProcessor}" but function_name names "${direct}": keep one`);
   }
   if (direct) return { name: direct, field: 'function_name' };
-  if (fromProcessor && viaProcessor) return { name: fromProcessor, field: viaProcessor.path('function_name') };
-  warn(fields.file, processors ? 'no FUNCTION event processor Baste can run; trigger ignored' : 'no function_name; trigger ignored');
-  return undefined;
+  return fromProcessor && viaProcessor ? { name: fromProcessor, field: viaProcessor.path('function_name') } : undefined;
 }
