@@ -11,6 +11,7 @@ import type { Actor } from './admin/tokens.js';
 import { loadAppDirectory } from './app/load.js';
 import type { LoadedApp } from './app/model.js';
 import { readSecrets } from './app/secrets.js';
+import { checkFunctionSources } from './app/source-check.js';
 import { ApiKeys } from './auth/api-keys.js';
 import { argon2Hasher } from './auth/passwords.js';
 import { checkProviders } from './auth/service.js';
@@ -149,6 +150,13 @@ async function run(argv: string[], io: Io): Promise<number> {
       const notServed = await checkProviders(config);
       for (const w of warnings) io.stdout.write(`warning: ${w.file}: ${w.message}\n`);
       for (const n of notServed) io.stdout.write(`warning: ${n}\n`);
+      // A function that does not parse would fail each call: validate fails, naming each one.
+      const broken = checkFunctionSources(config);
+      for (const b of broken) io.stderr.write(`error: ${b.message}\n`);
+      if (broken.length > 0) {
+        io.stderr.write(`baste: ${broken.length} function source${broken.length === 1 ? '' : 's'} cannot be compiled\n`);
+        return 1;
+      }
       const enabled = [...config.providers.values()].filter((p) => !p.disabled).map((p) => p.name);
       io.stdout.write(`ok: app '${config.name}' (${config.appId}), layout ${config.layout}, providers: ${enabled.join(', ')}\n`);
       return 0;
@@ -291,6 +299,7 @@ async function serve(flags: Flags, io: Io, load: () => Promise<LoadedApp>, dataD
   const { config, warnings } = await load();
   for (const w of warnings) logger.warn({ file: w.file }, w.message);
   for (const n of await checkProviders(config)) logger.warn(n);
+  for (const b of checkFunctionSources(config)) logger.warn({ file: b.file }, `${b.reason}; calls to it will fail (baste validate lists these)`);
 
   // PostgreSQL when a database URL is given (several instances may share it), else SQLite in dataDir.
   const databaseUrl = databaseUrlOf(flags, io);

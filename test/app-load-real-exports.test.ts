@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -253,5 +253,19 @@ describe('App Services CLI export: app id only in .mdb/meta.json, CLI-format tri
 
   it('an app whose only root file has an empty app_id and no .mdb/ refuses, saying what to pass', async () => {
     await assert.rejects(loadAppDirectory(fixture('realm-v1-no-app-id')), (e: unknown) => e instanceof ConfigError && e.file === 'config.json' && e.field === 'app_id' && /--app-id/.test(e.reason));
+  });
+});
+
+describe('baste validate fails on what would fail at run time', () => {
+  it('a function that does not parse: exit 1, its file and line named; serve still starts and says so', async () => {
+    const dir = join(scratch, 'broken-fn');
+    cpSync(fixture('realm-two-roots'), dir, { recursive: true });
+    writeFileSync(join(dir, 'functions', 'scaleRecipe', 'source.js'), 'exports = function(servings) {\n  return servings *;\n};\n');
+    const r = cli(['validate', '--app', dir]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /error: functions\/scaleRecipe\/source\.js: syntax error at line 2/);
+    await withServer(['--app', dir], {}, async (s) => {
+      assert.match(s.output(), /syntax error at line 2.*calls to it will fail/);
+    });
   });
 });

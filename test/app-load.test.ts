@@ -9,6 +9,7 @@ import { ConfigError } from '../src/errors.js';
 import { loadAppDirectory } from '../src/app/load.js';
 import { readSecrets } from '../src/app/secrets.js';
 import { locateJsonError } from '../src/app/json.js';
+import { checkFunctionSources } from '../src/app/source-check.js';
 import type { ConfigWarning, LoadedApp } from '../src/app/model.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -1043,5 +1044,53 @@ describe('locateJsonError', () => {
       }
       assert.equal(locateJsonError(text) === undefined, valid, text);
     }
+  });
+});
+
+// ---- what validates cannot fail at run time --------------------------------------------------
+
+describe('rule expressions and function sources are checked', () => {
+  const rules = (role: Record<string, unknown>) =>
+    modern({ 'data_sources/mongodb-atlas/shop/orders/rules.json': { database: 'shop', collection: 'orders', roles: [{ name: 'owner', ...role }] } });
+  const FILE = 'data_sources/mongodb-atlas/shop/orders/rules.json';
+
+  test('a rule that is not an expression, an unknown operator or expansion fails the load, naming the file and the rule', async () => {
+    await assert.rejects(load(rules({ read: 'yes' })), configError(FILE, 'roles[0] (owner).read', /must be true, false or an expression object/));
+    await assert.rejects(load(rules({ apply_when: { owner: { $equals: '%%user.id' } } })), configError(FILE, 'roles[0] (owner).apply_when.owner', /unknown operator '\$equals'/));
+    await assert.rejects(load(rules({ apply_when: { '%or': [{ '%%usr.id': 'x' }] } })), configError(FILE, 'roles[0] (owner).apply_when.%or[0].%%usr.id', /unknown expansion '%%usr'/));
+    await assert.rejects(
+      load(rules({ fields: { total: { read: { '%and': {} } } } })),
+      configError(FILE, 'roles[0] (owner).fields.total.read.%and', /needs an array of expressions/),
+    );
+    await assert.rejects(
+      load(modern({ 'functions/config.json': [{ name: 'f', can_evaluate: { '%%request.remoteIPAddress': { '%inn': ['1.2.3.4'] } } }], 'functions/f.js': 'exports = () => 1;' })),
+      configError('functions/f.js', 'can_evaluate.%%request.remoteIPAddress', /unknown operator '%inn'/),
+    );
+  });
+
+  test('valid expressions that depend on run-time values load (a failing comparison never hides a broken one)', async () => {
+    const { config } = await load(
+      rules({
+        apply_when: { '%or': [{ owner: '%%user.id' }, { '%%user.custom_data.role': { $in: ['admin'] } }] },
+        read: { '%%root._id': { '%stringToOid': '%%user.id' } },
+        write: { '%%true': true, '%%root.total': { $gt: 0 } },
+        document_filters: { read: { owner: '%%user.id' }, write: { owner: '%%user.id' } },
+      }),
+    );
+    assert.equal(config.dataSources?.get('mongodb-atlas')?.collections.get('shop.orders')?.roles.length, 1);
+    await assert.rejects(load(rules({ read: { '%%root.total': { $gt: 1 }, '%%root.x': { $bogus: 1 } } })), configError(FILE, 'roles[0] (owner).read.%%root.x', /unknown operator/));
+  });
+
+  test('checkFunctionSources names each broken function with its own line; valid modern syntax passes', async () => {
+    const { config } = await load(
+      modern({
+        'functions/config.json': [{ name: 'ok' }, { name: 'nested/broken' }],
+        'functions/ok.js': 'exports = async function(a) {\n  return a?.b ?? (await context.functions.execute("x"));\n};\n',
+        'functions/nested/broken.js': 'exports = function() {\n  const a = 1;\n  return a +;\n};\n',
+      }),
+    );
+    const problems = checkFunctionSources(config);
+    assert.deepEqual(problems.map((p) => p.file), ['functions/nested/broken.js']);
+    assert.match(problems[0]!.reason, /^syntax error at line 3: Unexpected token/);
   });
 });

@@ -138,7 +138,7 @@ async function readDefault(dir: AppDir, file: string, warn: Warn): Promise<DataS
   const { roles, filters, schema } = readRulesDoc(await dir.readJson(file), file, warn);
   // Default rules are roles and filters; a schema belongs to one collection.
   if (schema) warn(file, 'schema: a schema in the default rules is not applied (ignored)');
-  return { roles, filters };
+  return { roles, filters, file };
 }
 
 export async function loadDataSources(dir: AppDir, warn: Warn): Promise<Map<string, DataSourceConfig>> {

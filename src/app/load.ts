@@ -17,6 +17,7 @@ import { loadTriggers } from './triggers.js';
 import { loadEndpoints, loadWebhooks } from './endpoints.js';
 import { loadDataSources } from './data-sources.js';
 import { loadCustomUserData } from './custom-user-data.js';
+import { checkRuleExpressions } from './source-check.js';
 
 export interface LoadOptions {
   /** Secret name → material (see readSecrets). Wins over a legacy `secrets.json`. */
@@ -76,6 +77,9 @@ export async function loadAppDirectory(dir: string, options: LoadOptions = {}): 
   if (loadedUserData && customUserData?.onUserCreationFunctionName && !functions.has(customUserData.onUserCreationFunctionName)) {
     throw loadedUserData.fields.refuse('on_user_creation_function_name', `function '${customUserData.onUserCreationFunctionName}' is not defined in functions/`);
   }
+
+  // A broken rule would fail every request it guards: refused now, naming its file and place.
+  await checkRuleExpressions({ functions, webhooks }, dataSources);
 
   warnMissingSecrets(providers, loaded.origins, secrets, warn);
   for (const value of values.values.values()) {

@@ -173,7 +173,7 @@ export interface DataSourceConfig {
   /** A MongoDB connection string (`config.uri`), when the data lives in a real cluster. */
   readonly uri?: string;
   /** Roles and filters of collections that have no rules of their own. */
-  readonly defaultRules?: { readonly roles: readonly RoleConfig[]; readonly filters: readonly FilterConfig[] };
+  readonly defaultRules?: { readonly roles: readonly RoleConfig[]; readonly filters: readonly FilterConfig[]; readonly file?: string };
   /** Keyed by `<database>.<collection>`. */
   readonly collections: ReadonlyMap<string, CollectionRules>;
 }
