@@ -11,6 +11,7 @@ import type { Actor } from './admin/tokens.js';
 import { loadAppDirectory } from './app/load.js';
 import type { LoadedApp } from './app/model.js';
 import { readSecrets } from './app/secrets.js';
+import { checkFunctionSources } from './app/source-check.js';
 import { ApiKeys } from './auth/api-keys.js';
 import { argon2Hasher } from './auth/passwords.js';
 import { checkProviders } from './auth/service.js';
@@ -48,6 +49,9 @@ Usage:
                                         admin API / console tokens (the token is printed once, at creation)
   baste --help                          show this text
 
+Every command takes --app-id <id> (also BASTE_APP_ID): the client app id to serve the app as, for
+exports that carry none (or to override theirs).
+
 users, admin-token, api-keys and keys work on --data-dir (default <app>/.baste); users and
 admin-token also on --database <url> / BASTE_DATABASE_URL.
 
@@ -71,6 +75,7 @@ Options for serve:
 
 const OPTIONS = {
   app: { type: 'string' },
+  'app-id': { type: 'string' },
   port: { type: 'string' },
   host: { type: 'string' },
   'data-dir': { type: 'string' },
@@ -135,7 +140,8 @@ async function run(argv: string[], io: Io): Promise<number> {
   const dataDir = () => resolve(flags['data-dir'] ?? join(appDir(), '.baste'));
   const load = async (): Promise<LoadedApp> => {
     const secrets = await readSecrets({ file: flags.secrets, env: io.env });
-    return loadAppDirectory(appDir(), { secrets });
+    const appId = flags['app-id'] ?? (io.env.BASTE_APP_ID || undefined);
+    return loadAppDirectory(appDir(), { secrets, appId });
   };
 
   switch (command) {
@@ -144,6 +150,13 @@ async function run(argv: string[], io: Io): Promise<number> {
       const notServed = await checkProviders(config);
       for (const w of warnings) io.stdout.write(`warning: ${w.file}: ${w.message}\n`);
       for (const n of notServed) io.stdout.write(`warning: ${n}\n`);
+      // A function that does not parse would fail each call: validate fails, naming each one.
+      const broken = checkFunctionSources(config);
+      for (const b of broken) io.stderr.write(`error: ${b.message}\n`);
+      if (broken.length > 0) {
+        io.stderr.write(`baste: ${broken.length} function source${broken.length === 1 ? '' : 's'} cannot be compiled\n`);
+        return 1;
+      }
       const enabled = [...config.providers.values()].filter((p) => !p.disabled).map((p) => p.name);
       io.stdout.write(`ok: app '${config.name}' (${config.appId}), layout ${config.layout}, providers: ${enabled.join(', ')}\n`);
       return 0;
@@ -286,6 +299,7 @@ async function serve(flags: Flags, io: Io, load: () => Promise<LoadedApp>, dataD
   const { config, warnings } = await load();
   for (const w of warnings) logger.warn({ file: w.file }, w.message);
   for (const n of await checkProviders(config)) logger.warn(n);
+  for (const b of checkFunctionSources(config)) logger.warn({ file: b.file }, `${b.reason}; calls to it will fail (baste validate lists these)`);
 
   // PostgreSQL when a database URL is given (several instances may share it), else SQLite in dataDir.
   const databaseUrl = databaseUrlOf(flags, io);

@@ -9,6 +9,7 @@ import { ConfigError } from '../src/errors.js';
 import { loadAppDirectory } from '../src/app/load.js';
 import { readSecrets } from '../src/app/secrets.js';
 import { locateJsonError } from '../src/app/json.js';
+import { checkFunctionSources } from '../src/app/source-check.js';
 import type { ConfigWarning, LoadedApp } from '../src/app/model.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -136,7 +137,10 @@ describe('layouts', () => {
       'root_config.json': { app_id: 'new-abcde', name: 'new', config_version: 20210101 },
     });
     assert.equal(config.appId, 'new-abcde');
-    assert.deepEqual(lines(warnings), ['realm_config.json: ignored: root_config.json is the root config of this app']);
+    assert.deepEqual(lines(warnings), [
+      'root_config.json: used as the root config: it matches the folder contents (auth/providers.json); realm_config.json ignored',
+      'realm_config.json: ignored: root_config.json is the root config of this app',
+    ]);
   });
 
   test('20200603 config.json with auth_providers/ and function folders', async () => {
@@ -245,12 +249,13 @@ describe('messy exports', () => {
       'log_forwarders: not supported by Baste (ignored)',
       'config.json: config.json belongs to the 20200603 layout but its config_version is 20210101',
       'README.md: unknown file or folder (ignored)',
-      'functions/unlisted.js: not listed in functions/config.json; loaded with defaults (private: false)',
+      'functions/unlisted.js: not listed in functions/config.json; loaded as private (callable from functions, triggers and endpoints, not by clients); declare it to change that',
       'values/stripeKey.json: secret "stripe-secret" is not provided; the value is undefined',
     ]);
     assert.equal(config.layout, '20210101');
     assert.equal(config.configVersion, 20210101);
     assert.equal(config.appId, 'messy-zxcvb', 'the root app_id wins over .mdb/app_meta.json');
+    assert.equal(config.functions.get('unlisted')?.private, true, 'a function missing from the manifest never becomes public');
     assert.deepEqual(config.triggers?.get('onLogin'), { name: 'onLogin', functionName: 'utils/add', operations: ['LOGIN'], providers: ['anon-user'], disabled: false });
     assert.equal(config.environment, 'production');
     assert.deepEqual(config.environmentValues, {
@@ -269,7 +274,7 @@ describe('messy exports', () => {
     assert.equal(config.functions.get('utils/add')?.file, 'functions/utils/add.js');
     assert.deepEqual(config.functions.get('unlisted'), {
       name: 'unlisted',
-      private: false,
+      private: true,
       runAsSystem: false,
       canEvaluate: {},
       source: 'exports = function() { return "left over"; };\n',
@@ -351,7 +356,7 @@ describe('messy exports', () => {
       '.mdb/app_meta.json': { app_id: 'meta-abcde', group_id: 'g', config_version: 20210101 },
     });
     assert.equal(config.appId, 'meta-abcde');
-    assert.deepEqual(lines(warnings), ['.mdb/app_meta.json: app_id taken from here: realm_config.json has none']);
+    assert.deepEqual(lines(warnings), ['.mdb/app_meta.json: app_id "meta-abcde" used as the app id: realm_config.json has none']);
   });
 
   test('a missing name is derived from app_id, with a warning', async () => {
@@ -441,6 +446,7 @@ describe('messy exports', () => {
       metadataFields: [],
       redirectUris: [],
       domainRestrictions: [],
+      source: { file: 'auth/providers.json', prefix: 'anon-user' },
     });
   });
 
@@ -760,7 +766,7 @@ describe('secrets', () => {
       { 'jwt-key': 'j'.repeat(32) },
     );
     assert.deepEqual(lines(warnings), [
-      'secrets.json: services: not served yet by Baste (ignored)',
+      'secrets.json: services.mongodb: Baste does not serve this service; its secrets are not used (ignored)',
       'secrets.json: auth_providers.oauth2-google: no supported provider "oauth2-google" is configured (ignored)',
       "secrets.json: auth_providers.custom-token.signingKeys: ignored, the provider's secret_config already names a secret for it",
     ]);
@@ -1097,5 +1103,53 @@ describe('locateJsonError', () => {
       }
       assert.equal(locateJsonError(text) === undefined, valid, text);
     }
+  });
+});
+
+// ---- what validates cannot fail at run time --------------------------------------------------
+
+describe('rule expressions and function sources are checked', () => {
+  const rules = (role: Record<string, unknown>) =>
+    modern({ 'data_sources/mongodb-atlas/shop/orders/rules.json': { database: 'shop', collection: 'orders', roles: [{ name: 'owner', ...role }] } });
+  const FILE = 'data_sources/mongodb-atlas/shop/orders/rules.json';
+
+  test('a rule that is not an expression, an unknown operator or expansion fails the load, naming the file and the rule', async () => {
+    await assert.rejects(load(rules({ read: 'yes' })), configError(FILE, 'roles[0] (owner).read', /must be true, false or an expression object/));
+    await assert.rejects(load(rules({ apply_when: { owner: { $equals: '%%user.id' } } })), configError(FILE, 'roles[0] (owner).apply_when.owner', /unknown operator '\$equals'/));
+    await assert.rejects(load(rules({ apply_when: { '%or': [{ '%%usr.id': 'x' }] } })), configError(FILE, 'roles[0] (owner).apply_when.%or[0].%%usr.id', /unknown expansion '%%usr'/));
+    await assert.rejects(
+      load(rules({ fields: { total: { read: { '%and': {} } } } })),
+      configError(FILE, 'roles[0] (owner).fields.total.read.%and', /needs an array of expressions/),
+    );
+    await assert.rejects(
+      load(modern({ 'functions/config.json': [{ name: 'f', can_evaluate: { '%%request.remoteIPAddress': { '%inn': ['1.2.3.4'] } } }], 'functions/f.js': 'exports = () => 1;' })),
+      configError('functions/f.js', 'can_evaluate.%%request.remoteIPAddress', /unknown operator '%inn'/),
+    );
+  });
+
+  test('valid expressions that depend on run-time values load (a failing comparison never hides a broken one)', async () => {
+    const { config } = await load(
+      rules({
+        apply_when: { '%or': [{ owner: '%%user.id' }, { '%%user.custom_data.role': { $in: ['admin'] } }] },
+        read: { '%%root._id': { '%stringToOid': '%%user.id' } },
+        write: { '%%true': true, '%%root.total': { $gt: 0 } },
+        document_filters: { read: { owner: '%%user.id' }, write: { owner: '%%user.id' } },
+      }),
+    );
+    assert.equal(config.dataSources?.get('mongodb-atlas')?.collections.get('shop.orders')?.roles.length, 1);
+    await assert.rejects(load(rules({ read: { '%%root.total': { $gt: 1 }, '%%root.x': { $bogus: 1 } } })), configError(FILE, 'roles[0] (owner).read.%%root.x', /unknown operator/));
+  });
+
+  test('checkFunctionSources names each broken function with its own line; valid modern syntax passes', async () => {
+    const { config } = await load(
+      modern({
+        'functions/config.json': [{ name: 'ok' }, { name: 'nested/broken' }],
+        'functions/ok.js': 'exports = async function(a) {\n  return a?.b ?? (await context.functions.execute("x"));\n};\n',
+        'functions/nested/broken.js': 'exports = function() {\n  const a = 1;\n  return a +;\n};\n',
+      }),
+    );
+    const problems = checkFunctionSources(config);
+    assert.deepEqual(problems.map((p) => p.file), ['functions/nested/broken.js']);
+    assert.match(problems[0]!.reason, /^syntax error at line 3: Unexpected token/);
   });
 });

@@ -462,15 +462,42 @@ describe('linking Google', () => {
 });
 
 describe('Google configuration', () => {
-  it('refuses a provider without clientId, without its secret, or with a bad endpoint URL or redirect URI', async () => {
+  it('refuses a provider without clientId, warns about one without its secret, refuses one with a bad endpoint URL or redirect URI', async () => {
     const base = (config: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
       ({ ...appConfig([provider('oauth2-google', config, { secretConfig: { clientSecret: 's' }, ...extra })]), secrets: new Map([['s', 'v']]) });
     await assert.rejects(checkProviders(base({})), (e: unknown) => e instanceof ConfigError && /clientId/.test(e.message));
-    await assert.rejects(checkProviders({ ...base({ clientId: 'c' }), secrets: new Map() }), /secret 's' is not provided/);
-    await assert.rejects(checkProviders(base({ clientId: 'c' }, { secretConfig: {} })), /clientSecret.*is required/);
+    // id_token logins need no secret (exports often have none): a warning, not a refusal.
+    assert.match((await checkProviders({ ...base({ clientId: 'c' }), secrets: new Map() })).join('\n'), /no client secret.*provide secret 's'/);
+    assert.match((await checkProviders(base({ clientId: 'c' }, { secretConfig: {} }))).join('\n'), /no client secret.*secret_config\.clientSecret/);
     await assert.rejects(checkProviders(base({ clientId: 'c', tokenEndpoint: 'ftp://x' })), /tokenEndpoint.*http\(s\) URL/);
     await assert.rejects(checkProviders(base({ clientId: 'c' }, { redirectUris: ['javascript:alert(1)'] })), /not allowed/);
     assert.deepEqual(await checkProviders(base({ clientId: 'c' }, { redirectUris: [APP_REDIRECT] })), []);
+  });
+
+  it('without a client secret (as many exports are): id_token logins work, authCode logins are refused saying why', async () => {
+    const s = await startServer(appConfig([provider('oauth2-google', { clientId: idp.clientId, openId: false, ...idp.endpoints() }, { redirectUris: [APP_REDIRECT] })], APP_ID));
+    try {
+      const login = async (body: unknown) => {
+        const res = await fetch(`${s.url}/api/client/v2.0/app/${APP_ID}/auth/providers/oauth2-google/login`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        });
+        return { status: res.status, json: (await res.json()) as Record<string, string> };
+      };
+      const ok = await login({ id_token: await idp.idToken(newUser()) });
+      assert.equal(ok.status, 200);
+      assert.ok(ok.json.access_token);
+      const code = await login({ authCode: 'x' });
+      assert.equal(code.status, 401);
+      assert.match(code.json.error!, /no client secret, so only id_token logins work/);
+      const redirect = await fetch(`${s.url}/api/client/v2.0/app/${APP_ID}/auth/providers/oauth2-google/login?redirect=${encodeURIComponent(APP_REDIRECT)}&state=abc`, { redirect: 'manual' });
+      // No user is sent to Google on a flow that cannot finish.
+      assert.ok(!(redirect.headers.get('location') ?? '').startsWith(idp.endpoints().authorizationEndpoint), redirect.headers.get('location') ?? '');
+      assert.match(decodeURIComponent(redirect.headers.get('location') ?? (await redirect.text())), /no client secret/);
+    } finally {
+      await s.close();
+    }
   });
 
   it('an unreachable token endpoint is a clear 502, not a hang', async () => {

@@ -73,14 +73,40 @@ function readFilter(raw: unknown, file: string, path: string): FilterConfig {
 function readSchema(raw: unknown, file: string, field: string | undefined, warn: Warn): JsonObject | undefined {
   if (raw === undefined || raw === null || isEmptySchema(raw)) return undefined;
   if (!isObject(raw)) throw new ConfigError(file, field, `must be a schema object, not ${typeName(raw)}`);
+  const schema = acceptBooleanAlias(raw, file, field ?? '', warn);
   try {
-    const { ignored } = compileSchema(raw);
+    const { ignored } = compileSchema(schema);
     for (const path of ignored) warn(file, `${field ? `${field}.` : ''}${path}: schema keyword not enforced by Baste (ignored)`);
   } catch (err) {
     if (err instanceof SchemaError) throw new ConfigError(file, [field, err.path].filter(Boolean).join('.') || undefined, err.reason);
     throw err;
   }
-  return raw;
+  return schema;
+}
+
+/**
+ * The platform accepted `bsonType: "boolean"` (JSON Schema's spelling of BSON's `bool`) and real
+ * schemas use it: read it as `bool`, with a warning at each place.
+ */
+function acceptBooleanAlias(node: JsonObject, file: string, path: string, warn: Warn): JsonObject {
+  const out: JsonObject = {};
+  for (const [key, value] of Object.entries(node)) {
+    const here = path ? `${path}.${key}` : key;
+    if (key === 'bsonType' && (value === 'boolean' || (Array.isArray(value) && value.includes('boolean')))) {
+      warn(file, `${here}: "boolean" read as "bool"`);
+      out[key] = Array.isArray(value) ? value.map((t) => (t === 'boolean' ? 'bool' : t)) : 'bool';
+    } else if (isObject(value)) out[key] = acceptBooleanAlias(value, file, here, warn);
+    else if (Array.isArray(value)) out[key] = value.map((v, i) => (isObject(v) ? acceptBooleanAlias(v, file, `${here}[${i}]`, warn) : v));
+    else out[key] = value;
+  }
+  return out;
+}
+
+/** Sync configured inside a data source (2020-era exports): not served, so said once. */
+function warnSync(config: Fields, warn: Warn): void {
+  const sync = config.raw('sync');
+  if (!isObject(sync) || Object.keys(sync).length === 0 || sync.state === '' || sync.state === 'disabled') return;
+  warn(config.file, `${config.path('sync')}: Sync is not supported by Baste (ignored); clients reach the data through the data service, under these rules`);
 }
 
 interface RulesDoc {
@@ -112,7 +138,7 @@ async function readDefault(dir: AppDir, file: string, warn: Warn): Promise<DataS
   const { roles, filters, schema } = readRulesDoc(await dir.readJson(file), file, warn);
   // Default rules are roles and filters; a schema belongs to one collection.
   if (schema) warn(file, 'schema: a schema in the default rules is not applied (ignored)');
-  return { roles, filters };
+  return { roles, filters, file };
 }
 
 export async function loadDataSources(dir: AppDir, warn: Warn): Promise<Map<string, DataSourceConfig>> {
@@ -160,6 +186,7 @@ export async function loadDataSources(dir: AppDir, warn: Warn): Promise<Map<stri
       }
     }
     const fc = f.nested('config') ?? new Fields(configFile, {}, 'config');
+    warnSync(fc, warn);
     add({ name, type, uri: fc.string('uri'), defaultRules: await readDefault(dir, `${svc.path}/default_rule.json`, warn), collections }, configFile);
   }
 
@@ -190,6 +217,7 @@ export async function loadDataSources(dir: AppDir, warn: Warn): Promise<Map<stri
       });
     }
     const fc = f.nested('config') ?? new Fields(configFile, {}, 'config');
+    warnSync(fc, warn);
     add({ name: f.string('name') ?? svc.name, type, uri: fc.string('uri'), defaultRules: await readDefault(dir, `${svc.path}/default_rule.json`, warn), collections }, configFile);
   }
   return sources;

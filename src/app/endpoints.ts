@@ -68,13 +68,37 @@ export async function loadWebhooks(dir: AppDir, warn: Warn): Promise<WebhookConf
     for (const svc of await dir.list(root)) {
       if (svc.kind !== 'dir' || svc.name.startsWith('.')) continue;
       const hooksDir = `${svc.path}/incoming_webhooks`;
-      for (const hook of await dir.list(hooksDir)) {
-        if (hook.kind !== 'dir' || hook.name.startsWith('.')) continue;
-        webhooks.push(await readWebhook(dir, svc.name, hook.path, hook.name, warn));
+      const hooks = (await dir.list(hooksDir)).filter((h) => h.kind === 'dir' && !h.name.startsWith('.'));
+      if (hooks.length > 0 && (await serviceType(dir, svc.path)) === 'twilio') {
+        // Twilio signs its calls (X-Twilio-Signature, with the account's auth token); serving them
+        // unverified would let anyone post fake messages, so they are not served at all.
+        for (const hook of hooks) {
+          warn(hook.path, 'Twilio incoming webhook not served: Baste does not verify X-Twilio-Signature, and serving it unverified would let anyone call it; call the function from an HTTPS endpoint with its own validation instead');
+        }
+        continue;
       }
+      for (const hook of hooks) webhooks.push(await readWebhook(dir, svc.name, hook.path, hook.name, warn));
     }
   }
   return webhooks;
+}
+
+async function serviceType(dir: AppDir, svcPath: string): Promise<string | undefined> {
+  const file = `${svcPath}/config.json`;
+  if (!(await dir.isFile(file))) return undefined;
+  const type = asObject(await dir.readJson(file), file).type;
+  return typeof type === 'string' ? type : undefined;
+}
+
+/**
+ * 2018 Stitch webhooks say `{secret, secretAsQueryParam}` instead of `validationMethod`: a secret
+ * with `secretAsQueryParam: true` is checked in `?secret=`, any other secret signs the payload.
+ */
+function webhookValidation(options: Fields): ValidationMethod {
+  if (options.has('validationMethod')) return validation(options, 'validationMethod');
+  const secret = options.string('secret');
+  if (!secret) return 'NO_VALIDATION';
+  return options.bool('secretAsQueryParam', false) ? 'SECRET_AS_QUERY_PARAM' : 'VERIFY_PAYLOAD';
 }
 
 async function readWebhook(dir: AppDir, service: string, path: string, folderName: string, warn: Warn): Promise<WebhookConfig> {
@@ -84,7 +108,7 @@ async function readWebhook(dir: AppDir, service: string, path: string, folderNam
   const f = new Fields(configFile, (await dir.isFile(configFile)) ? asObject(await dir.readJson(configFile), configFile) : {});
   const options = f.nested('options') ?? new Fields(configFile, {}, 'options');
   const name = f.string('name') ?? folderName;
-  const validationMethod = validation(options, 'validationMethod');
+  const validationMethod = webhookValidation(options);
   const secret = options.string('secret');
   if (validationMethod !== 'NO_VALIDATION' && !secret) throw options.refuse('secret', `is required with ${validationMethod}`);
   const runAsUserId = f.string('run_as_user_id') || undefined;

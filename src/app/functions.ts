@@ -14,7 +14,12 @@ const UNKNOWN = 'unknown file or folder (ignored)';
 
 type Settings = Omit<FunctionConfig, 'source' | 'file' | 'name'>;
 
-const DEFAULTS: Settings = { private: false, runAsSystem: false, canEvaluate: {} };
+/**
+ * Settings of a function the export has source for but no config: private, so loading it never
+ * widens access (the platform's import invented a config; clients could not have relied on it).
+ */
+const UNDECLARED: Settings = { private: true, runAsSystem: false, canEvaluate: {} };
+const UNDECLARED_NOTE = 'loaded as private (callable from functions, triggers and endpoints, not by clients); declare it to change that';
 
 export async function loadFunctions(
   dir: AppDir,
@@ -76,15 +81,15 @@ async function loadWithManifest(
     functions.set(name, { name, ...settings, source: await dir.readText(file), file });
   }
 
-  // Realm creates missing manifest entries with defaults on import; do the same.
+  // Realm created missing manifest entries on import; Baste loads such files too, but private.
   for (const file of await listFiles(dir, ROOT, skipped)) {
     if (file === MANIFEST) continue;
     const name = file.slice(ROOT.length + 1, -'.js'.length);
     if (!file.endsWith('.js')) warn(file, UNKNOWN);
     else if (!isFunctionName(name)) warn(file, `not loaded: function name ${FUNCTION_NAME_RULE}`);
     else if (!functions.has(name)) {
-      warn(file, `not listed in ${MANIFEST}; loaded with defaults (private: false)`);
-      functions.set(name, { name, ...DEFAULTS, source: await dir.readText(file), file });
+      warn(file, `not listed in ${MANIFEST}; ${UNDECLARED_NOTE}`);
+      functions.set(name, { name, ...UNDECLARED, source: await dir.readText(file), file });
     }
   }
   return functions;
@@ -122,7 +127,7 @@ async function loadLegacy(
       warn(entry.path, UNKNOWN);
       continue;
     }
-    if (!hasConfig) warn(sourceFile, `no ${configFile}; loaded with defaults (private: false)`);
+    if (!hasConfig) warn(sourceFile, `no ${configFile}; ${UNDECLARED_NOTE}`);
     const fields = new Fields(configFile, hasConfig ? asObject(await dir.readJson(configFile), configFile) : {});
     const name = fields.string('name') ?? entry.name;
     if (!isFunctionName(name)) throw fields.refuse('name', `function name ${FUNCTION_NAME_RULE}`);
@@ -133,7 +138,7 @@ async function loadLegacy(
     for (const other of await dir.list(entry.path)) {
       if (!other.name.startsWith('.') && other.path !== configFile && other.path !== sourceFile) warn(other.path, UNKNOWN);
     }
-    const settings = readSettings(fields, warn);
+    const settings = hasConfig ? readSettings(fields, warn) : UNDECLARED;
     functions.set(name, { name, ...settings, source: await dir.readText(sourceFile), file: sourceFile });
   }
   return functions;

@@ -18,11 +18,14 @@ import { loadTriggers } from './triggers.js';
 import { loadEndpoints, loadWebhooks } from './endpoints.js';
 import { loadDataSources } from './data-sources.js';
 import { loadServices } from './services.js';
-import { CUSTOM_USER_DATA_FILE, loadCustomUserData } from './custom-user-data.js';
+import { loadCustomUserData } from './custom-user-data.js';
+import { checkRuleExpressions } from './source-check.js';
 
 export interface LoadOptions {
   /** Secret name → material (see readSecrets). Wins over a legacy `secrets.json`. */
   readonly secrets?: Readonly<Record<string, string>>;
+  /** Client app id from the command line (`--app-id` / BASTE_APP_ID); wins over the export's. */
+  readonly appId?: string;
 }
 
 /** Top-level entries the loaders below read; anything else not set aside by features.ts is unknown. */
@@ -48,7 +51,7 @@ export async function loadAppDirectory(dir: string, options: LoadOptions = {}): 
   const warn: Warn = (file, message) => void warnings.push(Object.freeze({ file, message }));
 
   const skipped = await findSkippedParts(app, warn);
-  const root = await readRoot(app, warn);
+  const root = await readRoot(app, warn, { appId: options.appId });
   for (const entry of await app.list('')) {
     if (!entry.name.startsWith('.') && !READ_AT_TOP.has(entry.path) && !skipped.has(entry.path)) {
       warn(entry.path, 'unknown file or folder (ignored)');
@@ -70,13 +73,17 @@ export async function loadAppDirectory(dir: string, options: LoadOptions = {}): 
   const webhooks = await loadWebhooks(app, warn);
   const dataSources = await loadDataSources(app, warn);
   const services = await loadServices(app, new Set(dataSources.keys()), warn);
-  const customUserData = await loadCustomUserData(app, root.file, await app.readJson(root.file));
-  if (customUserData && !dataSources.has(customUserData.serviceName)) {
-    throw new ConfigError(CUSTOM_USER_DATA_FILE, 'mongo_service_name', `data source "${customUserData.serviceName}" is not defined`);
+  const loadedUserData = await loadCustomUserData(app, root.file, await app.readJson(root.file), warn);
+  const customUserData = loadedUserData?.config;
+  if (loadedUserData && customUserData && !dataSources.has(customUserData.serviceName)) {
+    throw loadedUserData.fields.refuse('mongo_service_name', `data source "${customUserData.serviceName}" is not defined`);
   }
-  if (customUserData?.onUserCreationFunctionName && !functions.has(customUserData.onUserCreationFunctionName)) {
-    throw new ConfigError(CUSTOM_USER_DATA_FILE, 'on_user_creation_function_name', `function '${customUserData.onUserCreationFunctionName}' is not defined in functions/`);
+  if (loadedUserData && customUserData?.onUserCreationFunctionName && !functions.has(customUserData.onUserCreationFunctionName)) {
+    throw loadedUserData.fields.refuse('on_user_creation_function_name', `function '${customUserData.onUserCreationFunctionName}' is not defined in functions/`);
   }
+
+  // A broken rule would fail every request it guards: refused now, naming its file and place.
+  await checkRuleExpressions({ functions, webhooks }, dataSources);
 
   warnMissingSecrets(providers, loaded.origins, secrets, warn);
   for (const value of values.values.values()) {

@@ -40,6 +40,11 @@ export interface ProviderConfig {
   readonly metadataFields: readonly MetadataField[];
   readonly redirectUris: readonly string[];
   readonly domainRestrictions: readonly string[];
+  /**
+   * Where the export configures it: the file and the field path of the provider inside it ('' when
+   * the file holds only it), so messages name the real place. Absent in configs built by hand.
+   */
+  readonly source?: { readonly file: string; readonly prefix: string };
 }
 
 export interface ValueConfig {
@@ -168,7 +173,7 @@ export interface DataSourceConfig {
   /** A MongoDB connection string (`config.uri`), when the data lives in a real cluster. */
   readonly uri?: string;
   /** Roles and filters of collections that have no rules of their own. */
-  readonly defaultRules?: { readonly roles: readonly RoleConfig[]; readonly filters: readonly FilterConfig[] };
+  readonly defaultRules?: { readonly roles: readonly RoleConfig[]; readonly filters: readonly FilterConfig[]; readonly file?: string };
   /** Keyed by `<database>.<collection>`. */
   readonly collections: ReadonlyMap<string, CollectionRules>;
 }

@@ -51,7 +51,8 @@ export async function loadProviders(
     if (result.providers.has(name)) {
       throw fields.refuse('name', `provider "${name}" is configured twice (also in ${result.origins.get(name)?.file})`);
     }
-    const provider = readProvider(fields, name, appId, warn);
+    const read = readProvider(fields, name, appId, warn);
+    const provider = read && { ...read, source: { file: fields.file, prefix: fields.prefix } };
     if (provider) {
       result.providers.set(name, provider);
       result.origins.set(name, { file: fields.file, prefix: fields.prefix });
@@ -93,6 +94,19 @@ async function warnUnknownAuthFiles(dir: AppDir, skipped: ReadonlySet<string>, w
     if (entry.name.startsWith('.') || entry.path === MODERN_PROVIDERS_FILE || entry.path === 'auth/custom_user_data.json' || skipped.has(entry.path)) continue;
     warn(entry.path, 'unknown file or folder (ignored)');
   }
+}
+
+/** A refusal of a provider's setting `path` (e.g. `config.clientId`), naming the file it came from. */
+export function providerConfigError(config: Pick<ProviderConfig, 'name' | 'source'>, path: string, reason: string): ConfigError {
+  if (!config.source) return new ConfigError(MODERN_PROVIDERS_FILE, `${config.name}.${path}`, reason);
+  const { file, prefix } = config.source;
+  return new ConfigError(file, prefix ? `${prefix}.${path}` : path, reason);
+}
+
+/** `path` of a provider's setting as messages show it, e.g. `oauth2-google.secret_config.clientSecret` or, in its own file, `secret_config.clientSecret`. */
+export function providerSettingName(config: Pick<ProviderConfig, 'name' | 'source'>, path: string): string {
+  const err = providerConfigError(config, path, '');
+  return `${err.file} (${err.field})`;
 }
 
 const isProviderType = (t: string): t is ProviderType => (PROVIDER_TYPES as readonly string[]).includes(t);

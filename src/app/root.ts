@@ -5,7 +5,7 @@ import { ConfigError } from '../errors.js';
 import type { ConfigLayout } from './model.js';
 import type { AppDir } from './dir.js';
 import { APP_NAME_RULE, asObject, Fields, isAppName, isObject, type Warn } from './check.js';
-import { NOT_SERVED_YET_MESSAGE, ROOT_SECTIONS_NOT_SERVED_YET } from './features.js';
+import { NOT_SERVED_YET_MESSAGE, NOT_SUPPORTED_MESSAGE, ROOT_SECTIONS_NOT_SERVED_YET } from './features.js';
 
 /** Root file names by preference, with the layout each one belongs to (spec §G.2). */
 export const ROOT_FILES: readonly (readonly [string, ConfigLayout])[] = [
@@ -30,24 +30,48 @@ export interface RootConfig {
   readonly allowedRequestOrigins: readonly string[];
 }
 
-export async function readRoot(dir: AppDir, warn: Warn): Promise<RootConfig> {
-  const present: (readonly [string, ConfigLayout])[] = [];
-  for (const candidate of ROOT_FILES) if (await dir.isFile(candidate[0])) present.push(candidate);
-  const [chosen, ...others] = present;
-  if (!chosen) {
+export interface RootOptions {
+  /** The client app id given on the command line (`--app-id` / BASTE_APP_ID): wins over the export's. */
+  readonly appId?: string;
+}
+
+/** How to pass an app id, for messages. */
+export const APP_ID_HINT = 'pass the id your clients use with --app-id <id> (or BASTE_APP_ID=<id>)';
+
+interface Candidate {
+  readonly file: string;
+  readonly layout: ConfigLayout;
+  readonly fields: Fields;
+}
+
+export async function readRoot(dir: AppDir, warn: Warn, options: RootOptions = {}): Promise<RootConfig> {
+  const present: Candidate[] = [];
+  for (const [file, layout] of ROOT_FILES) {
+    if (await dir.isFile(file)) present.push({ file, layout, fields: new Fields(file, asObject(await dir.readJson(file), file)) });
+  }
+  if (present.length === 0) {
     throw new ConfigError(
       dir.root,
       undefined,
       `no app config found: expected one of ${ROOT_FILES.map(([f]) => f).join(', ')}`,
     );
   }
-  const [file, fileLayout] = chosen;
-  for (const [other] of others) warn(other, `ignored: ${file} is the root config of this app`);
+  const structure = await structuralLayout(dir);
+  const chosen = chooseRoot(present, structure);
+  const others = present.filter((c) => c !== chosen);
+  if (others.length > 0) {
+    const why = structure ? `it matches the folder contents (${structure.evidence})` : 'it describes the app most fully';
+    warn(chosen.file, `used as the root config: ${why}; ${others.map((o) => o.file).join(', ')} ignored`);
+    for (const other of others) warn(other.file, `ignored: ${chosen.file} is the root config of this app`);
+  }
 
-  const fields = new Fields(file, asObject(await dir.readJson(file), file));
+  const { file, fields } = chosen;
   const configVersion = readConfigVersion(fields);
-  const layout = await decideLayout(dir, file, fileLayout, configVersion, warn);
-  const appId = await readAppId(dir, fields, warn);
+  const layout = decideLayout(file, chosen.layout, configVersion, structure, warn);
+  const appId = await readAppId(dir, chosen, others, options.appId, warn);
+  // A root `hosting` section without the hosting/ folder (which features.ts reports) still says the app used it.
+  const hosting = fields.raw('hosting');
+  if (isObject(hosting) && hosting.enabled === true && !(await dir.isDir('hosting'))) warn(file, `hosting: ${NOT_SUPPORTED_MESSAGE}`);
   for (const key of ROOT_SECTIONS_NOT_SERVED_YET) {
     const section = fields.raw(key);
     // Not ours to validate yet, so a malformed section is not a refusal either.
@@ -58,11 +82,32 @@ export async function readRoot(dir: AppDir, warn: Warn): Promise<RootConfig> {
     layout,
     configVersion,
     appId,
-    name: readName(fields, appId, warn),
+    name: readName(fields, others, appId, warn),
     environment: readEnvironment(fields),
     allowedRequestOrigins: readOrigins(fields, layout, warn),
   };
 }
+
+/**
+ * Several root files happen (a realm-cli v1 `config.json` left beside a `realm_config.json` holding
+ * only a name): the one that matches the folder's layout and says most about the app wins.
+ */
+function chooseRoot(present: readonly Candidate[], structure: Structure | null): Candidate {
+  const score = (c: Candidate) => {
+    const version = asLayout(numberOrNull(c.fields.doc.config_version));
+    const layout = version ?? c.layout;
+    let s = 0;
+    if (structure && structure.legacy === (layout !== '20210101')) s += 4;
+    if (typeof c.fields.doc.app_id === 'string' && c.fields.doc.app_id !== '') s += 2;
+    if (version) s += 1;
+    return s;
+  };
+  // Stable: on a tie the earlier file of ROOT_FILES wins.
+  return present.reduce((best, c) => (score(c) > score(best) ? c : best));
+}
+
+const numberOrNull = (v: unknown): number | null =>
+  typeof v === 'number' ? v : typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : null;
 
 function readConfigVersion(fields: Fields): number | null {
   const v = fields.raw('config_version');
@@ -79,22 +124,26 @@ const asLayout = (version: number | null): ConfigLayout | null =>
   KNOWN_VERSIONS.find((l) => String(version) === l) ?? null;
 
 /** Where the providers live is the most reliable sign of an export's real layout. */
-async function structuralLayout(dir: AppDir): Promise<{ legacy: boolean; evidence: string } | null> {
+interface Structure {
+  readonly legacy: boolean;
+  readonly evidence: string;
+}
+
+async function structuralLayout(dir: AppDir): Promise<Structure | null> {
   const modern = await dir.isFile('auth/providers.json');
   const legacy = await dir.isDir('auth_providers');
   if (modern === legacy) return null; // neither, or a half-converted export: the version decides
   return modern ? { legacy: false, evidence: 'auth/providers.json' } : { legacy: true, evidence: 'auth_providers/' };
 }
 
-async function decideLayout(
-  dir: AppDir,
+function decideLayout(
   file: string,
   fileLayout: ConfigLayout,
   version: number | null,
+  structure: Structure | null,
   warn: Warn,
-): Promise<ConfigLayout> {
+): ConfigLayout {
   const versionLayout = asLayout(version);
-  const structure = await structuralLayout(dir);
   let layout: ConfigLayout;
   if (structure && !structure.legacy) layout = '20210101';
   else if (structure?.legacy) {
@@ -122,34 +171,73 @@ async function decideLayout(
   return layout;
 }
 
-async function readAppId(dir: AppDir, fields: Fields, warn: Warn): Promise<string> {
-  let appId = fields.string('app_id');
-  if (!appId) {
-    appId = await appIdFromMeta(dir);
-    if (appId) warn('.mdb/app_meta.json', `app_id taken from here: ${fields.file} has none`);
+const APP_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+const APP_ID_RULE = 'must be 1–128 characters of A–Z, a–z, 0–9, ., _ and -, starting with a letter or digit';
+
+/**
+ * The client app id (the {app} in /api/client/v2.0/app/{app}/...). Many exports have none or "":
+ * the command line's wins, then every place an export keeps it.
+ */
+async function readAppId(
+  dir: AppDir,
+  root: Candidate,
+  others: readonly Candidate[],
+  given: string | undefined,
+  warn: Warn,
+): Promise<string> {
+  const found = await appIdInExport(dir, root, others);
+  if (given !== undefined) {
+    // It becomes a URL path segment and a key in the store.
+    if (!APP_ID_PATTERN.test(given)) throw new ConfigError('--app-id', undefined, `"${given}" ${APP_ID_RULE}`);
+    if (found && found.appId !== given) warn(found.file, `${found.field} is "${found.appId}"; serving as "${given}" (--app-id)`);
+    return given;
   }
-  if (!appId) {
-    throw fields.refuse('app_id', 'missing: the client app id (the {app} in /api/client/v2.0/app/{app}/...) is required');
+  if (!found) {
+    throw new ConfigError(
+      root.file,
+      'app_id',
+      `missing: this export names no client app id (not in ${root.file}, .mdb/meta.json or .mdb/app_meta.json); ${APP_ID_HINT}`,
+    );
   }
-  // It becomes a URL path segment and a key in the store.
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(appId)) {
-    throw fields.refuse('app_id', 'must be 1–128 characters of A–Z, a–z, 0–9, ., _ and -, starting with a letter or digit');
-  }
-  return appId;
+  if (found.file !== root.file) warn(found.file, `${found.field} "${found.appId}" used as the app id: ${root.file} has none`);
+  if (!APP_ID_PATTERN.test(found.appId)) throw new ConfigError(found.file, found.field, APP_ID_RULE);
+  return found.appId;
 }
 
-/** realm-cli keeps the app id it pulled from in `.mdb/app_meta.json`. */
-async function appIdFromMeta(dir: AppDir): Promise<string | undefined> {
-  const file = '.mdb/app_meta.json';
-  if (!(await dir.isFile(file))) return undefined;
-  return new Fields(file, asObject(await dir.readJson(file), file)).string('app_id') || undefined;
+interface FoundAppId {
+  readonly appId: string;
+  readonly file: string;
+  readonly field: string;
 }
 
-function readName(fields: Fields, appId: string, warn: Warn): string {
+async function appIdInExport(dir: AppDir, root: Candidate, others: readonly Candidate[]): Promise<FoundAppId | undefined> {
+  const places: [Fields, string][] = [
+    ...[root, ...others].flatMap((c): [Fields, string][] => [[c.fields, 'app_id'], [c.fields, 'client_app_id']]),
+  ];
+  // The CLIs keep the app they pulled from in `.mdb/`: the client app id is `client_app_id` in
+  // meta.json (whose `app_id` is the internal hex id) and `app_id` in the older app_meta.json.
+  for (const [file, keys] of [['.mdb/meta.json', ['client_app_id']], ['.mdb/app_meta.json', ['app_id', 'client_app_id']]] as const) {
+    if (!(await dir.isFile(file))) continue;
+    const fields = new Fields(file, asObject(await dir.readJson(file), file));
+    for (const key of keys) places.push([fields, key]);
+  }
+  for (const [fields, key] of places) {
+    const v = fields.raw(key);
+    if (typeof v === 'string' && v !== '') return { appId: v, file: fields.file, field: fields.path(key) };
+  }
+  return undefined;
+}
+
+function readName(fields: Fields, others: readonly Candidate[], appId: string, warn: Warn): string {
   const name = fields.string('name');
   if (name !== undefined) {
     if (!isAppName(name)) throw fields.refuse('name', APP_NAME_RULE);
     return name;
+  }
+  const other = others.find((o) => typeof o.fields.doc.name === 'string' && isAppName(o.fields.doc.name));
+  if (other) {
+    warn(fields.file, `no name; using "${String(other.fields.doc.name)}" from ${other.file}`);
+    return String(other.fields.doc.name);
   }
   const derived = nameFromAppId(appId);
   warn(fields.file, `no name; using "${derived}" (from app_id)`);

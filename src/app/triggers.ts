@@ -28,13 +28,9 @@ export async function loadTriggers(
       warn(entry.path, `${type ?? 'untyped'} triggers are not served yet by Baste (ignored)`);
       continue;
     }
-    const functionName = fields.string('function_name');
-    if (!functionName) {
-      // App Services may route events to an event processor (e.g. AWS EventBridge) instead.
-      warn(entry.path, 'has no function_name (event processors are not supported); ignored');
-      continue;
-    }
-    if (!functionNames.has(functionName)) throw fields.refuse('function_name', `function '${functionName}' is not defined in functions/`);
+    const functionName = triggerFunction(fields, warn);
+    if (!functionName) continue;
+    if (!functionNames.has(functionName.name)) throw fields.refuse(functionName.field, `function '${functionName.name}' is not defined in functions/`);
     const config = fields.nested('config') ?? new Fields(entry.path, {}, 'config');
     // The docs show operation_type both as a string and as a list: accept both.
     const rawOp = config.raw('operation_type');
@@ -45,11 +41,35 @@ export async function loadTriggers(
     if (triggers.has(name)) throw new ConfigError(entry.path, 'name', `trigger "${name}" is defined twice`);
     triggers.set(name, {
       name,
-      functionName,
+      functionName: functionName.name,
       operations: operations as AuthTriggerConfig['operations'],
       providers: config.stringArray('providers') ?? [],
       disabled: fields.bool('disabled', false),
     });
   }
   return triggers;
+}
+
+/**
+ * The function a trigger runs: `function_name`, or (the current CLI's format) the FUNCTION event
+ * processor's `config.function_name`. Other processors (AWS EventBridge) are not served: warned,
+ * and the trigger is skipped (undefined).
+ */
+function triggerFunction(fields: Fields, warn: Warn): { name: string; field: string } | undefined {
+  const direct = fields.string('function_name');
+  const processors = fields.nested('event_processors');
+  const viaProcessor = processors?.nested('FUNCTION')?.nested('config');
+  const fromProcessor = viaProcessor?.string('function_name');
+  const others = Object.keys(processors?.doc ?? {}).filter((k) => k !== 'FUNCTION');
+  const unsupported = others.map((k) => (k === 'AWS_EVENTBRIDGE' ? 'EventBridge' : k)).join(', ');
+  if (!direct && !fromProcessor) {
+    warn(fields.file, others.length ? `event_processors: ${unsupported} is not supported by Baste; trigger ignored` : 'no function_name; trigger ignored');
+    return undefined;
+  }
+  if (others.length) warn(fields.file, `event_processors: ${unsupported} is not supported by Baste (ignored); the function still runs`);
+  if (direct && fromProcessor && direct !== fromProcessor) {
+    throw fields.refuse('event_processors.FUNCTION.config.function_name', `names "${fromProcessor}" but function_name names "${direct}": keep one`);
+  }
+  if (direct) return { name: direct, field: 'function_name' };
+  return fromProcessor && viaProcessor ? { name: fromProcessor, field: viaProcessor.path('function_name') } : undefined;
 }

@@ -20,6 +20,7 @@ import { customTokenProvider } from './providers/custom-token.js';
 import { EmailPasswordProvider, parseUserpassSettings, type UserpassDeps } from './providers/local-userpass.js';
 import { facebookProvider, parseFacebookSettings } from './providers/oauth2-facebook.js';
 import { googleProvider, parseGoogleSettings } from './providers/oauth2-google.js';
+import { missingClientSecret } from './providers/oauth-shared.js';
 
 /** Device facts from the login body's `options.device`. */
 export interface DeviceInfo {
@@ -72,7 +73,9 @@ export async function checkProviders(app: AppConfig): Promise<string[]> {
     if (config.type === 'local-userpass') parseUserpassSettings(config, new Set(app.functions.keys()));
     else if (config.type === 'custom-token') await customTokenProvider(config, { appId: app.appId, secrets: app.secrets });
     else if (config.type === 'custom-function') customFunctionProvider(config, new Set(app.functions.keys()), async () => undefined);
-    else if (config.type === 'oauth2-google') parseGoogleSettings(config, app.secrets);
+    else if (config.type === 'oauth2-google') {
+      if (!parseGoogleSettings(config, app.secrets).clientSecret) notServed.push(`provider '${config.name}' (${config.source?.file ?? 'auth/providers.json'}) ${missingClientSecret(config)}`);
+    }
     else if (config.type === 'oauth2-facebook') parseFacebookSettings(config, app.secrets);
     else if (!SERVED.has(config.type)) notServed.push(`provider '${config.name}' (${config.type}) is not served yet by this version of Baste`);
   }

@@ -3,7 +3,8 @@
 // besides the id (and an optional name) is trusted, and users are never looked up by email.
 
 import type { ProviderConfig } from '../../app/model.js';
-import { BasteError, ConfigError } from '../../errors.js';
+import { providerConfigError } from '../../app/providers.js';
+import { BasteError } from '../../errors.js';
 import type { AuthProvider, VerifiedIdentity } from '../provider.js';
 
 /** Runs an app function as the system user and returns its decoded result. */
@@ -13,9 +14,9 @@ const MAX_ID_LENGTH = 256;
 
 export function authFunctionName(config: ProviderConfig, functionNames: ReadonlySet<string>): string {
   const name = config.config.authFunctionName;
-  const field = `${config.name}.config.authFunctionName`;
-  if (typeof name !== 'string' || name.length === 0) throw new ConfigError('auth/providers.json', field, 'must name the authentication function');
-  if (!functionNames.has(name)) throw new ConfigError('auth/providers.json', field, `function '${name}' is not defined in functions/`);
+  const field = `config.authFunctionName`;
+  if (typeof name !== 'string' || name.length === 0) throw providerConfigError(config, field, 'must name the authentication function');
+  if (!functionNames.has(name)) throw providerConfigError(config, field, `function '${name}' is not defined in functions/`);
   return name;
 }
 

@@ -5,7 +5,8 @@
 import { createRemoteJWKSet, errors, importSPKI, importX509, jwtVerify, type JWTPayload, type JWTVerifyGetKey, type CryptoKey } from 'jose';
 import { createSecretKey, type KeyObject } from 'node:crypto';
 import type { MetadataField, ProviderConfig } from '../../app/model.js';
-import { BasteError, ConfigError } from '../../errors.js';
+import { providerConfigError } from '../../app/providers.js';
+import { BasteError } from '../../errors.js';
 import type { AuthProvider, VerifiedIdentity } from '../provider.js';
 
 /** App Services' limit (Realm's was 2,048). */
@@ -35,23 +36,21 @@ export interface CustomTokenDeps {
   readonly clock?: () => number;
 }
 
-const FILE = 'auth/providers.json';
-
 export function parseCustomTokenSettings(config: ProviderConfig, appId: string): CustomTokenSettings {
   const c = config.config;
-  const field = (key: string) => `${config.name}.config.${key}`;
+  const field = (key: string) => `config.${key}`;
   const algorithm = c.signingAlgorithm ?? 'HS256';
-  if (algorithm !== 'HS256' && algorithm !== 'RS256') throw new ConfigError(FILE, field('signingAlgorithm'), 'must be HS256 or RS256');
+  if (algorithm !== 'HS256' && algorithm !== 'RS256') throw providerConfigError(config, field('signingAlgorithm'), 'must be HS256 or RS256');
   const rawAudience = c.audience ?? [];
   const audiences = typeof rawAudience === 'string' ? (rawAudience ? [rawAudience] : []) : rawAudience;
   if (!Array.isArray(audiences) || !audiences.every((a) => typeof a === 'string' && a.length > 0)) {
-    throw new ConfigError(FILE, field('audience'), 'must be a string or a list of strings');
+    throw providerConfigError(config, field('audience'), 'must be a string or a list of strings');
   }
   const useJwk = c.useJWKURI === true;
   const jwkUri = c.jwkURI;
   if (useJwk) {
-    if (typeof jwkUri !== 'string' || !/^https?:\/\//.test(jwkUri)) throw new ConfigError(FILE, field('jwkURI'), 'must be an http(s) URL when useJWKURI is true');
-    if (algorithm !== 'RS256') throw new ConfigError(FILE, field('signingAlgorithm'), 'must be RS256 with a JWK URI');
+    if (typeof jwkUri !== 'string' || !/^https?:\/\//.test(jwkUri)) throw providerConfigError(config, field('jwkURI'), 'must be an http(s) URL when useJWKURI is true');
+    if (algorithm !== 'RS256') throw providerConfigError(config, field('signingAlgorithm'), 'must be RS256 with a JWK URI');
   }
   return {
     algorithm,
@@ -135,20 +134,20 @@ export async function customTokenProvider(config: ProviderConfig, deps: CustomTo
     });
   } else {
     const names = signingKeyNames(config);
-    const field = `${config.name}.secret_config.signingKeys`;
-    if (names.length === 0) throw new ConfigError(FILE, field, 'at least one signing key secret is required (or useJWKURI)');
-    if (names.length > MAX_SIGNING_KEYS) throw new ConfigError(FILE, field, `at most ${MAX_SIGNING_KEYS} signing keys are allowed`);
+    const field = `secret_config.signingKeys`;
+    if (names.length === 0) throw providerConfigError(config, field, 'at least one signing key secret is required (or useJWKURI)');
+    if (names.length > MAX_SIGNING_KEYS) throw providerConfigError(config, field, `at most ${MAX_SIGNING_KEYS} signing keys are allowed`);
     keys = await Promise.all(
       names.map(async (name) => {
         const material = deps.secrets.get(name);
-        if (material === undefined) throw new ConfigError(FILE, field, `secret '${name}' is not provided (--secrets or BASTE_SECRET_${name})`);
+        if (material === undefined) throw providerConfigError(config, field, `secret '${name}' is not provided (--secrets or BASTE_SECRET_${name})`);
         if (settings.algorithm === 'HS256' && (material.length < 32 || material.length > 512)) {
-          throw new ConfigError(FILE, field, `secret '${name}' must be 32 to 512 characters long`);
+          throw providerConfigError(config, field, `secret '${name}' must be 32 to 512 characters long`);
         }
         try {
           return await importKey(material, settings.algorithm);
         } catch {
-          throw new ConfigError(FILE, field, `secret '${name}' is not a PEM public key or certificate usable for RS256`);
+          throw providerConfigError(config, field, `secret '${name}' is not a PEM public key or certificate usable for RS256`);
         }
       }),
     );

@@ -5,7 +5,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { EJSON } from 'bson';
 import type { ProviderConfig } from '../../app/model.js';
-import { ConfigError, BasteError, badRequest } from '../../errors.js';
+import { providerConfigError } from '../../app/providers.js';
+import { BasteError, badRequest } from '../../errors.js';
 import type { Mailer } from '../../email/mailer.js';
 import type { Clock } from '../../util/clock.js';
 import { newObjectIdHex } from '../../util/ids.js';
@@ -69,24 +70,24 @@ export interface UserpassDeps {
 }
 
 /** Reads and checks the provider's options; a missing link URL in email mode is a config error. */
-export function parseUserpassSettings(config: ProviderConfig, functionNames?: ReadonlySet<string>, file = 'auth/providers.json'): UserpassSettings {
+export function parseUserpassSettings(config: ProviderConfig, functionNames?: ReadonlySet<string>): UserpassSettings {
   const c = config.config;
-  const field = (key: string) => `${config.name}.config.${key}`;
+  const field = (key: string) => `config.${key}`;
   const bool = (key: string): boolean => {
     const v = c[key];
     if (v === undefined) return false;
-    if (typeof v !== 'boolean') throw new ConfigError(file, field(key), 'must be true or false');
+    if (typeof v !== 'boolean') throw providerConfigError(config, field(key), 'must be true or false');
     return v;
   };
   const str = (key: string, max = 2048): string | undefined => {
     const v = c[key];
     if (v === undefined || v === '') return undefined;
-    if (typeof v !== 'string' || v.length > max) throw new ConfigError(file, field(key), `must be a string of at most ${max} characters`);
+    if (typeof v !== 'string' || v.length > max) throw providerConfigError(config, field(key), `must be a string of at most ${max} characters`);
     return v;
   };
   const url = (key: string): string | undefined => {
     const v = str(key);
-    if (v !== undefined && !/^https?:\/\//i.test(v)) throw new ConfigError(file, field(key), 'must be an http(s) URL');
+    if (v !== undefined && !/^https?:\/\//i.test(v)) throw providerConfigError(config, field(key), 'must be an http(s) URL');
     return v;
   };
   const settings: UserpassSettings = {
@@ -102,20 +103,20 @@ export function parseUserpassSettings(config: ProviderConfig, functionNames?: Re
     resetFunctionName: str('resetFunctionName'),
   };
   if (!settings.autoConfirm && !settings.runConfirmationFunction && !settings.emailConfirmationUrl) {
-    throw new ConfigError(file, field('emailConfirmationUrl'), 'is required unless autoConfirm or runConfirmationFunction is set');
+    throw providerConfigError(config, field('emailConfirmationUrl'), 'is required unless autoConfirm or runConfirmationFunction is set');
   }
   if (settings.runConfirmationFunction && !settings.confirmationFunctionName) {
-    throw new ConfigError(file, field('confirmationFunctionName'), 'is required when runConfirmationFunction is true');
+    throw providerConfigError(config, field('confirmationFunctionName'), 'is required when runConfirmationFunction is true');
   }
   if (settings.runResetFunction && !settings.resetFunctionName) {
-    throw new ConfigError(file, field('resetFunctionName'), 'is required when runResetFunction is true');
+    throw providerConfigError(config, field('resetFunctionName'), 'is required when runResetFunction is true');
   }
   for (const [on, key] of [[settings.runConfirmationFunction, 'confirmationFunctionName'], [settings.runResetFunction, 'resetFunctionName']] as const) {
     const name = settings[key];
-    if (on && functionNames && name && !functionNames.has(name)) throw new ConfigError(file, field(key), `function '${name}' is not defined in functions/`);
+    if (on && functionNames && name && !functionNames.has(name)) throw providerConfigError(config, field(key), `function '${name}' is not defined in functions/`);
   }
   if (!settings.runResetFunction && !settings.resetPasswordUrl) {
-    throw new ConfigError(file, field('resetPasswordUrl'), 'is required unless runResetFunction is set');
+    throw providerConfigError(config, field('resetPasswordUrl'), 'is required unless runResetFunction is set');
   }
   return settings;
 }

@@ -5,9 +5,8 @@
 
 import * as oauth from 'oauth4webapi';
 import type { MetadataField, ProviderConfig } from '../../app/model.js';
-import { BasteError, ConfigError } from '../../errors.js';
-
-export const PROVIDERS_FILE = 'auth/providers.json';
+import { providerConfigError, providerSettingName } from '../../app/providers.js';
+import { BasteError } from '../../errors.js';
 
 /** Our end of the redirect flow, registered with the provider as the OAuth `redirect_uri` (as on App Services). */
 export const OAUTH_CALLBACK_PATH = '/api/client/v2.0/auth/callback';
@@ -29,36 +28,59 @@ export interface OAuthProviderDeps {
   readonly clock?: () => number;
 }
 
-/** Client id and secret, required by both providers (App Services refuses the provider without them). */
-export function clientCredentials(config: ProviderConfig, secrets: ReadonlyMap<string, string>): { clientId: string; clientSecret: string } {
+/**
+ * Client id and secret. Facebook needs the secret for every login; Google only to exchange an
+ * authorization code, so with `secretOptional` a missing one is `undefined` (and said at use).
+ */
+export function clientCredentials(config: ProviderConfig, secrets: ReadonlyMap<string, string>): { clientId: string; clientSecret: string };
+export function clientCredentials(
+  config: ProviderConfig,
+  secrets: ReadonlyMap<string, string>,
+  opts: { secretOptional: true },
+): { clientId: string; clientSecret: string | undefined };
+export function clientCredentials(
+  config: ProviderConfig,
+  secrets: ReadonlyMap<string, string>,
+  opts?: { secretOptional: true },
+): { clientId: string; clientSecret: string | undefined } {
   const clientId = config.config.clientId;
   if (typeof clientId !== 'string' || clientId.length === 0) {
-    throw new ConfigError(PROVIDERS_FILE, `${config.name}.config.clientId`, 'is required (the OAuth client id)');
+    throw providerConfigError(config, `config.clientId`, 'is required (the OAuth client id)');
   }
-  const field = `${config.name}.secret_config.clientSecret`;
+  const field = `secret_config.clientSecret`;
   const secretName = config.secretConfig.clientSecret;
-  if (!secretName) throw new ConfigError(PROVIDERS_FILE, field, 'is required (the name of the secret holding the client secret)');
-  const clientSecret = secrets.get(secretName);
+  const clientSecret = secretName === undefined ? undefined : secrets.get(secretName);
+  if (opts?.secretOptional) return { clientId, clientSecret: clientSecret || undefined };
+  if (!secretName) throw providerConfigError(config, field, 'is required (the name of the secret holding the client secret)');
   if (clientSecret === undefined || clientSecret.length === 0) {
-    throw new ConfigError(PROVIDERS_FILE, field, `secret '${secretName}' is not provided (--secrets or BASTE_SECRET_${secretName})`);
+    throw providerConfigError(config, field, `secret '${secretName}' is not provided (--secrets or BASTE_SECRET_${secretName})`);
   }
   return { clientId, clientSecret };
+}
+
+/** Why a Google provider without its client secret cannot exchange codes, and what to do. */
+export function missingClientSecret(config: ProviderConfig): string {
+  const secretName = config.secretConfig.clientSecret;
+  const fix = secretName
+    ? `provide secret '${secretName}' (--secrets or BASTE_SECRET_${secretName})`
+    : `name a secret in ${providerSettingName(config, 'secret_config.clientSecret')} and provide it`;
+  return `has no client secret, so only id_token logins work; authCode logins and the redirect flow need it: ${fix}`;
 }
 
 /** An endpoint option: an absolute http(s) URL, or the provider's real endpoint when not set. */
 export function endpointOption(config: ProviderConfig, key: string, fallback: string): URL {
   const value = config.config[key];
   if (value === undefined || value === null || value === '') return new URL(fallback);
-  const field = `${config.name}.config.${key}`;
-  if (typeof value !== 'string') throw new ConfigError(PROVIDERS_FILE, field, 'must be an http(s) URL');
+  const field = `config.${key}`;
+  if (typeof value !== 'string') throw providerConfigError(config, field, 'must be an http(s) URL');
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    throw new ConfigError(PROVIDERS_FILE, field, `'${value}' is not an absolute URL`);
+    throw providerConfigError(config, field, `'${value}' is not an absolute URL`);
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ConfigError(PROVIDERS_FILE, field, 'must be an http(s) URL');
-  if (url.hash) throw new ConfigError(PROVIDERS_FILE, field, 'must not contain a fragment');
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw providerConfigError(config, field, 'must be an http(s) URL');
+  if (url.hash) throw providerConfigError(config, field, 'must not contain a fragment');
   return url;
 }
 
@@ -68,17 +90,17 @@ export function endpointOption(config: ProviderConfig, key: string, fallback: st
  */
 export function checkRedirectUris(config: ProviderConfig): void {
   config.redirectUris.forEach((uri, i) => {
-    const field = `${config.name}.redirect_uris[${i}]`;
+    const field = `redirect_uris[${i}]`;
     let url: URL;
     try {
       url = new URL(uri);
     } catch {
-      throw new ConfigError(PROVIDERS_FILE, field, `'${uri}' is not an absolute URL`);
+      throw providerConfigError(config, field, `'${uri}' is not an absolute URL`);
     }
     if (['javascript:', 'data:', 'vbscript:', 'blob:', 'file:'].includes(url.protocol)) {
-      throw new ConfigError(PROVIDERS_FILE, field, `'${url.protocol}' URLs are not allowed`);
+      throw providerConfigError(config, field, `'${url.protocol}' URLs are not allowed`);
     }
-    if (url.hash) throw new ConfigError(PROVIDERS_FILE, field, 'must not contain a fragment (the result is sent in the fragment)');
+    if (url.hash) throw providerConfigError(config, field, 'must not contain a fragment (the result is sent in the fragment)');
   });
 }
 

@@ -11,7 +11,8 @@
 import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload } from 'jose';
 import * as oauth from 'oauth4webapi';
 import type { ProviderConfig } from '../../app/model.js';
-import { BasteError, ConfigError } from '../../errors.js';
+import { providerConfigError } from '../../app/providers.js';
+import { BasteError } from '../../errors.js';
 import type { AuthProvider, LoginContext, RedirectRequest, VerifiedIdentity } from '../provider.js';
 import {
   authorizationRequestUrl,
@@ -26,7 +27,7 @@ import {
   OAUTH_CALLBACK_PATH,
   OAUTH_CLOCK_SKEW_SECONDS,
   oauthFailure,
-  PROVIDERS_FILE,
+  missingClientSecret,
   wantsEmail,
   type OAuthProviderDeps,
 } from './oauth-shared.js';
@@ -46,7 +47,8 @@ const GOOGLE_ISSUER_ALIAS = 'accounts.google.com';
 
 export interface GoogleSettings {
   readonly clientId: string;
-  readonly clientSecret: string;
+  /** Only the code exchange needs it; undefined when the app does not provide it. */
+  readonly clientSecret: string | undefined;
   /** App Services' `openId` flag; Baste always validates the id_token, so it changes nothing here. */
   readonly openId: boolean;
   /** Accepted `iss` values; the first is the authorization server's issuer. */
@@ -60,17 +62,17 @@ export interface GoogleSettings {
 }
 
 export function parseGoogleSettings(config: ProviderConfig, secrets: ReadonlyMap<string, string>): GoogleSettings {
-  const { clientId, clientSecret } = clientCredentials(config, secrets);
+  const { clientId, clientSecret } = clientCredentials(config, secrets, { secretOptional: true });
   const c = config.config;
-  if (c.openId !== undefined && typeof c.openId !== 'boolean') throw new ConfigError(PROVIDERS_FILE, `${config.name}.config.openId`, 'must be true or false');
+  if (c.openId !== undefined && typeof c.openId !== 'boolean') throw providerConfigError(config, `config.openId`, 'must be true or false');
   const issuerOption = c.issuer;
   if (issuerOption !== undefined && (typeof issuerOption !== 'string' || issuerOption.length === 0)) {
-    throw new ConfigError(PROVIDERS_FILE, `${config.name}.config.issuer`, 'must be a non-empty string');
+    throw providerConfigError(config, `config.issuer`, 'must be a non-empty string');
   }
   const issuer = (issuerOption as string | undefined) ?? GOOGLE_DEFAULTS.issuer;
   const authCodeRedirectUri = c.authCodeRedirectUri;
   if (authCodeRedirectUri !== undefined && (typeof authCodeRedirectUri !== 'string' || authCodeRedirectUri.length === 0)) {
-    throw new ConfigError(PROVIDERS_FILE, `${config.name}.config.authCodeRedirectUri`, 'must be a non-empty string');
+    throw providerConfigError(config, `config.authCodeRedirectUri`, 'must be a non-empty string');
   }
   checkRedirectUris(config);
   return {
@@ -139,7 +141,7 @@ export async function googleProvider(config: ProviderConfig, deps: OAuthProvider
     jwks_uri: settings.jwksUri.href,
   };
   const client: oauth.Client = { client_id: settings.clientId, [oauth.clockTolerance]: OAUTH_CLOCK_SKEW_SECONDS };
-  const clientAuth = oauth.ClientSecretPost(settings.clientSecret);
+  const clientAuth = settings.clientSecret === undefined ? undefined : oauth.ClientSecretPost(settings.clientSecret);
   const http = httpOptions(timeoutMs, [settings.authorizationEndpoint, settings.tokenEndpoint, settings.userinfoEndpoint, settings.jwksUri]);
   // jose caches the set, refetches it on an unknown kid (at most once per cooldown) and aborts slow fetches.
   const jwks = createRemoteJWKSet(settings.jwksUri, {
@@ -193,6 +195,7 @@ export async function googleProvider(config: ProviderConfig, deps: OAuthProvider
    * `authCode` was obtained by the app itself, so its nonce (if any) is not ours to check.
    */
   const exchange = async (callback: URLSearchParams, redirectUri: string, codeVerifier: string | undefined, nonce: string | undefined) => {
+    if (!clientAuth) throw new BasteError('AuthError', `${LABEL} login refused: this app's Google provider ${missingClientSecret(config)}`);
     let claims: Record<string, unknown> | undefined;
     let accessToken: string;
     let idToken: string | undefined;
@@ -256,8 +259,11 @@ export async function googleProvider(config: ProviderConfig, deps: OAuthProvider
       throw new BasteError('MissingParameter', `${LABEL} login needs an 'authCode' or an 'id_token'`);
     },
     redirect: {
-      authorizationUrl: (request: RedirectRequest) =>
-        authorizationRequestUrl(settings.authorizationEndpoint, request, settings.clientId, scope.join(' '), { nonce: request.nonce }),
+      authorizationUrl: (request: RedirectRequest) => {
+        // Refused before the user is sent to Google: the way back would need the secret.
+        if (!clientAuth) throw new BasteError('AuthError', `${LABEL} login refused: this app's Google provider ${missingClientSecret(config)}`);
+        return authorizationRequestUrl(settings.authorizationEndpoint, request, settings.clientId, scope.join(' '), { nonce: request.nonce });
+      },
       async complete(params: URLSearchParams, request: RedirectRequest): Promise<VerifiedIdentity> {
         let callback: URLSearchParams;
         try {
