@@ -62,6 +62,8 @@ Options for serve:
   --secrets <file.json>  JSON object of secret name -> value (also BASTE_SECRET_<NAME> variables)
   --base-url <url>       public URL clients should use (default: how the client reached the server)
   --trust-proxy          believe X-Forwarded-For/-Proto/-Host from a reverse proxy
+  --reveal-unknown-emails  password reset of an unregistered email answers 404 UserNotFound, as the
+                         platform does (default: the same answer as for a registered email)
   --smtp-url <url>       send email through SMTP (also BASTE_SMTP_URL); otherwise emails go to <data-dir>/outbox/
   --mail-from <address>  sender of emails (default baste@localhost)
   --log-level <level>    fatal, error, warn, info (default), debug
@@ -78,6 +80,7 @@ const OPTIONS = {
   secrets: { type: 'string' },
   'base-url': { type: 'string' },
   'trust-proxy': { type: 'boolean' },
+  'reveal-unknown-emails': { type: 'boolean' },
   'smtp-url': { type: 'string' },
   'mail-from': { type: 'string' },
   'log-level': { type: 'string' },
@@ -313,6 +316,7 @@ async function serve(flags: Flags, io: Io, load: () => Promise<LoadedApp>, dataD
     mongodb: { uri: io.env.BASTE_MONGODB_URI || undefined },
     logger,
     http: { baseUrl, trustProxy: flags['trust-proxy'] ?? false },
+    unknownEmails: flags['reveal-unknown-emails'] ? 'reveal' : 'conceal',
     smtp: smtpUrl ? { url: smtpUrl, from: flags['mail-from'] ?? 'baste@localhost' } : undefined,
   }).catch(async (err: unknown) => {
     await store?.close();

@@ -16,6 +16,7 @@ import { argon2Hasher, type PasswordHasher } from './auth/passwords.js';
 import { OAuthRedirects } from './auth/oauth-redirect.js';
 import { AuthService, buildProviders } from './auth/service.js';
 import { LoginThrottle, type ThrottleSettings } from './auth/throttle.js';
+import type { UnknownEmailAnswer } from './auth/providers/local-userpass.js';
 import { outboxMailer, smtpMailer, type Mailer } from './email/mailer.js';
 import type { DocumentEngine } from './data/engine.js';
 import { customUserDataLookup } from './data/custom-user-data.js';
@@ -51,6 +52,8 @@ export interface BasteOptions {
    */
   readonly sessions?: { accessTokenTtlSeconds?: number; refreshTokenTtlSeconds?: number; settingsReloadMs?: number };
   readonly throttle?: Partial<ThrottleSettings>;
+  /** What `reset/send` and `reset/call` answer for an unregistered email (default `conceal`; see UnknownEmailAnswer). */
+  readonly unknownEmails?: UnknownEmailAnswer;
   /** Anonymous users inactive this long are removed (with expired sessions, tokens and counters), every `intervalSeconds` (0 disables the sweep). */
   readonly anonymousSweep?: { inactiveDays?: number; intervalSeconds?: number };
   readonly smtp?: { url: string; from: string };
@@ -176,6 +179,7 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
       mailer,
       throttle,
       clock,
+      unknownEmails: opts.unknownEmails,
       runFunction: (name, args) => functions.callAsSystem(name, args),
     },
     apiKeys: store,
@@ -195,7 +199,7 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
   const auth = new AuthService(providers, users, sessions, store, clock, triggers, {
     customData: customData?.find,
     onUserCreated: onUserCreation ? async (user) => void (await functions.callAsSystem(onUserCreation, [user], user)) : undefined,
-  });
+  }, throttle);
   const apiKeys = new ApiKeys(store, opts.app, clock);
   const httpFunctions = new HttpFunctions(opts.app, runtime, {
     fromAccessToken: async (token) => (await sessions.verifyAccessToken(token)).userId,
