@@ -38,6 +38,10 @@ export type ErrorCode =
   | 'MethodNotAllowed'
   | 'PayloadTooLarge'
   | 'UnsupportedMediaType'
+  | 'URITooLong'
+  | 'RequestHeaderFieldsTooLarge'
+  | 'RequestTimeout'
+  | 'ServiceUnavailable'
   | 'InternalServerError';
 
 export class BasteError extends Error {
@@ -45,7 +49,7 @@ export class BasteError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
-    /** Extra facts for the HTTP layer (e.g. `retryAfterSeconds` for TooManyRequests). */
+    /** Extra facts for the HTTP layer (e.g. `retryAfterSeconds` for TooManyRequests and ServiceUnavailable). */
     readonly details: { readonly retryAfterSeconds?: number } = {},
   ) {
     super(message);

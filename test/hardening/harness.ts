@@ -69,28 +69,30 @@ export async function startHardened(
   const store = await openPostgresStore(TEST_DATABASE_URL!, { schema, maxConnections: 4 });
   const documents = await openPostgresDocuments(TEST_DATABASE_URL!, { schema, maxConnections: 4 });
   const server = await startServer(app, { ...options, store, documents });
+  // One connection and one statement per snapshot: a digest of each table's rows, computed by PostgreSQL.
+  const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
+  await client.connect();
+  let statement: string | undefined;
   return {
     ...server,
     backend,
     async close() {
+      await client.end();
       await server.close();
       await store.close();
       await documents.close();
       await adminQuery(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
     },
     async snapshot() {
-      const out: Record<string, string> = {};
-      const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
-      await client.connect();
-      try {
-        const tables = await client.query('SELECT table_name FROM information_schema.tables WHERE table_schema = $1', [schema]);
-        for (const { table_name: name } of tables.rows as { table_name: string }[]) {
-          if (!VOLATILE_TABLES.has(name)) out[name] = digest((await client.query(`SELECT * FROM "${schema}"."${name}"`)).rows);
-        }
-      } finally {
-        await client.end();
+      if (!statement) {
+        const tables = await client.query('SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1', [schema]);
+        statement = (tables.rows as { table_name: string }[])
+          .filter(({ table_name: name }) => !VOLATILE_TABLES.has(name))
+          .map(({ table_name: name }) => `SELECT '${name}' AS name, md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), '')) AS digest FROM "${schema}"."${name}" t`)
+          .join(' UNION ALL ');
       }
-      return out;
+      const rows = (await client.query(statement)).rows as { name: string; digest: string }[];
+      return Object.fromEntries(rows.map((r) => [r.name, r.digest]));
     },
   };
 }
