@@ -15,7 +15,7 @@ import { ApiKeys } from './auth/api-keys.js';
 import { argon2Hasher } from './auth/passwords.js';
 import { checkProviders } from './auth/service.js';
 import { BasteError, ConfigError } from './errors.js';
-import { createBaste } from './server.js';
+import { createBaste, DataDirError } from './server.js';
 import { rotateSigningKey } from './sessions/keys.js';
 import { openSqliteStore } from './store/sqlite/index.js';
 import type { DocumentEngine } from './data/engine.js';
@@ -110,7 +110,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
       io.stderr.write(`baste: invalid app configuration: ${err.message}\n`);
       return 1;
     }
-    if (err instanceof DatabaseOwnedError) {
+    if (err instanceof DatabaseOwnedError || err instanceof DataDirError) {
       io.stderr.write(`baste: ${err.message}\n`);
       return 1;
     }

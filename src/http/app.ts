@@ -16,6 +16,8 @@ import { BasteError } from '../errors.js';
 import type { Sessions } from '../sessions/sessions.js';
 import { clientErrorHandler } from './client-errors.js';
 import { sendError, toBasteError } from './errors.js';
+import { OutageLog } from './outage.js';
+import { storeFailureOf } from '../store/failures.js';
 import { adminConsoleRoutes } from './routes/admin-console.js';
 import { adminRoutes, isAdminPath, type AdminHttp } from './routes/admin.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
@@ -136,7 +138,10 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
     }
   });
 
+  const outage = new OutageLog(logger);
   http.addHook('onResponse', async (req, reply) => {
+    // A success on a route that reads the store ends an outage (location and the console's files need none).
+    if (outage.down && reply.statusCode < 400 && !/\/location$|^\/admin(\/|$)/.test(req.url.split('?')[0]!)) outage.recovered();
     // Building the line costs more than skipping it when info logging is off (--log-level warn).
     if (!(req.log as unknown as Logger).isLevelEnabled('info')) return;
     req.log.info(
@@ -155,6 +160,10 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
   http.setErrorHandler((err, req, reply) => {
     const error = toBasteError(err);
     if (error.code === 'InternalServerError') req.log.error({ err }, 'unhandled error');
+    if (error.code === 'ServiceUnavailable') {
+      const failure = storeFailureOf(err);
+      outage.refusedBecause(failure?.kind === 'unavailable' ? failure.what : error.message);
+    }
     return sendError(reply, error, ERROR_LINK);
   });
   http.setNotFoundHandler((req, reply) =>
