@@ -16,7 +16,7 @@ import { ApiKeys } from './auth/api-keys.js';
 import { argon2Hasher } from './auth/passwords.js';
 import { checkProviders } from './auth/service.js';
 import { BasteError, ConfigError } from './errors.js';
-import { createBaste } from './server.js';
+import { createBaste, DataDirError } from './server.js';
 import { rotateSigningKey } from './sessions/keys.js';
 import { openSqliteStore } from './store/sqlite/index.js';
 import type { DocumentEngine } from './data/engine.js';
@@ -66,6 +66,8 @@ Options for serve:
   --secrets <file.json>  JSON object of secret name -> value (also BASTE_SECRET_<NAME> variables)
   --base-url <url>       public URL clients should use (default: how the client reached the server)
   --trust-proxy          believe X-Forwarded-For/-Proto/-Host from a reverse proxy
+  --reveal-unknown-emails  password reset of an unregistered email answers 404 UserNotFound, as the
+                         platform does (default: the same answer as for a registered email)
   --smtp-url <url>       send email through SMTP (also BASTE_SMTP_URL); otherwise emails go to <data-dir>/outbox/
   --mail-from <address>  sender of emails (default baste@localhost)
   --log-level <level>    fatal, error, warn, info (default), debug
@@ -83,6 +85,7 @@ const OPTIONS = {
   secrets: { type: 'string' },
   'base-url': { type: 'string' },
   'trust-proxy': { type: 'boolean' },
+  'reveal-unknown-emails': { type: 'boolean' },
   'smtp-url': { type: 'string' },
   'mail-from': { type: 'string' },
   'log-level': { type: 'string' },
@@ -112,7 +115,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
       io.stderr.write(`baste: invalid app configuration: ${err.message}\n`);
       return 1;
     }
-    if (err instanceof DatabaseOwnedError) {
+    if (err instanceof DatabaseOwnedError || err instanceof DataDirError) {
       io.stderr.write(`baste: ${err.message}\n`);
       return 1;
     }
@@ -327,6 +330,7 @@ async function serve(flags: Flags, io: Io, load: () => Promise<LoadedApp>, dataD
     mongodb: { uri: io.env.BASTE_MONGODB_URI || undefined },
     logger,
     http: { baseUrl, trustProxy: flags['trust-proxy'] ?? false },
+    unknownEmails: flags['reveal-unknown-emails'] ? 'reveal' : 'conceal',
     smtp: smtpUrl ? { url: smtpUrl, from: flags['mail-from'] ?? 'baste@localhost' } : undefined,
   }).catch(async (err: unknown) => {
     await store?.close();

@@ -34,11 +34,14 @@ export type ErrorCode =
   | 'IncomingWebhookNotFound'
   | 'OAuthProviderUnavailable'
   | 'TooManyRequests'
-  | 'ServiceUnavailable'
   | 'NotFound'
   | 'MethodNotAllowed'
   | 'PayloadTooLarge'
   | 'UnsupportedMediaType'
+  | 'URITooLong'
+  | 'RequestHeaderFieldsTooLarge'
+  | 'RequestTimeout'
+  | 'ServiceUnavailable'
   | 'InternalServerError';
 
 export class BasteError extends Error {
@@ -46,7 +49,7 @@ export class BasteError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
-    /** Extra facts for the HTTP layer (e.g. `retryAfterSeconds` for TooManyRequests). */
+    /** Extra facts for the HTTP layer (e.g. `retryAfterSeconds` for TooManyRequests and ServiceUnavailable). */
     readonly details: { readonly retryAfterSeconds?: number } = {},
   ) {
     super(message);

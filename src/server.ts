@@ -16,6 +16,7 @@ import { argon2Hasher, type PasswordHasher } from './auth/passwords.js';
 import { OAuthRedirects } from './auth/oauth-redirect.js';
 import { AuthService, buildProviders } from './auth/service.js';
 import { LoginThrottle, type ThrottleSettings } from './auth/throttle.js';
+import type { UnknownEmailAnswer } from './auth/providers/local-userpass.js';
 import { outboxMailer, smtpMailer, type Mailer } from './email/mailer.js';
 import type { DocumentEngine } from './data/engine.js';
 import { customUserDataLookup } from './data/custom-user-data.js';
@@ -55,6 +56,8 @@ export interface BasteOptions {
    */
   readonly sessions?: { accessTokenTtlSeconds?: number; refreshTokenTtlSeconds?: number; settingsReloadMs?: number };
   readonly throttle?: Partial<ThrottleSettings>;
+  /** What `reset/send` and `reset/call` answer for an unregistered email (default `conceal`; see UnknownEmailAnswer). */
+  readonly unknownEmails?: UnknownEmailAnswer;
   /** Anonymous users inactive this long are removed (with expired sessions, tokens and counters), every `intervalSeconds` (0 disables the sweep). */
   readonly anonymousSweep?: { inactiveDays?: number; intervalSeconds?: number };
   readonly smtp?: { url: string; from: string };
@@ -108,16 +111,52 @@ export const DEFAULTS = {
   functionMemoryMb: 256,
 } as const;
 
+/** The data directory cannot be used (a file in the way, read-only, full): said in one line, no stack. */
+export class DataDirError extends Error {
+  override readonly name = 'DataDirError';
+}
+
+/** What is wrong with the data directory, in words, for a failure met while preparing it. */
+export function dataDirProblem(dataDir: string, err: unknown): DataDirError {
+  const e = err as { code?: string; message?: string };
+  const why: Record<string, string> = {
+    EEXIST: 'is not a directory (a file has that name)',
+    ENOTDIR: 'cannot be created: part of its path is a file',
+    EACCES: 'is not writable by this user (permission denied)',
+    EPERM: 'is not writable by this user (operation not permitted)',
+    EROFS: 'is on a read-only file system',
+    ENOSPC: 'is on a full disk (no space left on device)',
+    EDQUOT: 'is over its disk quota',
+    SQLITE_READONLY: 'holds a database that cannot be written (read-only)',
+    SQLITE_CANTOPEN: 'holds no database that can be opened (is it writable?)',
+    SQLITE_FULL: 'is on a full disk (the database cannot grow)',
+  };
+  const reason = why[e?.code ?? ''] ?? (e?.code?.startsWith('SQLITE_IOERR') ? `cannot be read or written (${e.message})` : `cannot be used: ${e?.message ?? String(err)}`);
+  return new DataDirError(`data directory ${dataDir} ${reason}`);
+}
+
+/** Throws DataDirError for the failures of a file system or SQLite file that an operator must fix; anything else as it was. */
+function asDataDirError(dataDir: string, err: unknown): unknown {
+  const code = (err as { code?: unknown })?.code;
+  return typeof code === 'string' && /^(E[A-Z]+|SQLITE_[A-Z_]+)$/.test(code) ? dataDirProblem(dataDir, err) : err;
+}
+
 export async function createBaste(opts: BasteOptions): Promise<Baste> {
   const clock = opts.clock ?? systemClock;
   const logger = opts.logger ?? pino({ level: 'silent' });
-  mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
-  // The functions' npm packages (an archive is unpacked into the data directory): before anything
-  // is opened, since a broken archive refuses the start.
-  const moduleRoots = prepareDependencies(opts.app.functionDependencies, opts.dataDir, logger);
   // Files opened here are claimed for this app: another app's data directory is refused (store/owner.ts).
   const owner = ownerOf(opts.app);
-  const store = opts.store ?? openSqliteStore(join(opts.dataDir, 'baste.sqlite'), { owner });
+  let store: Store;
+  let moduleRoots: ReturnType<typeof prepareDependencies>;
+  try {
+    mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
+    // The functions' npm packages (an archive is unpacked into the data directory): before anything
+    // is opened, since a broken archive refuses the start.
+    moduleRoots = prepareDependencies(opts.app.functionDependencies, opts.dataDir, logger);
+    store = opts.store ?? openSqliteStore(join(opts.dataDir, 'baste.sqlite'), { owner });
+  } catch (err) {
+    throw asDataDirError(opts.dataDir, err);
+  }
   const accessTtl = opts.sessions?.accessTokenTtlSeconds ?? DEFAULTS.accessTokenTtlSeconds;
 
   const keys = new SigningKeys(store, clock, accessTtl * 1000);
@@ -127,7 +166,7 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
     documents = opts.documents ?? openSqliteDocuments(join(opts.dataDir, 'documents.sqlite'), { owner });
   } catch (err) {
     if (!opts.store) await store.close();
-    throw err;
+    throw asDataDirError(opts.dataDir, err);
   }
   const engines = dataEngines(documents, opts.mongodb);
   const customData = opts.app.customUserData
@@ -188,6 +227,7 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
       mailer,
       throttle,
       clock,
+      unknownEmails: opts.unknownEmails,
       runFunction: (name, args) => functions.callAsSystem(name, args),
     },
     apiKeys: store,
@@ -207,7 +247,7 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
   const auth = new AuthService(providers, users, sessions, store, clock, triggers, {
     customData: customData?.find,
     onUserCreated: onUserCreation ? async (user) => void (await functions.callAsSystem(onUserCreation, [user], user)) : undefined,
-  });
+  }, throttle);
   const apiKeys = new ApiKeys(store, opts.app, clock);
   const httpFunctions = new HttpFunctions(opts.app, runtime, {
     fromAccessToken: async (token) => (await sessions.verifyAccessToken(token)).userId,

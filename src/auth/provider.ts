@@ -52,6 +52,11 @@ export interface AuthProvider {
   /** May the identity be linked into an existing user? (Anonymous identities may not.) */
   readonly linkable: boolean;
   login(payload: Record<string, unknown>, ctx: LoginContext): Promise<Verified>;
+  /**
+   * The account a credential payload claims, read before it is checked: the brute-force throttle
+   * counts failures per account as well as per client address. Absent or null: per address only.
+   */
+  accountOf?(payload: Record<string, unknown>): string | null;
   /** Present on providers that serve the browser redirect flow (Google, Facebook). */
   readonly redirect?: RedirectFlow;
 }

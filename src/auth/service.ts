@@ -13,6 +13,7 @@ import type { Clock } from '../util/clock.js';
 import { deepFreeze } from '../util/deep-freeze.js';
 import { isObjectIdHex, newObjectIdHex } from '../util/ids.js';
 import type { AuthProvider, LoginContext, Verified, VerifiedIdentity } from './provider.js';
+import type { LoginThrottle } from './throttle.js';
 import { anonymousProvider } from './providers/anon-user.js';
 import { apiKeyProvider, type ApiKeyDirectory } from './providers/api-key.js';
 import { customFunctionProvider, type RunFunction } from './providers/custom-function.js';
@@ -126,7 +127,19 @@ export class AuthService {
     private readonly clock: Clock,
     private readonly triggers?: AuthTriggers,
     private readonly hooks: UserHooks = {},
+    private readonly throttle?: LoginThrottle,
   ) {}
+
+  /**
+   * Every credential check goes through here (login, link, endpoint and webhook credentials), under
+   * the brute-force throttle: per account (as the provider reads it from the payload) and per
+   * client address, scoped by provider. Anonymous logins check nothing and are not counted.
+   */
+  private async verify(provider: AuthProvider, payload: Record<string, unknown>, ctx: LoginContext): Promise<Verified> {
+    if (!this.throttle || provider.config.type === 'anon-user') return provider.login(payload, ctx);
+    const account = provider.accountOf?.(payload) ?? null;
+    return this.throttle.guard(`login:${provider.config.name}`, account, ctx.clientAddress, () => provider.login(payload, ctx));
+  }
 
   /** An enabled provider by its name, or AuthProviderNotFound. */
   provider(name: string): AuthProvider {
@@ -147,7 +160,7 @@ export class AuthService {
 
   async login(providerName: string, payload: Record<string, unknown>, device: DeviceInfo, ctx: LoginContext): Promise<LoginResult> {
     const provider = this.provider(providerName);
-    return this.loginVerified(provider, await provider.login(payload, ctx), device);
+    return this.loginVerified(provider, await this.verify(provider, payload, ctx), device);
   }
 
   /**
@@ -186,7 +199,7 @@ export class AuthService {
   ): Promise<LoginResult> {
     const provider = this.provider(providerName);
     await this.assertCanLink(caller.userId, provider);
-    const verified = await provider.login(payload, ctx);
+    const verified = await this.verify(provider, payload, ctx);
     if ('userId' in verified) throw badRequest(`cannot link an identity of provider type '${provider.config.type}'`);
     await this.users.link(caller.userId, this.identityOf(provider, verified));
     const accessToken = await this.sessions.accessTokenFor({
@@ -246,7 +259,7 @@ export class AuthService {
   ): Promise<string> {
     const provider = [...this.providers.values()].find((p) => p.config.type === providerType && !p.config.disabled);
     if (!provider) throw new BasteError('AuthProviderNotFound', `authentication via '${providerType}' is not enabled`);
-    const verified = await provider.login(payload, ctx);
+    const verified = await this.verify(provider, payload, ctx);
     if ('userId' in verified) return verified.userId;
     if (options.createUser) return this.userCreatedOnAuth(provider, verified);
     const owner = await this.store.findIdentityOwner(provider.config.name, verified.externalId);

@@ -14,7 +14,10 @@ import type { HttpFunctions } from '../functions/http-functions.js';
 import type { MongoService } from '../services/mongodb/service.js';
 import { BasteError } from '../errors.js';
 import type { Sessions } from '../sessions/sessions.js';
+import { clientErrorHandler } from './client-errors.js';
 import { sendError, toBasteError } from './errors.js';
+import { OutageLog } from './outage.js';
+import { storeFailureOf } from '../store/failures.js';
 import { adminConsoleRoutes } from './routes/admin-console.js';
 import { adminRoutes, isAdminPath, type AdminHttp } from './routes/admin.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
@@ -53,6 +56,29 @@ export interface HttpDeps {
 /** The platform's `link` points at the app's logs page; Baste has none, and both SDKs accept an empty string. */
 export const ERROR_LINK = '';
 
+/**
+ * Deepest nesting of objects and arrays accepted in a JSON body. MongoDB stores documents at
+ * most 100 levels deep; EJSON wrappers and the call envelope add a few.
+ */
+export const MAX_JSON_DEPTH = 150;
+
+/** Does the JSON text nest objects/arrays deeper than `max`? One pass over the text, strings skipped. */
+export function jsonDepthExceeds(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c /* \ */) i++;
+      else if (c === 0x22 /* " */) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
+      if (++depth > max) return true;
+    } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) depth--;
+  }
+  return false;
+}
+
 /** Query parameters that carry credentials and must never reach a log line. */
 const SECRET_QUERY_KEYS = new Set(['stitch_at', 'secret', 'token', 'tokenId', 'stitch_request', 'baas_request', 'code', 'state']);
 
@@ -65,6 +91,16 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
     trustProxy: options.trustProxy,
     bodyLimit: options.bodyLimit ?? 18 * 1024 * 1024,
     forceCloseConnections: true,
+    // Requests Node refuses before routing (bad request line or headers, over the size limit) and
+    // Fastify's router refusals (a URL that does not decode, an overlong path parameter) answer
+    // in the Stitch shape too.
+    clientErrorHandler: clientErrorHandler(ERROR_LINK),
+    frameworkErrors: (err, _req, reply) => {
+      const error = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? new BasteError('URITooLong', 'a path segment of the URL is too long') : new BasteError('BadRequest', 'the request URL is not valid');
+      void sendError(reply, error, ERROR_LINK);
+    },
+    // Node's own answer to a request without Host is an empty 400; the hook below answers instead.
+    http: { requireHostHeader: false },
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   });
 
@@ -73,6 +109,10 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
   http.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
     const text = typeof body === 'string' ? body : body.toString('utf8');
     if (text.trim() === '') return done(null, undefined);
+    // Deeper values would overflow the stack of the recursive code that walks them (EJSON, rules).
+    if (jsonDepthExceeds(text, MAX_JSON_DEPTH)) {
+      return done(new BasteError('BadRequest', `request body is nested more than ${MAX_JSON_DEPTH} levels deep`), undefined);
+    }
     try {
       done(null, sjson.parse(text, null, { protoAction: 'error', constructorAction: 'error' }));
     } catch {
@@ -91,13 +131,17 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
 
   // allowed_request_origins: a browser request from any other origin is refused outright.
   http.addHook('onRequest', async (req) => {
+    if (req.headers.host === undefined && req.raw.httpVersionMinor >= 1) throw new BasteError('BadRequest', 'the Host header is required');
     const origin = req.headers.origin;
     if (origin && !isAllowedOrigin(config, origin) && !isAdminPath(req.url)) {
       throw new BasteError('DomainNotAllowed', `origin '${origin.slice(0, 200)}' is not allowed for this app`);
     }
   });
 
+  const outage = new OutageLog(logger);
   http.addHook('onResponse', async (req, reply) => {
+    // A success on a route that reads the store ends an outage (location and the console's files need none).
+    if (outage.down && reply.statusCode < 400 && !/\/location$|^\/admin(\/|$)/.test(req.url.split('?')[0]!)) outage.recovered();
     // Building the line costs more than skipping it when info logging is off (--log-level warn).
     if (!(req.log as unknown as Logger).isLevelEnabled('info')) return;
     req.log.info(
@@ -116,6 +160,9 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
   http.setErrorHandler((err, req, reply) => {
     const error = toBasteError(err);
     if (error.code === 'InternalServerError') req.log.error({ err }, 'unhandled error');
+    // Only the database's unavailability is an outage (functions busy with runaway calls answer 503 too).
+    const failure = error.code === 'ServiceUnavailable' ? storeFailureOf(err) : null;
+    if (failure?.kind === 'unavailable') outage.refusedBecause(failure.what);
     return sendError(reply, error, ERROR_LINK);
   });
   http.setNotFoundHandler((req, reply) =>

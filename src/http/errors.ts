@@ -4,6 +4,10 @@
 
 import type { FastifyReply } from 'fastify';
 import { BasteError, type ErrorCode } from '../errors.js';
+import { storeFailureOf } from '../store/failures.js';
+
+/** Seconds a client is told to wait when the database is unavailable. */
+export const UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
 
 const STATUS: Record<ErrorCode, number> = {
   AppNotFound: 404,
@@ -38,11 +42,15 @@ const STATUS: Record<ErrorCode, number> = {
   IncomingWebhookNotFound: 404,
   OAuthProviderUnavailable: 502,
   TooManyRequests: 429,
-  ServiceUnavailable: 503,
   NotFound: 404,
   MethodNotAllowed: 405,
   PayloadTooLarge: 413,
   UnsupportedMediaType: 415,
+  URITooLong: 414,
+  RequestHeaderFieldsTooLarge: 431,
+  RequestTimeout: 408,
+  // A store or database the request needs is unreachable (or its disk is full): try again later.
+  ServiceUnavailable: 503,
   InternalServerError: 500,
 };
 
@@ -51,6 +59,11 @@ export const statusOf = (code: ErrorCode): number => STATUS[code];
 /** Turns anything thrown in a handler (ours or Fastify's) into a BasteError. */
 export function toBasteError(err: unknown): BasteError {
   if (err instanceof BasteError) return err;
+  const failure = storeFailureOf(err);
+  if (failure?.kind === 'unavailable') {
+    return new BasteError('ServiceUnavailable', 'the database is unavailable; try again later', { retryAfterSeconds: UNAVAILABLE_RETRY_AFTER_SECONDS });
+  }
+  if (failure?.kind === 'unstorable-text') return new BasteError('BadRequest', 'text values must not contain NUL characters');
   const e = err as { code?: string; statusCode?: number; validation?: unknown; message?: string };
   if (e?.validation) return new BasteError('BadRequest', `invalid request: ${e.message ?? 'bad input'}`);
   switch (e?.code) {

@@ -12,6 +12,13 @@ export type RunFunction = (name: string, args: unknown[]) => Promise<unknown>;
 
 const MAX_ID_LENGTH = 256;
 
+/**
+ * Payload fields that name the account a custom-function login is for, first found wins: failed
+ * logins are throttled per such account (a PIN check would otherwise fall to 10,000 tries) and
+ * always per client address.
+ */
+export const CUSTOM_FUNCTION_ACCOUNT_FIELDS = ['username', 'email', 'userId', 'user', 'id', 'phone'] as const;
+
 export function authFunctionName(config: ProviderConfig, functionNames: ReadonlySet<string>): string {
   const name = config.config.authFunctionName;
   const field = `config.authFunctionName`;
@@ -25,6 +32,13 @@ export function customFunctionProvider(config: ProviderConfig, functionNames: Re
   return {
     config,
     linkable: true,
+    accountOf(payload) {
+      for (const field of CUSTOM_FUNCTION_ACCOUNT_FIELDS) {
+        const value = payload[field];
+        if (typeof value === 'string' || typeof value === 'number') return `${field}:${value}`;
+      }
+      return null;
+    },
     async login(payload): Promise<VerifiedIdentity> {
       let result: unknown;
       try {

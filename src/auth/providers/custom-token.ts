@@ -194,6 +194,17 @@ export async function customTokenProvider(config: ProviderConfig, deps: CustomTo
   return {
     config,
     linkable: true,
+    // The claimed (not yet verified) subject: failures are counted per subject and per address.
+    accountOf(payload) {
+      const token = payload.token;
+      if (typeof token !== 'string' || token.length > MAX_JWT_LENGTH) return null;
+      try {
+        const claims = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as { sub?: unknown } | null;
+        return typeof claims?.sub === 'string' ? claims.sub : null;
+      } catch {
+        return null;
+      }
+    },
     async login(payload): Promise<VerifiedIdentity> {
       const token = payload.token;
       if (typeof token !== 'string' || token.length === 0) throw new BasteError('MissingParameter', 'token is required and must be a string');

@@ -12,7 +12,7 @@ import type { Clock } from '../../util/clock.js';
 import { newObjectIdHex } from '../../util/ids.js';
 import type { PasswordHasher } from '../passwords.js';
 import type { AuthProvider, LoginContext, VerifiedIdentity } from '../provider.js';
-import type { LoginThrottle } from '../throttle.js';
+import { CREDENTIAL_FAILURES, type LoginThrottle } from '../throttle.js';
 
 /** Confirmation and reset links stay valid this long (platform: 30 minutes). */
 export const USERPASS_TOKEN_TTL_MS = 30 * 60 * 1000;
@@ -59,12 +59,24 @@ export interface UserpassAccounts {
   takeUserpassToken(id: string, tokenHash: string): Promise<Token | null>;
 }
 
+/**
+ * What `reset/send` and `reset/call` answer for an email no account has. `conceal` (the default)
+ * answers as for a registered one: `reset/send` 204 (no email is sent), `reset/call` the 400 a
+ * refusing reset function gets, so neither route tells who is registered. `reveal` is the
+ * platform's 404 UserNotFound. Both SDKs and realm-core treat any 2xx as success and any error
+ * body as an error, so both choices work with them; only an app that shows "no such user" to its
+ * users needs `reveal`.
+ */
+export type UnknownEmailAnswer = 'conceal' | 'reveal';
+
 export interface UserpassDeps {
   readonly accounts: UserpassAccounts;
   readonly hasher: PasswordHasher;
   readonly mailer: Mailer;
+  /** Every credential check here (reset and confirmation functions, emailed tokens) is throttled. */
   readonly throttle: LoginThrottle;
   readonly clock: Clock;
+  readonly unknownEmails?: UnknownEmailAnswer;
   /** Runs an app function as the system user: the confirmation and reset functions. */
   readonly runFunction?: (name: string, args: unknown[]) => Promise<unknown>;
 }
@@ -127,6 +139,8 @@ function requireString(body: Record<string, unknown>, key: string, max: number):
   const v = body[key];
   if (typeof v !== 'string' || v.length === 0) throw new BasteError('MissingParameter', `${key} is required and must be a string`);
   if (v.length > max) throw new BasteError('InvalidParameter', `${key} must be at most ${max} characters`);
+  // No email, token or token id holds one, and PostgreSQL text cannot store it.
+  if (v.includes('\u0000')) throw new BasteError('InvalidParameter', `${key} must not contain NUL characters`);
   return v;
 }
 
@@ -157,6 +171,15 @@ function statusOf(result: unknown, fn: string): HookStatus {
 
 const invalidCredentials = () => new BasteError('InvalidPassword', 'invalid username/password');
 const invalidToken = () => new BasteError('UserpassTokenInvalid', 'invalid token data');
+const resetRefused = (email: string) => badRequest(`failed to reset password for user "${email}"`);
+
+/** Refusals of a reset or confirmation function count as failed credential checks, as a throw of the function does. */
+const FUNCTION_FAILURES = new Set([...CREDENTIAL_FAILURES, 'BadRequest', 'FunctionExecutionError', 'UserAlreadyConfirmed'] as const);
+
+/** Where the request came from: the throttle counts per client address. None: an operator's call (admin API). */
+export interface FlowContext {
+  readonly clientAddress?: string;
+}
 
 export class EmailPasswordProvider implements AuthProvider {
   readonly linkable = true;
@@ -170,17 +193,18 @@ export class EmailPasswordProvider implements AuthProvider {
     this.settings = parseUserpassSettings(config, functionNames);
   }
 
-  async login(payload: Record<string, unknown>, ctx: LoginContext): Promise<VerifiedIdentity> {
+  /** Failed logins are throttled per username and per address (AuthService, around `login`). */
+  accountOf(payload: Record<string, unknown>): string | null {
+    return typeof payload.username === 'string' ? payload.username : null;
+  }
+
+  async login(payload: Record<string, unknown>, _ctx: LoginContext): Promise<VerifiedIdentity> {
     const email = requireString(payload, 'username', EMAIL_MAX);
     const password = requireString(payload, 'password', PASSWORD_MAX);
-    const { accounts, hasher, throttle } = this.deps;
-    await throttle.check('userpass', email, ctx.clientAddress);
+    const { accounts, hasher } = this.deps;
     const account = await accounts.findUserpassAccountByEmail(email);
     const ok = account ? await hasher.verify(account.passwordHash, password) : await hasher.verifyNothing(password);
-    if (!account || !ok) {
-      await throttle.recordFailure('userpass', email, ctx.clientAddress);
-      throw invalidCredentials();
-    }
+    if (!account || !ok) throw invalidCredentials();
     // Only someone holding the password learns that confirmation is pending.
     if (!account.confirmed) throw new BasteError('AuthError', 'confirmation required');
     return { externalId: account.id, data: { email: account.email } };
@@ -212,17 +236,23 @@ export class EmailPasswordProvider implements AuthProvider {
     }
   }
 
-  /** Runs the confirmation function: success confirms, pending waits for `confirm`, fail discards. */
+  /**
+   * Runs the confirmation function: success confirms, pending waits for `confirm` (only then is
+   * the token the function was given stored), fail discards.
+   */
   private async runConfirmation(account: Account): Promise<void> {
     const fn = this.settings.confirmationFunctionName!;
-    const { token, tokenId } = await this.issueToken(account, 'confirm');
-    const status = statusOf(await this.runHook(fn, [{ username: account.email, token, tokenId }]), fn);
-    if (status === 'success') {
-      await this.deps.accounts.confirmUserpassAccount(account.id);
-      await this.deps.accounts.takeUserpassToken(tokenId, sha256(token));
-    } else if (status === 'fail') {
-      throw badRequest(`confirmation of ${account.email} was refused by the confirmation function`);
-    }
+    const minted = this.mintToken(account, 'confirm');
+    const status = statusOf(await this.runHook(fn, [{ username: account.email, token: minted.token, tokenId: minted.tokenId }]), fn);
+    if (status === 'success') await this.deps.accounts.confirmUserpassAccount(account.id);
+    else if (status === 'pending') await this.deps.accounts.putUserpassToken(minted.record);
+    else throw badRequest(`confirmation of ${account.email} was refused by the confirmation function`);
+  }
+
+  /** A credential check under the throttle; an operator's call (no client address) is not throttled. */
+  private guarded<T>(scope: string, account: string, ctx: FlowContext, check: () => Promise<T>): Promise<T> {
+    if (ctx.clientAddress === undefined) return check();
+    return this.deps.throttle.guard(`${this.config.name}:${scope}`, account, ctx.clientAddress, check, FUNCTION_FAILURES);
   }
 
   private async runHook(fn: string, args: unknown[]): Promise<unknown> {
@@ -235,8 +265,8 @@ export class EmailPasswordProvider implements AuthProvider {
     }
   }
 
-  async confirm(body: Record<string, unknown>): Promise<void> {
-    const account = await this.redeem(body, 'confirm');
+  async confirm(body: Record<string, unknown>, ctx: FlowContext = {}): Promise<void> {
+    const account = await this.redeem(body, 'confirm', ctx);
     await this.deps.accounts.confirmUserpassAccount(account.id);
   }
 
@@ -246,32 +276,41 @@ export class EmailPasswordProvider implements AuthProvider {
     await this.sendLink(account, 'confirm');
   }
 
-  async retryConfirmationFunction(body: Record<string, unknown>): Promise<void> {
+  async retryConfirmationFunction(body: Record<string, unknown>, ctx: FlowContext = {}): Promise<void> {
     const email = requireEmail(body);
     if (this.settings.autoConfirm) throw badRequest(`cannot run confirmation for ${email}: automatic confirmation is enabled`);
-    const account = await this.pendingAccount(email);
-    if (!this.settings.runConfirmationFunction) throw badRequest('no confirmation function is configured for this provider');
-    try {
-      await this.runConfirmation(account);
-    } catch (err) {
-      // A refused retry discards the registration, as a refused registration does (the email is free again).
-      if (err instanceof BasteError && err.code === 'BadRequest') await this.deps.accounts.deleteUserpassAccount(account.id);
-      throw err;
-    }
+    await this.guarded('confirm-call', email, ctx, async () => {
+      const account = await this.pendingAccount(email);
+      if (!this.settings.runConfirmationFunction) throw badRequest('no confirmation function is configured for this provider');
+      try {
+        await this.runConfirmation(account);
+      } catch (err) {
+        // A refused retry discards the registration, as a refused registration does (the email is free again).
+        if (err instanceof BasteError && err.code === 'BadRequest') await this.deps.accounts.deleteUserpassAccount(account.id);
+        throw err;
+      }
+    });
   }
 
   async sendReset(body: Record<string, unknown>): Promise<void> {
     const email = requireEmail(body);
     if (this.settings.runResetFunction) throw badRequest('please use reset password via function');
     const account = await this.deps.accounts.findUserpassAccountByEmail(email);
-    if (!account) throw new BasteError('UserNotFound', 'user not found');
+    if (!account) {
+      if (this.concealUnknown) return;
+      throw new BasteError('UserNotFound', 'user not found');
+    }
     await this.sendLink(account, 'reset');
   }
 
+  private get concealUnknown(): boolean {
+    return (this.deps.unknownEmails ?? 'conceal') === 'conceal';
+  }
+
   /** Returns the account whose password changed, so the caller can end its sessions. */
-  async reset(body: Record<string, unknown>): Promise<string> {
+  async reset(body: Record<string, unknown>, ctx: FlowContext = {}): Promise<string> {
     const password = requirePassword(body);
-    const account = await this.redeem(body, 'reset');
+    const account = await this.redeem(body, 'reset', ctx);
     await this.deps.accounts.setUserpassPassword(account.id, await this.deps.hasher.hash(password));
     return account.id;
   }
@@ -280,7 +319,7 @@ export class EmailPasswordProvider implements AuthProvider {
    * `reset/call`: the reset function decides. Success sets the new password at once (returns the
    * account, whose sessions the caller ends); pending leaves a token for `reset`; fail refuses.
    */
-  async callResetFunction(body: Record<string, unknown>): Promise<string | null> {
+  async callResetFunction(body: Record<string, unknown>, ctx: FlowContext = {}): Promise<string | null> {
     const email = requireEmail(body);
     const password = requirePassword(body);
     const fn = this.settings.resetFunctionName;
@@ -293,16 +332,28 @@ export class EmailPasswordProvider implements AuthProvider {
     } catch {
       throw badRequest('arguments are not valid extended JSON');
     }
-    const account = await this.deps.accounts.findUserpassAccountByEmail(email);
-    if (!account) throw new BasteError('UserNotFound', 'user not found');
-    const { token, tokenId } = await this.issueToken(account, 'reset');
-    const currentPasswordValid = await this.deps.hasher.verify(account.passwordHash, password);
-    const status = statusOf(await this.runHook(fn, [{ username: email, password, token, tokenId, currentPasswordValid }, ...extra]), fn);
-    if (status === 'fail') throw badRequest(`failed to reset password for user "${email}"`);
-    if (status === 'pending') return null;
-    await this.deps.accounts.takeUserpassToken(tokenId, sha256(token));
-    await this.deps.accounts.setUserpassPassword(account.id, await this.deps.hasher.hash(password));
-    return account.id;
+    // Throttled per email and per address: the function's answer is a credential (a security
+    // question, a code). Refused attempts write nothing: the token the function is given is stored
+    // only when it answers pending (for a later `reset`).
+    return this.guarded('reset-call', email, ctx, async () => {
+      const account = await this.deps.accounts.findUserpassAccountByEmail(email);
+      if (!account) {
+        if (!this.concealUnknown) throw new BasteError('UserNotFound', 'user not found');
+        await this.deps.hasher.verifyNothing(password);
+        throw resetRefused(email);
+      }
+      const minted = this.mintToken(account, 'reset');
+      const currentPasswordValid = await this.deps.hasher.verify(account.passwordHash, password);
+      const args = [{ username: email, password, token: minted.token, tokenId: minted.tokenId, currentPasswordValid }, ...extra];
+      const status = statusOf(await this.runHook(fn, args), fn);
+      if (status === 'fail') throw resetRefused(email);
+      if (status === 'pending') {
+        await this.deps.accounts.putUserpassToken(minted.record);
+        return null;
+      }
+      await this.deps.accounts.setUserpassPassword(account.id, await this.deps.hasher.hash(password));
+      return account.id;
+    });
   }
 
   private async pendingAccount(email: string): Promise<Account> {
@@ -312,32 +363,30 @@ export class EmailPasswordProvider implements AuthProvider {
     return account;
   }
 
-  private async redeem(body: Record<string, unknown>, kind: TokenKind): Promise<Account> {
+  /** Emailed tokens are throttled per token id and per address. */
+  private async redeem(body: Record<string, unknown>, kind: TokenKind, ctx: FlowContext): Promise<Account> {
     const token = requireString(body, 'token', 256);
     const tokenId = requireString(body, 'tokenId', 256);
-    const found = await this.deps.accounts.takeUserpassToken(tokenId, sha256(token));
-    if (!found || found.kind !== kind || found.expiresAt <= this.deps.clock()) throw invalidToken();
-    const account = await this.deps.accounts.findUserpassAccount(found.accountId);
-    if (!account) throw invalidToken();
-    return account;
+    return this.guarded('token', tokenId, ctx, async () => {
+      const found = await this.deps.accounts.takeUserpassToken(tokenId, sha256(token));
+      if (!found || found.kind !== kind || found.expiresAt <= this.deps.clock()) throw invalidToken();
+      const account = await this.deps.accounts.findUserpassAccount(found.accountId);
+      if (!account) throw invalidToken();
+      return account;
+    });
   }
 
-  /** A fresh one-time token pair for the account (replacing any earlier one of the kind). */
-  private async issueToken(account: Account, kind: TokenKind): Promise<{ token: string; tokenId: string }> {
+  /** A fresh one-time token pair for the account, not stored yet (storing replaces any earlier one of the kind). */
+  private mintToken(account: Account, kind: TokenKind): { token: string; tokenId: string; record: Token } {
     const token = randomBytes(32).toString('hex');
     const tokenId = randomBytes(12).toString('hex');
-    await this.deps.accounts.putUserpassToken({
-      id: tokenId,
-      accountId: account.id,
-      kind,
-      tokenHash: sha256(token),
-      expiresAt: this.deps.clock() + USERPASS_TOKEN_TTL_MS,
-    });
-    return { token, tokenId };
+    const record = { id: tokenId, accountId: account.id, kind, tokenHash: sha256(token), expiresAt: this.deps.clock() + USERPASS_TOKEN_TTL_MS };
+    return { token, tokenId, record };
   }
 
   private async sendLink(account: Account, kind: TokenKind): Promise<void> {
-    const { token, tokenId } = await this.issueToken(account, kind);
+    const { token, tokenId, record } = this.mintToken(account, kind);
+    await this.deps.accounts.putUserpassToken(record);
     const s = this.settings;
     const base = kind === 'confirm' ? s.emailConfirmationUrl : s.resetPasswordUrl;
     if (!base) throw badRequest(`no ${kind === 'confirm' ? 'emailConfirmationUrl' : 'resetPasswordUrl'} is configured`);

@@ -1,8 +1,10 @@
 // The web console's static files at /admin/ (plain HTML, CSS and ES modules; no build step).
 // Only flat file names of the known kinds are served, so no path can leave the console folder.
 // Files are read once and kept in memory. The page talks to the admin API of the same server.
+// The folder is listed once at start: only names found there are ever cached, so requests for
+// made-up names cannot grow memory.
 
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { BasteError } from '../../errors.js';
@@ -28,20 +30,32 @@ const SECURITY_HEADERS = {
   'cache-control': 'no-cache',
 };
 
-export const adminConsoleRoutes =
-  (dir: string): FastifyPluginAsync =>
-  async (http) => {
-    const files = new Map<string, Promise<Buffer | null>>();
-    const load = (name: string): Promise<Buffer | null> => {
+/** The console's files: names listed once, contents read on first use and kept. */
+export async function consoleFiles(dir: string): Promise<{ load(name: string): Promise<Buffer | null>; readonly cached: number }> {
+  const names = new Set((await readdir(dir).catch(() => [])).filter((name) => FILE_NAME.test(name)));
+  const files = new Map<string, Promise<Buffer | null>>();
+  return {
+    load(name) {
+      if (!names.has(name)) return Promise.resolve(null);
       let file = files.get(name);
       if (!file) {
         file = readFile(join(dir, name)).catch(() => null);
         files.set(name, file);
       }
       return file;
-    };
+    },
+    get cached() {
+      return files.size;
+    },
+  };
+}
+
+export const adminConsoleRoutes =
+  (dir: string): FastifyPluginAsync =>
+  async (http) => {
+    const files = await consoleFiles(dir);
     const serve = async (name: string, reply: FastifyReply) => {
-      const body = FILE_NAME.test(name) ? await load(name) : null;
+      const body = await files.load(name);
       if (!body) throw new BasteError('NotFound', `no console file '${name.slice(0, 100)}'`);
       return reply
         .headers(SECURITY_HEADERS)

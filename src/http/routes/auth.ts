@@ -10,11 +10,17 @@ import { publicBaseUrl } from './location.js';
 
 /** Login bodies are canonical EJSON: decode them, refusing what EJSON itself refuses. */
 function decodeEjson(body: Record<string, unknown>): Record<string, unknown> {
+  let decoded: unknown;
   try {
-    return EJSON.deserialize(body, { relaxed: true }) as Record<string, unknown>;
+    decoded = EJSON.deserialize(body, { relaxed: true });
   } catch (err) {
     throw badRequest(`request body is not valid extended JSON: ${(err as Error).message}`);
   }
+  // `{"$undefined": true}`, `{"$date": ...}` and the like decode to something that holds no credentials.
+  if (decoded === null || typeof decoded !== 'object' || Array.isArray(decoded) || Object.getPrototypeOf(decoded) !== Object.prototype) {
+    throw badRequest('request body must be an extended JSON object');
+  }
+  return decoded as Record<string, unknown>;
 }
 
 const shortString = (v: unknown): string | undefined => (typeof v === 'string' ? v.slice(0, 128) : undefined);
