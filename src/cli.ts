@@ -144,6 +144,10 @@ async function run(argv: string[], io: Io): Promise<number> {
       const notServed = await checkProviders(config);
       for (const w of warnings) io.stdout.write(`warning: ${w.file}: ${w.message}\n`);
       for (const n of notServed) io.stdout.write(`warning: ${n}\n`);
+      for (const t of config.scheduledTriggers?.values() ?? []) {
+        const notes = [t.disabled && 'disabled', t.skipCatchupEvents && 'skips missed ticks'].filter(Boolean).join(', ');
+        io.stdout.write(`scheduled trigger '${t.name}': ${t.schedule} (UTC) runs ${t.functionName}${notes ? ` (${notes})` : ''}\n`);
+      }
       const enabled = [...config.providers.values()].filter((p) => !p.disabled).map((p) => p.name);
       io.stdout.write(`ok: app '${config.name}' (${config.appId}), layout ${config.layout}, providers: ${enabled.join(', ')}\n`);
       return 0;
