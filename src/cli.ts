@@ -160,6 +160,10 @@ async function run(argv: string[], io: Io): Promise<number> {
         io.stderr.write(`baste: ${broken.length} function source${broken.length === 1 ? '' : 's'} cannot be compiled\n`);
         return 1;
       }
+      for (const t of config.scheduledTriggers?.values() ?? []) {
+        const notes = [t.disabled && 'disabled', t.skipCatchupEvents && 'skips missed ticks'].filter(Boolean).join(', ');
+        io.stdout.write(`scheduled trigger '${t.name}': ${t.schedule} (UTC) runs ${t.functionName}${notes ? ` (${notes})` : ''}\n`);
+      }
       const enabled = [...config.providers.values()].filter((p) => !p.disabled).map((p) => p.name);
       io.stdout.write(`ok: app '${config.name}' (${config.appId}), layout ${config.layout}, providers: ${enabled.join(', ')}\n`);
       return 0;

@@ -27,6 +27,7 @@ import { Functions } from './functions/functions.js';
 import { HttpFunctions } from './functions/http-functions.js';
 import { FunctionRuntime } from './functions/runtime.js';
 import { AuthTriggers } from './functions/triggers.js';
+import { ScheduledTriggers } from './triggers/scheduled.js';
 import { buildHttp, type HttpOptions } from './http/app.js';
 import { SigningKeys } from './sessions/keys.js';
 import { REFRESH_EXPIRATION_RELOAD_MS, RefreshTokenExpiration } from './sessions/refresh-expiration.js';
@@ -83,6 +84,8 @@ export interface BasteOptions {
   readonly functions?: { timeoutMs?: number; memoryMb?: number; isolates?: number; maxIsolates?: number };
   /** The web console's files, served at /admin/ (default: the package's `admin-console/`; null: no console). */
   readonly adminConsoleDir?: string | null;
+  /** How often (real time) scheduled triggers look for a due tick, default 1 s; 0: only when `scheduledTriggers.runDue()` is called (tests). */
+  readonly scheduleCheckMs?: number;
 }
 
 /** The console shipped with the package, next to `src/` and `dist/`. */
@@ -94,6 +97,8 @@ export interface Baste {
   readonly auth: AuthService;
   readonly apiKeys: ApiKeys;
   readonly triggers: AuthTriggers;
+  /** Scheduled triggers; a test moves the injected clock and calls `runDue()`. */
+  readonly scheduledTriggers: ScheduledTriggers;
   /** Starts listening; resolves to the URL clients use (e.g. http://127.0.0.1:8080). */
   listen(port: number, host: string): Promise<string>;
   /** Runs the anonymous-user sweep once; returns how many users it removed. */
@@ -309,7 +314,9 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
         }, intervalSeconds * 1000)
       : null;
   sweepTimer?.unref();
-  // Started last: nothing above can fail and leave it running.
+  const scheduledTriggers = new ScheduledTriggers(opts.app, store, clock, (name, args) => functions.callAsSystem(name, args), logger);
+  // Started last: nothing above can fail and leave them running.
+  scheduledTriggers.start(opts.scheduleCheckMs ?? 1000);
   refreshExpiration.start(opts.sessions?.settingsReloadMs ?? REFRESH_EXPIRATION_RELOAD_MS, (err) =>
     logger.error({ err }, 'reading the refresh token expiration failed'),
   );
@@ -320,6 +327,7 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
     auth,
     apiKeys,
     triggers,
+    scheduledTriggers,
     sweepAnonymousUsers,
     async listen(port, host) {
       await http.listen({ port, host });
@@ -331,8 +339,10 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
     async close() {
       if (sweepTimer) clearInterval(sweepTimer);
       refreshExpiration.stop();
+      scheduledTriggers.stop();
       await http.close();
       await triggers.settled();
+      await scheduledTriggers.settled();
       await runtime.close();
       // A store passed in belongs to the caller; only the one we opened is ours to close.
       if (!opts.store) await store.close();

@@ -609,6 +609,38 @@ describe('skipped parts of an export', () => {
     );
   });
 
+  test('scheduled triggers load with function_name or the FUNCTION event processor; a bad CRON expression is refused naming file and field', async () => {
+    const withSum = { 'functions/config.json': [{ name: 'sum' }], 'functions/sum.js': 'exports = function() {};' };
+    const { config, warnings } = await load(
+      modern({
+        ...withSum,
+        'triggers/nightly.json': { name: 'nightly', type: 'SCHEDULED', function_name: 'sum', config: { schedule: '0 7 * * MON-FRI' }, disabled: false },
+        'triggers/often.json': {
+          name: 'often',
+          type: 'SCHEDULED',
+          config: { schedule: '*/5 * * * *', skip_catchup_events: true },
+          event_processors: { FUNCTION: { config: { function_name: 'sum' } } },
+          disabled: true,
+        },
+        'triggers/bridge.json': { name: 'bridge', type: 'SCHEDULED', config: { schedule: '* * * * *' }, event_processors: { AWS_EVENTBRIDGE: { config: {} } } },
+      }),
+    );
+    assert.deepEqual(config.scheduledTriggers?.get('nightly'), { name: 'nightly', functionName: 'sum', schedule: '0 7 * * MON-FRI', skipCatchupEvents: false, disabled: false });
+    assert.deepEqual(config.scheduledTriggers?.get('often'), { name: 'often', functionName: 'sum', schedule: '*/5 * * * *', skipCatchupEvents: true, disabled: true });
+    assert.equal(config.scheduledTriggers?.has('bridge'), false);
+    assert.deepEqual(lines(warnings), ['triggers/bridge.json: has no function_name (only the FUNCTION event processor is supported); ignored']);
+    const withSchedule = (schedule: unknown) =>
+      load(modern({ ...withSum, 'triggers/t.json': { name: 't', type: 'SCHEDULED', function_name: 'sum', config: { schedule } } }));
+    await assert.rejects(withSchedule('61 * * * *'), configError('triggers/t.json', 'config.schedule', /minute: 61 is outside 0–59/));
+    await assert.rejects(withSchedule('* * * *'), configError('triggers/t.json', 'config.schedule', /five fields/));
+    await assert.rejects(withSchedule(undefined), configError('triggers/t.json', 'config.schedule', /needs a CRON expression/));
+    await assert.rejects(withSchedule(5), configError('triggers/t.json', 'config.schedule', /must be a string/));
+    await assert.rejects(
+      load(modern({ 'triggers/t.json': { name: 't', type: 'SCHEDULED', event_processors: { FUNCTION: { config: { function_name: 'nope' } } }, config: { schedule: '* * * * *' } } })),
+      configError('triggers/t.json', 'event_processors.FUNCTION.config.function_name', /'nope' is not defined/),
+    );
+  });
+
   test('parts that later work will serve are ignored with a "not served yet" warning', async () => {
     const { warnings } = await load(
       modern({

@@ -2,7 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -56,6 +56,24 @@ describe('baste CLI', () => {
     const unserved = r.stdout.split('\n').filter((l) => /is not served by Baste: every call to it from a function fails/.test(l));
     assert.deepEqual(unserved.map((l) => /service '([^']+)' \(type ([^)]+)\)/.exec(l)?.slice(1).join(':')), ['SendMail:aws-ses', 'aws:aws', 'twilio:twilio']);
     assert.match(r.stdout, /ok: app 'sms-desk' \(sms-desk-hjkly\)/);
+  });
+
+  it('validate lists each scheduled trigger with its schedule, and refuses a bad one naming the file and field', () => {
+    const dir = join(tmp, 'scheduled');
+    cpSync(EXAMPLE, dir, { recursive: true });
+    mkdirSync(join(dir, 'triggers'));
+    const write = (name: string, config: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
+      writeFileSync(join(dir, 'triggers', `${name}.json`), JSON.stringify({ name, type: 'SCHEDULED', function_name: 'sum', config, ...extra }));
+    write('nightly', { schedule: '0 7 * * *' });
+    write('often', { schedule: '*/5 * * * *', skip_catchup_events: true }, { disabled: true });
+    const r = runCli(['validate', '--app', dir]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^scheduled trigger 'nightly': 0 7 \* \* \* \(UTC\) runs sum$/m);
+    assert.match(r.stdout, /^scheduled trigger 'often': \*\/5 \* \* \* \* \(UTC\) runs sum \(disabled, skips missed ticks\)$/m);
+    write('broken', { schedule: '0 25 * * *' });
+    const bad = runCli(['validate', '--app', dir]);
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /triggers\/broken\.json \(config\.schedule\).*hour: 25 is outside 0–23/);
   });
 
   it('refuses to serve an app with no enabled provider, saying why', () => {

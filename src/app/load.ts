@@ -104,7 +104,8 @@ export async function loadAppDirectory(dir: string, options: LoadOptions = {}): 
     providers: new FrozenMap([...providers].map(([name, p]) => [name, deepFreeze(p)] as const)),
     values: new FrozenMap([...values.values].map(([name, v]) => [name, deepFreeze(v)] as const)),
     functions: new FrozenMap([...functions].map(([name, f]) => [name, deepFreeze(f)] as const)),
-    triggers: new FrozenMap([...triggers].map(([name, t]) => [name, deepFreeze(t)] as const)),
+    triggers: new FrozenMap([...triggers.auth].map(([name, t]) => [name, deepFreeze(t)] as const)),
+    scheduledTriggers: new FrozenMap([...triggers.scheduled].map(([name, t]) => [name, deepFreeze(t)] as const)),
     endpoints: deepFreeze(endpoints),
     webhooks: deepFreeze(webhooks),
     dataSources: new FrozenMap(

@@ -80,6 +80,17 @@ export interface AuthTriggerConfig {
   readonly disabled: boolean;
 }
 
+/** A SCHEDULED trigger: runs its function as the system user, without arguments, on each tick of its CRON schedule (UTC). */
+export interface ScheduledTriggerConfig {
+  readonly name: string;
+  readonly functionName: string;
+  /** The CRON expression as written; the loader has checked that it parses. */
+  readonly schedule: string;
+  /** When ticks were missed while no instance ran: true skips them, false runs the function once for all of them. */
+  readonly skipCatchupEvents: boolean;
+  readonly disabled: boolean;
+}
+
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'HEAD' | '*';
 export type ValidationMethod = 'NO_VALIDATION' | 'SECRET_AS_QUERY_PARAM' | 'VERIFY_PAYLOAD';
 
@@ -220,6 +231,8 @@ export interface AppConfig {
   readonly functions: ReadonlyMap<string, FunctionConfig>;
   /** Authentication triggers, by name. Optional so configs built by hand (tests) may leave it out. */
   readonly triggers?: ReadonlyMap<string, AuthTriggerConfig>;
+  /** Scheduled triggers, by name; optional like `triggers`. */
+  readonly scheduledTriggers?: ReadonlyMap<string, ScheduledTriggerConfig>;
   /** HTTPS endpoints and incoming webhooks; optional so configs built by hand may leave them out. */
   readonly endpoints?: readonly EndpointConfig[];
   readonly webhooks?: readonly WebhookConfig[];

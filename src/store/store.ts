@@ -286,5 +286,17 @@ export interface Store {
   /** Newest first; `after` is the id of the last entry of the previous page. */
   listAuditEntries(query: { after?: string; limit: number }): Promise<AuditEntry[]>;
 
+  // Scheduled triggers: one row per trigger and tick, so instances sharing the store run each tick once.
+  /**
+   * Claims a trigger's tick (epoch ms): true for the one claim that inserts the row, false for
+   * every later one, from any instance. `ran` says whether the claimer runs the function (false
+   * for a start-up baseline or skipped catch-up).
+   */
+  claimScheduledTick(trigger: string, tick: number, claimedAt: number, ran: boolean): Promise<boolean>;
+  /** The latest tick claimed for the trigger, or null when none ever was. */
+  lastScheduledTick(trigger: string): Promise<number | null>;
+  /** Drops the trigger's claims of ticks before `before`, always keeping its latest. */
+  pruneScheduledTicks(trigger: string, before: number): Promise<number>;
+
   close(): Promise<void>;
 }

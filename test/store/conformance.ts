@@ -634,6 +634,23 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
       await assert.rejects(store.appendAuditEntry(entry(3)), 'an entry id is unique');
     });
 
+    it('claims each scheduled tick once, however many claim it at once, and keeps the latest tick when pruning', async () => {
+      assert.equal(await store.lastScheduledTick('nightly'), null);
+      const claims = await Promise.all(Array.from({ length: 8 }, () => store.claimScheduledTick('nightly', 60_000, 1, true)));
+      assert.equal(claims.filter(Boolean).length, 1);
+      assert.equal(await store.claimScheduledTick('nightly', 60_000, 2, false), false);
+      // Another trigger's tick at the same time is its own.
+      assert.equal(await store.claimScheduledTick('hourly', 60_000, 1, true), true);
+      assert.equal(await store.claimScheduledTick('nightly', 180_000, 3, false), true);
+      assert.equal(await store.claimScheduledTick('nightly', 120_000, 3, true), true, 'an earlier tick not yet claimed still can be');
+      assert.equal(await store.lastScheduledTick('nightly'), 180_000);
+      assert.equal(await store.pruneScheduledTicks('nightly', 150_000), 2);
+      assert.equal(await store.lastScheduledTick('nightly'), 180_000);
+      assert.equal(await store.pruneScheduledTicks('nightly', 10_000_000), 0, 'the latest tick stays');
+      assert.equal(await store.lastScheduledTick('nightly'), 180_000);
+      assert.equal(await store.lastScheduledTick('hourly'), 60_000);
+    });
+
     it('deletes expired sessions', async () => {
       const u = (await store.loginIdentity({ identity: identity('exp'), newUserId: 'a1'.padEnd(24, '0'), userType: 'normal', now: 1 })).userId;
       const live = session(u, { expiresAt: 2000 });

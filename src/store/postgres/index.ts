@@ -725,6 +725,28 @@ class PostgresStore implements Store {
     ]);
   }
 
+  async claimScheduledTick(trigger: string, tick: number, claimedAt: number, ran: boolean): Promise<boolean> {
+    // The primary key decides: of concurrent inserts of one tick, exactly one adds a row.
+    const inserted = await this.changes(
+      'INSERT INTO scheduled_ticks (trigger_name, tick, claimed_at, ran) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING',
+      [trigger, tick, claimedAt, ran],
+    );
+    return inserted > 0;
+  }
+
+  async lastScheduledTick(trigger: string): Promise<number | null> {
+    const row = await this.one('SELECT MAX(tick) AS tick FROM scheduled_ticks WHERE trigger_name = $1', [trigger]);
+    return (row?.tick as number | null | undefined) ?? null;
+  }
+
+  async pruneScheduledTicks(trigger: string, before: number): Promise<number> {
+    return this.changes(
+      `DELETE FROM scheduled_ticks WHERE trigger_name = $1 AND tick < $2
+         AND tick < (SELECT MAX(tick) FROM scheduled_ticks WHERE trigger_name = $1)`,
+      [trigger, before],
+    );
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

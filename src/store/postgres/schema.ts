@@ -136,4 +136,13 @@ export const MIGRATIONS: readonly string[] = [
     value TEXT NOT NULL
   );
   `,
+  /* 6: scheduled trigger ticks: the instance whose insert wins runs the tick */ `
+  CREATE TABLE scheduled_ticks (
+    trigger_name TEXT NOT NULL,
+    tick         BIGINT NOT NULL,
+    claimed_at   BIGINT NOT NULL,
+    ran          BOOLEAN NOT NULL,
+    PRIMARY KEY (trigger_name, tick)
+  );
+  `,
 ];

@@ -198,6 +198,12 @@ class SqliteStore implements Store {
       putSetting: p('INSERT INTO app_settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value'),
       adminTokens: p('SELECT * FROM admin_tokens ORDER BY created_at, rowid'),
       deleteAdminToken: p('DELETE FROM admin_tokens WHERE id = ?'),
+      claimTick: p('INSERT INTO scheduled_ticks (trigger_name, tick, claimed_at, ran) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING'),
+      lastTick: p('SELECT MAX(tick) FROM scheduled_ticks WHERE trigger_name = ?').pluck(),
+      pruneTicks: p(
+        `DELETE FROM scheduled_ticks WHERE trigger_name = @trigger AND tick < @before
+           AND tick < (SELECT MAX(tick) FROM scheduled_ticks WHERE trigger_name = @trigger)`,
+      ),
       insertAudit: p(
         `INSERT INTO audit_log (id, at, actor_id, actor_name, action, target, details)
          VALUES (@id, @at, @actorId, @actorName, @action, @target, @details)`,
@@ -618,6 +624,18 @@ class SqliteStore implements Store {
     return this.writeOutsideSessions(() => {
       this.q.putSetting.run(name, JSON.stringify(value));
     });
+  }
+
+  claimScheduledTick(trigger: string, tick: number, claimedAt: number, ran: boolean): Promise<boolean> {
+    return this.writeOutsideSessions(() => this.q.claimTick.run(trigger, tick, claimedAt, ran ? 1 : 0).changes > 0);
+  }
+
+  async lastScheduledTick(trigger: string): Promise<number | null> {
+    return (this.q.lastTick.get(trigger) as number | null | undefined) ?? null;
+  }
+
+  pruneScheduledTicks(trigger: string, before: number): Promise<number> {
+    return this.writeOutsideSessions(() => this.q.pruneTicks.run({ trigger, before }).changes);
   }
 
   async close(): Promise<void> {
