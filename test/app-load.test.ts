@@ -628,7 +628,7 @@ describe('skipped parts of an export', () => {
     assert.deepEqual(config.scheduledTriggers?.get('nightly'), { name: 'nightly', functionName: 'sum', schedule: '0 7 * * MON-FRI', skipCatchupEvents: false, disabled: false });
     assert.deepEqual(config.scheduledTriggers?.get('often'), { name: 'often', functionName: 'sum', schedule: '*/5 * * * *', skipCatchupEvents: true, disabled: true });
     assert.equal(config.scheduledTriggers?.has('bridge'), false);
-    assert.deepEqual(lines(warnings), ['triggers/bridge.json: has no function_name (only the FUNCTION event processor is supported); ignored']);
+    assert.deepEqual(lines(warnings), ['triggers/bridge.json: event_processors: EventBridge is not supported by Baste; trigger ignored']);
     const withSchedule = (schedule: unknown) =>
       load(modern({ ...withSum, 'triggers/t.json': { name: 't', type: 'SCHEDULED', function_name: 'sum', config: { schedule } } }));
     await assert.rejects(withSchedule('61 * * * *'), configError('triggers/t.json', 'config.schedule', /minute: 61 is outside 0–59/));
