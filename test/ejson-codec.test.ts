@@ -6,20 +6,12 @@ import { describe, it } from 'node:test';
 import * as bson from 'bson';
 import { Binary, Decimal128, Double, EJSON, Int32, Long, MaxKey, ObjectId, Timestamp } from 'bson';
 import { makeEjsonCodec } from '../src/util/ejson-codec.js';
+import { seededRandom } from './helpers/random.js';
 
 const codec = makeEjsonCodec(bson);
 
 /** A small deterministic PRNG, so a failure names a seed that reproduces it. */
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = (seed: number) => seededRandom(seed).next;
 
 const NUMBERS = [0, -0, 1, -1, 42, 2147483647, 2147483648, -2147483648, -2147483649, 2 ** 53 - 1, 2 ** 53, 2 ** 63, -(2 ** 63), 2 ** 64, 1.5, -0.25, 1e21, 1e-7, NaN, Infinity, -Infinity, 123456789.125];
 const STRINGS = ['', 'a', 'héllo', '"quoted"\\', 'line\nbreak', '\u2028', '\ud800', 'emoji 🎉', '$oid', '{"$numberInt":"1"}'];

@@ -7,22 +7,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Decimal128, Int32, Long, ObjectId } from 'bson';
 import { ExpressionError, evaluate, interpret, syncEvaluator, type EvaluateOptions, type ExpressionVars } from '../src/rules/expressions.js';
+import { seededRandom } from './helpers/random.js';
 
-/** mulberry32: a small seeded PRNG, so a failure names a reproducible case. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const int = (n: number) => Math.floor(next() * n);
-  const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)]!;
-  const chance = (p: number) => next() < p;
-  return { int, pick, chance };
-}
+/** A small seeded PRNG, so a failure names a reproducible case. */
+const rng = seededRandom;
 type R = ReturnType<typeof rng>;
 
 const OIDS = ['5f00000000000000000000ee', '5f00000000000000000000ef', '64b7f0c2a1b2c3d4e5f60718'].map((h) => new ObjectId(h));

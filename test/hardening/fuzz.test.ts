@@ -12,24 +12,13 @@ import { consoleFiles } from '../../src/http/routes/admin-console.js';
 import { ADMIN_CONSOLE_DIR } from '../../src/server.js';
 import { appConfig, appFunction, autoConfirmUserpass, provider, role } from '../helpers/server.js';
 import { BACKENDS, FULL, isStitchError, rawRequest, send, startHardened, Tally, type Answer, type HardenedServer } from './harness.js';
+import { seededRandom } from '../helpers/random.js';
 
 const COUNT = FULL ? 20_000 : 700;
 const SEED = Number(process.env.BASTE_HARDENING_SEED ?? 20240611);
 
-/** Small seeded PRNG (mulberry32), so a failing run can be replayed. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const int = (n: number) => Math.floor(next() * n);
-  const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)]!;
-  return { next, int, pick };
-}
+/** Small seeded PRNG, so a failing run can be replayed. */
+const prng = seededRandom;
 type Rng = ReturnType<typeof prng>;
 
 const NASTY_STRINGS = [

@@ -2,17 +2,10 @@
 // `$facet` (and in the sub-pipelines of `$lookup` / `$unionWith`) at random depths, with one stage a
 // user may not run placed somewhere inside. Seeded, so a failure names a pipeline that can be re-run.
 
-/** A small seeded generator (mulberry32): the same seed, the same pipelines. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from './random.js';
+
+/** A small seeded generator: the same seed, the same pipelines. */
+export const prng = (seed: number): (() => number) => seededRandom(seed).next;
 
 type Stage = Record<string, unknown>;
 
