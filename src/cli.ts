@@ -68,6 +68,9 @@ Options for serve:
   --trust-proxy          believe X-Forwarded-For/-Proto/-Host from a reverse proxy
   --reveal-unknown-emails  password reset of an unregistered email answers 404 UserNotFound, as the
                          platform does (default: the same answer as for a registered email)
+  --max-connections <n>  open connections at most; one more gets 503 (default: what the open-files limit allows, at most 10000)
+  --request-timeout <s>  seconds to receive a whole request (default 60); headers must come within 10
+  --keep-alive-timeout <s>  seconds an idle keep-alive connection stays open (default 65)
   --smtp-url <url>       send email through SMTP (also BASTE_SMTP_URL); otherwise emails go to <data-dir>/outbox/
   --mail-from <address>  sender of emails (default baste@localhost)
   --log-level <level>    fatal, error, warn, info (default), debug
@@ -86,6 +89,9 @@ const OPTIONS = {
   'base-url': { type: 'string' },
   'trust-proxy': { type: 'boolean' },
   'reveal-unknown-emails': { type: 'boolean' },
+  'max-connections': { type: 'string' },
+  'request-timeout': { type: 'string' },
+  'keep-alive-timeout': { type: 'string' },
   'smtp-url': { type: 'string' },
   'mail-from': { type: 'string' },
   'log-level': { type: 'string' },
@@ -298,6 +304,16 @@ type Flags = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositio
 async function serve(flags: Flags, io: Io, load: () => Promise<LoadedApp>, dataDir: string): Promise<number> {
   const port = Number(flags.port ?? 8080);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0..65535, got '${flags.port}'`);
+  const positive = (flag: 'max-connections' | 'request-timeout' | 'keep-alive-timeout', max: number): number | undefined => {
+    const raw = flags[flag];
+    if (raw === undefined) return undefined;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 1 || n > max) throw new UsageError(`--${flag} must be a whole number from 1 to ${max}, got '${raw}'`);
+    return n;
+  };
+  const maxConnections = positive('max-connections', 1_000_000);
+  const requestTimeout = positive('request-timeout', 3600);
+  const keepAliveTimeout = positive('keep-alive-timeout', 3600);
   const baseUrl = flags['base-url'];
   if (baseUrl !== undefined && !/^https?:\/\/[^/]+\/?$/.test(baseUrl)) {
     throw new UsageError(`--base-url must be scheme://host[:port], got '${baseUrl}'`);
@@ -335,6 +351,11 @@ async function serve(flags: Flags, io: Io, load: () => Promise<LoadedApp>, dataD
     logger,
     http: { baseUrl, trustProxy: flags['trust-proxy'] ?? false },
     unknownEmails: flags['reveal-unknown-emails'] ? 'reveal' : 'conceal',
+    connections: {
+      maxConnections,
+      requestTimeoutMs: requestTimeout === undefined ? undefined : requestTimeout * 1000,
+      keepAliveTimeoutMs: keepAliveTimeout === undefined ? undefined : keepAliveTimeout * 1000,
+    },
     smtp: smtpUrl ? { url: smtpUrl, from: flags['mail-from'] ?? 'baste@localhost' } : undefined,
   }).catch(async (err: unknown) => {
     await store?.close();

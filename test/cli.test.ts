@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -28,6 +29,34 @@ describe('baste CLI', () => {
     const r = runCli(['serve', '--app', EXAMPLE, '--bogus']);
     assert.equal(r.status, 2);
     assert.match(r.stderr, /bogus/);
+    for (const [flag, value] of [['--max-connections', '0'], ['--request-timeout', 'soon'], ['--keep-alive-timeout', '1.5']]) {
+      const bad = runCli(['serve', '--app', EXAMPLE, flag!, value!]);
+      assert.equal(bad.status, 2, `${flag} ${value}`);
+      assert.match(bad.stderr, new RegExp(`${flag} must be a whole number`));
+    }
+  });
+
+  it('--max-connections: one connection past the limit is answered 503 and closed', async () => {
+    const server = await serve(['--app', EXAMPLE, '--data-dir', join(tmp, 'limited'), '--max-connections', '1', '--keep-alive-timeout', '30']);
+    const { hostname, port } = new URL(server.url);
+    const open = () =>
+      new Promise<{ socket: Socket; text: () => string; closed: Promise<void> }>((resolve) => {
+        let text = '';
+        const socket = connect(Number(port), hostname, () => resolve({ socket, text: () => text, closed }));
+        const closed = new Promise<void>((done) => socket.once('close', () => done()));
+        socket.on('data', (d) => (text += d.toString()));
+        socket.on('error', () => {});
+      });
+    try {
+      const held = await open();
+      held.socket.write('GET /api/client/v2.0/app/todo-abcde/location HTTP/1.1\r\nHost: x\r\n\r\n');
+      const refused = await open();
+      await refused.closed;
+      assert.match(refused.text(), /^HTTP\/1\.1 503[^]*"error_code":"ServiceUnavailable"/);
+      held.socket.destroy();
+    } finally {
+      await stop(server);
+    }
   });
 
   it('says clearly when the port is taken', async () => {
