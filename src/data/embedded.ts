@@ -11,7 +11,7 @@ import { MingoError } from 'mingo/util';
 import { parseDocumentEjson } from '../util/ejson.js';
 import { QueryError, type Doc, type DocumentEngine, type Filter, type FindOptions, type WriteBatch } from './engine.js';
 import { fastMatcher, fastProject, fastSort } from './fast-paths.js';
-import { normalizeNumbers } from './values.js';
+import { isPlain, normalizeNumbers } from './values.js';
 import { documentNumberTypes, storedNumberTypes } from './number-types.js';
 
 const MINGO = { scriptEnabled: false, idKey: '_id' } as const;
@@ -28,8 +28,6 @@ export const decodeDoc = (text: string): Doc => {
 };
 export const duplicateMessage = (ns: string, id: string) => `E11000 duplicate key error collection: ${ns} index: _id_ dup key: { _id: ${id} }`;
 
-const isPlain = (v: unknown): v is Record<string, unknown> =>
-  v !== null && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype;
 const bsonType = (v: unknown): string | undefined =>
   v !== null && typeof v === 'object' ? ((v as { _bsontype?: unknown })._bsontype as string | undefined) : undefined;
 

@@ -8,6 +8,7 @@
 // default and is recorded only where it must override a stored type (an update setting a field).
 
 import { Double, Long } from 'bson';
+import { isPlain } from './values.js';
 
 export type NumberType = 'int32' | 'long' | 'double';
 /** Dotted path (array elements by index) → the BSON type of the number there. */
@@ -18,9 +19,6 @@ const UPDATE_OPERATORS = new Set(['$set', '$setOnInsert', '$inc', '$mul', '$min'
 
 /** Number types of decoded stored documents, by document object (set by the embedded engines' decoder). */
 export const documentNumberTypes = new WeakMap<object, NumberTypes>();
-
-const isPlain = (v: unknown): v is Record<string, unknown> =>
-  v !== null && typeof v === 'object' && !Array.isArray(v) && Object.getPrototypeOf(v) === Object.prototype;
 
 /** The one-key number wrappers of canonical EJSON, typed; undefined for anything else. */
 function wrapperType(obj: Record<string, unknown>): NumberType | undefined {

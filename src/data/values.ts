@@ -4,7 +4,8 @@
 
 import { Double, Int32, Long } from 'bson';
 
-const isPlain = (v: unknown): v is Record<string, unknown> =>
+/** A plain object (`{}` or a parsed JSON object): not an array, a Date or a bson value. */
+export const isPlain = (v: unknown): v is Record<string, unknown> =>
   v !== null && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype;
 
 /** Int32 / Double / safe Long wrappers → numbers, through plain objects and arrays (not other objects). */

@@ -22,7 +22,7 @@ import type { CallRequest, CallUser } from '../../functions/runtime.js';
 import { indexFields } from './index-fields.js';
 import { CollectionAccess, rulesFor } from './permissions.js';
 import { checkPipeline } from './pipeline.js';
-import { documentNumberTypes, typesAfterUpdate, typesUnder, withNumberTypes, type NumberTypes } from '../../data/number-types.js';
+import { documentNumberTypes, typesAfterUpdate, typesUnder, withNumberTypes, type NumberType, type NumberTypes } from '../../data/number-types.js';
 import { expressionRequest } from '../../functions/request-headers.js';
 
 export interface DataCaller {
@@ -100,7 +100,7 @@ function seedOf(query: Args): Doc {
  */
 const operatorTypes = (update: Args, types: NumberTypes): NumberTypes => {
   if (hasOperators(update)) return types;
-  const out = new Map<string, NumberTypes extends ReadonlyMap<string, infer T> ? T : never>();
+  const out = new Map<string, NumberType>();
   for (const [path, type] of types) out.set(path.startsWith('$set.') ? path : `$set.${path}`, type);
   return out;
 };
@@ -456,7 +456,8 @@ export class MongoService {
     const targets = many ? await collect(matches) : [await first(matches)].filter((t): t is Visible => t !== undefined);
     const changes: Doc[] = [];
     const before: Doc[] = [];
-    const updateTypes = typesUnder(ctx.argTypes, 'update');
+    // The update's typed operands, once; each document's own stored types are merged under them below.
+    const updateTypes = operatorTypes(update, typesUnder(ctx.argTypes, 'update'));
     // Every document is checked (its role's write permissions on the document after the change)
     // before any is written, and one refusal refuses the whole operation: App Services "prevents or
     // rolls back the entire request" when a document fails its checks (schemas.txt, Data Access
@@ -465,7 +466,7 @@ export class MongoService {
       const next = updated(doc, update, arrayFilters);
       if (role && !(await ctx.access.canWrite(role, next, doc))) throw denied('update');
       if (!same(next, doc)) {
-        changes.push(withNumberTypes(next, typesAfterUpdate(storedTypesOf(doc), operatorTypes(update, updateTypes))));
+        changes.push(withNumberTypes(next, typesAfterUpdate(storedTypesOf(doc), updateTypes)));
         before.push(doc);
       }
     }
@@ -475,7 +476,7 @@ export class MongoService {
         const role = await ctx.access.roleFor(doc);
         if (!role || !(await ctx.access.canInsert(role, doc))) throw denied('upsert');
       }
-      await this.write(ctx, { inserts: [withNumberTypes(doc, typesAfterUpdate(undefined, operatorTypes(update, updateTypes)))] });
+      await this.write(ctx, { inserts: [withNumberTypes(doc, typesAfterUpdate(undefined, updateTypes))] });
       return { matchedCount: 0, modifiedCount: 0, upsertedId: doc._id };
     }
     await this.write(ctx, { replaces: changes, expected: before });
