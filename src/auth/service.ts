@@ -248,8 +248,10 @@ export class AuthService {
   }
 
   /**
-   * The existing user a credential belongs to, without opening a session (HTTPS endpoints and
-   * webhooks with application auth). Refuses identities without a user, unless `createUser`.
+   * The user a credential belongs to, without opening a session (HTTPS endpoints and webhooks with
+   * application auth). Refuses identities without a user, unless `createUser`
+   * (`create_user_on_auth`), which makes it as a first login does. Authenticating such a call is a
+   * login (see functions/triggers.ts): LOGIN triggers fire, after CREATE for a new user.
    */
   async userForCredential(
     providerType: string,
@@ -260,26 +262,25 @@ export class AuthService {
     const provider = [...this.providers.values()].find((p) => p.config.type === providerType && !p.config.disabled);
     if (!provider) throw new BasteError('AuthProviderNotFound', `authentication via '${providerType}' is not enabled`);
     const verified = await this.verify(provider, payload, ctx);
-    if ('userId' in verified) return verified.userId;
-    if (options.createUser) return this.userCreatedOnAuth(provider, verified);
+    const { userId, created } = await this.credentialOwner(provider, verified, options.createUser ?? false);
+    await this.announce(created ? ['CREATE', 'LOGIN'] : ['LOGIN'], [provider.config.type], userId);
+    return userId;
+  }
+
+  private async credentialOwner(provider: AuthProvider, verified: Verified, createUser: boolean): Promise<{ userId: string; created: boolean }> {
+    if ('userId' in verified) return { userId: verified.userId, created: false };
+    if (createUser) {
+      const { userId, created, disabled } = await this.users.loginWithIdentity(this.identityOf(provider, verified));
+      if (disabled) throw new BasteError('UserDisabled', 'user is disabled');
+      // The user creation function, as at a first login; a throw deletes the user again.
+      if (created) await this.runUserCreation(userId);
+      return { userId, created };
+    }
     const owner = await this.store.findIdentityOwner(provider.config.name, verified.externalId);
     if (!owner) throw new BasteError('UserNotFound', 'no user has these credentials');
     const user = await this.users.get(owner.userId);
     if (user.disabled) throw new BasteError('UserDisabled', 'user is disabled');
-    return user.id;
-  }
-
-  /**
-   * `create_user_on_auth`: the identity's user, created as a first login creates it (the user
-   * creation function, CREATE triggers) but without a session. No LOGIN trigger: authenticating an
-   * endpoint call is not a login, for new and existing users alike.
-   */
-  private async userCreatedOnAuth(provider: AuthProvider, verified: VerifiedIdentity): Promise<string> {
-    const { userId, created, disabled } = await this.users.loginWithIdentity(this.identityOf(provider, verified));
-    if (disabled) throw new BasteError('UserDisabled', 'user is disabled');
-    if (!created) return userId;
-    await this.userCreated(userId, provider.config.type);
-    return userId;
+    return { userId: user.id, created: false };
   }
 
   /**

@@ -1,6 +1,15 @@
 // Authentication triggers: after a login, a user's creation or deletion, each matching trigger's
-// function runs as the system user with the platform's event object. They run after the response
+// function runs with the platform's event object, called by the system user (so as the system
+// user, unless the function names its own: Functions.callFromSystem). They run after the response
 // is on its way; a failing trigger is logged and never breaks the login.
+//
+// What is a login: a session opened by POST .../login (every provider, the OAuth redirect), and an
+// HTTPS endpoint or webhook call that authenticates with application credentials (email+password,
+// API key, JWT in its headers or body). The docs call those "login credentials" a caller sends to
+// "authenticate each Data API request" (data-api/custom-endpoints.txt, data-api/authenticate.txt)
+// and say "User sessions begin when a user logs in through an SDK or authenticates over HTTPS"
+// (users.txt), so each such call fires LOGIN. A bearer access token does not: it rides a session
+// whose login already fired ("without re-authenticating the user", data-api/authenticate.txt).
 
 import type { Logger } from 'pino';
 import type { AppConfig, AuthTriggerConfig } from '../app/model.js';
@@ -15,6 +24,7 @@ export interface AuthEvent {
   readonly time: Date;
 }
 
+/** Runs a trigger's function, called by the system user (the name predates functions with their own users). */
 export type RunAsSystem = (name: string, args: unknown[]) => Promise<unknown>;
 
 export class AuthTriggers {
