@@ -215,7 +215,7 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
   await runtime.warm();
   executionUsers = new ExecutionUsers(opts.app, runtime, activeUsers((id) => store.getUser(id), customData?.find));
   const functions = new Functions(opts.app, runtime, executionUsers);
-  mongo = new MongoService(opts.app, engines.engineFor, (name, args) => functions.callAsSystem(name, args));
+  mongo = new MongoService(opts.app, engines.engineFor, (name, args, caller) => functions.callFromSystem(name, args, caller.user, caller.request));
   await mongo.prepare().catch(async (err: unknown) => {
     // A data source's cluster or indexes could not be set up: release what we opened first.
     await runtime.close();
@@ -233,25 +233,25 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
       throttle,
       clock,
       unknownEmails: opts.unknownEmails,
-      runFunction: (name, args) => functions.callAsSystem(name, args),
+      runFunction: (name, args) => functions.callFromSystem(name, args),
     },
     apiKeys: store,
     jwksTimeoutMs: opts.jwksTimeoutMs,
     jwksCooldownMs: opts.jwksCooldownMs,
     oauthTimeoutMs: opts.oauthTimeoutMs,
     clock,
-    runFunction: (name, args) => functions.callAsSystem(name, args),
+    runFunction: (name, args) => functions.callFromSystem(name, args),
   }).catch(async (err: unknown) => {
     // A provider refused its configuration: release what we opened before saying so.
     await runtime.close();
     if (!opts.store) await store.close();
     throw err;
   });
-  const triggers = new AuthTriggers(opts.app, (name, args) => functions.callAsSystem(name, args), logger);
+  const triggers = new AuthTriggers(opts.app, (name, args) => functions.callFromSystem(name, args), logger);
   const onUserCreation = opts.app.customUserData?.onUserCreationFunctionName;
   const auth = new AuthService(providers, users, sessions, store, clock, triggers, {
     customData: customData?.find,
-    onUserCreated: onUserCreation ? async (user) => void (await functions.callAsSystem(onUserCreation, [user], user)) : undefined,
+    onUserCreated: onUserCreation ? async (user) => void (await functions.callFromSystem(onUserCreation, [user], user)) : undefined,
   }, throttle);
   const apiKeys = new ApiKeys(store, opts.app, clock);
   const httpFunctions = new HttpFunctions(opts.app, runtime, {
@@ -314,7 +314,7 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
         }, intervalSeconds * 1000)
       : null;
   sweepTimer?.unref();
-  const scheduledTriggers = new ScheduledTriggers(opts.app, store, clock, (name, args) => functions.callAsSystem(name, args), logger);
+  const scheduledTriggers = new ScheduledTriggers(opts.app, store, clock, (name, args) => functions.callFromSystem(name, args), logger);
   // Started last: nothing above can fail and leave them running.
   scheduledTriggers.start(opts.scheduleCheckMs ?? 1000);
   refreshExpiration.start(opts.sessions?.settingsReloadMs ?? REFRESH_EXPIRATION_RELOAD_MS, (err) =>

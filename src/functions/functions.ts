@@ -67,10 +67,23 @@ export class Functions {
     return prefersInt64(input.argsEjson) ? widenIntegers(result) : result;
   }
 
-  /** Runs a function as the system user (auth hooks, triggers, custom-function login); returns its decoded result. */
-  async callAsSystem(name: string, args: unknown[], user: CallUser | null = null, request?: CallRequest): Promise<unknown> {
+  /**
+   * A call the server makes on its own: triggers, auth hooks (custom-function login, confirmation
+   * and reset functions, the user creation function) and a rule's `%function`. The caller is the
+   * system user ("Triggers run in the context of the system user", users.txt), but the function's
+   * own execution user still applies, as from any caller ("Functions … always execute in the
+   * context of a specific application user or as a system user", set per function:
+   * functions.txt): on application auth it runs as the system user with `user` (whom the call is
+   * about: the new user, a rule's active user) as context.user; with `run_as_user_id` or a run-as
+   * script, as that user, rules applied. The docs name no execution user for `%function`: keeping
+   * the system user there means a rule's helper runs outside the rules it belongs to and cannot
+   * recurse into them. Returns the decoded result.
+   */
+  async callFromSystem(name: string, args: unknown[], user: CallUser | null = null, request?: CallRequest): Promise<unknown> {
     const fn = this.find(name);
-    const text = await this.runtime.call({ name: fn.name, argsEjson: hostEjson.stringifyCanonical(args), user, runAsSystem: true, request });
+    const argsEjson = hostEjson.stringifyCanonical(args);
+    const run = await this.executionUsers.forFunction(fn, { user, system: true }, argsEjson, request);
+    const text = await this.runtime.call({ name: fn.name, argsEjson, user: run.user, runAsSystem: run.system, request });
     return hostEjson.parseRelaxed(text);
   }
 
@@ -85,7 +98,7 @@ export class Functions {
           environment: { tag: this.app.environment, values: this.app.environmentValues },
           request: expressionRequest(input.request),
         },
-        { callFunction: (name, args) => this.callAsSystem(name, args, input.user, input.request) },
+        { callFunction: (name, args) => this.callFromSystem(name, args, input.user, input.request) },
       );
     } catch (err) {
       if (err instanceof ExpressionError) throw new BasteError('FunctionNotCallable', `can_evaluate of function '${fn.name}' is not a valid expression: ${err.message}`);

@@ -199,8 +199,8 @@ export class MongoService {
     private readonly app: AppConfig,
     /** The engine holding a data source's documents. */
     private readonly engineFor: (source: DataSourceConfig) => DocumentEngine,
-    /** `%function` in rules: runs an app function as the system user. */
-    private readonly runFunction: (name: string, args: unknown[]) => Promise<unknown>,
+    /** `%function` in rules: runs an app function for `caller`, the user the rules judge (its execution user: Functions.callFromSystem). */
+    private readonly runFunction: (name: string, args: unknown[], caller: DataCaller) => Promise<unknown>,
   ) {
     this.values = resolvedValues(app);
   }
@@ -246,7 +246,7 @@ export class MongoService {
         environment: { tag: this.app.environment, values: this.app.environmentValues },
         request: expressionRequest(caller.request),
       },
-      { callFunction: (fn, args) => this.runFunction(fn, args) },
+      { callFunction: (fn, args) => this.runFunction(fn, args, caller) },
     );
   }
 
