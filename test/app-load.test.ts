@@ -752,6 +752,36 @@ describe('skipped parts of an export', () => {
     assert.deepEqual(lines(warnings), []);
   });
 
+  test('a run_as_user_id that is no user id (24 lowercase hex digits) loads with a warning naming the file and field; a wrong type is refused', async () => {
+    const { config, warnings } = await load(
+      modern({
+        'functions/config.json': [
+          { name: 'byEmail', run_as_user_id: 'alice@example.com' },
+          { name: 'upper', run_as_user_id: '5F0C1E2D3C4B5A6978877665' },
+          { name: 'fine', run_as_user_id: '5f0c1e2d3c4b5a6978877665' },
+        ],
+        'functions/byEmail.js': 'exports = () => 1;',
+        'functions/upper.js': 'exports = () => 1;',
+        'functions/fine.js': 'exports = () => 1;',
+        'services/http/config.json': { name: 'http', type: 'http', config: {} },
+        'services/http/incoming_webhooks/padded/config.json': { name: 'padded', run_as_user_id: ' 5f0c1e2d3c4b5a6978877665' },
+        'services/http/incoming_webhooks/padded/source.js': 'exports = () => 1;',
+      }),
+    );
+    // Loaded as written: the call is refused at run time, as for any user that does not exist.
+    assert.equal(config.functions.get('byEmail')?.runAsUserId, 'alice@example.com');
+    const notAnId = 'is not a user id (24 lowercase hex digits); every call will be refused as running as a user that does not exist';
+    assert.deepEqual(lines(warnings), [
+      `functions/config.json: byEmail.run_as_user_id: "alice@example.com" ${notAnId}`,
+      `functions/config.json: upper.run_as_user_id: "5F0C1E2D3C4B5A6978877665" ${notAnId}`,
+      `services/http/incoming_webhooks/padded/config.json: run_as_user_id: " 5f0c1e2d3c4b5a6978877665" ${notAnId}`,
+    ]);
+    await assert.rejects(
+      load(legacy({ 'functions/f/config.json': { name: 'f', run_as_user_id: 42 }, 'functions/f/source.js': 'exports = () => 1;' })),
+      configError('functions/f/config.json', 'run_as_user_id', /must be a string, not a number/),
+    );
+  });
+
   test('run_as_user_id and run_as_user_id_script_source together are refused, in both layouts', async () => {
     const both = { run_as_user_id: '5f0c1e2d3c4b5a6978877665', run_as_user_id_script_source: 'function() { return "x"; }' };
     await assert.rejects(

@@ -118,3 +118,19 @@ export const FUNCTION_NAME_RULE =
 
 /** Collects a ConfigWarning: `file` relative to the app directory. */
 export type Warn = (file: string, message: string) => void;
+
+/**
+ * `run_as_user_id` of a function or webhook; exports write an unset one as "". Whether the user
+ * exists is known only at run time (users come after the config), but its form is known now: App
+ * Services and Baste name users by 24 lowercase hex digits (an ObjectId), so anything else can
+ * never find its user. That is a warning, not a refusal: every call of that function is refused at
+ * run time (nothing runs as a user it cannot find), and the rest of the app works meanwhile.
+ */
+export function runAsUserIdOf(fields: Fields, warn: Warn): string | undefined {
+  const id = fields.string('run_as_user_id') || undefined;
+  if (id !== undefined && !/^[0-9a-f]{24}$/.test(id)) {
+    const shown = JSON.stringify(id.length > 40 ? `${id.slice(0, 40)}…` : id);
+    warn(fields.file, `${fields.path('run_as_user_id')}: ${shown} is not a user id (24 lowercase hex digits); every call will be refused as running as a user that does not exist`);
+  }
+  return id;
+}

@@ -5,7 +5,7 @@
 import { ConfigError } from '../errors.js';
 import type { EndpointConfig, HttpMethod, ValidationMethod, WebhookConfig } from './model.js';
 import type { AppDir } from './dir.js';
-import { asObject, Fields, isObject, typeName, type Warn } from './check.js';
+import { asObject, Fields, isObject, runAsUserIdOf, typeName, type Warn } from './check.js';
 
 const METHODS = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', '*']);
 const VALIDATIONS = new Set(['NO_VALIDATION', 'SECRET_AS_QUERY_PARAM', 'VERIFY_PAYLOAD']);
@@ -111,7 +111,7 @@ async function readWebhook(dir: AppDir, service: string, path: string, folderNam
   const validationMethod = webhookValidation(options);
   const secret = options.string('secret');
   if (validationMethod !== 'NO_VALIDATION' && !secret) throw options.refuse('secret', `is required with ${validationMethod}`);
-  const runAsUserId = f.string('run_as_user_id') || undefined;
+  const runAsUserId = runAsUserIdOf(f, warn);
   const runAsUserIdScriptSource = f.string('run_as_user_id_script_source') || undefined;
   if (runAsUserId && runAsUserIdScriptSource) {
     throw f.refuse('run_as_user_id_script_source', 'cannot be combined with run_as_user_id: a webhook runs as one user');

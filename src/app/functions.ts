@@ -5,7 +5,7 @@
 import { ConfigError } from '../errors.js';
 import type { FunctionConfig } from './model.js';
 import { joinRel, type AppDir } from './dir.js';
-import { asObject, Fields, FUNCTION_NAME_RULE, isFunctionName, isObject, typeName, type Warn } from './check.js';
+import { asObject, Fields, FUNCTION_NAME_RULE, isFunctionName, isObject, runAsUserIdOf, typeName, type Warn } from './check.js';
 import { FUNCTION_FIELDS_NOT_SERVED_YET, NOT_SERVED_YET_MESSAGE } from './features.js';
 
 const ROOT = 'functions';
@@ -44,7 +44,7 @@ function readSettings(fields: Fields, warn: Warn): Settings {
     if (fields.raw(key)) warn(fields.file, `${fields.path(key)}: ${NOT_SERVED_YET_MESSAGE}`);
   }
   // Exports write unset execution users as "".
-  const runAsUserId = fields.string('run_as_user_id') || undefined;
+  const runAsUserId = runAsUserIdOf(fields, warn);
   const runAsUserIdScriptSource = fields.string('run_as_user_id_script_source') || undefined;
   if (runAsUserId && runAsUserIdScriptSource) {
     throw fields.refuse('run_as_user_id_script_source', 'cannot be combined with run_as_user_id: a function runs as one user');
