@@ -1,6 +1,6 @@
 // Authentication triggers: CREATE, LOGIN and DELETE events reach their functions as the system
 // user after the response; a provider filter applies; a failing trigger never breaks the login.
-// An HTTPS endpoint or webhook call authenticated with credentials is a login (LOGIN fires, after
+// An HTTPS endpoint or webhook call authenticated with credentials is a login (LOGIN fires, with
 // CREATE when create_user_on_auth made the user); one with a bearer token is not.
 
 import assert from 'node:assert/strict';

@@ -251,7 +251,7 @@ export class AuthService {
    * The user a credential belongs to, without opening a session (HTTPS endpoints and webhooks with
    * application auth). Refuses identities without a user, unless `createUser`
    * (`create_user_on_auth`), which makes it as a first login does. Authenticating such a call is a
-   * login (see functions/triggers.ts): LOGIN triggers fire, after CREATE for a new user.
+   * login (see functions/triggers.ts): LOGIN triggers fire, with CREATE for a new user.
    */
   async userForCredential(
     providerType: string,
