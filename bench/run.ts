@@ -10,7 +10,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, cpSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem, platform, release } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,7 +19,7 @@ import type autocannon from 'autocannon';
 import type { LoadSpec, LoadTarget } from './load.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const APP_DIR = 'examples/todo';
+const EXAMPLE_DIR = 'examples/todo';
 const APP_ID = 'todo-abcde';
 const CONNECTIONS = 50;
 
@@ -249,6 +249,26 @@ const SCENARIOS: readonly Scenario[] = [
       body: { name: 'myItemsUnchecked', arguments: [] },
     }),
   },
+  // One client insert (rule-checked, owner only), and the same into a collection a database
+  // trigger watches (appDir()): the difference is what recording and delivering the event costs.
+  ...(['insert', 'insert_with_trigger'] as const).map(
+    (name): Scenario => ({
+      kind: 'http',
+      name,
+      perBackend: true,
+      tokenAuthenticated: true,
+      request: (f) => ({
+        method: 'POST',
+        path: appPath('/functions/call'),
+        headers: { ...json, ...bearer(f.accessToken) },
+        body: {
+          name: 'insertOne',
+          service: 'mongodb-atlas',
+          arguments: [{ database: 'todo', collection: name === 'insert' ? 'items' : 'activity', document: { owner_id: f.userId, title: 'bench' } }],
+        },
+      }),
+    }),
+  ),
   // The cost of the default one-log-line-per-request, to a file, as `baste serve` does by default.
   {
     kind: 'http',
@@ -369,7 +389,39 @@ async function startCeiling(): Promise<Server> {
   return { label: 'ceiling', pid: child.pid!, baseUrl: `http://127.0.0.1:${port}`, child };
 }
 
-/** `node bin/baste.js serve` on examples/todo with a fresh data dir; its output goes to a file. */
+let benchApp: string | undefined;
+/**
+ * examples/todo, copied, with a `todo.activity` collection under the same owner-only rules as
+ * `todo.items` and a database trigger on its inserts running a function that does nothing: the
+ * `insert` and `insert_with_trigger` scenarios differ only by the trigger.
+ */
+function appDir(): string {
+  if (benchApp) return benchApp;
+  const dir = mkdtempSync(join(tmpdir(), 'baste-bench-app-'));
+  tmpDirs.push(dir);
+  cpSync(join(ROOT, EXAMPLE_DIR), dir, { recursive: true, filter: (src) => !src.includes('.baste') });
+  const rules = JSON.parse(readFileSync(join(dir, 'data_sources/mongodb-atlas/todo/items/rules.json'), 'utf8')) as Record<string, unknown>;
+  mkdirSync(join(dir, 'data_sources/mongodb-atlas/todo/activity'));
+  writeFileSync(join(dir, 'data_sources/mongodb-atlas/todo/activity/rules.json'), JSON.stringify({ ...rules, collection: 'activity' }));
+  const fns = JSON.parse(readFileSync(join(dir, 'functions/config.json'), 'utf8')) as unknown[];
+  writeFileSync(join(dir, 'functions/config.json'), JSON.stringify([...fns, { name: 'onActivity', private: true }]));
+  writeFileSync(join(dir, 'functions/onActivity.js'), 'exports = function(event) { return event.operationType; };\n');
+  mkdirSync(join(dir, 'triggers'));
+  writeFileSync(
+    join(dir, 'triggers/onActivity.json'),
+    JSON.stringify({
+      name: 'onActivity',
+      type: 'DATABASE',
+      config: { service_name: 'mongodb-atlas', database: 'todo', collection: 'activity', operation_types: ['INSERT'], full_document: false, unordered: false, match: {} },
+      disabled: false,
+      event_processors: { FUNCTION: { config: { function_name: 'onActivity' } } },
+    }),
+  );
+  benchApp = dir;
+  return dir;
+}
+
+/** `node bin/baste.js serve` on a copy of examples/todo (appDir()) with a fresh data dir; its output goes to a file. */
 async function startBaste(label: string, storeArgs: string[], logLevel: 'warn' | 'info'): Promise<Server & { logFile: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'baste-bench-'));
   tmpDirs.push(dir);
@@ -384,7 +436,7 @@ async function startBaste(label: string, storeArgs: string[], logLevel: 'warn' |
     join(ROOT, 'bin/baste.js'),
     'serve',
     '--app',
-    APP_DIR,
+    appDir(),
     '--port',
     '0',
     '--data-dir',

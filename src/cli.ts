@@ -170,6 +170,19 @@ async function run(argv: string[], io: Io): Promise<number> {
         const notes = [t.disabled && 'disabled', t.skipCatchupEvents && 'skips missed ticks'].filter(Boolean).join(', ');
         io.stdout.write(`scheduled trigger '${t.name}': ${t.schedule} (UTC) runs ${t.functionName}${notes ? ` (${notes})` : ''}\n`);
       }
+      for (const t of config.databaseTriggers?.values() ?? []) {
+        const notes = [
+          t.disabled && 'disabled',
+          Object.keys(t.match).length > 0 && 'with a match',
+          Object.keys(t.project).length > 0 && 'projected',
+          t.fullDocument && 'full document',
+          t.fullDocumentBeforeChange && 'pre-image',
+          t.unordered && 'unordered',
+          t.skipCatchupEvents && 'skips events of while disabled',
+        ].filter(Boolean).join(', ');
+        const source = t.serviceName ? `${t.serviceName} ` : '';
+        io.stdout.write(`database trigger '${t.name}': ${t.operations.join(', ')} on ${source}${t.database}.${t.collection} runs ${t.functionName}${notes ? ` (${notes})` : ''}\n`);
+      }
       const enabled = [...config.providers.values()].filter((p) => !p.disabled).map((p) => p.name);
       io.stdout.write(`ok: app '${config.name}' (${config.appId}), layout ${config.layout}, providers: ${enabled.join(', ')}\n`);
       return 0;

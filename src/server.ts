@@ -2,7 +2,8 @@
 // through the store, or the environment. The CLI and the tests both start servers this way,
 // so a test can run several apps in one process.
 
-import { mkdirSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
@@ -28,6 +29,7 @@ import { HttpFunctions } from './functions/http-functions.js';
 import { FunctionRuntime } from './functions/runtime.js';
 import { AuthTriggers } from './functions/triggers.js';
 import { ScheduledTriggers } from './triggers/scheduled.js';
+import { DatabaseTriggers } from './triggers/database.js';
 import { buildHttp, type HttpOptions } from './http/app.js';
 import { SigningKeys } from './sessions/keys.js';
 import { REFRESH_EXPIRATION_RELOAD_MS, RefreshTokenExpiration } from './sessions/refresh-expiration.js';
@@ -86,6 +88,12 @@ export interface BasteOptions {
   readonly adminConsoleDir?: string | null;
   /** How often (real time) scheduled triggers look for a due tick, default 1 s; 0: only when `scheduledTriggers.runDue()` is called (tests). */
   readonly scheduleCheckMs?: number;
+  /**
+   * Database triggers: how often (real time) to look for changes other instances committed
+   * (default 1 s; 0: only as this instance's own writes commit, or `databaseTriggers.runDue()`), and
+   * how long a trigger's lease lasts without renewal (default 30 s).
+   */
+  readonly databaseTriggers?: { pollMs?: number; leaseMs?: number };
 }
 
 /** The console shipped with the package, next to `src/` and `dist/`. */
@@ -99,6 +107,8 @@ export interface Baste {
   readonly triggers: AuthTriggers;
   /** Scheduled triggers; a test moves the injected clock and calls `runDue()`. */
   readonly scheduledTriggers: ScheduledTriggers;
+  /** Database triggers; a test calls `runDue()` to deliver what is pending. */
+  readonly databaseTriggers: DatabaseTriggers;
   /** Starts listening; resolves to the URL clients use (e.g. http://127.0.0.1:8080). */
   listen(port: number, host: string): Promise<string>;
   /** Runs the anonymous-user sweep once; returns how many users it removed. */
@@ -144,6 +154,23 @@ export function dataDirProblem(dataDir: string, err: unknown): DataDirError {
 function asDataDirError(dataDir: string, err: unknown): unknown {
   const code = (err as { code?: unknown })?.code;
   return typeof code === 'string' && /^(E[A-Z]+|SQLITE_[A-Z_]+)$/.test(code) ? dataDirProblem(dataDir, err) : err;
+}
+
+/**
+ * This instance's name in trigger leases: kept in the data directory, so a restarted instance
+ * takes back its own leases at once instead of waiting for them to expire.
+ */
+function instanceId(dataDir: string): string {
+  const file = join(dataDir, 'instance-id');
+  try {
+    const id = readFileSync(file, 'utf8').trim();
+    if (id) return id;
+  } catch {
+    // none yet
+  }
+  const id = randomUUID();
+  writeFileSync(file, `${id}\n`, { mode: 0o600 });
+  return id;
 }
 
 export async function createBaste(opts: BasteOptions): Promise<Baste> {
@@ -315,8 +342,22 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
       : null;
   sweepTimer?.unref();
   const scheduledTriggers = new ScheduledTriggers(opts.app, store, clock, (name, args) => functions.callFromSystem(name, args), logger);
+  const databaseTriggers = new DatabaseTriggers(opts.app, store, engines.engineFor, clock, (name, args) => functions.callFromSystem(name, args), logger, {
+    instanceId: instanceId(opts.dataDir),
+    leaseMs: opts.databaseTriggers?.leaseMs,
+  });
+  await databaseTriggers.prepare().catch(async (err: unknown) => {
+    if (sweepTimer) clearInterval(sweepTimer);
+    await http.close();
+    await runtime.close();
+    await engines.close();
+    if (!opts.store) await store.close();
+    if (!opts.documents) await documents.close();
+    throw err;
+  });
   // Started last: nothing above can fail and leave them running.
   scheduledTriggers.start(opts.scheduleCheckMs ?? 1000);
+  databaseTriggers.start(opts.databaseTriggers?.pollMs ?? 1000);
   refreshExpiration.start(opts.sessions?.settingsReloadMs ?? REFRESH_EXPIRATION_RELOAD_MS, (err) =>
     logger.error({ err }, 'reading the refresh token expiration failed'),
   );
@@ -328,6 +369,7 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
     apiKeys,
     triggers,
     scheduledTriggers,
+    databaseTriggers,
     sweepAnonymousUsers,
     async listen(port, host) {
       await http.listen({ port, host });
@@ -343,6 +385,7 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
       await http.close();
       await triggers.settled();
       await scheduledTriggers.settled();
+      await databaseTriggers.stop();
       await runtime.close();
       // A store passed in belongs to the caller; only the one we opened is ours to close.
       if (!opts.store) await store.close();

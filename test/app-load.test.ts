@@ -641,14 +641,88 @@ describe('skipped parts of an export', () => {
     );
   });
 
-  test('parts that later work will serve are ignored with a "not served yet" warning', async () => {
-    const { warnings } = await load(
+  test('database triggers load in the App Services and the Stitch layouts; database-level ones and unknown operations are warned about', async () => {
+    const withSum = { 'functions/config.json': [{ name: 'sum' }], 'functions/sum.js': 'exports = function() {};' };
+    const modernTrigger = {
+      name: 'onMessage',
+      type: 'DATABASE',
+      config: {
+        operation_types: ['INSERT', 'UPDATE', 'REPLACE'],
+        database: 'triggerExample',
+        collection: 'messages',
+        service_name: 'mongodb-atlas',
+        match: { 'fullDocument.needsTriggerResponse': true },
+        project: {},
+        full_document: false,
+        full_document_before_change: true,
+        unordered: true,
+        skip_catchup_events: true,
+        tolerate_resume_errors: false,
+      },
+      disabled: false,
+      event_processors: { FUNCTION: { config: { function_name: 'sum' } } },
+    };
+    const { config, warnings } = await load(
       modern({
+        ...withSum,
         'data_sources/mongodb-atlas/config.json': { name: 'mongodb-atlas', type: 'mongodb-atlas' },
-        'triggers/onChange.json': { name: 'onChange', type: 'DATABASE', function_name: 'x' },
+        'triggers/onMessage.json': modernTrigger,
+        'triggers/wholeDb.json': { name: 'wholeDb', type: 'DATABASE', function_name: 'sum', config: { database: 'app', operation_types: ['CREATE_COLLECTION'] } },
+        'triggers/mixed.json': { name: 'mixed', type: 'DATABASE', function_name: 'sum', config: { database: 'app', collection: 'c', operation_types: ['DELETE', 'DROP_INDEXES'] } },
       }),
     );
-    assert.deepEqual(lines(warnings), ['triggers/onChange.json: DATABASE triggers are not served yet by Baste (ignored)']);
+    assert.deepEqual(config.databaseTriggers?.get('onMessage'), {
+      name: 'onMessage',
+      functionName: 'sum',
+      serviceName: 'mongodb-atlas',
+      database: 'triggerExample',
+      collection: 'messages',
+      operations: ['INSERT', 'UPDATE', 'REPLACE'],
+      match: { 'fullDocument.needsTriggerResponse': true },
+      project: {},
+      fullDocument: false,
+      fullDocumentBeforeChange: true,
+      unordered: true,
+      skipCatchupEvents: true,
+      disabled: false,
+    });
+    assert.deepEqual(config.databaseTriggers?.get('mixed')?.operations, ['DELETE']);
+    assert.equal(config.databaseTriggers?.has('wholeDb'), false);
+    assert.deepEqual(lines(warnings), [
+      'triggers/mixed.json: operation types DROP_INDEXES are not served by Baste (ignored)',
+      'triggers/wholeDb.json: database and deployment triggers (no config.database or config.collection) are not served by Baste; trigger ignored',
+    ]);
+    // Stitch (swagstore export): function_name at the top, EJSON numbers in the match.
+    const stitch = await load({
+      'stitch.json': { app_id: 'swag-abcde', name: 'swag' },
+      'auth_providers/anon-user.json': ANON,
+      'functions/notifyUsers/config.json': { name: 'notifyUsers' },
+      'functions/notifyUsers/source.js': 'exports = function() {};',
+      'triggers/notifyUsersEvent.json': {
+        id: '5b204e5446224cec9976ae7b',
+        name: 'notifyUsersEvent',
+        type: 'DATABASE',
+        config: {
+          operation_types: ['REPLACE', 'UPDATE'],
+          database: 'swagstore',
+          collection: 'products',
+          service_name: 'mongodb-atlas',
+          match: { 'fullDocument.inventory': { $gt: { $numberInt: '0' } } },
+          full_document: true,
+        },
+        function_name: 'notifyUsers',
+        disabled: false,
+      },
+    });
+    const t = stitch.config.databaseTriggers?.get('notifyUsersEvent');
+    assert.equal(t?.functionName, 'notifyUsers');
+    assert.equal(t?.fullDocument, true);
+    assert.deepEqual(t?.operations, ['REPLACE', 'UPDATE']);
+    assert.equal(((t?.match['fullDocument.inventory'] as Record<string, unknown>).$gt as { _bsontype?: string })._bsontype, 'Int32');
+    await assert.rejects(
+      load(modern({ ...withSum, 'triggers/t.json': { name: 't', type: 'DATABASE', function_name: 'sum', config: { database: 'a', collection: 'b' } } })),
+      configError('triggers/t.json', 'config.operation_type', /at least one/),
+    );
   });
 
   test('the functions’ dependencies are found (package.json, node_modules folders, the tar.gz archive); a zip archive is ignored with a warning', async () => {

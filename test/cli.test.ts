@@ -87,6 +87,24 @@ describe('baste CLI', () => {
     assert.match(r.stdout, /ok: app 'sms-desk' \(sms-desk-hjkly\)/);
   });
 
+  it('validate lists each database trigger with what it listens to', () => {
+    const dir = join(tmp, 'database-triggers');
+    cpSync(EXAMPLE, dir, { recursive: true });
+    mkdirSync(join(dir, 'triggers'));
+    writeFileSync(
+      join(dir, 'triggers', 'onItem.json'),
+      JSON.stringify({
+        name: 'onItem',
+        type: 'DATABASE',
+        config: { service_name: 'mongodb-atlas', database: 'todo', collection: 'items', operation_types: ['INSERT', 'DELETE'], match: { 'fullDocument.done': true }, full_document: true },
+        event_processors: { FUNCTION: { config: { function_name: 'sum' } } },
+      }),
+    );
+    const r = runCli(['validate', '--app', dir]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^database trigger 'onItem': INSERT, DELETE on mongodb-atlas todo\.items runs sum \(with a match, full document\)$/m);
+  });
+
   it('validate lists each scheduled trigger with its schedule, and refuses a bad one naming the file and field', () => {
     const dir = join(tmp, 'scheduled');
     cpSync(EXAMPLE, dir, { recursive: true });

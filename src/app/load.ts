@@ -73,6 +73,9 @@ export async function loadAppDirectory(dir: string, options: LoadOptions = {}): 
   const webhooks = await loadWebhooks(app, warn);
   const dataSources = await loadDataSources(app, warn);
   const services = await loadServices(app, new Set(dataSources.keys()), warn);
+  for (const t of triggers.database.values()) {
+    if (t.serviceName && !dataSources.has(t.serviceName)) warn(`triggers/${t.name}.json`, `config.service_name: data source "${t.serviceName}" is not defined; the trigger watches the embedded store`);
+  }
   const loadedUserData = await loadCustomUserData(app, root.file, await app.readJson(root.file), warn);
   const customUserData = loadedUserData?.config;
   if (loadedUserData && customUserData && !dataSources.has(customUserData.serviceName)) {
@@ -106,6 +109,7 @@ export async function loadAppDirectory(dir: string, options: LoadOptions = {}): 
     functions: new FrozenMap([...functions].map(([name, f]) => [name, deepFreeze(f)] as const)),
     triggers: new FrozenMap([...triggers.auth].map(([name, t]) => [name, deepFreeze(t)] as const)),
     scheduledTriggers: new FrozenMap([...triggers.scheduled].map(([name, t]) => [name, deepFreeze(t)] as const)),
+    databaseTriggers: new FrozenMap([...triggers.database].map(([name, t]) => [name, deepFreeze(t)] as const)),
     endpoints: deepFreeze(endpoints),
     webhooks: deepFreeze(webhooks),
     dataSources: new FrozenMap(

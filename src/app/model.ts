@@ -91,6 +91,36 @@ export interface ScheduledTriggerConfig {
   readonly disabled: boolean;
 }
 
+/** The document operations a DATABASE trigger can listen to (collection-level triggers). */
+export type ChangeOperation = 'INSERT' | 'UPDATE' | 'REPLACE' | 'DELETE';
+
+/**
+ * A DATABASE trigger: runs its function as the system user with each change event of its
+ * collection that passes `operations` and `match`, shaped by `project` (src/triggers/).
+ */
+export interface DatabaseTriggerConfig {
+  readonly name: string;
+  readonly functionName: string;
+  /** The data source (`config.service_name`); undefined: the app's only (or first) one. */
+  readonly serviceName?: string;
+  readonly database: string;
+  readonly collection: string;
+  readonly operations: readonly ChangeOperation[];
+  /** A `$match` over the change event (EJSON already decoded); empty: every event. */
+  readonly match: Record<string, unknown>;
+  /** A `$project` of the change event; empty: the whole event. */
+  readonly project: Record<string, unknown>;
+  /** UPDATE events carry `fullDocument` (insert and replace events always do). */
+  readonly fullDocument: boolean;
+  /** Events other than inserts carry `fullDocumentBeforeChange`. */
+  readonly fullDocumentBeforeChange: boolean;
+  /** Events may run concurrently instead of one after another in commit order. */
+  readonly unordered: boolean;
+  /** On re-enabling, events that happened while disabled are not delivered. */
+  readonly skipCatchupEvents: boolean;
+  readonly disabled: boolean;
+}
+
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'HEAD' | '*';
 export type ValidationMethod = 'NO_VALIDATION' | 'SECRET_AS_QUERY_PARAM' | 'VERIFY_PAYLOAD';
 
@@ -233,6 +263,8 @@ export interface AppConfig {
   readonly triggers?: ReadonlyMap<string, AuthTriggerConfig>;
   /** Scheduled triggers, by name; optional like `triggers`. */
   readonly scheduledTriggers?: ReadonlyMap<string, ScheduledTriggerConfig>;
+  /** Database triggers, by name; optional like `triggers`. */
+  readonly databaseTriggers?: ReadonlyMap<string, DatabaseTriggerConfig>;
   /** HTTPS endpoints and incoming webhooks; optional so configs built by hand may leave them out. */
   readonly endpoints?: readonly EndpointConfig[];
   readonly webhooks?: readonly WebhookConfig[];

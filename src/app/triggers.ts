@@ -1,22 +1,27 @@
-// Triggers (`triggers/<name>.json`). Authentication and scheduled triggers are served; database
-// triggers are read so the export loads, and reported as not served.
+// Triggers (`triggers/<name>.json`): authentication, scheduled and database triggers. Database
+// triggers come in the App Services layout (`event_processors.FUNCTION`, `config.operation_types`)
+// and Stitch's (`function_name`, `config.service_name`); their `match` is EJSON, as exported.
 
 import { ConfigError } from '../errors.js';
 import { CronError, parseCron } from '../triggers/cron.js';
-import type { AuthTriggerConfig, ScheduledTriggerConfig } from './model.js';
+import { EJSON } from 'bson';
+import type { AuthTriggerConfig, ChangeOperation, DatabaseTriggerConfig, ScheduledTriggerConfig } from './model.js';
 import type { AppDir } from './dir.js';
 import { asObject, Fields, isValueName, type Warn } from './check.js';
 
 const OPERATIONS = new Set(['LOGIN', 'CREATE', 'DELETE']);
+const CHANGE_OPERATIONS = new Set<string>(['INSERT', 'UPDATE', 'REPLACE', 'DELETE']);
 
 export interface LoadedTriggers {
   readonly auth: Map<string, AuthTriggerConfig>;
   readonly scheduled: Map<string, ScheduledTriggerConfig>;
+  readonly database: Map<string, DatabaseTriggerConfig>;
 }
 
 export async function loadTriggers(dir: AppDir, functionNames: ReadonlySet<string>, warn: Warn): Promise<LoadedTriggers> {
   const auth = new Map<string, AuthTriggerConfig>();
   const scheduled = new Map<string, ScheduledTriggerConfig>();
+  const database = new Map<string, DatabaseTriggerConfig>();
   for (const entry of await dir.list('triggers')) {
     if (entry.name.startsWith('.')) continue;
     if (entry.kind !== 'file' || !entry.name.endsWith('.json')) {
@@ -27,14 +32,14 @@ export async function loadTriggers(dir: AppDir, functionNames: ReadonlySet<strin
     const name = fields.string('name') ?? entry.name.slice(0, -'.json'.length);
     if (!isValueName(name)) throw fields.refuse('name', 'must be 1–64 characters of A–Z, a–z, 0–9, _ and -');
     const type = fields.string('type');
-    if (type !== 'AUTHENTICATION' && type !== 'SCHEDULED') {
+    if (type !== 'AUTHENTICATION' && type !== 'SCHEDULED' && type !== 'DATABASE') {
       warn(entry.path, `${type ?? 'untyped'} triggers are not served yet by Baste (ignored)`);
       continue;
     }
     const fn = triggerFunction(fields, warn);
     if (!fn) continue;
     if (!functionNames.has(fn.name)) throw fields.refuse(fn.field, `function '${fn.name}' is not defined in functions/`);
-    if (auth.has(name) || scheduled.has(name)) throw fields.refuse('name', `trigger "${name}" is defined twice`);
+    if (auth.has(name) || scheduled.has(name) || database.has(name)) throw fields.refuse('name', `trigger "${name}" is defined twice`);
     const config = fields.nested('config') ?? new Fields(entry.path, {}, 'config');
     const disabled = fields.bool('disabled', false);
     if (type === 'SCHEDULED') {
@@ -57,6 +62,11 @@ export async function loadTriggers(dir: AppDir, functionNames: ReadonlySet<strin
       });
       continue;
     }
+    if (type === 'DATABASE') {
+      const trigger = databaseTrigger(name, fn.name, config, disabled, entry.path, warn);
+      if (trigger) database.set(name, trigger);
+      continue;
+    }
     // The docs show operation_type both as a string and as a list: accept both.
     const rawOp = config.raw('operation_type');
     const operations = typeof rawOp === 'string' ? [rawOp] : config.stringArray('operation_type') ?? [];
@@ -71,7 +81,58 @@ export async function loadTriggers(dir: AppDir, functionNames: ReadonlySet<strin
       disabled,
     });
   }
-  return { auth, scheduled };
+  return { auth, scheduled, database };
+}
+
+/**
+ * A DATABASE trigger's config (reference/config/triggers.txt). Database- and deployment-level
+ * triggers (no collection) and their collection-level operation types are not served: warned, and
+ * the trigger is skipped (undefined).
+ */
+function databaseTrigger(name: string, functionName: string, config: Fields, disabled: boolean, file: string, warn: Warn): DatabaseTriggerConfig | undefined {
+  const database = config.string('database');
+  const collection = config.string('collection');
+  if (!database || !collection) {
+    warn(file, 'database and deployment triggers (no config.database or config.collection) are not served by Baste; trigger ignored');
+    return undefined;
+  }
+  // Stitch spelled one operation as a string in some exports: a list or a string.
+  const rawOps = config.raw('operation_types') ?? config.raw('operation_type');
+  const key = config.has('operation_types') ? 'operation_types' : 'operation_type';
+  const ops = typeof rawOps === 'string' ? [rawOps] : config.stringArray(key) ?? [];
+  const unknown = ops.filter((op) => !CHANGE_OPERATIONS.has(op));
+  if (ops.length === 0) throw config.refuse(key, 'a database trigger needs at least one of INSERT, UPDATE, REPLACE, DELETE');
+  if (unknown.length === ops.length) {
+    warn(file, `operation types ${unknown.join(', ')} are not served by Baste (only INSERT, UPDATE, REPLACE, DELETE); trigger ignored`);
+    return undefined;
+  }
+  if (unknown.length) warn(file, `operation types ${unknown.join(', ')} are not served by Baste (ignored)`);
+  const ejsonObject = (field: string): Record<string, unknown> => {
+    const raw = config.object(field);
+    if (!raw) return {};
+    try {
+      return EJSON.deserialize(raw, { relaxed: false }) as Record<string, unknown>;
+    } catch (err) {
+      throw config.refuse(field, `is not valid Extended JSON: ${(err as Error).message}`);
+    }
+  };
+  if (config.bool('maximum_throughput', false)) warn(file, 'config.maximum_throughput has no meaning for Baste (ignored)');
+  const serviceName = config.string('service_name');
+  return {
+    name,
+    functionName,
+    ...(serviceName ? { serviceName } : {}),
+    database,
+    collection,
+    operations: [...new Set(ops.filter((op) => CHANGE_OPERATIONS.has(op)))] as ChangeOperation[],
+    match: ejsonObject('match'),
+    project: ejsonObject('project'),
+    fullDocument: config.bool('full_document', false),
+    fullDocumentBeforeChange: config.bool('full_document_before_change', false),
+    unordered: config.bool('unordered', false),
+    skipCatchupEvents: config.bool('skip_catchup_events', false),
+    disabled,
+  };
 }
 
 /**

@@ -9,7 +9,7 @@ import { EJSON } from 'bson';
 import { Query } from 'mingo';
 import { MingoError } from 'mingo/util';
 import { parseDocumentEjson } from '../util/ejson.js';
-import { QueryError, type Doc, type DocumentEngine, type Filter, type FindOptions, type WriteBatch } from './engine.js';
+import { QueryError, type ChangeLog, type ChangeOp, type Doc, type DocumentEngine, type Filter, type FindOptions, type StoredChange, type WriteBatch } from './engine.js';
 import { fastMatcher, fastProject, fastSort } from './fast-paths.js';
 import { isPlain, normalizeNumbers } from './values.js';
 import { documentNumberTypes, storedNumberTypes } from './number-types.js';
@@ -171,8 +171,42 @@ export interface RowStorage {
    * documents it touches for the fields recorded as indexed (read inside the transaction: another
    * instance may have added some).
    */
-  write(ns: string, batch: WriteBatch, entries: typeof indexEntries, expected: readonly ExpectedRow[]): Promise<void>;
+  write(ns: string, batch: WriteBatch, entries: typeof indexEntries, expected: readonly ExpectedRow[], capture: boolean): Promise<void>;
+  /** The change outbox (ChangeLog's reads); `write` with `capture` adds to it in its transaction. */
+  readChanges(ns: string, after: number, limit: number): Promise<StoredChange[]>;
+  latestChange(ns: string): Promise<number>;
+  countChanges(ns: string, after: number): Promise<number>;
+  pruneChanges(ns: string, upTo: number, before: number): Promise<number>;
   close(): Promise<void>;
+}
+
+/** A change as a write records it (the outbox assigns seq). */
+export interface ChangeDraft {
+  readonly op: ChangeOp;
+  readonly id: string;
+  readonly after: string | null;
+  readonly before: string | null;
+}
+
+/**
+ * The changes a batch made, in the order it applied them: every insert, and the replaces and
+ * removes that found their document (`applied`, by primary key). The before-images are the texts
+ * the write checked (`expected`): what the document was when the change committed.
+ */
+export function changeDrafts(batch: WriteBatch, expected: readonly ExpectedRow[], applied: ReadonlySet<string>): ChangeDraft[] {
+  const before = new Map(expected.map((e) => [e.id, e.text]));
+  const out: ChangeDraft[] = [];
+  for (const doc of batch.inserts ?? []) out.push({ op: 'insert', id: idKey(doc._id), after: encodeDoc(doc), before: null });
+  const kind = batch.replaceKind ?? 'update';
+  for (const doc of batch.replaces ?? []) {
+    const id = idKey(doc._id);
+    if (applied.has(id)) out.push({ op: kind, id, after: encodeDoc(doc), before: before.get(id) ?? null });
+  }
+  for (const raw of batch.removes ?? []) {
+    const id = idKey(raw);
+    if (applied.has(id)) out.push({ op: 'delete', id, after: null, before: before.get(id) ?? null });
+  }
+  return out;
 }
 
 /** A document's stored text as it was read: the write applies only if it is still exactly that. */
@@ -212,7 +246,24 @@ export function embeddedEngine(storage: RowStorage): DocumentEngine {
     return doc;
   };
 
+  // Namespaces whose changes are recorded, and who hears of new ones (in this process).
+  const captured = new Set<string>();
+  const listeners = new Set<(ns: string) => void>();
+  const changes: ChangeLog = {
+    capture: (ns) => void captured.add(ns),
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => void listeners.delete(listener);
+    },
+    read: (ns, after, limit) => storage.readChanges(ns, after, limit),
+    latest: (ns) => storage.latestChange(ns),
+    count: (ns, after) => storage.countChanges(ns, after),
+    prune: (ns, upTo, before) => storage.pruneChanges(ns, upTo, before),
+  };
+
   return {
+    changes,
+
     async *find(ns: string, filter: Filter, opts: FindOptions = {}) {
       const criteria = normalizeNumbers(filter) as Filter;
       let docs: Doc[];
@@ -254,7 +305,10 @@ export function embeddedEngine(storage: RowStorage): DocumentEngine {
         if (text === undefined) return Promise.reject(new Error(`internal: a write on ${ns} expects a document not read with forWrite`));
         expected.push({ id: idKey(doc._id), text });
       }
-      return storage.write(ns, batch, indexEntries, expected);
+      if (!captured.has(ns)) return storage.write(ns, batch, indexEntries, expected, false);
+      return storage.write(ns, batch, indexEntries, expected, true).then(() => {
+        for (const listener of listeners) listener(ns);
+      });
     },
 
     close() {

@@ -34,6 +34,45 @@ export interface WriteBatch {
    * When one has changed or gone, the batch fails with WriteConflictError and changes nothing.
    */
   readonly expected?: readonly Doc[];
+  /** What the `replaces` were, for change events: `update` (the default) or `replace`. */
+  readonly replaceKind?: 'update' | 'replace';
+}
+
+export type ChangeOp = 'insert' | 'update' | 'replace' | 'delete';
+
+/** One document change, recorded in the same transaction as the write that made it. */
+export interface StoredChange {
+  /** Commit order within the namespace (and an increasing number across the store). */
+  readonly seq: number;
+  readonly ns: string;
+  readonly op: ChangeOp;
+  /** The document's `_id` as canonical EJSON. */
+  readonly id: string;
+  /** The document after the change (canonical EJSON), for inserts, updates and replaces. */
+  readonly after: string | null;
+  /** The document before the change, for updates, replaces and deletes. */
+  readonly before: string | null;
+  /** Wall-clock ms of the write. */
+  readonly at: number;
+}
+
+/**
+ * The change outbox of an embedded engine: database triggers (and, later, watch streams) read
+ * it. Only namespaces someone captures are recorded; consumers keep their own positions (seq).
+ */
+export interface ChangeLog {
+  /** Records the changes of `ns` from now on (writes made by this process). */
+  capture(ns: string): void;
+  /** Called after a write of this process that recorded changes commits; returns the unsubscribe. */
+  subscribe(listener: (ns: string) => void): () => void;
+  /** The changes of `ns` after `seq`, in commit order, at most `limit`. */
+  read(ns: string, after: number, limit: number): Promise<StoredChange[]>;
+  /** The highest seq recorded for `ns` (0: none). */
+  latest(ns: string): Promise<number>;
+  /** How many changes of `ns` come after `seq`. */
+  count(ns: string, after: number): Promise<number>;
+  /** Removes the changes of `ns` up to `seq`, and any older than `before` (ms); returns how many. */
+  prune(ns: string, upTo: number, before: number): Promise<number>;
 }
 
 export class DuplicateKeyError extends Error {
@@ -95,6 +134,8 @@ export interface DocumentEngine {
    * transactions (a standalone server) applies what came before the failure (see mongodb-engine.ts).
    */
   write(ns: string, batch: WriteBatch): Promise<void>;
+  /** Present on the embedded engines: the outbox of recorded changes. */
+  readonly changes?: ChangeLog;
   /** Present when the engine can run whole operations itself (a real MongoDB). */
   readonly server?: ServerOperations;
   close(): Promise<void>;

@@ -47,6 +47,23 @@ export interface MongoDocumentEngine extends DocumentEngine {
   readonly server: ServerOperations;
   /** Whether write batches run in transactions (a replica set or mongos). */
   supportsTransactions(): Promise<boolean>;
+  /** A change stream of the namespace (database triggers): events in the app's classes. */
+  watch(ns: string, opts: ChangeStreamRequest): Promise<ChangeFeed>;
+}
+
+export interface ChangeStreamRequest {
+  /** Stages after the stream ($match, $project), on the server. */
+  readonly pipeline: readonly Doc[];
+  /** Resume after this token (the last event handled), or start now. */
+  readonly resumeAfter?: Doc;
+  /** Update events carry the document as it is now (`updateLookup`). */
+  readonly fullDocument: boolean;
+  /** Events carry the pre-image when the collection records them (`whenAvailable`). */
+  readonly fullDocumentBeforeChange: boolean;
+}
+
+export interface ChangeFeed extends AsyncIterable<Doc> {
+  close(): Promise<void>;
 }
 
 /**
@@ -231,6 +248,24 @@ export function openMongoDocuments(uri: string, opts: MongoDocumentsOptions = {}
 
     server,
     supportsTransactions,
+
+    async watch(ns, req) {
+      const stream = (await coll(ns)).watch(req.pipeline.map((stage) => toServer(stage)), {
+        ...(req.resumeAfter ? { resumeAfter: toServer(req.resumeAfter) } : {}),
+        ...(req.fullDocument ? { fullDocument: 'updateLookup' as const } : {}),
+        ...(req.fullDocumentBeforeChange ? { fullDocumentBeforeChange: 'whenAvailable' as const } : {}),
+      });
+      return {
+        async *[Symbol.asyncIterator]() {
+          try {
+            for await (const event of stream) yield toLocal(event) as Doc;
+          } catch (err) {
+            throw translated(err);
+          }
+        },
+        close: () => stream.close(),
+      };
+    },
 
     async close() {
       await client.close();

@@ -1,12 +1,17 @@
 // The document store on PostgreSQL, for apps served by several instances: the same shape as the
 // SQLite engine (a row per document, canonical EJSON text, a side table of index entries), and the
 // same query code (embedded.ts), so both behave alike.
+//
+// The change outbox (`change_events`) gets its rows at the end of the write's transaction, under a
+// transaction-scoped advisory lock per namespace: a BIGSERIAL is drawn at insert, not at commit, so
+// without the lock a later seq could commit first and a reader past it would skip the earlier one.
+// With it, seq order within a namespace is commit order.
 
 import pg from 'pg';
-import { DuplicateKeyError, WriteConflictError, type Doc, type DocumentEngine, type WriteBatch } from './engine.js';
+import { DuplicateKeyError, WriteConflictError, type ChangeOp, type Doc, type DocumentEngine, type WriteBatch } from './engine.js';
 import type { DatabaseOwner } from '../store/owner.js';
 import { claimSchema, prepareSchema } from '../store/postgres/owner.js';
-import { decodeDoc, duplicateMessage, embeddedEngine, encodeDoc, idKey, type Candidates, type ExpectedRow, type indexEntries } from './embedded.js';
+import { changeDrafts, decodeDoc, duplicateMessage, embeddedEngine, encodeDoc, idKey, type Candidates, type ExpectedRow, type indexEntries } from './embedded.js';
 
 export interface PostgresDocumentsOptions {
   /** Keep the table in this schema (tests use one per run). */
@@ -18,6 +23,8 @@ export interface PostgresDocumentsOptions {
 
 /** Arbitrary first half of the advisory lock key ('bdoc'); the second half is the schema. */
 const CREATE_LOCK = 0x62646f63;
+/** First half of the advisory lock keys that order a namespace's change events ('bchg'). */
+const CHANGE_LOCK = 0x62636867;
 
 /**
  * Creates the table when missing. Two `CREATE TABLE IF NOT EXISTS` racing each other can still
@@ -52,6 +59,16 @@ async function createTable(pool: pg.Pool, schema: string | undefined, owner: Dat
       PRIMARY KEY (ns, field, value_key, id)
     )`);
     await client.query('CREATE INDEX IF NOT EXISTS document_index_by_id ON document_index (ns, id)');
+    await client.query(`CREATE TABLE IF NOT EXISTS change_events (
+      seq    BIGSERIAL PRIMARY KEY,
+      ns     TEXT NOT NULL,
+      op     TEXT NOT NULL,
+      id     TEXT NOT NULL,
+      after  TEXT,
+      before TEXT,
+      at     BIGINT NOT NULL
+    )`);
+    await client.query('CREATE INDEX IF NOT EXISTS change_events_in_order ON change_events (ns, seq)');
     await client.query('COMMIT');
   } catch (err) {
     await client.query('ROLLBACK').catch(() => undefined);
@@ -146,7 +163,7 @@ export async function openPostgresDocuments(url: string, opts: PostgresDocuments
       });
     },
 
-    async write(ns, batch: WriteBatch, entries, expected) {
+    async write(ns, batch: WriteBatch, entries, expected, capture) {
       await inTransaction(async (client) => {
         if (expected.length) {
           // Locked until commit, so nothing changes them between this check and the writes below.
@@ -182,8 +199,20 @@ export async function openPostgresDocuments(url: string, opts: PostgresDocuments
               )
             ).rows.map((r) => r.id)
           : [];
-        if (removes.length) await client.query('DELETE FROM documents WHERE ns = $1 AND id = ANY($2::text[])', [ns, removes]);
-        if (!inserts.length && !replaced.length && !removes.length) return;
+        const removed = removes.length
+          ? (await client.query<{ id: string }>('DELETE FROM documents WHERE ns = $1 AND id = ANY($2::text[]) RETURNING id', [ns, removes])).rows.map((r) => r.id)
+          : [];
+        if (!inserts.length && !replaced.length && !removed.length) return;
+        if (capture) {
+          const drafts = changeDrafts(batch, expected, new Set([...replaced, ...removed]));
+          // Held to commit: the namespace's next writer draws its seq after this one committed.
+          await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [CHANGE_LOCK, ns]);
+          await client.query(
+            `INSERT INTO change_events (ns, op, id, after, before, at)
+             SELECT $1, u.op, u.id, u.after, u.before, $6 FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS u(op, id, after, before, n) ORDER BY u.n`,
+            [ns, drafts.map((d) => d.op), drafts.map((d) => d.id), drafts.map((d) => d.after), drafts.map((d) => d.before), Date.now()],
+          );
+        }
         // Read only now: the statements above hold the table in ROW EXCLUSIVE mode, so an index
         // being added (addIndexes) either committed before (and is listed) or waits for this commit.
         const fields = (await client.query<{ field: string }>('SELECT field FROM document_indexed_fields WHERE ns = $1', [ns])).rows.map((r) => r.field);
@@ -193,6 +222,26 @@ export async function openPostgresDocuments(url: string, opts: PostgresDocuments
         const kept = new Set(replaced);
         await addEntries(client, ns, entryRows([...inserts, ...replaces.filter((d) => kept.has(idKey(d._id)))], fields, entries));
       });
+    },
+
+    async readChanges(ns, after, limit) {
+      const { rows } = await pool.query<{ seq: string; ns: string; op: string; id: string; after: string | null; before: string | null; at: string }>(
+        'SELECT seq, ns, op, id, after, before, at FROM change_events WHERE ns = $1 AND seq > $2 ORDER BY seq LIMIT $3',
+        [ns, after, limit],
+      );
+      return rows.map((r) => ({ ...r, seq: Number(r.seq), op: r.op as ChangeOp, at: Number(r.at) }));
+    },
+    async latestChange(ns) {
+      const { rows } = await pool.query<{ seq: string | null }>('SELECT MAX(seq) AS seq FROM change_events WHERE ns = $1', [ns]);
+      return Number(rows[0]?.seq ?? 0);
+    },
+    async countChanges(ns, after) {
+      const { rows } = await pool.query<{ n: string }>('SELECT COUNT(*) AS n FROM change_events WHERE ns = $1 AND seq > $2', [ns, after]);
+      return Number(rows[0]?.n ?? 0);
+    },
+    async pruneChanges(ns, upTo, before) {
+      const res = await pool.query('DELETE FROM change_events WHERE ns = $1 AND (seq <= $2 OR at < $3)', [ns, upTo, before]);
+      return res.rowCount ?? 0;
     },
 
     async close() {

@@ -1,13 +1,15 @@
 // Embedded document store on SQLite: one table, a row per document keyed by namespace and the
 // canonical EJSON of its `_id`, the document kept as canonical EJSON so every BSON type survives.
 // A side table holds the index entries (embedded.ts says which) of the fields recorded as indexed.
+// The change outbox (`change_events`) gets a row per change of a captured namespace in the write's
+// own transaction; its AUTOINCREMENT seq is commit order (SQLite has one writer at a time).
 
 import Database from 'better-sqlite3';
 import type { DatabaseOwner } from '../store/owner.js';
 import { claimFile } from '../store/sqlite/owner.js';
 import { GroupCommit } from '../util/sqlite-group-commit.js';
-import { DuplicateKeyError, WriteConflictError, type Doc, type DocumentEngine, type WriteBatch } from './engine.js';
-import { decodeDoc, duplicateMessage, embeddedEngine, encodeDoc, idKey, type Candidates, type ExpectedRow, type indexEntries } from './embedded.js';
+import { DuplicateKeyError, WriteConflictError, type ChangeOp, type Doc, type DocumentEngine, type StoredChange, type WriteBatch } from './engine.js';
+import { changeDrafts, decodeDoc, duplicateMessage, embeddedEngine, encodeDoc, idKey, type Candidates, type ExpectedRow, type indexEntries } from './embedded.js';
 
 /** With `owner`, claims the file for that app, or refuses one another app claimed (src/store/owner.ts). */
 export function openSqliteDocuments(file: string, opts: { owner?: DatabaseOwner } = {}): DocumentEngine {
@@ -41,7 +43,17 @@ export function openSqliteDocuments(file: string, opts: { owner?: DatabaseOwner 
     id        TEXT NOT NULL,
     PRIMARY KEY (ns, field, value_key, id)
   ) WITHOUT ROWID;
-  CREATE INDEX IF NOT EXISTS document_index_by_id ON document_index (ns, id);`);
+  CREATE INDEX IF NOT EXISTS document_index_by_id ON document_index (ns, id);
+  CREATE TABLE IF NOT EXISTS change_events (
+    seq    INTEGER PRIMARY KEY AUTOINCREMENT,
+    ns     TEXT NOT NULL,
+    op     TEXT NOT NULL,
+    id     TEXT NOT NULL,
+    after  TEXT,
+    before TEXT,
+    at     INTEGER NOT NULL
+  );
+  CREATE INDEX IF NOT EXISTS change_events_in_order ON change_events (ns, seq);`);
   const q = {
     all: db.prepare('SELECT doc FROM documents WHERE ns = ? ORDER BY rowid'),
     current: db.prepare('SELECT doc FROM documents WHERE ns = ? AND id = ?').pluck(),
@@ -54,6 +66,11 @@ export function openSqliteDocuments(file: string, opts: { owner?: DatabaseOwner 
     addEntry: db.prepare('INSERT OR IGNORE INTO document_index (ns, field, value_key, id) VALUES (?, ?, ?, ?)'),
     dropEntries: db.prepare('DELETE FROM document_index WHERE ns = ? AND id = ?'),
     rowsOf: db.prepare('SELECT id, doc FROM documents WHERE ns = ?'),
+    addChange: db.prepare('INSERT INTO change_events (ns, op, id, after, before, at) VALUES (?, ?, ?, ?, ?, ?)'),
+    changes: db.prepare('SELECT seq, ns, op, id, after, before, at FROM change_events WHERE ns = ? AND seq > ? ORDER BY seq LIMIT ?'),
+    latestChange: db.prepare('SELECT MAX(seq) FROM change_events WHERE ns = ?').pluck(),
+    countChanges: db.prepare('SELECT COUNT(*) FROM change_events WHERE ns = ? AND seq > ?').pluck(),
+    pruneChanges: db.prepare('DELETE FROM change_events WHERE ns = ? AND (seq <= ? OR at < ?)'),
   };
 
   // Candidate queries differ only in how many indexed fields they name: one statement per count.
@@ -76,11 +93,13 @@ export function openSqliteDocuments(file: string, opts: { owner?: DatabaseOwner 
     for (const e of entries(doc, fields)) q.addEntry.run(ns, e.field, e.key, id);
   };
 
-  const apply = db.transaction((ns: string, batch: WriteBatch, entries: typeof indexEntries, expected: readonly ExpectedRow[]) => {
+  const apply = db.transaction((ns: string, batch: WriteBatch, entries: typeof indexEntries, expected: readonly ExpectedRow[], capture: boolean) => {
     for (const e of expected) {
       if (q.current.get(ns, e.id) !== e.text) throw new WriteConflictError(`a document of ${ns} changed during the write`);
     }
     const fields = q.fieldsOf.all(ns) as string[];
+    // The replaces and removes that found their document, for the change events.
+    const applied = new Set<string>();
     for (const doc of batch.inserts ?? []) {
       try {
         q.insert.run(ns, idKey(doc._id), encodeDoc(doc));
@@ -93,15 +112,20 @@ export function openSqliteDocuments(file: string, opts: { owner?: DatabaseOwner 
     for (const doc of batch.replaces ?? []) {
       const id = idKey(doc._id);
       // A document removed meanwhile stays removed, and gets no entries.
-      if (q.replace.run(encodeDoc(doc), ns, id).changes === 0 || !fields.length) continue;
+      if (q.replace.run(encodeDoc(doc), ns, id).changes === 0) continue;
+      applied.add(id);
+      if (!fields.length) continue;
       q.dropEntries.run(ns, id);
       addEntries(ns, doc, fields, entries);
     }
     for (const id of batch.removes ?? []) {
       const key = idKey(id);
-      q.remove.run(ns, key);
+      if (q.remove.run(ns, key).changes > 0) applied.add(key);
       if (fields.length) q.dropEntries.run(ns, key);
     }
+    if (!capture) return;
+    const at = Date.now();
+    for (const c of changeDrafts(batch, expected, applied)) q.addChange.run(ns, c.op, c.id, c.after, c.before, at);
   });
 
   const backfill = db.transaction((ns: string, fields: readonly string[], entries: typeof indexEntries) => {
@@ -127,9 +151,21 @@ export function openSqliteDocuments(file: string, opts: { owner?: DatabaseOwner 
     async addIndexes(ns, fields, entries) {
       backfill.immediate(ns, fields, entries);
     },
-    write(ns, batch, entries, expected) {
+    write(ns, batch, entries, expected, capture) {
       // Concurrent requests' writes share one commit (and fsync), each in its own savepoint.
-      return batches.write(() => apply(ns, batch, entries, expected));
+      return batches.write(() => apply(ns, batch, entries, expected, capture));
+    },
+    async readChanges(ns, after, limit) {
+      return (q.changes.all(ns, after, limit) as (Omit<StoredChange, 'op'> & { op: string })[]).map((r) => ({ ...r, op: r.op as ChangeOp }));
+    },
+    async latestChange(ns) {
+      return (q.latestChange.get(ns) as number | null) ?? 0;
+    },
+    async countChanges(ns, after) {
+      return q.countChanges.get(ns, after) as number;
+    },
+    async pruneChanges(ns, upTo, before) {
+      return q.pruneChanges.run(ns, upTo, before).changes;
     },
     async close() {
       batches.flush();

@@ -9,6 +9,7 @@ import type {
   AdminTokenRecord,
   ApiKeyRecord,
   AuditEntry,
+  DatabaseTriggerState,
   DeviceRecord,
   IdentityRecord,
   OAuthStateRecord,
@@ -136,4 +137,18 @@ export const toAuditEntry = (r: Row): AuditEntry => ({
   action: r.action as string,
   target: r.target as string,
   details: jsonObject(r.details),
+});
+
+export const toDatabaseTrigger = (r: Row): DatabaseTriggerState => ({
+  trigger: r.trigger_name as string,
+  source: r.source as string,
+  position: r.position as string,
+  disabled: flag(r.disabled),
+  leaseOwner: (r.lease_owner as string | null) ?? null,
+  leaseUntil: r.lease_until as number,
+  lastRunAt: (r.last_run_at as number | null) ?? null,
+  lastErrorAt: (r.last_error_at as number | null) ?? null,
+  lastError: (r.last_error as string | null) ?? null,
+  delivered: r.delivered as number,
+  failed: r.failed as number,
 });

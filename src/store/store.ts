@@ -298,5 +298,46 @@ export interface Store {
   /** Drops the trigger's claims of ticks before `before`, always keeping its latest. */
   pruneScheduledTicks(trigger: string, before: number): Promise<number>;
 
+  // Database triggers: a row per trigger holds where it is in its change stream and which instance
+  // holds its lease, so instances sharing the store deliver each event once, in order.
+  /** Every database trigger's state (admin API, validate). */
+  listDatabaseTriggers(): Promise<DatabaseTriggerState[]>;
+  /** Creates the trigger's row when missing, starting at `position`; returns the stored row. */
+  initDatabaseTrigger(trigger: string, init: { source: string; position: string; disabled: boolean }): Promise<DatabaseTriggerState>;
+  /** Moves the trigger to another source or position, or records it (un)disabled, at start-up. */
+  resetDatabaseTrigger(trigger: string, change: { source: string; position: string; disabled: boolean }): Promise<void>;
+  /** Takes the trigger's lease until `until` when it is free, expired or already `owner`'s; the row, or null when another instance holds it. */
+  leaseDatabaseTrigger(trigger: string, owner: string, now: number, until: number): Promise<DatabaseTriggerState | null>;
+  /** Records progress under the lease (and extends it); false when the lease was lost, and then nothing is written. */
+  advanceDatabaseTrigger(trigger: string, owner: string, progress: TriggerProgress): Promise<boolean>;
+  /** Gives the lease up, so another instance may take the trigger at once. */
+  releaseDatabaseTrigger(trigger: string, owner: string): Promise<void>;
+
   close(): Promise<void>;
+}
+
+export interface DatabaseTriggerState {
+  readonly trigger: string;
+  /** What it watches (`embedded:<db>.<coll>`, `mongodb:<service>:<db>.<coll>`): a change restarts it at the end. */
+  readonly source: string;
+  /** Where it is: the last delivered seq (embedded), or the last resume token as EJSON (MongoDB; '' none). */
+  readonly position: string;
+  readonly disabled: boolean;
+  readonly leaseOwner: string | null;
+  readonly leaseUntil: number;
+  readonly lastRunAt: number | null;
+  readonly lastErrorAt: number | null;
+  readonly lastError: string | null;
+  readonly delivered: number;
+  readonly failed: number;
+}
+
+export interface TriggerProgress {
+  readonly position: string;
+  readonly leaseUntil: number;
+  /** Events run (successfully or not) and failed in this step, and when. */
+  readonly ran: number;
+  readonly failed: number;
+  readonly at: number;
+  readonly lastError?: string;
 }

@@ -540,7 +540,7 @@ export class MongoService {
     const next = kind === 'update' ? updated(target.doc, change) : replaced(target.doc, change);
     if (target.role && !(await ctx.access.canWrite(target.role, next, target.doc))) throw denied(kind);
     const types = typesAfter(target.doc);
-    await this.write(ctx, { replaces: [withNumberTypes(next, types)], expected: [target.doc] });
+    await this.write(ctx, { replaces: [withNumberTypes(next, types)], expected: [target.doc], replaceKind: kind === 'replace' ? 'replace' : 'update' });
     return args.returnNewDocument === true ? shown(next, target.role, types) : shown(target.doc, target.role, storedTypesOf(target.doc));
   }
 

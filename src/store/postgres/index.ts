@@ -19,6 +19,7 @@ import type {
   ApiKeyRecord,
   AppSettings,
   AuditEntry,
+  DatabaseTriggerState,
   DeviceRecord,
   IdentityRecord,
   LinkOutcome,
@@ -27,6 +28,7 @@ import type {
   SessionRecord,
   SigningKeyRecord,
   Store,
+  TriggerProgress,
   UserpassAccount,
   UserpassToken,
   UserQuery,
@@ -49,6 +51,7 @@ import {
   toUser,
   toUserpassToken,
   type Row,
+  toDatabaseTrigger,
 } from '../rows.js';
 import type { DatabaseOwner } from '../owner.js';
 import { claimSchema, prepareSchema } from './owner.js';
@@ -745,6 +748,50 @@ class PostgresStore implements Store {
          AND tick < (SELECT MAX(tick) FROM scheduled_ticks WHERE trigger_name = $1)`,
       [trigger, before],
     );
+  }
+
+  async listDatabaseTriggers(): Promise<DatabaseTriggerState[]> {
+    return (await this.rows('SELECT * FROM database_triggers ORDER BY trigger_name')).map(toDatabaseTrigger);
+  }
+
+  async initDatabaseTrigger(trigger: string, init: { source: string; position: string; disabled: boolean }): Promise<DatabaseTriggerState> {
+    await this.changes('INSERT INTO database_triggers (trigger_name, source, position, disabled) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING', [
+      trigger,
+      init.source,
+      init.position,
+      init.disabled,
+    ]);
+    return toDatabaseTrigger((await this.one('SELECT * FROM database_triggers WHERE trigger_name = $1', [trigger]))!);
+  }
+
+  async resetDatabaseTrigger(trigger: string, change: { source: string; position: string; disabled: boolean }): Promise<void> {
+    await this.changes('UPDATE database_triggers SET source = $1, position = $2, disabled = $3 WHERE trigger_name = $4', [change.source, change.position, change.disabled, trigger]);
+  }
+
+  async leaseDatabaseTrigger(trigger: string, owner: string, now: number, until: number): Promise<DatabaseTriggerState | null> {
+    // One UPDATE decides: of instances racing for a free or expired lease, the row lock lets one win.
+    const row = await this.one(
+      `UPDATE database_triggers SET lease_owner = $2, lease_until = $4
+       WHERE trigger_name = $1 AND (lease_owner IS NULL OR lease_owner = $2 OR lease_until < $3) RETURNING *`,
+      [trigger, owner, now, until],
+    );
+    return row ? toDatabaseTrigger(row) : null;
+  }
+
+  async advanceDatabaseTrigger(trigger: string, owner: string, p: TriggerProgress): Promise<boolean> {
+    const n = await this.changes(
+      `UPDATE database_triggers SET position = $3, lease_until = $4, delivered = delivered + $5, failed = failed + $6,
+         last_run_at = CASE WHEN $5 > 0 THEN $7 ELSE last_run_at END,
+         last_error_at = CASE WHEN $8::text IS NOT NULL THEN $7 ELSE last_error_at END,
+         last_error = COALESCE($8::text, last_error)
+       WHERE trigger_name = $1 AND lease_owner = $2`,
+      [trigger, owner, p.position, p.leaseUntil, p.ran, p.failed, p.at, p.lastError ?? null],
+    );
+    return n > 0;
+  }
+
+  async releaseDatabaseTrigger(trigger: string, owner: string): Promise<void> {
+    await this.changes('UPDATE database_triggers SET lease_owner = NULL, lease_until = 0 WHERE trigger_name = $1 AND lease_owner = $2', [trigger, owner]);
   }
 
   async close(): Promise<void> {

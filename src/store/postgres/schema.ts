@@ -145,4 +145,19 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (trigger_name, tick)
   );
   `,
+  /* 7: database triggers: each one's position in its change stream and the lease of the instance delivering it */ `
+  CREATE TABLE database_triggers (
+    trigger_name  TEXT PRIMARY KEY,
+    source        TEXT NOT NULL,
+    position      TEXT NOT NULL,
+    disabled      BOOLEAN NOT NULL,
+    lease_owner   TEXT,
+    lease_until   BIGINT NOT NULL DEFAULT 0,
+    last_run_at   BIGINT,
+    last_error_at BIGINT,
+    last_error    TEXT,
+    delivered     BIGINT NOT NULL DEFAULT 0,
+    failed        BIGINT NOT NULL DEFAULT 0
+  );
+  `,
 ];

@@ -13,6 +13,7 @@ import type {
   SessionOpening,
   ApiKeyRecord,
   AuditEntry,
+  DatabaseTriggerState,
   DeviceRecord,
   LinkOutcome,
   NewIdentity,
@@ -20,6 +21,7 @@ import type {
   SessionRecord,
   SigningKeyRecord,
   Store,
+  TriggerProgress,
   UserpassAccount,
   UserpassToken,
   UserQuery,
@@ -42,6 +44,7 @@ import {
   toUser,
   toUserpassToken,
   type Row,
+  toDatabaseTrigger,
 } from '../rows.js';
 import { GroupCommit } from '../../util/sqlite-group-commit.js';
 import type { DatabaseOwner } from '../owner.js';
@@ -204,6 +207,22 @@ class SqliteStore implements Store {
         `DELETE FROM scheduled_ticks WHERE trigger_name = @trigger AND tick < @before
            AND tick < (SELECT MAX(tick) FROM scheduled_ticks WHERE trigger_name = @trigger)`,
       ),
+      initTrigger: p('INSERT INTO database_triggers (trigger_name, source, position, disabled) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING'),
+      trigger: p('SELECT * FROM database_triggers WHERE trigger_name = ?'),
+      triggers: p('SELECT * FROM database_triggers ORDER BY trigger_name'),
+      resetTrigger: p('UPDATE database_triggers SET source = ?, position = ?, disabled = ? WHERE trigger_name = ?'),
+      leaseTrigger: p(
+        `UPDATE database_triggers SET lease_owner = @owner, lease_until = @until
+         WHERE trigger_name = @trigger AND (lease_owner IS NULL OR lease_owner = @owner OR lease_until < @now) RETURNING *`,
+      ),
+      advanceTrigger: p(
+        `UPDATE database_triggers SET position = @position, lease_until = @leaseUntil, delivered = delivered + @ran, failed = failed + @failed,
+           last_run_at = CASE WHEN @ran > 0 THEN @at ELSE last_run_at END,
+           last_error_at = CASE WHEN @lastError IS NOT NULL THEN @at ELSE last_error_at END,
+           last_error = COALESCE(@lastError, last_error)
+         WHERE trigger_name = @trigger AND lease_owner = @owner`,
+      ),
+      releaseTrigger: p('UPDATE database_triggers SET lease_owner = NULL, lease_until = 0 WHERE trigger_name = ? AND lease_owner = ?'),
       insertAudit: p(
         `INSERT INTO audit_log (id, at, actor_id, actor_name, action, target, details)
          VALUES (@id, @at, @actorId, @actorName, @action, @target, @details)`,
@@ -636,6 +655,36 @@ class SqliteStore implements Store {
 
   pruneScheduledTicks(trigger: string, before: number): Promise<number> {
     return this.writeOutsideSessions(() => this.q.pruneTicks.run({ trigger, before }).changes);
+  }
+
+  async listDatabaseTriggers(): Promise<DatabaseTriggerState[]> {
+    return (this.q.triggers.all() as Row[]).map(toDatabaseTrigger);
+  }
+
+  async initDatabaseTrigger(trigger: string, init: { source: string; position: string; disabled: boolean }): Promise<DatabaseTriggerState> {
+    await this.writeOutsideSessions(() => this.q.initTrigger.run(trigger, init.source, init.position, init.disabled ? 1 : 0));
+    return toDatabaseTrigger(this.q.trigger.get(trigger) as Row);
+  }
+
+  async resetDatabaseTrigger(trigger: string, change: { source: string; position: string; disabled: boolean }): Promise<void> {
+    await this.writeOutsideSessions(() => this.q.resetTrigger.run(change.source, change.position, change.disabled ? 1 : 0, trigger));
+  }
+
+  async leaseDatabaseTrigger(trigger: string, owner: string, now: number, until: number): Promise<DatabaseTriggerState | null> {
+    const row = await this.writeOutsideSessions(() => this.q.leaseTrigger.get({ trigger, owner, now, until }) as Row | undefined);
+    return row ? toDatabaseTrigger(row) : null;
+  }
+
+  advanceDatabaseTrigger(trigger: string, owner: string, p: TriggerProgress): Promise<boolean> {
+    return this.writeOutsideSessions(
+      () =>
+        this.q.advanceTrigger.run({ trigger, owner, position: p.position, leaseUntil: p.leaseUntil, ran: p.ran, failed: p.failed, at: p.at, lastError: p.lastError ?? null })
+          .changes > 0,
+    );
+  }
+
+  async releaseDatabaseTrigger(trigger: string, owner: string): Promise<void> {
+    await this.writeOutsideSessions(() => this.q.releaseTrigger.run(trigger, owner));
   }
 
   async close(): Promise<void> {

@@ -136,4 +136,19 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (trigger_name, tick)
   );
   `,
+  /* 7: database triggers: each one's position in its change stream and the lease of the instance delivering it */ `
+  CREATE TABLE database_triggers (
+    trigger_name  TEXT PRIMARY KEY,
+    source        TEXT NOT NULL,
+    position      TEXT NOT NULL,
+    disabled      INTEGER NOT NULL,
+    lease_owner   TEXT,
+    lease_until   INTEGER NOT NULL DEFAULT 0,
+    last_run_at   INTEGER,
+    last_error_at INTEGER,
+    last_error    TEXT,
+    delivered     INTEGER NOT NULL DEFAULT 0,
+    failed        INTEGER NOT NULL DEFAULT 0
+  );
+  `,
 ];
