@@ -29,6 +29,7 @@ import { FunctionRuntime } from './functions/runtime.js';
 import { AuthTriggers } from './functions/triggers.js';
 import { ScheduledTriggers } from './triggers/scheduled.js';
 import { buildHttp, type HttpOptions } from './http/app.js';
+import { readinessOf } from './http/routes/health.js';
 import { SigningKeys } from './sessions/keys.js';
 import { REFRESH_EXPIRATION_RELOAD_MS, RefreshTokenExpiration } from './sessions/refresh-expiration.js';
 import { Sessions } from './sessions/sessions.js';
@@ -285,6 +286,8 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
     oauthRedirects: new OAuthRedirects(opts.app, auth, store, clock),
     logger,
     options: { trustProxy: false, ...opts.http },
+    // A read of the signing keys: it reaches the store as a login would.
+    readiness: readinessOf(() => store.listSigningKeys(), () => keys.loaded),
     admin: {
       service: admin,
       tokens: adminTokens,
