@@ -2,7 +2,6 @@
 // through the store, or the environment. The CLI and the tests both start servers this way,
 // so a test can run several apps in one process.
 
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
@@ -30,6 +29,7 @@ import { AuthTriggers } from './functions/triggers.js';
 import { ScheduledTriggers } from './triggers/scheduled.js';
 import { buildHttp, type HttpOptions } from './http/app.js';
 import { readinessOf } from './http/routes/health.js';
+import { ensureDataDir } from './store/data-dir.js';
 import { SigningKeys } from './sessions/keys.js';
 import { REFRESH_EXPIRATION_RELOAD_MS, RefreshTokenExpiration } from './sessions/refresh-expiration.js';
 import { Sessions } from './sessions/sessions.js';
@@ -155,7 +155,7 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
   let store: Store;
   let moduleRoots: ReturnType<typeof prepareDependencies>;
   try {
-    mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
+    ensureDataDir(opts.dataDir);
     // The functions' npm packages (an archive is unpacked into the data directory): before anything
     // is opened, since a broken archive refuses the start.
     moduleRoots = prepareDependencies(opts.app.functionDependencies, opts.dataDir, logger);
