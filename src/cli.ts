@@ -1,7 +1,6 @@
 // The `baste` command. The only place that reads the environment and command line; it builds
 // the configuration and passes it down.
 
-import { mkdirSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { resolve, join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -23,12 +22,16 @@ import type { DocumentEngine } from './data/engine.js';
 import { openPostgresDocuments } from './data/postgres-engine.js';
 import { openPostgresStore } from './store/postgres/index.js';
 import { DatabaseOwnedError, ownerOf, type DatabaseOwner } from './store/owner.js';
+import { DATA_ROOT, defaultDataDir, ensureDataDir, type DefaultDataDir as DataDirChoice } from './store/data-dir.js';
+import { startupWarnings } from './startup-warnings.js';
 import type { Store } from './store/store.js';
 
 export interface Io {
   readonly env: Record<string, string | undefined>;
   readonly stdout: { write(s: string): unknown };
   readonly stderr: { write(s: string): unknown };
+  /** The working directory, where the default data directory lives (process.cwd() when absent). */
+  readonly cwd?: string;
 }
 
 const HELP = `baste: a self-hosted backend for MongoDB Stitch / Atlas App Services apps
@@ -52,14 +55,15 @@ Usage:
 Every command takes --app-id <id> (also BASTE_APP_ID): the client app id to serve the app as, for
 exports that carry none (or to override theirs).
 
-users, admin-token, api-keys and keys work on --data-dir (default <app>/.baste); users and
+users, admin-token, api-keys and keys work on --data-dir (default ./.baste-data/<app id> in the
+working directory, or <app>/.baste where one exists from an older release); users and
 admin-token also on --database <url> / BASTE_DATABASE_URL.
 
 Options for serve:
   --app <dir>            app directory (realm_config.json / root_config.json / config.json / stitch.json)
   --port <n>             port to listen on (default 8080; 0 picks a free one)
   --host <addr>          address to listen on (default 127.0.0.1)
-  --data-dir <dir>       where state is kept (default <app>/.baste)
+  --data-dir <dir>       where state is kept (default ./.baste-data/<app id>; an existing <app>/.baste is kept)
   --database <url>       keep state in PostgreSQL (postgres://user:password@host:port/db; also
                          BASTE_DATABASE_URL) instead of SQLite in --data-dir; instances of one app may
                          share it (another app: its own database, or ?options=-c%20search_path%3D<schema>)
@@ -146,7 +150,12 @@ async function run(argv: string[], io: Io): Promise<number> {
     if (!flags.app) throw new UsageError(`${command} needs --app <dir>`);
     return resolve(flags.app);
   };
-  const dataDir = () => resolve(flags['data-dir'] ?? join(appDir(), '.baste'));
+  // The data directory of a loaded app: --data-dir, or the default (store/data-dir.ts).
+  const dataDirOf = (config: { appId: string }): DataDirChoice =>
+    flags['data-dir'] !== undefined
+      ? { dir: resolve(flags['data-dir']), legacy: false }
+      : defaultDataDir(appDir(), config.appId, io.cwd ?? process.cwd());
+  const dataDir = (config: { appId: string }) => dataDirOf(config).dir;
   const load = async (): Promise<LoadedApp> => {
     const secrets = await readSecrets({ file: flags.secrets, env: io.env });
     const appId = flags['app-id'] ?? (io.env.BASTE_APP_ID || undefined);
@@ -189,7 +198,8 @@ async function run(argv: string[], io: Io): Promise<number> {
     }
     case 'keys': {
       if (sub !== 'rotate') throw new UsageError(`unknown keys command '${sub ?? ''}' (expected: rotate)`);
-      const store = openDataDirStore(dataDir(), ownerOf((await load()).config));
+      const { config } = await load();
+      const store = openDataDirStore(dataDir(config), ownerOf(config));
       try {
         const kid = await rotateSigningKey(store, Date.now());
         io.stdout.write(`new signing key ${kid} is active; tokens signed with older keys stay valid until they expire\n`);
@@ -199,10 +209,10 @@ async function run(argv: string[], io: Io): Promise<number> {
       return 0;
     }
     case 'api-keys':
-      return apiKeysCommand(sub, flags, io, load, dataDir());
+      return apiKeysCommand(sub, flags, io, load, dataDir);
     case 'users': {
       const { config } = await load();
-      return withAdminStore(flags, io, dataDir(), ownerOf(config), (store) =>
+      return withAdminStore(flags, io, dataDir(config), ownerOf(config), (store) =>
         usersCommand(sub, { ...flags, password: flags.password ?? (io.env.BASTE_USER_PASSWORD || undefined) }, io, {
           store,
           app: config,
@@ -212,10 +222,12 @@ async function run(argv: string[], io: Io): Promise<number> {
         }),
       );
     }
-    case 'admin-token':
-      return withAdminStore(flags, io, dataDir(), ownerOf((await load()).config), (store) => adminTokenCommand(sub, flags, io, { store, clock: Date.now, actor: cliActor() }));
+    case 'admin-token': {
+      const { config } = await load();
+      return withAdminStore(flags, io, dataDir(config), ownerOf(config), (store) => adminTokenCommand(sub, flags, io, { store, clock: Date.now, actor: cliActor() }));
+    }
     case 'serve':
-      return serve(flags, io, load, dataDir());
+      return serve(flags, io, load, appDir, dataDirOf);
     default:
       throw new UsageError(`unknown command '${command}'`);
   }
@@ -223,7 +235,7 @@ async function run(argv: string[], io: Io): Promise<number> {
 
 /** The embedded store of a data directory, created on first use and claimed for the app (as `serve` would). */
 function openDataDirStore(dataDir: string, owner: DatabaseOwner) {
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  ensureDataDir(dataDir);
   return openSqliteStore(join(dataDir, 'baste.sqlite'), { owner });
 }
 
@@ -271,13 +283,13 @@ async function apiKeysCommand(
   flags: Flags,
   io: Io,
   load: () => Promise<LoadedApp>,
-  dataDir: string,
+  dataDirOf: (config: { appId: string }) => string,
 ): Promise<number> {
   const subs = ['create', 'list', 'enable', 'disable', 'delete'];
   if (!sub || !subs.includes(sub)) throw new UsageError(`api-keys needs one of: ${subs.join(', ')}`);
   if (sub !== 'list' && !flags.name) throw new UsageError(`api-keys ${sub} needs --name <name>`);
   const { config } = await load();
-  const store = openDataDirStore(dataDir, ownerOf(config));
+  const store = openDataDirStore(dataDirOf(config), ownerOf(config));
   const keys = new ApiKeys(store, config, Date.now);
   const out = (text: string, json: unknown) => io.stdout.write(flags.json ? `${JSON.stringify(json)}\n` : text);
   try {
@@ -314,7 +326,13 @@ async function apiKeysCommand(
 
 type Flags = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
 
-async function serve(flags: Flags, io: Io, load: () => Promise<LoadedApp>, dataDir: string): Promise<number> {
+async function serve(
+  flags: Flags,
+  io: Io,
+  load: () => Promise<LoadedApp>,
+  appDir: () => string,
+  dataDirOf: (config: { appId: string }) => DataDirChoice,
+): Promise<number> {
   const port = Number(flags.port ?? 8080);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0..65535, got '${flags.port}'`);
   const positive = (flag: 'max-connections' | 'request-timeout' | 'keep-alive-timeout', max: number): number | undefined => {
@@ -336,6 +354,20 @@ async function serve(flags: Flags, io: Io, load: () => Promise<LoadedApp>, dataD
   for (const w of warnings) logger.warn({ file: w.file }, w.message);
   for (const n of await checkProviders(config)) logger.warn(n);
   for (const b of checkFunctionSources(config)) logger.warn({ file: b.file }, `${b.reason}; calls to it will fail (baste validate lists these)`);
+  const { dir: dataDir, legacy } = dataDirOf(config);
+  const host = flags.host ?? '127.0.0.1';
+  // Said in the log and, in plain words, on stderr: these are easy to miss in JSON lines.
+  const loudly = (fields: Record<string, unknown>, message: string) => {
+    logger.warn(fields, message);
+    io.stderr.write(`baste: warning: ${message}\n`);
+  };
+  for (const w of startupWarnings({ host, baseUrl, dataDir, appDir: appDir() })) loudly(w.fields, w.message);
+  if (legacy) {
+    logger.info(
+      { dataDir, default: join(DATA_ROOT, '<app id>') },
+      `using the existing data directory ${dataDir} (the default of earlier releases); new installations default to ./${DATA_ROOT}/<app id> in the working directory; move it there, or pass --data-dir`,
+    );
+  }
 
   // PostgreSQL when a database URL is given (several instances may share it), else SQLite in dataDir.
   const databaseUrl = databaseUrlOf(flags, io);
@@ -375,7 +407,6 @@ async function serve(flags: Flags, io: Io, load: () => Promise<LoadedApp>, dataD
     await documents?.close();
     throw err;
   });
-  const host = flags.host ?? '127.0.0.1';
   let url: string;
   try {
     url = await baste.listen(port, host);

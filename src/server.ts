@@ -31,6 +31,8 @@ import { AuthTriggers } from './functions/triggers.js';
 import { ScheduledTriggers } from './triggers/scheduled.js';
 import { DatabaseTriggers } from './triggers/database.js';
 import { buildHttp, type HttpOptions } from './http/app.js';
+import { readinessOf } from './http/routes/health.js';
+import { ensureDataDir } from './store/data-dir.js';
 import { SigningKeys } from './sessions/keys.js';
 import { REFRESH_EXPIRATION_RELOAD_MS, RefreshTokenExpiration } from './sessions/refresh-expiration.js';
 import { Sessions } from './sessions/sessions.js';
@@ -181,7 +183,7 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
   let store: Store;
   let moduleRoots: ReturnType<typeof prepareDependencies>;
   try {
-    mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
+    ensureDataDir(opts.dataDir);
     // The functions' npm packages (an archive is unpacked into the data directory): before anything
     // is opened, since a broken archive refuses the start.
     moduleRoots = prepareDependencies(opts.app.functionDependencies, opts.dataDir, logger);
@@ -312,6 +314,8 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
     oauthRedirects: new OAuthRedirects(opts.app, auth, store, clock),
     logger,
     options: { trustProxy: false, ...opts.http },
+    // A read of the signing keys: it reaches the store as a login would.
+    readiness: readinessOf(() => store.listSigningKeys(), () => keys.loaded),
     admin: {
       service: admin,
       tokens: adminTokens,

@@ -2,7 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,8 +13,8 @@ const EXAMPLE = join(import.meta.dirname, '..', 'examples', 'todo');
 const tmp = mkdtempSync(join(tmpdir(), 'baste-cli-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
-const runCli = (args: string[], env: Record<string, string> = {}) =>
-  spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 30_000 });
+const runCli = (args: string[], env: Record<string, string> = {}, cwd?: string) =>
+  spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 30_000, cwd });
 
 describe('baste CLI', () => {
   it('prints help', () => {
@@ -228,5 +228,89 @@ describe('baste CLI', () => {
     } finally {
       assert.equal(await stop(second), 0);
     }
+  });
+});
+
+describe('baste serve: the data directory and start-up warnings', () => {
+  const api = (url: string) => `${url}/api/client/v2.0/app/todo-abcde`;
+  const json = { 'content-type': 'application/json' };
+  /** A fresh copy of the example app and a working directory of its own. */
+  const fresh = (name: string) => {
+    const root = join(tmp, name);
+    const app = join(root, 'export');
+    const cwd = join(root, 'work');
+    cpSync(EXAMPLE, app, { recursive: true, filter: (src) => !src.endsWith('/.baste') });
+    mkdirSync(cwd);
+    return { app, cwd };
+  };
+  const register = async (url: string, email: string) => {
+    const r = await fetch(`${api(url)}/auth/providers/local-userpass/register`, { method: 'POST', headers: json, body: JSON.stringify({ email, password: 'secret-pw1' }) });
+    assert.equal(r.status, 201);
+  };
+  const logIn = (url: string, email: string) =>
+    fetch(`${api(url)}/auth/providers/local-userpass/login`, { method: 'POST', headers: json, body: JSON.stringify({ username: email, password: 'secret-pw1' }) });
+  const WARN_HOST = /baste: warning: serving on 0\.0\.0\.0 \(reachable from other machines\) without --base-url/;
+  const WARN_INSIDE = /baste: warning: the data directory .* is inside the app directory/;
+
+  it('defaults to ./.baste-data/<app id> in the working directory, with a .gitignore; every command finds it there', async () => {
+    const { app, cwd } = fresh('default');
+    const served = await serve(['--app', app], { cwd });
+    try {
+      await register(served.url, 'default@example.com');
+      assert.equal((await logIn(served.url, 'default@example.com')).status, 200);
+      assert.doesNotMatch(served.output(), /warning/);
+    } finally {
+      await stop(served);
+    }
+    const dir = join(cwd, '.baste-data', 'todo-abcde');
+    assert.ok(existsSync(join(dir, 'baste.sqlite')));
+    assert.match(readFileSync(join(dir, '.gitignore'), 'utf8'), /^\*$/m);
+    assert.equal(existsSync(join(app, '.baste')), false, 'nothing written into the export');
+    const listed = runCli(['users', 'list', '--app', app, '--json'], {}, cwd);
+    assert.equal(listed.status, 0, listed.stderr);
+    assert.match(listed.stdout, /default@example\.com/);
+  });
+
+  it('keeps using an existing <app>/.baste (the old default), saying so, and warns that it sits inside the export', async () => {
+    const { app, cwd } = fresh('legacy');
+    // An installation of an earlier release: its data directory in the export.
+    const old = await serve(['--app', app, '--data-dir', join(app, '.baste')], { cwd });
+    try {
+      await register(old.url, 'legacy@example.com');
+      assert.match(old.output(), WARN_INSIDE);
+    } finally {
+      await stop(old);
+    }
+    const served = await serve(['--app', app], { cwd });
+    try {
+      assert.equal((await logIn(served.url, 'legacy@example.com')).status, 200, 'the user of the old data directory');
+      assert.match(served.output(), /using the existing data directory .*\/export\/\.baste \(the default of earlier releases\)/);
+      assert.match(served.output(), WARN_INSIDE);
+    } finally {
+      await stop(served);
+    }
+    assert.equal(existsSync(join(cwd, '.baste-data')), false);
+  });
+
+  it('warns when served beyond loopback without --base-url, and not with it', async () => {
+    const { app, cwd } = fresh('exposed');
+    const dataDir = join(cwd, 'data');
+    const bare = await serve(['--app', app, '--host', '0.0.0.0', '--data-dir', dataDir], { cwd });
+    try {
+      assert.match(bare.output(), WARN_HOST);
+      assert.match(bare.output(), /"level":40.*"host":"0\.0\.0\.0"/, 'and in the log');
+    } finally {
+      await stop(bare);
+    }
+    const based = await serve(['--app', app, '--host', '0.0.0.0', '--base-url', 'https://api.example.com', '--data-dir', dataDir], { cwd });
+    try {
+      assert.doesNotMatch(based.output(), /warning/);
+      assert.equal((await (await fetch(`${api(based.url)}/location`)).json()).hostname, 'https://api.example.com');
+    } finally {
+      await stop(based);
+    }
+    const local = await serve(['--app', app, '--host', 'localhost', '--data-dir', dataDir], { cwd });
+    await stop(local);
+    assert.doesNotMatch(local.output(), /warning/);
   });
 });

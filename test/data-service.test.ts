@@ -80,6 +80,8 @@ function dataServiceSuite(engine: 'embedded' | 'mongodb' | 'mongodb-fake'): void
           // Changes its copies of context.user and context.request, then reads: the rules must still see the caller.
           fn('myNotesAsSomeoneElse', 'exports = async function(other) { context.user.id = other; context.user.identities.length = 0; context.request.remoteIPAddress = "1.2.3.4"; const titles = await context.functions.execute("myNotes"); return { titles, seen: context.user.id, nested: await context.functions.execute("whoAmI") }; };'),
           fn('whoAmI', 'exports = function() { return context.user.id; };'),
+          // Operator-less upserts as the system user: on a MongoDB engine these run in the server.
+          fn('systemUpserts', 'exports = async function(run) { const c = context.services.get("mongodb-atlas").db("app").collection("upserts"); const one = await c.updateOne({ run, name: "sysOne" }, { name: "sysOne", v: 1 }, { upsert: true }); const many = await c.updateMany({ run, name: "sysMany" }, { name: "sysMany", v: 2 }, { upsert: true }); const fam = await c.findOneAndUpdate({ run, name: "sysFam" }, { name: "sysFam", v: 3 }, { upsert: true, returnNewDocument: true }); const again = await c.updateOne({ name: "sysOne" }, { v: 10 }, { upsert: true }); const docs = await c.find({ name: { $in: ["sysOne", "sysMany", "sysFam"] } }).toArray(); return { one: [one.matchedCount, one.modifiedCount, !!one.upsertedId], many: [many.matchedCount, many.modifiedCount, !!many.upsertedId], fam: Object.keys(fam).sort(), again: [again.matchedCount, again.modifiedCount, again.upsertedId === undefined], docs: docs.map((d) => Object.keys(d).sort().join(",") + "=" + d.v).sort() }; };', { runAsSystem: true }),
           fn('noService', 'exports = function() { return context.services.get("nope") === undefined; };'),
         ]),
       };
@@ -179,6 +181,45 @@ function dataServiceSuite(engine: 'embedded' | 'mongodb' | 'mongodb-fake'): void
       assert.equal((await c.findOne({ run: 9 }))?.n, 0);
       const s = await sColl('updates').updateMany({ run: 2 }, { $set: { n: 30 } });
       assert.deepEqual([s.matchedCount, s.modifiedCount], [1, 1]);
+    });
+
+    it('an upsert without $ operators inserts the update document and an _id, not the query fields (realm-web, Stitch, a system function)', async () => {
+      const c = rwColl(rwAlice, 'upserts');
+      const run = Date.now();
+      const one = await c.updateOne({ run, name: 'Dennis' }, { name: 'Dennis', v: 1 }, { upsert: true });
+      assert.deepEqual([one.matchedCount, one.modifiedCount], [0, 0]);
+      assert.deepEqual(Object.keys(await c.findOne({ _id: one.upsertedId })).sort(), ['_id', 'name', 'v']);
+      const many = await c.updateMany({ run, name: 'Erin' }, { name: 'Erin' }, { upsert: true });
+      assert.deepEqual([many.matchedCount, many.modifiedCount], [0, 0]);
+      assert.deepEqual(await c.findOne({ _id: many.upsertedId }), { _id: many.upsertedId, name: 'Erin' });
+      // realm-web's own suite: findOneAndUpdate's upsert returns exactly these keys
+      const fam = await c.findOneAndUpdate({ run, name: 'Nobody' }, { name: 'Frank', hidden: 'h' }, { upsert: true, returnNewDocument: true });
+      assert.deepEqual(Object.keys(fam).sort(), ['_id', 'hidden', 'name']);
+      // The query's _id equality becomes the new document's _id, as in MongoDB's replacement upsert.
+      const id = new ObjectId();
+      const byId = await c.updateOne({ _id: id, run }, { name: 'Gina' }, { upsert: true });
+      assert.equal(byId.upsertedId.toHexString(), id.toHexString());
+      assert.deepEqual(Object.keys(await c.findOne({ _id: id })).sort(), ['_id', 'name']);
+      // On a match it is still $set: the other fields stay.
+      await c.insertOne({ run, name: 'Hal', keep: true });
+      const matched = await c.updateMany({ run, name: 'Hal' }, { v: 5 }, { upsert: true });
+      assert.deepEqual([matched.matchedCount, matched.modifiedCount, matched.upsertedId], [1, 1, undefined]);
+      assert.deepEqual(await c.findOne({ run, name: 'Hal' }, { projection: { _id: 0 } }), { run, name: 'Hal', keep: true, v: 5 });
+      // With operators the query's equality fields are merged in, as MongoDB does.
+      const withOps = await c.updateOne({ run, name: 'Ivy' }, { $set: { v: 7 } }, { upsert: true });
+      assert.deepEqual(await c.findOne({ _id: withOps.upsertedId }, { projection: { _id: 0 } }), { run, name: 'Ivy', v: 7 });
+      // The Stitch server SDK sends the same request.
+      const s = await sColl('upserts').updateOne({ run, name: 'Jo' }, { name: 'Jo', v: 8 }, { upsert: true });
+      assert.ok(s.upsertedId);
+      assert.deepEqual(Object.keys(await sColl('upserts').findOne({ _id: s.upsertedId })).sort(), ['_id', 'name', 'v']);
+      // The system user (on a MongoDB engine: the whole operation in the server).
+      assert.deepEqual(await rwAlice.functions.systemUpserts(run), {
+        one: [0, 0, true],
+        many: [0, 0, true],
+        fam: ['_id', 'name', 'v'],
+        again: [1, 1, true],
+        docs: ['_id,name,v=10', '_id,name,v=2', '_id,name,v=3'],
+      });
     });
 
     it('#71 #72 #73 #74: findOneAndUpdate/Replace/Delete and deletes', async () => {

@@ -437,10 +437,23 @@ describe('realm-web: logout, removal and deletion', () => {
     assert.equal(cls(c.log[before]!.status), '2xx');
     assert.equal(user.state, 'removed');
     assert.ok(!(user.id in c.app.allUsers));
-    // The real service answers "unauthorized"; here the status text carries it.
-    await rejectsRealm(c.app.logIn(Realm.Credentials.emailPassword(email, password)), 401, 'InvalidPassword', /unauthorized/i);
+    // realm-web's own suite expects "unauthorized" in the message (case and all), as the platform answered.
+    const before2 = c.log.length;
+    await rejectsRealm(c.app.logIn(Realm.Credentials.emailPassword(email, password)), 401, 'InvalidPassword', 'unauthorized');
     // The user is gone server-side too.
     assert.equal(await main.baste.store.getUser(user.id), null);
+    // A deleted user, an email never registered and a wrong password get one answer: nothing tells
+    // which emails were ever registered.
+    const deleted = c.log[before2]!.responseBody;
+    const unknown = newApp(main);
+    await rejectsRealm(unknown.app.logIn(Realm.Credentials.emailPassword(uniqueEmail('rw36-never'), password)), 401, 'InvalidPassword', 'unauthorized');
+    const wrong = newApp(main);
+    const other = await registerAndLogIn(wrong, uniqueEmail('rw36-wrong'));
+    await rejectsRealm(wrong.app.logIn(Realm.Credentials.emailPassword(other.email, 'not-the-password')), 401, 'InvalidPassword', 'unauthorized');
+    assert.equal(unknown.log.at(-1)!.responseBody, deleted);
+    assert.equal(wrong.log.at(-1)!.responseBody, deleted);
+    // No refresh was attempted for any of them (no access token was sent).
+    for (const l of [c.log.slice(before2), unknown.log, wrong.log]) assert.equal(l.filter((r) => r.path === `${API}/auth/session` && r.method === 'POST').length, 0);
   });
 
   it('#39 removeUser drops the user from allUsers and its storage keys disappear', async () => {
@@ -534,6 +547,29 @@ describe('realm-web: linking', () => {
     const c2 = newApp(main);
     const again = await c2.app.logIn(Realm.Credentials.emailPassword(email, 'password41'));
     assert.equal(again.id, anon.id);
+  });
+
+  it('linking with a wrong password (or a deleted user\'s email) is refused once: no refresh-and-retry loop', async () => {
+    const c = newApp(main);
+    const anon = await c.app.logIn(Realm.Credentials.anonymous());
+    const email = uniqueEmail('rw-link-bad');
+    await c.app.emailPasswordAuth.registerUser({ email, password: 'password-ok' });
+    for (const [who, password] of [[email, 'wrong-password'], [uniqueEmail('rw-link-never'), 'password-ok']] as const) {
+      const before = c.log.length;
+      // realm-web refreshes and retries, without limit, any 401 whose error is exactly "unauthorized"
+      // on a request carrying an access token: a link's refusal must not say it. A timeout catches a loop.
+      const linking = anon.linkCredentials(Realm.Credentials.emailPassword(who, password));
+      const outcome = await Promise.race([linking.then(() => 'linked', (e: unknown) => e), sleep(3000).then(() => 'looping')]);
+      assert.ok(outcome instanceof Realm.MongoDBRealmError, `expected a refusal, got ${String(outcome)} after ${c.log.length - before} requests`);
+      assert.equal(outcome.statusCode, 401);
+      assert.equal(outcome.errorCode, 'InvalidPassword');
+      assert.equal(outcome.error, 'invalid username/password');
+      assert.deepEqual(calls(c.log.slice(before)), [`POST ${loginPath(main.appId, 'local-userpass')}?link=true`]);
+      assert.match(c.log[before]!.headers.authorization!, /^Bearer /);
+    }
+    assert.equal(anon.state, 'active');
+    await anon.refreshProfile();
+    assert.deepEqual(anon.identities.map((i) => i.providerType), ['anon-user']);
   });
 
   it('#43 linking credentials that belong to another user is rejected and the user stays logged in', async () => {

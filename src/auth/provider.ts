@@ -25,6 +25,8 @@ export interface LoginContext {
   readonly clientAddress: string;
   /** scheme://host[:port] clients reach this server at (`--base-url`, or as the request came in). */
   readonly publicBaseUrl?: string;
+  /** `login?link=true`: the request carries the caller's access token (see local-userpass's refusal). */
+  readonly linking?: boolean;
 }
 
 /** One authorization request of the browser redirect flow (wire-protocol §8), as sent to the provider. */

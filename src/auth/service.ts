@@ -199,7 +199,7 @@ export class AuthService {
   ): Promise<LoginResult> {
     const provider = this.provider(providerName);
     await this.assertCanLink(caller.userId, provider);
-    const verified = await this.verify(provider, payload, ctx);
+    const verified = await this.verify(provider, payload, { ...ctx, linking: true });
     if ('userId' in verified) throw badRequest(`cannot link an identity of provider type '${provider.config.type}'`);
     await this.users.link(caller.userId, this.identityOf(provider, verified));
     const accessToken = await this.sessions.accessTokenFor({

@@ -24,6 +24,7 @@ import { apiKeyRoutes } from './routes/api-keys.js';
 import { authRoutes } from './routes/auth.js';
 import { endpointRoutes } from './routes/endpoints.js';
 import { functionRoutes } from './routes/functions.js';
+import { HEALTH_PATHS, healthRoutes, type Readiness } from './routes/health.js';
 import { locationRoutes } from './routes/location.js';
 import { oauthRoutes } from './routes/oauth.js';
 import { userpassRoutes } from './routes/userpass.js';
@@ -51,6 +52,8 @@ export interface HttpDeps {
   readonly options: HttpOptions;
   /** The admin API and the web console (`/api/admin/v3.0/...`, `/admin/`). */
   readonly admin: AdminHttp;
+  /** What GET /readyz asks. */
+  readonly readiness: Readiness;
 }
 
 /** The platform's `link` points at the app's logs page; Baste has none, and both SDKs accept an empty string. */
@@ -141,9 +144,10 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
   const outage = new OutageLog(logger);
   http.addHook('onResponse', async (req, reply) => {
     // A success on a route that reads the store ends an outage (location and the console's files need none).
-    if (outage.down && reply.statusCode < 400 && !/\/location$|^\/admin(\/|$)/.test(req.url.split('?')[0]!)) outage.recovered();
+    if (outage.down && reply.statusCode < 400 && !/\/location$|^\/admin(\/|$)|^\/healthz$/.test(req.url.split('?')[0]!)) outage.recovered();
     // Building the line costs more than skipping it when info logging is off (--log-level warn).
     if (!(req.log as unknown as Logger).isLevelEnabled('info')) return;
+    if (reply.statusCode < 400 && HEALTH_PATHS.has(req.url.split('?')[0]!)) return;
     req.log.info(
       {
         method: req.method,
@@ -169,6 +173,7 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
     sendError(reply, new BasteError('NotFound', `no route for ${req.method} ${req.url.split('?')[0]}`), ERROR_LINK),
   );
 
+  void http.register(healthRoutes(deps.readiness));
   void http.register(locationRoutes(deps));
   void http.register(authRoutes(deps));
   void http.register(oauthRoutes(deps));

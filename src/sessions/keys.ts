@@ -56,6 +56,11 @@ export class SigningKeys {
     }
   }
 
+  /** Whether a key to sign new tokens with is loaded (readiness). */
+  get loaded(): boolean {
+    return this.current !== null;
+  }
+
   /** The key new tokens are signed with; re-read from the store once a minute to follow rotations. */
   async signingKey(): Promise<ActiveKey> {
     if (this.clock() - this.loadedAt > RELOAD_EVERY_MS) await this.reloadOnce();

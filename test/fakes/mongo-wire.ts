@@ -86,6 +86,12 @@ export async function startFakeMongo(): Promise<FakeMongo> {
     return { _id: doc._id, ...copy(u) };
   };
 
+  /** What an upsert starts from: the query's equality fields, and a replacement's own `_id` when it has one, as MongoDB does. */
+  const upsertBase = (q: Doc, u: Doc): Doc => {
+    const seed = { _id: new BSON.ObjectId(), ...seedOf(q) };
+    return !hasOperators(u) && u._id !== undefined ? { ...seed, _id: u._id } : seed;
+  };
+
   const cursorReply = (ns: string, batch: Doc[]) => ({ cursor: { id: Long.ZERO, ns, firstBatch: batch }, ok: 1 });
 
   function command(cmd: Doc): Doc {
@@ -161,7 +167,7 @@ export async function startFakeMongo(): Promise<FakeMongo> {
             const targets = matching(docs, s.q);
             const chosen = s.multi ? targets : targets.slice(0, 1);
             if (chosen.length === 0 && s.upsert) {
-              const doc = modified({ _id: new BSON.ObjectId(), ...seedOf(s.q as Doc) }, s.u as Doc, s.arrayFilters as Doc[]);
+              const doc = modified(upsertBase(s.q as Doc, s.u as Doc), s.u as Doc, s.arrayFilters as Doc[]);
               insertOne(docs, doc);
               upserted.push({ index, _id: doc._id });
               n++;
@@ -205,7 +211,7 @@ export async function startFakeMongo(): Promise<FakeMongo> {
         }
         if (!target) {
           if (!cmd.upsert) return { lastErrorObject: { n: 0, updatedExisting: false }, value: null, ok: 1 };
-          const doc = modified({ _id: new BSON.ObjectId(), ...seedOf((cmd.query ?? {}) as Doc) }, cmd.update as Doc);
+          const doc = modified(upsertBase((cmd.query ?? {}) as Doc, cmd.update as Doc), cmd.update as Doc);
           insertOne(docs, doc);
           return { lastErrorObject: { n: 1, updatedExisting: false, upserted: doc._id }, value: cmd.new ? shown(copy(doc)) : null, ok: 1 };
         }

@@ -15,6 +15,8 @@ export interface Served {
 export interface ServeOptions {
   /** Variables added to this process's environment for the server. */
   env?: Record<string, string>;
+  /** The server's working directory (where the default data directory goes). */
+  cwd?: string;
 }
 
 /** Starts `baste serve <args> --port 0` and resolves once it prints the URL it listens on. */
@@ -22,6 +24,7 @@ export function serve(args: string[], opts: ServeOptions = {}): Promise<Served> 
   const child = spawn(process.execPath, [BIN, 'serve', ...args, '--port', '0'], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...opts.env },
+    cwd: opts.cwd,
   });
   let out = '';
   return new Promise((resolve, reject) => {

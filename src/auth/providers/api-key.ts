@@ -25,7 +25,9 @@ export function apiKeyProvider(config: ProviderConfig, keys: ApiKeyDirectory): A
       if (key.length > MAX_KEY_LENGTH) throw new BasteError('InvalidParameter', `key must be at most ${MAX_KEY_LENGTH} characters`);
       // The key has 384 bits of entropy, so looking up its SHA-256 leaks nothing through timing.
       const found = await keys.findApiKeyByHash(hashApiKey(key));
-      if (!found || found.key.disabled) throw new BasteError('AuthError', 'invalid API key');
+      // A deleted user's keys go with it: its login is refused `unauthorized`, as the platform's
+      // (see local-userpass). API keys cannot be linked, so no access token rides along.
+      if (!found || found.key.disabled) throw new BasteError('AuthError', 'unauthorized: invalid API key');
       if (found.userDisabled) throw new BasteError('UserDisabled', 'user is disabled');
       return { userId: found.key.userId, apiKeyId: found.key.id };
     },

@@ -169,7 +169,18 @@ function statusOf(result: unknown, fn: string): HookStatus {
   throw new BasteError('FunctionExecutionError', `function '${fn}' must return {status: "success" | "pending" | "fail"}`);
 }
 
-const invalidCredentials = () => new BasteError('InvalidPassword', 'invalid username/password');
+/**
+ * Credentials that do not verify: an unknown email, a wrong password, or the email of a deleted
+ * user (whose account goes with it). The platform answered a deleted user's login `unauthorized`
+ * (realm-web's and realm-dart's own suites expect it) and a wrong password `invalid
+ * username/password`; Baste cannot tell a deleted account from one never registered without
+ * revealing which emails were, so every plain login refusal carries both words.
+ * A link (`login?link=true`) carries the caller's access token, and realm-web answers a 401 whose
+ * error is exactly `unauthorized` by refreshing and retrying without end: a link's refusal never
+ * says it (wire-protocol §6.3).
+ */
+const invalidCredentials = (linking: boolean | undefined) =>
+  new BasteError('InvalidPassword', linking ? 'invalid username/password' : 'unauthorized: invalid username/password');
 const invalidToken = () => new BasteError('UserpassTokenInvalid', 'invalid token data');
 const resetRefused = (email: string) => badRequest(`failed to reset password for user "${email}"`);
 
@@ -198,13 +209,13 @@ export class EmailPasswordProvider implements AuthProvider {
     return typeof payload.username === 'string' ? payload.username : null;
   }
 
-  async login(payload: Record<string, unknown>, _ctx: LoginContext): Promise<VerifiedIdentity> {
+  async login(payload: Record<string, unknown>, ctx: LoginContext): Promise<VerifiedIdentity> {
     const email = requireString(payload, 'username', EMAIL_MAX);
     const password = requireString(payload, 'password', PASSWORD_MAX);
     const { accounts, hasher } = this.deps;
     const account = await accounts.findUserpassAccountByEmail(email);
     const ok = account ? await hasher.verify(account.passwordHash, password) : await hasher.verifyNothing(password);
-    if (!account || !ok) throw invalidCredentials();
+    if (!account || !ok) throw invalidCredentials(ctx.linking);
     // Only someone holding the password learns that confirmation is pending.
     if (!account.confirmed) throw new BasteError('AuthError', 'confirmation required');
     return { externalId: account.id, data: { email: account.email } };

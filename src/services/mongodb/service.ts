@@ -108,6 +108,33 @@ const operatorTypes = (update: Args, types: NumberTypes): NumberTypes => {
 /** Update operators as given, or (with none) `$set` of the given fields (wire-protocol §7.3). */
 const asModifier = (update: Args): Args => (hasOperators(update) ? update : { $set: update });
 
+/**
+ * An update without `$` operators meets two pieces of evidence (wire-protocol §7.3, realm-web's
+ * own integration suite against the platform). On matched documents it is `$set`:
+ * `updateMany({runId}, {hiddenField: "x"})` matched and modified 3 documents, which a MongoDB
+ * replacement cannot do (a multi-document replacement is refused). On an upsert that matches
+ * nothing it is a replacement, as MongoDB's replacement upsert: `findOneAndUpdate({runId, name:
+ * "Nobody"}, {name: "Dennis", hiddenField: …}, {upsert: true})` returned a document with exactly
+ * `_id`, `name` and `hiddenField` — the query's `runId` was not merged in. So the document
+ * inserted is the update's fields (dotted names set as `$set` sets them) plus an `_id`: the
+ * update's own, else the query's `_id` equality (as MongoDB takes it), else a new ObjectId.
+ */
+function upsertedDocument(query: Args, update: Args, arrayFilters?: Args[]): Doc {
+  if (hasOperators(update)) return updated({ _id: new ObjectId(), ...seedOf(query) }, update, arrayFilters);
+  const fields = { ...update };
+  delete fields._id;
+  return replacementUpsert(query, update, (base) => updated(base, fields));
+}
+
+/** The `_id` a replacement upsert inserts under (see upsertedDocument), and the document built on it. */
+function replacementUpsert(query: Args, replacement: Args, build: (base: Doc) => Doc): Doc {
+  const fromQuery = seedOf(query)._id;
+  if (replacement._id !== undefined && fromQuery !== undefined && !same(replacement._id, fromQuery)) {
+    throw new BasteError('InvalidParameter', "the upserted document's _id differs from the query's _id");
+  }
+  return build({ _id: replacement._id ?? fromQuery ?? new ObjectId() });
+}
+
 /** A sort or projection worth passing on: a non-empty object. */
 const specOf = (v: unknown): Record<string, unknown> | undefined =>
   v && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length ? (v as Record<string, unknown>) : undefined;
@@ -451,7 +478,18 @@ export class MongoService {
     const arrayFilters = Array.isArray(args.arrayFilters) ? (args.arrayFilters as Args[]) : undefined;
     refuseScripts(arrayFilters);
     const server = ctx.caller.system ? ctx.engine.server : undefined;
-    if (server) return server.update(ctx.ns, await this.pushdown(ctx, query), asModifier(update), { many, upsert: args.upsert === true, arrayFilters });
+    if (server) {
+      const filter = await this.pushdown(ctx, query);
+      if (args.upsert !== true || hasOperators(update)) return server.update(ctx.ns, filter, asModifier(update), { many, upsert: args.upsert === true, arrayFilters });
+      // An operator-less upsert is `$set` on a match and a replacement when nothing matches
+      // (upsertedDocument), which no single MongoDB update does: update first, then insert by a
+      // replacing upsert. A document matching the query that appears between the two is replaced.
+      const outcome = await server.update(ctx.ns, filter, asModifier(update), { many, upsert: false, arrayFilters });
+      if (outcome.matchedCount > 0) return outcome;
+      const doc = upsertedDocument(query, update);
+      const prior = await server.findOneAnd(ctx.ns, 'replace', filter, doc, { upsert: true, returnNewDocument: false });
+      return prior ? { matchedCount: 1, modifiedCount: 1 } : { matchedCount: 0, modifiedCount: 0, upsertedId: doc._id };
+    }
     const matches = this.visible(ctx, query, { limit: many ? undefined : 1, forWrite: true });
     const targets = many ? await collect(matches) : [await first(matches)].filter((t): t is Visible => t !== undefined);
     const changes: Doc[] = [];
@@ -471,7 +509,7 @@ export class MongoService {
       }
     }
     if (targets.length === 0 && args.upsert === true) {
-      const doc = updated({ _id: new ObjectId(), ...seedOf(query) }, update, arrayFilters);
+      const doc = upsertedDocument(query, update, arrayFilters);
       if (!ctx.caller.system) {
         const role = await ctx.access.roleFor(doc);
         if (!role || !(await ctx.access.canInsert(role, doc))) throw denied('upsert');
@@ -504,12 +542,13 @@ export class MongoService {
     if (kind === 'replace' && change && hasOperators(change)) throw new BasteError('InvalidParameter', 'a replacement document must not contain update operators');
     const server = ctx.caller.system ? ctx.engine.server : undefined;
     if (server) {
-      return server.findOneAnd(ctx.ns, kind, await this.pushdown(ctx, filter), kind === 'update' ? asModifier(change!) : change, {
-        sort: specOf(args.sort),
-        projection: specOf(projection),
-        upsert: args.upsert === true,
-        returnNewDocument: args.returnNewDocument === true,
-      });
+      const pushed = await this.pushdown(ctx, filter);
+      const opts = { sort: specOf(args.sort), projection: specOf(projection), upsert: args.upsert === true, returnNewDocument: args.returnNewDocument === true };
+      if (kind !== 'update' || !opts.upsert || hasOperators(change!)) return server.findOneAnd(ctx.ns, kind, pushed, kind === 'update' ? asModifier(change!) : change, opts);
+      // As in update: `$set` on a match, else a replacing upsert of upsertedDocument.
+      const matched = await server.findOneAnd(ctx.ns, 'update', pushed, asModifier(change!), { ...opts, upsert: false });
+      if (matched) return matched;
+      return server.findOneAnd(ctx.ns, 'replace', pushed, upsertedDocument(filter, change!), opts);
     }
     const target = await first(this.visible(ctx, filter, { sort: args.sort, limit: 1, forWrite: true }));
     // The number types of what is written: the replacement's own, or the stored ones under the update's.
@@ -529,8 +568,7 @@ export class MongoService {
     }
     if (!target) {
       if (args.upsert !== true) return null;
-      const base = { _id: new ObjectId(), ...seedOf(filter) };
-      const doc = kind === 'update' ? updated(base, change) : replaced(base, change);
+      const doc = kind === 'update' ? upsertedDocument(filter, change) : replacementUpsert(filter, change, (base) => replaced(base, change));
       const role = ctx.caller.system ? null : await ctx.access.roleFor(doc);
       if (!ctx.caller.system && (!role || !(await ctx.access.canInsert(role, doc)))) throw denied('upsert');
       const types = typesAfter(undefined);
