@@ -211,3 +211,157 @@ for (const [name, open, skip] of backends) {
     });
   });
 }
+
+// ---- Records as App Services hands them out ---------------------------------------------------
+
+const GOOGLE_PROVIDER_ID = '5f1a0c9e8d2b4a3c1e0f9a7b'; // the export's own provider id (auth/providers.json `id`)
+
+/** Admin API `GET …/users` pages, saved as they came: a 2019 Stitch app (no provider_data), a 2023 App Services app. */
+const STITCH_PAGE = `[
+  {
+    "_id": "5c8f8f9e1c9d440000a1b2c3",
+    "identities": [{ "id": "stitch-sub-7", "provider_type": "custom-token", "provider_id": "5c8f8f0a1c9d440000aaaaaa" }],
+    "type": "normal",
+    "creation_date": 1552912286,
+    "last_authentication_date": 1553000000,
+    "disabled": false,
+    "data": { "name": "Stitch Seven", "favourite": "tea" }
+  },
+  {
+    "_id": "5c8f8f9e1c9d440000a1b2c4",
+    "identities": [{ "id": "5c8f8f9e1c9d440000ffff01", "provider_type": "anon-user", "provider_id": "5c8f8f0a1c9d440000bbbbbb" }],
+    "type": "normal",
+    "creation_date": 1552912300,
+    "last_authentication_date": 1552912300,
+    "disabled": false,
+    "data": {}
+  }
+]`;
+
+const SERVICES_PAGE = `[{"_id":"64b7e1f2a3c4d5e6f7a8b9c0","identities":[{"id":"64b7e1f2a3c4d5e6f7a8b9c1","provider_type":"local-userpass","provider_id":"64b7e0000000000000000001","provider_data":{"email":"kim@example.com"}},{"id":"google-sub-99","provider_type":"oauth2-google","provider_id":"${GOOGLE_PROVIDER_ID}","provider_data":{"email":"kim@gmail.example","name":"Kim"}}],"type":"normal","creation_date":1689772530,"last_authentication_date":1700000000,"disabled":true,"data":{"email":"kim@example.com","name":"Kim"}}]
+`;
+
+/** `GET …/user_registrations/pending_users`, JSON lines. */
+const PENDING_LINES = `{"_id":"64b7e1f2a3c4d5e6f7a8b9d0","domain_id":"60c8f69864c0a72d14bb534c","login_ids":[{"id_type":"email","id":"waiting@example.com"}],"user_id":""}
+`;
+
+function fixtureApp(): AppConfig {
+  const base = app();
+  const providers = new Map(base.providers);
+  providers.set('oauth2-google', { ...providers.get('oauth2-google')!, id: GOOGLE_PROVIDER_ID });
+  // A second Google configuration: only the provider id tells which one an identity belongs to.
+  providers.set('google-corp', { ...providers.get('oauth2-google')!, name: 'google-corp', id: 'aaaaaaaaaaaaaaaaaaaaaaaa' });
+  return { ...base, providers };
+}
+
+describe('users files as App Services lists them', () => {
+  let store: Store;
+  before(() => {
+    store = openSqliteStore(':memory:');
+  });
+  after(() => store.close());
+  const run = (text: string, opts: { dryRun?: boolean } = {}) => importUsers(text, { store, app: fixtureApp(), clock: () => 1_700_000_000_000, importHash: importPasswordHash }, opts);
+
+  it('reads one array, several pages one after the other, JSON lines, and names each record by its line', () => {
+    const records = readUsersFile(`${STITCH_PAGE}\n${SERVICES_PAGE}${PENDING_LINES}{"_id": 1,\n"broken": [}\n{"_id": nope}\n{"_id":"64b7e1f2a3c4d5e6f7a8b9d1"}\n[{"_id":"x"}`);
+    assert.deepEqual(
+      records.map((r) => [r.line, (r.value as { _id?: unknown } | undefined)?._id ?? r.error]),
+      [
+        [2, '5c8f8f9e1c9d440000a1b2c3'],
+        [11, '5c8f8f9e1c9d440000a1b2c4'],
+        [21, '64b7e1f2a3c4d5e6f7a8b9c0'],
+        [22, '64b7e1f2a3c4d5e6f7a8b9d0'],
+        [23, 'unterminated JSON value (the file may be cut short)'],
+        [25, records[5]!.error],
+        [26, '64b7e1f2a3c4d5e6f7a8b9d1'],
+        [27, 'unterminated JSON value (the file may be cut short)'],
+      ],
+    );
+    assert.match(records[5]!.error ?? '', /^not valid JSON/);
+  });
+
+  it('a dry run reports what would happen and writes nothing', async () => {
+    const report = await run(`${STITCH_PAGE}${SERVICES_PAGE}${PENDING_LINES}`, { dryRun: true });
+    assert.deepEqual([report.imported, report.skipped, report.refused], [3, 1, 0]);
+    assert.equal((await store.listUsers({ limit: 10 })).length, 0);
+    assert.equal(await store.findUserpassAccountByEmail('waiting@example.com'), null);
+  });
+
+  it('keeps ids, dates, disabled state and data; maps identities to the app providers by provider id, else by type', async () => {
+    const report = await run(`${STITCH_PAGE}${SERVICES_PAGE}${PENDING_LINES}`);
+    assert.deepEqual([report.imported, report.skipped, report.refused], [3, 1, 0], JSON.stringify(report.lines));
+    const stitch = await store.getUser('5c8f8f9e1c9d440000a1b2c3');
+    assert.equal(stitch?.createdAt, 1552912286_000);
+    assert.equal(stitch?.lastAuthAt, 1553000000_000);
+    // No provider_data in the Stitch page: the user's data rides on its identity, so it reads the same.
+    assert.deepEqual(stitch?.identities.map((i) => [i.providerName, i.externalId, i.data]), [['custom-token', 'stitch-sub-7', { name: 'Stitch Seven', favourite: 'tea' }]]);
+    const kim = await store.getUser('64b7e1f2a3c4d5e6f7a8b9c0');
+    assert.equal(kim?.disabled, true);
+    assert.deepEqual(kim?.identities.map((i) => [i.providerName, i.externalId]), [
+      ['local-userpass', '64b7e1f2a3c4d5e6f7a8b9c1'],
+      ['oauth2-google', 'google-sub-99'],
+    ]);
+    assert.deepEqual((await store.findUserpassAccount('64b7e1f2a3c4d5e6f7a8b9c1'))?.email, 'kim@example.com');
+    assert.deepEqual(await store.findUserpassAccount('64b7e1f2a3c4d5e6f7a8b9d0'), {
+      id: '64b7e1f2a3c4d5e6f7a8b9d0',
+      email: 'waiting@example.com',
+      passwordHash: '!reset-required',
+      confirmed: false,
+      createdAt: 1_700_000_000_000,
+    });
+    assert.equal(await store.getUser('5c8f8f9e1c9d440000a1b2c4'), null, 'the anonymous user stays behind');
+  });
+
+  it('refuses, per line with its reason, a taken identity, an unknown or ambiguous provider and malformed records, writing nothing of them', async () => {
+    const lines = [
+      // The Stitch user's JWT identity, under another user id.
+      { _id: '6500000000000000000000a1', identities: [{ id: 'stitch-sub-7', provider_type: 'custom-token' }], creation_date: 1689772530 },
+      { _id: '6500000000000000000000a2', identities: [{ id: 'apple-1', provider_type: 'oauth2-apple' }] },
+      { _id: '6500000000000000000000a3', identities: { id: 'g-5', provider_type: 'oauth2-google' } },
+      { _id: '6500000000000000000000a4', identities: [{ id: 'j', provider_type: 'custom-token' }], creation_date: 1689772530123 },
+      { _id: 'not-an-id', identities: [] },
+      { _id: '6500000000000000000000a5', identities: [{ id: 'pw', provider_type: 'local-userpass', provider_data: {} }], data: {} },
+      { _id: '6500000000000000000000a6', identities: [{ id: 'k', provider_type: 'custom-token' }], disabled: 'no' },
+      { _id: '6500000000000000000000a7', identities: [{ id: '6500000000000000000000b7', provider_type: 'local-userpass', provider_data: { email: 'waiting@example.com' } }] },
+      'just a string',
+    ].map((l) => JSON.stringify(l));
+    const report = await run(lines.join('\n'));
+    assert.deepEqual([report.imported, report.skipped, report.refused], [0, 0, 9]);
+    const reasons = report.lines.map((l) => `${l.line} ${l.status}: ${l.reason}`);
+    assert.match(reasons[0]!, /^1 refused: identity custom-token 'stitch-sub-7' belongs to another user \(5c8f8f9e1c9d440000a1b2c3\)/);
+    assert.match(reasons[1]!, /^2 refused: unknown provider: the app has no 'oauth2-apple' provider/);
+    assert.match(reasons[2]!, /^3 refused: identities must be an array/);
+    assert.match(reasons[3]!, /^4 refused: creation_date must be in seconds since 1970 \(1689772530123 looks like milliseconds\)/);
+    assert.match(reasons[4]!, /^5 refused: _id must be a 24-hex ObjectId string/);
+    assert.match(reasons[5]!, /^6 refused: identities\[0\]: an email\/password identity needs its email/);
+    assert.match(reasons[6]!, /^7 refused: disabled must be true or false/);
+    assert.match(reasons[7]!, /^8 refused: email 'waiting@example.com' is already registered to another email\/password account/);
+    assert.match(reasons[8]!, /^9 refused: a record must be a JSON object/);
+    for (const id of ['6500000000000000000000a1', '6500000000000000000000a2', '6500000000000000000000a3', '6500000000000000000000a4', '6500000000000000000000a7']) {
+      assert.equal(await store.getUser(id), null, id);
+    }
+    assert.equal(await store.findUserpassAccount('6500000000000000000000b7'), null);
+  });
+
+  it('an identity naming a provider id of another type is refused; one that names none of several is ambiguous', async () => {
+    const wrongType = { _id: '6500000000000000000000c1', identities: [{ id: 'x', provider_type: 'custom-token', provider_id: GOOGLE_PROVIDER_ID }] };
+    const [line] = (await run(JSON.stringify(wrongType))).lines;
+    assert.match(line!.reason ?? '', /names provider 5f1a0c9e8d2b4a3c1e0f9a7b, which is the app's 'oauth2-google' of type 'oauth2-google'/);
+    // Neither provider id known nor a provider name: the one named as the type is the platform default.
+    const byDefaultName = { _id: '6500000000000000000000c2', identities: [{ id: 'g-default', provider_type: 'oauth2-google', provider_id: '0123456789abcdef01234567' }] };
+    assert.equal((await run(JSON.stringify(byDefaultName))).imported, 1);
+    assert.equal((await store.getUser('6500000000000000000000c2'))?.identities[0]?.providerName, 'oauth2-google');
+    const byName = { _id: '6500000000000000000000c3', identities: [{ id: 'g-corp', provider_type: 'oauth2-google', provider_name: 'google-corp' }] };
+    assert.equal((await run(JSON.stringify(byName))).imported, 1);
+    assert.equal((await store.getUser('6500000000000000000000c3'))?.identities[0]?.providerName, 'google-corp');
+    // Two Google configurations, neither with the default name nor the record's id: not guessed.
+    const twoNamed = fixtureApp();
+    const providers = new Map(twoNamed.providers);
+    providers.set('google-main', { ...providers.get('oauth2-google')!, name: 'google-main' });
+    providers.delete('oauth2-google');
+    const ambiguous = { _id: '6500000000000000000000c4', identities: [{ id: 'g-amb', provider_type: 'oauth2-google', provider_id: '0123456789abcdef01234567' }] };
+    const report = await importUsers(JSON.stringify(ambiguous), { store, app: { ...twoNamed, providers }, clock: Date.now, importHash: importPasswordHash });
+    assert.match(report.lines[0]!.reason ?? '', /the app has 2 'oauth2-google' providers \(google-corp, google-main\) and the identity names none of them/);
+    assert.equal(await store.getUser('6500000000000000000000c4'), null);
+  });
+});

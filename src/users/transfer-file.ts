@@ -48,6 +48,14 @@ function spans(text: string, start: number, end: number, inArray: boolean): { fr
   return out;
 }
 
+/** The start of the first line after `from` whose first character opens a JSON object or array (the end of the text if none). */
+function nextOpening(text: string, from: number): number {
+  const re = /\n[ \t]*[{[]/g;
+  re.lastIndex = from;
+  const m = re.exec(text);
+  return m ? m.index + 1 : text.length;
+}
+
 const parse = (text: string): unknown => sjson.parse(text, null, { protoAction: 'remove', constructorAction: 'remove' });
 
 /** Every record of a users file, in file order. */
@@ -75,20 +83,27 @@ export function readUsersFile(text: string): RawRecord[] {
       records.push({ line, value: undefined, error: `not valid JSON (${(err as Error).message})` });
     }
   };
-  for (const top of spans(text, 0, text.length, false)) {
+  // Top-level values one by one: after one that does not parse, go on at the next line that opens
+  // a value, so that one broken record (of JSON lines) costs only itself.
+  let pos = 0;
+  while (pos < text.length) {
+    const top = spans(text, pos, text.length, false)[0];
+    if (!top) break;
+    const before = records.length;
     if (text[top.from] === '[' && !top.unterminated) {
       // A page: each element is a record, at its own line.
       for (const el of spans(text, top.from + 1, top.to - 1, true)) one(el.from, el.to, el.unterminated);
-      continue;
+    } else {
+      one(top.from, top.to, top.unterminated);
+      const parsed = records[before]!;
+      // `baste users list --json` output: its lists, each element a record at the object's line.
+      const v = parsed.value as Record<string, unknown> | undefined;
+      if (v && typeof v === 'object' && !Array.isArray(v) && (Array.isArray(v.users) || Array.isArray(v.registrations)) && !('_id' in v)) {
+        records.splice(before, 1, ...[...((v.users as unknown[]) ?? []), ...((v.registrations as unknown[]) ?? [])].map((value) => ({ line: parsed.line, value })));
+      }
     }
-    const before = records.length;
-    one(top.from, top.to, top.unterminated);
-    // `baste users list --json` output: its lists, each element a record at the object's line.
-    const parsed = records[before]!;
-    const v = parsed.value as Record<string, unknown> | undefined;
-    if (v && typeof v === 'object' && !Array.isArray(v) && (Array.isArray(v.users) || Array.isArray(v.registrations)) && !('_id' in v)) {
-      records.splice(before, 1, ...[...((v.users as unknown[]) ?? []), ...((v.registrations as unknown[]) ?? [])].map((value) => ({ line: parsed.line, value })));
-    }
+    const broken = records.length === before + 1 && records[before]!.error !== undefined && text[top.from] !== '[';
+    pos = broken ? nextOpening(text, top.from) : top.to;
   }
   return records;
 }
