@@ -365,3 +365,68 @@ describe('users files as App Services lists them', () => {
     assert.equal(await store.getUser('6500000000000000000000c4'), null);
   });
 });
+
+describe('imported password hashes: verified at the first login, then rehashed to argon2id', () => {
+  // Firebase's published example (github.com/firebase/scrypt): the project's hash parameters and one user.
+  const FIREBASE = {
+    algorithm: 'firebase-scrypt',
+    hash: 'lSrfV15cpx95/sZS2W9c9Kp6i/LVgQNDNC/qzrCnh1SAyZvqmZqAjTdn3aoItz+VHjoZilo78198JAdRuid5lQ==',
+    salt: '42xEC+ixf3L2lw==',
+    signer_key: 'jxspr8Ki0RYycVU8zykbdLGjFQ3McFUH0uiiTvC8pVMXAn210wjLNmdZJzxUECKbm0QsEmYUSDzZvpjeJ9WmXA==',
+    salt_separator: 'Bw==',
+    rounds: 8,
+    mem_cost: 14,
+  };
+  let store: Store;
+  let server: TestServer;
+  const users: { id: string; email: string; password: string; hash: unknown }[] = [];
+  before(async () => {
+    APP_ID = 'hashes-abcde';
+    const { scryptSync } = await import('node:crypto');
+    const salt = Buffer.from('saltsaltsaltsalt');
+    const scryptHash = `$scrypt$ln=14,r=8,p=1$${salt.toString('base64')}$${scryptSync('scrypt-pw-1', salt, 32, { N: 2 ** 14, r: 8, p: 1 }).toString('base64')}`;
+    const add = (n: number, password: string, hash: unknown) => users.push({ id: `66000000000000000000000${n}`, email: `h${n}@example.com`, password, hash });
+    add(1, 'bcrypt-pw-1', bcrypt.hashSync('bcrypt-pw-1', 8));
+    add(2, 'scrypt-pw-1', scryptHash);
+    add(3, 'user1password', FIREBASE);
+    add(4, 'argon-pw-1', await argon2Hash('argon-pw-1', { algorithm: 2, memoryCost: 4096, timeCost: 3, parallelism: 1 }));
+    const file = users
+      .map((u) =>
+        JSON.stringify({
+          _id: u.id,
+          identities: [{ id: u.id.replace(/^66/, '67'), provider_type: 'local-userpass', provider_data: { email: u.email } }],
+          creation_date: 1689772530,
+          password_hash: u.hash,
+        }),
+      )
+      .join('\n');
+    store = openSqliteStore(':memory:');
+    const report = await importUsers(`${file}\n{"_id":"660000000000000000000009","identities":[{"id":"x9","provider_type":"local-userpass","provider_data":{"email":"bad@example.com"}}],"password_hash":"md5:abc"}`, {
+      store,
+      app: app(),
+      clock: Date.now,
+      importHash: importPasswordHash,
+    });
+    assert.deepEqual([report.imported, report.refused], [4, 1], JSON.stringify(report.lines));
+    assert.match(report.lines[4]!.reason ?? '', /^password_hash: not a hash Baste knows/);
+    assert.deepEqual(report.awaitingReset, []);
+    server = await startServer(app(), { store });
+  });
+  after(async () => {
+    await server.close();
+    await store.close();
+  });
+
+  for (const [n, kind] of [[0, 'bcrypt'], [1, 'scrypt'], [2, "Firebase's scrypt"], [3, 'argon2id with other parameters']] as const) {
+    it(`${kind}: a wrong password is refused, the right one logs in as the imported user and leaves an argon2id hash`, async () => {
+      const u = users[n]!;
+      const moved = realmApp(server);
+      assert.equal((await refusedWith(moved.logIn(Realm.Credentials.emailPassword(u.email, 'not-the-password')))).errorCode, 'InvalidPassword');
+      assert.equal((await moved.logIn(Realm.Credentials.emailPassword(u.email, u.password))).id, u.id);
+      const stored = (await store.findUserpassAccountByEmail(u.email))!.passwordHash;
+      assert.match(stored, /^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
+      // And the new hash still takes the same password.
+      assert.equal((await moved.logIn(Realm.Credentials.emailPassword(u.email, u.password))).id, u.id);
+    });
+  }
+});
