@@ -6,7 +6,8 @@
 // hashes. On SQLite, and on PostgreSQL when BASTE_TEST_DATABASE_URL is set.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -23,6 +24,7 @@ import type { Store } from '../src/store/store.js';
 import { exportUsers, importUsers } from '../src/users/import.js';
 import { readUsersFile } from '../src/users/transfer-file.js';
 import { startOidcProvider, type FakeOidcProvider } from './fakes/oidc-provider.js';
+import { BIN } from './helpers/cli.js';
 import { adminQuery, skipWithoutPostgres, TEST_DATABASE_URL, uniqueName } from './helpers/postgres.js';
 import { appConfig, appFunction, autoConfirmUserpass, provider, startServer, tokensOf, type TestServer } from './helpers/server.js';
 
@@ -429,4 +431,76 @@ describe('imported password hashes: verified at the first login, then rehashed t
       assert.equal((await moved.logIn(Realm.Credentials.emailPassword(u.email, u.password))).id, u.id);
     });
   }
+});
+
+describe('baste users import / export / send-reset (the compiled command)', () => {
+  const dir = join(tmp, 'cli');
+  const APP = join(dir, 'app');
+  const DATA = join(dir, 'data');
+  const FILE = join(dir, 'users.json');
+  const baste = (args: string[]) => {
+    const r = spawnSync(process.execPath, [BIN, 'users', ...args, '--app', APP, '--data-dir', DATA], {
+      encoding: 'utf8',
+      env: { ...process.env, BASTE_DATABASE_URL: '', BASTE_SMTP_URL: '' },
+      timeout: 60_000,
+    });
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  };
+  before(() => {
+    cpSync(join(import.meta.dirname, '..', 'examples', 'todo'), APP, { recursive: true });
+    writeFileSync(
+      FILE,
+      [
+        '{"_id":"64b7e1f2a3c4d5e6f7a8b9e0","identities":[{"id":"64b7e1f2a3c4d5e6f7a8b9e1","provider_type":"local-userpass","provider_id":"64b7e0000000000000000001","provider_data":{"email":"cli@example.com"}}],"type":"normal","creation_date":1689772530,"last_authentication_date":1700000000,"disabled":false,"data":{"email":"cli@example.com"}}',
+        '{"_id":"64b7e1f2a3c4d5e6f7a8b9e2","identities":[{"id":"64b7e1f2a3c4d5e6f7a8b9e3","provider_type":"anon-user","provider_id":"64b7e0000000000000000002"}],"type":"normal","creation_date":1689772530,"last_authentication_date":1689772530,"disabled":false,"data":{}}',
+        '{"_id":"64b7e1f2a3c4d5e6f7a8b9e4","identities":[{"id":"jwt-1","provider_type":"custom-token","provider_id":"64b7e0000000000000000003"}],"type":"normal","creation_date":1689772530,"last_authentication_date":1689772530,"disabled":false,"data":{}}',
+      ].join('\n'),
+    );
+  });
+
+  it('--dry-run reports and writes nothing; the import refuses per line, mails reset links, and exits 1 for the refused record', () => {
+    const dry = baste(['import', '--file', FILE, '--dry-run']);
+    assert.equal(dry.status, 1, dry.stderr);
+    assert.match(dry.stdout, /^line 2 \(64b7e1f2a3c4d5e6f7a8b9e2\): skipped: nothing to log in with: anon-user identity left out: anonymous identities cannot be moved/m);
+    assert.match(dry.stdout, /^line 3 \(64b7e1f2a3c4d5e6f7a8b9e4\): refused: unknown provider: the app has no 'custom-token' provider/m);
+    assert.match(dry.stdout, /^dry run, nothing written: would have imported 1, skipped 1, refused 1$/m);
+    assert.match(dry.stderr, /1 record was refused/);
+    assert.equal(existsSync(join(DATA, 'baste.sqlite')), false, 'a dry run creates no store');
+
+    const real = baste(['import', '--file', FILE, '--send-reset']);
+    assert.equal(real.status, 1, real.stderr);
+    assert.match(real.stdout, /^imported 1, skipped 1, refused 1$/m);
+    assert.match(real.stdout, /^1 email\/password user must reset the password to log in/m);
+    assert.match(real.stdout, /^reset links sent: 1$/m);
+    const mail = readdirSync(join(DATA, 'outbox')).map((f) => JSON.parse(readFileSync(join(DATA, 'outbox', f), 'utf8')));
+    assert.deepEqual(mail.map((m) => [m.kind, m.to]), [['reset', 'cli@example.com']]);
+    assert.match(mail[0].link, /^http:\/\/127\.0\.0\.1:8080\/reset\?token=[0-9a-f]+&tokenId=[0-9a-f]+$/);
+
+    const again = baste(['import', '--file', FILE, '--json']);
+    const report = JSON.parse(again.stdout);
+    assert.deepEqual([report.imported, report.skipped, report.refused], [0, 2, 1]);
+  });
+
+  it('exports in the Admin API shape, and send-reset mails one user or every user still waiting', () => {
+    const out = join(dir, 'export.jsonl');
+    const exported = baste(['export', '--file', out]);
+    assert.equal(exported.status, 0, exported.stderr);
+    const lines = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(lines, [
+      {
+        _id: '64b7e1f2a3c4d5e6f7a8b9e0',
+        identities: [{ id: '64b7e1f2a3c4d5e6f7a8b9e1', provider_type: 'local-userpass', provider_id: lines[0].identities[0].provider_id, provider_name: 'local-userpass', provider_data: { email: 'cli@example.com' } }],
+        type: 'normal',
+        creation_date: 1689772530,
+        last_authentication_date: 1700000000,
+        disabled: false,
+        data: { email: 'cli@example.com' },
+      },
+    ]);
+    assert.equal(statSync(out).mode & 0o777, 0o600);
+    assert.match(baste(['send-reset', '--id', '64b7e1f2a3c4d5e6f7a8b9e0']).stdout, /^reset link sent to cli@example\.com$/m);
+    assert.match(baste(['send-reset', '--all']).stdout, /^reset links sent: 1$/m);
+    assert.equal(readdirSync(join(DATA, 'outbox')).length, 3);
+    assert.equal(baste(['send-reset']).status, 2);
+  });
 });
