@@ -64,7 +64,8 @@ Every command takes --app-id <id> (also BASTE_APP_ID): the client app id to serv
 exports that carry none (or to override theirs).
 
 users, admin-token, api-keys and keys work on --data-dir (default <app>/.baste); users and
-admin-token also on --database <url> / BASTE_DATABASE_URL.
+admin-token also on --database <url> / BASTE_DATABASE_URL. Reset links (users send-reset, users
+import --send-reset) go through --smtp-url / BASTE_SMTP_URL (and --mail-from), else to <data-dir>/outbox/.
 
 Options for serve:
   --app <dir>            app directory (realm_config.json / root_config.json / config.json / stitch.json)
