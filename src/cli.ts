@@ -1,6 +1,9 @@
 // The `baste` command. The only place that reads the environment and command line; it builds
 // the configuration and passes it down.
 
+import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { once } from 'node:events';
 import { userInfo } from 'node:os';
 import { resolve, join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -15,6 +18,7 @@ import { ApiKeys } from './auth/api-keys.js';
 import { argon2Hasher } from './auth/passwords.js';
 import { checkProviders } from './auth/service.js';
 import { BasteError, ConfigError } from './errors.js';
+import { outboxMailer, smtpMailer, type Mailer } from './email/mailer.js';
 import { createBaste, DataDirError } from './server.js';
 import { rotateSigningKey } from './sessions/keys.js';
 import { openSqliteStore } from './store/sqlite/index.js';
@@ -48,6 +52,14 @@ Usage:
                                         show|disable|enable|delete|revoke --id <user id>
                                         create --email <addr> --password <pw> (or BASTE_USER_PASSWORD)
                                         confirm --email <addr>   (a pending email/password registration)
+  baste users import --app <dir> --file <users.json> [--dry-run] [--send-reset] [--json]
+                                        bring users over from App Services (Admin API user pages or
+                                        pending registrations, as JSON arrays or JSON lines) keeping
+                                        their ids; --send-reset mails email/password users a reset link
+  baste users export --app <dir> [--file <out.jsonl>]
+                                        every user and pending registration, one JSON object a line
+  baste users send-reset --app <dir> --id <user id> | --all
+                                        mail a password reset link (--all: every user still without one)
   baste admin-token create|list|delete --app <dir> [--name <n>] [--id <id>] [--json]
                                         admin API / console tokens (the token is printed once, at creation)
   baste --help                          show this text
@@ -58,6 +70,8 @@ exports that carry none (or to override theirs).
 users, admin-token, api-keys and keys work on --data-dir (default ./.baste-data/<app id> in the
 working directory, or <app>/.baste where one exists from an older release); users and
 admin-token also on --database <url> / BASTE_DATABASE_URL.
+Reset links (users send-reset, users import --send-reset) go through --smtp-url / BASTE_SMTP_URL
+(and --mail-from), else to <data-dir>/outbox/.
 
 Options for serve:
   --app <dir>            app directory (realm_config.json / root_config.json / config.json / stitch.json)
@@ -108,6 +122,10 @@ const OPTIONS = {
   search: { type: 'string' },
   after: { type: 'string' },
   pending: { type: 'boolean' },
+  file: { type: 'string' },
+  'dry-run': { type: 'boolean' },
+  'send-reset': { type: 'boolean' },
+  all: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -212,14 +230,19 @@ async function run(argv: string[], io: Io): Promise<number> {
       return apiKeysCommand(sub, flags, io, load, dataDir);
     case 'users': {
       const { config } = await load();
-      return withAdminStore(flags, io, dataDir(config), ownerOf(config), (store) =>
+      const dir = dataDir(config);
+      // A dry run into a data directory that has no store yet creates none: it checks against an empty one.
+      const scratch = sub === 'import' && flags['dry-run'] === true && !databaseUrlOf(flags, io) && !existsSync(join(dir, 'baste.sqlite'));
+      return withAdminStore(flags, io, dir, ownerOf(config), (store) =>
         usersCommand(sub, { ...flags, password: flags.password ?? (io.env.BASTE_USER_PASSWORD || undefined) }, io, {
           store,
           app: config,
           hasher: argon2Hasher(),
           clock: Date.now,
           actor: cliActor(),
+          files: cliFiles(flags, io, dir),
         }),
+        scratch,
       );
     }
     case 'admin-token': {
@@ -259,12 +282,51 @@ function databaseUrlOf(flags: Flags, io: Io): string | undefined {
   return databaseUrl;
 }
 
-/** Runs `fn` on the store of `--database` / BASTE_DATABASE_URL when given, else the data directory's, and closes it. */
-async function withAdminStore(flags: Flags, io: Io, dataDir: string, owner: DatabaseOwner, fn: (store: Store) => Promise<number>): Promise<number> {
+/** Reading the users file, writing an export (owner-only: it holds emails), and the mailer of reset links. */
+function cliFiles(flags: Flags, io: Io, dataDir: string) {
+  let mailer: Mailer | undefined;
+  return {
+    read: (path: string) => readFile(resolve(path), 'utf8'),
+    async write(path: string, lines: AsyncIterable<string>) {
+      const out = createWriteStream(resolve(path), { mode: 0o600 });
+      const closed = once(out, 'close');
+      try {
+        for await (const line of lines) if (!out.write(line)) await once(out, 'drain');
+      } finally {
+        out.end();
+      }
+      await closed;
+    },
+    mailer() {
+      // Log lines (recipient and kind, never the link) go to stderr, as JSON like the server's.
+      const log = pino({ level: 'info', base: undefined }, pino.destination(2));
+      const smtpUrl = flags['smtp-url'] ?? io.env.BASTE_SMTP_URL;
+      mailer ??= smtpUrl ? smtpMailer(smtpUrl, flags['mail-from'] ?? 'baste@localhost', log) : outboxMailer(join(dataDir, 'outbox'), log);
+      return mailer;
+    },
+  };
+}
+
+/**
+ * Runs `fn` on the store of `--database` / BASTE_DATABASE_URL when given, else the data
+ * directory's (or, with `scratch`, an empty one in memory), and closes it.
+ */
+async function withAdminStore(
+  flags: Flags,
+  io: Io,
+  dataDir: string,
+  owner: DatabaseOwner,
+  fn: (store: Store) => Promise<number>,
+  scratch = false,
+): Promise<number> {
   const databaseUrl = databaseUrlOf(flags, io);
   let store: Store;
   try {
-    store = databaseUrl ? await openPostgresStore(databaseUrl, { maxConnections: 2, owner }) : openDataDirStore(dataDir, owner);
+    store = databaseUrl
+      ? await openPostgresStore(databaseUrl, { maxConnections: 2, owner })
+      : scratch
+        ? openSqliteStore(':memory:')
+        : openDataDirStore(dataDir, owner);
   } catch (err) {
     if (err instanceof DatabaseOwnedError) throw err;
     io.stderr.write(`baste: cannot open the ${databaseUrl ? 'PostgreSQL database' : 'data directory'}: ${(err as Error).message}\n`);

@@ -297,6 +297,7 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
     deleteUser: (userId) => auth.deleteUser(userId),
     userCreated: (userId, providerType) => auth.userCreated(userId, providerType),
     sendConfirmation: (providerName, email) => auth.emailPassword(providerName).resendConfirmation({ email }),
+    sendPasswordReset: (providerName, email) => auth.emailPassword(providerName).sendResetLink(email),
     customData: customData?.forToken,
     runConfirmation: (providerName, email) => auth.emailPassword(providerName).retryConfirmationFunction({ email }),
     refreshExpiration,

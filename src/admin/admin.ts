@@ -35,6 +35,11 @@ export interface AdminDeps {
   readonly userCreated?: (userId: string, providerType: string) => Promise<void>;
   /** Sends the confirmation email again through the provider's mailer (a running server only). */
   readonly sendConfirmation?: (providerName: string, email: string) => Promise<void>;
+  /**
+   * Mails a password reset link to an email/password account (the provider's reset email): a
+   * running server passes its provider's; `baste users` builds one on its mailer.
+   */
+  readonly sendPasswordReset?: (providerName: string, email: string) => Promise<void>;
   /** The custom user data document, once the app has a data service. */
   readonly customData?: (userId: string) => Promise<Record<string, unknown> | undefined>;
   /** Re-runs the provider's confirmation function for a pending registration (a running server only). */
@@ -369,6 +374,50 @@ export class Admin {
     else await this.store.deleteUser(user.id);
     // Who it was stays out of the log: a deletion on request should not leave the email behind.
     await this.audit(actor, 'user.delete', user.id, { type: user.type, providers: [...new Set(user.identities.map((i) => i.providerType))] });
+  }
+
+  // ---- password resets (users imported without their password) -------------------------------
+
+  /** Mails the user's email/password account a reset link. */
+  async sendPasswordReset(actor: Actor, id: string): Promise<{ email: string }> {
+    const user = await this.user(id);
+    const identity = user.identities.find((i) => i.providerType === 'local-userpass');
+    const account = identity && (await this.store.findUserpassAccount(identity.externalId));
+    if (!identity || !account) throw new BasteError('BadRequest', `user ${user.id} has no email/password identity`);
+    await this.mailReset(identity.providerName, account.email);
+    await this.audit(actor, 'user.send_password_reset', user.id);
+    return { email: account.email };
+  }
+
+  /**
+   * Mails a reset link to every confirmed account still waiting for its first password (imported
+   * without one). One failure does not stop the others: each is reported.
+   */
+  async sendPasswordResets(actor: Actor): Promise<{ sent: number; failed: { email: string; reason: string }[] }> {
+    const provider = this.userpassProvider();
+    let sent = 0;
+    const failed: { email: string; reason: string }[] = [];
+    for (let after: string | undefined; ; ) {
+      const accounts = await this.store.listAccountsAwaitingReset({ after, limit: PAGE_SIZE });
+      for (const account of accounts.filter((a) => a.confirmed)) {
+        try {
+          await this.mailReset(provider.name, account.email);
+          sent++;
+        } catch (err) {
+          if (!(err instanceof BasteError) || err.code === 'BadRequest') throw err; // no reset link at all: say so once
+          failed.push({ email: account.email, reason: err.message });
+        }
+      }
+      if (accounts.length < PAGE_SIZE) break;
+      after = accounts[accounts.length - 1]!.id;
+    }
+    await this.audit(actor, 'user.send_password_resets', this.deps.app.appId, { sent, failed: failed.length });
+    return { sent, failed };
+  }
+
+  private async mailReset(providerName: string, email: string): Promise<void> {
+    if (!this.deps.sendPasswordReset) throw new BasteError('NotImplemented', 'password reset emails are sent by a running server or baste users');
+    await this.deps.sendPasswordReset(providerName, email);
   }
 
   // ---- pending email/password registrations ---------------------------------------------------

@@ -5,9 +5,13 @@
 
 import type { AppConfig } from '../app/model.js';
 import { ApiKeys } from '../auth/api-keys.js';
+import { importPasswordHash } from '../auth/password-imports.js';
 import type { PasswordHasher } from '../auth/passwords.js';
+import { assertCanMailResetLinks, parseUserpassSettings, sendUserpassLink } from '../auth/providers/local-userpass.js';
+import type { Mailer } from '../email/mailer.js';
 import { BasteError } from '../errors.js';
 import type { Store } from '../store/store.js';
+import { exportUsers, importUsers, type ImportReport } from '../users/import.js';
 import type { Clock } from '../util/clock.js';
 import { Admin, recordAudit, type AdminUser, type AdminUserDetail, type PendingUser } from './admin.js';
 import { AdminTokens, type Actor } from './tokens.js';
@@ -27,9 +31,22 @@ export interface UsersFlags {
   readonly after?: string;
   readonly pending?: boolean;
   readonly json?: boolean;
+  /** import: the users file; export: where to write (default: standard output). */
+  readonly file?: string;
+  readonly 'dry-run'?: boolean;
+  readonly 'send-reset'?: boolean;
+  readonly all?: boolean;
 }
 
-const USERS_SUBCOMMANDS = ['list', 'show', 'create', 'disable', 'enable', 'delete', 'revoke', 'confirm'] as const;
+/** Files and mail, for import, export and send-reset: the command line passes its own. */
+export interface UsersFiles {
+  read(path: string): Promise<string>;
+  write(path: string, lines: AsyncIterable<string>): Promise<void>;
+  /** The mailer reset emails go through (SMTP, or the data directory's outbox). */
+  mailer(): Mailer;
+}
+
+const USERS_SUBCOMMANDS = ['list', 'show', 'create', 'disable', 'enable', 'delete', 'revoke', 'confirm', 'import', 'export', 'send-reset'] as const;
 const ADMIN_TOKEN_SUBCOMMANDS = ['create', 'list', 'delete'] as const;
 
 const usage = (io: CommandIo, message: string): number => {
@@ -120,12 +137,44 @@ function userDetail(u: AdminUserDetail): string {
   return text;
 }
 
+/** The import's report: a line per record not imported as it was, then the counts and what to do next. */
+function importText(report: ImportReport, dryRun: boolean): string {
+  let out = '';
+  for (const l of report.lines) {
+    if (l.status === 'imported' && !l.reason) continue;
+    out += `line ${l.line}${l.id ? ` (${l.id})` : ''}: ${l.status}${l.reason ? `: ${l.reason}` : ''}\n`;
+  }
+  const would = dryRun ? 'dry run, nothing written: would have ' : '';
+  out += `${would}imported ${report.imported}, skipped ${report.skipped}, refused ${report.refused}\n`;
+  const waiting = report.awaitingReset.length;
+  if (waiting > 0) {
+    out +=
+      `${waiting} email/password user${waiting === 1 ? '' : 's'} must reset the password to log in (App Services never exports passwords): ` +
+      `--send-reset mails each a reset link, or POST …/users/send_password_resets on a running server\n`;
+  }
+  out += 'not brought over by any import: passwords (unless password_hash is given), sessions (users log in again), anonymous users, API keys\n';
+  return out;
+}
+
+/** A reset-link sender for the command line: the app's email/password provider settings, on `mailer`. */
+function resetSender(app: AppConfig, store: Store, clock: Clock, mailer: () => Mailer) {
+  return async (providerName: string, email: string): Promise<void> => {
+    const provider = app.providers.get(providerName);
+    if (!provider) throw new BasteError('AuthProviderNotFound', `no provider '${providerName}'`);
+    const settings = parseUserpassSettings(provider, new Set(app.functions.keys()));
+    assertCanMailResetLinks(provider.name, settings);
+    const account = await store.findUserpassAccountByEmail(email);
+    if (!account) throw new BasteError('UserNotFound', `no email/password account for '${email}'`);
+    await sendUserpassLink({ accounts: store, mailer: mailer(), clock }, settings, account, 'reset');
+  };
+}
+
 /** `baste users <sub>`. */
 export async function usersCommand(
   sub: string | undefined,
   flags: UsersFlags,
   io: CommandIo,
-  deps: { store: Store; app: AppConfig; hasher: PasswordHasher; clock: Clock; actor: Actor },
+  deps: { store: Store; app: AppConfig; hasher: PasswordHasher; clock: Clock; actor: Actor; files?: UsersFiles },
 ): Promise<number> {
   if (!sub || !(USERS_SUBCOMMANDS as readonly string[]).includes(sub)) return usage(io, `users needs one of: ${USERS_SUBCOMMANDS.join(', ')}`);
   const needs = (flag: 'id' | 'email' | 'password'): string | null => {
@@ -134,11 +183,21 @@ export async function usersCommand(
   };
   if (['show', 'disable', 'enable', 'delete', 'revoke'].includes(sub) && !needs('id')) return usage(io, `users ${sub} needs --id <user id>`);
   if (['create', 'confirm'].includes(sub) && !needs('email')) return usage(io, `users ${sub} needs --email <address>`);
+  if (sub === 'import' && !flags.file) return usage(io, 'users import needs --file <users.json> (Admin API user pages, JSON lines or arrays)');
+  if (sub === 'send-reset' && !needs('id') && !flags.all) return usage(io, 'users send-reset needs --id <user id> or --all (every user still waiting for a password)');
   if (sub === 'create' && !needs('password')) {
     return usage(io, 'users create needs --password <password> (or BASTE_USER_PASSWORD in the environment, which keeps it out of the process list)');
   }
 
-  const admin = new Admin({ store: deps.store, app: deps.app, clock: deps.clock, hasher: deps.hasher, apiKeys: new ApiKeys(deps.store, deps.app, deps.clock) });
+  const files = deps.files;
+  const admin = new Admin({
+    store: deps.store,
+    app: deps.app,
+    clock: deps.clock,
+    hasher: deps.hasher,
+    apiKeys: new ApiKeys(deps.store, deps.app, deps.clock),
+    sendPasswordReset: files ? resetSender(deps.app, deps.store, deps.clock, () => files.mailer()) : undefined,
+  });
   const { actor } = deps;
   const out = (text: string, json: unknown) => io.stdout.write(flags.json ? `${JSON.stringify(json)}\n` : text);
   const id = flags.id ?? '';
@@ -189,8 +248,63 @@ export async function usersCommand(
         out(`confirmed ${email}: user ${user._id}\n`, user);
         return;
       }
+      case 'import': {
+        if (!files) throw new BasteError('NotImplemented', 'users import needs the command line');
+        const dryRun = flags['dry-run'] === true;
+        const report = await importUsers(await files.read(flags.file!), { store: deps.store, app: deps.app, clock: deps.clock, importHash: importPasswordHash }, { dryRun });
+        let resets: Awaited<ReturnType<Admin['sendPasswordResets']>> | undefined;
+        if (flags['send-reset'] && !dryRun) {
+          resets = { sent: 0, failed: [] };
+          for (const account of report.awaitingReset.filter((a) => a.confirmed)) {
+            try {
+              await admin.sendPasswordReset(actor, (await ownerOf(deps.store, deps.app, account.id)) ?? '');
+              resets.sent++;
+            } catch (err) {
+              if (!(err instanceof BasteError) || err.code === 'BadRequest') throw err;
+              resets.failed.push({ email: account.email, reason: err.message });
+            }
+          }
+        }
+        await recordAudit(deps, actor, dryRun ? 'users.import_dry_run' : 'users.import', deps.app.appId, {
+          imported: report.imported,
+          skipped: report.skipped,
+          refused: report.refused,
+        });
+        let text = importText(report, dryRun);
+        if (resets) text += `reset links sent: ${resets.sent}${resets.failed.map((f) => `\nnot sent to ${f.email}: ${f.reason}`).join('')}\n`;
+        out(text, { ...report, dry_run: dryRun, ...(resets ? { resets } : {}) });
+        if (report.refused > 0) throw new BasteError('BadRequest', `${report.refused} record${report.refused === 1 ? ' was' : 's were'} refused (see above); the others were ${dryRun ? 'checked' : 'imported'}`);
+        return;
+      }
+      case 'export': {
+        if (!files) throw new BasteError('NotImplemented', 'users export needs the command line');
+        const lines = exportUsers(deps.store, deps.app);
+        if (flags.file) await files.write(flags.file, lines);
+        else for await (const line of lines) io.stdout.write(line);
+        return;
+      }
+      case 'send-reset': {
+        if (flags.all) {
+          const result = await admin.sendPasswordResets(actor);
+          out(`reset links sent: ${result.sent}${result.failed.map((f) => `\nnot sent to ${f.email}: ${f.reason}`).join('')}\n`, result);
+        } else {
+          const { email: to } = await admin.sendPasswordReset(actor, id);
+          out(`reset link sent to ${to}\n`, { _id: id, action: 'send_password_reset', email: to });
+        }
+        return;
+      }
     }
   });
+}
+
+/** The user holding an email/password account (its identity's external id is the account id). */
+async function ownerOf(store: Store, app: AppConfig, accountId: string): Promise<string | null> {
+  for (const p of app.providers.values()) {
+    if (p.type !== 'local-userpass') continue;
+    const owner = await store.findIdentityOwner(p.name, accountId);
+    if (owner) return owner.userId;
+  }
+  return null;
 }
 
 /** `baste admin-token <sub>`: the token is printed once, at creation; only its hash is kept. */

@@ -105,6 +105,35 @@ export interface NewIdentity {
 export type LinkOutcome = 'linked' | 'already-linked' | 'taken';
 
 /**
+ * The password hash of an email/password account brought over without its password (App Services
+ * never exports one): no password verifies against it, and a login is told to reset the password.
+ */
+export const PASSWORD_RESET_REQUIRED = '!reset-required';
+
+/**
+ * A user brought over from another server (`baste users import`), written as one unit: the user
+ * with its own id, dates and state, its identities, and the email/password accounts behind its
+ * `local-userpass` identities. Without `user`, only the accounts (pending registrations).
+ */
+export interface ImportedUser {
+  readonly user: {
+    readonly id: string;
+    readonly type: UserType;
+    readonly disabled: boolean;
+    readonly createdAt: number;
+    readonly lastAuthAt: number;
+  } | null;
+  readonly identities: readonly (NewIdentity & { readonly createdAt: number })[];
+  readonly accounts: readonly UserpassAccount[];
+}
+
+/**
+ * `imported`: something was written (a new user, or identities and accounts a known user lacked);
+ * `unchanged`: everything was already there; `conflict`: nothing was written, and why.
+ */
+export type ImportOutcome = { readonly status: 'imported' | 'unchanged' } | { readonly status: 'conflict'; readonly reason: string };
+
+/**
  * A browser OAuth redirect in flight (wire-protocol §8): written when `/login?redirect=…` sends the
  * browser to the provider, taken (once) when the provider calls back. Kept in the store so any
  * instance can finish a flow another one started.
@@ -273,6 +302,15 @@ export interface Store {
   listUsers(query: UserQuery): Promise<UserRecord[]>;
   /** The user's sessions (expired ones included until swept), oldest first. */
   listSessionsOfUser(userId: string): Promise<SessionRecord[]>;
+  /**
+   * Writes an imported user (see ImportedUser) unless one of its identities belongs to another
+   * user, or one of its accounts clashes with another (same id with another email, or same email
+   * with another id): then nothing is written. What exists already is left as it is, so importing
+   * the same user again changes nothing. With `dryRun`, the outcome is worked out and nothing is kept.
+   */
+  importUser(record: ImportedUser, opts?: { dryRun?: boolean }): Promise<ImportOutcome>;
+  /** Email/password accounts whose password hash is PASSWORD_RESET_REQUIRED, in id order. */
+  listAccountsAwaitingReset(query: { after?: string; limit: number }): Promise<UserpassAccount[]>;
   /** Email/password registrations that no user holds yet (pending confirmation or first login), in id order. */
   listPendingUserpassAccounts(query: { after?: string; limit: number }): Promise<UserpassAccount[]>;
   createAdminToken(token: AdminTokenRecord): Promise<void>;

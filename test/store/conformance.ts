@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import type { DeviceRecord, IdentityRecord, NewIdentity, OAuthStateRecord, SessionRecord, Store } from '../../src/store/store.js';
+import { PASSWORD_RESET_REQUIRED, type DeviceRecord, type IdentityRecord, type ImportedUser, type NewIdentity, type OAuthStateRecord, type SessionRecord, type Store } from '../../src/store/store.js';
 import { newObjectIdHex } from '../../src/util/ids.js';
 
 const identity = (externalId: string, providerType = 'anon-user', data: Record<string, unknown> = {}): NewIdentity => ({
@@ -599,6 +599,89 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
       assert.deepEqual(await store.listPendingUserpassAccounts({ limit: 50 }), [acc(1, false), acc(2, true), acc(4, false)]);
       assert.deepEqual(await store.listPendingUserpassAccounts({ limit: 1, after: acc(1, false).id }), [acc(2, true)]);
       assert.deepEqual(await store.listPendingUserpassAccounts({ limit: 5, after: acc(4, false).id }), []);
+    });
+
+    describe('importing users', () => {
+      const uid = 'b1'.padEnd(24, '0');
+      const imported = (extra: Partial<ImportedUser> = {}): ImportedUser => ({
+        user: { id: uid, type: 'normal', disabled: true, createdAt: 1_000, lastAuthAt: 2_000 },
+        identities: [
+          { ...identity('jwt-sub-1', 'custom-token', { name: 'Ada' }), createdAt: 1_000 },
+          { ...identity('c1'.padEnd(24, '0'), 'local-userpass', { email: 'ada@x' }), createdAt: 1_500 },
+        ],
+        accounts: [{ id: 'c1'.padEnd(24, '0'), email: 'ada@x', passwordHash: PASSWORD_RESET_REQUIRED, confirmed: true, createdAt: 1_000 }],
+        ...extra,
+      });
+
+      it('writes the user with its own id, dates, state, identities and accounts; again, it changes nothing', async () => {
+        assert.deepEqual(await store.importUser(imported()), { status: 'imported' });
+        const user = await store.getUser(uid);
+        assert.deepEqual(
+          { ...user, identities: user?.identities.map((i) => [i.providerType, i.externalId, i.data, i.createdAt]) },
+          {
+            id: uid,
+            type: 'normal',
+            disabled: true,
+            createdAt: 1_000,
+            lastAuthAt: 2_000,
+            identities: [
+              ['custom-token', 'jwt-sub-1', { name: 'Ada' }, 1_000],
+              ['local-userpass', 'c1'.padEnd(24, '0'), { email: 'ada@x' }, 1_500],
+            ],
+          },
+        );
+        assert.equal((await store.findUserpassAccountByEmail('ada@x'))?.passwordHash, PASSWORD_RESET_REQUIRED);
+        assert.deepEqual(await store.importUser(imported()), { status: 'unchanged' });
+        assert.equal((await store.getUser(uid))?.identities.length, 2);
+        // The identity logs in as the imported user.
+        const login = await store.loginIdentity({ identity: identity('jwt-sub-1', 'custom-token'), newUserId: 'ff'.padEnd(24, '0'), userType: 'normal', now: 3_000 });
+        assert.deepEqual(login, { userId: uid, created: false, disabled: true });
+      });
+
+      it('adds the identities a known user lacks, and nothing else', async () => {
+        await store.importUser(imported({ identities: imported().identities.slice(0, 1), accounts: [] }));
+        assert.deepEqual(await store.importUser(imported({ user: { ...imported().user!, disabled: false, createdAt: 5 } })), { status: 'imported' });
+        const user = await store.getUser(uid);
+        assert.equal(user?.identities.length, 2);
+        assert.equal(user?.disabled, true, 'what the store holds stays');
+        assert.equal(user?.createdAt, 1_000);
+      });
+
+      it('refuses, writing nothing, an identity of another user or an account clashing by email or id', async () => {
+        const other = await store.loginIdentity({ identity: identity('jwt-sub-1', 'custom-token'), newUserId: 'e1'.padEnd(24, '0'), userType: 'normal', now: 1 });
+        const taken = await store.importUser(imported());
+        assert.equal(taken.status, 'conflict');
+        assert.match((taken as { reason: string }).reason, new RegExp(`custom-token 'jwt-sub-1' belongs to another user \\(${other.userId}\\)`));
+        assert.equal(await store.getUser(uid), null);
+        assert.equal(await store.findUserpassAccountByEmail('ada@x'), null);
+
+        await store.createUserpassAccount({ id: 'd9'.padEnd(24, '0'), email: 'ada@x', passwordHash: 'h', confirmed: true, createdAt: 1 });
+        const byEmail = await store.importUser(imported({ identities: imported().identities.slice(1) }));
+        assert.match((byEmail as { reason: string }).reason, /email 'ada@x' is already registered to another email\/password account/);
+        const byId = await store.importUser({ user: null, identities: [], accounts: [{ id: 'd9'.padEnd(24, '0'), email: 'bob@x', passwordHash: 'h', confirmed: false, createdAt: 1 }] });
+        assert.match((byId as { reason: string }).reason, /already exists with another email/);
+        assert.equal(await store.getUser(uid), null);
+        assert.equal(await store.findUserpassAccountByEmail('bob@x'), null);
+      });
+
+      it('works out a dry run without keeping anything', async () => {
+        assert.deepEqual(await store.importUser(imported(), { dryRun: true }), { status: 'imported' });
+        assert.equal(await store.getUser(uid), null);
+        assert.equal(await store.findUserpassAccountByEmail('ada@x'), null);
+        await store.importUser(imported());
+        assert.deepEqual(await store.importUser(imported(), { dryRun: true }), { status: 'unchanged' });
+      });
+
+      it('imports a pending registration alone, and lists the accounts still waiting for a password', async () => {
+        const pending = { id: 'a7'.padEnd(24, '0'), email: 'pen@x', passwordHash: PASSWORD_RESET_REQUIRED, confirmed: false, createdAt: 9 };
+        assert.deepEqual(await store.importUser({ user: null, identities: [], accounts: [pending] }), { status: 'imported' });
+        await store.importUser(imported());
+        await store.createUserpassAccount({ id: 'a1'.padEnd(24, '0'), email: 'own@x', passwordHash: 'h', confirmed: true, createdAt: 1 });
+        assert.deepEqual((await store.listAccountsAwaitingReset({ limit: 10 })).map((a) => a.email), ['pen@x', 'ada@x']);
+        assert.deepEqual((await store.listAccountsAwaitingReset({ limit: 10, after: pending.id })).map((a) => a.email), ['ada@x']);
+        await store.setUserpassPassword('c1'.padEnd(24, '0'), 'new-hash');
+        assert.deepEqual((await store.listAccountsAwaitingReset({ limit: 10 })).map((a) => a.email), ['pen@x']);
+      });
     });
 
     it('keeps admin tokens by hash', async () => {

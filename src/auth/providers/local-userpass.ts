@@ -10,6 +10,7 @@ import { BasteError, badRequest } from '../../errors.js';
 import type { Mailer } from '../../email/mailer.js';
 import type { Clock } from '../../util/clock.js';
 import { newObjectIdHex } from '../../util/ids.js';
+import { PASSWORD_RESET_REQUIRED } from '../../store/store.js';
 import type { PasswordHasher } from '../passwords.js';
 import type { AuthProvider, LoginContext, VerifiedIdentity } from '../provider.js';
 import { CREDENTIAL_FAILURES, type LoginThrottle } from '../throttle.js';
@@ -181,6 +182,16 @@ function statusOf(result: unknown, fn: string): HookStatus {
  */
 const invalidCredentials = (linking: boolean | undefined) =>
   new BasteError('InvalidPassword', linking ? 'invalid username/password' : 'unauthorized: invalid username/password');
+/**
+ * An account moved from App Services without its password (none is exportable). AuthError with
+ * 401 is the platform's answer to "right account, but it cannot log in yet" (its "confirmation
+ * required"): realm-web surfaces it as MongoDBRealmError (errorCode "AuthError", this message),
+ * realm-core as ErrorCodes::AuthError, the Stitch SDKs as StitchServiceErrorCode.AuthError. The
+ * message says what to do; it does tell whoever asks that the email is registered, which no
+ * other answer can avoid while still telling the owner to reset (the login throttle counts it).
+ */
+export const passwordResetRequired = () =>
+  new BasteError('AuthError', 'password reset required: this account was moved to a new server without its password; reset your password (use "forgot password" or the link emailed to you), then log in');
 const invalidToken = () => new BasteError('UserpassTokenInvalid', 'invalid token data');
 const resetRefused = (email: string) => badRequest(`failed to reset password for user "${email}"`);
 
@@ -214,8 +225,14 @@ export class EmailPasswordProvider implements AuthProvider {
     const password = requireString(payload, 'password', PASSWORD_MAX);
     const { accounts, hasher } = this.deps;
     const account = await accounts.findUserpassAccountByEmail(email);
+    if (account?.passwordHash === PASSWORD_RESET_REQUIRED) {
+      await hasher.verifyNothing(password); // the same time as any other answer
+      throw passwordResetRequired();
+    }
     const ok = account ? await hasher.verify(account.passwordHash, password) : await hasher.verifyNothing(password);
     if (!account || !ok) throw invalidCredentials(ctx.linking);
+    // An imported hash (bcrypt, scrypt, …) or older parameters: keep the password, in today's form.
+    if (hasher.needsRehash(account.passwordHash)) await accounts.setUserpassPassword(account.id, await hasher.hash(password));
     // Only someone holding the password learns that confirmation is pending.
     if (!account.confirmed) throw new BasteError('AuthError', 'confirmation required');
     return { externalId: account.id, data: { email: account.email } };
@@ -314,6 +331,18 @@ export class EmailPasswordProvider implements AuthProvider {
     await this.sendLink(account, 'reset');
   }
 
+  /**
+   * An operator's reset (admin API, `baste users import --send-reset`): mails the account a reset
+   * link to `resetPasswordUrl`, whatever the client flow is. An app that resets only through its
+   * reset function has no link to send: its users start the reset from the app.
+   */
+  async sendResetLink(email: string): Promise<void> {
+    const account = await this.deps.accounts.findUserpassAccountByEmail(email);
+    if (!account) throw new BasteError('UserNotFound', 'user not found');
+    if (!this.settings.resetPasswordUrl) throw noResetLink(this.config.name);
+    await this.sendLink(account, 'reset');
+  }
+
   private get concealUnknown(): boolean {
     return (this.deps.unknownEmails ?? 'conceal') === 'conceal';
   }
@@ -387,31 +416,54 @@ export class EmailPasswordProvider implements AuthProvider {
     });
   }
 
-  /** A fresh one-time token pair for the account, not stored yet (storing replaces any earlier one of the kind). */
-  private mintToken(account: Account, kind: TokenKind): { token: string; tokenId: string; record: Token } {
-    const token = randomBytes(32).toString('hex');
-    const tokenId = randomBytes(12).toString('hex');
-    const record = { id: tokenId, accountId: account.id, kind, tokenHash: sha256(token), expiresAt: this.deps.clock() + USERPASS_TOKEN_TTL_MS };
-    return { token, tokenId, record };
+  private mintToken(account: Account, kind: TokenKind) {
+    return mintToken(account, kind, this.deps.clock);
   }
 
   private async sendLink(account: Account, kind: TokenKind): Promise<void> {
-    const { token, tokenId, record } = this.mintToken(account, kind);
-    await this.deps.accounts.putUserpassToken(record);
-    const s = this.settings;
-    const base = kind === 'confirm' ? s.emailConfirmationUrl : s.resetPasswordUrl;
-    if (!base) throw badRequest(`no ${kind === 'confirm' ? 'emailConfirmationUrl' : 'resetPasswordUrl'} is configured`);
-    const link = new URL(base);
-    link.searchParams.set('token', token);
-    link.searchParams.set('tokenId', tokenId);
-    const subject = kind === 'confirm' ? s.confirmEmailSubject : s.resetPasswordSubject;
-    const action = kind === 'confirm' ? 'confirm your account' : 'choose a new password';
-    await this.deps.mailer.send({
-      kind,
-      to: account.email,
-      subject,
-      link: link.toString(),
-      text: `Follow this link within 30 minutes to ${action}:\n\n${link.toString()}\n\nIf you did not ask for this, ignore this email.\n`,
-    });
+    await sendUserpassLink(this.deps, this.settings, account, kind);
   }
+}
+
+const noResetLink = (provider: string) =>
+  badRequest(
+    `provider '${provider}' resets passwords through its reset function and has no resetPasswordUrl: there is no link to mail; users start the reset from the app (or set config.resetPasswordUrl)`,
+  );
+
+/** Throws unless the provider's settings let an operator mail reset links. */
+export function assertCanMailResetLinks(providerName: string, settings: UserpassSettings): void {
+  if (!settings.resetPasswordUrl) throw noResetLink(providerName);
+}
+
+/** A fresh one-time token pair for the account, not stored yet (storing replaces any earlier one of the kind). */
+function mintToken(account: Account, kind: TokenKind, clock: Clock): { token: string; tokenId: string; record: Token } {
+  const token = randomBytes(32).toString('hex');
+  const tokenId = randomBytes(12).toString('hex');
+  const record = { id: tokenId, accountId: account.id, kind, tokenHash: sha256(token), expiresAt: clock() + USERPASS_TOKEN_TTL_MS };
+  return { token, tokenId, record };
+}
+
+/** Mints a one-time token of `kind` for the account, stores its hash and mails the link carrying it. */
+export async function sendUserpassLink(
+  deps: { accounts: Pick<UserpassAccounts, 'putUserpassToken'>; mailer: Mailer; clock: Clock },
+  s: UserpassSettings,
+  account: Account,
+  kind: TokenKind,
+): Promise<void> {
+  const { token, tokenId, record } = mintToken(account, kind, deps.clock);
+  await deps.accounts.putUserpassToken(record);
+  const base = kind === 'confirm' ? s.emailConfirmationUrl : s.resetPasswordUrl;
+  if (!base) throw badRequest(`no ${kind === 'confirm' ? 'emailConfirmationUrl' : 'resetPasswordUrl'} is configured`);
+  const link = new URL(base);
+  link.searchParams.set('token', token);
+  link.searchParams.set('tokenId', tokenId);
+  const subject = kind === 'confirm' ? s.confirmEmailSubject : s.resetPasswordSubject;
+  const action = kind === 'confirm' ? 'confirm your account' : 'choose a new password';
+  await deps.mailer.send({
+    kind,
+    to: account.email,
+    subject,
+    link: link.toString(),
+    text: `Follow this link within 30 minutes to ${action}:\n\n${link.toString()}\n\nIf you did not ask for this, ignore this email.\n`,
+  });
 }

@@ -128,6 +128,13 @@ const appRoutes =
       });
     }
 
+    // Password reset links (Baste's: the platform has no such route), for users imported without their password
+    http.post('/users/:userId/send_password_reset', async (req, reply) => {
+      await service.sendPasswordReset(actorOf(req), params(req).userId);
+      return noContent(reply);
+    });
+    http.post('/users/send_password_resets', async (req) => service.sendPasswordResets(actorOf(req)));
+
     // Pending email/password registrations (`pending_users` is the platform's path; the bare one Baste's first)
     for (const path of ['/user_registrations/pending_users', '/user_registrations']) {
       http.get(path, async (req, reply) => sendPage(reply, await service.listPending({ after: query(req).after })));

@@ -22,6 +22,8 @@ import type {
   DatabaseTriggerState,
   DeviceRecord,
   IdentityRecord,
+  ImportedUser,
+  ImportOutcome,
   LinkOutcome,
   NewIdentity,
   OAuthStateRecord,
@@ -54,6 +56,8 @@ import {
   toDatabaseTrigger,
 } from '../rows.js';
 import type { DatabaseOwner } from '../owner.js';
+import { planImport, writesSomething } from '../import-plan.js';
+import { PASSWORD_RESET_REQUIRED } from '../store.js';
 import { claimSchema, prepareSchema } from './owner.js';
 import { MIGRATIONS } from './schema.js';
 
@@ -664,6 +668,68 @@ class PostgresStore implements Store {
 
   async listSessionsOfUser(userId: string): Promise<SessionRecord[]> {
     return (await this.rows('SELECT * FROM sessions WHERE user_id = $1 ORDER BY created_at, id', [userId])).map(toSession);
+  }
+
+  async importUser(record: ImportedUser, opts: { dryRun?: boolean } = {}): Promise<ImportOutcome> {
+    let outcome: ImportOutcome | undefined;
+    await this.tx(async (c) => {
+      // Serializable: two imports (or an import and a login) racing on one identity or email
+      // cannot both pass the checks below; the loser is retried and sees the winner's rows.
+      await c.query('SET TRANSACTION ISOLATION LEVEL SERIALIZABLE');
+      const u = record.user;
+      const accountOf = (r: Row | undefined) => (r ? toAccount(r) : null);
+      const identityOwners: (string | null)[] = [];
+      for (const i of record.identities) {
+        const r = await this.one('SELECT user_id FROM identities WHERE provider_name = $1 AND external_id = $2', [i.providerName, i.externalId], c);
+        identityOwners.push((r?.user_id as string | undefined) ?? null);
+      }
+      const accountsById = [];
+      const accountsByEmail = [];
+      for (const a of record.accounts) {
+        accountsById.push(accountOf(await this.one('SELECT * FROM userpass_accounts WHERE id = $1', [a.id], c)));
+        accountsByEmail.push(accountOf(await this.one('SELECT * FROM userpass_accounts WHERE email = $1', [a.email], c)));
+      }
+      const userExists = u !== null && (await this.one('SELECT 1 FROM users WHERE id = $1', [u.id], c)) !== undefined;
+      const plan = planImport(record, { userExists, identityOwners, accountsById, accountsByEmail });
+      if (plan.conflict !== null) {
+        outcome = { status: 'conflict', reason: plan.conflict };
+        return;
+      }
+      if (plan.insertUser && u) {
+        await c.query('INSERT INTO users (id, type, disabled, created_at, last_auth_at) VALUES ($1, $2, $3, $4, $5)', [
+          u.id,
+          u.type,
+          u.disabled,
+          u.createdAt,
+          u.lastAuthAt,
+        ]);
+      }
+      for (const i of plan.identities) await this.insertIdentity(u!.id, i, i.createdAt, c);
+      for (const a of plan.accounts) {
+        await c.query('INSERT INTO userpass_accounts (id, email, password_hash, confirmed, created_at) VALUES ($1, $2, $3, $4, $5)', [
+          a.id,
+          a.email,
+          a.passwordHash,
+          a.confirmed,
+          a.createdAt,
+        ]);
+      }
+      outcome = { status: writesSomething(plan) ? 'imported' : 'unchanged' };
+      // A dry run ends its transaction here: the outcome is known, nothing is kept.
+      if (opts.dryRun) throw ROLLBACK;
+    }).catch((err: unknown) => {
+      if (err !== ROLLBACK) throw err;
+    });
+    return outcome!;
+  }
+
+  async listAccountsAwaitingReset(query: { after?: string; limit: number }): Promise<UserpassAccount[]> {
+    const rows = await this.rows('SELECT * FROM userpass_accounts WHERE password_hash = $1 AND id > $2 ORDER BY id LIMIT $3', [
+      PASSWORD_RESET_REQUIRED,
+      query.after ?? '',
+      query.limit,
+    ]);
+    return rows.map(toAccount);
   }
 
   async listPendingUserpassAccounts(query: { after?: string; limit: number }): Promise<UserpassAccount[]> {

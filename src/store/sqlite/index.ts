@@ -15,6 +15,8 @@ import type {
   AuditEntry,
   DatabaseTriggerState,
   DeviceRecord,
+  ImportedUser,
+  ImportOutcome,
   LinkOutcome,
   NewIdentity,
   OAuthStateRecord,
@@ -47,6 +49,8 @@ import {
   toDatabaseTrigger,
 } from '../rows.js';
 import { GroupCommit } from '../../util/sqlite-group-commit.js';
+import { planImport, writesSomething } from '../import-plan.js';
+import { PASSWORD_RESET_REQUIRED } from '../store.js';
 import type { DatabaseOwner } from '../owner.js';
 import { claimFile } from './owner.js';
 import { MIGRATIONS } from './schema.js';
@@ -195,6 +199,8 @@ class SqliteStore implements Store {
            AND NOT EXISTS (SELECT 1 FROM identities i WHERE i.provider_type = 'local-userpass' AND i.external_id = a.id)
          ORDER BY a.id LIMIT ?`,
       ),
+      awaitingReset: p('SELECT * FROM userpass_accounts WHERE password_hash = ? AND id > ? ORDER BY id LIMIT ?'),
+      insertImportedUser: p('INSERT INTO users (id, type, disabled, created_at, last_auth_at) VALUES (?, ?, ?, ?, ?)'),
       insertAdminToken: p('INSERT INTO admin_tokens (id, name, token_hash, created_at) VALUES (@id, @name, @tokenHash, @createdAt)'),
       adminTokenByHash: p('SELECT * FROM admin_tokens WHERE token_hash = ?'),
       setting: p('SELECT value FROM app_settings WHERE name = ?').pluck(),
@@ -598,6 +604,36 @@ class SqliteStore implements Store {
 
   async listSessionsOfUser(userId: string): Promise<SessionRecord[]> {
     return (this.q.sessionsOf.all(userId) as Row[]).map(toSession);
+  }
+
+  importUser(record: ImportedUser, opts: { dryRun?: boolean } = {}): Promise<ImportOutcome> {
+    // A dry run throws its outcome out of the write: its savepoint rolls back, and nothing is kept.
+    const dryRun = Symbol('dry run');
+    const attempt = this.write((): ImportOutcome => {
+      const plan = planImport(record, {
+        userExists: record.user !== null && this.q.user.get(record.user.id) !== undefined,
+        identityOwners: record.identities.map((i) => ((this.q.identity.get(i.providerName, i.externalId) as Row | undefined)?.user_id as string | undefined) ?? null),
+        accountsById: record.accounts.map((a) => (this.q.accountById.get(a.id) as Row | undefined) ?? null).map((r) => (r ? toAccount(r) : null)),
+        accountsByEmail: record.accounts.map((a) => (this.q.accountByEmail.get(a.email) as Row | undefined) ?? null).map((r) => (r ? toAccount(r) : null)),
+      });
+      if (plan.conflict !== null) return { status: 'conflict', reason: plan.conflict };
+      const u = record.user;
+      if (plan.insertUser && u) this.q.insertImportedUser.run(u.id, u.type, u.disabled ? 1 : 0, u.createdAt, u.lastAuthAt);
+      for (const i of plan.identities) this.insertIdentity(u!.id, i, i.createdAt);
+      for (const a of plan.accounts) this.q.insertAccount.run(a.id, a.email, a.passwordHash, a.confirmed ? 1 : 0, a.createdAt);
+      const outcome: ImportOutcome = { status: writesSomething(plan) ? 'imported' : 'unchanged' };
+      if (opts.dryRun) throw Object.assign(new Error('dry run'), { [dryRun]: outcome });
+      return outcome;
+    });
+    return attempt.catch((err: unknown) => {
+      const outcome = (err as Record<symbol, ImportOutcome> | null)?.[dryRun];
+      if (outcome) return outcome;
+      throw err;
+    });
+  }
+
+  async listAccountsAwaitingReset(query: { after?: string; limit: number }): Promise<UserpassAccount[]> {
+    return (this.q.awaitingReset.all(PASSWORD_RESET_REQUIRED, query.after ?? '', query.limit) as Row[]).map(toAccount);
   }
 
   async listPendingUserpassAccounts(query: { after?: string; limit: number }): Promise<UserpassAccount[]> {
