@@ -115,6 +115,7 @@ interface RulesDoc {
   readonly schema?: JsonObject;
   readonly database?: string;
   readonly collection?: string;
+  readonly readableQueries?: boolean;
 }
 
 function readRulesDoc(doc: unknown, file: string, warn: Warn): RulesDoc {
@@ -122,7 +123,7 @@ function readRulesDoc(doc: unknown, file: string, warn: Warn): RulesDoc {
   // Stitch v1 rules (read/write/valid per document and field) become a role, filters and a schema.
   if (isStitchV1Rule(f.doc)) {
     const v1 = translateStitchV1Rule(f.doc, file);
-    return { ...v1, schema: readSchema(v1.schema, file, undefined, warn) };
+    return { ...v1, schema: readSchema(v1.schema, file, undefined, warn), readableQueries: true };
   }
   return {
     roles: (f.array('roles') ?? []).map((r, i) => readRole(r, file, `roles[${i}]`)),
@@ -135,10 +136,10 @@ function readRulesDoc(doc: unknown, file: string, warn: Warn): RulesDoc {
 
 async function readDefault(dir: AppDir, file: string, warn: Warn): Promise<DataSourceConfig['defaultRules']> {
   if (!(await dir.isFile(file))) return undefined;
-  const { roles, filters, schema } = readRulesDoc(await dir.readJson(file), file, warn);
+  const { roles, filters, schema, readableQueries } = readRulesDoc(await dir.readJson(file), file, warn);
   // Default rules are roles and filters; a schema belongs to one collection.
   if (schema) warn(file, 'schema: a schema in the default rules is not applied (ignored)');
-  return { roles, filters, file };
+  return { roles, filters, file, ...(readableQueries ? { readableQueries } : {}) };
 }
 
 export async function loadDataSources(dir: AppDir, warn: Warn): Promise<Map<string, DataSourceConfig>> {
@@ -181,6 +182,7 @@ export async function loadDataSources(dir: AppDir, warn: Warn): Promise<Map<stri
           roles: rules.roles,
           filters: rules.filters,
           ...(schema ? { schema } : {}),
+          ...(rules.readableQueries ? { readableQueries: true } : {}),
           file: hasRules ? rulesFile : schemaFile,
         });
       }
@@ -213,6 +215,7 @@ export async function loadDataSources(dir: AppDir, warn: Warn): Promise<Map<stri
         roles: rules.roles,
         filters: rules.filters,
         ...(rules.schema ? { schema: rules.schema } : {}),
+        ...(rules.readableQueries ? { readableQueries: true } : {}),
         file: entry.path,
       });
     }
