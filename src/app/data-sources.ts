@@ -4,7 +4,8 @@
 // `services/` are third-party services (services.ts; their incoming webhooks are read by endpoints.ts).
 
 import { ConfigError } from '../errors.js';
-import type { CollectionRules, DataSourceConfig, FieldRule, FilterConfig, RoleConfig } from './model.js';
+import type { CollectionRules, DataSourceConfig, FieldRule, FilterConfig, PartitionSyncConfig, RoleConfig } from './model.js';
+import { readPartitionSync, warnPartitionSync } from './partition-sync.js';
 import type { AppDir } from './dir.js';
 import { asObject, Fields, isObject, typeName, type JsonObject, type Warn } from './check.js';
 import { compileSchema, isEmptySchema, SchemaError } from '../rules/schema.js';
@@ -102,12 +103,26 @@ function acceptBooleanAlias(node: JsonObject, file: string, path: string, warn: 
   return out;
 }
 
-/** Sync configured inside a data source (2020-era exports): not served, so said once. */
-function warnSync(config: Fields, warn: Warn): void {
+/**
+ * Sync configured inside a data source (2020-era exports): not served, so said once. With
+ * Partition-Based Sync enabled its permissions become the cluster's rules (partition-sync.ts).
+ */
+function readSync(config: Fields, collections: ReadonlyMap<string, CollectionRules>, warn: Warn): PartitionSyncConfig | undefined {
   const sync = config.raw('sync');
-  if (!isObject(sync) || Object.keys(sync).length === 0 || sync.state === '' || sync.state === 'disabled') return;
+  if (!isObject(sync) || Object.keys(sync).length === 0 || sync.state === '' || sync.state === 'disabled' || sync.state === false) return undefined;
+  const fields = config.nested('sync')!;
+  const partition = readPartitionSync(fields);
+  if (partition) {
+    warnPartitionSync(fields, partition, rulesWithRoles(collections), warn);
+    return partition;
+  }
   warn(config.file, `${config.path('sync')}: Sync is not supported by Baste (ignored); clients reach the data through the data service, under these rules`);
+  return undefined;
 }
+
+/** The rule files whose roles Partition-Based Sync permissions replace. */
+export const rulesWithRoles = (collections: ReadonlyMap<string, CollectionRules>): string[] =>
+  [...collections.values()].filter((c) => c.roles.length > 0).map((c) => c.file);
 
 interface RulesDoc {
   readonly roles: RoleConfig[];
@@ -188,8 +203,8 @@ export async function loadDataSources(dir: AppDir, warn: Warn): Promise<Map<stri
       }
     }
     const fc = f.nested('config') ?? new Fields(configFile, {}, 'config');
-    warnSync(fc, warn);
-    add({ name, type, uri: fc.string('uri'), defaultRules: await readDefault(dir, `${svc.path}/default_rule.json`, warn), collections }, configFile);
+    const partitionSync = readSync(fc, collections, warn);
+    add({ name, type, uri: fc.string('uri'), defaultRules: await readDefault(dir, `${svc.path}/default_rule.json`, warn), collections, ...(partitionSync ? { partitionSync } : {}) }, configFile);
   }
 
   // Older layouts: services/<svc>/{config.json, rules/<db>.<coll>.json, default_rule.json}
@@ -220,8 +235,11 @@ export async function loadDataSources(dir: AppDir, warn: Warn): Promise<Map<stri
       });
     }
     const fc = f.nested('config') ?? new Fields(configFile, {}, 'config');
-    warnSync(fc, warn);
-    add({ name: f.string('name') ?? svc.name, type, uri: fc.string('uri'), defaultRules: await readDefault(dir, `${svc.path}/default_rule.json`, warn), collections }, configFile);
+    const partitionSync = readSync(fc, collections, warn);
+    add(
+      { name: f.string('name') ?? svc.name, type, uri: fc.string('uri'), defaultRules: await readDefault(dir, `${svc.path}/default_rule.json`, warn), collections, ...(partitionSync ? { partitionSync } : {}) },
+      configFile,
+    );
   }
   return sources;
 }

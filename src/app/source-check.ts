@@ -79,9 +79,14 @@ async function checkRoles(roles: readonly RoleConfig[], filters: readonly Filter
 /** Every rule expression of the app: collection roles and filters, `can_evaluate` of functions and webhooks. */
 export async function checkRuleExpressions(
   app: Pick<AppConfig, 'functions' | 'webhooks'>,
-  dataSources: ReadonlyMap<string, Pick<DataSourceConfig, 'defaultRules' | 'collections'>>,
+  dataSources: ReadonlyMap<string, Pick<DataSourceConfig, 'defaultRules' | 'collections' | 'partitionSync'>>,
 ): Promise<void> {
   for (const [service, source] of dataSources) {
+    const sync = source.partitionSync;
+    if (sync) {
+      await checkExpression(sync.read, sync.file, 'partition permissions read');
+      await checkExpression(sync.write, sync.file, 'partition permissions write');
+    }
     const defaults = source.defaultRules;
     if (defaults) await checkRoles(defaults.roles, defaults.filters, defaults.file ?? `default rules of data source "${service}"`);
     for (const rules of source.collections.values()) await checkRoles(rules.roles, rules.filters, rules.file);

@@ -214,7 +214,7 @@ export class MongoService {
   async prepare(): Promise<void> {
     for (const source of this.app.dataSources?.values() ?? []) {
       const engine = this.engineFor(source);
-      for (const [ns, rules] of source.collections) await this.indexed(source, engine, ns, rulesFor(rules, source.defaultRules));
+      for (const [ns, rules] of source.collections) await this.indexed(source, engine, ns, rulesFor(rules, source.defaultRules, source.partitionSync));
     }
   }
 
@@ -260,7 +260,7 @@ export class MongoService {
     const db = name(args, 'database');
     const coll = name(args, 'collection');
     const ns = `${db}.${coll}`;
-    const rules = rulesFor(source.collections.get(ns), source.defaultRules);
+    const rules = rulesFor(source.collections.get(ns), source.defaultRules, source.partitionSync);
     const access = this.access(rules, caller);
     if (!caller.system && access.closed) throw new BasteError('NoMatchingRuleFound', `no rule exists for namespace '${ns}'`);
     const engine = this.engineFor(source);
