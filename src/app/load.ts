@@ -73,7 +73,7 @@ export async function loadAppDirectory(dir: string, options: LoadOptions = {}): 
   const functionDependencies = await loadFunctionDependencies(app, warn);
   const triggers = await loadTriggers(app, new Set(functions.keys()), warn);
   const endpoints = await loadEndpoints(app, new Set(functions.keys()), warn);
-  const webhooks = await loadWebhooks(app, warn);
+  const webhooks = await loadWebhooks(app, secrets, warn);
   const dataSources = await loadDataSources(app, warn);
   if (syncFolder) attachPartitionSync(dataSources, syncFolder, warn);
   const services = await loadServices(app, new Set(dataSources.keys()), warn);

@@ -129,6 +129,11 @@ export interface WebhookConfig {
   readonly validationMethod: ValidationMethod;
   /** The webhook's own secret string, as legacy exports write it. */
   readonly secret?: string;
+  /**
+   * A Twilio service's webhook: the secret holding the account's auth token, with which every call
+   * must carry a valid `X-Twilio-Signature` (functions/twilio-signature.ts).
+   */
+  readonly twilioAuthTokenSecret?: string;
 }
 
 /**
