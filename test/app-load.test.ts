@@ -594,6 +594,23 @@ describe('skipped parts of an export', () => {
     ]);
   });
 
+  test('GraphQL relationships and stray files in a collection folder are warned about once each; an empty relationships.json is not', async () => {
+    const coll = 'data_sources/mongodb-atlas/shop/orders';
+    const { warnings } = await load(
+      modern({
+        [`${coll}/rules.json`]: { database: 'shop', collection: 'orders', roles: [{ name: 'r', read: true }] },
+        [`${coll}/relationships.json`]: { customer: { ref: '#/relationship/mongodb-atlas/shop/customers', foreign_key: '_id', is_list: false } },
+        [`${coll}/notes.txt`]: 'todo',
+        'data_sources/mongodb-atlas/shop/customers/rules.json': { database: 'shop', collection: 'customers', roles: [] },
+        'data_sources/mongodb-atlas/shop/customers/relationships.json': {},
+      }),
+    );
+    assert.deepEqual(lines(warnings), [
+      `${coll}/notes.txt: unknown file or folder (ignored)`,
+      `${coll}/relationships.json: relationships are used by GraphQL, which Baste does not serve (ignored)`,
+    ]);
+  });
+
   test('authentication triggers load; a bad operation or an unknown function is refused', async () => {
     const withSum = { 'functions/config.json': [{ name: 'sum' }], 'functions/sum.js': 'exports = function() {};' };
     const ok = await load(modern({ ...withSum, 'triggers/t.json': { name: 't', type: 'AUTHENTICATION', function_name: 'sum', config: { operation_type: ['CREATE', 'DELETE'] } } }));

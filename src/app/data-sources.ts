@@ -104,6 +104,23 @@ function acceptBooleanAlias(node: JsonObject, file: string, path: string, warn: 
 }
 
 /**
+ * What else a collection folder holds: `relationships.json` (GraphQL relationships; realm-cli writes
+ * `{}` when there are none) and anything unknown, each said once.
+ */
+async function warnOtherCollectionFiles(dir: AppDir, collPath: string, warn: Warn): Promise<void> {
+  for (const entry of await dir.list(collPath)) {
+    if (entry.name.startsWith('.') || entry.name === 'rules.json' || entry.name === 'schema.json') continue;
+    if (entry.name === 'relationships.json' && entry.kind === 'file') {
+      const doc = await dir.readJson(entry.path);
+      if (isObject(doc) && Object.keys(doc).length === 0) continue;
+      warn(entry.path, 'relationships are used by GraphQL, which Baste does not serve (ignored)');
+      continue;
+    }
+    warn(entry.path, 'unknown file or folder (ignored)');
+  }
+}
+
+/**
  * Sync configured inside a data source (2020-era exports): not served, so said once. With
  * Partition-Based Sync enabled its permissions become the cluster's rules (partition-sync.ts).
  */
@@ -182,6 +199,7 @@ export async function loadDataSources(dir: AppDir, warn: Warn): Promise<Map<stri
         if (coll.kind !== 'dir' || coll.name.startsWith('.')) continue;
         const rulesFile = `${coll.path}/rules.json`;
         const schemaFile = `${coll.path}/schema.json`;
+        await warnOtherCollectionFiles(dir, coll.path, warn);
         const hasRules = await dir.isFile(rulesFile);
         const fileSchema = (await dir.isFile(schemaFile)) ? readSchema(await dir.readJson(schemaFile), schemaFile, undefined, warn) : undefined;
         const rules: RulesDoc = hasRules ? readRulesDoc(await dir.readJson(rulesFile), rulesFile, warn) : { roles: [], filters: [] };
