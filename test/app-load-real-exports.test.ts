@@ -269,3 +269,19 @@ describe('baste validate fails on what would fail at run time', () => {
     });
   });
 });
+
+describe('every warning of every fixture export names a file or folder that is there', () => {
+  it('no warning points at a file the export does not have (a setting inside stitch.json names stitch.json, a legacy provider its own file)', async () => {
+    const { existsSync, readdirSync } = await import('node:fs');
+    const root = join(import.meta.dirname, 'fixtures', 'apps');
+    let seen = 0;
+    for (const name of readdirSync(root)) {
+      const { warnings } = await loadAppDirectory(join(root, name), { appId: 'fixture-abcde', secrets: { ledgerJwtKey: JWT_KEY, 'jwt-signing-key': JWT_KEY } });
+      for (const w of warnings) {
+        seen++;
+        assert.ok(existsSync(join(root, name, w.file)), `${name}: "${w.file}: ${w.message}" names no file of the export`);
+      }
+    }
+    assert.ok(seen > 30, `the fixtures produce warnings to check (${seen})`);
+  });
+});

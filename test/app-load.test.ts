@@ -594,6 +594,23 @@ describe('skipped parts of an export', () => {
     ]);
   });
 
+  test('GraphQL relationships and stray files in a collection folder are warned about once each; an empty relationships.json is not', async () => {
+    const coll = 'data_sources/mongodb-atlas/shop/orders';
+    const { warnings } = await load(
+      modern({
+        [`${coll}/rules.json`]: { database: 'shop', collection: 'orders', roles: [{ name: 'r', read: true }] },
+        [`${coll}/relationships.json`]: { customer: { ref: '#/relationship/mongodb-atlas/shop/customers', foreign_key: '_id', is_list: false } },
+        [`${coll}/notes.txt`]: 'todo',
+        'data_sources/mongodb-atlas/shop/customers/rules.json': { database: 'shop', collection: 'customers', roles: [] },
+        'data_sources/mongodb-atlas/shop/customers/relationships.json': {},
+      }),
+    );
+    assert.deepEqual(lines(warnings), [
+      `${coll}/notes.txt: unknown file or folder (ignored)`,
+      `${coll}/relationships.json: relationships are used by GraphQL, which Baste does not serve (ignored)`,
+    ]);
+  });
+
   test('authentication triggers load; a bad operation or an unknown function is refused', async () => {
     const withSum = { 'functions/config.json': [{ name: 'sum' }], 'functions/sum.js': 'exports = function() {};' };
     const ok = await load(modern({ ...withSum, 'triggers/t.json': { name: 't', type: 'AUTHENTICATION', function_name: 'sum', config: { operation_type: ['CREATE', 'DELETE'] } } }));
@@ -1274,6 +1291,49 @@ describe('rule expressions and function sources are checked', () => {
     );
     assert.equal(config.dataSources?.get('mongodb-atlas')?.collections.get('shop.orders')?.roles.length, 1);
     await assert.rejects(load(rules({ read: { '%%root.total': { $gt: 1 }, '%%root.x': { $bogus: 1 } } })), configError(FILE, 'roles[0] (owner).read.%%root.x', /unknown operator/));
+  });
+
+  test('schema validate expressions, Stitch v1 valid rules and %function calls are checked too', async () => {
+    const schema = { bsonType: 'object', properties: { total: { bsonType: 'int', validate: { '%%this': { '%gte': 0 } } }, note: { validate: { '%%this': { $sizeOf: 2 } } } } };
+    await assert.rejects(
+      load(modern({ 'data_sources/mongodb-atlas/shop/orders/schema.json': schema })),
+      configError('data_sources/mongodb-atlas/shop/orders/schema.json', 'schema.properties.note.validate.%%this', /unknown operator '\$sizeOf'/),
+    );
+    const v1 = 'services/mongodb-atlas/rules/shop.orders.json';
+    const withV1 = (rule: Record<string, unknown>) =>
+      legacy({ 'services/mongodb-atlas/config.json': { name: 'mongodb-atlas', type: 'mongodb-atlas', config: {} }, [v1]: { namespace: 'shop.orders', ...rule } });
+    await assert.rejects(load(withV1({ valid: 'yes' })), configError(v1, 'valid rules (as schema).validate', /must be true, false or an expression object/));
+    await assert.rejects(
+      load(withV1({ fields: { total: { valid: { '%%this': { '%gt': 0 } } }, note: { valid: { '%%thiss': 1 } } } })),
+      configError(v1, 'valid rules (as schema).properties.note.validate.%%thiss', /unknown expansion/),
+    );
+    await assert.rejects(
+      load(rules({ apply_when: { '%%true': { '%function': { name: 'isAdmin', arguments: ['%%user.id'] } } } })),
+      configError(FILE, 'roles[0] (owner).apply_when.%%true.%function', /calls function 'isAdmin', which is not defined in functions\//),
+    );
+    const withFn = { 'functions/config.json': [{ name: 'isAdmin' }], 'functions/isAdmin.js': 'exports = () => true;' };
+    const ok = await load(
+      modern({
+        ...withFn,
+        'data_sources/mongodb-atlas/shop/orders/rules.json': { database: 'shop', collection: 'orders', roles: [{ name: 'admin', apply_when: { '%%true': { '%function': { name: 'isAdmin', arguments: [] } } }, read: true }] },
+        'data_sources/mongodb-atlas/shop/orders/schema.json': { bsonType: 'object', properties: { total: { validate: { '%%this': { '%gte': 0 } } } } },
+      }),
+    );
+    assert.equal(ok.config.dataSources?.get('mongodb-atlas')?.collections.get('shop.orders')?.roles.length, 1);
+  });
+
+  test('run_as_user_id_script_source is compiled too, its errors named with the file and the script', async () => {
+    const { config } = await load(
+      legacy({
+        'functions/asOwner/config.json': { name: 'asOwner', run_as_user_id_script_source: 'function(payload) {\n  return payload.owner +;\n}' },
+        'functions/asOwner/source.js': 'exports = () => 1;',
+        'functions/fine/config.json': { name: 'fine', run_as_user_id_script_source: 'function() { return "5f0c1d2e3f4a5b6c7d8e9f01"; }' },
+        'functions/fine/source.js': 'exports = () => 1;',
+      }),
+    );
+    const problems = checkFunctionSources(config);
+    assert.deepEqual(problems.map((p) => p.file), ['functions/asOwner/source.js (run_as_user_id_script_source)']);
+    assert.match(problems[0]!.reason, /^syntax error at line 2: Unexpected token/);
   });
 
   test('checkFunctionSources names each broken function with its own line; valid modern syntax passes', async () => {

@@ -118,4 +118,78 @@ describe('Stitch v1 rules', () => {
     assert.deepEqual(await mine.deleteOne({ name: 'groceries' }), { deletedCount: 1 });
     assert.deepEqual((await stored('lists')).map((d) => d.name), ['private']);
   });
+
+  describe('a predicate on a field the caller cannot read never matches it (§E.1)', () => {
+    let carol: Realm.User;
+    const names = (docs: any[]) => docs.map((d) => d.name);
+    before(async () => {
+      carol = await newPasswordUser(server, 'carol');
+      await todo(alice, 'people').insertOne({ owner_id: alice.id, name: 'alice', salary: 100, address: { city: 'Paris' }, scores: [1, 5] });
+      await todo(carol, 'people').insertOne({ owner_id: carol.id, name: 'carol', salary: 50, address: { city: 'Oslo' }, scores: [2] });
+    });
+
+    it('the owner still queries, sorts and counts by the fields she can read', async () => {
+      const mine = todo(alice, 'people');
+      assert.deepEqual(names(await mine.find({ salary: 100 })), ['alice']);
+      assert.deepEqual(names(await mine.find({ name: 'alice', 'address.city': 'Paris', scores: { $elemMatch: { $gt: 4 } } })), ['alice']);
+      assert.equal(await mine.count({ salary: { $gte: 100 } }), 1);
+      // carol's salary is hidden from alice: only alice's own matches
+      assert.equal(await mine.count({ salary: { $exists: true } }), 1);
+    });
+
+    it('find, findOne and count answer alike whatever the hidden value is', async () => {
+      const theirs = todo(bob, 'people');
+      assert.deepEqual(names(await theirs.find({})), ['alice', 'carol']);
+      for (const [hit, miss] of [
+        [{ salary: 100 }, { salary: 999 }],
+        [{ salary: { $gt: 10 } }, { salary: { $gt: 1000 } }],
+        [{ salary: { $exists: true } }, { nope: { $exists: true } }],
+        [{ 'address.city': 'Paris' }, { 'address.city': 'Rome' }],
+        [{ address: { city: 'Paris' } }, { address: { city: 'Rome' } }],
+        [{ scores: { $elemMatch: { $gt: 4 } } }, { scores: { $elemMatch: { $gt: 40 } } }],
+        [{ scores: 5 }, { scores: 6 }],
+        [{ $or: [{ salary: 100 }, { name: 'nobody' }] }, { $or: [{ salary: 999 }, { name: 'nobody' }] }],
+        [{ $and: [{ name: 'alice' }, { salary: 100 }] }, { $and: [{ name: 'alice' }, { salary: 999 }] }],
+        [{ name: 'alice', salary: 100 }, { name: 'alice', salary: 999 }],
+        [{ $nor: [{ salary: 100 }] }, { $nor: [{ salary: 999 }] }],
+        [{ salary: { $ne: 100 } }, { salary: { $ne: 999 } }],
+        [{ salary: { $not: { $eq: 100 } } }, { salary: { $not: { $eq: 999 } } }],
+        [{ salary: { $in: [100, 50] } }, { salary: { $in: [1, 2] } }],
+      ] as Record<string, unknown>[][]) {
+        const label = JSON.stringify(hit);
+        assert.deepEqual(names(await theirs.find(hit!)), names(await theirs.find(miss!)), `find ${label}`);
+        assert.equal(await theirs.count(hit!), await theirs.count(miss!), `count ${label}`);
+        assert.equal((await theirs.findOne(hit!))?.name, (await theirs.findOne(miss!))?.name, `findOne ${label}`);
+      }
+      // positive predicates on a hidden field never match
+      assert.equal(await theirs.count({ salary: 100 }), 0);
+      assert.equal(await theirs.count({ 'address.city': 'Paris' }), 0);
+    });
+
+    it('a sort by a hidden field does not order by it', async () => {
+      const theirs = todo(bob, 'people');
+      const up = names(await theirs.find({}, { sort: { salary: 1 } }));
+      const down = names(await theirs.find({}, { sort: { salary: -1 } }));
+      assert.deepEqual(up, down);
+      assert.deepEqual(names(await theirs.find({}, { sort: { name: -1 } })), ['carol', 'alice']);
+      assert.equal((await theirs.findOneAndUpdate({}, { $set: { name: 'x' } }, { sort: { salary: 1 } }).catch(() => 'refused')), 'refused');
+    });
+
+    it('aggregate $match, update and delete filters leak nothing either', async () => {
+      const theirs = todo(bob, 'people');
+      assert.deepEqual(await theirs.aggregate([{ $match: { salary: 100 } }]), []);
+      const counted = (city: string) => theirs.aggregate([{ $match: { 'address.city': { $in: [city] } } }, { $count: 'n' }]);
+      assert.deepEqual(await counted('Paris'), await counted('Rome'));
+      assert.deepEqual(await theirs.aggregate([{ $group: { _id: null, total: { $sum: '$salary' } } }]), [{ _id: null, total: 0 }]);
+      // bob may write none of these documents: a match would be refused; no match changes nothing
+      for (const salary of [100, 999]) {
+        assert.deepEqual(await theirs.updateMany({ salary }, { $set: { name: 'x' } }), { matchedCount: 0, modifiedCount: 0 });
+        assert.deepEqual(await theirs.deleteMany({ salary }), { deletedCount: 0 });
+        assert.equal(await theirs.findOneAndUpdate({ salary }, { $set: { name: 'x' } }), null);
+        assert.equal(await theirs.findOneAndDelete({ 'address.city': salary === 100 ? 'Paris' : 'Rome' }), null);
+      }
+      await assert.rejects(theirs.updateMany({ name: 'alice' }, { $set: { name: 'x' } }), refused);
+      assert.deepEqual((await stored('people')).map((d) => d.name).sort(), ['alice', 'carol']);
+    });
+  });
 });

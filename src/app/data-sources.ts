@@ -4,7 +4,8 @@
 // `services/` are third-party services (services.ts; their incoming webhooks are read by endpoints.ts).
 
 import { ConfigError } from '../errors.js';
-import type { CollectionRules, DataSourceConfig, FieldRule, FilterConfig, RoleConfig } from './model.js';
+import type { CollectionRules, DataSourceConfig, FieldRule, FilterConfig, PartitionSyncConfig, RoleConfig } from './model.js';
+import { readPartitionSync, warnPartitionSync } from './partition-sync.js';
 import type { AppDir } from './dir.js';
 import { asObject, Fields, isObject, typeName, type JsonObject, type Warn } from './check.js';
 import { compileSchema, isEmptySchema, SchemaError } from '../rules/schema.js';
@@ -102,12 +103,43 @@ function acceptBooleanAlias(node: JsonObject, file: string, path: string, warn: 
   return out;
 }
 
-/** Sync configured inside a data source (2020-era exports): not served, so said once. */
-function warnSync(config: Fields, warn: Warn): void {
-  const sync = config.raw('sync');
-  if (!isObject(sync) || Object.keys(sync).length === 0 || sync.state === '' || sync.state === 'disabled') return;
-  warn(config.file, `${config.path('sync')}: Sync is not supported by Baste (ignored); clients reach the data through the data service, under these rules`);
+/**
+ * What else a collection folder holds: `relationships.json` (GraphQL relationships; realm-cli writes
+ * `{}` when there are none) and anything unknown, each said once.
+ */
+async function warnOtherCollectionFiles(dir: AppDir, collPath: string, warn: Warn): Promise<void> {
+  for (const entry of await dir.list(collPath)) {
+    if (entry.name.startsWith('.') || entry.name === 'rules.json' || entry.name === 'schema.json') continue;
+    if (entry.name === 'relationships.json' && entry.kind === 'file') {
+      const doc = await dir.readJson(entry.path);
+      if (isObject(doc) && Object.keys(doc).length === 0) continue;
+      warn(entry.path, 'relationships are used by GraphQL, which Baste does not serve (ignored)');
+      continue;
+    }
+    warn(entry.path, 'unknown file or folder (ignored)');
+  }
 }
+
+/**
+ * Sync configured inside a data source (2020-era exports): not served, so said once. With
+ * Partition-Based Sync enabled its permissions become the cluster's rules (partition-sync.ts).
+ */
+function readSync(config: Fields, collections: ReadonlyMap<string, CollectionRules>, warn: Warn): PartitionSyncConfig | undefined {
+  const sync = config.raw('sync');
+  if (!isObject(sync) || Object.keys(sync).length === 0 || sync.state === '' || sync.state === 'disabled' || sync.state === false) return undefined;
+  const fields = config.nested('sync')!;
+  const partition = readPartitionSync(fields);
+  if (partition) {
+    warnPartitionSync(fields, partition, rulesWithRoles(collections), warn);
+    return partition;
+  }
+  warn(config.file, `${config.path('sync')}: Sync is not supported by Baste (ignored); clients reach the data through the data service, under these rules`);
+  return undefined;
+}
+
+/** The rule files whose roles Partition-Based Sync permissions replace. */
+export const rulesWithRoles = (collections: ReadonlyMap<string, CollectionRules>): string[] =>
+  [...collections.values()].filter((c) => c.roles.length > 0).map((c) => c.file);
 
 interface RulesDoc {
   readonly roles: RoleConfig[];
@@ -115,6 +147,7 @@ interface RulesDoc {
   readonly schema?: JsonObject;
   readonly database?: string;
   readonly collection?: string;
+  readonly readableQueries?: boolean;
 }
 
 function readRulesDoc(doc: unknown, file: string, warn: Warn): RulesDoc {
@@ -122,7 +155,7 @@ function readRulesDoc(doc: unknown, file: string, warn: Warn): RulesDoc {
   // Stitch v1 rules (read/write/valid per document and field) become a role, filters and a schema.
   if (isStitchV1Rule(f.doc)) {
     const v1 = translateStitchV1Rule(f.doc, file);
-    return { ...v1, schema: readSchema(v1.schema, file, undefined, warn) };
+    return { ...v1, schema: readSchema(v1.schema, file, undefined, warn), readableQueries: true };
   }
   return {
     roles: (f.array('roles') ?? []).map((r, i) => readRole(r, file, `roles[${i}]`)),
@@ -135,10 +168,10 @@ function readRulesDoc(doc: unknown, file: string, warn: Warn): RulesDoc {
 
 async function readDefault(dir: AppDir, file: string, warn: Warn): Promise<DataSourceConfig['defaultRules']> {
   if (!(await dir.isFile(file))) return undefined;
-  const { roles, filters, schema } = readRulesDoc(await dir.readJson(file), file, warn);
+  const { roles, filters, schema, readableQueries } = readRulesDoc(await dir.readJson(file), file, warn);
   // Default rules are roles and filters; a schema belongs to one collection.
   if (schema) warn(file, 'schema: a schema in the default rules is not applied (ignored)');
-  return { roles, filters, file };
+  return { roles, filters, file, ...(readableQueries ? { readableQueries } : {}) };
 }
 
 export async function loadDataSources(dir: AppDir, warn: Warn): Promise<Map<string, DataSourceConfig>> {
@@ -166,6 +199,7 @@ export async function loadDataSources(dir: AppDir, warn: Warn): Promise<Map<stri
         if (coll.kind !== 'dir' || coll.name.startsWith('.')) continue;
         const rulesFile = `${coll.path}/rules.json`;
         const schemaFile = `${coll.path}/schema.json`;
+        await warnOtherCollectionFiles(dir, coll.path, warn);
         const hasRules = await dir.isFile(rulesFile);
         const fileSchema = (await dir.isFile(schemaFile)) ? readSchema(await dir.readJson(schemaFile), schemaFile, undefined, warn) : undefined;
         const rules: RulesDoc = hasRules ? readRulesDoc(await dir.readJson(rulesFile), rulesFile, warn) : { roles: [], filters: [] };
@@ -181,13 +215,14 @@ export async function loadDataSources(dir: AppDir, warn: Warn): Promise<Map<stri
           roles: rules.roles,
           filters: rules.filters,
           ...(schema ? { schema } : {}),
+          ...(rules.readableQueries ? { readableQueries: true } : {}),
           file: hasRules ? rulesFile : schemaFile,
         });
       }
     }
     const fc = f.nested('config') ?? new Fields(configFile, {}, 'config');
-    warnSync(fc, warn);
-    add({ name, type, uri: fc.string('uri'), defaultRules: await readDefault(dir, `${svc.path}/default_rule.json`, warn), collections }, configFile);
+    const partitionSync = readSync(fc, collections, warn);
+    add({ name, type, uri: fc.string('uri'), defaultRules: await readDefault(dir, `${svc.path}/default_rule.json`, warn), collections, ...(partitionSync ? { partitionSync } : {}) }, configFile);
   }
 
   // Older layouts: services/<svc>/{config.json, rules/<db>.<coll>.json, default_rule.json}
@@ -213,12 +248,16 @@ export async function loadDataSources(dir: AppDir, warn: Warn): Promise<Map<stri
         roles: rules.roles,
         filters: rules.filters,
         ...(rules.schema ? { schema: rules.schema } : {}),
+        ...(rules.readableQueries ? { readableQueries: true } : {}),
         file: entry.path,
       });
     }
     const fc = f.nested('config') ?? new Fields(configFile, {}, 'config');
-    warnSync(fc, warn);
-    add({ name: f.string('name') ?? svc.name, type, uri: fc.string('uri'), defaultRules: await readDefault(dir, `${svc.path}/default_rule.json`, warn), collections }, configFile);
+    const partitionSync = readSync(fc, collections, warn);
+    add(
+      { name: f.string('name') ?? svc.name, type, uri: fc.string('uri'), defaultRules: await readDefault(dir, `${svc.path}/default_rule.json`, warn), collections, ...(partitionSync ? { partitionSync } : {}) },
+      configFile,
+    );
   }
   return sources;
 }

@@ -6,6 +6,7 @@ import { ConfigError } from '../errors.js';
 import type { EndpointConfig, HttpMethod, ValidationMethod, WebhookConfig } from './model.js';
 import type { AppDir } from './dir.js';
 import { asObject, Fields, isObject, runAsUserIdOf, typeName, type Warn } from './check.js';
+import { legacyServiceSecretName } from './legacy-secrets.js';
 
 const METHODS = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', '*']);
 const VALIDATIONS = new Set(['NO_VALIDATION', 'SECRET_AS_QUERY_PARAM', 'VERIFY_PAYLOAD']);
@@ -61,20 +62,26 @@ export async function loadEndpoints(dir: AppDir, functionNames: ReadonlySet<stri
   return endpoints;
 }
 
-/** Webhooks of every service folder that has them, in either layout. */
-export async function loadWebhooks(dir: AppDir, warn: Warn): Promise<WebhookConfig[]> {
+/** Webhooks of every service folder that has them, in either layout; `secrets` are the app's (name → material). */
+export async function loadWebhooks(dir: AppDir, secrets: ReadonlyMap<string, string>, warn: Warn): Promise<WebhookConfig[]> {
   const webhooks: WebhookConfig[] = [];
   for (const root of ['services', 'http_endpoints']) {
     for (const svc of await dir.list(root)) {
       if (svc.kind !== 'dir' || svc.name.startsWith('.')) continue;
       const hooksDir = `${svc.path}/incoming_webhooks`;
       const hooks = (await dir.list(hooksDir)).filter((h) => h.kind === 'dir' && !h.name.startsWith('.'));
-      if (hooks.length > 0 && (await serviceType(dir, svc.path)) === 'twilio') {
-        // Twilio signs its calls (X-Twilio-Signature, with the account's auth token); serving them
-        // unverified would let anyone post fake messages, so they are not served at all.
-        for (const hook of hooks) {
-          warn(hook.path, 'Twilio incoming webhook not served: Baste does not verify X-Twilio-Signature, and serving it unverified would let anyone call it; call the function from an HTTPS endpoint with its own validation instead');
+      if (hooks.length === 0) continue;
+      const service = await serviceConfig(dir, svc.path);
+      if (service?.string('type') === 'twilio') {
+        // Twilio signs its calls (X-Twilio-Signature, keyed with the account's auth token); without
+        // the token nothing can be verified, and serving them unverified would let anyone post fake
+        // messages: then they are not served at all.
+        const token = twilioAuthToken(service, svc.name, secrets);
+        if ('reason' in token) {
+          for (const hook of hooks) warn(hook.path, `Twilio incoming webhook not served: ${token.reason}, so X-Twilio-Signature cannot be verified and serving it unverified would let anyone call it`);
+          continue;
         }
+        for (const hook of hooks) webhooks.push({ ...(await readWebhook(dir, svc.name, hook.path, hook.name, warn)), twilioAuthTokenSecret: token.secret });
         continue;
       }
       for (const hook of hooks) webhooks.push(await readWebhook(dir, svc.name, hook.path, hook.name, warn));
@@ -83,11 +90,25 @@ export async function loadWebhooks(dir: AppDir, warn: Warn): Promise<WebhookConf
   return webhooks;
 }
 
-async function serviceType(dir: AppDir, svcPath: string): Promise<string | undefined> {
+async function serviceConfig(dir: AppDir, svcPath: string): Promise<Fields | undefined> {
   const file = `${svcPath}/config.json`;
   if (!(await dir.isFile(file))) return undefined;
-  const type = asObject(await dir.readJson(file), file).type;
-  return typeof type === 'string' ? type : undefined;
+  return new Fields(file, asObject(await dir.readJson(file), file));
+}
+
+/**
+ * The secret holding a Twilio service's auth token: named by `secret_config.auth_token` (realm-cli
+ * and stitch-cli exports), or written in a legacy `secrets.json` under `services.<svc>.auth_token`.
+ */
+function twilioAuthToken(service: Fields, folder: string, secrets: ReadonlyMap<string, string>): { secret: string } | { reason: string } {
+  const named = service.nested('secret_config')?.string('auth_token');
+  if (named) {
+    if (secrets.has(named)) return { secret: named };
+    return { reason: `secret "${named}" (secret_config.auth_token of ${service.file}) is not provided (--secrets or BASTE_SECRET_${named})` };
+  }
+  const legacy = legacyServiceSecretName(service.string('name') ?? folder, 'auth_token');
+  if (secrets.has(legacy)) return { secret: legacy };
+  return { reason: `${service.file} has no secret_config.auth_token naming the secret that holds the Twilio auth token` };
 }
 
 /**

@@ -20,8 +20,12 @@
 //   `validate` keywords carry those expressions (`%%this` / `%%prev` are the field's values).
 // * A field rule that is not an object (`"valid": "%%user.id"`) compares the field: `{"%%this": value}`.
 //
+// * Predicates on unreadable fields never match: the collection is marked `readableQueries`, and a
+//   user's query and sort are answered from what the caller may read (services/mongodb/readable-query.ts).
+//
 // Where Baste does not reproduce v1 exactly:
-// * Query predicates on unreadable fields still match (v1: never); the fields are stripped from results.
+// * A negated predicate on an unreadable field (`$ne`, `$nor`, `$exists: false`) sees the field as
+//   absent, so it matches every such document alike, whatever the hidden value.
 // * An insert must produce a document the `read` rule accepts (it selects the role).
 // * Field `write` rules are checked for the fields that change; v1 checked the whole resulting
 //   document, so an old violating field blocked every write ("stop on error"). Baste checks every

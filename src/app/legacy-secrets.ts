@@ -14,6 +14,8 @@ export const LEGACY_SECRETS_FILE = 'secrets.json';
 
 /** Contains a '.', which real secret names cannot, so it never collides with one. */
 export const legacySecretName = (provider: string, field: string) => `__legacy.${provider}.${field}`;
+/** A service's secret in a legacy `secrets.json` (`services.<svc>.<field>`). */
+export const legacyServiceSecretName = (service: string, field: string) => `__legacy.services.${service}.${field}`;
 
 export interface LegacySecrets {
   readonly providers: Map<string, ProviderConfig>;
@@ -40,7 +42,11 @@ export async function applyLegacySecrets(
       if (!isObject(section)) throw new ConfigError(file, key, `must be an object, not ${typeName(section)}`);
       for (const [service, secrets] of Object.entries(section)) {
         checkMaterials(file, `services.${service}`, secrets);
-        warn(file, `services.${service}: Baste does not serve this service; its secrets are not used (ignored)`);
+        // A Twilio service's auth_token verifies its webhooks (endpoints.ts); nothing else is used.
+        if (secrets.auth_token !== undefined) result.material[legacyServiceSecretName(service, 'auth_token')] = secrets.auth_token;
+        if (Object.keys(secrets).some((field) => field !== 'auth_token')) {
+          warn(file, `services.${service}: Baste does not serve this service; its secrets are not used (ignored)`);
+        }
       }
       continue;
     }

@@ -2,7 +2,7 @@
 // directory and the secrets it is given; warnings collect what was skipped, ConfigError refuses.
 
 import { ConfigError } from '../errors.js';
-import type { AppConfig, ConfigWarning, LoadedApp, ProviderConfig } from './model.js';
+import type { AppConfig, ConfigWarning, DataSourceConfig, LoadedApp, ProviderConfig } from './model.js';
 import { AppDir } from './dir.js';
 import type { Warn } from './check.js';
 import { derivedId } from './ids.js';
@@ -20,6 +20,7 @@ import { loadDataSources } from './data-sources.js';
 import { loadServices } from './services.js';
 import { loadCustomUserData } from './custom-user-data.js';
 import { checkRuleExpressions } from './source-check.js';
+import { readSyncFolder, type SyncFolder } from './partition-sync.js';
 
 export interface LoadOptions {
   /** Secret name → material (see readSecrets). Wins over a legacy `secrets.json`. */
@@ -41,6 +42,7 @@ const READ_AT_TOP = new Set([
   'services',
   'http_endpoints',
   'https_endpoints',
+  'sync',
   LEGACY_SECRETS_FILE,
 ]);
 
@@ -50,6 +52,7 @@ export async function loadAppDirectory(dir: string, options: LoadOptions = {}): 
   const warnings: ConfigWarning[] = [];
   const warn: Warn = (file, message) => void warnings.push(Object.freeze({ file, message }));
 
+  const syncFolder = await readSyncFolder(app, warn);
   const skipped = await findSkippedParts(app, warn);
   const root = await readRoot(app, warn, { appId: options.appId });
   for (const entry of await app.list('')) {
@@ -70,8 +73,9 @@ export async function loadAppDirectory(dir: string, options: LoadOptions = {}): 
   const functionDependencies = await loadFunctionDependencies(app, warn);
   const triggers = await loadTriggers(app, new Set(functions.keys()), warn);
   const endpoints = await loadEndpoints(app, new Set(functions.keys()), warn);
-  const webhooks = await loadWebhooks(app, warn);
+  const webhooks = await loadWebhooks(app, secrets, warn);
   const dataSources = await loadDataSources(app, warn);
+  if (syncFolder) attachPartitionSync(dataSources, syncFolder, warn);
   const services = await loadServices(app, new Set(dataSources.keys()), warn);
   for (const t of triggers.database.values()) {
     if (t.serviceName && !dataSources.has(t.serviceName)) warn(`triggers/${t.name}.json`, `config.service_name: data source "${t.serviceName}" is not defined; the trigger watches the embedded store`);
@@ -121,6 +125,18 @@ export async function loadAppDirectory(dir: string, options: LoadOptions = {}): 
     ...(functionDependencies ? { functionDependencies: deepFreeze(functionDependencies) } : {}),
   };
   return Object.freeze({ config: Object.freeze(config), warnings: Object.freeze(warnings) });
+}
+
+/** `sync/config.json`'s partition permissions become the rules of the data source it names (partition-sync.ts). */
+function attachPartitionSync(dataSources: Map<string, DataSourceConfig>, sync: SyncFolder, warn: Warn): void {
+  const only = dataSources.size === 1 ? [...dataSources.keys()][0] : undefined;
+  const name = sync.serviceName ?? only;
+  const source = name === undefined ? undefined : dataSources.get(name);
+  if (!source) {
+    warn(sync.config.file, `service_name: names no MongoDB data source${sync.serviceName ? ` ("${sync.serviceName}")` : ''}; the partition permissions apply to none (ignored)`);
+    return;
+  }
+  dataSources.set(source.name, { ...source, partitionSync: sync.config });
 }
 
 /** Spec §A.0: with no enabled provider no client can ever log in, so such an app is a mistake. */

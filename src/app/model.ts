@@ -159,6 +159,11 @@ export interface WebhookConfig {
   readonly validationMethod: ValidationMethod;
   /** The webhook's own secret string, as legacy exports write it. */
   readonly secret?: string;
+  /**
+   * A Twilio service's webhook: the secret holding the account's auth token, with which every call
+   * must carry a valid `X-Twilio-Signature` (functions/twilio-signature.ts).
+   */
+  readonly twilioAuthTokenSecret?: string;
 }
 
 /**
@@ -204,6 +209,26 @@ export interface CollectionRules {
   readonly filters: readonly FilterConfig[];
   /** The collection's document schema (`schema.json`, or `schema` in a legacy rule file), checked at load. */
   readonly schema?: Readonly<Record<string, unknown>>;
+  /**
+   * Stitch v1 rules (legacy-rules.ts): a user's query sees only what the caller may read, so a
+   * predicate on a hidden field never matches its value (behaviour.md §E.1).
+   */
+  readonly readableQueries?: boolean;
+  readonly file: string;
+}
+
+/**
+ * Partition-Based Sync permissions of a synced cluster (2020-era `config.sync.partition`, or
+ * `sync/config.json`). On the platform they replace the collection rules for every request to the
+ * cluster; a document's partition is its partition key's value.
+ */
+export interface PartitionSyncConfig {
+  /** The partition key field. */
+  readonly key: string;
+  readonly read: unknown;
+  readonly write: unknown;
+  /** The roles that enforce them in the data service (partition-sync.ts). */
+  readonly roles: readonly RoleConfig[];
   readonly file: string;
 }
 
@@ -214,7 +239,9 @@ export interface DataSourceConfig {
   /** A MongoDB connection string (`config.uri`), when the data lives in a real cluster. */
   readonly uri?: string;
   /** Roles and filters of collections that have no rules of their own. */
-  readonly defaultRules?: { readonly roles: readonly RoleConfig[]; readonly filters: readonly FilterConfig[]; readonly file?: string };
+  readonly defaultRules?: { readonly roles: readonly RoleConfig[]; readonly filters: readonly FilterConfig[]; readonly readableQueries?: boolean; readonly file?: string };
+  /** Partition-Based Sync enabled on this cluster: its permissions govern every collection. */
+  readonly partitionSync?: PartitionSyncConfig;
   /** Keyed by `<database>.<collection>`. */
   readonly collections: ReadonlyMap<string, CollectionRules>;
 }

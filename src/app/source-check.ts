@@ -41,20 +41,48 @@ export async function checkExpression(expr: unknown, file: string, field: string
   }
 }
 
-async function checkFieldRules(fields: Readonly<Record<string, FieldRule>>, file: string, path: string): Promise<void> {
-  for (const [name, rule] of Object.entries(fields)) {
-    const here = `${path}.${name}`;
-    await checkExpression(rule.read, file, `${here}.read`);
-    await checkExpression(rule.write, file, `${here}.write`);
-    if (rule.additionalFields) {
-      await checkExpression(rule.additionalFields.read, file, `${here}.additional_fields.read`);
-      await checkExpression(rule.additionalFields.write, file, `${here}.additional_fields.write`);
+/** Checks one expression where it is; `checkExpression` and the `%function` names it calls. */
+type Check = (expr: unknown, file: string, field: string) => Promise<void>;
+
+/** `%function` calls naming a function the app does not define would fail every request they guard. */
+function checkFunctionNames(expr: unknown, file: string, field: string, names: ReadonlySet<string>): void {
+  if (Array.isArray(expr)) return expr.forEach((e, i) => checkFunctionNames(e, file, `${field}[${i}]`, names));
+  if (!isObject(expr)) return;
+  for (const [key, value] of Object.entries(expr)) {
+    if (key === '%function' && isObject(value) && typeof value.name === 'string' && !names.has(value.name)) {
+      throw new ConfigError(file, `${field}.%function`, `calls function '${value.name}', which is not defined in functions/`);
     }
-    if (rule.fields) await checkFieldRules(rule.fields, file, `${here}.fields`);
+    checkFunctionNames(value, file, `${field}.${key}`, names);
   }
 }
 
-async function checkRoles(roles: readonly RoleConfig[], filters: readonly FilterConfig[], file: string): Promise<void> {
+/** The `validate` expressions of a schema, at every depth. */
+async function checkSchema(schema: unknown, file: string, path: string, check: Check): Promise<void> {
+  if (Array.isArray(schema)) {
+    for (const [i, s] of schema.entries()) await checkSchema(s, file, `${path}[${i}]`, check);
+    return;
+  }
+  if (!isObject(schema)) return;
+  for (const [key, value] of Object.entries(schema)) {
+    if (key === 'validate') await check(value, file, `${path}.validate`);
+    else await checkSchema(value, file, `${path}.${key}`, check);
+  }
+}
+
+async function checkFieldRules(fields: Readonly<Record<string, FieldRule>>, file: string, path: string, check: Check): Promise<void> {
+  for (const [name, rule] of Object.entries(fields)) {
+    const here = `${path}.${name}`;
+    await check(rule.read, file, `${here}.read`);
+    await check(rule.write, file, `${here}.write`);
+    if (rule.additionalFields) {
+      await check(rule.additionalFields.read, file, `${here}.additional_fields.read`);
+      await check(rule.additionalFields.write, file, `${here}.additional_fields.write`);
+    }
+    if (rule.fields) await checkFieldRules(rule.fields, file, `${here}.fields`, check);
+  }
+}
+
+async function checkRoles(roles: readonly RoleConfig[], filters: readonly FilterConfig[], file: string, check: Check): Promise<void> {
   for (const [i, role] of roles.entries()) {
     const at = `roles[${i}]${role.name ? ` (${role.name})` : ''}`;
     for (const [key, expr] of [
@@ -69,25 +97,43 @@ async function checkRoles(roles: readonly RoleConfig[], filters: readonly Filter
       ['document_filters.read', role.documentFilters?.read],
       ['document_filters.write', role.documentFilters?.write],
     ] as const) {
-      await checkExpression(expr, file, `${at}.${key}`);
+      await check(expr, file, `${at}.${key}`);
     }
-    await checkFieldRules(role.fields, file, `${at}.fields`);
+    await checkFieldRules(role.fields, file, `${at}.fields`, check);
   }
-  for (const [i, filter] of filters.entries()) await checkExpression(filter.applyWhen, file, `filters[${i}].apply_when`);
+  for (const [i, filter] of filters.entries()) await check(filter.applyWhen, file, `filters[${i}].apply_when`);
 }
 
-/** Every rule expression of the app: collection roles and filters, `can_evaluate` of functions and webhooks. */
+/**
+ * Every rule expression of the app: collection roles, filters and schema `validate` keywords,
+ * Partition-Based Sync permissions, `can_evaluate` of functions and webhooks; each must be an
+ * expression and every `%function` it calls must exist.
+ */
 export async function checkRuleExpressions(
   app: Pick<AppConfig, 'functions' | 'webhooks'>,
-  dataSources: ReadonlyMap<string, Pick<DataSourceConfig, 'defaultRules' | 'collections'>>,
+  dataSources: ReadonlyMap<string, Pick<DataSourceConfig, 'defaultRules' | 'collections' | 'partitionSync'>>,
 ): Promise<void> {
+  const names = new Set(app.functions.keys());
+  const check: Check = async (expr, file, field) => {
+    await checkExpression(expr, file, field);
+    checkFunctionNames(expr, file, field, names);
+  };
   for (const [service, source] of dataSources) {
+    const sync = source.partitionSync;
+    if (sync) {
+      await check(sync.read, sync.file, 'partition permissions read');
+      await check(sync.write, sync.file, 'partition permissions write');
+    }
     const defaults = source.defaultRules;
-    if (defaults) await checkRoles(defaults.roles, defaults.filters, defaults.file ?? `default rules of data source "${service}"`);
-    for (const rules of source.collections.values()) await checkRoles(rules.roles, rules.filters, rules.file);
+    if (defaults) await checkRoles(defaults.roles, defaults.filters, defaults.file ?? `default rules of data source "${service}"`, check);
+    for (const rules of source.collections.values()) {
+      await checkRoles(rules.roles, rules.filters, rules.file, check);
+      // Stitch v1 `valid` rules became the schema's `validate` keywords (legacy-rules.ts).
+      if (rules.schema) await checkSchema(rules.schema, rules.file, rules.readableQueries ? 'valid rules (as schema)' : 'schema', check);
+    }
   }
-  for (const fn of app.functions.values()) await checkExpression(fn.canEvaluate, fn.file, 'can_evaluate');
-  for (const hook of app.webhooks ?? []) await checkExpression(hook.canEvaluate, hook.file, 'can_evaluate');
+  for (const fn of app.functions.values()) await check(fn.canEvaluate, fn.file, 'can_evaluate');
+  for (const hook of app.webhooks ?? []) await check(hook.canEvaluate, hook.file, 'can_evaluate');
 }
 
 /**
@@ -96,9 +142,11 @@ export async function checkRuleExpressions(
  */
 export function checkFunctionSources(app: Pick<AppConfig, 'functions' | 'webhooks'>): ConfigError[] {
   const problems: ConfigError[] = [];
+  // run_as_user_id_script_source is a stringified function the runtime runs as `exports = <it>;`.
+  const script = (file: string, source: string | undefined) => (source ? [{ file: `${file} (run_as_user_id_script_source)`, source: `exports = ${source};` }] : []);
   const sources = [
-    ...[...app.functions.values()].map((f) => ({ file: f.file, source: f.source })),
-    ...(app.webhooks ?? []).map((w) => ({ file: w.file, source: w.source })),
+    ...[...app.functions.values()].flatMap((f) => [{ file: f.file, source: f.source }, ...script(f.file, f.runAsUserIdScriptSource)]),
+    ...(app.webhooks ?? []).flatMap((w) => [{ file: w.file, source: w.source }, ...script(w.file, w.runAsUserIdScriptSource)]),
   ];
   for (const { file, source } of sources) {
     try {

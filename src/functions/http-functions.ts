@@ -13,6 +13,7 @@ import type { CallRequest, CallUser, FunctionRuntime, HttpOutcome } from './runt
 import { webhookFunctionName, webhookScriptName } from './runtime.js';
 import { expressionRequest, functionHeaders } from './request-headers.js';
 import { isFormBody, parseFormBody } from './form-body.js';
+import { isSignedByTwilio } from './twilio-signature.js';
 
 export interface HttpCall {
   readonly method: string;
@@ -240,6 +241,11 @@ export class HttpFunctions {
     if (!hook) throw new BasteError('IncomingWebhookNotFound', `no incoming webhook '${name}' in service '${service}'`);
     if (!methodAllowed(hook.httpMethod, call.method)) throw new BasteError('MethodNotAllowed', `${call.method} is not allowed on this webhook`);
     validate(hook.validationMethod, hook.secret, call, ['x-hook-signature', 'x-stitch-signature']);
+    if (hook.twilioAuthTokenSecret !== undefined) {
+      const token = this.app.secrets.get(hook.twilioAuthTokenSecret);
+      const signed = { url: call.url, contentType: header(call.headers, 'content-type'), body: call.body, signature: header(call.headers, 'x-twilio-signature') };
+      if (!token || !isSignedByTwilio(token, signed)) throw authFailed('invalid X-Twilio-Signature');
+    }
     const headers = functionHeaders(call.rawHeaders);
     const payload = payloadOf(call, headers);
     const request = requestOf(call, headers);

@@ -5,14 +5,15 @@
 // Pure apart from `%function`.
 
 import { EJSON } from 'bson';
-import type { CollectionRules, FieldRule, FilterConfig, RoleConfig } from '../../app/model.js';
+import type { CollectionRules, FieldRule, FilterConfig, PartitionSyncConfig, RoleConfig } from '../../app/model.js';
 import { BasteError } from '../../errors.js';
 import { evaluate, syncEvaluator, type EvaluateOptions } from '../../rules/expressions.js';
 import { allOf, anyOf, NONE, toPreFilter, type PreFilter } from '../../rules/to-query.js';
 import { expandQuery } from '../../rules/query-expansions.js';
 import { validateDocument, type JsonSchema } from '../../rules/schema.js';
 import { decodeDocumentEjson } from '../../util/ejson.js';
-import type { Doc } from '../../data/engine.js';
+import type { Doc, Filter } from '../../data/engine.js';
+import { openFields, readableQuery, type ReadableQuery } from './readable-query.js';
 
 /** Who asks, in expansion form: `user`, `values`, `environment`, `request`. */
 export type Subject = Record<string, unknown>;
@@ -22,6 +23,8 @@ export interface AccessRules {
   readonly roles: readonly RoleConfig[];
   readonly filters: readonly FilterConfig[];
   readonly schema?: JsonSchema;
+  /** Stitch v1 rules: queries see only what the caller may read (readable-query.ts). */
+  readonly readableQueries?: boolean;
 }
 
 type Permission = { readonly read?: unknown; readonly write?: unknown };
@@ -108,6 +111,15 @@ export class CollectionAccess {
     vars.this = value;
     vars.prev = prev;
     return run(vars, this.opts);
+  }
+
+  /**
+   * How a user's query and sort run: whole in the engine, or (Stitch v1 rules) partly there and
+   * then on what the caller may read of each document. Undefined: whole in the engine.
+   */
+  readableQuery(query: Filter, sort: Record<string, unknown> | undefined): ReadableQuery | undefined {
+    if (!this.rules?.readableQueries) return undefined;
+    return readableQuery(query, sort, openFields(this.rules.roles));
   }
 
   /** No rules at all (neither the collection's nor default ones): nobody but the system user gets in. */
@@ -357,11 +369,16 @@ export class CollectionAccess {
 
 export function rulesFor(
   collection: CollectionRules | undefined,
-  defaults: { readonly roles: readonly RoleConfig[]; readonly filters: readonly FilterConfig[] } | undefined,
+  defaults: { readonly roles: readonly RoleConfig[]; readonly filters: readonly FilterConfig[]; readonly readableQueries?: boolean } | undefined,
+  partitionSync?: PartitionSyncConfig,
 ): AccessRules | undefined {
+  // A cluster with Partition-Based Sync: its permissions replace every collection's rules
+  // ("If sync is enabled for a cluster, any non-sync rules defined for the cluster do not apply",
+  // sync/data-access-patterns/permissions.txt); the collection's schema still checks writes.
+  if (partitionSync) return { roles: partitionSync.roles, filters: [], ...(collection?.schema ? { schema: collection.schema } : {}) };
   // Default rules apply only to collections that define no roles of their own (no fallback); a
   // collection's schema applies whichever roles do.
   if (collection && collection.roles.length > 0) return collection;
   if (!collection?.schema) return defaults;
-  return { roles: defaults?.roles ?? [], filters: defaults?.filters ?? [], schema: collection.schema };
+  return { roles: defaults?.roles ?? [], filters: defaults?.filters ?? [], schema: collection.schema, ...(defaults?.readableQueries ? { readableQueries: true } : {}) };
 }

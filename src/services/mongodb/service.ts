@@ -22,6 +22,7 @@ import type { CallRequest, CallUser } from '../../functions/runtime.js';
 import { indexFields } from './index-fields.js';
 import { CollectionAccess, rulesFor } from './permissions.js';
 import { checkPipeline } from './pipeline.js';
+import { sortByViews, type ReadableQuery } from './readable-query.js';
 import { documentNumberTypes, typesAfterUpdate, typesUnder, withNumberTypes, type NumberType, type NumberTypes } from '../../data/number-types.js';
 import { expressionRequest } from '../../functions/request-headers.js';
 
@@ -240,7 +241,7 @@ export class MongoService {
   async prepare(): Promise<void> {
     for (const source of this.app.dataSources?.values() ?? []) {
       const engine = this.engineFor(source);
-      for (const [ns, rules] of source.collections) await this.indexed(source, engine, ns, rulesFor(rules, source.defaultRules));
+      for (const [ns, rules] of source.collections) await this.indexed(source, engine, ns, rulesFor(rules, source.defaultRules, source.partitionSync));
     }
   }
 
@@ -286,7 +287,7 @@ export class MongoService {
     const db = name(args, 'database');
     const coll = name(args, 'collection');
     const ns = `${db}.${coll}`;
-    const rules = rulesFor(source.collections.get(ns), source.defaultRules);
+    const rules = rulesFor(source.collections.get(ns), source.defaultRules, source.partitionSync);
     const access = this.access(rules, caller);
     if (!caller.system && access.closed) throw new BasteError('NoMatchingRuleFound', `no rule exists for namespace '${ns}'`);
     const engine = this.engineFor(source);
@@ -362,13 +363,34 @@ export class MongoService {
    * iterating instead.
    */
   private async *visible(ctx: Ctx, query: Args, opts: { sort?: unknown; limit?: number; forWrite?: boolean } = {}): AsyncGenerator<Visible> {
-    const filter = await this.pushdown(ctx, query);
     const sort = specOf(opts.sort);
     const forWrite = opts.forWrite === true;
     if (ctx.caller.system) {
+      const filter = await this.pushdown(ctx, query);
       for await (const doc of ctx.engine.find(ctx.ns, filter, { sort, limit: opts.limit, forWrite })) yield { doc, view: doc, role: null };
       return;
     }
+    // Stitch v1 rules: the query and sort are answered from what the caller may read.
+    refuseScripts(query);
+    const readable = ctx.access.readableQuery(query, sort);
+    if (readable && !readable.sortInEngine && sort) {
+      const all: Visible[] = [];
+      for await (const item of this.matches(ctx, query, readable, undefined, forWrite)) all.push(item);
+      yield* sortByViews(all, sort);
+      return;
+    }
+    yield* this.matches(ctx, query, readable, sort, forWrite);
+  }
+
+  /** The documents a user's query matches, in the engine's order, with their roles and views. */
+  private async *matches(
+    ctx: Ctx,
+    query: Args,
+    readable: ReadableQuery | undefined,
+    sort: Record<string, unknown> | undefined,
+    forWrite: boolean,
+  ): AsyncGenerator<Visible> {
+    const filter = await this.pushdown(ctx, readable ? readable.pushdown : query);
     for await (const doc of ctx.engine.find(ctx.ns, filter, { sort, forWrite })) {
       const chosen = ctx.access.roleFor(doc);
       const role = chosen instanceof Promise ? await chosen : chosen;
@@ -376,9 +398,10 @@ export class MongoService {
       // A role whose document filters let nothing be evaluated gives no access, like no role.
       const reaches = ctx.access.reaches(role, doc);
       if (reaches !== true && !(await reaches)) continue;
-      const readable = ctx.access.readable(role, doc);
-      const view = readable instanceof Promise ? await readable : readable;
-      yield { doc, view: view ?? {}, role };
+      const shown = ctx.access.readable(role, doc);
+      const view = (shown instanceof Promise ? await shown : shown) ?? {};
+      if (readable?.residual && !readable.matches(view)) continue;
+      yield { doc, view, role };
     }
   }
 
