@@ -571,6 +571,9 @@ export const ISOLATE_LOCKDOWN = String.raw`
   const TypedArrayPrototype = Object.getPrototypeOf(Uint8Array.prototype);
   enable(TypedArrayPrototype, Object.getOwnPropertyNames(TypedArrayPrototype).filter((n) => n !== 'constructor'));
   enable(Date.prototype, ['toString', 'toJSON']);
+  // RegExp's legacy statics (RegExp.$1, lastMatch, input...) hold the realm's last match: in a
+  // shared realm, one call's input read by the next. Gone, as in strict engines that never had them.
+  for (const name of ['input', '$_', 'lastMatch', '$&', 'lastParen', '$+', 'leftContext', '$\u0060', 'rightContext', "$'", '$1', '$2', '$3', '$4', '$5', '$6', '$7', '$8', '$9']) delete RegExp[name];
   const seen = new Set();
   const freeze = (o) => {
     if (o === null || (typeof o !== 'object' && typeof o !== 'function') || seen.has(o)) return;
@@ -629,13 +632,15 @@ const REALM_BSON = String.raw`
 `;
 
 /**
- * The body of the closure (isolated-vm's evalClosure) that bootstraps a per-call realm in a fresh
- * context and starts its one call: $0 the host's random bytes, $1 the base context's BSON, $2–$9
- * ISOLATE_SETUP's bridges and app facts, $10 the entry (\`run\` | \`runHttp\`), $11–$16 its arguments.
- * \`codec\` is the EJSON codec's factory source (runtime.ts).
+ * A script whose value is the function that bootstraps a per-call realm in a fresh context and
+ * starts its one call: $0 the host's random bytes, $1 the base context's BSON, $2–$9
+ * ISOLATE_SETUP's bridges and app facts, $10 the entry (\`run\` | \`runHttp\`), $11–$16 its
+ * arguments. Compiled once per isolate, so every realm shares its code. \`codec\` is the EJSON
+ * codec's factory source (runtime.ts).
  */
 export function perCallRealmSource(codec: string): string {
-  return `globalThis.__hostRandom = $0;
+  return `(function ($0, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) {
+globalThis.__hostRandom = $0;
 delete globalThis.console;
 ${ISOLATE_PRELUDE}
 globalThis.BSON = (${REALM_BSON})($1);
@@ -648,7 +653,8 @@ try {
   $5.applyIgnored(undefined, [$13, 'the call could not start: ' + (err && err.message), null], { arguments: { copy: true } });
   return;
 }
-return entries[$10]($11, $12, $13, $14, $15, $16);`;
+return entries[$10]($11, $12, $13, $14, $15, $16);
+})`;
 }
 
 /**

@@ -104,6 +104,8 @@ const bsonSource = () => (bsonBundle ??= readFileSync(join(dirname(require.resol
 const codecSource = () => `(function () { const __name = (f) => f; return ${makeEjsonCodec.toString()}; })()(BSON)`;
 let realmSource: string | undefined;
 const perCallRealm = () => (realmSource ??= perCallRealmSource(codecSource()));
+/** The arguments of a call's entry: name, argsEjson, execution, system, userEjson, requestEjson. */
+type EntryArgs = readonly [string, string, number, boolean, string | null, string | null];
 
 const executionError = (message: string) => new BasteError('FunctionExecutionError', message);
 
@@ -202,6 +204,8 @@ interface RealmKit {
   readonly appFacts: ivm.ExternalCopy<unknown>;
   /** The bridges that make functions' and modules' factories in one given context. */
   readonly makers: (context: ivm.Context) => { compile: ivm.Reference<unknown>; factory: ivm.Reference<unknown> };
+  /** perCallRealmSource, compiled for this isolate. */
+  readonly boot: ivm.Script;
 }
 
 /** What an endpoint or webhook function answered: its return value and what it did to `response`. */
@@ -419,7 +423,7 @@ export class FunctionRuntime {
     const id = this.register(user, system, request);
     const answered = new Promise<string>((resolve, reject) => this.answers.set(id, { resolve, reject }));
     try {
-      const args = [invocation.name, invocation.argsEjson, id, system, userEjson, requestEjson] as const;
+      const args: EntryArgs = [invocation.name, invocation.argsEjson, id, system, userEjson, requestEjson];
       const entered = this.perCall
         ? this.enterRealm(sandbox, entry, args)
         : sandbox[entry].apply(undefined, [...args], { arguments: { copy: true }, result: { promise: true, copy: true }, timeout: this.options.timeoutMs });
@@ -446,17 +450,22 @@ export class FunctionRuntime {
    * Starts a call in a realm of its own: a fresh context of the isolate, bootstrapped and entered
    * in one step, released once the call has ended. Settles as the shared realm's entry does.
    */
-  private async enterRealm(sandbox: Sandbox, entry: 'run' | 'runHttp', args: readonly [string, string, number, boolean, string | null, string | null]): Promise<unknown> {
+  private async enterRealm(sandbox: Sandbox, entry: 'run' | 'runHttp', args: EntryArgs): Promise<unknown> {
     const kit = sandbox.realm;
     const context = await sandbox.isolate.createContext();
     const makers = kit.makers(context);
+    let boot: ivm.Reference<(...args: unknown[]) => Promise<void>> | undefined;
     try {
-      return await context.evalClosure(
-        perCallRealm(),
-        [kit.random, kit.bson.derefInto(), ...kit.bridges.slice(0, 4), kit.appFacts.copyInto({ release: false }), kit.bridges[4], makers.compile, makers.factory, entry, ...args],
-        { result: { promise: true }, timeout: this.options.timeoutMs, filename: '(per-call realm)' },
+      boot = (await kit.boot.run(context, { reference: true })) as ivm.Reference<(...args: unknown[]) => Promise<void>>;
+      const bridges = kit.bridges;
+      return await boot.apply(
+        undefined,
+        [kit.random, kit.bson.derefInto(), bridges[0], bridges[1], bridges[2], bridges[3], kit.appFacts.copyInto(), bridges[4], makers.compile, makers.factory, entry, ...args],
+        { result: { promise: true }, timeout: this.options.timeoutMs },
       );
     } finally {
+      // Every handle on the realm goes, so the isolate can collect it.
+      boot?.release();
       makers.compile.release();
       makers.factory.release();
       context.release();
@@ -623,7 +632,8 @@ export class FunctionRuntime {
     const ping = await context.eval('(() => 0)', { reference: true });
     const bson = await jail.get('BSON', { reference: true });
     await context.eval(ISOLATE_LOCKDOWN);
-    const realm: RealmKit = { bson, random, bridges: [host.log, host.sync, host.async, host.done, hostModule], appFacts, makers };
+    const boot = await isolate.compileScript(perCallRealm(), { filename: '(per-call realm)' });
+    const realm: RealmKit = { bson, random, bridges: [host.log, host.sync, host.async, host.done, hostModule], appFacts, makers, boot };
     return { isolate, run, runHttp, ping, realm };
   }
 
