@@ -673,7 +673,7 @@ const MODULE_GLOBALS = ['global', 'globalThis', 'Buffer', 'process', 'console', 
  * it returns Node's module function. A module does not run inside `with` (that made lodash's
  * load three times slower): the call's globals it names (`global`, `Buffer`, its timers…) are
  * bound as locals, read from the call's scope only when the source mentions them; other free names
- * are the frozen realm's. Baste's own built-ins also get `__baste` (the host's help for crypto).
+ * are the realm's (in a per-call realm, its global object is the call's scope, so they meet). Baste's own built-ins also get `__baste` (the host's help for crypto).
  */
 export function moduleFactorySource(source: string, builtin: boolean): string {
   const names = MODULE_GLOBALS.filter((name) => new RegExp(`\\b${name}\\b`).test(source));

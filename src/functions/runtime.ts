@@ -1,5 +1,6 @@
 // Runs app functions in isolated-vm: a V8 isolate per sandbox with a memory cap, one frozen
-// realm holding every function's compiled factory, and a hard wall-clock limit per call. A call
+// realm running every call (or, for an app whose code extends built-ins, a fresh realm per call:
+// realms.ts), and a hard wall-clock limit per call. A call
 // that runs away (loop, allocation) fails alone with FunctionExecutionError; the isolate it broke
 // is thrown away and rebuilt on the next call. The isolate sees only what crosses the bridges
 // below: EJSON text, the app's values, and host calls for logging, crypto, HTTP, data and run-as
