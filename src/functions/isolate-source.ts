@@ -1,14 +1,16 @@
-// Code that runs INSIDE the sandbox isolate, kept as text. It is evaluated once per isolate, after
-// the BSON bundle, with the host bridges bound as `__host`. It defines `__define(name, factory)`
-// and `__run(name, argsEjson, execution, system, userEjson, requestEjson)`, then freezes every
-// intrinsic so no call can leave state behind for the next one: each call gets a fresh instance of
-// the function's module scope and its own `context`, `console` and `utils`. A call's user and
-// request stay on the host: host calls name them by the `execution` id the host registered.
+// Code that runs INSIDE the sandbox isolate, kept as text. Each isolate has a base context: the
+// prelude, the BSON bundle and BSON_SETUP, then ISOLATE_SETUP (the shared realm's entry points
+// \`run\` and \`runHttp\`), then ISOLATE_LOCKDOWN freezes every intrinsic so no call can leave
+// state behind for the next one: each call gets a fresh instance of the function's module scope and
+// its own \`context\`, \`console\` and \`utils\`. An app whose code extends built-ins runs each call
+// in a realm of its own instead (realms.ts, perCallRealmSource), unfrozen and dropped after the
+// call. A call's user and request stay on the host: host calls name them by the \`execution\` id
+// the host registered.
 //
-// A call answers through `host.done`, never through the promise of the host's `apply`: isolated-vm
+// A call answers through \`host.done\`, never through the promise of the host's \`apply\`: isolated-vm
 // throws a promise rejection that nobody handled at whichever task of the isolate ends next, which
 // may be another user's call (environment.cc, TaskEpilogue). And before answering, a call waits for
-// the host calls it started and left pending (an un-awaited insertOne, a `.then` chain), within its
+// the host calls it started and left pending (an un-awaited insertOne, a \`.then\` chain), within its
 // time limit, so their writes are not lost and their failures stay in their own call.
 
 /**
@@ -76,14 +78,14 @@ export const ISOLATE_PRELUDE = String.raw`
 })();
 `;
 
-export const ISOLATE_SETUP = String.raw`
-(function (hostLog, hostSync, hostAsync, hostDone, app, hostModule, hostCompile) {
+/**
+ * The platform's BSON over the library's, once per isolate in its base context (the shared realm
+ * and the owner of the BSON that per-call realms borrow): BSON.Binary helpers, and constructors
+ * that work with or without \`new\`.
+ */
+export const BSON_SETUP = String.raw`
+(function () {
   'use strict';
-  const host = { log: hostLog, sync: hostSync, async: hostAsync, done: hostDone };
-  const EJSON = BSON.EJSON;
-  // bson's EJSON, fast for the common types (src/util/ejson-codec.ts, evaluated by the runtime).
-  const codec = globalThis.__ejsonCodec;
-  delete globalThis.__ejsonCodec;
   // The platform's BSON.Binary helpers, over the library's own.
   const Binary = BSON.Binary;
   Binary.fromHex = (hex, subtype) => Binary.createFromHexString(hex, subtype);
@@ -97,7 +99,30 @@ export const ISOLATE_SETUP = String.raw`
     const C = BSON[name];
     if (typeof C === 'function') BSON[name] = new Proxy(C, { apply: (target, _self, args) => Reflect.construct(target, args) });
   }
-  const factories = new Map();
+})();
+`;
+
+/**
+ * Sets up a realm that runs calls: the shared frozen one (once per isolate) or a per-call one
+ * (realms.ts). Returns its entry points \`{ run, runHttp }\`. \`app.functions\` lists the functions
+ * (name, runAs, internal, compile error); their factories are made in this realm when a call
+ * first needs them (\`hostFactory\`). In a per-call realm the realm's own global object is the
+ * call's global scope (\`perCall\`).
+ */
+export const ISOLATE_SETUP = String.raw`
+(function (hostLog, hostSync, hostAsync, hostDone, app, hostModule, hostCompile, hostFactory, perCall) {
+  'use strict';
+  const host = { log: hostLog, sync: hostSync, async: hostAsync, done: hostDone };
+  const EJSON = BSON.EJSON;
+  // bson's EJSON, fast for the common types (src/util/ejson-codec.ts, evaluated by the runtime).
+  const codec = globalThis.__ejsonCodec;
+  delete globalThis.__ejsonCodec;
+  const Binary = BSON.Binary;
+  // Every function by name: runAs 'system' | 'caller' | 'own' (a user the host resolves), internal
+  // (webhook sources and run-as scripts: the host's to run, never a function's), the compile
+  // error if any, and its factory, made in this realm on first use.
+  const factories = new Map(app.functions.map((f) => [f.name, { runAs: f.runAs, internal: f.internal, syntaxError: f.error, factory: null }]));
+  const functionFactory = (name, f) => (f.factory ??= hostFactory.applySync(undefined, [name], { arguments: { copy: true } }));
   const MAX_DEPTH = 32;
 
   // Relaxed parsing hands functions plain JS numbers (as the platform does), keeping Long, Decimal128, ObjectId and Date typed.
@@ -262,9 +287,10 @@ export const ISOLATE_SETUP = String.raw`
   // assigns undeclared names (\`tag = ...\`) and sets \`global.x\`. Each function body runs inside
   // \`with (scope)\` (factorySource), so such names live in this call's store, shared by the
   // functions the call runs and seen by no other call; the realm's own globals stay frozen and are
-  // read through. A name never assigned reads as undefined rather than throwing.
+  // read through. A name never assigned reads as undefined rather than throwing. A per-call realm
+  // is the call's alone: its global object is the store, so modules' globals join it too.
   const makeScope = (call) => {
-    const store = Object.create(null);
+    const store = perCall ? globalThis : Object.create(null);
     let proxy;
     const own = (k) => k === 'globalThis' || k === 'global' || TIMER_NAMES.has(k) || CALL_GLOBALS.has(k);
     proxy = new Proxy(store, {
@@ -442,7 +468,7 @@ export const ISOLATE_SETUP = String.raw`
     const f = factories.get(name);
     if (!f) throw new Error("function not found: '" + name + "'");
     if (f.syntaxError) throw new Error(f.syntaxError);
-    const entry = f.factory(desc.call.scope)(makeContext(desc, depth), consoleOf(name), utils);
+    const entry = functionFactory(name, f)(desc.call.scope)(makeContext(desc, depth), consoleOf(name), utils);
     if (typeof entry !== 'function') throw new Error("function '" + name + "' does not assign a function to exports");
     return entry(...args);
   }
@@ -466,7 +492,7 @@ export const ISOLATE_SETUP = String.raw`
     return { response, state };
   }
 
-  globalThis.__runHttp = async (name, payloadEjson, execution, system, userEjson, requestEjson) => {
+  const runHttp = async (name, payloadEjson, execution, system, userEjson, requestEjson) => {
     const call = newCall(name);
     let error = null, text = null;
     try {
@@ -484,10 +510,7 @@ export const ISOLATE_SETUP = String.raw`
     answer(execution, error, text);
   };
 
-  // runAs: 'system' | 'caller' | 'own' (a user the host resolves); internal: not callable by functions.
-  globalThis.__define = (name, factory, runAs, internal) => { factories.set(name, { factory, runAs, internal }); };
-  globalThis.__defineBroken = (name, message, runAs, internal) => { factories.set(name, { syntaxError: message, runAs, internal }); };
-  globalThis.__run = async (name, argsEjson, execution, system, userEjson, requestEjson) => {
+  const run = async (name, argsEjson, execution, system, userEjson, requestEjson) => {
     const call = newCall(name);
     let error = null, text = null;
     try {
@@ -503,70 +526,136 @@ export const ISOLATE_SETUP = String.raw`
     endCall(call);
     answer(execution, error, text);
   };
-  globalThis.__ping = () => 0;
-  globalThis.__lockdown = () => {
-    delete globalThis.__ping;
-    delete globalThis.__run;
-    delete globalThis.__runHttp;
-    delete globalThis.__define;
-    delete globalThis.__defineBroken;
-    delete globalThis.__lockdown;
-    // The frozen realm's "override mistake": with Object.prototype.toString frozen, plain
-    // \`proto.toString = fn\` on an object inheriting it fails (throws in strict code), which breaks
-    // packages (moment sets toString/valueOf on its prototypes; errors set name and message). These
-    // properties become accessors whose setter gives the assigning object its own property, as an
-    // unfrozen realm would; the intrinsic itself stays unchanged.
-    const enabled = [];
-    const enable = (proto, names) => {
-      for (const name of names) {
-        const d = Object.getOwnPropertyDescriptor(proto, name);
-        if (!d || !('value' in d) || !d.writable) continue;
-        const value = d.value;
-        enabled.push(value);
-        Object.defineProperty(proto, name, {
-          get() { return value; },
-          set(v) {
-            if (this === proto) throw new TypeError("Cannot assign to read only property '" + String(name) + "' of a frozen built-in");
-            if (Object(this) !== this) return;
-            Object.defineProperty(this, name, { value: v, writable: true, enumerable: true, configurable: true });
-          },
-          enumerable: d.enumerable,
-          configurable: false,
-        });
-      }
-    };
-    // Not the \`constructor\` of arrays, promises, typed arrays or regexps: V8's fast paths (species
-    // protectors) depend on those staying data properties.
-    enable(Object.prototype, Object.getOwnPropertyNames(Object.prototype));
-    enable(Function.prototype, ['constructor', 'toString', 'bind', 'call', 'apply']);
-    enable(Array.prototype, ['toString', 'toLocaleString']);
-    for (const E of [Error, TypeError, RangeError, SyntaxError, ReferenceError, EvalError, URIError]) enable(E.prototype, ['constructor', 'name', 'message', 'toString']);
-    // Buffer.prototype inherits Uint8Array's, and the npm buffer overrides most of its methods.
-    const TypedArrayPrototype = Object.getPrototypeOf(Uint8Array.prototype);
-    enable(TypedArrayPrototype, Object.getOwnPropertyNames(TypedArrayPrototype).filter((n) => n !== 'constructor'));
-    enable(Date.prototype, ['toString', 'toJSON']);
-    const seen = new Set();
-    const freeze = (o) => {
-      if (o === null || (typeof o !== 'object' && typeof o !== 'function') || seen.has(o)) return;
-      seen.add(o);
-      Object.freeze(o);
-      for (const key of Reflect.ownKeys(o)) {
-        const d = Object.getOwnPropertyDescriptor(o, key);
-        if (d && 'value' in d) freeze(d.value);
-        if (d && d.get) freeze(d.get);
-        if (d && d.set) freeze(d.set);
-      }
-      freeze(Object.getPrototypeOf(o));
-    };
-    for (const key of Reflect.ownKeys(globalThis)) {
-      const d = Object.getOwnPropertyDescriptor(globalThis, key);
-      if (d && 'value' in d) freeze(d.value);
-    }
-    for (const value of enabled) freeze(value);
-    Object.freeze(globalThis);
-  };
+  return { run, runHttp };
 })
 `;
+
+/**
+ * Freezes every intrinsic and the global object of the isolate's base context, once its setup is
+ * done, so no call can leave state behind for the next one (per-call realms borrow its BSON).
+ */
+export const ISOLATE_LOCKDOWN = String.raw`
+(function () {
+  'use strict';
+  // The frozen realm's "override mistake": with Object.prototype.toString frozen, plain
+  // \`proto.toString = fn\` on an object inheriting it fails (throws in strict code), which breaks
+  // packages (moment sets toString/valueOf on its prototypes; errors set name and message). These
+  // properties become accessors whose setter gives the assigning object its own property, as an
+  // unfrozen realm would; the intrinsic itself stays unchanged.
+  const enabled = [];
+  const enable = (proto, names) => {
+    for (const name of names) {
+      const d = Object.getOwnPropertyDescriptor(proto, name);
+      if (!d || !('value' in d) || !d.writable) continue;
+      const value = d.value;
+      enabled.push(value);
+      Object.defineProperty(proto, name, {
+        get() { return value; },
+        set(v) {
+          if (this === proto) throw new TypeError("Cannot assign to read only property '" + String(name) + "' of a frozen built-in");
+          if (Object(this) !== this) return;
+          Object.defineProperty(this, name, { value: v, writable: true, enumerable: true, configurable: true });
+        },
+        enumerable: d.enumerable,
+        configurable: false,
+      });
+    }
+  };
+  // Not the \`constructor\` of arrays, promises, typed arrays or regexps: V8's fast paths (species
+  // protectors) depend on those staying data properties.
+  enable(Object.prototype, Object.getOwnPropertyNames(Object.prototype));
+  enable(Function.prototype, ['constructor', 'toString', 'bind', 'call', 'apply']);
+  enable(Array.prototype, ['toString', 'toLocaleString']);
+  for (const E of [Error, TypeError, RangeError, SyntaxError, ReferenceError, EvalError, URIError]) enable(E.prototype, ['constructor', 'name', 'message', 'toString']);
+  // Buffer.prototype inherits Uint8Array's, and the npm buffer overrides most of its methods.
+  const TypedArrayPrototype = Object.getPrototypeOf(Uint8Array.prototype);
+  enable(TypedArrayPrototype, Object.getOwnPropertyNames(TypedArrayPrototype).filter((n) => n !== 'constructor'));
+  enable(Date.prototype, ['toString', 'toJSON']);
+  // RegExp's legacy statics (RegExp.$1, lastMatch, input...) hold the realm's last match: in a
+  // shared realm, one call's input read by the next. Gone, as in strict engines that never had them.
+  for (const name of ['input', '$_', 'lastMatch', '$&', 'lastParen', '$+', 'leftContext', '$\u0060', 'rightContext', "$'", '$1', '$2', '$3', '$4', '$5', '$6', '$7', '$8', '$9']) delete RegExp[name];
+  const seen = new Set();
+  const freeze = (o) => {
+    if (o === null || (typeof o !== 'object' && typeof o !== 'function') || seen.has(o)) return;
+    seen.add(o);
+    Object.freeze(o);
+    for (const key of Reflect.ownKeys(o)) {
+      const d = Object.getOwnPropertyDescriptor(o, key);
+      if (d && 'value' in d) freeze(d.value);
+      if (d && d.get) freeze(d.get);
+      if (d && d.set) freeze(d.set);
+    }
+    freeze(Object.getPrototypeOf(o));
+  };
+  for (const key of Reflect.ownKeys(globalThis)) {
+    const d = Object.getOwnPropertyDescriptor(globalThis, key);
+    if (d && 'value' in d) freeze(d.value);
+  }
+  for (const value of enabled) freeze(value);
+  Object.freeze(globalThis);
+})();
+`;
+
+/**
+ * A per-call realm's BSON: the base context's (frozen, shared: its bundle is too dear to evaluate
+ * per call), with EJSON and deserialize handing back arrays, objects and dates of this realm, so
+ * a call's \`Array.prototype\` extensions apply to what it reads.
+ */
+const REALM_BSON = String.raw`
+(function (base) {
+  'use strict';
+  const baseArray = Object.getPrototypeOf(base.EJSON.parse('[]'));
+  const baseObject = Object.getPrototypeOf(base.EJSON.parse('{}'));
+  const baseDate = Object.getPrototypeOf(base.EJSON.parse('{"$date":{"$numberLong":"0"}}'));
+  const adopt = (v, depth) => {
+    if (v === null || typeof v !== 'object' || depth > 200) return v;
+    const p = Object.getPrototypeOf(v);
+    if (p === baseArray) {
+      Object.setPrototypeOf(v, Array.prototype);
+      for (let i = 0; i < v.length; i++) adopt(v[i], depth + 1);
+    } else if (p === baseObject) {
+      Object.setPrototypeOf(v, Object.prototype);
+      for (const k of Object.keys(v)) adopt(v[k], depth + 1);
+    } else if (p === baseDate) Object.setPrototypeOf(v, Date.prototype);
+    return v;
+  };
+  const E = base.EJSON;
+  const EJSON = Object.freeze({
+    parse: (text, options) => adopt(E.parse(text, options), 0),
+    deserialize: (doc, options) => adopt(E.deserialize(doc, options), 0),
+    stringify: (value, replacer, space, options) => E.stringify(value, replacer, space, options),
+    serialize: (value, options) => E.serialize(value, options),
+  });
+  const own = Object.assign({}, base, { EJSON, deserialize: (buffer, options) => adopt(base.deserialize(buffer, options), 0) });
+  return own;
+})
+`;
+
+/**
+ * A script whose value is the function that bootstraps a per-call realm in a fresh context and
+ * starts its one call: $0 the host's random bytes, $1 the base context's BSON, $2–$9
+ * ISOLATE_SETUP's bridges and app facts, $10 the entry (\`run\` | \`runHttp\`), $11–$16 its
+ * arguments. Compiled once per isolate, so every realm shares its code. \`codec\` is the EJSON
+ * codec's factory source (runtime.ts).
+ */
+export function perCallRealmSource(codec: string): string {
+  return `(function ($0, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) {
+globalThis.__hostRandom = $0;
+delete globalThis.console;
+${ISOLATE_PRELUDE}
+globalThis.BSON = (${REALM_BSON})($1);
+globalThis.EJSON = BSON.EJSON;
+globalThis.__ejsonCodec = ${codec};
+let entries;
+try {
+  entries = (${ISOLATE_SETUP})($2, $3, $4, $5, $6, $7, $8, $9, true);
+} catch (err) {
+  $5.applyIgnored(undefined, [$13, 'the call could not start: ' + (err && err.message), null], { arguments: { copy: true } });
+  return;
+}
+return entries[$10]($11, $12, $13, $14, $15, $16);
+})`;
+}
 
 /**
  * Wraps one function's source in a factory: given the call's global scope (a sloppy-mode `with`,
@@ -584,7 +673,7 @@ const MODULE_GLOBALS = ['global', 'globalThis', 'Buffer', 'process', 'console', 
  * it returns Node's module function. A module does not run inside `with` (that made lodash's
  * load three times slower): the call's globals it names (`global`, `Buffer`, its timers…) are
  * bound as locals, read from the call's scope only when the source mentions them; other free names
- * are the frozen realm's. Baste's own built-ins also get `__baste` (the host's help for crypto).
+ * are the realm's (in a per-call realm, its global object is the call's scope, so they meet). Baste's own built-ins also get `__baste` (the host's help for crypto).
  */
 export function moduleFactorySource(source: string, builtin: boolean): string {
   const names = MODULE_GLOBALS.filter((name) => new RegExp(`\\b${name}\\b`).test(source));

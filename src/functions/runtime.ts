@@ -1,5 +1,6 @@
 // Runs app functions in isolated-vm: a V8 isolate per sandbox with a memory cap, one frozen
-// realm holding every function's compiled factory, and a hard wall-clock limit per call. A call
+// realm running every call (or, for an app whose code extends built-ins, a fresh realm per call:
+// realms.ts), and a hard wall-clock limit per call. A call
 // that runs away (loop, allocation) fails alone with FunctionExecutionError; the isolate it broke
 // is thrown away and rebuilt on the next call. The isolate sees only what crosses the bridges
 // below: EJSON text, the app's values, and host calls for logging, crypto, HTTP, data and run-as
@@ -23,8 +24,9 @@ import { numberTypesOf, type NumberTypes } from '../data/number-types.js';
 import { hostEjson, makeEjsonCodec } from '../util/ejson-codec.js';
 import { configuredRunAs, runAsScriptName, type Execution } from './execution-user.js';
 import { hostCall } from './host-calls.js';
-import { ISOLATE_PRELUDE, ISOLATE_SETUP, factorySource, moduleFactorySource } from './isolate-source.js';
+import { BSON_SETUP, ISOLATE_LOCKDOWN, ISOLATE_PRELUDE, ISOLATE_SETUP, factorySource, moduleFactorySource, perCallRealmSource } from './isolate-source.js';
 import { ModuleResolver, type ModuleRoots } from './modules.js';
+import { intrinsicWrites, planRealms } from './realms.js';
 
 export interface RuntimeOptions {
   /** Wall-clock limit of one client-level call, nested calls included (platform: 120 s). */
@@ -54,6 +56,11 @@ export interface RuntimeOptions {
   readonly executionUser?: (name: string, argsEjson: string, current: Execution, request?: CallRequest) => Promise<Execution>;
   /** The app's dependency folders, for `require()` (none: built-in modules only). */
   readonly modules?: ModuleRoots;
+  /**
+   * Where calls run (realms.ts): `auto` (default) picks per-call realms only for an app whose code
+   * writes to built-ins; `per-call` always does (tests, measurements).
+   */
+  readonly realms?: 'auto' | 'per-call';
   readonly logger: Logger;
 }
 
@@ -91,6 +98,15 @@ const require = createRequire(import.meta.url);
 let bsonBundle: string | undefined;
 /** The BSON library's browser bundle, evaluated inside each isolate for `BSON` and `EJSON`. */
 const bsonSource = () => (bsonBundle ??= readFileSync(join(dirname(require.resolve('bson')), 'bson.bundle.js'), 'utf8'));
+/**
+ * The EJSON codec's source as an expression, made with the realm's \`BSON\`; \`__name\` is what
+ * tsx's transform (tests) wraps named functions in, absent from the compiled build.
+ */
+const codecSource = () => `(function () { const __name = (f) => f; return ${makeEjsonCodec.toString()}; })()(BSON)`;
+let realmSource: string | undefined;
+const perCallRealm = () => (realmSource ??= perCallRealmSource(codecSource()));
+/** The arguments of a call's entry: name, argsEjson, execution, system, userEjson, requestEjson. */
+type EntryArgs = readonly [string, string, number, boolean, string | null, string | null];
 
 const executionError = (message: string) => new BasteError('FunctionExecutionError', message);
 
@@ -172,10 +188,25 @@ interface Sandbox {
   readonly isolate: ivm.Isolate;
   /** A no-op the monitor calls to learn whether the isolate still takes work. */
   readonly ping: ivm.Reference<() => number>;
-  /** `__run`: a plain call. */
+  /** The shared realm's `run`: a plain call. */
   readonly run: Entry;
-  /** `__runHttp`: an endpoint or webhook call, `(payload, response)`. */
+  /** The shared realm's `runHttp`: an endpoint or webhook call, `(payload, response)`. */
   readonly runHttp: Entry;
+  /** What a per-call realm is bootstrapped from (realms.ts). */
+  readonly realm: RealmKit;
+}
+
+/** The isolate's pieces a per-call realm is made of: its base context's BSON, the bridges, the compiled functions. */
+interface RealmKit {
+  readonly bson: ivm.Reference<unknown>;
+  readonly random: ivm.Reference<unknown>;
+  /** log, sync, async, done, module: the same for every realm of the isolate. */
+  readonly bridges: readonly ivm.Reference<unknown>[];
+  readonly appFacts: ivm.ExternalCopy<unknown>;
+  /** The bridges that make functions' and modules' factories in one given context. */
+  readonly makers: (context: ivm.Context) => { compile: ivm.Reference<unknown>; factory: ivm.Reference<unknown> };
+  /** perCallRealmSource, compiled for this isolate. */
+  readonly boot: ivm.Script;
 }
 
 /** What an endpoint or webhook function answered: its return value and what it did to `response`. */
@@ -206,6 +237,38 @@ interface Slot {
   readonly extra: boolean;
 }
 
+/**
+ * A function the isolates compile, and how a nested call picks its user: `system`, the `caller`'s,
+ * or its `own` (asked of the host). Webhook sources and run-as scripts are `internal`: runnable by
+ * the host, never by a function.
+ */
+interface FunctionSource {
+  readonly name: string;
+  readonly source: string;
+  readonly file: string;
+  readonly runAs: 'system' | 'caller' | 'own';
+  readonly internal: boolean;
+}
+
+function functionSources(app: AppConfig): FunctionSource[] {
+  // run_as_user_id_script_source is a stringified function, run as the system user.
+  const script = (name: string, source: string, file: string): FunctionSource =>
+    ({ name, source: `exports = ${source};`, file: `${file} (run_as_user_id_script_source)`, runAs: 'system', internal: true });
+  return [
+    ...[...app.functions.values()].flatMap((fn) => {
+      const runAs = configuredRunAs(fn);
+      return [
+        { name: fn.name, source: fn.source, file: fn.file, runAs: fn.runAsSystem ? 'system' : runAs ? 'own' : 'caller', internal: false } as const,
+        ...(runAs && 'scriptName' in runAs ? [script(runAsScriptName(fn.name), fn.runAsUserIdScriptSource!, fn.file)] : []),
+      ];
+    }),
+    ...(app.webhooks ?? []).flatMap((w) => [
+      { name: webhookFunctionName(w.service, w.name), source: w.source, file: w.file, runAs: 'system', internal: true } as const,
+      ...(w.runAsUserIdScriptSource ? [script(webhookScriptName(w.service, w.name), w.runAsUserIdScriptSource, w.file)] : []),
+    ]),
+  ];
+}
+
 /** An isolate that has not answered a ping for this long is held by a runaway call. */
 const STUCK_AFTER_MS = 50;
 const PING_EVERY_MS = 20;
@@ -220,12 +283,30 @@ export class FunctionRuntime {
   /** Resolves and reads modules for every isolate (resolutions are cached here and in each isolate). */
   private readonly modules: ModuleResolver;
 
+  /** Every function, webhook source and run-as script the isolates compile. */
+  private readonly sources: readonly FunctionSource[];
+  /** Whether each call runs in a realm of its own (realms.ts): the app's code writes to built-ins. */
+  private perCall: boolean;
+
   constructor(
     private readonly app: AppConfig,
     private readonly options: RuntimeOptions,
   ) {
     this.slots = Array.from({ length: Math.max(1, options.isolates ?? 2) }, () => newSlot(false));
     this.modules = new ModuleResolver(options.modules);
+    this.sources = functionSources(app);
+    const plan = options.realms === 'per-call'
+      ? { perCall: true, reasons: [] }
+      : planRealms(this.sources.map((s) => ({ where: s.internal ? s.file : `function '${s.name}'`, source: s.source })), this.modules);
+    this.perCall = plan.perCall;
+    for (const r of plan.reasons) {
+      options.logger.info({ where: r.where, writes: r.writes.slice(0, 10) }, `${r.where} extends built-ins: each call of this app runs in a realm of its own`);
+    }
+  }
+
+  /** Whether calls run in a realm of their own rather than the shared frozen one. */
+  get perCallRealms(): boolean {
+    return this.perCall;
   }
 
   private monitor: NodeJS.Timeout | null = null;
@@ -343,11 +424,10 @@ export class FunctionRuntime {
     const id = this.register(user, system, request);
     const answered = new Promise<string>((resolve, reject) => this.answers.set(id, { resolve, reject }));
     try {
-      const entered = sandbox[entry].apply(undefined, [invocation.name, invocation.argsEjson, id, system, userEjson, requestEjson], {
-        arguments: { copy: true },
-        result: { promise: true, copy: true },
-        timeout: this.options.timeoutMs,
-      });
+      const args: EntryArgs = [invocation.name, invocation.argsEjson, id, system, userEjson, requestEjson];
+      const entered = this.perCall
+        ? this.enterRealm(sandbox, entry, args)
+        : sandbox[entry].apply(undefined, [...args], { arguments: { copy: true }, result: { promise: true, copy: true }, timeout: this.options.timeoutMs });
       // The entry's own promise fails the call only when the isolate did (a limit, disposal). Any
       // other rejection is some function's promise rejection that nobody handled, which
       // isolated-vm hands to whichever task ends next: not this call's answer.
@@ -364,6 +444,32 @@ export class FunctionRuntime {
       this.answers.delete(id);
       // Whatever the outcome, the call's executions go: host calls still pending from it then fail.
       this.release(id);
+    }
+  }
+
+  /**
+   * Starts a call in a realm of its own: a fresh context of the isolate, bootstrapped and entered
+   * in one step, released once the call has ended. Settles as the shared realm's entry does.
+   */
+  private async enterRealm(sandbox: Sandbox, entry: 'run' | 'runHttp', args: EntryArgs): Promise<unknown> {
+    const kit = sandbox.realm;
+    const context = await sandbox.isolate.createContext();
+    const makers = kit.makers(context);
+    let boot: ivm.Reference<(...args: unknown[]) => Promise<void>> | undefined;
+    try {
+      boot = (await kit.boot.run(context, { reference: true })) as ivm.Reference<(...args: unknown[]) => Promise<void>>;
+      const bridges = kit.bridges;
+      return await boot.apply(
+        undefined,
+        [kit.random, kit.bson.derefInto(), bridges[0], bridges[1], bridges[2], bridges[3], kit.appFacts.copyInto(), bridges[4], makers.compile, makers.factory, entry, ...args],
+        { result: { promise: true }, timeout: this.options.timeoutMs },
+      );
+    } finally {
+      // Every handle on the realm goes, so the isolate can collect it.
+      boot?.release();
+      makers.compile.release();
+      makers.factory.release();
+      context.release();
     }
   }
 
@@ -448,13 +554,13 @@ export class FunctionRuntime {
     const isolate = new ivm.Isolate({ memoryLimit: this.options.memoryMb });
     const context = await isolate.createContext();
     const jail = context.global;
+    const random = new ivm.Reference((n: number) => [...randomBytes(Math.min(Math.max(0, n | 0), 65536))]);
     await jail.set('globalThis', jail.derefInto());
-    await jail.set('__hostRandom', new ivm.Reference((n: number) => [...randomBytes(Math.min(Math.max(0, n | 0), 65536))]));
+    await jail.set('__hostRandom', random);
     await context.eval(ISOLATE_PRELUDE);
     await context.eval(`${bsonSource()}\n;globalThis.BSON = BSON; globalThis.EJSON = BSON.EJSON;`);
-    // The codec's own source, made with the isolate's bson; \`__name\` is what tsx's transform (tests)
-    // wraps named functions in, absent from the compiled build.
-    await context.eval(`globalThis.__ejsonCodec = (function () { const __name = (f) => f; return ${makeEjsonCodec.toString()}; })()(BSON);`);
+    await context.eval(BSON_SETUP);
+    await context.eval(`globalThis.__ejsonCodec = ${codecSource()};`);
     const log = this.options.logger;
     const host = {
       log: new ivm.Reference((level: string, fn: string, text: string) => {
@@ -467,64 +573,84 @@ export class FunctionRuntime {
       ),
       done: new ivm.Reference((execution: number, error: string | null, text: string | null) => this.answer(execution, error, text)),
     };
-    const appFacts = {
+    // Each function is compiled once per isolate; its factory is made in a realm when a call there
+    // first needs it. One that does not compile is logged now and fails its calls with the reason.
+    const scripts = new Map<string, ivm.Script>();
+    const functions: { name: string; runAs: FunctionSource['runAs']; internal: boolean; error: string | null }[] = [];
+    for (const fn of this.sources) {
+      let error: string | null = null;
+      try {
+        scripts.set(fn.name, await isolate.compileScript(factorySource(fn.source), { filename: fn.file }));
+      } catch (err) {
+        error = `function '${fn.name}' (${fn.file}) could not be compiled: ${(err as Error).message}`;
+        log.error(error);
+      }
+      functions.push({ name: fn.name, runAs: fn.runAs, internal: fn.internal, error });
+    }
+    const appFacts = new ivm.ExternalCopy({
       values: resolvedValues(this.app),
       environment: this.app.environment,
       environmentValues: this.app.environmentValues,
       dataSources: [...(this.app.dataSources?.keys() ?? [])],
       // Third-party services by name → type, for context.services.get (isolate-source.ts).
       services: Object.fromEntries([...(this.app.services?.values() ?? [])].map((s) => [s.name, s.type])),
-    };
+      functions,
+    });
     // require(): resolution and files on the host; a module is compiled into this isolate the first
     // time a call requires it, while the isolate waits in this synchronous host call.
     const modules = this.modules;
     const hostModule = new ivm.Reference((op: string, ...args: unknown[]) => moduleHostCall(modules, op, args));
-    const hostCompile = new ivm.Reference((id: string) => {
-      const script = isolate.compileScriptSync(moduleFactorySource(modules.source(id), id.startsWith('node:')), { filename: modules.filenameOf(id) });
-      return script.runSync(context, { reference: true }).derefInto();
-    });
-    const setup = await context.eval(ISOLATE_SETUP, { reference: true });
-    await setup.apply(undefined, [host.log, host.sync, host.async, host.done, new ivm.ExternalCopy(appFacts).copyInto({ release: true }), hostModule, hostCompile]);
-    setup.release();
-
-    const define = await jail.get('__define', { reference: true });
-    const defineBroken = await jail.get('__defineBroken', { reference: true });
-    // How a nested call picks its user: `system`, the `caller`'s, or its `own` (asked of the host).
-    // Webhook sources and run-as scripts are `internal`: runnable by the host, never by a function.
-    type Source = { name: string; source: string; file: string; runAs: 'system' | 'caller' | 'own'; internal: boolean };
-    // run_as_user_id_script_source is a stringified function, run as the system user.
-    const script = (name: string, source: string, file: string): Source =>
-      ({ name, source: `exports = ${source};`, file: `${file} (run_as_user_id_script_source)`, runAs: 'system', internal: true });
-    const sources: Source[] = [
-      ...[...this.app.functions.values()].flatMap((fn) => {
-        const runAs = configuredRunAs(fn);
-        return [
-          { name: fn.name, source: fn.source, file: fn.file, runAs: fn.runAsSystem ? 'system' : runAs ? 'own' : 'caller', internal: false } as const,
-          ...(runAs && 'scriptName' in runAs ? [script(runAsScriptName(fn.name), fn.runAsUserIdScriptSource!, fn.file)] : []),
-        ];
-      }),
-      ...(this.app.webhooks ?? []).flatMap((w) => [
-        { name: webhookFunctionName(w.service, w.name), source: w.source, file: w.file, runAs: 'system', internal: true } as const,
-        ...(w.runAsUserIdScriptSource ? [script(webhookScriptName(w.service, w.name), w.runAsUserIdScriptSource, w.file)] : []),
-      ]),
-    ];
-    for (const fn of sources) {
-      try {
-        const compiled = await isolate.compileScript(factorySource(fn.source), { filename: fn.file });
-        const factory = await compiled.run(context, { reference: true });
-        await define.apply(undefined, [fn.name, factory.derefInto(), fn.runAs, fn.internal]);
-      } catch (err) {
-        const message = `function '${fn.name}' (${fn.file}) could not be compiled: ${(err as Error).message}`;
-        log.error(message);
-        await defineBroken.apply(undefined, [fn.name, message, fn.runAs, fn.internal]);
+    const moduleScripts = new Map<string, ivm.Script>();
+    const moduleScript = (id: string): ivm.Script => {
+      let script = moduleScripts.get(id);
+      if (!script) {
+        const source = modules.source(id);
+        if (!this.perCall && !id.startsWith('node:')) this.checkModule(modules.filenameOf(id), source);
+        script = isolate.compileScriptSync(moduleFactorySource(source, id.startsWith('node:')), { filename: modules.filenameOf(id) });
+        moduleScripts.set(id, script);
       }
-    }
-    // Take the entry points before the lockdown removes them from the functions' sight.
-    const run = await jail.get('__run', { reference: true });
-    const ping = await jail.get('__ping', { reference: true });
-    const runHttp = await jail.get('__runHttp', { reference: true });
-    await context.eval('__lockdown()');
-    return { isolate, run, runHttp, ping };
+      return script;
+    };
+    const makers = (ctx: ivm.Context) => ({
+      compile: new ivm.Reference((id: string) => moduleScript(id).runSync(ctx, { reference: true }).derefInto({ release: true })),
+      factory: new ivm.Reference((name: string) => {
+        const script = scripts.get(name);
+        if (!script) throw new Error(`function not found: '${name}'`);
+        return script.runSync(ctx, { reference: true }).derefInto({ release: true });
+      }),
+    });
+    const shared = makers(context);
+    const setup = await context.eval(ISOLATE_SETUP, { reference: true });
+    const entries = (await setup.apply(
+      undefined,
+      [host.log, host.sync, host.async, host.done, appFacts.copyInto(), hostModule, shared.compile, shared.factory, false],
+      { result: { reference: true } },
+    )) as ivm.Reference<Record<'run' | 'runHttp', unknown>>;
+    setup.release();
+    const run = (await entries.get('run', { reference: true })) as Entry;
+    const runHttp = (await entries.get('runHttp', { reference: true })) as Entry;
+    entries.release();
+    const ping = await context.eval('(() => 0)', { reference: true });
+    const bson = await jail.get('BSON', { reference: true });
+    await context.eval(ISOLATE_LOCKDOWN);
+    const boot = await isolate.compileScript(perCallRealm(), { filename: '(per-call realm)' });
+    const realm: RealmKit = { bson, random, bridges: [host.log, host.sync, host.async, host.done, hostModule], appFacts, makers, boot };
+    return { isolate, run, runHttp, ping, realm };
+  }
+
+  /**
+   * A module first compiled for the shared frozen realm that writes to built-ins (required by a
+   * name the load-time scan could not follow): its writes are refused there, so the app's later
+   * calls run in realms of their own, and the log says why.
+   */
+  private checkModule(filename: string, source: string): void {
+    const writes = intrinsicWrites(source, true);
+    if (!writes.length) return;
+    this.perCall = true;
+    this.options.logger.error(
+      { module: filename, writes: writes.slice(0, 10) },
+      `module ${filename} extends built-ins, which the shared frozen realm refuses: this call may fail; the app's next calls each run in a realm of their own`,
+    );
   }
 
   /** One tick of a function's timer: waits `ms`, at most the call time limit (no timer outlives its call's limit). */
