@@ -222,6 +222,26 @@ function dataServiceSuite(engine: 'embedded' | 'mongodb' | 'mongodb-fake'): void
       });
     });
 
+    it('$setOnInsert sets its fields only when an upsert inserts (realm-web, Stitch)', async () => {
+      const c = rwColl(rwAlice, 'upserts');
+      const run = Date.now();
+      const first = await c.updateOne({ run, name: 'Kim' }, { $set: { seen: 1 }, $setOnInsert: { firstSeen: 1 } }, { upsert: true });
+      assert.ok(first.upsertedId);
+      assert.deepEqual(await c.findOne({ _id: first.upsertedId }, { projection: { _id: 0 } }), { run, name: 'Kim', seen: 1, firstSeen: 1 });
+      const again = await c.updateOne({ run, name: 'Kim' }, { $set: { seen: 2 }, $setOnInsert: { firstSeen: 2 } }, { upsert: true });
+      assert.deepEqual([again.matchedCount, again.modifiedCount, again.upsertedId], [1, 1, undefined]);
+      assert.deepEqual(await c.findOne({ _id: first.upsertedId }, { projection: { _id: 0 } }), { run, name: 'Kim', seen: 2, firstSeen: 1 });
+      // Only $setOnInsert, on a match: nothing changes.
+      const none = await c.updateOne({ run, name: 'Kim' }, { $setOnInsert: { firstSeen: 3 } }, { upsert: true });
+      assert.deepEqual([none.matchedCount, none.modifiedCount], [1, 0]);
+      const fam = await c.findOneAndUpdate({ run, name: 'Lou' }, { $setOnInsert: { firstSeen: 4 } }, { upsert: true, returnNewDocument: true });
+      assert.deepEqual({ ...fam, _id: undefined }, { _id: undefined, run, name: 'Lou', firstSeen: 4 });
+      await assert.rejects(c.updateOne({ run, name: 'Max' }, { $set: { a: 1 }, $setOnInsert: { a: 2 } }, { upsert: true }), /conflict/);
+      assert.equal(await c.count({ run, name: 'Max' }), 0);
+      const s = await sColl('upserts').updateOne({ run, name: 'Ned' }, { $setOnInsert: { firstSeen: 5 } }, { upsert: true });
+      assert.equal((await sColl('upserts').findOne({ _id: s.upsertedId }))?.firstSeen, 5);
+    });
+
     it('#71 #72 #73 #74: findOneAndUpdate/Replace/Delete and deletes', async () => {
       const c = rwColl(rwAlice, 'fam');
       await c.insertMany([{ k: 1, v: 'a' }, { k: 2, v: 'b' }, { k: 3, v: 'c' }]);

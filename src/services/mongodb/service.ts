@@ -121,7 +121,7 @@ const asModifier = (update: Args): Args => (hasOperators(update) ? update : { $s
  * update's own, else the query's `_id` equality (as MongoDB takes it), else a new ObjectId.
  */
 function upsertedDocument(query: Args, update: Args, arrayFilters?: Args[]): Doc {
-  if (hasOperators(update)) return updated({ _id: new ObjectId(), ...seedOf(query) }, update, arrayFilters);
+  if (hasOperators(update)) return updated({ _id: new ObjectId(), ...seedOf(query) }, update, arrayFilters, true);
   const fields = { ...update };
   delete fields._id;
   return replacementUpsert(query, update, (base) => updated(base, fields));
@@ -151,10 +151,25 @@ async function first<T>(items: AsyncIterable<T>): Promise<T | undefined> {
   return undefined;
 }
 
-/** An update as MongoDB applies it: operators, or (with none) `$set` of the given fields (wire-protocol §7.3). */
-function updated(doc: Doc, update: Args, arrayFilters?: Args[]): Doc {
+/**
+ * An update as MongoDB applies it: operators, or (with none) `$set` of the given fields
+ * (wire-protocol §7.3). `$setOnInsert` (which mingo's updater lacks, and real login code uses to
+ * stamp a first-seen date) sets its fields only when the update inserts (an upsert that matched
+ * nothing) and is a no-op on a matched document, as in MongoDB.
+ */
+function updated(doc: Doc, update: Args, arrayFilters?: Args[], inserting = false): Doc {
   const next = clone(doc);
-  applyModifier(next, asModifier(update), arrayFilters as never, undefined, { queryOptions: MINGO });
+  const { $setOnInsert: onInsert, ...modifier } = asModifier(update);
+  if (onInsert !== undefined) {
+    if (!onInsert || typeof onInsert !== 'object' || Array.isArray(onInsert)) throw new BasteError('InvalidParameter', "'$setOnInsert' takes a document of fields");
+    if (inserting) {
+      const set = (modifier.$set ?? {}) as Args;
+      const both = Object.keys(onInsert).find((path) => Object.keys(set).some((p) => p === path || p.startsWith(`${path}.`) || path.startsWith(`${p}.`)));
+      if (both !== undefined) throw new BasteError('InvalidParameter', `updating the path '${both}' would create a conflict at '${both}'`);
+      modifier.$set = { ...set, ...(onInsert as Args) };
+    }
+  }
+  if (Object.keys(modifier).length > 0) applyModifier(next, modifier, arrayFilters as never, undefined, { queryOptions: MINGO });
   if (!same(next._id, doc._id)) throw new BasteError('InvalidParameter', "the update would change the immutable field '_id'");
   return next;
 }
