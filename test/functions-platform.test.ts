@@ -33,6 +33,19 @@ describe('functions: the platform’s semantics in real code', () => {
         fn('catchesSync', `exports = function() {
           try { context.functions.execute("throwingCallee"); return "not thrown"; } catch (e) { return "caught: " + e.message; }
         };`),
+        // A utils function that dresses up the call's console for the functions it runs next.
+        fn('logUtils', `exports = function() {
+          if (!console.logVerbose) {
+            verbose = true;
+            console.logVerbose = function(message) { if (verbose) console.log("[verbose] " + message); };
+          }
+        };`, { private: true }),
+        fn('usesLogUtils', `exports = function() {
+          context.functions.execute("logUtils");
+          console.logVerbose("from the entry function");
+          return typeof console.logVerbose;
+        };`),
+        fn('plainConsole', 'exports = function() { return typeof console.logVerbose + "/" + Object.isFrozen(console); };'),
         fn('bsonWithoutNew', `exports = function(hex) {
           const id = BSON.ObjectId(hex);
           return {
@@ -52,6 +65,15 @@ describe('functions: the platform’s semantics in real code', () => {
     user = await app.logIn(Realm.Credentials.anonymous(false));
   });
   after(() => server.close());
+
+  it('a function may add to the call’s console; the next call gets a console of its own', async () => {
+    for (let i = 0; i < 3; i++) {
+      assert.equal(await user.functions.usesLogUtils(), 'function');
+      assert.equal(await user.functions.plainConsole(), 'undefined/false');
+    }
+    const [a, b] = await Promise.all([user.functions.usesLogUtils(), user.functions.plainConsole()]);
+    assert.deepEqual([a, b], ['function', 'undefined/false']);
+  });
 
   it('a synchronous execute guard refuses another user’s id and admits the caller’s own', async () => {
     assert.equal(await user.functions.readSecret('someone-else'), null);

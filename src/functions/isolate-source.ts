@@ -156,7 +156,7 @@ export const ISOLATE_SETUP = String.raw`
   };
   const newCall = (name) => {
     // modules: this call's module instances (require), by module id; made on first require.
-    const call = { pending: new Set(), ended: false, scope: null, name, modules: null, require: null };
+    const call = { pending: new Set(), ended: false, scope: null, name, modules: null, require: null, console: null };
     call.scope = makeScope(call);
     return call;
   };
@@ -277,7 +277,7 @@ export const ISOLATE_SETUP = String.raw`
       case 'require': return (call.require ??= requireFor(call, null));
       case 'Buffer': return (call.require ??= requireFor(call, null))('buffer').Buffer;
       case 'process': return (call.require ??= requireFor(call, null))('process');
-      case 'console': return consoleOf(call.name);
+      case 'console': return consoleOf(call);
     }
     return undefined;
   };
@@ -335,16 +335,14 @@ export const ISOLATE_SETUP = String.raw`
       const text = parts.map((p) => (typeof p === 'string' ? p : EJSON.stringify(p, { relaxed: true }))).join(' ');
       host.log.applySync(undefined, [level, fnName, text.slice(0, 10000)], { arguments: { copy: true } });
     };
-    return Object.freeze({ log: log('info'), info: log('info'), warn: log('warn'), error: log('error'), debug: log('debug') });
+    return { log: log('info'), info: log('info'), warn: log('warn'), error: log('error'), debug: log('debug') };
   };
 
-  // One frozen console per function name: it holds nothing of a call.
-  const consoles = new Map();
-  const consoleOf = (name) => {
-    let c = consoles.get(name);
-    if (!c) consoles.set(name, (c = makeConsole(name)));
-    return c;
-  };
+  // One console per client-level call, made when first read, shared by the functions the call
+  // runs and logging under the call's entry function, as the platform's logs were per request.
+  // It is the call's own and not frozen: real code adds to it (a utils function setting
+  // \`console.logVerbose = ...\` for the functions it runs next) and no other call sees that.
+  const consoleOf = (call) => (call.console ??= makeConsole(call.name));
 
   const utils = Object.freeze({
     crypto: Object.freeze({
@@ -468,7 +466,7 @@ export const ISOLATE_SETUP = String.raw`
     const f = factories.get(name);
     if (!f) throw new Error("function not found: '" + name + "'");
     if (f.syntaxError) throw new Error(f.syntaxError);
-    const entry = functionFactory(name, f)(desc.call.scope)(makeContext(desc, depth), consoleOf(name), utils);
+    const entry = functionFactory(name, f)(desc.call.scope)(makeContext(desc, depth), consoleOf(desc.call), utils);
     if (typeof entry !== 'function') throw new Error("function '" + name + "' does not assign a function to exports");
     return entry(...args);
   }
