@@ -129,7 +129,7 @@ const HASHES = new Set(getHashes());
 const MAX_PBKDF2_ITERATIONS = 10_000_000;
 
 /** The module bridge's handlers: resolution, JSON sources, and the digests crypto needs. */
-function moduleHandlers(modules: ModuleResolver): ModuleHandlers {
+export function moduleHandlers(modules: ModuleResolver): ModuleHandlers {
   return {
     resolve: (spec, parentId) => modules.resolve(String(spec), typeof parentId === 'string' ? parentId : null),
     source: (id) => modules.source(String(id)),
