@@ -71,7 +71,7 @@ export class Functions {
   async callAsSystem(name: string, args: unknown[], user: CallUser | null = null, request?: CallRequest): Promise<unknown> {
     const fn = this.find(name);
     const text = await this.runtime.call({ name: fn.name, argsEjson: hostEjson.stringifyCanonical(args), user, runAsSystem: true, request });
-    return hostEjson.parseRelaxed(text);
+    return hostEjson.parse(text);
   }
 
   private async canEvaluate(fn: FunctionConfig, input: { argsEjson: string; user: CallUser; request: CallRequest }): Promise<boolean> {
@@ -80,7 +80,7 @@ export class Functions {
         fn.canEvaluate,
         {
           user: input.user,
-          args: hostEjson.parseRelaxed(input.argsEjson),
+          args: hostEjson.parse(input.argsEjson),
           values: this.values,
           environment: { tag: this.app.environment, values: this.app.environmentValues },
           request: expressionRequest(input.request),

@@ -104,8 +104,9 @@ export const ISOLATE_SETUP = String.raw`
   const factories = new Map();
   const MAX_DEPTH = 32;
 
-  // Relaxed parsing hands functions plain JS numbers (as the platform does), keeping Long, Decimal128, ObjectId and Date typed.
-  const parse = codec.parseRelaxed;
+  // Functions get plain JS numbers (as on the platform), and Int64 values beyond 2^53 as exact
+  // BSON.Long; Decimal128, ObjectId and Date stay typed.
+  const parse = codec.parse;
   const stringify = codec.stringifyCanonical;
   const clone = (v) => (v === undefined ? undefined : parse(stringify(v)));
   // Errors a host call failed with, and their wire code (a rule refusal's NoMatchingRuleFound):
