@@ -84,7 +84,7 @@ export class Functions {
     const argsEjson = hostEjson.stringifyCanonical(args);
     const run = await this.executionUsers.forFunction(fn, { user, system: true }, argsEjson, request);
     const text = await this.runtime.call({ name: fn.name, argsEjson, user: run.user, runAsSystem: run.system, request });
-    return hostEjson.parseRelaxed(text);
+    return hostEjson.parse(text);
   }
 
   private async canEvaluate(fn: FunctionConfig, input: { argsEjson: string; user: CallUser; request: CallRequest }): Promise<boolean> {
@@ -93,7 +93,7 @@ export class Functions {
         fn.canEvaluate,
         {
           user: input.user,
-          args: hostEjson.parseRelaxed(input.argsEjson),
+          args: hostEjson.parse(input.argsEjson),
           values: this.values,
           environment: { tag: this.app.environment, values: this.app.environmentValues },
           request: expressionRequest(input.request),

@@ -1,6 +1,6 @@
 // What a function may ask of the host: hashing, HMAC, JWTs (utils.*) and outgoing HTTP
-// (context.http). Requests and answers cross the isolate boundary as canonical EJSON text:
-// `{value}` on success, `{__error}` with a message otherwise.
+// (context.http), and the bridge both kinds of host call cross: a kind from the contract
+// (contract.ts), its payload as canonical EJSON text, and a HostAnswer back, never a throw.
 
 import {
   constants,
@@ -16,14 +16,17 @@ import {
   verify as cryptoVerify,
 } from 'node:crypto';
 import { Binary, EJSON } from 'bson';
+import { hostEjson } from '../util/ejson-codec.js';
+import { parseDocumentEjson } from '../util/ejson.js';
+import { toWireError, type AsyncHandlers, type AsyncHostCalls, type AsyncKind, type HostAnswer, type SyncHandlers, type SyncHostCalls, type SyncKind, type WireError } from './contract.js';
 
 const HTTP_TIMEOUT_MS = 30_000;
 const HTTP_MAX_BODY = 16 * 1024 * 1024;
 
 type Payload = Record<string, unknown>;
 
-const answer = (value: unknown) => EJSON.stringify({ value: value === undefined ? null : value }, { relaxed: false });
-const refuse = (message: string) => EJSON.stringify({ __error: message }, { relaxed: false });
+const answer = (value: unknown): string => hostEjson.stringifyCanonical({ value: value === undefined ? null : value } satisfies HostAnswer<unknown>);
+const refuse = (error: WireError): string => hostEjson.stringifyCanonical({ error } satisfies HostAnswer<never>);
 
 const bytesOf = (input: unknown): Buffer => {
   if (typeof input === 'string') return Buffer.from(input, 'utf8');
@@ -78,61 +81,68 @@ function jwtDecode({ jwt, key, returnHeader, methods }: Payload): unknown {
   return returnHeader ? { header, payload } : payload;
 }
 
-function syncCall(kind: string, p: Payload): unknown {
-  switch (kind) {
-    case 'crypto.hash': {
-      const alg = HASHES[String(p.alg)];
-      if (!alg) throw new Error(`unsupported hash '${String(p.alg)}'`);
-      return new Binary(createHash(alg).update(bytesOf(p.input)).digest());
-    }
-    case 'crypto.hmac': {
-      const alg = HASHES[String(p.alg)];
-      if (!alg || alg === 'md5') throw new Error(`unsupported HMAC hash '${String(p.alg)}'`);
-      const encoding = p.encoding === 'base64' ? 'base64' : 'hex';
-      return createHmac(alg, bytesOf(p.secret)).update(bytesOf(p.input)).digest(encoding);
-    }
-    case 'crypto.encrypt':
-    case 'crypto.decrypt': {
-      if (p.type !== 'aes') throw new Error(`unsupported encryption type '${String(p.type)}' (supported: aes)`);
-      const key = bytesOf(p.key);
-      if (![16, 24, 32].includes(key.length)) throw new Error('an AES key must be 16, 24 or 32 bytes');
-      const alg = `aes-${key.length * 8}-gcm` as 'aes-256-gcm';
-      const input = bytesOf(p.message);
-      // Baste's own format (the platform's is not documented): 12-byte IV, ciphertext, 16-byte GCM tag.
-      if (kind === 'crypto.encrypt') {
-        const iv = randomBytes(12);
-        const cipher = createCipheriv(alg, key, iv);
-        return new Binary(Buffer.concat([iv, cipher.update(input), cipher.final(), cipher.getAuthTag()]));
-      }
-      if (input.length < 28) throw new Error('the encrypted message is too short');
-      const decipher = createDecipheriv(alg, key, input.subarray(0, 12));
-      decipher.setAuthTag(input.subarray(input.length - 16));
-      try {
-        return new Binary(Buffer.concat([decipher.update(input.subarray(12, input.length - 16)), decipher.final()]));
-      } catch {
-        throw new Error('decryption failed: wrong key or altered message');
-      }
-    }
-    case 'crypto.sign':
-    case 'crypto.verify': {
-      if (p.type !== 'rsa') throw new Error(`unsupported signature type '${String(p.type)}' (supported: rsa)`);
-      const padding = p.scheme === 'pkcs1v15' ? constants.RSA_PKCS1_PADDING : constants.RSA_PKCS1_PSS_PADDING;
-      if (typeof p.key !== 'string') throw new Error('the key must be a PEM string');
-      const message = bytesOf(p.message);
-      if (kind === 'crypto.sign') return new Binary(cryptoSign('sha256', message, { key: p.key, padding }));
-      return cryptoVerify('sha256', message, { key: p.key, padding }, bytesOf(p.signature));
-    }
-    case 'jwt.encode':
-      return jwtEncode(p);
-    case 'jwt.decode':
-      return jwtDecode(p);
-    default:
-      throw new Error(`unknown host call '${kind}'`);
+const hashOf = (p: SyncHostCalls['crypto.hash']['args']): Binary => {
+  const alg = HASHES[String(p.alg)];
+  if (!alg) throw new Error(`unsupported hash '${String(p.alg)}'`);
+  return new Binary(createHash(alg).update(bytesOf(p.input)).digest());
+};
+
+function hmacOf(p: SyncHostCalls['crypto.hmac']['args']): string {
+  const alg = HASHES[String(p.alg)];
+  if (!alg || alg === 'md5') throw new Error(`unsupported HMAC hash '${String(p.alg)}'`);
+  const encoding = p.encoding === 'base64' ? 'base64' : 'hex';
+  return createHmac(alg, bytesOf(p.secret)).update(bytesOf(p.input)).digest(encoding);
+}
+
+function aes(direction: 'encrypt' | 'decrypt', p: SyncHostCalls['crypto.encrypt']['args']): Binary {
+  if (p.type !== 'aes') throw new Error(`unsupported encryption type '${String(p.type)}' (supported: aes)`);
+  const key = bytesOf(p.key);
+  if (![16, 24, 32].includes(key.length)) throw new Error('an AES key must be 16, 24 or 32 bytes');
+  const alg = `aes-${key.length * 8}-gcm` as 'aes-256-gcm';
+  const input = bytesOf(p.message);
+  // Baste's own format (the platform's is not documented): 12-byte IV, ciphertext, 16-byte GCM tag.
+  if (direction === 'encrypt') {
+    const iv = randomBytes(12);
+    const cipher = createCipheriv(alg, key, iv);
+    return new Binary(Buffer.concat([iv, cipher.update(input), cipher.final(), cipher.getAuthTag()]));
+  }
+  if (input.length < 28) throw new Error('the encrypted message is too short');
+  const decipher = createDecipheriv(alg, key, input.subarray(0, 12));
+  decipher.setAuthTag(input.subarray(input.length - 16));
+  try {
+    return new Binary(Buffer.concat([decipher.update(input.subarray(12, input.length - 16)), decipher.final()]));
+  } catch {
+    throw new Error('decryption failed: wrong key or altered message');
   }
 }
 
+function rsaParams(p: SyncHostCalls['crypto.sign']['args']): { message: Buffer; key: { key: string; padding: number } } {
+  if (p.type !== 'rsa') throw new Error(`unsupported signature type '${String(p.type)}' (supported: rsa)`);
+  const padding = p.scheme === 'pkcs1v15' ? constants.RSA_PKCS1_PADDING : constants.RSA_PKCS1_PSS_PADDING;
+  if (typeof p.key !== 'string') throw new Error('the key must be a PEM string');
+  return { message: bytesOf(p.message), key: { key: p.key, padding } };
+}
+
+/** `utils.crypto.*` and `utils.jwt.*`, one handler per kind of the contract. */
+export const syncHandlers: SyncHandlers = {
+  'crypto.hash': hashOf,
+  'crypto.hmac': hmacOf,
+  'crypto.encrypt': (p) => aes('encrypt', p),
+  'crypto.decrypt': (p) => aes('decrypt', p),
+  'crypto.sign': (p) => {
+    const { message, key } = rsaParams(p);
+    return new Binary(cryptoSign('sha256', message, key));
+  },
+  'crypto.verify': (p) => {
+    const { message, key } = rsaParams(p);
+    return cryptoVerify('sha256', message, key, bytesOf(p.signature));
+  },
+  'jwt.encode': (p) => jwtEncode(p),
+  'jwt.decode': (p) => jwtDecode(p),
+};
+
 /** `context.http.<method>(opts)`: the platform's request options and response shape over fetch. */
-async function httpCall(p: Payload): Promise<unknown> {
+async function httpRequest(p: AsyncHostCalls['http']['args']): Promise<AsyncHostCalls['http']['result']> {
   const method = String(p.method);
   const opts = (p.opts ?? {}) as Record<string, unknown>;
   let url: URL;
@@ -202,23 +212,44 @@ async function httpCall(p: Payload): Promise<unknown> {
   };
 }
 
-/** Entry point of both bridges; never throws across the boundary. */
-export function hostCall(kind: string, payloadEjson: string, mode: 'sync'): string;
-export function hostCall(kind: string, payloadEjson: string, mode: 'async'): Promise<string>;
-export function hostCall(kind: string, payloadEjson: string, mode: 'sync' | 'async'): string | Promise<string> {
-  let payload: Payload;
+/** `context.http`, as the contract's handler: a failure says it was the request's. */
+export const httpCall: AsyncHandlers['http'] = (p) =>
+  httpRequest(p).catch((err: unknown) => {
+    throw new Error(`HTTP request failed: ${(err as Error).message}`);
+  });
+
+const has = <T extends object>(table: T, kind: string): kind is Extract<keyof T, string> => Object.prototype.hasOwnProperty.call(table, kind);
+
+/** The payload of a host call: canonical EJSON, numbers as plain numbers, Longs beyond 2^53 kept exact. */
+const payloadOf = (payloadEjson: string): Payload | null => {
   try {
-    payload = EJSON.parse(payloadEjson, { relaxed: false }) as Payload;
+    const p = parseDocumentEjson(payloadEjson);
+    return p !== null && typeof p === 'object' && !Array.isArray(p) ? (p as Payload) : null;
   } catch {
-    return mode === 'sync' ? refuse('malformed host call') : Promise.resolve(refuse('malformed host call'));
+    return null;
   }
-  if (mode === 'async') {
-    if (kind !== 'http') return Promise.resolve(refuse(`unknown host call '${kind}'`));
-    return httpCall(payload).then(answer, (err: unknown) => refuse(`HTTP request failed: ${(err as Error).message}`));
-  }
+};
+
+/** The synchronous bridge: runs `kind`'s handler; never throws across the boundary. */
+export function syncHostCall(kind: string, payloadEjson: string): string {
+  if (!has(syncHandlers, kind)) return refuse({ message: `unknown host call '${String(kind).slice(0, 40)}'` });
+  const payload = payloadOf(payloadEjson);
+  if (!payload) return refuse({ message: 'malformed host call' });
   try {
-    return answer(syncCall(kind, payload));
+    return answer((syncHandlers[kind as SyncKind] as (p: Payload) => unknown)(payload));
   } catch (err) {
-    return refuse((err as Error).message);
+    return refuse(toWireError(err));
+  }
+}
+
+/** The asynchronous bridge over `handlers` (the runtime binds the ones that need its state). */
+export async function asyncHostCall(handlers: AsyncHandlers, kind: string, payloadEjson: string): Promise<string> {
+  if (!has(handlers, kind)) return refuse({ message: `unknown host call '${String(kind).slice(0, 40)}'` });
+  const payload = payloadOf(payloadEjson);
+  if (!payload) return refuse({ message: 'malformed host call' });
+  try {
+    return answer(await (handlers[kind as AsyncKind] as (p: Payload, text: string) => Promise<unknown>)(payload, payloadEjson));
+  } catch (err) {
+    return refuse(toWireError(err));
   }
 }

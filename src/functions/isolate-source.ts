@@ -13,6 +13,8 @@
 // the host calls it started and left pending (an un-awaited insertOne, a \`.then\` chain), within its
 // time limit, so their writes are not lost and their failures stay in their own call.
 
+import { sandboxConstants } from './contract.js';
+
 /**
  * What the BSON bundle expects of a browser and V8 alone lacks: base64, UTF-8 and random bytes
  * (from the host's CSPRNG through \`__hostRandom\`, which this removes from the global).
@@ -113,6 +115,8 @@ export const ISOLATE_SETUP = String.raw`
 (function (hostLog, hostSync, hostAsync, hostDone, app, hostModule, hostCompile, hostFactory, perCall) {
   'use strict';
   const host = { log: hostLog, sync: hostSync, async: hostAsync, done: hostDone };
+  // The host call kinds, from the contract (contract.ts): this source names kinds only through these.
+  ${sandboxConstants()}
   const EJSON = BSON.EJSON;
   // bson's EJSON, fast for the common types (src/util/ejson-codec.ts, evaluated by the runtime).
   const codec = globalThis.__ejsonCodec;
@@ -125,25 +129,37 @@ export const ISOLATE_SETUP = String.raw`
   const functionFactory = (name, f) => (f.factory ??= hostFactory.applySync(undefined, [name], { arguments: { copy: true } }));
   const MAX_DEPTH = 32;
 
-  // Relaxed parsing hands functions plain JS numbers (as the platform does), keeping Long, Decimal128, ObjectId and Date typed.
-  const parse = codec.parseRelaxed;
+  // Functions get plain JS numbers (as on the platform), and Int64 values beyond 2^53 as exact
+  // BSON.Long; Decimal128, ObjectId and Date stay typed.
+  const parse = codec.parse;
   const stringify = codec.stringifyCanonical;
   const clone = (v) => (v === undefined ? undefined : parse(stringify(v)));
-  const callHost = (kind, payload) => {
-    const out = host.sync.applySync(undefined, [kind, stringify(payload)], { arguments: { copy: true }, result: { copy: true } });
-    const parsed = parse(out);
-    if (parsed && parsed.__error) throw new Error(parsed.__error);
+  // Errors a host call failed with, and their wire code (a rule refusal's NoMatchingRuleFound):
+  // kept out of the functions' reach, so only the host's own errors carry a code back out.
+  const wireCodes = new WeakMap();
+  const hostError = (wire) => {
+    const err = new Error(wire.message);
+    if (typeof wire.code === 'string') wireCodes.set(err, wire.code);
+    return err;
+  };
+  // A call's error as it crosses back to the host (contract.ts, WireError).
+  const wireErrorOf = (err) => {
+    const code = err !== null && typeof err === 'object' ? wireCodes.get(err) : undefined;
+    return code === undefined ? { message: errorMessage(err) } : { message: errorMessage(err), code };
+  };
+  // A host call's answer (contract.ts, HostAnswer): its value, or its error thrown here.
+  const hostAnswer = (text) => {
+    const parsed = parse(text);
+    if (parsed && parsed.error) throw hostError(parsed.error);
     return parsed.value;
   };
-  const hostAsyncCall = async (kind, payload) => {
-    const out = await host.async.apply(undefined, [kind, stringify(payload)], {
+  const callHost = (kind, payload) =>
+    hostAnswer(host.sync.applySync(undefined, [kind, stringify(payload)], { arguments: { copy: true }, result: { copy: true } }));
+  const hostAsyncCall = async (kind, payload) =>
+    hostAnswer(await host.async.apply(undefined, [kind, stringify(payload)], {
       arguments: { copy: true },
       result: { promise: true, copy: true },
-    });
-    const parsed = parse(out);
-    if (parsed && parsed.__error) throw new Error(parsed.__error);
-    return parsed.value;
-  };
+    }));
   // An asynchronous host call made for \`call\` (one client-level call): the call answers only once
   // it has settled. Watching it also marks it handled, so an un-awaited one that fails is not
   // reported as an unhandled rejection; code that awaits it still sees the failure.
@@ -177,7 +193,7 @@ export const ISOLATE_SETUP = String.raw`
       const delay = Math.max(0, Math.floor(Number(ms) || 0));
       active.add(id);
       const tick = () => {
-        hostAsyncCall('sleep', { ms: delay }).then(() => {
+        hostAsyncCall(ASYNC_KIND.sleep, { ms: delay }).then(() => {
           if (call.ended || !active.has(id)) return;
           if (!repeat) active.delete(id);
           try { fn(...args); } catch (err) {
@@ -217,7 +233,7 @@ export const ISOLATE_SETUP = String.raw`
     if (r === undefined) {
       // Names may come from a caller's input: the cache stays bounded.
       if (resolutions.size >= 10000) resolutions.clear();
-      resolutions.set(key, (r = hostModuleCall(['resolve', spec, parentId])));
+      resolutions.set(key, (r = hostModuleCall([MODULE_OP.resolve, spec, parentId])));
     }
     if (r.error !== undefined) throw moduleError(r.error, r.code);
     return r;
@@ -226,7 +242,7 @@ export const ISOLATE_SETUP = String.raw`
     let f = moduleFactories.get(r.id);
     if (f === undefined) {
       try {
-        f = r.kind === 'json' ? { json: hostModuleCall(['source', r.id]) } : { make: hostCompile.applySync(undefined, [r.id], { arguments: { copy: true } }) };
+        f = r.kind === 'json' ? { json: hostModuleCall([MODULE_OP.source, r.id]) } : { make: hostCompile.applySync(undefined, [r.id], { arguments: { copy: true } }) };
       } catch (err) {
         throw moduleError("cannot load module '" + r.filename.replace(/^\/node_modules\//, '') + "': " + errorMessage(err), 'ERR_MODULE_LOAD');
       }
@@ -236,10 +252,10 @@ export const ISOLATE_SETUP = String.raw`
   };
   // What crypto asks of the host; given to Baste's built-in sources only.
   const builtinBinding = Object.freeze({
-    digest: (alg, key, data) => hostModuleCall(['digest', alg, key, data]),
+    digest: (alg, key, data) => hostModuleCall([MODULE_OP.digest, alg, key, data]),
     pbkdf2: (password, salt, iterations, keylen, digest) =>
-      hostModule.applySyncPromise(undefined, ['pbkdf2', password, salt, iterations, keylen, digest], { arguments: { copy: true } }),
-    get hashes() { return hostModuleCall(['hashes']); },
+      hostModule.applySyncPromise(undefined, [MODULE_OP.pbkdf2, password, salt, iterations, keylen, digest], { arguments: { copy: true } }),
+    get hashes() { return hostModuleCall([MODULE_OP.hashes]); },
   });
   const requireFor = (call, parentId) => {
     const require = (spec) => {
@@ -323,7 +339,8 @@ export const ISOLATE_SETUP = String.raw`
     }
   };
   const errorMessage = (err) => (err instanceof Error ? err.message : String(err));
-  // The answer of one client-level call, to the host (never through a rejection: see above).
+  // The answer of one client-level call, to the host (never through a rejection: see above):
+  // (execution, WireError | null, result text), contract.ts's DoneMessage.
   const answer = (execution, error, text) => {
     host.done.applyIgnored(undefined, [execution, error, text], { arguments: { copy: true } });
   };
@@ -346,21 +363,21 @@ export const ISOLATE_SETUP = String.raw`
 
   const utils = Object.freeze({
     crypto: Object.freeze({
-      hash: (alg, input) => callHost('crypto.hash', { alg, input }),
-      hmac: (input, secret, alg, encoding) => callHost('crypto.hmac', { input, secret, alg, encoding }),
-      encrypt: (type, message, key) => callHost('crypto.encrypt', { type, message, key }),
-      decrypt: (type, message, key) => callHost('crypto.decrypt', { type, message, key }),
-      sign: (type, message, key, scheme) => callHost('crypto.sign', { type, message, key, scheme }),
-      verify: (type, message, key, signature, scheme) => callHost('crypto.verify', { type, message, key, signature, scheme }),
+      hash: (alg, input) => callHost(SYNC_KIND.cryptoHash, { alg, input }),
+      hmac: (input, secret, alg, encoding) => callHost(SYNC_KIND.cryptoHmac, { input, secret, alg, encoding }),
+      encrypt: (type, message, key) => callHost(SYNC_KIND.cryptoEncrypt, { type, message, key }),
+      decrypt: (type, message, key) => callHost(SYNC_KIND.cryptoDecrypt, { type, message, key }),
+      sign: (type, message, key, scheme) => callHost(SYNC_KIND.cryptoSign, { type, message, key, scheme }),
+      verify: (type, message, key, signature, scheme) => callHost(SYNC_KIND.cryptoVerify, { type, message, key, signature, scheme }),
     }),
     jwt: Object.freeze({
-      encode: (method, payload, secret, header) => callHost('jwt.encode', { method, payload, secret, header }),
-      decode: (jwt, key, returnHeader, methods) => callHost('jwt.decode', { jwt, key, returnHeader, methods }),
+      encode: (method, payload, secret, header) => callHost(SYNC_KIND.jwtEncode, { method, payload, secret, header }),
+      decode: (jwt, key, returnHeader, methods) => callHost(SYNC_KIND.jwtDecode, { jwt, key, returnHeader, methods }),
     }),
   });
 
   const makeHttp = (call) => Object.freeze(Object.fromEntries(
-    ['get', 'post', 'put', 'patch', 'delete', 'head'].map((m) => [m, (opts) => callHostAsync('http', { method: m.toUpperCase(), opts: opts || {} }, call)]),
+    ['get', 'post', 'put', 'patch', 'delete', 'head'].map((m) => [m, (opts) => callHostAsync(ASYNC_KIND.http, { method: m.toUpperCase(), opts: opts || {} }, call)]),
   ));
 
   // The MongoDB client functions get from context.services.get(): the driver's API for the
@@ -369,7 +386,7 @@ export const ISOLATE_SETUP = String.raw`
   function mongoClient(service, desc) {
     const collection = (database, collection) => {
       const call = (op, args) =>
-        callHostAsync('mongo', { service, op, args: Object.assign({ database, collection }, args), execution: desc.execution, system: desc.system }, desc.call);
+        callHostAsync(ASYNC_KIND.mongo, { service, op, args: Object.assign({ database, collection }, args), execution: desc.execution, system: desc.system }, desc.call);
       const cursor = (op, args) => {
         const state = Object.assign({}, args);
         const c = {
@@ -451,7 +468,7 @@ export const ISOLATE_SETUP = String.raw`
             // host can look users up, so it answers who, for this function name only, as a new
             // execution of its own. Asking is asynchronous, so such a callee answers a promise.
             const argsEjson = stringify(copied);
-            return callHostAsync('runAs', { name, argsEjson, execution: desc.execution, system: desc.system }, desc.call).then((chosen) =>
+            return callHostAsync(ASYNC_KIND.runAs, { name, argsEjson, execution: desc.execution, system: desc.system }, desc.call).then((chosen) =>
               invoke(name, copied, { execution: chosen.execution, system: chosen.system === true, userEjson: chosen.userEjson, requestEjson: desc.requestEjson, call: desc.call }, depth + 1));
           }
           // The callee keeps the caller's user, unless it is configured to run as the system user.
@@ -502,7 +519,7 @@ export const ISOLATE_SETUP = String.raw`
       text = stringify({ hasResult: result !== undefined, result: result === undefined ? null : result, response: state });
     } catch (err) {
       await settle(call);
-      error = errorMessage(err);
+      error = wireErrorOf(err);
     }
     endCall(call);
     answer(execution, error, text);
@@ -519,7 +536,7 @@ export const ISOLATE_SETUP = String.raw`
       text = result === undefined ? 'null' : stringify(result);
     } catch (err) {
       await settle(call);
-      error = errorMessage(err);
+      error = wireErrorOf(err);
     }
     endCall(call);
     answer(execution, error, text);

@@ -19,11 +19,11 @@ import type { Logger } from 'pino';
 import type { AppConfig } from '../app/model.js';
 import { BasteError } from '../errors.js';
 import { resolvedValues } from '../app/values.js';
-import { parseDocumentEjson } from '../util/ejson.js';
 import { numberTypesOf, type NumberTypes } from '../data/number-types.js';
 import { hostEjson, makeEjsonCodec } from '../util/ejson-codec.js';
 import { configuredRunAs, runAsScriptName, type Execution } from './execution-user.js';
-import { hostCall } from './host-calls.js';
+import { asyncHostCall, httpCall, syncHostCall } from './host-calls.js';
+import { fromWireError, LOG_LEVELS, MODULE_OPS, type AsyncHandlers, type AsyncHostCalls, type DoneMessage, type LogMessage, type ModuleHandlers, type WireError } from './contract.js';
 import { BSON_SETUP, ISOLATE_LOCKDOWN, ISOLATE_PRELUDE, ISOLATE_SETUP, factorySource, moduleFactorySource, perCallRealmSource } from './isolate-source.js';
 import { ModuleResolver, type ModuleRoots } from './modules.js';
 import { intrinsicWrites, planRealms } from './realms.js';
@@ -135,39 +135,43 @@ interface PendingAnswer {
 }
 
 /** What a function threw (or returned that could not be sent), as its call's answer. */
-class FunctionThrew extends Error {}
+class FunctionThrew extends Error {
+  constructor(readonly wire: WireError) {
+    super(wire.message);
+  }
+}
 
 const HASHES = new Set(getHashes());
 const MAX_PBKDF2_ITERATIONS = 10_000_000;
 
-/** The module bridge's requests: resolution, JSON sources, and the digests crypto needs. */
-function moduleHostCall(modules: ModuleResolver, op: string, args: unknown[]): unknown {
-  switch (op) {
-    case 'resolve':
-      return modules.resolve(String(args[0]), typeof args[1] === 'string' ? args[1] : null);
-    case 'source':
-      return modules.source(String(args[0]));
-    case 'hashes':
-      return [...HASHES];
-    case 'digest': {
-      const [alg, key, data] = args as [string, Uint8Array | null, Uint8Array];
+/** The module bridge's handlers: resolution, JSON sources, and the digests crypto needs. */
+export function moduleHandlers(modules: ModuleResolver): ModuleHandlers {
+  return {
+    resolve: (spec, parentId) => modules.resolve(String(spec), typeof parentId === 'string' ? parentId : null),
+    source: (id) => modules.source(String(id)),
+    hashes: () => [...HASHES],
+    digest: (alg, key, data) => {
       if (!HASHES.has(alg)) throw new Error(`Digest method not supported: '${String(alg).slice(0, 40)}'`);
       const h = key === null ? createHash(alg) : createHmac(alg, key);
       return new Uint8Array(h.update(data).digest());
-    }
-    case 'pbkdf2': {
-      // Asynchronous on the host (libuv's pool): the isolate waits, the server does not.
-      const [password, salt, iterations, keylen, digest] = args as [Uint8Array, Uint8Array, number, number, string];
+    },
+    // Asynchronous on the host (libuv's pool): the isolate waits, the server does not.
+    pbkdf2: (password, salt, iterations, keylen, digest) => {
       if (!HASHES.has(digest)) throw new Error(`Invalid digest: ${String(digest).slice(0, 40)}`);
       if (!Number.isInteger(iterations) || iterations < 1 || iterations > MAX_PBKDF2_ITERATIONS) throw new RangeError(`pbkdf2: iterations must be an integer from 1 to ${MAX_PBKDF2_ITERATIONS}`);
       if (!Number.isInteger(keylen) || keylen < 0 || keylen > 4096) throw new RangeError('pbkdf2: keylen must be an integer from 0 to 4096');
       return new Promise((resolve, reject) =>
-        pbkdf2(password, salt, iterations, keylen, digest, (err, key) => (err ? reject(err) : resolve(new ivm.ExternalCopy(new Uint8Array(key)).copyInto()))),
+        pbkdf2(password, salt, iterations, keylen, digest, (err, key) => (err ? reject(err) : resolve(new ivm.ExternalCopy(new Uint8Array(key)).copyInto() as unknown as Uint8Array))),
+        // (isolated-vm copies the bytes into the isolate: a Uint8Array there)
       );
-    }
-    default:
-      throw new Error(`unknown module host call '${op}'`);
-  }
+    },
+  };
+}
+
+/** One request of the module bridge: `op` is a MODULE_OPS name, its arguments positional. */
+function moduleHostCall(handlers: ModuleHandlers, op: string, args: unknown[]): unknown {
+  if (!Object.prototype.hasOwnProperty.call(MODULE_OPS, op)) throw new Error(`unknown module host call '${String(op).slice(0, 40)}'`);
+  return (handlers[op as keyof ModuleHandlers] as (...a: unknown[]) => unknown)(...args);
 }
 
 /** What isolated-vm says when the isolate itself failed the call (limits, disposal), not the function. */
@@ -474,12 +478,12 @@ export class FunctionRuntime {
   }
 
   /** The isolate's answer to the client-level call `execution`: its result text, or the error it threw. */
-  private answer(execution: number, error: string | null, text: string | null): void {
+  private readonly answer: DoneMessage = (execution, error, text) => {
     const pending = this.answers.get(execution);
     if (!pending) return; // timed out meanwhile: the call has already failed
     if (error !== null) pending.reject(new FunctionThrew(error));
     else pending.resolve(text ?? 'null');
-  }
+  };
 
   /** Registers an execution: a client-level one, or one nested under the client-level `root`. */
   private register(user: CallUser | null, system: boolean, request: CallRequest | undefined, root?: number): number {
@@ -504,7 +508,8 @@ export class FunctionRuntime {
 
   /** Turns what the isolate threw into a FunctionExecutionError, replacing a broken isolate. */
   private failure(err: unknown, slot: Slot, sandbox: Sandbox): BasteError {
-    if (err instanceof FunctionThrew) return executionError(err.message);
+    // A typed error from a host call (a rule refusal of the data service) keeps its code.
+    if (err instanceof FunctionThrew) return fromWireError(err.wire);
     if (err instanceof BasteError) {
       // Our own wall-clock limit: whatever still runs in the isolate goes with it.
       this.discard(slot, sandbox);
@@ -562,16 +567,15 @@ export class FunctionRuntime {
     await context.eval(BSON_SETUP);
     await context.eval(`globalThis.__ejsonCodec = ${codecSource()};`);
     const log = this.options.logger;
+    const logMessage: LogMessage = (level, fn, text) => {
+      const l = (LOG_LEVELS as readonly string[]).includes(level) ? (level as 'info') : 'info';
+      log[l]({ function: fn }, text);
+    };
     const host = {
-      log: new ivm.Reference((level: string, fn: string, text: string) => {
-        const l = (['info', 'warn', 'error', 'debug'].includes(level) ? level : 'info') as 'info';
-        log[l]({ function: fn }, text);
-      }),
-      sync: new ivm.Reference((kind: string, payload: string) => hostCall(kind, payload, 'sync')),
-      async: new ivm.Reference((kind: string, payload: string) =>
-        kind === 'mongo' ? this.mongoCall(payload) : kind === 'runAs' ? this.runAsCall(payload) : kind === 'sleep' ? this.sleep(payload) : hostCall(kind, payload, 'async'),
-      ),
-      done: new ivm.Reference((execution: number, error: string | null, text: string | null) => this.answer(execution, error, text)),
+      log: new ivm.Reference(logMessage),
+      sync: new ivm.Reference(syncHostCall),
+      async: new ivm.Reference((kind: string, payload: string) => asyncHostCall(this.asyncHandlers, kind, payload)),
+      done: new ivm.Reference(this.answer),
     };
     // Each function is compiled once per isolate; its factory is made in a realm when a call there
     // first needs it. One that does not compile is logged now and fails its calls with the reason.
@@ -599,7 +603,8 @@ export class FunctionRuntime {
     // require(): resolution and files on the host; a module is compiled into this isolate the first
     // time a call requires it, while the isolate waits in this synchronous host call.
     const modules = this.modules;
-    const hostModule = new ivm.Reference((op: string, ...args: unknown[]) => moduleHostCall(modules, op, args));
+    const handlers = moduleHandlers(modules);
+    const hostModule = new ivm.Reference((op: string, ...args: unknown[]) => moduleHostCall(handlers, op, args));
     const moduleScripts = new Map<string, ivm.Script>();
     const moduleScript = (id: string): ivm.Script => {
       let script = moduleScripts.get(id);
@@ -653,54 +658,44 @@ export class FunctionRuntime {
     );
   }
 
+  /** The asynchronous host calls, by kind (contract.ts): `context.http`, the data service, run-as users, timers. */
+  private readonly asyncHandlers: AsyncHandlers = {
+    http: httpCall,
+    mongo: (p, text) => this.mongoCall(p, text),
+    runAs: (p) => this.runAsCall(p),
+    sleep: (p) => this.sleep(p),
+  };
+
   /** One tick of a function's timer: waits `ms`, at most the call time limit (no timer outlives its call's limit). */
-  private sleep(payloadEjson: string): Promise<string> {
-    let ms = 0;
-    try {
-      ms = Number((parseDocumentEjson(payloadEjson) as { ms?: unknown }).ms) || 0;
-    } catch {
-      // a malformed tick waits no time
-    }
-    const wait = Math.min(Math.max(0, ms), this.options.timeoutMs);
-    return new Promise((resolve) => setTimeout(() => resolve('{"value":null}'), wait).unref());
+  private sleep(p: AsyncHostCalls['sleep']['args']): Promise<null> {
+    const wait = Math.min(Math.max(0, Number(p.ms) || 0), this.options.timeoutMs);
+    return new Promise((resolve) => setTimeout(() => resolve(null), wait).unref());
   }
 
   /** `context.services.get(...).db(...).collection(...).<op>()` from inside a function. */
-  private async mongoCall(payloadEjson: string): Promise<string> {
-    try {
-      // Who is asking is the host's record; `system` is the isolate's to say: it knows when a nested callee runs as system.
-      const p = parseDocumentEjson(payloadEjson) as { service: string; op: string; args: Record<string, unknown>; execution: number; system: boolean };
-      const caller = this.execution(p.execution);
-      if (!this.options.dataService) throw new Error('the data service is not available');
-      // BSON.Long / BSON.Double values a function wrote keep their type in what is stored.
-      const argTypes = /"\$number(Long|Double)"/.test(payloadEjson) ? numberTypesOf((JSON.parse(payloadEjson) as { args?: unknown }).args) : undefined;
-      const value = await this.options.dataService(p.service, p.op, p.args, { user: caller.user, system: p.system === true, request: caller.request }, argTypes);
-      return hostEjson.stringifyCanonical({ value: value === undefined ? null : value });
-    } catch (err) {
-      return EJSON.stringify({ __error: (err as Error).message }, { relaxed: false });
-    }
+  private async mongoCall(p: AsyncHostCalls['mongo']['args'], payloadEjson: string): Promise<unknown> {
+    // Who is asking is the host's record; `system` is the isolate's to say: it knows when a nested callee runs as system.
+    const caller = this.execution(p.execution);
+    if (!this.options.dataService) throw new Error('the data service is not available');
+    // BSON.Long / BSON.Double values a function wrote keep their type in what is stored.
+    const argTypes = /"\$number(Long|Double)"/.test(payloadEjson) ? numberTypesOf((JSON.parse(payloadEjson) as { args?: unknown }).args) : undefined;
+    const value = await this.options.dataService(p.service, p.op, p.args, { user: caller.user, system: p.system === true, request: caller.request }, argTypes);
+    return value === undefined ? null : value;
   }
 
   /**
    * `context.functions.execute` of a function with its own user: the host resolves that user and
    * registers it as an execution nested under the caller's client-level one.
    */
-  private async runAsCall(payloadEjson: string): Promise<string> {
-    try {
-      const p = parseDocumentEjson(payloadEjson) as { name: string; argsEjson: string; execution: number; system: boolean };
-      const caller = this.execution(p.execution);
-      if (!this.options.executionUser) throw new Error('configured execution users are not available');
-      const chosen = await this.options.executionUser(String(p.name), String(p.argsEjson), { user: caller.user, system: p.system === true }, caller.request);
-      // The client-level call may have ended meanwhile (timed out, returned without awaiting):
-      // registering under it now would leak.
-      if (!this.executions.has(caller.root)) throw new Error('the calling function has already ended');
-      const id = this.register(chosen.user, chosen.system, caller.request, caller.root);
-      return hostEjson.stringifyCanonical({
-        value: { execution: id, system: chosen.system, userEjson: chosen.user ? hostEjson.stringifyCanonical(chosen.user) : null },
-      });
-    } catch (err) {
-      return EJSON.stringify({ __error: (err as Error).message }, { relaxed: false });
-    }
+  private async runAsCall(p: AsyncHostCalls['runAs']['args']): Promise<AsyncHostCalls['runAs']['result']> {
+    const caller = this.execution(p.execution);
+    if (!this.options.executionUser) throw new Error('configured execution users are not available');
+    const chosen = await this.options.executionUser(String(p.name), String(p.argsEjson), { user: caller.user, system: p.system === true }, caller.request);
+    // The client-level call may have ended meanwhile (timed out, returned without awaiting):
+    // registering under it now would leak.
+    if (!this.executions.has(caller.root)) throw new Error('the calling function has already ended');
+    const id = this.register(chosen.user, chosen.system, caller.request, caller.root);
+    return { execution: id, system: chosen.system, userEjson: chosen.user ? hostEjson.stringifyCanonical(chosen.user) : null };
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,11 @@
-// Fast EJSON for the function sandbox's bridge: relaxed parsing and canonical stringifying, giving
-// exactly what bson's EJSON.parse(text, {relaxed: true}) and EJSON.stringify(value, {relaxed: false})
-// give (test/ejson-codec.test.ts compares them on generated values). bson walks every value through
+// Fast EJSON for the function sandbox's bridge: parsing with plain JS numbers and canonical
+// stringifying, giving exactly what bson's EJSON.parse(text, {relaxed: true}) and
+// EJSON.stringify(value, {relaxed: false}) give (test/ejson-codec.test.ts compares them on
+// generated values), with one difference: a $numberLong beyond 2^53 parses to an exact BSON.Long,
+// where bson's relaxed parse rounds it to the nearest double. Functions had 64-bit integers on the
+// platform (BSON.Long, docs-app-services source/functions/globals.txt), and a client's id or
+// counter beyond 2^53 must reach the function, the store and the client unchanged; the host's
+// document decoder (src/util/ejson.ts) keeps them the same way. bson walks every value through
 // a JSON.parse reviver and builds a copy of every object before JSON.stringify; for the documents
 // functions read and return (ObjectIds, dates, numbers, strings) that was ~125 µs to parse and ~45 µs
 // to stringify 20 to-do items, four times per `find` that a function returns. Here the common forms
@@ -15,25 +20,28 @@ import * as bson from 'bson';
 /** What the codec needs of a bson module (the host's, or the bundle inside an isolate). */
 export interface BsonForCodec {
   readonly EJSON: {
-    parse(text: string, options?: { relaxed?: boolean }): unknown;
+    parse(text: string, options?: { relaxed?: boolean; useBigInt64?: boolean }): unknown;
     stringify(value: unknown, options?: { relaxed?: boolean }): string;
   };
   readonly ObjectId: { new (id: Uint8Array): unknown; prototype: object };
+  readonly Long: { prototype: object; fromString(text: string): unknown };
 }
 
 export interface EjsonCodec {
-  /** As `EJSON.parse(text, { relaxed: true })`. */
-  readonly parseRelaxed: (text: string) => unknown;
+  /** As `EJSON.parse(text, { relaxed: true })`, except that Int64 values beyond 2^53 stay exact Longs. */
+  readonly parse: (text: string) => unknown;
   /** As `EJSON.stringify(value, { relaxed: false })`. */
   readonly stringifyCanonical: (value: unknown) => string;
 }
 
 export function makeEjsonCodec(bson: BsonForCodec): EjsonCodec {
-  const { EJSON, ObjectId } = bson;
+  const { EJSON, ObjectId, Long } = bson;
   const INT32 = /^(0|-?[1-9]\d{0,9})$/;
   const INT64 = /^(0|-?[1-9]\d{0,18})$/;
   const DOUBLE = /^-?\d+(\.\d+)?([eE][+-]?\d+)?$/;
   const OID = /^[0-9a-fA-F]{24}$/;
+  /** A $numberLong of 16 digits or more: maybe beyond 2^53. */
+  const BIG_LONG = /"\$numberLong"\s*:\s*"-?\d{16,}"/;
   /** Thrown inside a pass to hand the whole value to bson. */
   const GIVE_UP = { giveUp: true };
   const MAX_DEPTH = 100;
@@ -113,7 +121,25 @@ export function makeEjsonCodec(bson: BsonForCodec): EjsonCodec {
     return obj;
   };
 
-  const parseRelaxed = (text: string): unknown => {
+  // bson's relaxed parse, asked for every $numberLong as a bigint (the only bigints JSON text can
+  // give), which becomes a number within 2^53 as relaxed parsing makes it, and an exact Long beyond.
+  const unbig = (v: unknown): unknown => {
+    if (typeof v === 'bigint') {
+      const n = Number(v);
+      return Number.isSafeInteger(n) ? n : Long.fromString(String(v));
+    }
+    if (v === null || typeof v !== 'object') return v;
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) v[i] = unbig(v[i]);
+      return v;
+    }
+    if (Object.getPrototypeOf(v) !== Object.prototype) return v;
+    const obj = v as Record<string, unknown>;
+    for (const k of Object.keys(obj)) obj[k] = unbig(obj[k]);
+    return obj;
+  };
+
+  const parse = (text: string): unknown => {
     // bson refuses field names with a NUL, which JSON can only spell as \u0000.
     if (text.indexOf('\\u0000') === -1) {
       try {
@@ -122,7 +148,9 @@ export function makeEjsonCodec(bson: BsonForCodec): EjsonCodec {
         if (err !== GIVE_UP) throw err;
       }
     }
-    return EJSON.parse(text, { relaxed: true });
+    // bson's own value and errors; parsed again for the Longs only when one may lie beyond 2^53.
+    const relaxed = EJSON.parse(text, { relaxed: true });
+    return BIG_LONG.test(text) ? unbig(EJSON.parse(text, { relaxed: true, useBigInt64: true })) : relaxed;
   };
 
   const number = (v: number): string => {
@@ -158,6 +186,7 @@ export function makeEjsonCodec(bson: BsonForCodec): EjsonCodec {
     const proto = Object.getPrototypeOf(v);
     if (proto === ObjectId.prototype) return `{"$oid":"${objectIdHex(v)}"}`;
     if (proto === Date.prototype) return `{"$date":{"$numberLong":"${(v as Date).getTime()}"}}`;
+    if (proto === Long.prototype) return `{"$numberLong":"${String(v)}"}`;
     if (proto !== Object.prototype && proto !== null) throw GIVE_UP;
     const obj = v as Record<string, unknown>;
     if (obj._bsontype !== undefined) throw GIVE_UP;
@@ -182,7 +211,7 @@ export function makeEjsonCodec(bson: BsonForCodec): EjsonCodec {
     return EJSON.stringify(value, { relaxed: false });
   };
 
-  return { parseRelaxed, stringifyCanonical };
+  return { parse, stringifyCanonical };
 }
 
 /** The host's codec, over the host's bson. */
