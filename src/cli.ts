@@ -84,8 +84,8 @@ Options for serve:
   --secrets <file.json>  JSON object of secret name -> value (also BASTE_SECRET_<NAME> variables)
   --base-url <url>       public URL clients should use (default: how the client reached the server)
   --trust-proxy          believe X-Forwarded-For/-Proto/-Host from a reverse proxy
-  --reveal-unknown-emails  password reset of an unregistered email answers 404 UserNotFound, as the
-                         platform does (default: the same answer as for a registered email)
+  --reveal-unknown-emails  registration, confirmation and reset tell a taken or unknown email as the
+                         platform does (409 AccountNameInUse, 404 UserNotFound; default: every email alike)
   --max-connections <n>  open connections at most; one more gets 503 (default: what the open-files limit allows, at most 10000)
   --request-timeout <s>  seconds to receive a whole request (default 60); headers must come within 10
   --keep-alive-timeout <s>  seconds an idle keep-alive connection stays open (default 65)

@@ -61,7 +61,7 @@ export interface BasteOptions {
    */
   readonly sessions?: { accessTokenTtlSeconds?: number; refreshTokenTtlSeconds?: number; settingsReloadMs?: number };
   readonly throttle?: Partial<ThrottleSettings>;
-  /** What `reset/send` and `reset/call` answer for an unregistered email (default `conceal`; see UnknownEmailAnswer). */
+  /** What the email/password routes answer for a taken or unregistered email (default `conceal`; see UnknownEmailAnswer). */
   readonly unknownEmails?: UnknownEmailAnswer;
   /** Anonymous users inactive this long are removed (with expired sessions, tokens and counters), every `intervalSeconds` (0 disables the sweep). */
   readonly anonymousSweep?: { inactiveDays?: number; intervalSeconds?: number };
@@ -296,14 +296,14 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
     apiKeys,
     deleteUser: (userId) => auth.deleteUser(userId),
     userCreated: (userId, providerType) => auth.userCreated(userId, providerType),
-    sendConfirmation: (providerName, email) => auth.emailPassword(providerName).resendConfirmation({ email }),
+    sendConfirmation: (providerName, email) => auth.emailPassword(providerName).resendConfirmationFor(email),
     sendPasswordReset: (providerName, email) => auth.emailPassword(providerName).sendResetLink(email),
     customData: customData?.forToken,
     runConfirmation: (providerName, email) => auth.emailPassword(providerName).retryConfirmationFunction({ email }),
     refreshExpiration,
     inspectAccessToken: (token) => sessions.inspectAccessToken(token),
   });
-  const adminTokens = new AdminTokens(store, clock);
+  const adminTokens = new AdminTokens(store, clock, throttle);
   const http = buildHttp({
     app: opts.app,
     auth,

@@ -58,13 +58,17 @@ export class AdminSessions {
     private readonly domainId: string,
   ) {}
 
-  /** `{username, apiKey}`: the admin token authenticates; `username` is required, as on the platform, but not checked. */
-  async login(body: Record<string, unknown>): Promise<AdminLogin> {
+  /**
+   * `{username, apiKey}`: the admin token authenticates; `username` is required, as on the
+   * platform, but not checked. Failures are throttled per username and per client address.
+   */
+  async login(body: Record<string, unknown>, clientAddress?: string): Promise<AdminLogin> {
     for (const field of ['username', 'apiKey'] as const) {
       if (body[field] === undefined) throw new BasteError('MissingParameter', `${field} is required`);
       if (typeof body[field] !== 'string' || body[field] === '') throw new BasteError('InvalidParameter', `${field} must be a non-empty string`);
     }
-    const actor = await this.tokens.verify(body.apiKey as string);
+    const origin = clientAddress === undefined ? undefined : { clientAddress, account: body.username as string };
+    const actor = await this.tokens.verify(body.apiKey as string, origin);
     const record = await this.record(actor.id);
     if (!record) throw invalidSession('invalid session: unknown or revoked admin token');
     return {

@@ -4,7 +4,8 @@
 // has no prefix, so neither can ever pass for an admin token, nor an admin token for them.
 
 import { createHash } from 'node:crypto';
-import { BasteError, invalidSession } from '../errors.js';
+import type { LoginThrottle } from '../auth/throttle.js';
+import { BasteError, invalidSession, type ErrorCode } from '../errors.js';
 import type { AdminTokenRecord, Store } from '../store/store.js';
 import type { Clock } from '../util/clock.js';
 import { newObjectIdHex, randomToken } from '../util/ids.js';
@@ -17,6 +18,17 @@ const TOKEN_MAX = 256;
 export const looksLikeAdminToken = (token: string): boolean => token.startsWith(ADMIN_TOKEN_PREFIX);
 
 const hashAdminToken = (token: string): string => createHash('sha256').update(token).digest('hex');
+
+/** One throttle scope for the admin token, whether it comes as a bearer or in a mongodb-cloud login. */
+const THROTTLE_SCOPE = 'admin-token';
+/** A wrong or revoked admin token is a failed credential check. */
+const TOKEN_FAILURES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['InvalidSession']);
+
+/** Where a token was presented: counted per client address and, for a login, per its username. */
+export interface TokenOrigin {
+  readonly clientAddress: string;
+  readonly account?: string;
+}
 
 /** Who performed an admin action, as the audit log records it. */
 export interface Actor {
@@ -36,6 +48,8 @@ export class AdminTokens {
   constructor(
     private readonly store: Store,
     private readonly clock: Clock,
+    /** Failed checks from a client are throttled as logins are; none (the CLI, tests): not throttled. */
+    private readonly throttle?: LoginThrottle,
   ) {}
 
   /** A new token; the returned `token` is the only copy there will ever be. */
@@ -50,8 +64,17 @@ export class AdminTokens {
     return { ...view(record), token };
   }
 
-  /** The operator a bearer token belongs to; anything else is a 401 that says what is expected. */
-  async verify(token: string): Promise<Actor> {
+  /**
+   * The operator a token belongs to; anything else is a 401 that says what is expected. From a
+   * client (`origin`), failures are counted and, past the limit, refused with 429 before the
+   * token is looked up.
+   */
+  async verify(token: string, origin?: TokenOrigin): Promise<Actor> {
+    if (!this.throttle || !origin) return this.lookUp(token);
+    return this.throttle.guard(THROTTLE_SCOPE, origin.account ?? null, origin.clientAddress, () => this.lookUp(token), TOKEN_FAILURES);
+  }
+
+  private async lookUp(token: string): Promise<Actor> {
     if (!token.startsWith(ADMIN_TOKEN_PREFIX) || token.length > TOKEN_MAX) {
       throw invalidSession('invalid session: admin routes need an admin token (baste admin-token create); client tokens are not accepted');
     }

@@ -10,12 +10,13 @@ import { BasteError } from '../errors.js';
 import { newObjectIdHex } from '../util/ids.js';
 
 export interface Email {
-  readonly kind: 'confirm' | 'reset';
+  /** `account-exists`: a registration for a taken email, told to its owner (no link). */
+  readonly kind: 'confirm' | 'reset' | 'account-exists';
   readonly to: string;
   readonly subject: string;
   readonly text: string;
-  /** The action link (carries the one-time token). */
-  readonly link: string;
+  /** The action link (carries the one-time token); none in a notice. */
+  readonly link?: string;
 }
 
 export interface Mailer {

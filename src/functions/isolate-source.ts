@@ -25,28 +25,45 @@ export const ISOLATE_PRELUDE = String.raw`
   const hostRandom = globalThis.__hostRandom;
   delete globalThis.__hostRandom;
   const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+  const B64_CODE = new Uint8Array(64);
+  const B64_INDEX = new Uint8Array(128);
+  for (let i = 0; i < 64; i++) { B64_CODE[i] = B64.charCodeAt(i); B64_INDEX[B64.charCodeAt(i)] = i; }
+  // Output is gathered 8 KiB of character codes at a time and joined once: appending a character
+  // at a time builds a rope of millions of pieces, and a 10 MB endpoint body (base64 in its
+  // payload) then failed with "memory limit exceeded".
+  const CHUNK = 8192;
+  const joiner = () => {
+    const parts = [], codes = new Uint16Array(CHUNK);
+    let n = 0;
+    return {
+      push(code) { codes[n++] = code; if (n === CHUNK) { parts.push(String.fromCharCode.apply(null, codes)); n = 0; } },
+      done() { if (n) parts.push(String.fromCharCode.apply(null, codes.subarray(0, n))); return parts.join(''); },
+    };
+  };
   globalThis.btoa = (bin) => {
     bin = String(bin);
-    let out = '';
+    const out = joiner();
     for (let i = 0; i < bin.length; i += 3) {
-      const a = bin.charCodeAt(i), b = bin.charCodeAt(i + 1), c = bin.charCodeAt(i + 2);
+      const a = bin.charCodeAt(i), b = i + 1 < bin.length ? bin.charCodeAt(i + 1) : 0, c = i + 2 < bin.length ? bin.charCodeAt(i + 2) : 0;
       if (a > 255 || b > 255 || c > 255) throw new Error('btoa: character out of range');
-      out += B64[a >> 2] + B64[((a & 3) << 4) | ((b || 0) >> 4)] +
-        (i + 1 < bin.length ? B64[((b & 15) << 2) | ((c || 0) >> 6)] : '=') +
-        (i + 2 < bin.length ? B64[c & 63] : '=');
+      out.push(B64_CODE[a >> 2]);
+      out.push(B64_CODE[((a & 3) << 4) | (b >> 4)]);
+      out.push(i + 1 < bin.length ? B64_CODE[((b & 15) << 2) | (c >> 6)] : 61);
+      out.push(i + 2 < bin.length ? B64_CODE[c & 63] : 61);
     }
-    return out;
+    return out.done();
   };
   globalThis.atob = (text) => {
     const clean = String(text).replace(/[\s=]/g, '');
     if (/[^A-Za-z0-9+/]/.test(clean)) throw new Error('atob: invalid base64');
-    let out = '', bits = 0, value = 0;
-    for (const ch of clean) {
-      value = (value << 6) | B64.indexOf(ch);
+    const out = joiner();
+    let bits = 0, value = 0;
+    for (let i = 0; i < clean.length; i++) {
+      value = ((value << 6) | B64_INDEX[clean.charCodeAt(i)]) & 0xffff;
       bits += 6;
-      if (bits >= 8) { bits -= 8; out += String.fromCharCode((value >> bits) & 255); }
+      if (bits >= 8) { bits -= 8; out.push((value >> bits) & 255); }
     }
-    return out;
+    return out.done();
   };
   globalThis.TextEncoder = class TextEncoder {
     get encoding() { return 'utf-8'; }

@@ -4,7 +4,6 @@
 import cors from '@fastify/cors';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import sjson from 'secure-json-parse';
 import type { AppConfig } from '../app/model.js';
 import type { ApiKeys } from '../auth/api-keys.js';
 import type { OAuthRedirects } from '../auth/oauth-redirect.js';
@@ -15,6 +14,7 @@ import type { MongoService } from '../services/mongodb/service.js';
 import { BasteError } from '../errors.js';
 import type { Sessions } from '../sessions/sessions.js';
 import { clientErrorHandler } from './client-errors.js';
+import { parseJsonBody } from './json-body.js';
 import { sendError, toBasteError } from './errors.js';
 import { OutageLog } from './outage.js';
 import { storeFailureOf } from '../store/failures.js';
@@ -59,28 +59,6 @@ export interface HttpDeps {
 /** The platform's `link` points at the app's logs page; Baste has none, and both SDKs accept an empty string. */
 export const ERROR_LINK = '';
 
-/**
- * Deepest nesting of objects and arrays accepted in a JSON body. MongoDB stores documents at
- * most 100 levels deep; EJSON wrappers and the call envelope add a few.
- */
-export const MAX_JSON_DEPTH = 150;
-
-/** Does the JSON text nest objects/arrays deeper than `max`? One pass over the text, strings skipped. */
-export function jsonDepthExceeds(text: string, max: number): boolean {
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c /* \ */) i++;
-      else if (c === 0x22 /* " */) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
-      if (++depth > max) return true;
-    } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) depth--;
-  }
-  return false;
-}
 
 /** Query parameters that carry credentials and must never reach a log line. */
 const SECRET_QUERY_KEYS = new Set(['stitch_at', 'secret', 'token', 'tokenId', 'stitch_request', 'baas_request', 'code', 'state']);
@@ -110,16 +88,10 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
   // SDKs send POST /auth/session with no body, sometimes still labelled JSON: an empty body is no body.
   http.removeContentTypeParser('application/json');
   http.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
-    const text = typeof body === 'string' ? body : body.toString('utf8');
-    if (text.trim() === '') return done(null, undefined);
-    // Deeper values would overflow the stack of the recursive code that walks them (EJSON, rules).
-    if (jsonDepthExceeds(text, MAX_JSON_DEPTH)) {
-      return done(new BasteError('BadRequest', `request body is nested more than ${MAX_JSON_DEPTH} levels deep`), undefined);
-    }
     try {
-      done(null, sjson.parse(text, null, { protoAction: 'error', constructorAction: 'error' }));
-    } catch {
-      done(new BasteError('BadRequest', 'request body is not valid JSON'), undefined);
+      done(null, parseJsonBody(typeof body === 'string' ? body : body.toString('utf8')));
+    } catch (err) {
+      done(err as Error, undefined);
     }
   });
 

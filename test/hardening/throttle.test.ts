@@ -5,10 +5,12 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { randomBytes } from 'node:crypto';
 import { SignJWT } from 'jose';
+import { AdminTokens } from '../../src/admin/tokens.js';
 import type { AppConfig } from '../../src/app/model.js';
 import { appConfig, appFunction, provider, tokensOf, uniqueEmail } from '../helpers/server.js';
-import { BACKENDS, postJson, startHardened, Tally, type Answer, type HardenedServer } from './harness.js';
+import { BACKENDS, postJson, send, startHardened, Tally, type Answer, type HardenedServer } from './harness.js';
 
 const PER_ACCOUNT = 3;
 const PER_ADDRESS = 5;
@@ -32,7 +34,8 @@ function hardenedApp(): AppConfig {
     functions: new Map([
       appFunction('pinCheck', 'exports = ({ username, pin }) => { if (pin === "4321") return "pin-" + username; throw new Error("wrong PIN"); };', { private: true }),
       appFunction('resetFn', 'exports = (req, answer) => answer === "blue" ? { status: "success" } : answer === "later" ? { status: "pending" } : { status: "fail" };', { private: true }),
-      appFunction('confirmFn', 'exports = ({ username }) => username.startsWith("later-") ? { status: "pending" } : { status: "fail" };', { private: true }),
+      // throw-…: the function fails (counted, the registration kept), as a flaky check would.
+      appFunction('confirmFn', 'exports = ({ username }) => { if (username.startsWith("throw-")) throw new Error("check failed"); return username.startsWith("later-") ? { status: "pending" } : { status: "fail" }; };', { private: true }),
     ]),
   };
 }
@@ -146,16 +149,49 @@ for (const backend of BACKENDS) {
     });
 
     it('confirm/call: throttled per email, then per address; a refused call runs no function and writes nothing', async () => {
-      const pending = uniqueEmail('later-');
-      assert.equal((await post('confirming/register', { email: pending, password: 'secret123' })).status, 201);
-      const unknown = uniqueEmail('nobody');
-      for (let i = 0; i < PER_ACCOUNT; i++) assertStatus(await post('confirming/confirm/call', { email: unknown }), 404, 'UserNotFound');
-      assertThrottled(await post('confirming/confirm/call', { email: unknown }));
-      // A refused run of the function (fail) counts too.
+      // Pending registrations whose confirmation function fails (registering them would fail the same way).
+      const pendingAccount = async (email: string) => {
+        const created = await server.baste.store.createUserpassAccount({ id: randomBytes(12).toString('hex'), email, passwordHash: 'x', confirmed: false, createdAt: Date.now() });
+        assert.equal(created, 'created');
+      };
+      const failing = uniqueEmail('throw-');
+      await pendingAccount(failing);
+      for (let i = 0; i < PER_ACCOUNT; i++) assertStatus(await post('confirming/confirm/call', { email: failing }), 400, 'FunctionExecutionError');
+      assertThrottled(await post('confirming/confirm/call', { email: failing }));
+      // A refused run of the function (fail) counts too, for the address.
       const refusing = uniqueEmail('no-');
       assertStatus(await post('confirming/register', { email: refusing, password: 'secret123' }), 400, 'BadRequest');
-      for (let i = PER_ACCOUNT; i < PER_ADDRESS; i++) assertStatus(await post('confirming/confirm/call', { email: uniqueEmail('nobody') }), 404, 'UserNotFound');
+      for (let i = PER_ACCOUNT; i < PER_ADDRESS; i++) {
+        const other = uniqueEmail('throw-');
+        await pendingAccount(other);
+        assertStatus(await post('confirming/confirm/call', { email: other }), 400, 'FunctionExecutionError');
+      }
+      const pending = uniqueEmail('later-');
+      await pendingAccount(pending);
       await unchanged('confirm/call from a throttled address', async () => assertThrottled(await post('confirming/confirm/call', { email: pending })));
+    });
+
+    it('admin token: failed mongodb-cloud logins per username, then bearer tokens per address; the right token is refused', async () => {
+      const { token } = await new AdminTokens(server.baste.store, Date.now).create('throttle');
+      const adminLogin = async (username: string, apiKey: string) => {
+        const a = await postJson(`${server.url}/api/admin/v3.0/auth/providers/mongodb-cloud/login`, { username, apiKey });
+        tally.record('POST admin login', a);
+        return a;
+      };
+      const adminGet = async (bearer: string) => {
+        const a = await send(`${server.url}/api/admin/v3.0/apps`, { headers: { authorization: `Bearer ${bearer}` } });
+        tally.record('GET admin apps', a);
+        return a;
+      };
+      assert.equal((await adminLogin('ops', token)).status, 200);
+      for (let i = 0; i < PER_ACCOUNT; i++) assertStatus(await adminLogin('alice', `baste_admin_guess${i}`), 401, 'InvalidSession');
+      await unchanged('admin login while throttled', async () => assertThrottled(await adminLogin('alice', token)));
+      // Bearer guesses count for the address, with the logins.
+      for (let i = PER_ACCOUNT; i < PER_ADDRESS; i++) assertStatus(await adminGet(`baste_admin_guess${i}`), 401, 'InvalidSession');
+      await unchanged('admin API with the right token from a throttled address', async () => {
+        assertThrottled(await adminGet(token));
+        assertThrottled(await adminLogin('bob', token));
+      });
     });
 
     it('emailed tokens (confirm and reset): throttled per token id, then per address; the right token is refused and confirms nothing', async () => {

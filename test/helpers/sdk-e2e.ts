@@ -50,6 +50,9 @@ export async function startSdkServers(): Promise<SdkServers> {
         autoConfirmUserpass({ name: 'my-userpass' }),
         autoConfirmUserpass({ name: 'off-userpass', disabled: true }),
       ]),
+      // The platform's answers for taken and unknown emails (409, 404, "already confirmed"), as
+      // the SDKs' own integration tests expect them; the concealing default is in test/hardening/enumeration.
+      { unknownEmails: 'reveal' },
     ),
     startServer(appConfig([provider('anon-user'), emailConfirmUserpass()])),
     startServer({

@@ -61,12 +61,19 @@ export interface UserpassAccounts {
 }
 
 /**
- * What `reset/send` and `reset/call` answer for an email no account has. `conceal` (the default)
- * answers as for a registered one: `reset/send` 204 (no email is sent), `reset/call` the 400 a
- * refusing reset function gets, so neither route tells who is registered. `reveal` is the
- * platform's 404 UserNotFound. Both SDKs and realm-core treat any 2xx as success and any error
- * body as an error, so both choices work with them; only an app that shows "no such user" to its
- * users needs `reveal`.
+ * What the email/password routes answer for an email no account has, or one that is taken.
+ * `conceal` (the default) answers every email alike, so none of these routes tells who is
+ * registered:
+ * - `register` of a taken email: 201 as for a new one; nothing changes for the account, and when
+ *   the provider confirms by email its owner is mailed a notice instead of a link;
+ * - `confirm/send`: 204 for a pending account (a new link is sent), and for an unknown or an
+ *   already confirmed one (nothing is sent);
+ * - `confirm/call`: an unknown or confirmed email gets the 204 of a function answering pending;
+ * - `reset/send`: 204 (no email is sent); `reset/call`: the 400 a refusing reset function gets.
+ * `reveal` gives the platform's answers: 409 AccountNameInUse, 404 UserNotFound, 400
+ * UserAlreadyConfirmed. realm-web, the Stitch SDKs and realm-core treat any 2xx as success and
+ * any error body as an error, so both choices work with them; only an app that tells its users
+ * "no such account" or "already registered" needs `reveal`.
  */
 export type UnknownEmailAnswer = 'conceal' | 'reveal';
 
@@ -250,7 +257,11 @@ export class EmailPasswordProvider implements AuthProvider {
       createdAt: this.deps.clock(),
     };
     if ((await this.deps.accounts.createUserpassAccount(account)) === 'exists') {
-      throw new BasteError('AccountNameInUse', 'name already in use');
+      if (!this.concealUnknown) throw new BasteError('AccountNameInUse', 'name already in use');
+      // Answered as a new registration (the password was hashed either way, so the time is
+      // alike); the owner hears of it where a new registrant would have been sent a link.
+      if (!s.autoConfirm && !s.runConfirmationFunction) await this.sendAccountExists(email);
+      return;
     }
     if (s.autoConfirm) return;
     try {
@@ -299,17 +310,27 @@ export class EmailPasswordProvider implements AuthProvider {
   }
 
   async resendConfirmation(body: Record<string, unknown>): Promise<void> {
-    const account = await this.pendingAccount(requireEmail(body));
+    const email = requireEmail(body);
+    // Decided by the provider's settings alone, before the email is looked up.
     if (this.settings.runConfirmationFunction) throw badRequest('confirmation emails are not enabled: this provider runs a confirmation function');
-    await this.sendLink(account, 'confirm');
+    const account = await this.pendingAccountOrConcealed(email);
+    if (account) await this.sendLink(account, 'confirm');
+  }
+
+  /** The admin API's resend: the operator is told what is wrong (no concealing). */
+  async resendConfirmationFor(email: string): Promise<void> {
+    if (this.settings.runConfirmationFunction) throw badRequest('confirmation emails are not enabled: this provider runs a confirmation function');
+    await this.sendLink(await this.pendingAccount(email), 'confirm');
   }
 
   async retryConfirmationFunction(body: Record<string, unknown>, ctx: FlowContext = {}): Promise<void> {
     const email = requireEmail(body);
     if (this.settings.autoConfirm) throw badRequest(`cannot run confirmation for ${email}: automatic confirmation is enabled`);
+    if (!this.settings.runConfirmationFunction) throw badRequest('no confirmation function is configured for this provider');
     await this.guarded('confirm-call', email, ctx, async () => {
-      const account = await this.pendingAccount(email);
-      if (!this.settings.runConfirmationFunction) throw badRequest('no confirmation function is configured for this provider');
+      // An operator's call (no client address) is told what is wrong; a client's may be concealed.
+      const account = ctx.clientAddress === undefined ? await this.pendingAccount(email) : await this.pendingAccountOrConcealed(email);
+      if (!account) return;
       try {
         await this.runConfirmation(account);
       } catch (err) {
@@ -396,6 +417,16 @@ export class EmailPasswordProvider implements AuthProvider {
     });
   }
 
+  /** The pending account, or null (concealing) for an unknown or confirmed email. */
+  private async pendingAccountOrConcealed(email: string): Promise<Account | null> {
+    try {
+      return await this.pendingAccount(email);
+    } catch (err) {
+      if (this.concealUnknown && err instanceof BasteError && (err.code === 'UserNotFound' || err.code === 'UserAlreadyConfirmed')) return null;
+      throw err;
+    }
+  }
+
   private async pendingAccount(email: string): Promise<Account> {
     const account = await this.deps.accounts.findUserpassAccountByEmail(email);
     if (!account) throw new BasteError('UserNotFound', 'user not found');
@@ -418,6 +449,18 @@ export class EmailPasswordProvider implements AuthProvider {
 
   private mintToken(account: Account, kind: TokenKind) {
     return mintToken(account, kind, this.deps.clock);
+  }
+
+  /** A registration for a taken email: its owner is told, with no link and no token (nothing of the account changes). */
+  private async sendAccountExists(email: string): Promise<void> {
+    await this.deps.mailer.send({
+      kind: 'account-exists',
+      to: email,
+      subject: this.settings.confirmEmailSubject,
+      text:
+        'Someone asked to register an account with this email address, which already has one. Nothing was changed.\n\n' +
+        'If it was you, log in with your password, or ask for a password reset if you forgot it. If not, ignore this email.\n',
+    });
   }
 
   private async sendLink(account: Account, kind: TokenKind): Promise<void> {

@@ -51,12 +51,14 @@ export const adminRoutes =
       if (OWN_CREDENTIAL.has(req.routeOptions.url ?? '')) return;
       // An admin token itself, or the access token of a session it opened (mongodb-cloud login).
       const bearer = bearerToken(req);
-      actors.set(req, looksLikeAdminToken(bearer) ? await tokens.verify(bearer) : await sessions.verifyAccess(bearer));
+      // A wrong admin token counts as a failed login from this address (admin access tokens are
+      // signed: guessing one is not a credential check worth counting).
+      actors.set(req, looksLikeAdminToken(bearer) ? await tokens.verify(bearer, { clientAddress: req.ip }) : await sessions.verifyAccess(bearer));
       const { appId } = req.params as { appId?: string };
       if (appId !== undefined) requireAdminApp(app, appId);
     });
 
-    http.post(ADMIN_LOGIN, { bodyLimit: ADMIN_BODY_LIMIT }, async (req) => sessions.login(objectBody(req)));
+    http.post(ADMIN_LOGIN, { bodyLimit: ADMIN_BODY_LIMIT }, async (req) => sessions.login(objectBody(req), req.ip));
     http.post(ADMIN_SESSION, async (req, reply) => reply.code(201).send(await sessions.refresh(bearerToken(req))));
     http.get(`${ADMIN_API}/auth/profile`, async (req) => sessions.profile(actorOf(req)));
     http.get(`${ADMIN_API}/apps`, async () => [service.app()]);

@@ -2,13 +2,15 @@
 
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { EJSON } from 'bson';
-import { BasteError } from '../../errors.js';
+import { BasteError, badRequest } from '../../errors.js';
 import { decodeDocumentEjson } from '../../util/ejson.js';
 import type { CallRequest } from '../../functions/runtime.js';
 import { functionHeaders } from '../../functions/request-headers.js';
 import { clientResult } from '../../services/mongodb/client-result.js';
 import { numberTypesOf } from '../../data/number-types.js';
 import type { HttpDeps } from '../app.js';
+import { parseJsonBody } from '../json-body.js';
+import { OFFLOAD_BYTES, OffloadedCall, parseCallOffThread } from '../json-offload.js';
 import { bearerToken, objectBody, requireApp } from '../request.js';
 
 /** The platform's request limit for function calls. */
@@ -35,20 +37,55 @@ export function callRequestOf(req: FastifyRequest): CallRequest {
   };
 }
 
+/** What the route reads of a call's body, parsed here or by a worker (json-offload.ts). */
+interface CallBody {
+  readonly name: unknown;
+  readonly service: unknown;
+  readonly argsIsArray: boolean;
+  args(): unknown[];
+  /** The arguments as JSON text (canonical EJSON as the SDKs send it). */
+  argsJson(): string;
+}
+
+function callBodyOf(req: FastifyRequest): CallBody {
+  if (req.body instanceof OffloadedCall) {
+    const call = req.body.call;
+    if (call.kind === 'not-object') throw badRequest('request body must be a JSON object');
+    if (call.kind === 'empty') return { name: undefined, service: undefined, argsIsArray: true, args: () => [], argsJson: () => '[]' };
+    // null: present but not a string, which the checks below refuse as they refuse any non-string.
+    return { ...call, args: () => JSON.parse(call.argsJson) as unknown[], argsJson: () => call.argsJson };
+  }
+  const body = objectBody(req);
+  const args = body.arguments ?? [];
+  return { name: body.name, service: body.service, argsIsArray: Array.isArray(args), args: () => args as unknown[], argsJson: () => JSON.stringify(args) };
+}
+
 export const functionRoutes =
   ({ app, sessions, auth, functions, mongo }: HttpDeps): FastifyPluginAsync =>
   async (http) => {
+    // This route's own JSON parser: big bodies are parsed by a worker, off the event loop.
+    http.removeContentTypeParser('application/json');
+    http.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: CALL_BODY_LIMIT }, (_req, body: Buffer, done) => {
+      if (body.length >= OFFLOAD_BYTES) {
+        parseCallOffThread(body).then((call) => done(null, new OffloadedCall(call)), (err: Error) => done(err, undefined));
+        return;
+      }
+      try {
+        done(null, parseJsonBody(body.toString('utf8')));
+      } catch (err) {
+        done(err as Error, undefined);
+      }
+    });
     http.post('/api/client/v2.0/app/:appId/functions/call', { bodyLimit: CALL_BODY_LIMIT }, async (req, reply) => {
       requireApp(app, req);
       const { user } = await sessions.verifyAccessTokenWithUser(bearerToken(req));
-      const body = objectBody(req);
+      const body = callBodyOf(req);
       if (typeof body.name !== 'string' || body.name.length === 0) throw new BasteError('MissingParameter', 'name is required and must be a string');
-      const args = body.arguments ?? [];
-      if (!Array.isArray(args)) throw new BasteError('InvalidParameter', 'arguments must be an array');
+      if (!body.argsIsArray) throw new BasteError('InvalidParameter', 'arguments must be an array');
       if (body.service !== undefined) {
         if (typeof body.service !== 'string') throw new BasteError('InvalidParameter', 'service must be a string');
         // A data service call: one argument object (database, collection, query, ...), canonical EJSON.
-        const [first] = args;
+        const [first] = body.args();
         if (!first || typeof first !== 'object' || Array.isArray(first)) throw new BasteError('InvalidParameter', 'a service call takes one argument object');
         let decoded: Record<string, unknown>;
         try {
@@ -69,7 +106,7 @@ export const functionRoutes =
       const text = await functions.callFromClient({
         name: body.name,
         // The body is canonical EJSON already: hand the arguments to the sandbox as text.
-        argsEjson: JSON.stringify(args),
+        argsEjson: body.argsJson(),
         user: await auth.callUserFrom(user),
         request: callRequestOf(req),
       });
