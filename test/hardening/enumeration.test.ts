@@ -97,12 +97,15 @@ for (const backend of BACKENDS) {
       };
       const login = (path: string, username: string, password: string) => post(`${path}/login`, { username, password });
       const realm = () => new Realm.App({ id: server.appId, baseUrl: server.url });
+      // Every Stitch client is closed after: its refresh timer would keep the test process alive.
+      const stitchClients: { close(): void }[] = [];
       const stitch = () => {
         Stitch.clearApps();
         const client = Stitch.initializeAppClient(
           server.appId,
           new StitchAppClientConfiguration.Builder().withBaseUrl(server.url).withStorage(new MemoryStorage(`enum-${mode}-${backend}`)).build(),
         );
+        stitchClients.push(client);
         return client.auth.getProviderClient(UserPasswordAuthProviderClient.factory);
       };
       /** A confirmed account of the link-confirming provider. */
@@ -116,6 +119,7 @@ for (const backend of BACKENDS) {
         server = await startHardened(backend, registrationApp(), mode === 'reveal' ? { unknownEmails: 'reveal' } : {});
       });
       after(async () => {
+        for (const c of stitchClients.splice(0)) c.close();
         Stitch.clearApps();
         tally.print();
         await server.close();
