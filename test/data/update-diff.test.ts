@@ -107,7 +107,6 @@ describe('the MongoDB engine writes a user’s update as an update (wire fake)',
       { mongodb: { uri: fake.uri, databasePrefix: 'srv_', serverSelectionTimeoutMS: 5_000 } },
     );
     const user = await new Realm.App({ id: server.appId, baseUrl: server.url }).logIn(Realm.Credentials.anonymous());
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
     const notes = user.mongoClient('mongodb-atlas').db('app').collection<any>('notes');
     const { insertedId } = await notes.insertOne({ title: 'draft', body: 'x', meta: { v: 1, by: 'me' } });
     const r = await notes.updateOne({ _id: insertedId }, { $set: { 'meta.v': 2 }, $unset: { body: '' } });
