@@ -88,4 +88,6 @@ export const api = {
   deleteApiKey: (id) => request('DELETE', appPath(`/api_keys/${seg(id)}`)),
   providers: () => request('GET', appPath('/auth_providers')),
   audit: (params) => request('GET', appPath(`/audit_log${query(params)}`)),
+  triggers: () => request('GET', appPath('/triggers')),
+  resumeTrigger: (id, skipPending) => request('PUT', appPath(`/triggers/${seg(id)}/resume`), { body: { disable_token: skipPending } }),
 };

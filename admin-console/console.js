@@ -1,5 +1,5 @@
 // The Baste admin console: a few views over the admin API, routed by the URL fragment
-// (#/users, #/users/<id>, #/pending, #/api-keys, #/providers, #/audit). Plain ES modules, no build.
+// (#/users, #/users/<id>, #/pending, #/api-keys, #/providers, #/triggers, #/audit). Plain ES modules, no build.
 
 import { api, ApiError, session, signIn } from './api.js';
 import { badge, code, date, facts, h, json, table } from './dom.js';
@@ -456,6 +456,55 @@ async function providersView() {
   );
 }
 
+// ---- triggers ----------------------------------------------------------------------------------
+
+const TRIGGER_KINDS = { AUTHENTICATION: 'Authentication', SCHEDULED: 'Scheduled', DATABASE: 'Database' };
+
+/** What waits, in words: undelivered changes, missed ticks, or nothing to count. */
+function backlogText(t) {
+  const n = t.status.backlog;
+  if (n === null) return '—';
+  if (t.type === 'SCHEDULED') return n === 0 ? 'none' : `${n}${n >= 1000 ? '+' : ''} missed tick${n === 1 ? '' : 's'}`;
+  return n === 0 ? 'none' : `${n} undelivered change${n === 1 ? '' : 's'}`;
+}
+
+async function triggersView() {
+  setSection('triggers');
+  const { body: triggers } = await api.triggers();
+  const reload = () => triggersView().then(() => main.querySelector('h1').focus());
+  const resume = (t, skipPending) => async () => {
+    if (skipPending && !(await confirmAction('Skip pending events?', `${t.name} moves past its ${t.status.backlog ?? ''} pending changes: its function never runs for them.`, 'Skip and resume'))) return;
+    act(async () => {
+      await api.resumeTrigger(t._id, skipPending);
+      return skipPending ? `Trigger ${t.name} resumed past its pending events.` : `Trigger ${t.name} resumed.`;
+    }, reload);
+  };
+  const rows = triggers.map((t) => [
+    t.name,
+    TRIGGER_KINDS[t.type] ?? t.type,
+    t.listens_to,
+    code(t.function_name),
+    stateBadge(t.disabled),
+    date(t.status.last_run_date),
+    t.status.last_error ? h('span', {}, `${t.status.last_error.message} (${date(t.status.last_error.date)})`) : '—',
+    `${t.status.runs} / ${t.status.failures}`,
+    backlogText(t),
+    t.type === 'DATABASE' && !t.disabled
+      ? h(
+          'div',
+          { class: 'actions' },
+          h('button', { type: 'button', 'aria-label': `Resume trigger ${t.name}`, onclick: resume(t, false) }, 'Resume'),
+          h('button', { type: 'button', class: 'danger', 'aria-label': `Skip pending events of trigger ${t.name}`, onclick: resume(t, true) }, 'Skip pending'),
+        )
+      : '—',
+  ]);
+  show(
+    'Triggers',
+    h('p', { class: 'help' }, 'As configured in the app directory, with what every instance recorded: the last run, the last failure, runs and failures, and what waits.'),
+    table('Triggers', ['Name', 'Type', 'Listens to', 'Function', 'State', 'Last run', 'Last error', 'Runs / failures', 'Backlog', 'Actions'], rows, { empty: 'This app has no triggers.' }),
+  );
+}
+
 async function auditView(params) {
   setSection('audit');
   const { body: entries, next } = await api.audit({ after: params.get('after') });
@@ -486,6 +535,7 @@ async function render() {
     else if (parts[0] === 'pending') await pendingView(params);
     else if (parts[0] === 'api-keys') await apiKeysView();
     else if (parts[0] === 'providers') await providersView();
+    else if (parts[0] === 'triggers') await triggersView();
     else if (parts[0] === 'audit') await auditView(params);
     else await usersView(params);
   } catch (err) {

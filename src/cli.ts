@@ -29,6 +29,7 @@ import { DatabaseOwnedError, ownerOf, type DatabaseOwner } from './store/owner.j
 import { DATA_ROOT, defaultDataDir, ensureDataDir, type DefaultDataDir as DataDirChoice } from './store/data-dir.js';
 import { startupWarnings } from './startup-warnings.js';
 import type { Store } from './store/store.js';
+import { allTriggers, describeTrigger, triggerLine } from './triggers/describe.js';
 
 export interface Io {
   readonly env: Record<string, string | undefined>;
@@ -193,23 +194,8 @@ async function run(argv: string[], io: Io): Promise<number> {
         io.stderr.write(`baste: ${broken.length} function source${broken.length === 1 ? '' : 's'} cannot be compiled\n`);
         return 1;
       }
-      for (const t of config.scheduledTriggers?.values() ?? []) {
-        const notes = [t.disabled && 'disabled', t.skipCatchupEvents && 'skips missed ticks'].filter(Boolean).join(', ');
-        io.stdout.write(`scheduled trigger '${t.name}': ${t.schedule} (UTC) runs ${t.functionName}${notes ? ` (${notes})` : ''}\n`);
-      }
-      for (const t of config.databaseTriggers?.values() ?? []) {
-        const notes = [
-          t.disabled && 'disabled',
-          Object.keys(t.match).length > 0 && 'with a match',
-          Object.keys(t.project).length > 0 && 'projected',
-          t.fullDocument && 'full document',
-          t.fullDocumentBeforeChange && 'pre-image',
-          t.unordered && 'unordered',
-          t.skipCatchupEvents && 'skips events of while disabled',
-        ].filter(Boolean).join(', ');
-        const source = t.serviceName ? `${t.serviceName} ` : '';
-        io.stdout.write(`database trigger '${t.name}': ${t.operations.join(', ')} on ${source}${t.database}.${t.collection} runs ${t.functionName}${notes ? ` (${notes})` : ''}\n`);
-      }
+      // Every trigger, whatever its kind, in one listing ordered by name.
+      for (const t of allTriggers(config)) io.stdout.write(`${triggerLine(describeTrigger(t))}\n`);
       const enabled = [...config.providers.values()].filter((p) => !p.disabled).map((p) => p.name);
       io.stdout.write(`ok: app '${config.name}' (${config.appId}), layout ${config.layout}, providers: ${enabled.join(', ')}\n`);
       return 0;

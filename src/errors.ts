@@ -32,6 +32,7 @@ export type ErrorCode =
   | 'MongoDBError'
   | 'IncomingWebhookAuthFailed'
   | 'IncomingWebhookNotFound'
+  | 'TriggerNotFound'
   | 'OAuthProviderUnavailable'
   | 'TooManyRequests'
   | 'NotFound'

@@ -11,6 +11,7 @@ import { pino, type Logger } from 'pino';
 import { Admin } from './admin/admin.js';
 import { AdminSessions } from './admin/sessions.js';
 import { AdminTokens } from './admin/tokens.js';
+import { TriggerAdmin } from './admin/triggers.js';
 import type { AppConfig } from './app/model.js';
 import { ApiKeys } from './auth/api-keys.js';
 import { argon2Hasher, type PasswordHasher } from './auth/passwords.js';
@@ -276,7 +277,9 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
     if (!opts.store) await store.close();
     throw err;
   });
-  const triggers = new AuthTriggers(opts.app, (name, args) => functions.callFromSystem(name, args), logger);
+  const triggers = new AuthTriggers(opts.app, (name, args) => functions.callFromSystem(name, args), logger, (trigger, error) =>
+    store.recordTriggerRun(trigger, { at: clock(), ran: true, ...(error !== undefined && { error }) }),
+  );
   const onUserCreation = opts.app.customUserData?.onUserCreationFunctionName;
   const auth = new AuthService(providers, users, sessions, store, clock, triggers, {
     customData: customData?.find,
@@ -303,6 +306,11 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
     refreshExpiration,
     inspectAccessToken: (token) => sessions.inspectAccessToken(token),
   });
+  const scheduledTriggers = new ScheduledTriggers(opts.app, store, clock, (name, args) => functions.callFromSystem(name, args), logger);
+  const databaseTriggers = new DatabaseTriggers(opts.app, store, engines.engineFor, clock, (name, args) => functions.callFromSystem(name, args), logger, {
+    instanceId: instanceId(opts.dataDir),
+    leaseMs: opts.databaseTriggers?.leaseMs,
+  });
   const adminTokens = new AdminTokens(store, clock, throttle);
   const http = buildHttp({
     app: opts.app,
@@ -322,6 +330,7 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
       tokens: adminTokens,
       sessions: new AdminSessions(adminTokens, store, clock, opts.app.domainId),
       consoleDir: opts.adminConsoleDir === undefined ? ADMIN_CONSOLE_DIR : opts.adminConsoleDir,
+      triggers: new TriggerAdmin({ app: opts.app, store, clock, database: databaseTriggers, scheduled: scheduledTriggers }),
     },
   });
   applyConnectionLimits(http.server, opts.connections);
@@ -346,11 +355,6 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
         }, intervalSeconds * 1000)
       : null;
   sweepTimer?.unref();
-  const scheduledTriggers = new ScheduledTriggers(opts.app, store, clock, (name, args) => functions.callFromSystem(name, args), logger);
-  const databaseTriggers = new DatabaseTriggers(opts.app, store, engines.engineFor, clock, (name, args) => functions.callFromSystem(name, args), logger, {
-    instanceId: instanceId(opts.dataDir),
-    leaseMs: opts.databaseTriggers?.leaseMs,
-  });
   await databaseTriggers.prepare().catch(async (err: unknown) => {
     if (sweepTimer) clearInterval(sweepTimer);
     await http.close();

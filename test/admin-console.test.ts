@@ -14,7 +14,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import * as Realm from 'realm-web';
 import { AdminTokens } from '../src/admin/tokens.js';
 import { newObjectIdHex } from '../src/util/ids.js';
-import { appConfig, emailConfirmUserpass, provider, startServer, type TestServer } from './helpers/server.js';
+import { appConfig, appFunction, emailConfirmUserpass, provider, role, startServer, type TestServer } from './helpers/server.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} not found: admin console browser tests skipped (apt-get install -y chromium)`;
@@ -33,7 +33,32 @@ describe('admin console in Chromium', { skip }, () => {
       ...appConfig([provider('anon-user'), emailConfirmUserpass(), provider('api-key')], 'console-app-abcde'),
       // The console's own requests carry the server's origin: the app's list does not apply to them.
       allowedRequestOrigins: ['http://app.example'],
-    });
+      functions: new Map([
+        appFunction('onNote', 'exports = function(event) { if (event.fullDocument.bad) throw new Error("cannot file note " + event.fullDocument.n); };', { private: true }),
+        appFunction('nightly', 'exports = function() {};', { private: true }),
+      ]),
+      dataSources: new Map([['mongodb-atlas', { name: 'mongodb-atlas', type: 'mongodb-atlas', defaultRules: { roles: [role('all', { read: true, write: true })], filters: [] }, collections: new Map() }]]),
+      scheduledTriggers: new Map([['cleanup', { name: 'cleanup', functionName: 'nightly', schedule: '0 3 * * *', skipCatchupEvents: false, disabled: false }]]),
+      databaseTriggers: new Map([
+        [
+          'fileNote',
+          {
+            name: 'fileNote',
+            functionName: 'onNote',
+            database: 'app',
+            collection: 'notes',
+            operations: ['INSERT'],
+            match: {},
+            project: {},
+            fullDocument: false,
+            fullDocumentBeforeChange: false,
+            unordered: false,
+            skipCatchupEvents: false,
+            disabled: false,
+          },
+        ],
+      ]),
+    }, { databaseTriggers: { pollMs: 50 } });
     token = (await new AdminTokens(server.baste.store, Date.now).create('console test')).token;
     browser = await chromium.launch({
       executablePath: CHROMIUM,
@@ -270,6 +295,29 @@ describe('admin console in Chromium', { skip }, () => {
     await page.getByText('No server API keys.').waitFor();
   });
 
+  it('shows triggers with their last run, last error and backlog, and resumes a database trigger', async () => {
+    const user = await realm().logIn(Realm.Credentials.anonymous());
+    await user.mongoClient('mongodb-atlas').db('app').collection('notes').insertMany([{ n: 1 }, { n: 2, bad: true }]);
+    await server.baste.databaseTriggers.settled();
+    await page.getByRole('link', { name: 'Triggers' }).click();
+    await heading('Triggers').waitFor();
+    const row = page.getByRole('row').filter({ hasText: 'fileNote' });
+    await row.getByText('INSERT on app.notes').waitFor();
+    await row.getByText(/cannot file note 2/).waitFor();
+    await row.getByRole('cell', { name: '2 / 1', exact: true }).waitFor();
+    await row.getByRole('cell', { name: 'none', exact: true }).waitFor();
+    const cleanup = page.getByRole('row').filter({ hasText: 'cleanup' });
+    await cleanup.getByText('0 3 * * * (UTC)').waitFor();
+    await cleanup.getByRole('cell', { name: 'Scheduled', exact: true }).waitFor();
+    assert.equal(await cleanup.getByRole('button').count(), 0, 'only database triggers resume');
+
+    await page.getByRole('button', { name: 'Resume trigger fileNote' }).click();
+    await status('Trigger fileNote resumed.');
+    await confirmed('Skip pending events of trigger fileNote', 'Skip and resume');
+    await status('Trigger fileNote resumed past its pending events.');
+    assert.equal(await page.evaluate(() => document.activeElement?.tagName), 'H1', 'focus back on the view');
+  });
+
   it('shows providers and the audit log, then signs out', async () => {
     await page.getByRole('link', { name: 'Providers' }).click();
     await heading('Authentication providers').waitFor();
@@ -280,7 +328,7 @@ describe('admin console in Chromium', { skip }, () => {
     const rows = page.getByRole('row');
     await rows.filter({ hasText: 'user.delete' }).waitFor();
     assert.ok(await rows.filter({ hasText: 'console test' }).count() >= 8);
-    for (const action of ['user_registration.confirm', 'user.disable', 'user.enable', 'user.logout', 'api_key.create', 'api_key.delete']) {
+    for (const action of ['user_registration.confirm', 'user.disable', 'user.enable', 'user.logout', 'api_key.create', 'api_key.delete', 'trigger.resume']) {
       assert.ok((await rows.filter({ hasText: action }).count()) >= 1, action);
     }
 

@@ -105,6 +105,28 @@ describe('baste CLI', () => {
     assert.match(r.stdout, /^database trigger 'onItem': INSERT, DELETE on mongodb-atlas todo\.items runs sum \(with a match, full document\)$/m);
   });
 
+  it('validate lists authentication, scheduled and database triggers in one listing, ordered by name', () => {
+    const dir = join(tmp, 'all-triggers');
+    cpSync(EXAMPLE, dir, { recursive: true });
+    mkdirSync(join(dir, 'triggers'));
+    const write = (doc: Record<string, unknown>) => writeFileSync(join(dir, 'triggers', `${doc.name as string}.json`), JSON.stringify(doc));
+    write({ name: 'welcome', type: 'AUTHENTICATION', function_name: 'sum', config: { operation_type: 'CREATE', providers: ['anon-user', 'local-userpass'] } });
+    write({ name: 'audit', type: 'AUTHENTICATION', event_processors: { FUNCTION: { config: { function_name: 'sum' } } }, config: { operation_type: ['LOGIN', 'DELETE'], providers: [] }, disabled: true });
+    write({ name: 'nightly', type: 'SCHEDULED', function_name: 'sum', config: { schedule: '0 7 * * *' } });
+    write({ name: 'onItem', type: 'DATABASE', function_name: 'sum', config: { database: 'todo', collection: 'items', operation_types: ['UPDATE'] } });
+    const r = runCli(['validate', '--app', dir]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(
+      r.stdout.split('\n').filter((l) => / trigger '/.test(l)),
+      [
+        "authentication trigger 'audit': LOGIN, DELETE by any provider runs sum (disabled)",
+        "scheduled trigger 'nightly': 0 7 * * * (UTC) runs sum",
+        "database trigger 'onItem': UPDATE on todo.items runs sum",
+        "authentication trigger 'welcome': CREATE by anon-user, local-userpass runs sum",
+      ],
+    );
+  });
+
   it('validate lists each scheduled trigger with its schedule, and refuses a bad one naming the file and field', () => {
     const dir = join(tmp, 'scheduled');
     cpSync(EXAMPLE, dir, { recursive: true });

@@ -73,6 +73,8 @@ export interface FunctionConfig {
 /** An AUTHENTICATION trigger: runs its function as the system user after matching auth events. */
 export interface AuthTriggerConfig {
   readonly name: string;
+  /** The export's `id` (24 hex), when it has one: the admin API's `_id`. */
+  readonly id?: string;
   readonly functionName: string;
   readonly operations: readonly ('LOGIN' | 'CREATE' | 'DELETE')[];
   /** Provider types it fires for; empty means all. */
@@ -83,6 +85,8 @@ export interface AuthTriggerConfig {
 /** A SCHEDULED trigger: runs its function as the system user, without arguments, on each tick of its CRON schedule (UTC). */
 export interface ScheduledTriggerConfig {
   readonly name: string;
+  /** The export's `id` (24 hex), when it has one: the admin API's `_id`. */
+  readonly id?: string;
   readonly functionName: string;
   /** The CRON expression as written; the loader has checked that it parses. */
   readonly schedule: string;
@@ -100,6 +104,8 @@ export type ChangeOperation = 'INSERT' | 'UPDATE' | 'REPLACE' | 'DELETE';
  */
 export interface DatabaseTriggerConfig {
   readonly name: string;
+  /** The export's `id` (24 hex), when it has one: the admin API's `_id`. */
+  readonly id?: string;
   readonly functionName: string;
   /** The data source (`config.service_name`); undefined: the app's only (or first) one. */
   readonly serviceName?: string;

@@ -8,6 +8,7 @@ import { EJSON } from 'bson';
 import type { AuthTriggerConfig, ChangeOperation, DatabaseTriggerConfig, ScheduledTriggerConfig } from './model.js';
 import type { AppDir } from './dir.js';
 import { asObject, Fields, isValueName, type Warn } from './check.js';
+import { isHexId } from './ids.js';
 
 const OPERATIONS = new Set(['LOGIN', 'CREATE', 'DELETE']);
 const CHANGE_OPERATIONS = new Set<string>(['INSERT', 'UPDATE', 'REPLACE', 'DELETE']);
@@ -42,6 +43,8 @@ export async function loadTriggers(dir: AppDir, functionNames: ReadonlySet<strin
     if (auth.has(name) || scheduled.has(name) || database.has(name)) throw fields.refuse('name', `trigger "${name}" is defined twice`);
     const config = fields.nested('config') ?? new Fields(entry.path, {}, 'config');
     const disabled = fields.bool('disabled', false);
+    const rawId = fields.raw('id');
+    const id = typeof rawId === 'string' && isHexId(rawId) ? { id: rawId.toLowerCase() } : {};
     if (type === 'SCHEDULED') {
       const schedule = config.string('schedule');
       if (!schedule) throw config.refuse('schedule', 'a scheduled trigger needs a CRON expression');
@@ -53,6 +56,7 @@ export async function loadTriggers(dir: AppDir, functionNames: ReadonlySet<strin
       }
       scheduled.set(name, {
         name,
+        ...id,
         functionName: fn.name,
         schedule,
         // The scheduled trigger page spells it at the top level (`skip_catchup_event`); the
@@ -64,7 +68,7 @@ export async function loadTriggers(dir: AppDir, functionNames: ReadonlySet<strin
     }
     if (type === 'DATABASE') {
       const trigger = databaseTrigger(name, fn.name, config, disabled, entry.path, warn);
-      if (trigger) database.set(name, trigger);
+      if (trigger) database.set(name, { ...trigger, ...id });
       continue;
     }
     // The docs show operation_type both as a string and as a list: accept both.
@@ -75,6 +79,7 @@ export async function loadTriggers(dir: AppDir, functionNames: ReadonlySet<strin
     }
     auth.set(name, {
       name,
+      ...id,
       functionName: fn.name,
       operations: operations as AuthTriggerConfig['operations'],
       providers: config.stringArray('providers') ?? [],

@@ -16,6 +16,7 @@ import {
   MongoClient,
   MongoInvalidArgumentError,
   MongoServerError,
+  type AnyBulkWriteOperation,
   type ClientSession,
   type Document,
   type Sort,
@@ -31,6 +32,7 @@ import {
   type ServerOperations,
   type WriteBatch,
 } from './engine.js';
+import { updateDiff } from './update-diff.js';
 import { normalizeNumbers, toServerNumbers } from './values.js';
 
 export interface MongoDocumentsOptions {
@@ -149,12 +151,21 @@ export function openMongoDocuments(uri: string, opts: MongoDocumentsOptions = {}
       return was ? { _id: id, $expr: { $eq: ['$$ROOT', { $literal: toServer(was) }] } } : { _id: id };
     };
     const conflict = () => new WriteConflictError(`a document of ${ns} changed during the write`);
+    /**
+     * A user's update (read, checked, written back) goes as an update of what changed, under the
+     * same compare-and-swap filter, so change streams report `update` (update-diff.ts); a
+     * replacement, or a change no update path can name, as a replace.
+     */
+    const rewrite = (doc: Doc): AnyBulkWriteOperation => {
+      const was = batch.replaceKind === 'replace' ? undefined : expected.get(EJSON.stringify(doc._id, { relaxed: false }));
+      const diff = was ? updateDiff(was, doc) : null;
+      return diff
+        ? { updateOne: { filter: target(doc._id), update: toServer(diff as Doc) } }
+        : { replaceOne: { filter: target(doc._id), replacement: toServer(doc) } };
+    };
     if (batch.inserts?.length) await c.insertMany(batch.inserts.map(toServer), { ordered: true, session });
     if (batch.replaces?.length) {
-      const r = await c.bulkWrite(
-        batch.replaces.map((doc) => ({ replaceOne: { filter: target(doc._id), replacement: toServer(doc) } })),
-        { ordered: true, session },
-      );
+      const r = await c.bulkWrite(batch.replaces.map(rewrite), { ordered: true, session });
       if (expected.size && r.matchedCount < batch.replaces.length) throw conflict();
     }
     if (batch.removes?.length) {

@@ -27,6 +27,9 @@ export interface AuthEvent {
 /** Runs a trigger's function, called by the system user (the name predates functions with their own users). */
 export type RunAsSystem = (name: string, args: unknown[]) => Promise<unknown>;
 
+/** Keeps a trigger's run (and its failure) where the admin API reads it; may reject. */
+export type RecordRun = (trigger: string, error?: string) => Promise<void>;
+
 export class AuthTriggers {
   private readonly triggers: readonly AuthTriggerConfig[];
   private pending = new Set<Promise<unknown>>();
@@ -35,6 +38,7 @@ export class AuthTriggers {
     app: AppConfig,
     private readonly run: RunAsSystem,
     private readonly logger: Logger,
+    private readonly record: RecordRun = async () => undefined,
   ) {
     this.triggers = [...(app.triggers?.values() ?? [])].filter((t) => !t.disabled);
   }
@@ -57,9 +61,18 @@ export class AuthTriggers {
       const job = new Promise<void>((resolve) => setImmediate(resolve))
         .then(() => this.run(trigger.functionName, [event]))
         .then(
-          () => this.logger.debug({ trigger: trigger.name, op }, 'auth trigger ran'),
-          (err: unknown) => this.logger.error({ trigger: trigger.name, op, error: (err as Error).message }, 'auth trigger failed'),
+          () => {
+            this.logger.debug({ trigger: trigger.name, op }, 'auth trigger ran');
+            return undefined;
+          },
+          (err: unknown) => {
+            const error = (err as Error).message;
+            this.logger.error({ trigger: trigger.name, op, error }, 'auth trigger failed');
+            return error;
+          },
         )
+        .then((error) => this.record(trigger.name, error))
+        .catch((err: unknown) => this.logger.error({ trigger: trigger.name, error: (err as Error).message }, 'recording an auth trigger run failed'))
         .finally(() => this.pending.delete(job));
       this.pending.add(job);
     }

@@ -40,6 +40,7 @@ const STATUS: Record<ErrorCode, number> = {
   MongoDBError: 400,
   IncomingWebhookAuthFailed: 401,
   IncomingWebhookNotFound: 404,
+  TriggerNotFound: 404,
   OAuthProviderUnavailable: 502,
   TooManyRequests: 429,
   NotFound: 404,

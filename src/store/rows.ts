@@ -15,6 +15,7 @@ import type {
   OAuthStateRecord,
   SessionRecord,
   SigningKeyRecord,
+  TriggerRunState,
   UserpassAccount,
   UserpassToken,
   UserRecord,
@@ -151,4 +152,13 @@ export const toDatabaseTrigger = (r: Row): DatabaseTriggerState => ({
   lastError: (r.last_error as string | null) ?? null,
   delivered: r.delivered as number,
   failed: r.failed as number,
+});
+
+export const toTriggerRun = (r: Row): TriggerRunState => ({
+  trigger: r.trigger_name as string,
+  runs: r.runs as number,
+  failed: r.failed as number,
+  lastRunAt: (r.last_run_at as number | null) ?? null,
+  lastErrorAt: (r.last_error_at as number | null) ?? null,
+  lastError: (r.last_error as string | null) ?? null,
 });

@@ -342,7 +342,10 @@ export interface Store {
   listDatabaseTriggers(): Promise<DatabaseTriggerState[]>;
   /** Creates the trigger's row when missing, starting at `position`; returns the stored row. */
   initDatabaseTrigger(trigger: string, init: { source: string; position: string; disabled: boolean }): Promise<DatabaseTriggerState>;
-  /** Moves the trigger to another source or position, or records it (un)disabled, at start-up. */
+  /**
+   * Moves the trigger to another source or position, or records it (un)disabled (start-up, resume);
+   * frees its lease, so an instance delivering from the old position stops at its next step.
+   */
   resetDatabaseTrigger(trigger: string, change: { source: string; position: string; disabled: boolean }): Promise<void>;
   /** Takes the trigger's lease until `until` when it is free, expired or already `owner`'s; the row, or null when another instance holds it. */
   leaseDatabaseTrigger(trigger: string, owner: string, now: number, until: number): Promise<DatabaseTriggerState | null>;
@@ -350,6 +353,13 @@ export interface Store {
   advanceDatabaseTrigger(trigger: string, owner: string, progress: TriggerProgress): Promise<boolean>;
   /** Gives the lease up, so another instance may take the trigger at once. */
   releaseDatabaseTrigger(trigger: string, owner: string): Promise<void>;
+
+  // Runs of scheduled and authentication triggers, and database triggers' delivery failures (a
+  // broken change stream): a row per trigger, so every instance's admin API shows the same.
+  /** Counts a run (`ran`) and/or a failure (`error`) at `at`; the latest time wins, whatever order concurrent records commit in. */
+  recordTriggerRun(trigger: string, run: { at: number; ran: boolean; error?: string }): Promise<void>;
+  /** Every trigger's recorded runs and last failure. */
+  listTriggerRuns(): Promise<TriggerRunState[]>;
 
   close(): Promise<void>;
 }
@@ -368,6 +378,15 @@ export interface DatabaseTriggerState {
   readonly lastError: string | null;
   readonly delivered: number;
   readonly failed: number;
+}
+
+export interface TriggerRunState {
+  readonly trigger: string;
+  readonly runs: number;
+  readonly failed: number;
+  readonly lastRunAt: number | null;
+  readonly lastErrorAt: number | null;
+  readonly lastError: string | null;
 }
 
 export interface TriggerProgress {

@@ -162,18 +162,42 @@ export class DatabaseTriggers {
     }
   }
 
-  /** Each trigger's state with its backlog (admin API). */
+  /**
+   * Each trigger's state with its backlog (admin API): the changes recorded past its position, on
+   * the embedded engines (a disabled trigger's too: what it catches up when enabled again); null
+   * on a real MongoDB, whose change stream does not say how far behind a resume token is.
+   */
   async status(): Promise<(DatabaseTriggerState & { backlog: number | null; watching: string })[]> {
     const states = new Map((await this.store.listDatabaseTriggers()).map((s) => [s.trigger, s]));
     const out = [];
     for (const config of this.app.databaseTriggers?.values() ?? []) {
       const state = states.get(config.name);
       if (!state) continue;
-      const entry = this.entries.find((e) => e.config.name === config.name);
-      const backlog = entry?.source.kind === 'embedded' ? await entry.source.log.count(entry.ns, Number(state.position) || 0) : null;
-      out.push({ ...state, backlog, watching: `${config.database}.${config.collection}` });
+      const ns = `${config.database}.${config.collection}`;
+      const log = this.engineFor(this.dataSource(config)).changes;
+      const backlog = log && state.source === `embedded:${ns}` ? await log.count(ns, Number(state.position) || 0) : null;
+      out.push({ ...state, backlog, watching: ns });
     }
     return out;
+  }
+
+  /**
+   * `PUT …/triggers/{id}/resume`: delivers again at once; with `skipMissed` (the platform's
+   * `disable_token`) first moves the trigger past what is pending (embedded: to the latest change;
+   * MongoDB: drops the resume token, so the stream starts at now). False for a trigger this
+   * instance does not deliver (disabled, or its data source reports no changes).
+   */
+  async resume(name: string, skipMissed: boolean): Promise<boolean> {
+    const entry = this.entries.find((e) => e.config.name === name);
+    if (!entry || this.stopped) return false;
+    if (skipMissed) {
+      const position = entry.source.kind === 'embedded' ? String(await entry.source.log.latest(entry.ns)) : '';
+      await entry.feed?.close().catch(() => undefined);
+      await this.store.resetDatabaseTrigger(name, { source: entry.sourceKey, position, disabled: false });
+      this.logger.info({ trigger: name }, 'database trigger resumed past its pending events');
+    }
+    this.kick(entry);
+    return true;
   }
 
   private async poll(prune = false): Promise<void> {
@@ -211,7 +235,12 @@ export class DatabaseTriggers {
     entry.again = false;
     const work = entry.source.kind === 'embedded' ? this.drain(entry, entry.source.log) : this.follow(entry, entry.source.engine);
     entry.running = work
-      .catch((err: unknown) => this.logger.error({ trigger: entry.config.name, error: (err as Error).message }, 'database trigger delivery failed'))
+      .catch(async (err: unknown) => {
+        const error = (err as Error).message;
+        this.logger.error({ trigger: entry.config.name, error }, 'database trigger delivery failed');
+        // A broken change stream (a resume token gone from the oplog…) fails each poll: the admin API shows it.
+        await this.store.recordTriggerRun(entry.config.name, { at: this.clock(), ran: false, error: `delivery failed: ${error}` }).catch(() => undefined);
+      })
       .finally(() => {
         entry.running = undefined;
         if (entry.again) this.kick(entry);

@@ -25,6 +25,16 @@ interface Entry {
   nextCheck: number;
 }
 
+/** Missed ticks are counted up to this many (a disabled every-minute trigger misses 1440 a day). */
+export const MISSED_MAX = 1000;
+
+export interface ScheduledTriggerStatus {
+  readonly trigger: string;
+  /** The latest tick claimed (epoch ms), null before the first start. */
+  readonly lastTick: number | null;
+  readonly missed: number;
+}
+
 /** What one check did for a trigger whose tick was due. */
 export interface TickOutcome {
   readonly trigger: string;
@@ -39,6 +49,7 @@ export interface TickOutcome {
 
 export class ScheduledTriggers {
   private readonly entries: Entry[];
+  private readonly configs: readonly ScheduledTriggerConfig[];
   private readonly pending = new Set<Promise<void>>();
   /** Checks run one after another, so one instance never races itself for a tick. */
   private queue: Promise<unknown> = Promise.resolve();
@@ -52,7 +63,8 @@ export class ScheduledTriggers {
     private readonly run: RunAsSystem,
     private readonly logger: Logger,
   ) {
-    this.entries = [...(app.scheduledTriggers?.values() ?? [])]
+    this.configs = [...(app.scheduledTriggers?.values() ?? [])];
+    this.entries = this.configs
       .filter((t) => !t.disabled)
       .map((config) => ({ config, cron: parseCron(config.schedule), nextCheck: 0 }));
   }
@@ -85,6 +97,27 @@ export class ScheduledTriggers {
   async settled(): Promise<void> {
     await this.queue;
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+  }
+
+  /**
+   * Each trigger's latest claimed tick and its backlog: the ticks due since then that no instance
+   * claimed (missed while disabled or while nothing ran; counted up to MISSED_MAX).
+   */
+  async status(): Promise<ScheduledTriggerStatus[]> {
+    const now = this.clock();
+    const out: ScheduledTriggerStatus[] = [];
+    for (const config of this.configs) {
+      const cron = parseCron(config.schedule);
+      const lastTick = await this.store.lastScheduledTick(config.name);
+      const due = previousTick(cron, now);
+      let missed = 0;
+      // A trigger never started has nothing missed: its first start claims a baseline.
+      if (lastTick !== null && due !== null) {
+        for (let t = nextTick(cron, lastTick); t !== null && t <= due && missed < MISSED_MAX; t = nextTick(cron, t)) missed++;
+      }
+      out.push({ trigger: config.name, lastTick, missed });
+    }
+    return out;
   }
 
   private check(): Promise<TickOutcome[]> {
@@ -139,9 +172,19 @@ export class ScheduledTriggers {
     const job = new Promise<void>((resolve) => setImmediate(resolve))
       .then(() => this.run(trigger.functionName, []))
       .then(
-        () => this.logger.debug(context, 'scheduled trigger ran'),
-        (err: unknown) => this.logger.error({ ...context, error: (err as Error).message }, 'scheduled trigger failed'),
+        () => {
+          this.logger.debug(context, 'scheduled trigger ran');
+          return undefined;
+        },
+        (err: unknown) => {
+          const error = (err as Error).message;
+          this.logger.error({ ...context, error }, 'scheduled trigger failed');
+          return error;
+        },
       )
+      // In the store, so every instance's admin API shows the last run and failure.
+      .then((error) => this.store.recordTriggerRun(trigger.name, { at: this.clock(), ran: true, ...(error !== undefined && { error }) }))
+      .catch((err: unknown) => this.logger.error({ ...context, error: (err as Error).message }, 'recording a scheduled trigger run failed'))
       .finally(() => this.pending.delete(job));
     this.pending.add(job);
   }

@@ -45,11 +45,16 @@ function seedOf(query: Doc): Doc {
 export interface FakeMongo {
   /** A connection string for the driver. */
   readonly uri: string;
+  /** The write commands received (insert, update, delete, findAndModify), oldest first, as decoded: what Baste sent. */
+  readonly writes: Doc[];
   close(): Promise<void>;
 }
 
+const WRITE_COMMANDS = new Set(['insert', 'update', 'delete', 'findAndModify']);
+
 export async function startFakeMongo(): Promise<FakeMongo> {
   const dbs = new Map<string, Map<string, Doc[]>>();
+  const writes: Doc[] = [];
   const collection = (db: string, coll: string, create = false): Doc[] => {
     let colls = dbs.get(db);
     if (!colls) {
@@ -225,6 +230,7 @@ export async function startFakeMongo(): Promise<FakeMongo> {
   }
 
   const answer = (cmd: Doc): Doc => {
+    if (WRITE_COMMANDS.has(Object.keys(cmd)[0] ?? '')) writes.push(cmd);
     try {
       return command(cmd);
     } catch (err) {
@@ -313,6 +319,7 @@ export async function startFakeMongo(): Promise<FakeMongo> {
   const { port } = server.address() as AddressInfo;
   return {
     uri: `mongodb://127.0.0.1:${port}/?directConnection=true`,
+    writes,
     async close() {
       for (const s of sockets) s.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -734,6 +734,45 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
       assert.equal(await store.lastScheduledTick('hourly'), 60_000);
     });
 
+    it('counts trigger runs and keeps the last failure, per trigger', async () => {
+      assert.deepEqual(await store.listTriggerRuns(), []);
+      await store.recordTriggerRun('nightly', { at: 1000, ran: true });
+      await store.recordTriggerRun('nightly', { at: 2000, ran: true, error: 'boom' });
+      await store.recordTriggerRun('nightly', { at: 3000, ran: true });
+      await store.recordTriggerRun('onChange', { at: 4000, ran: false, error: 'stream broke' });
+      await Promise.all([5004, 5001, 5003, 5000, 5002].map((at) => store.recordTriggerRun('busy', { at, ran: true })));
+      await store.recordTriggerRun('nightly', { at: 1500, ran: false, error: 'late report of an older failure' });
+      assert.deepEqual(await store.listTriggerRuns(), [
+        { trigger: 'busy', runs: 5, failed: 0, lastRunAt: 5004, lastErrorAt: null, lastError: null },
+        { trigger: 'nightly', runs: 3, failed: 2, lastRunAt: 3000, lastErrorAt: 2000, lastError: 'boom' },
+        { trigger: 'onChange', runs: 0, failed: 1, lastRunAt: null, lastErrorAt: 4000, lastError: 'stream broke' },
+      ]);
+    });
+
+    it('leases a database trigger to one instance, records its progress, and frees the lease on a reset', async () => {
+      const init = await store.initDatabaseTrigger('onOrder', { source: 'embedded:shop.orders', position: '7', disabled: false });
+      assert.equal(init.position, '7');
+      assert.equal((await store.initDatabaseTrigger('onOrder', { source: 'x', position: '99', disabled: true })).position, '7', 'an existing row stays');
+      assert.ok(await store.leaseDatabaseTrigger('onOrder', 'a', 100, 1000));
+      assert.equal(await store.leaseDatabaseTrigger('onOrder', 'b', 200, 1200), null, 'held by a');
+      assert.equal(await store.advanceDatabaseTrigger('onOrder', 'a', { position: '9', leaseUntil: 1100, ran: 2, failed: 1, at: 300, lastError: 'nope' }), true);
+      assert.equal(await store.advanceDatabaseTrigger('onOrder', 'b', { position: '10', leaseUntil: 1100, ran: 1, failed: 0, at: 300 }), false);
+      let [state] = await store.listDatabaseTriggers();
+      assert.deepEqual(
+        { position: state!.position, leaseOwner: state!.leaseOwner, delivered: state!.delivered, failed: state!.failed, lastRunAt: state!.lastRunAt, lastError: state!.lastError, lastErrorAt: state!.lastErrorAt },
+        { position: '9', leaseOwner: 'a', delivered: 2, failed: 1, lastRunAt: 300, lastError: 'nope', lastErrorAt: 300 },
+      );
+      // A reset (resume without catch-up) moves the position and frees the lease: a's next step is refused.
+      await store.resetDatabaseTrigger('onOrder', { source: 'embedded:shop.orders', position: '20', disabled: false });
+      assert.equal(await store.advanceDatabaseTrigger('onOrder', 'a', { position: '10', leaseUntil: 1100, ran: 1, failed: 0, at: 400 }), false);
+      const taken = await store.leaseDatabaseTrigger('onOrder', 'b', 500, 1500);
+      assert.equal(taken?.position, '20');
+      await store.releaseDatabaseTrigger('onOrder', 'b');
+      [state] = await store.listDatabaseTriggers();
+      assert.equal(state!.leaseOwner, null);
+      assert.ok(await store.leaseDatabaseTrigger('onOrder', 'a', 600, 1600), 'a released lease is free at once');
+    });
+
     it('deletes expired sessions', async () => {
       const u = (await store.loginIdentity({ identity: identity('exp'), newUserId: 'a1'.padEnd(24, '0'), userType: 'normal', now: 1 })).userId;
       const live = session(u, { expiresAt: 2000 });

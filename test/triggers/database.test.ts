@@ -6,7 +6,7 @@
 // taken over once it expires.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -85,13 +85,20 @@ function app(triggers: [string, DatabaseTriggerConfig][]): AppConfig {
 }
 
 interface Backend {
-  /** A store and document engine for one server; `shared` names state two servers share. */
+  /** A store and document engine for one server; `shared` names state servers share (in turn, on SQLite). */
   open(shared?: string): Promise<{ store: Store; documents: DocumentEngine; close: () => Promise<void> }>;
+  /** Removes the state named `shared`. */
+  drop(shared: string): Promise<void>;
 }
 
+const sqliteShared = mkdtempSync(join(tmpdir(), 'baste-dbtrig-shared-'));
+after(() => rmSync(sqliteShared, { recursive: true, force: true }));
+
 const sqliteBackend: Backend = {
-  async open() {
-    const dir = mkdtempSync(join(tmpdir(), 'baste-dbtrig-'));
+  async open(shared) {
+    // Shared: the same files, so a server started after another closed finds its data directory's store and outbox.
+    const dir = shared ? join(sqliteShared, shared) : mkdtempSync(join(tmpdir(), 'baste-dbtrig-'));
+    mkdirSync(dir, { recursive: true });
     const store = openSqliteStore(join(dir, 'baste.sqlite'));
     const documents = openSqliteDocuments(join(dir, 'documents.sqlite'));
     return {
@@ -100,9 +107,12 @@ const sqliteBackend: Backend = {
       close: async () => {
         await store.close();
         await documents.close();
-        rmSync(dir, { recursive: true, force: true });
+        if (!shared) rmSync(dir, { recursive: true, force: true });
       },
     };
+  },
+  async drop(shared) {
+    rmSync(join(sqliteShared, shared), { recursive: true, force: true });
   },
 };
 
@@ -120,6 +130,9 @@ const postgresBackend: Backend = {
         if (!shared) await adminQuery(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
       },
     };
+  },
+  async drop(shared) {
+    await adminQuery(`DROP SCHEMA IF EXISTS "${shared}" CASCADE`);
   },
 };
 
@@ -248,8 +261,9 @@ function suite(title: string, backend: Backend, skip: false | string) {
     });
 
     it('a trigger enabled again catches up on what happened while disabled, or skips it with skip_catchup_events; a new trigger starts at the end', async () => {
-      const shared = backend === postgresBackend ? uniqueName('dbtrig_restart') : undefined;
-      if (!shared) return; // needs two servers on one store in turn: PostgreSQL schemas make that easy
+      // Two servers in turn on one store and outbox: the second is the first restarted with the triggers enabled.
+      const shared = uniqueName('dbtrig_restart');
+      cleanups.push(() => backend.drop(shared));
       const first = await serve([trigger('catchUp', { disabled: true }), trigger('skipper', { functionName: 'recordOther', disabled: true, skipCatchupEvents: true })], { shared });
       await first.items.insertOne({ n: 1 });
       await first.runDue();
@@ -261,7 +275,6 @@ function suite(title: string, backend: Backend, skip: false | string) {
       assert.deepEqual(log.filter((l) => l.by === 'record').map((l) => ((l.event as Doc).fullDocument as Doc).n), [1, 2]);
       assert.deepEqual(log.filter((l) => l.by === 'recordOther').map((l) => ((l.event as Doc).fullDocument as Doc).n), [2]);
       assert.equal((await second.docs('marks')).length, 1);
-      cleanups.push(async () => void (await adminQuery(`DROP SCHEMA IF EXISTS "${shared}" CASCADE`)));
     });
   });
 }

@@ -7,6 +7,7 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Admin, Page } from '../../admin/admin.js';
 import type { AdminSessions } from '../../admin/sessions.js';
+import type { TriggerAdmin } from '../../admin/triggers.js';
 import { looksLikeAdminToken, type Actor, type AdminTokens } from '../../admin/tokens.js';
 import type { AppConfig } from '../../app/model.js';
 import { BasteError } from '../../errors.js';
@@ -21,6 +22,8 @@ export interface AdminHttp {
   readonly sessions: AdminSessions;
   /** The console's static files; null serves no console. */
   readonly consoleDir: string | null;
+  /** Triggers and their status (a running server's). */
+  readonly triggers: TriggerAdmin;
 }
 
 const ADMIN_API = '/api/admin/v3.0';
@@ -37,7 +40,7 @@ export const isAdminPath = (url: string): boolean => url.startsWith(`${ADMIN_API
 export const adminRoutes =
   ({ app, admin }: HttpDeps): FastifyPluginAsync =>
   async (http) => {
-    const { service, tokens, sessions } = admin;
+    const { service, tokens, sessions, triggers } = admin;
     const actors = new WeakMap<FastifyRequest, Actor>();
     const actorOf = (req: FastifyRequest): Actor => {
       const actor = actors.get(req);
@@ -63,7 +66,7 @@ export const adminRoutes =
     http.get(`${ADMIN_API}/auth/profile`, async (req) => sessions.profile(actorOf(req)));
     http.get(`${ADMIN_API}/apps`, async () => [service.app()]);
     for (const prefix of [`${ADMIN_API}/apps/:appId`, `${ADMIN_API}/groups/:groupId/apps/:appId`]) {
-      await http.register(appRoutes(service, actorOf), { prefix });
+      await http.register(appRoutes(service, triggers, actorOf), { prefix });
     }
   };
 
@@ -82,9 +85,9 @@ const sendPage = <T>(reply: FastifyReply, page: Page<T>): T[] => {
 const noContent = (reply: FastifyReply) => reply.code(204).send();
 
 const appRoutes =
-  (service: Admin, actorOf: (req: FastifyRequest) => Actor) =>
+  (service: Admin, triggers: TriggerAdmin, actorOf: (req: FastifyRequest) => Actor) =>
   async (http: FastifyInstance): Promise<void> => {
-    type P = { userId: string; email: string; keyId: string };
+    type P = { userId: string; email: string; keyId: string; triggerId: string };
     const params = (req: FastifyRequest) => req.params as P;
     const query = (req: FastifyRequest) => req.query as Record<string, unknown>;
     const body = { bodyLimit: ADMIN_BODY_LIMIT };
@@ -180,6 +183,15 @@ const appRoutes =
       return noContent(reply);
     });
     http.get('/custom_user_data', async () => service.customUserData());
+
+    // Triggers: read-only (they are the app's files), with Baste's status; resume as on the platform
+    http.get('/triggers', async () => triggers.list());
+    http.get('/triggers/:triggerId', async (req) => triggers.get(params(req).triggerId));
+    http.put('/triggers/:triggerId/resume', body, async (req, reply) => {
+      // The body is optional on the platform: none means `disable_token: false`.
+      await triggers.resume(actorOf(req), params(req).triggerId, req.body === undefined || req.body === null ? {} : objectBody(req));
+      return noContent(reply);
+    });
 
     // Providers (never a secret) and the audit log
     http.get('/auth_providers', async () => service.providers());

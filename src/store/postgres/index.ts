@@ -20,6 +20,7 @@ import type {
   AppSettings,
   AuditEntry,
   DatabaseTriggerState,
+  TriggerRunState,
   DeviceRecord,
   IdentityRecord,
   ImportedUser,
@@ -54,6 +55,7 @@ import {
   toUserpassToken,
   type Row,
   toDatabaseTrigger,
+  toTriggerRun,
 } from '../rows.js';
 import type { DatabaseOwner } from '../owner.js';
 import { planImport, writesSomething } from '../import-plan.js';
@@ -831,7 +833,12 @@ class PostgresStore implements Store {
   }
 
   async resetDatabaseTrigger(trigger: string, change: { source: string; position: string; disabled: boolean }): Promise<void> {
-    await this.changes('UPDATE database_triggers SET source = $1, position = $2, disabled = $3 WHERE trigger_name = $4', [change.source, change.position, change.disabled, trigger]);
+    await this.changes('UPDATE database_triggers SET source = $1, position = $2, disabled = $3, lease_owner = NULL, lease_until = 0 WHERE trigger_name = $4', [
+      change.source,
+      change.position,
+      change.disabled,
+      trigger,
+    ]);
   }
 
   async leaseDatabaseTrigger(trigger: string, owner: string, now: number, until: number): Promise<DatabaseTriggerState | null> {
@@ -858,6 +865,22 @@ class PostgresStore implements Store {
 
   async releaseDatabaseTrigger(trigger: string, owner: string): Promise<void> {
     await this.changes('UPDATE database_triggers SET lease_owner = NULL, lease_until = 0 WHERE trigger_name = $1 AND lease_owner = $2', [trigger, owner]);
+  }
+
+  async recordTriggerRun(trigger: string, run: { at: number; ran: boolean; error?: string }): Promise<void> {
+    await this.changes(
+      `INSERT INTO trigger_runs (trigger_name, runs, failed, last_run_at, last_error_at, last_error)
+         VALUES ($1, $2::bigint, $3::bigint, CASE WHEN $2::bigint > 0 THEN $4::bigint END, CASE WHEN $5::text IS NOT NULL THEN $4::bigint END, $5::text)
+       ON CONFLICT (trigger_name) DO UPDATE SET runs = trigger_runs.runs + $2::bigint, failed = trigger_runs.failed + $3::bigint,
+         last_run_at = CASE WHEN $2::bigint > 0 THEN GREATEST(trigger_runs.last_run_at, $4::bigint) ELSE trigger_runs.last_run_at END,
+         last_error = CASE WHEN $5::text IS NOT NULL AND $4::bigint >= COALESCE(trigger_runs.last_error_at, $4::bigint) THEN $5::text ELSE trigger_runs.last_error END,
+         last_error_at = CASE WHEN $5::text IS NOT NULL THEN GREATEST(trigger_runs.last_error_at, $4::bigint) ELSE trigger_runs.last_error_at END`,
+      [trigger, run.ran ? 1 : 0, run.error === undefined ? 0 : 1, run.at, run.error ?? null],
+    );
+  }
+
+  async listTriggerRuns(): Promise<TriggerRunState[]> {
+    return (await this.rows('SELECT * FROM trigger_runs ORDER BY trigger_name')).map(toTriggerRun);
   }
 
   async close(): Promise<void> {

@@ -160,4 +160,14 @@ export const MIGRATIONS: readonly string[] = [
     failed        BIGINT NOT NULL DEFAULT 0
   );
   `,
+  /* 8: runs and failures of scheduled and authentication triggers, and database triggers' delivery failures */ `
+  CREATE TABLE trigger_runs (
+    trigger_name  TEXT PRIMARY KEY,
+    runs          BIGINT NOT NULL DEFAULT 0,
+    failed        BIGINT NOT NULL DEFAULT 0,
+    last_run_at   BIGINT,
+    last_error_at BIGINT,
+    last_error    TEXT
+  );
+  `,
 ];

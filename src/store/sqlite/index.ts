@@ -14,6 +14,7 @@ import type {
   ApiKeyRecord,
   AuditEntry,
   DatabaseTriggerState,
+  TriggerRunState,
   DeviceRecord,
   ImportedUser,
   ImportOutcome,
@@ -47,6 +48,7 @@ import {
   toUserpassToken,
   type Row,
   toDatabaseTrigger,
+  toTriggerRun,
 } from '../rows.js';
 import { GroupCommit } from '../../util/sqlite-group-commit.js';
 import { planImport, writesSomething } from '../import-plan.js';
@@ -216,7 +218,16 @@ class SqliteStore implements Store {
       initTrigger: p('INSERT INTO database_triggers (trigger_name, source, position, disabled) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING'),
       trigger: p('SELECT * FROM database_triggers WHERE trigger_name = ?'),
       triggers: p('SELECT * FROM database_triggers ORDER BY trigger_name'),
-      resetTrigger: p('UPDATE database_triggers SET source = ?, position = ?, disabled = ? WHERE trigger_name = ?'),
+      resetTrigger: p('UPDATE database_triggers SET source = ?, position = ?, disabled = ?, lease_owner = NULL, lease_until = 0 WHERE trigger_name = ?'),
+      recordRun: p(
+        `INSERT INTO trigger_runs (trigger_name, runs, failed, last_run_at, last_error_at, last_error)
+           VALUES (@trigger, @ran, @failed, CASE WHEN @ran > 0 THEN @at END, CASE WHEN @error IS NOT NULL THEN @at END, @error)
+         ON CONFLICT (trigger_name) DO UPDATE SET runs = runs + @ran, failed = failed + @failed,
+           last_run_at = CASE WHEN @ran > 0 THEN MAX(COALESCE(last_run_at, @at), @at) ELSE last_run_at END,
+           last_error = CASE WHEN @error IS NOT NULL AND @at >= COALESCE(last_error_at, @at) THEN @error ELSE last_error END,
+           last_error_at = CASE WHEN @error IS NOT NULL THEN MAX(COALESCE(last_error_at, @at), @at) ELSE last_error_at END`,
+      ),
+      triggerRuns: p('SELECT * FROM trigger_runs ORDER BY trigger_name'),
       leaseTrigger: p(
         `UPDATE database_triggers SET lease_owner = @owner, lease_until = @until
          WHERE trigger_name = @trigger AND (lease_owner IS NULL OR lease_owner = @owner OR lease_until < @now) RETURNING *`,
@@ -721,6 +732,15 @@ class SqliteStore implements Store {
 
   async releaseDatabaseTrigger(trigger: string, owner: string): Promise<void> {
     await this.writeOutsideSessions(() => this.q.releaseTrigger.run(trigger, owner));
+  }
+
+  async recordTriggerRun(trigger: string, run: { at: number; ran: boolean; error?: string }): Promise<void> {
+    const error = run.error ?? null;
+    await this.writeOutsideSessions(() => this.q.recordRun.run({ trigger, at: run.at, ran: run.ran ? 1 : 0, failed: error === null ? 0 : 1, error }));
+  }
+
+  async listTriggerRuns(): Promise<TriggerRunState[]> {
+    return (this.q.triggerRuns.all() as Row[]).map(toTriggerRun);
   }
 
   async close(): Promise<void> {

@@ -151,4 +151,14 @@ export const MIGRATIONS: readonly string[] = [
     failed        INTEGER NOT NULL DEFAULT 0
   );
   `,
+  /* 8: runs and failures of scheduled and authentication triggers, and database triggers' delivery failures */ `
+  CREATE TABLE trigger_runs (
+    trigger_name  TEXT PRIMARY KEY,
+    runs          INTEGER NOT NULL DEFAULT 0,
+    failed        INTEGER NOT NULL DEFAULT 0,
+    last_run_at   INTEGER,
+    last_error_at INTEGER,
+    last_error    TEXT
+  );
+  `,
 ];
