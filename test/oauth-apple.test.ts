@@ -65,7 +65,11 @@ async function startApple(extra: Parameters<typeof appleProviderConfig>[0] = {},
 async function redirectFlow(s: TestServer, query = `redirect=${encodeURIComponent(APP_REDIRECT)}&state=st4te`) {
   const start = await fetch(api(`oauth2-apple/login?${query}`, s), { redirect: 'manual' });
   assert.equal(start.status, 302, await start.clone().text());
-  const authorize = start.headers.get('location')!;
+  return atApple(start.headers.get('location')!);
+}
+
+/** Apple's authorize page, whose form posts itself (with Apple's Origin) to Baste's callback. */
+async function atApple(authorize: string) {
   const page = await fetch(authorize);
   const html = await page.text();
   const action = /<form method="POST" action="([^"]+)"/.exec(html)?.[1];
@@ -194,7 +198,7 @@ describe('Apple redirect flow (form_post)', () => {
     assert.equal(q.get('scope'), 'name email');
     assert.match(first.authorize.search, /scope=name%20email/, 'the space as %20');
     assert.equal(q.get('redirect_uri'), `${server.url}/api/client/v2.0/auth/callback`);
-    assert.ok(q.get('nonce'));
+    assert.ok(q.get('nonce'), 'a nonce goes to Apple');
     assert.notEqual(q.get('state'), 'st4te', 'our own state goes to Apple');
     assert.ok(first.form.user, 'Apple sent the name this first time');
     // The client secret the token endpoint verified: ES256, kid, iss = team, sub = Services ID, aud = Apple, short-lived.
@@ -205,7 +209,7 @@ describe('Apple redirect flow (form_post)', () => {
     assert.equal(claims.sub, SERVICES_ID);
     assert.equal(claims.aud, APPLE_ISSUER);
     assert.equal(claims.exp! - claims.iat!, CLIENT_SECRET_TTL_SECONDS);
-    assert.ok(CLIENT_SECRET_TTL_SECONDS <= 15_777_000);
+    assert.ok(CLIENT_SECRET_TTL_SECONDS <= 15_777_000, 'within Apple’s six months');
 
     const profile = await profileOf(first.accessToken);
     assert.deepEqual(profile.identities.map((i: any) => [i.id, i.provider_type]), [[who.sub, 'oauth2-apple']]);
@@ -302,7 +306,7 @@ describe('Apple redirect flow (form_post)', () => {
     try {
       apple.user = newUser();
       const { userId } = await redirectLogin(strict);
-      assert.ok(userId);
+      assert.ok(userId, 'logged in');
       // Elsewhere the rule still holds.
       const other = await fetch(api('oauth2-apple/login', strict), { method: 'POST', headers: { origin: 'https://appleid.apple.com', 'content-type': 'application/json' }, body: '{}' });
       assert.equal(other.status, 403);
@@ -318,11 +322,11 @@ describe('Apple token revocation at account deletion', () => {
     apple.user = who;
     const { accessToken, refreshToken, userId } = await redirectLogin();
     const appleRefresh = apple.refreshTokens.get(who.sub)!;
-    assert.ok(appleRefresh);
+    assert.ok(appleRefresh, 'Apple issued a refresh token');
     assert.ok(!JSON.stringify(await profileOf(accessToken)).includes(appleRefresh), 'the Apple token is never shown');
     const res = await fetch(`${server.url}/api/client/v2.0/auth/delete`, { method: 'DELETE', headers: { authorization: `Bearer ${accessToken}` } });
     assert.equal(res.status, 204);
-    assert.ok(apple.revoked.includes(appleRefresh));
+    assert.ok(apple.revoked.includes(appleRefresh), 'revoked at Apple');
     assert.equal(await server.baste.store.getUser(userId), null);
     assert.equal((await fetch(`${server.url}/api/client/v2.0/auth/session`, { method: 'POST', headers: { authorization: `Bearer ${refreshToken}` } })).status, 401);
     // [RW] the SDK's own call, for a user who logged in by redirect and then with an id_token.
@@ -332,7 +336,27 @@ describe('Apple token revocation at account deletion', () => {
     const app = new Realm.App({ id: APP_ID, baseUrl: server.url });
     const user = await app.logIn(Realm.Credentials.apple(await apple.idToken(other)));
     await app.deleteUser(user);
-    assert.ok(apple.revoked.includes(apple.refreshTokens.get(other.sub)!));
+    assert.ok(apple.revoked.includes(apple.refreshTokens.get(other.sub)!), 'revoked at Apple');
+  });
+
+  it('link-with-redirect adds Apple to an anonymous user; the token kept then is revoked with the user', async () => {
+    const who = newUser();
+    apple.user = who;
+    const anon = await post('anon-user/login', {});
+    const start = await fetch(api(`oauth2-apple/login?link=true&providerRedirectHeader=true&state=lnk&redirect=${encodeURIComponent(APP_REDIRECT)}`), {
+      headers: { authorization: `Bearer ${anon.json.access_token}` },
+    });
+    assert.equal(start.status, 200);
+    const { callback } = await atApple(start.headers.get('x-baas-location')!);
+    const f = fragmentOf(callback.headers.get('location')!);
+    assert.equal(f._baas_link, 'ok', f._baas_error);
+    assert.equal(f._baas_ua!.split('$')[2], anon.json.user_id);
+    const profile = await profileOf(anon.json.access_token);
+    assert.deepEqual(profile.identities.map((i: any) => i.provider_type), ['anon-user', 'oauth2-apple']);
+    assert.equal(profile.data.name, `${who.firstName} ${who.lastName}`);
+    const res = await fetch(`${server.url}/api/client/v2.0/auth/delete`, { method: 'DELETE', headers: { authorization: `Bearer ${anon.json.access_token}` } });
+    assert.equal(res.status, 204);
+    assert.ok(apple.revoked.includes(apple.refreshTokens.get(who.sub)!), 'revoked at Apple');
   });
 
   it('a user who only ever sent id_tokens has nothing to revoke', async () => {
@@ -352,7 +376,7 @@ describe('Apple token revocation at account deletion', () => {
     apple.user = who;
     const { userId } = await redirectLogin();
     assert.equal((await adminDelete(userId)).status, 204);
-    assert.ok(apple.revoked.includes(apple.refreshTokens.get(who.sub)!));
+    assert.ok(apple.revoked.includes(apple.refreshTokens.get(who.sub)!), 'revoked at Apple');
 
     const unlucky = newUser();
     apple.user = unlucky;
@@ -364,7 +388,7 @@ describe('Apple token revocation at account deletion', () => {
       apple.failRevocations = false;
     }
     assert.equal(await server.baste.store.getUser(second.userId), null);
-    assert.ok(!apple.revoked.includes(apple.refreshTokens.get(unlucky.sub)!));
+    assert.ok(!apple.revoked.includes(apple.refreshTokens.get(unlucky.sub)!), 'Apple was down: nothing revoked');
   });
 
   it('`baste users delete` revokes as the server does', async () => {
@@ -383,7 +407,7 @@ describe('Apple token revocation at account deletion', () => {
       revokerOf: await tokenRevokers(app, { appleEndpoints: apple.endpoints() }),
     });
     assert.equal(status, 0, out.join(''));
-    assert.ok(apple.revoked.includes(apple.refreshTokens.get(who.sub)!));
+    assert.ok(apple.revoked.includes(apple.refreshTokens.get(who.sub)!), 'revoked at Apple');
   });
 });
 
