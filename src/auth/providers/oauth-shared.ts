@@ -1,4 +1,4 @@
-// What the Google and Facebook providers share: reading their configuration (client id, client
+// What the Google, Facebook and Apple providers share: reading their configuration (client id, client
 // secret from the secrets, endpoint URLs), the options every outbound call carries (timeout,
 // plain HTTP only when an endpoint was configured that way), metadata fields, domain
 // restrictions, and turning protocol failures into one clear BasteError each.
