@@ -16,7 +16,7 @@ import { readSecrets } from './app/secrets.js';
 import { checkFunctionSources } from './app/source-check.js';
 import { ApiKeys } from './auth/api-keys.js';
 import { argon2Hasher } from './auth/passwords.js';
-import { checkProviders } from './auth/service.js';
+import { checkProviders, tokenRevokers } from './auth/service.js';
 import { BasteError, ConfigError } from './errors.js';
 import { outboxMailer, smtpMailer, type Mailer } from './email/mailer.js';
 import { createBaste, DataDirError } from './server.js';
@@ -219,6 +219,8 @@ async function run(argv: string[], io: Io): Promise<number> {
       const dir = dataDir(config);
       // A dry run into a data directory that has no store yet creates none: it checks against an empty one.
       const scratch = sub === 'import' && flags['dry-run'] === true && !databaseUrlOf(flags, io) && !existsSync(join(dir, 'baste.sqlite'));
+      // A deleted user's Apple tokens are revoked, as the server does.
+      const revokerOf = sub === 'delete' ? await tokenRevokers(config) : undefined;
       return withAdminStore(flags, io, dir, ownerOf(config), (store) =>
         usersCommand(sub, { ...flags, password: flags.password ?? (io.env.BASTE_USER_PASSWORD || undefined) }, io, {
           store,
@@ -227,6 +229,7 @@ async function run(argv: string[], io: Io): Promise<number> {
           clock: Date.now,
           actor: cliActor(),
           files: cliFiles(flags, io, dir),
+          revokerOf,
         }),
         scratch,
       );

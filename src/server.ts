@@ -16,6 +16,7 @@ import type { AppConfig } from './app/model.js';
 import { ApiKeys } from './auth/api-keys.js';
 import { argon2Hasher, type PasswordHasher } from './auth/passwords.js';
 import { OAuthRedirects } from './auth/oauth-redirect.js';
+import type { AppleEndpoints } from './auth/providers/oauth2-apple.js';
 import { AuthService, buildProviders } from './auth/service.js';
 import { LoginThrottle, type ThrottleSettings } from './auth/throttle.js';
 import type { UnknownEmailAnswer } from './auth/providers/local-userpass.js';
@@ -73,8 +74,10 @@ export interface BasteOptions {
   /** Custom-token JWK set: fetch budget and least time between refetches (both default 5 s). */
   readonly jwksTimeoutMs?: number;
   readonly jwksCooldownMs?: number;
-  /** Budget for each call to Google or Facebook (default 10 s). */
+  /** Budget for each call to Google, Facebook or Apple (default 10 s). */
   readonly oauthTimeoutMs?: number;
+  /** Tests only: Apple's endpoints on a local server speaking its protocol (never from the app directory). */
+  readonly appleEndpoints?: Partial<AppleEndpoints>;
   /** Documents of the data service; defaults to SQLite in `dataDir`. */
   readonly documents?: DocumentEngine;
   /**
@@ -269,6 +272,7 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
     jwksTimeoutMs: opts.jwksTimeoutMs,
     jwksCooldownMs: opts.jwksCooldownMs,
     oauthTimeoutMs: opts.oauthTimeoutMs,
+    appleEndpoints: opts.appleEndpoints,
     clock,
     runFunction: (name, args) => functions.callFromSystem(name, args),
   }).catch(async (err: unknown) => {
@@ -284,7 +288,7 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
   const auth = new AuthService(providers, users, sessions, store, clock, triggers, {
     customData: customData?.find,
     onUserCreated: onUserCreation ? async (user) => void (await functions.callFromSystem(onUserCreation, [user], user)) : undefined,
-  }, throttle);
+  }, throttle, logger);
   const apiKeys = new ApiKeys(store, opts.app, clock);
   const httpFunctions = new HttpFunctions(opts.app, runtime, {
     fromAccessToken: async (token) => (await sessions.verifyAccessToken(token)).userId,

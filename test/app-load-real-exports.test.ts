@@ -215,6 +215,9 @@ describe('App Services CLI export: app id only in .mdb/meta.json, CLI-format tri
     assert.deepEqual(byFile('triggers/auditToBridge.json'), ['event_processors: EventBridge is not supported by Baste; trigger ignored']);
     for (const part of ['sync', 'graphql', 'data_api_config.json']) assert.equal(byFile(part).length, 1, part);
     assert.deepEqual(byFile('.mdb/meta.json'), ['client_app_id "ledger-mnbvc" used as the app id: root_config.json has none']);
+    // The exported Apple provider without its pasted secret: id_token logins only, said once.
+    assert.equal(config.providers.get('oauth2-apple')?.config.clientId, 'com.ledgerapp.ios');
+    assert.match((await checkProviders(config)).join('\n'), /provider 'oauth2-apple' \(auth\/providers\.json\) has no Apple client secret, so only id_token logins work.*provide secret 'appleClientSecret'/);
   });
 
   it('a missing signing key refuses to start, naming the file, the field and the variable to set', () => {

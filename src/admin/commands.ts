@@ -8,6 +8,7 @@ import { ApiKeys } from '../auth/api-keys.js';
 import { importPasswordHash } from '../auth/password-imports.js';
 import type { PasswordHasher } from '../auth/passwords.js';
 import { assertCanMailResetLinks, parseUserpassSettings, sendUserpassLink } from '../auth/providers/local-userpass.js';
+import { removeRevoking, type TokenRevoker } from '../auth/provider-tokens.js';
 import type { Mailer } from '../email/mailer.js';
 import { BasteError } from '../errors.js';
 import type { Store } from '../store/store.js';
@@ -174,7 +175,16 @@ export async function usersCommand(
   sub: string | undefined,
   flags: UsersFlags,
   io: CommandIo,
-  deps: { store: Store; app: AppConfig; hasher: PasswordHasher; clock: Clock; actor: Actor; files?: UsersFiles },
+  deps: {
+    store: Store;
+    app: AppConfig;
+    hasher: PasswordHasher;
+    clock: Clock;
+    actor: Actor;
+    files?: UsersFiles;
+    /** Revokes provider tokens (Apple's) of deleted users; see src/auth/provider-tokens.ts. */
+    revokerOf?: (providerName: string) => TokenRevoker | undefined;
+  },
 ): Promise<number> {
   if (!sub || !(USERS_SUBCOMMANDS as readonly string[]).includes(sub)) return usage(io, `users needs one of: ${USERS_SUBCOMMANDS.join(', ')}`);
   const needs = (flag: 'id' | 'email' | 'password'): string | null => {
@@ -197,6 +207,10 @@ export async function usersCommand(
     hasher: deps.hasher,
     apiKeys: new ApiKeys(deps.store, deps.app, deps.clock),
     sendPasswordReset: files ? resetSender(deps.app, deps.store, deps.clock, () => files.mailer()) : undefined,
+    deleteUser: async (userId) => {
+      const log = { warn: (d: Record<string, unknown>, message: string) => void io.stderr.write(`warning: ${message} (provider '${d.provider}'): ${d.reason}\n`) };
+      await removeRevoking(deps.store, userId, deps.revokerOf ?? (() => undefined), log, () => deps.store.deleteUser(userId));
+    },
   });
   const { actor } = deps;
   const out = (text: string, json: unknown) => io.stdout.write(flags.json ? `${JSON.stringify(json)}\n` : text);

@@ -7,7 +7,7 @@
 //       state, the redirect, the device, the PKCE verifier, the nonce and, for a link, the
 //       session of the linking user (so any instance can finish the flow);
 //     → the browser goes to the provider's authorization endpoint.
-//   GET /api/client/v2.0/auth/callback?code&state (from the provider)
+//   GET /api/client/v2.0/auth/callback?code&state (from the provider; Apple POSTs the same as a form)
 //     → the state is taken (deleted) from the store; the provider exchanges the code; the login
 //       (or link) runs through the same AuthService path as POST login;
 //     → the browser goes to `<redirect>#<fragment>` with both the `_stitch_*` and `_baas_*` keys.

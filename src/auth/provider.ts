@@ -9,6 +9,11 @@ export interface VerifiedIdentity {
   readonly externalId: string;
   /** Metadata to store on the identity and merge into `user.data`. */
   readonly data: Record<string, unknown>;
+  /**
+   * A token the provider issued for this identity that Baste keeps, never shows, and revokes when
+   * the user is deleted (Apple's refresh token from a code exchange).
+   */
+  readonly providerToken?: string;
 }
 
 /** A credential that names an existing user directly (an API key) rather than an identity. */
@@ -59,6 +64,13 @@ export interface AuthProvider {
    * counts failures per account as well as per client address. Absent or null: per address only.
    */
   accountOf?(payload: Record<string, unknown>): string | null;
-  /** Present on providers that serve the browser redirect flow (Google, Facebook). */
+  /** Present on providers that serve the browser redirect flow (Google, Facebook, Apple). */
   readonly redirect?: RedirectFlow;
+  /**
+   * Identity data the provider gives only once (Apple sends the name at the first authorization
+   * alone): a later login without them keeps the stored values.
+   */
+  readonly keptIdentityData?: readonly string[];
+  /** Revokes a token kept from `VerifiedIdentity.providerToken` (the user is being deleted). */
+  revokeToken?(token: string): Promise<void>;
 }

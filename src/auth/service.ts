@@ -21,6 +21,8 @@ import { customTokenProvider } from './providers/custom-token.js';
 import { EmailPasswordProvider, parseUserpassSettings, type UserpassDeps } from './providers/local-userpass.js';
 import { facebookProvider, parseFacebookSettings } from './providers/oauth2-facebook.js';
 import { googleProvider, parseGoogleSettings } from './providers/oauth2-google.js';
+import { appleProvider, appleSecretWarnings, parseAppleSettings, type AppleEndpoints } from './providers/oauth2-apple.js';
+import { removeRevoking, type RevocationLog, type TokenRevoker } from './provider-tokens.js';
 import { missingClientSecret } from './providers/oauth-shared.js';
 
 /** Device facts from the login body's `options.device`. */
@@ -47,8 +49,10 @@ export interface ProviderDeps {
   /** JWK set fetch budget for custom-token providers. */
   readonly jwksTimeoutMs?: number;
   readonly jwksCooldownMs?: number;
-  /** Budget for each call to Google or Facebook (default 10 s). */
+  /** Budget for each call to Google, Facebook or Apple (default 10 s). */
   readonly oauthTimeoutMs?: number;
+  /** Tests only: Apple's endpoints on a local server. */
+  readonly appleEndpoints?: Partial<AppleEndpoints>;
   readonly clock?: Clock;
   /** Runs an app function as the system user (custom-function logins). */
   readonly runFunction?: RunFunction;
@@ -64,7 +68,7 @@ export async function buildProviders(app: AppConfig, deps: ProviderDeps): Promis
   return providers;
 }
 
-const SERVED: ReadonlySet<string> = new Set(['anon-user', 'local-userpass', 'api-key', 'custom-token', 'oauth2-google', 'oauth2-facebook']);
+const SERVED: ReadonlySet<string> = new Set(['anon-user', 'local-userpass', 'api-key', 'custom-token', 'oauth2-google', 'oauth2-facebook', 'oauth2-apple']);
 
 /** Checks every provider's options and keys without starting anything (`baste validate`); returns what will not be served. */
 export async function checkProviders(app: AppConfig): Promise<string[]> {
@@ -78,9 +82,31 @@ export async function checkProviders(app: AppConfig): Promise<string[]> {
       if (!parseGoogleSettings(config, app.secrets).clientSecret) notServed.push(`provider '${config.name}' (${config.source?.file ?? 'auth/providers.json'}) ${missingClientSecret(config)}`);
     }
     else if (config.type === 'oauth2-facebook') parseFacebookSettings(config, app.secrets);
+    else if (config.type === 'oauth2-apple') notServed.push(...appleSecretWarnings(config, parseAppleSettings(config, app.secrets), Date.now()));
     else if (!SERVED.has(config.type)) notServed.push(`provider '${config.name}' (${config.type}) is not served yet by this version of Baste`);
   }
   return notServed;
+}
+
+/**
+ * Token revocation for commands that delete users without a running server (`baste users delete`):
+ * the revoker of each enabled provider that keeps tokens (Apple).
+ */
+export async function tokenRevokers(
+  app: AppConfig,
+  deps: { appleEndpoints?: Partial<AppleEndpoints>; timeoutMs?: number } = {},
+): Promise<(providerName: string) => TokenRevoker | undefined> {
+  const revokers = new Map<string, TokenRevoker>();
+  for (const config of app.providers.values()) {
+    if (config.type !== 'oauth2-apple' || config.disabled) continue;
+    try {
+      const provider = await appleProvider(config, { secrets: app.secrets, endpoints: deps.appleEndpoints, timeoutMs: deps.timeoutMs });
+      if (provider.revokeToken) revokers.set(config.name, provider.revokeToken);
+    } catch {
+      // A provider whose settings do not load revokes nothing; the deletion says so for each token.
+    }
+  }
+  return (name) => revokers.get(name);
 }
 
 async function makeProvider(app: AppConfig, config: ProviderConfig, deps: ProviderDeps): Promise<AuthProvider | null> {
@@ -103,6 +129,15 @@ async function makeProvider(app: AppConfig, config: ProviderConfig, deps: Provid
       const oauthDeps = { secrets: app.secrets, timeoutMs: deps.oauthTimeoutMs, jwksTimeoutMs: deps.jwksTimeoutMs, jwksCooldownMs: deps.jwksCooldownMs, clock: deps.clock };
       return config.type === 'oauth2-google' ? googleProvider(config, oauthDeps) : facebookProvider(config, oauthDeps);
     }
+    case 'oauth2-apple':
+      return appleProvider(config, {
+        secrets: app.secrets,
+        timeoutMs: deps.oauthTimeoutMs,
+        jwksTimeoutMs: deps.jwksTimeoutMs,
+        jwksCooldownMs: deps.jwksCooldownMs,
+        clock: deps.clock,
+        endpoints: deps.appleEndpoints,
+      });
     default:
       return null; // other providers arrive with later work; their logins answer AuthProviderNotFound
   }
@@ -128,6 +163,8 @@ export class AuthService {
     private readonly triggers?: AuthTriggers,
     private readonly hooks: UserHooks = {},
     private readonly throttle?: LoginThrottle,
+    /** Where failures that must not fail the request are told (a token revocation at deletion). */
+    private readonly log?: RevocationLog,
   ) {}
 
   /**
@@ -177,6 +214,7 @@ export class AuthService {
       apiKeyId: 'apiKeyId' in verified ? verified.apiKeyId : null,
     });
     const { userId, created } = await this.userFor(provider, verified, { session, device: deviceRecord });
+    await this.keepProviderToken(provider, verified);
     // A failing user creation function deletes the session written with the user too; its tokens
     // were never handed out.
     if (created) await this.runUserCreation(userId);
@@ -201,7 +239,7 @@ export class AuthService {
     await this.assertCanLink(caller.userId, provider);
     const verified = await this.verify(provider, payload, { ...ctx, linking: true });
     if ('userId' in verified) throw badRequest(`cannot link an identity of provider type '${provider.config.type}'`);
-    await this.users.link(caller.userId, this.identityOf(provider, verified));
+    await this.users.link(caller.userId, await this.identityOf(provider, verified));
     const accessToken = await this.sessions.accessTokenFor({
       id: caller.sessionId,
       userId: caller.userId,
@@ -236,7 +274,8 @@ export class AuthService {
     }
     const { userId, deviceId } = active.session;
     await this.assertCanLink(userId, provider);
-    await this.users.link(userId, this.identityOf(provider, verified));
+    await this.users.link(userId, await this.identityOf(provider, verified));
+    await this.keepProviderToken(provider, verified);
     const opened = await this.sessions.open({
       userId,
       deviceId,
@@ -270,7 +309,7 @@ export class AuthService {
   private async credentialOwner(provider: AuthProvider, verified: Verified, createUser: boolean): Promise<{ userId: string; created: boolean }> {
     if ('userId' in verified) return { userId: verified.userId, created: false };
     if (createUser) {
-      const { userId, created, disabled } = await this.users.loginWithIdentity(this.identityOf(provider, verified));
+      const { userId, created, disabled } = await this.users.loginWithIdentity(await this.identityOf(provider, verified));
       if (disabled) throw new BasteError('UserDisabled', 'user is disabled');
       // The user creation function, as at a first login; a throw deletes the user again.
       if (created) await this.runUserCreation(userId);
@@ -349,7 +388,9 @@ export class AuthService {
   async deleteUser(userId: string): Promise<void> {
     // A DELETE trigger sees the user as it was, with every identity it had.
     const before = this.triggers ? await this.store.getUser(userId) : null;
-    await this.users.delete(userId);
+    // Apple requires apps that offer account deletion to revoke its tokens: after the deletion, and
+    // a failure is logged, not fatal (the user is gone either way).
+    await removeRevoking(this.store, userId, (name) => this.providers.get(name)?.revokeToken, this.log, () => this.users.delete(userId));
     if (before) {
       const types = [...new Set(before.identities.map((i) => i.providerType))];
       if (this.triggers!.wants('DELETE', types)) this.triggers!.fire('DELETE', types, callUserOf(before));
@@ -380,19 +421,37 @@ export class AuthService {
       await this.store.openSession({ ...open.session, userId: verified.userId }, { ...open.device, userId: verified.userId });
       return { userId: verified.userId, created: false };
     }
-    const { userId, created, disabled } = await this.users.loginWithIdentity(this.identityOf(provider, verified), 'normal', open);
+    const { userId, created, disabled } = await this.users.loginWithIdentity(await this.identityOf(provider, verified), 'normal', open);
     if (disabled) throw new BasteError('UserDisabled', 'user is disabled');
     return { userId, created };
   }
 
-  private identityOf(provider: AuthProvider, verified: VerifiedIdentity) {
+  /**
+   * The identity as stored. Data the provider gives only once (Apple's name) and this login lacks
+   * is taken from the stored identity.
+   */
+  private async identityOf(provider: AuthProvider, verified: VerifiedIdentity) {
+    let data = verified.data;
+    const missing = (provider.keptIdentityData ?? []).filter((k) => data[k] === undefined);
+    if (missing.length > 0) {
+      const owner = await this.store.findIdentityOwner(provider.config.name, verified.externalId);
+      const stored = owner && (await this.store.getUser(owner.userId))?.identities.find((i) => i.providerName === provider.config.name && i.externalId === verified.externalId);
+      if (stored) data = { ...Object.fromEntries(missing.filter((k) => stored.data[k] !== undefined).map((k) => [k, stored.data[k]])), ...data };
+    }
     return {
       externalId: verified.externalId,
       providerName: provider.config.name,
       providerType: provider.config.type,
       providerId: provider.config.id,
-      data: verified.data,
+      data,
     };
+  }
+
+  /** A provider token (Apple's refresh token) is kept with its identity, to revoke at deletion. */
+  private async keepProviderToken(provider: AuthProvider, verified: Verified): Promise<void> {
+    if ('externalId' in verified && verified.providerToken) {
+      await this.store.putProviderToken(provider.config.name, verified.externalId, verified.providerToken, this.clock());
+    }
   }
 
   /** The login's device: the client's id when it is a valid ObjectId, else a new one. */

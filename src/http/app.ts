@@ -20,6 +20,7 @@ import { OutageLog } from './outage.js';
 import { storeFailureOf } from '../store/failures.js';
 import { adminConsoleRoutes } from './routes/admin-console.js';
 import { adminRoutes, isAdminPath, type AdminHttp } from './routes/admin.js';
+import { OAUTH_CALLBACK_PATH } from '../auth/oauth-redirect.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
 import { authRoutes } from './routes/auth.js';
 import { endpointRoutes } from './routes/endpoints.js';
@@ -108,7 +109,9 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
   http.addHook('onRequest', async (req) => {
     if (req.headers.host === undefined && req.raw.httpVersionMinor >= 1) throw new BasteError('BadRequest', 'the Host header is required');
     const origin = req.headers.origin;
-    if (origin && !isAllowedOrigin(config, origin) && !isAdminPath(req.url)) {
+    // The OAuth callback is the provider's page posting back (Apple's form_post comes with
+    // Origin: https://appleid.apple.com); its single-use state is what protects it.
+    if (origin && !isAllowedOrigin(config, origin) && !isAdminPath(req.url) && req.url.split('?')[0] !== OAUTH_CALLBACK_PATH) {
       throw new BasteError('DomainNotAllowed', `origin '${origin.slice(0, 200)}' is not allowed for this app`);
     }
   });

@@ -102,6 +102,13 @@ export interface NewIdentity {
   readonly data: Record<string, unknown>;
 }
 
+/** A token a provider issued for an identity (Apple's refresh token): never shown, only revoked. */
+export interface ProviderTokenRecord {
+  readonly providerName: string;
+  readonly externalId: string;
+  readonly token: string;
+}
+
 export type LinkOutcome = 'linked' | 'already-linked' | 'taken';
 
 /**
@@ -286,6 +293,14 @@ export interface Store {
   /** Housekeeping: drops counters whose window ended before `before`, and expired email/password tokens. */
   deleteStaleCounters(before: number): Promise<number>;
   deleteExpiredUserpassTokens(now: number): Promise<number>;
+
+  /**
+   * Keeps the token a provider issued for an identity (one per identity, the latest), to revoke it
+   * when the user is deleted; it goes with the identity. Nothing happens when the identity is gone.
+   */
+  putProviderToken(providerName: string, externalId: string, token: string, now: number): Promise<void>;
+  /** The kept provider tokens of a user's identities. */
+  providerTokensOfUser(userId: string): Promise<ProviderTokenRecord[]>;
 
   /** Records an OAuth redirect in flight. */
   putOAuthState(state: OAuthStateRecord): Promise<void>;

@@ -352,6 +352,26 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
       assert.equal(await store.deleteUser(u), false);
     });
 
+    it('keeps one provider token per identity (the latest), lists a user’s, and drops them with the identity', async () => {
+      const a = (await store.loginIdentity({ identity: identity('apple-1', 'oauth2-apple'), newUserId: 'a'.repeat(24), userType: 'normal', now: 1 })).userId;
+      const b = (await store.loginIdentity({ identity: identity('apple-2', 'oauth2-apple'), newUserId: 'b'.repeat(24), userType: 'normal', now: 1 })).userId;
+      await store.linkIdentity(a, identity('anon-1'), 2);
+      await store.putProviderToken('oauth2-apple', 'apple-1', 'token-1', 3);
+      await store.putProviderToken('oauth2-apple', 'apple-1', 'token-1b', 4);
+      await store.putProviderToken('oauth2-apple', 'apple-2', 'token-2', 4);
+      // No identity, no token (and no error).
+      await store.putProviderToken('oauth2-apple', 'nobody', 'token-x', 5);
+      assert.deepEqual(await store.providerTokensOfUser(a), [{ providerName: 'oauth2-apple', externalId: 'apple-1', token: 'token-1b' }]);
+      assert.deepEqual(await store.providerTokensOfUser('c'.repeat(24)), []);
+      assert.ok(!JSON.stringify(await store.getUser(a)).includes('token-1b'), 'the token is not part of the user record');
+      await store.deleteUser(a);
+      assert.deepEqual(await store.providerTokensOfUser(a), []);
+      // A new user with the same Apple identity starts without the old token.
+      const again = (await store.loginIdentity({ identity: identity('apple-1', 'oauth2-apple'), newUserId: 'd'.repeat(24), userType: 'normal', now: 6 })).userId;
+      assert.deepEqual(await store.providerTokensOfUser(again), []);
+      assert.deepEqual((await store.providerTokensOfUser(b)).map((t) => t.token), ['token-2']);
+    });
+
     it('sweeps only anonymous-only users inactive since the cut-off', async () => {
       const old = (await store.loginIdentity({ identity: identity('old'), newUserId: '1'.repeat(24), userType: 'normal', now: 100 })).userId;
       const fresh = (await store.loginIdentity({ identity: identity('fresh'), newUserId: '2'.repeat(24), userType: 'normal', now: 900 })).userId;

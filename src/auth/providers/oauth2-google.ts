@@ -8,7 +8,7 @@
 //    then the same code exchange with our callback URL.
 // Every endpoint URL is configurable (tests, proxies); the defaults are Google's.
 
-import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload } from 'jose';
+import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
 import * as oauth from 'oauth4webapi';
 import type { ProviderConfig } from '../../app/model.js';
 import { providerConfigError } from '../../app/providers.js';
@@ -23,6 +23,7 @@ import {
   DEFAULT_OAUTH_TIMEOUT_MS,
   endpointOption,
   httpOptions,
+  idTokenRefusal,
   metadataFromProfile,
   OAUTH_CALLBACK_PATH,
   OAUTH_CLOCK_SKEW_SECONDS,
@@ -103,32 +104,6 @@ function profileOf(claims: Record<string, unknown>): Record<string, unknown> {
 /** Metadata that only the `profile` scope gives. */
 const PROFILE_FIELDS = new Set(['name', 'first_name', 'last_name', 'picture', 'given_name', 'family_name', 'gender', 'birthday', 'locale']);
 
-/** Translates jose's verdict on an id_token into one clear refusal each. */
-function idTokenRefusal(err: unknown, settings: GoogleSettings): BasteError {
-  if (err instanceof BasteError) return err;
-  const refused = (message: string) => new BasteError('AuthError', `${LABEL} login refused: ${message}`);
-  if (err instanceof errors.JWTExpired) return refused('the id_token has expired');
-  if (err instanceof errors.JOSEAlgNotAllowed) return refused('the id_token is not signed with RS256');
-  if (err instanceof errors.JWTClaimValidationFailed) {
-    if (err.claim === 'aud') return refused(`the id_token audience is not this app's Google client id`);
-    if (err.claim === 'iss') return refused(`the id_token issuer is not ${settings.issuers[0]}`);
-    if (err.reason === 'missing') return refused(`the id_token has no '${err.claim}' claim`);
-    if (err.claim === 'nbf' || err.claim === 'iat') return refused(`the id_token is not valid yet ('${err.claim}')`);
-    return refused(`the id_token '${err.claim}' claim is invalid`);
-  }
-  if (err instanceof errors.JWSSignatureVerificationFailed) return refused('id_token signature verification failed');
-  if (err instanceof errors.JWKSNoMatchingKey) return refused(`no key in ${LABEL}'s JWK set matches the id_token`);
-  if (err instanceof errors.JWKSTimeout) return new BasteError('JWKSUnavailable', `${LABEL}'s JWK set could not be fetched in time`);
-  if (err instanceof errors.JWKSInvalid || (err instanceof errors.JOSEError && err.code === 'ERR_JOSE_GENERIC')) {
-    return new BasteError('JWKSUnavailable', `${LABEL}'s JWK set could not be fetched or is invalid`);
-  }
-  if (err instanceof errors.JWSInvalid || err instanceof errors.JWTInvalid) return refused('the id_token is malformed');
-  if (err instanceof TypeError || (err as { name?: string })?.name === 'AbortError') {
-    return new BasteError('JWKSUnavailable', `${LABEL}'s JWK set could not be fetched`);
-  }
-  return refused('the id_token could not be verified');
-}
-
 export async function googleProvider(config: ProviderConfig, deps: OAuthProviderDeps): Promise<AuthProvider> {
   const settings = parseGoogleSettings(config, deps.secrets);
   const clock = deps.clock ?? Date.now;
@@ -170,7 +145,7 @@ export async function googleProvider(config: ProviderConfig, deps: OAuthProvider
       }
       return payload;
     } catch (err) {
-      throw idTokenRefusal(err, settings);
+      throw idTokenRefusal(err, { label: LABEL, issuer: settings.issuers[0]!, audience: "this app's Google client id", algorithm: 'RS256' });
     }
   };
 

@@ -1,12 +1,17 @@
 // The browser OAuth redirect flow (wire-protocol §3 #4–#5, §8): the GET login route that sends
-// the browser to Google or Facebook (or, for link-with-redirect, names the URL in the
-// X-Stitch-Location and X-BaaS-Location headers), and the provider's callback.
+// the browser to Google, Facebook or Apple (or, for link-with-redirect, names the URL in the
+// X-Stitch-Location and X-BaaS-Location headers), and the provider's callback: a GET with the
+// result in the query, or Apple's `response_mode=form_post`, a POST of a form.
 
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { BasteError } from '../../errors.js';
 import { deviceFromQuery, OAUTH_CALLBACK_PATH } from '../../auth/oauth-redirect.js';
 import type { HttpDeps } from '../app.js';
 import { bearerToken, requireApp } from '../request.js';
 import { publicBaseUrl } from './location.js';
+
+/** Apple's form: a code, a state, an id_token and the user's name; far less than this. */
+const FORM_LIMIT = 64 * 1024;
 
 export const oauthRoutes =
   ({ app, sessions, oauthRedirects, options }: HttpDeps): FastifyPluginAsync =>
@@ -34,14 +39,28 @@ export const oauthRoutes =
       return reply.redirect(url, 302);
     });
 
-    http.get(OAUTH_CALLBACK_PATH, { exposeHeadRoute: false }, async (req, reply) => {
-      const outcome = await oauthRedirects.callback(req.query as Record<string, unknown>, {
+    const finish = async (req: FastifyRequest, reply: FastifyReply, params: Record<string, unknown>, status: 302 | 303) => {
+      const outcome = await oauthRedirects.callback(params, {
         clientAddress: req.ip,
         publicBaseUrl: publicBaseUrl(req, options.baseUrl),
       });
       if (outcome.unexpected) req.log.error({ err: outcome.unexpected }, 'OAuth callback failed');
       // The fragment carries tokens: nothing may cache this answer or pass the URL on.
       reply.header('cache-control', 'no-store').header('referrer-policy', 'no-referrer');
-      return reply.redirect(outcome.location, 302);
+      return reply.redirect(outcome.location, status);
+    };
+
+    http.get(OAUTH_CALLBACK_PATH, { exposeHeadRoute: false }, async (req, reply) => finish(req, reply, req.query as Record<string, unknown>, 302));
+
+    // Apple's form_post. Only this plugin reads forms; the answer is a 303 so the browser GETs the app's page.
+    http.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: FORM_LIMIT }, (_req, body, done) => {
+      done(null, Object.fromEntries(new URLSearchParams(typeof body === 'string' ? body : body.toString('utf8'))));
+    });
+    http.post(OAUTH_CALLBACK_PATH, { bodyLimit: FORM_LIMIT }, async (req, reply) => {
+      const form = req.body;
+      if (!form || typeof form !== 'object' || Array.isArray(form) || !/^application\/x-www-form-urlencoded\b/i.test(req.headers['content-type'] ?? '')) {
+        throw new BasteError('BadRequest', "the provider's callback must be a form (application/x-www-form-urlencoded)");
+      }
+      return finish(req, reply, form as Record<string, unknown>, 303);
     });
   };

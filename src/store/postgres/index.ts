@@ -28,6 +28,7 @@ import type {
   LinkOutcome,
   NewIdentity,
   OAuthStateRecord,
+  ProviderTokenRecord,
   SessionRecord,
   SigningKeyRecord,
   Store,
@@ -584,6 +585,24 @@ class PostgresStore implements Store {
 
   async deleteExpiredUserpassTokens(now: number): Promise<number> {
     return this.changes('DELETE FROM userpass_tokens WHERE expires_at <= $1', [now]);
+  }
+
+  async putProviderToken(providerName: string, externalId: string, token: string, now: number): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO provider_tokens (provider_name, external_id, token, updated_at)
+       SELECT provider_name, external_id, $1, $2 FROM identities WHERE provider_name = $3 AND external_id = $4
+       ON CONFLICT (provider_name, external_id) DO UPDATE SET token = excluded.token, updated_at = excluded.updated_at`,
+      [token, now, providerName, externalId],
+    );
+  }
+
+  async providerTokensOfUser(userId: string): Promise<ProviderTokenRecord[]> {
+    const { rows } = await this.pool.query(
+      `SELECT t.provider_name, t.external_id, t.token FROM provider_tokens t
+       JOIN identities i ON i.provider_name = t.provider_name AND i.external_id = t.external_id WHERE i.user_id = $1`,
+      [userId],
+    );
+    return rows.map((r: Row) => ({ providerName: r.provider_name as string, externalId: r.external_id as string, token: r.token as string }));
   }
 
   async putOAuthState(st: OAuthStateRecord): Promise<void> {

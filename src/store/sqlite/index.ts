@@ -21,6 +21,7 @@ import type {
   LinkOutcome,
   NewIdentity,
   OAuthStateRecord,
+  ProviderTokenRecord,
   SessionRecord,
   SigningKeyRecord,
   Store,
@@ -192,6 +193,15 @@ class SqliteStore implements Store {
            code_verifier, nonce, created_at, expires_at)
          VALUES (@idHash, @providerName, @clientState, @redirectUri, @callbackUrl, @device, @linkSessionId,
            @codeVerifier, @nonce, @createdAt, @expiresAt)`,
+      ),
+      putProviderToken: p(
+        `INSERT INTO provider_tokens (provider_name, external_id, token, updated_at)
+         SELECT provider_name, external_id, ?, ? FROM identities WHERE provider_name = ? AND external_id = ?
+         ON CONFLICT (provider_name, external_id) DO UPDATE SET token = excluded.token, updated_at = excluded.updated_at`,
+      ),
+      providerTokensOf: p(
+        `SELECT t.provider_name, t.external_id, t.token FROM provider_tokens t
+         JOIN identities i ON i.provider_name = t.provider_name AND i.external_id = t.external_id WHERE i.user_id = ?`,
       ),
       takeOAuthState: p('DELETE FROM oauth_states WHERE id_hash = ? RETURNING *'),
       expiredOAuthStates: p('DELETE FROM oauth_states WHERE expires_at <= ?'),
@@ -554,6 +564,20 @@ class SqliteStore implements Store {
 
   deleteExpiredUserpassTokens(now: number): Promise<number> {
     return this.writeOutsideSessions(() => this.q.expiredTokens.run(now).changes);
+  }
+
+  putProviderToken(providerName: string, externalId: string, token: string, now: number): Promise<void> {
+    return this.writeOutsideSessions(() => {
+      this.q.putProviderToken.run(token, now, providerName, externalId);
+    });
+  }
+
+  async providerTokensOfUser(userId: string): Promise<ProviderTokenRecord[]> {
+    return (this.q.providerTokensOf.all(userId) as Row[]).map((r) => ({
+      providerName: r.provider_name as string,
+      externalId: r.external_id as string,
+      token: r.token as string,
+    }));
   }
 
   putOAuthState(state: OAuthStateRecord): Promise<void> {

@@ -161,4 +161,14 @@ export const MIGRATIONS: readonly string[] = [
     last_error    TEXT
   );
   `,
+  /* 9: tokens a provider issued for an identity, kept to revoke at account deletion (Apple's refresh token) */ `
+  CREATE TABLE provider_tokens (
+    provider_name TEXT NOT NULL,
+    external_id   TEXT NOT NULL,
+    token         TEXT NOT NULL,
+    updated_at    INTEGER NOT NULL,
+    PRIMARY KEY (provider_name, external_id),
+    FOREIGN KEY (provider_name, external_id) REFERENCES identities (provider_name, external_id) ON DELETE CASCADE
+  );
+  `,
 ];
