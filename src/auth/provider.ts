@@ -9,6 +9,8 @@ export interface VerifiedIdentity {
   readonly externalId: string;
   /** Metadata to store on the identity and merge into `user.data`. */
   readonly data: Record<string, unknown>;
+  /** When the session this login opens must end at the latest (epoch ms): a Custom JWT's `exp`, when configured. */
+  readonly sessionEndsBy?: number;
 }
 
 /** A credential that names an existing user directly (an API key) rather than an identity. */

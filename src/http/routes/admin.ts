@@ -82,7 +82,7 @@ const noContent = (reply: FastifyReply) => reply.code(204).send();
 const appRoutes =
   (service: Admin, actorOf: (req: FastifyRequest) => Actor) =>
   async (http: FastifyInstance): Promise<void> => {
-    type P = { userId: string; email: string; keyId: string };
+    type P = { userId: string; email: string; keyId: string; sessionId: string };
     const params = (req: FastifyRequest) => req.params as P;
     const query = (req: FastifyRequest) => req.query as Record<string, unknown>;
     const body = { bodyLimit: ADMIN_BODY_LIMIT };
@@ -113,6 +113,12 @@ const appRoutes =
     });
     http.get('/users/:userId', async (req) => service.getUser(params(req).userId));
     http.get('/users/:userId/devices', async (req) => service.devices(params(req).userId));
+    // One user's sessions, and ending one of them (Baste's: the platform could only log a user out everywhere)
+    http.get('/users/:userId/sessions', async (req) => service.sessions(params(req).userId));
+    http.delete('/users/:userId/sessions/:sessionId', async (req, reply) => {
+      await service.revokeSession(actorOf(req), params(req).userId, params(req).sessionId);
+      return noContent(reply);
+    });
     http.delete('/users/:userId', async (req, reply) => {
       await service.deleteUser(actorOf(req), params(req).userId);
       return noContent(reply);
@@ -177,6 +183,8 @@ const appRoutes =
       await service.setRefreshTokenExpiration(actorOf(req), objectBody(req));
       return noContent(reply);
     });
+    http.get('/security/session_policy', async () => service.sessionPolicy());
+    http.put('/security/session_policy', body, async (req) => service.setSessionPolicy(actorOf(req), objectBody(req)));
     http.get('/custom_user_data', async () => service.customUserData());
 
     // Providers (never a secret) and the audit log
