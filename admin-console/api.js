@@ -76,6 +76,7 @@ export const api = {
   user: (id) => request('GET', appPath(`/users/${seg(id)}`)),
   setUserDisabled: (id, disabled) => request('PUT', appPath(`/users/${seg(id)}/${disabled ? 'disable' : 'enable'}`)),
   revokeSessions: (id) => request('PUT', appPath(`/users/${seg(id)}/logout`)),
+  revokeSession: (id, sessionId) => request('DELETE', appPath(`/users/${seg(id)}/sessions/${seg(sessionId)}`)),
   deleteUser: (id) => request('DELETE', appPath(`/users/${seg(id)}`)),
   createUser: (email, password) => request('POST', appPath('/users'), { body: { email, password } }),
   pending: (params) => request('GET', appPath(`/user_registrations${query(params)}`)),

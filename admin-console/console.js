@@ -306,8 +306,29 @@ async function userView(id) {
     h('h2', {}, 'Sessions'),
     table(
       `${user.active_sessions} active session${user.active_sessions === 1 ? '' : 's'}`,
-      ['Session', 'Provider', 'Device', 'Started', 'Expires'],
-      user.sessions.map((s) => [code(s._id), s.provider_name, code(s.device_id), date(s.creation_date), date(s.expiration_date)]),
+      ['Session', 'Provider', 'Device', 'Address', 'Started', 'Last used', 'Expires', ''],
+      user.sessions.map((s) => [
+        code(s._id),
+        s.provider_name,
+        h('span', {}, code(s.device_id), s.device ? ` ${[s.device.platform, s.device.platform_version].filter(Boolean).join(' ')}` : ''),
+        s.address ?? '—',
+        date(s.creation_date),
+        date(s.last_used_date),
+        date(s.expiration_date),
+        // Ends this session only: the user stays logged in on their other devices.
+        h('button', {
+          type: 'button',
+          class: 'danger',
+          'aria-label': `Revoke session ${s._id}`,
+          onclick: async () => {
+            if (!(await confirmAction('Revoke this session?', `${who(user)} is logged out on this device only (${s.device?.platform ?? s.device_id}, ${s.address ?? 'unknown address'}).`, 'Revoke session'))) return;
+            act(async () => {
+              await api.revokeSession(user._id, s._id);
+              return 'The session has ended; the user’s other sessions go on.';
+            }, reload);
+          },
+        }, 'Revoke'),
+      ]),
       { empty: 'No active sessions.' },
     ),
     h('h2', {}, 'Devices'),

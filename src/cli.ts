@@ -21,6 +21,7 @@ import { BasteError, ConfigError } from './errors.js';
 import { outboxMailer, smtpMailer, type Mailer } from './email/mailer.js';
 import { createBaste, DataDirError } from './server.js';
 import { rotateSigningKey } from './sessions/keys.js';
+import { requireIdleTimeout, requireRefreshExpiration } from './sessions/refresh-expiration.js';
 import { openSqliteStore } from './store/sqlite/index.js';
 import type { DocumentEngine } from './data/engine.js';
 import { openPostgresDocuments } from './data/postgres-engine.js';
@@ -90,6 +91,12 @@ Options for serve:
   --max-connections <n>  open connections at most; one more gets 503 (default: what the open-files limit allows, at most 10000)
   --request-timeout <s>  seconds to receive a whole request (default 60); headers must come within 10
   --keep-alive-timeout <s>  seconds an idle keep-alive connection stays open (default 65)
+  --refresh-token-expiration <s>  lifetime of new sessions in seconds, 1800 to 157680000 (default 5184000,
+                         60 days)
+  --sliding-sessions     each refresh extends a session to a full lifetime from then
+  --session-idle-timeout <s>  a session not refreshed for this many seconds ends (3600 to 157680000;
+                         default: none). These three apply until set through the admin API
+                         (security/refresh_token_expiration, security/session_policy)
   --smtp-url <url>       send email through SMTP (also BASTE_SMTP_URL); otherwise emails go to <data-dir>/outbox/
   --mail-from <address>  sender of emails (default baste@localhost)
   --log-level <level>    fatal, error, warn, info (default), debug
@@ -111,6 +118,9 @@ const OPTIONS = {
   'max-connections': { type: 'string' },
   'request-timeout': { type: 'string' },
   'keep-alive-timeout': { type: 'string' },
+  'refresh-token-expiration': { type: 'string' },
+  'sliding-sessions': { type: 'boolean' },
+  'session-idle-timeout': { type: 'string' },
   'smtp-url': { type: 'string' },
   'mail-from': { type: 'string' },
   'log-level': { type: 'string' },
@@ -396,6 +406,17 @@ async function serve(
   const maxConnections = positive('max-connections', 1_000_000);
   const requestTimeout = positive('request-timeout', 3600);
   const keepAliveTimeout = positive('keep-alive-timeout', 3600);
+  const policyFlag = (flag: 'refresh-token-expiration' | 'session-idle-timeout', check: (v: unknown) => number): number | undefined => {
+    const raw = flags[flag];
+    if (raw === undefined) return undefined;
+    try {
+      return check(/^\d+$/.test(raw) ? Number(raw) : raw);
+    } catch (err) {
+      throw new UsageError(`--${flag}: ${(err as Error).message.replace(/^\S+ /, '')}, got '${raw}'`);
+    }
+  };
+  const refreshTokenTtlSeconds = policyFlag('refresh-token-expiration', requireRefreshExpiration);
+  const idleTimeoutSeconds = policyFlag('session-idle-timeout', requireIdleTimeout);
   const baseUrl = flags['base-url'];
   if (baseUrl !== undefined && !/^https?:\/\/[^/]+\/?$/.test(baseUrl)) {
     throw new UsageError(`--base-url must be scheme://host[:port], got '${baseUrl}'`);
@@ -447,6 +468,7 @@ async function serve(
     logger,
     http: { baseUrl, trustProxy: flags['trust-proxy'] ?? false },
     unknownEmails: flags['reveal-unknown-emails'] ? 'reveal' : 'conceal',
+    sessions: { refreshTokenTtlSeconds, slidingExpiration: flags['sliding-sessions'], idleTimeoutSeconds },
     connections: {
       maxConnections,
       requestTimeoutMs: requestTimeout === undefined ? undefined : requestTimeout * 1000,

@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'IdentityAlreadyExists'
   | 'APIKeyNotFound'
   | 'APIKeyAlreadyExists'
+  | 'SessionNotFound'
   | 'NotImplemented'
   | 'EmailNotSent'
   | 'JWKSUnavailable'

@@ -58,10 +58,17 @@ export interface BasteOptions {
   /** How long slow or idle clients may hold a connection, and how many connections at most. */
   readonly connections?: ConnectionLimits;
   /**
-   * `refreshTokenTtlSeconds` is the refresh-token lifetime until an operator sets one through the
-   * admin API; `settingsReloadMs` how often that setting is re-read from the store (0: never).
+   * `refreshTokenTtlSeconds`, `slidingExpiration` and `idleTimeoutSeconds` (0: none) are the
+   * session policy until an operator sets it through the admin API (sessions/refresh-expiration.ts);
+   * `settingsReloadMs` how often those settings are re-read from the store (0: never).
    */
-  readonly sessions?: { accessTokenTtlSeconds?: number; refreshTokenTtlSeconds?: number; settingsReloadMs?: number };
+  readonly sessions?: {
+    accessTokenTtlSeconds?: number;
+    refreshTokenTtlSeconds?: number;
+    slidingExpiration?: boolean;
+    idleTimeoutSeconds?: number;
+    settingsReloadMs?: number;
+  };
   readonly throttle?: Partial<ThrottleSettings>;
   /** What the email/password routes answer for a taken or unregistered email (default `conceal`; see UnknownEmailAnswer). */
   readonly unknownEmails?: UnknownEmailAnswer;
@@ -210,7 +217,10 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
   const customData = opts.app.customUserData
     ? customUserDataLookup(opts.app.customUserData, engines.engineFor(opts.app.dataSources?.get(opts.app.customUserData.serviceName)))
     : undefined;
-  const refreshExpiration = new RefreshTokenExpiration(store, opts.sessions?.refreshTokenTtlSeconds ?? DEFAULTS.refreshTokenTtlSeconds);
+  const refreshExpiration = new RefreshTokenExpiration(store, opts.sessions?.refreshTokenTtlSeconds ?? DEFAULTS.refreshTokenTtlSeconds, {
+    sliding: opts.sessions?.slidingExpiration,
+    idleTimeoutSeconds: opts.sessions?.idleTimeoutSeconds,
+  });
   await refreshExpiration.load();
   const sessions = new Sessions(
     store,
@@ -222,6 +232,12 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
       // Read at every session opening: the operator's setting (admin API) as last loaded.
       get refreshTokenTtlSeconds() {
         return refreshExpiration.seconds;
+      },
+      get slidingExpiration() {
+        return refreshExpiration.sliding;
+      },
+      get idleTimeoutSeconds() {
+        return refreshExpiration.idleTimeoutSeconds;
       },
     },
     customData?.forToken,
@@ -344,7 +360,8 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
     const now = clock();
     const removed = await users.sweepAnonymous(now - inactiveMs);
     // Housekeeping rides on the same timer: nothing else removes these rows.
-    await store.deleteExpiredSessions(now);
+    const idle = refreshExpiration.idleTimeoutSeconds;
+    await store.deleteExpiredSessions(now, idle > 0 ? now - idle * 1000 : undefined);
     await store.deleteExpiredUserpassTokens(now);
     await store.deleteExpiredOAuthStates(now);
     await store.deleteStaleCounters(now - 24 * 3600 * 1000);

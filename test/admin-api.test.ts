@@ -323,7 +323,7 @@ describe('admin API: users', () => {
     assert.deepEqual(user.identities[0].provider_data, { email: u.email });
     assert.equal(user.active_sessions, 2);
     assert.equal(user.sessions.length, 2);
-    assert.deepEqual(Object.keys(user.sessions[0]).sort(), ['_id', 'creation_date', 'device_id', 'expiration_date', 'provider_name', 'provider_type']);
+    assert.deepEqual(Object.keys(user.sessions[0]).sort(), ['_id', 'address', 'creation_date', 'device', 'device_id', 'expiration_date', 'last_used_date', 'provider_name', 'provider_type']);
     assert.ok(user.devices.some((d: any) => d.platform === 'firefox' && d.platform_version === '128.0' && d.app_version === '3.1'));
     assert.deepEqual((await admin('GET', `/users/${u.id}/devices`)).json, user.devices);
     // Upper-case ids are the same user.

@@ -231,12 +231,34 @@ describe('admin console in Chromium', { skip }, () => {
     assert.equal(again.id, user.id);
     await again.refreshProfile();
 
+    // Revoke one session: a second device (its own storage) logs in; revoking the first device's
+    // session in the sessions table logs that device out and leaves the second one alone.
+    const otherDevice = new Realm.App({ id: server.appId, baseUrl: server.url, storage: new (Realm.getEnvironment().defaultStorage.constructor as any)() } as Realm.AppConfiguration);
+    const second = await otherDevice.logIn(Realm.Credentials.emailPassword(email, PASSWORD));
+    assert.notEqual(second.deviceId, again.deviceId);
+    await page.reload();
+    await heading(email).waitFor();
+    const sessions = page.getByRole('table', { name: '2 active sessions' });
+    await sessions.waitFor();
+    const [firstSession] = await server.baste.store.listSessionsOfUser(user.id);
+    assert.equal(firstSession?.deviceId, again.deviceId);
+    await sessions.getByRole('row').filter({ hasText: again.deviceId! }).getByRole('cell', { name: '127.0.0.1' }).waitFor();
+    await confirmed(`Revoke session ${firstSession!.id}`, 'Revoke session');
+    await status('The session has ended; the user’s other sessions go on.');
+    await page.getByRole('table', { name: '1 active session' }).waitFor();
+    await rejectsWith(again.refreshProfile(), 401, 'InvalidSession');
+    assert.equal(again.state, 'logged-out');
+    await second.refreshProfile();
+    assert.equal(second.state, 'active');
+
     // Revoke sessions: logged out everywhere, still enabled.
+    const again2 = await app.logIn(Realm.Credentials.emailPassword(email, PASSWORD));
     await page.reload();
     await heading(email).waitFor();
     await confirmed('Revoke sessions', 'Revoke sessions');
     await status('Every session of this user has ended.');
-    await rejectsWith(again.refreshProfile(), 401, 'InvalidSession');
+    await rejectsWith(again2.refreshProfile(), 401, 'InvalidSession');
+    await rejectsWith(second.refreshProfile(), 401, 'InvalidSession');
     const third = await app.logIn(Realm.Credentials.emailPassword(email, PASSWORD));
 
     // Delete: back to the list, the user is gone, their session too.

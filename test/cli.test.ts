@@ -36,6 +36,32 @@ describe('baste CLI', () => {
     }
   });
 
+  it('session policy flags: bad values exit 2; good ones are the policy until the admin API sets one', async () => {
+    for (const [flag, value, text] of [
+      ['--refresh-token-expiration', '60', /--refresh-token-expiration: must be a whole number of seconds from 1800/],
+      ['--session-idle-timeout', '10', /--session-idle-timeout: must be 0 \(no idle timeout\) or a whole number of seconds from 3600/],
+      ['--session-idle-timeout', 'soon', /got 'soon'/],
+    ] as const) {
+      const bad = runCli(['serve', '--app', EXAMPLE, flag, value]);
+      assert.equal(bad.status, 2, `${flag} ${value}`);
+      assert.match(bad.stderr, text);
+    }
+    const dataDir = join(tmp, 'policy');
+    const server = await serve(['--app', EXAMPLE, '--data-dir', dataDir, '--refresh-token-expiration', '3600', '--sliding-sessions', '--session-idle-timeout', '7200']);
+    try {
+      const created = runCli(['admin-token', 'create', '--app', EXAMPLE, '--data-dir', dataDir, '--name', 'policy', '--json']);
+      assert.equal(created.status, 0, created.stderr);
+      const { token } = JSON.parse(created.stdout);
+      const policy = await fetch(`${server.url}/api/admin/v3.0/apps/todo-abcde/security/session_policy`, { headers: { authorization: `Bearer ${token}` } });
+      assert.deepEqual(await policy.json(), { sliding_expiration: true, idle_timeout_seconds: 7200 });
+      const login = await (await fetch(`${server.url}/api/client/v2.0/app/todo-abcde/auth/providers/anon-user/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).json();
+      const claims = JSON.parse(Buffer.from(login.refresh_token.split('.')[1], 'base64url').toString());
+      assert.equal(claims.exp - claims.iat, 3600);
+    } finally {
+      await stop(server);
+    }
+  });
+
   it('--max-connections: one connection past the limit is answered 503 and closed', async () => {
     const server = await serve(['--app', EXAMPLE, '--data-dir', join(tmp, 'limited'), '--max-connections', '1', '--keep-alive-timeout', '30']);
     const { hostname, port } = new URL(server.url);

@@ -276,3 +276,177 @@ describe('custom JWT configuration refusals', () => {
     await assert.rejects(startServer(appConfig([jwk], APP_ID)), /RS256/);
   });
 });
+
+describe('custom JWT with ES256 and EdDSA keys, an issuer pin', () => {
+  let server: TestServer;
+  let es: CryptoKey;
+  let ed: CryptoKey;
+  let rs: CryptoKey;
+  before(async () => {
+    const esPair = await generateKeyPair('ES256', { extractable: true });
+    const edPair = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
+    rs = (await generateKeyPair('RS256', { extractable: true })).privateKey;
+    es = esPair.privateKey;
+    ed = edPair.privateKey;
+    const jwt = provider(
+      'custom-token',
+      { signingAlgorithm: ['ES256', 'EdDSA'], issuer: ['https://id.example.com', 'https://id2.example.com'] },
+      { secretConfigLists: { signingKeys: ['es', 'ed'] } },
+    );
+    server = await startServer(withSecrets(appConfig([jwt], APP_ID), { es: await exportSPKI(esPair.publicKey), ed: await exportSPKI(edPair.publicKey) }));
+  });
+  after(() => server.close());
+
+  const signed = (alg: string, key: CryptoKey, claims: Record<string, unknown> = {}) =>
+    new SignJWT({ aud: APP_ID, sub: `${alg}-user`, iss: 'https://id.example.com', ...claims })
+      .setProtectedHeader({ alg, typ: 'JWT' })
+      .setIssuedAt()
+      .setExpirationTime('5m')
+      .sign(key);
+
+  it('[RW] logs in with tokens signed by either key, each with its own algorithm', async () => {
+    const app = new Realm.App({ id: APP_ID, baseUrl: server.url });
+    const esUser = await app.logIn(Realm.Credentials.jwt(await signed('ES256', es)));
+    const edUser = await app.logIn(Realm.Credentials.jwt(await signed('EdDSA', ed, { iss: 'https://id2.example.com' })));
+    assert.equal(esUser.identities[0]!.id, 'ES256-user');
+    assert.equal(edUser.identities[0]!.id, 'EdDSA-user');
+  });
+
+  it('refuses another issuer, a missing one, a forged signature and an algorithm not configured', async () => {
+    const other = await login(server, await signed('ES256', es, { iss: 'https://evil.example.com' }));
+    assert.equal(other.status, 401);
+    assert.match(other.json.error, /issuer does not match/);
+    const none = await login(server, await signed('ES256', es, { iss: undefined }));
+    assert.equal(none.status, 401);
+    assert.match(none.json.error, /'iss' is missing/);
+    // An ES256 token signed by a key that is not configured.
+    const stranger = (await generateKeyPair('ES256')).privateKey;
+    const forged = await login(server, await signed('ES256', stranger));
+    assert.equal(forged.status, 401);
+    assert.match(forged.json.error, /signature verification failed/);
+    const rsToken = await login(server, await signed('RS256', rs));
+    assert.equal(rsToken.status, 401);
+    assert.match(rsToken.json.error, /signing algorithm is not one of ES256, EdDSA/);
+  });
+
+  it('refuses a configuration whose key fits none of the algorithms, HS256 mixed with others, an unknown algorithm', async () => {
+    const rsPem = await exportSPKI((await generateKeyPair('RS256', { extractable: true })).publicKey);
+    const esOnly = provider('custom-token', { signingAlgorithm: 'ES256' }, { secretConfigLists: { signingKeys: ['k'] } });
+    await assert.rejects(startServer(withSecrets(appConfig([esOnly], APP_ID), { k: rsPem })), /usable for ES256/);
+    const mixed = provider('custom-token', { signingAlgorithm: ['HS256', 'ES256'] }, { secretConfigLists: { signingKeys: ['k'] } });
+    await assert.rejects(startServer(withSecrets(appConfig([mixed], APP_ID), { k: KEY_1 })), /HS256 cannot be combined/);
+    const unknown = provider('custom-token', { signingAlgorithm: 'PS512' }, { secretConfigLists: { signingKeys: ['k'] } });
+    await assert.rejects(startServer(withSecrets(appConfig([unknown], APP_ID), { k: KEY_1 })), /'PS512' is not one of/);
+  });
+});
+
+describe('custom JWT with several JWK URIs (ES256 and EdDSA sets)', () => {
+  let server: TestServer;
+  const servers: Server[] = [];
+  const sets: { keys: JWK[] }[] = [{ keys: [] }, { keys: [] }];
+  const fetched = [0, 0];
+  const signers = new Map<string, { alg: string; key: CryptoKey }>();
+
+  before(async () => {
+    const es = await generateKeyPair('ES256', { extractable: true });
+    const ed = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
+    sets[0]!.keys.push({ ...(await exportJWK(es.publicKey)), kid: 'es-1', alg: 'ES256', use: 'sig' });
+    sets[1]!.keys.push({ ...(await exportJWK(ed.publicKey)), kid: 'ed-1', alg: 'EdDSA', use: 'sig' });
+    signers.set('es-1', { alg: 'ES256', key: es.privateKey });
+    signers.set('ed-1', { alg: 'EdDSA', key: ed.privateKey });
+    const uris: string[] = [];
+    for (const i of [0, 1]) {
+      const s = createServer((_req, res) => {
+        fetched[i]!++;
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(sets[i]));
+      });
+      await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+      servers.push(s);
+      uris.push(`http://127.0.0.1:${(s.address() as { port: number }).port}/jwks.json`);
+    }
+    const jwt = provider('custom-token', { signingAlgorithm: ['ES256', 'EdDSA'], useJWKURI: true, jwkURI: uris, issuer: 'https://id.example.com' });
+    server = await startServer(appConfig([jwt], APP_ID), { jwksTimeoutMs: 1000, jwksCooldownMs: 0 });
+  });
+  after(async () => {
+    await server.close();
+    for (const s of servers) {
+      s.closeAllConnections();
+      await new Promise<void>((r) => s.close(() => r()));
+    }
+  });
+
+  const token = (kid: string, claims: Record<string, unknown> = {}) => {
+    const { alg, key } = signers.get(kid)!;
+    return new SignJWT({ aud: APP_ID, sub: `${kid}-user`, iss: 'https://id.example.com', ...claims })
+      .setProtectedHeader({ alg, kid })
+      .setIssuedAt()
+      .setExpirationTime('5m')
+      .sign(key);
+  };
+
+  it('finds each key in the set that holds it, and refuses a kid no set holds', async () => {
+    assert.equal((await login(server, await token('es-1'))).status, 200);
+    assert.equal((await login(server, await token('ed-1'))).status, 200);
+    assert.ok(fetched[0]! >= 1 && fetched[1]! >= 1);
+    const { key } = signers.get('es-1')!;
+    const unknown = await login(server, await new SignJWT({ aud: APP_ID, sub: 'x', iss: 'https://id.example.com' }).setProtectedHeader({ alg: 'ES256', kid: 'nope' }).setIssuedAt().setExpirationTime('5m').sign(key));
+    assert.equal(unknown.status, 401);
+    assert.match(unknown.json.error, /no key in the JWK set/);
+    const wrongIssuer = await login(server, await token('ed-1', { iss: 'https://other.example.com' }));
+    assert.equal(wrongIssuer.status, 401);
+    assert.match(wrongIssuer.json.error, /issuer does not match/);
+  });
+});
+
+describe('custom JWT: endSessionOnTokenExpiry', () => {
+  let now = Date.UTC(2026, 2, 1);
+  let ending: TestServer;
+  let lasting: TestServer;
+  before(async () => {
+    const secrets = { k1: KEY_1 };
+    const jwt = (config: Record<string, unknown>) => provider('custom-token', { signingAlgorithm: 'HS256', ...config }, { secretConfigLists: { signingKeys: ['k1'] } });
+    ending = await startServer(withSecrets(appConfig([jwt({ endSessionOnTokenExpiry: true })], APP_ID), secrets), { clock: () => now });
+    lasting = await startServer(withSecrets(appConfig([jwt({})], APP_ID), secrets), { clock: () => now });
+  });
+  after(async () => {
+    await ending.close();
+    await lasting.close();
+  });
+
+  const tokenFor = (sub: string, lifetimeSeconds: number) => {
+    const iat = Math.floor(now / 1000);
+    return new SignJWT({ aud: APP_ID, sub, iat, exp: iat + lifetimeSeconds }).setProtectedHeader({ alg: 'HS256' }).sign(secretKey(KEY_1));
+  };
+
+  it('[RW] ends the Baste session when the token that logged in expires: refresh is 401 and realm-web logs the user out', async () => {
+    const app = new Realm.App({ id: APP_ID, baseUrl: ending.url });
+    const user = await app.logIn(Realm.Credentials.jwt(await tokenFor('short-lived', 600)));
+    // The access token expires with the JWT, not 30 minutes after login.
+    assert.equal(Number(JSON.parse(Buffer.from(user.accessToken!.split('.')[1]!, 'base64url').toString()).exp), Math.floor(now / 1000) + 600);
+    now += 300_000;
+    await user.refreshCustomData();
+    assert.equal(user.state, 'active');
+    now += 301_000;
+    await assert.rejects(user.refreshCustomData(), (err: unknown) => err instanceof Realm.MongoDBRealmError && err.statusCode === 401 && /refresh token expired/.test(err.message));
+    assert.equal(user.state, 'logged-out');
+    assert.equal(user.accessToken, null);
+    assert.equal(user.refreshToken, null);
+    await user.logOut(); // already logged out: nothing to do, nothing thrown
+
+    // Without the option, the platform's behaviour: exp is checked at login only.
+    const app2 = new Realm.App({ id: APP_ID, baseUrl: lasting.url });
+    const kept = await app2.logIn(Realm.Credentials.jwt(await tokenFor('long-lived', 600)));
+    now += 3600_000;
+    await kept.refreshCustomData();
+    assert.equal(kept.state, 'active');
+  });
+
+  it('refuses a token already past its exp (within the clock skew) rather than open a session that is over', async () => {
+    const iat = Math.floor(now / 1000) - 100;
+    const stale = await new SignJWT({ aud: APP_ID, sub: 'stale', iat, exp: iat + 90 }).setProtectedHeader({ alg: 'HS256' }).sign(secretKey(KEY_1));
+    const res = await login(ending, stale);
+    assert.equal(res.status, 401);
+    assert.match(res.json.error, /expired/);
+    assert.equal((await login(lasting, stale)).status, 200);
+  });
+});

@@ -32,7 +32,7 @@ const userpass = (externalId: string, data: Record<string, unknown>) => ({ exter
 
 /** A user logged in with one session through `store`. */
 async function loggedIn(store: ReturnType<typeof openSqliteStore>, n: number) {
-  const s = { id: (0xc000 + n).toString(16).padStart(24, '0'), refreshHash: `cr${n}`, deviceId: 'd'.repeat(24), providerName: 'local-userpass', providerType: 'local-userpass', createdAt: 1, expiresAt: 10_000, apiKeyId: null };
+  const s = { id: (0xc000 + n).toString(16).padStart(24, '0'), refreshHash: `cr${n}`, deviceId: 'd'.repeat(24), providerName: 'local-userpass', providerType: 'local-userpass', createdAt: 1, expiresAt: 10_000, apiKeyId: null, lastUsedAt: 1, address: null, expiryCap: null };
   const { userId } = await store.loginIdentity({
     identity: userpass(`cache${n}`, { email: `c${n}@x`, profile: { roles: ['reader'] } }),
     newUserId: (0xa000 + n).toString(16).padStart(24, '0'),
@@ -173,7 +173,7 @@ async function commitsDuring(file: string, work: () => Promise<unknown>): Promis
 const anon = (externalId: string) => ({ externalId, providerName: 'anon-user', providerType: 'anon-user', providerId: 'p'.repeat(24), data: {} });
 const hex = (n: number) => n.toString(16).padStart(24, '0');
 const opening = (n: number) => ({
-  session: { id: hex(0x5000 + n), refreshHash: `r${n}`, deviceId: hex(0xd000 + n), providerName: 'anon-user', providerType: 'anon-user', createdAt: 1, expiresAt: 10_000, apiKeyId: null },
+  session: { id: hex(0x5000 + n), refreshHash: `r${n}`, deviceId: hex(0xd000 + n), providerName: 'anon-user', providerType: 'anon-user', createdAt: 1, expiresAt: 10_000, apiKeyId: null, lastUsedAt: 1, address: null, expiryCap: null },
   device: { id: hex(0xd000 + n), platform: 'node', lastSeenAt: 1 },
 });
 const sessionOf = (userId: string, n: number) => ({ ...opening(n).session, userId });

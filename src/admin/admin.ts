@@ -8,7 +8,8 @@ import type { ApiKeys } from '../auth/api-keys.js';
 import type { PasswordHasher } from '../auth/passwords.js';
 import { requireEmail, requirePassword } from '../auth/providers/local-userpass.js';
 import { BasteError } from '../errors.js';
-import type { RefreshTokenExpiration } from '../sessions/refresh-expiration.js';
+import type { RefreshTokenExpiration, SessionPolicyView } from '../sessions/refresh-expiration.js';
+import { liveSessions, sessionView, type SessionView } from '../sessions/list.js';
 import type { Sessions } from '../sessions/sessions.js';
 import type { ApiKeyRecord, DeviceRecord, SessionRecord, Store, UserpassAccount, UserRecord } from '../store/store.js';
 import { mergedUserData } from '../users/users.js';
@@ -109,14 +110,8 @@ export interface AdminDevice {
   readonly last_seen_date: number;
 }
 
-export interface AdminSession {
-  readonly _id: string;
-  readonly device_id: string;
-  readonly provider_name: string;
-  readonly provider_type: string;
-  readonly creation_date: number;
-  readonly expiration_date: number;
-}
+/** One session of a user (Baste's: the platform lists none). */
+export type AdminSession = SessionView;
 
 export interface AdminUserDetail extends Omit<AdminUser, 'identities'> {
   readonly identities: (AdminIdentity & { provider_data: Record<string, unknown> })[];
@@ -222,15 +217,6 @@ const deviceView = (d: DeviceRecord): AdminDevice => ({
   last_seen_date: seconds(d.lastSeenAt),
 });
 
-const sessionView = (s: SessionRecord): AdminSession => ({
-  _id: s.id,
-  device_id: s.deviceId,
-  provider_name: s.providerName,
-  provider_type: s.providerType,
-  creation_date: seconds(s.createdAt),
-  expiration_date: seconds(s.expiresAt),
-});
-
 const apiKeyView = (k: ApiKeyRecord): AdminApiKey => ({
   _id: k.id,
   name: k.name,
@@ -318,15 +304,35 @@ export class Admin {
       this.store.listSessionsOfUser(user.id),
       this.deps.customData?.(user.id),
     ]);
-    const live = sessions.filter((s) => s.expiresAt > now);
+    const live = liveSessions(sessions, now, this.idleTimeout());
     return {
       ...userView(user),
       identities: user.identities.map((i) => ({ ...identityView(i), provider_data: i.data })),
       custom_data: customData ?? {},
       devices: devices.map(deviceView),
-      sessions: live.map(sessionView),
+      sessions: live.map((s) => sessionView(s, devices)),
       active_sessions: live.length,
     };
+  }
+
+  /** `GET …/users/{id}/sessions`: the user's live sessions, oldest first. */
+  async sessions(id: string): Promise<AdminSession[]> {
+    const user = await this.user(id);
+    const [devices, sessions] = await Promise.all([this.store.listDevices(user.id), this.store.listSessionsOfUser(user.id)]);
+    return liveSessions(sessions, this.deps.clock(), this.idleTimeout()).map((s) => sessionView(s, devices));
+  }
+
+  /** `DELETE …/users/{id}/sessions/{session}`: ends that session only (its tokens stop working at once). */
+  async revokeSession(actor: Actor, id: string, sessionId: string): Promise<void> {
+    const user = await this.user(id);
+    if (!(await this.store.deleteSessionOfUser(user.id, sessionId.toLowerCase()))) {
+      throw new BasteError('SessionNotFound', `user ${user.id} has no session '${sessionId.slice(0, 64)}'`);
+    }
+    await this.audit(actor, 'user.session.revoke', user.id, { session: sessionId.toLowerCase() });
+  }
+
+  private idleTimeout(): number {
+    return this.deps.refreshExpiration?.idleTimeoutSeconds ?? 0;
   }
 
   async devices(id: string): Promise<AdminDevice[]> {
@@ -546,6 +552,17 @@ export class Admin {
   async setRefreshTokenExpiration(actor: Actor, body: Record<string, unknown>): Promise<void> {
     const seconds = await this.refreshExpiration().set(body.expiration_time_seconds);
     await this.audit(actor, 'security.refresh_token_expiration', this.deps.app.appId, { expiration_time_seconds: seconds });
+  }
+
+  /** `GET …/security/session_policy`: sliding lifetime and idle timeout (Baste's; read from the store). */
+  async sessionPolicy(): Promise<SessionPolicyView> {
+    return this.refreshExpiration().policy();
+  }
+
+  async setSessionPolicy(actor: Actor, body: Record<string, unknown>): Promise<SessionPolicyView> {
+    const policy = await this.refreshExpiration().setPolicy(body);
+    await this.audit(actor, 'security.session_policy', this.deps.app.appId, { ...policy });
+    return policy;
   }
 
   private refreshExpiration(): RefreshTokenExpiration {

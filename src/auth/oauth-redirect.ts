@@ -163,7 +163,7 @@ export class OAuthRedirects {
       const verified = await provider.redirect.complete(params, request, ctx);
       let result: LoginResult & { refresh_token: string };
       if (record.linkSessionId) result = await this.auth.linkVerified(record.linkSessionId, provider, verified);
-      else result = await this.auth.loginVerified(provider, verified, record.device as DeviceInfo);
+      else result = await this.auth.loginVerified(provider, verified, record.device as DeviceInfo, ctx.clientAddress);
       const ua = [result.access_token, result.refresh_token, result.user_id, result.device_id].join('$');
       const pairs = [...common, ...both('ua', ua), ...(record.linkSessionId ? both('link', 'ok') : [])];
       return { location: withFragment(record.redirectUri, fragmentOf(pairs)) };

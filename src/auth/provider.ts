@@ -14,6 +14,8 @@ export interface VerifiedIdentity {
    * the user is deleted (Apple's refresh token from a code exchange).
    */
   readonly providerToken?: string;
+  /** When the session this login opens must end at the latest (epoch ms): a Custom JWT's `exp`, when configured. */
+  readonly sessionEndsBy?: number;
 }
 
 /** A credential that names an existing user directly (an API key) rather than an identity. */

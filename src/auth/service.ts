@@ -197,7 +197,7 @@ export class AuthService {
 
   async login(providerName: string, payload: Record<string, unknown>, device: DeviceInfo, ctx: LoginContext): Promise<LoginResult> {
     const provider = this.provider(providerName);
-    return this.loginVerified(provider, await this.verify(provider, payload, ctx), device);
+    return this.loginVerified(provider, await this.verify(provider, payload, ctx), device, ctx.clientAddress);
   }
 
   /**
@@ -205,20 +205,22 @@ export class AuthService {
    * OAuth redirect flow). User, device and session are written in one commit; the access token is
    * signed last, after the user creation function, so it carries any custom data that function wrote.
    */
-  async loginVerified(provider: AuthProvider, verified: Verified, device: DeviceInfo): Promise<LoginResult & { refresh_token: string }> {
+  async loginVerified(provider: AuthProvider, verified: Verified, device: DeviceInfo, address?: string): Promise<LoginResult & { refresh_token: string }> {
     const deviceRecord = this.deviceRecord(device);
     const { session, refreshSecret } = this.sessions.prepare({
       deviceId: deviceRecord.id,
       providerName: provider.config.name,
       providerType: provider.config.type,
       apiKeyId: 'apiKeyId' in verified ? verified.apiKeyId : null,
+      address,
+      endsBy: 'sessionEndsBy' in verified ? verified.sessionEndsBy : null,
     });
     const { userId, created } = await this.userFor(provider, verified, { session, device: deviceRecord });
     await this.keepProviderToken(provider, verified);
     // A failing user creation function deletes the session written with the user too; its tokens
     // were never handed out.
     if (created) await this.runUserCreation(userId);
-    const accessToken = await this.sessions.accessTokenFor({ id: session.id, userId, deviceId: deviceRecord.id });
+    const accessToken = await this.sessions.accessTokenFor({ id: session.id, userId, deviceId: deviceRecord.id, expiresAt: session.expiresAt });
     const refreshToken = await this.sessions.refreshTokenFor({ ...session, userId }, refreshSecret, {
       id: 'userId' in verified ? verified.apiKeyId : verified.externalId,
       providerType: provider.config.type,
@@ -377,8 +379,7 @@ export class AuthService {
    * session is gone, so the user goes with it.
    */
   async logout(refreshToken: string): Promise<void> {
-    const { session } = await this.sessions.verifyRefreshToken(refreshToken);
-    await this.sessions.end(session.id);
+    const session = await this.sessions.logout(refreshToken);
     if (session.providerType === 'anon-user') {
       const user = await this.store.getUser(session.userId);
       if (user && isAnonymousOnly(user)) await this.deleteUser(user.id);

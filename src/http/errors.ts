@@ -26,6 +26,7 @@ const STATUS: Record<ErrorCode, number> = {
   DomainNotAllowed: 403,
   IdentityAlreadyExists: 409,
   APIKeyNotFound: 404,
+  SessionNotFound: 404,
   APIKeyAlreadyExists: 409,
   NotImplemented: 501,
   EmailNotSent: 503,

@@ -11,17 +11,22 @@
 
 import { createHash } from 'node:crypto';
 import { compactVerify, decodeProtectedHeader, errors as joseErrors, jwtVerify } from 'jose';
-import { invalidSession } from '../errors.js';
+import { BasteError, invalidSession } from '../errors.js';
 import type { ActiveSession, SessionRecord, Store, UserRecord } from '../store/store.js';
 import type { Clock } from '../util/clock.js';
 import { newObjectIdHex, randomToken } from '../util/ids.js';
 import { signHs256, verifyCanonicalHs256 } from './hs256.js';
 import type { SigningKeys, VerificationKey } from './keys.js';
+import { liveSessions, sessionView, type SessionView } from './list.js';
 
 export interface SessionSettings {
   readonly domainId: string;
   readonly accessTokenTtlSeconds: number;
   readonly refreshTokenTtlSeconds: number;
+  /** Each refresh moves the session's expiry to a full lifetime from then (never past its cap). */
+  readonly slidingExpiration?: boolean;
+  /** A session not refreshed for this long ends (0 or absent: never). */
+  readonly idleTimeoutSeconds?: number;
 }
 
 /** Looks up the custom user data document embedded in access tokens (none until the data service exists). */
@@ -78,9 +83,13 @@ interface VerifiedToken {
 
 type AccessClaims = { readonly baas_id: string; readonly sub?: string };
 
-/** The caller of a verified token, when its session is live and its user enabled. */
-function liveContext(claims: AccessClaims, active: ActiveSession | null): AccessContext {
-  if (!active || active.userDisabled || active.session.userId !== claims.sub) {
+/**
+ * The caller of a verified token, when its session is live and its user enabled. A session past
+ * its expiry ends its access tokens too: the expiry may come before theirs (a Custom JWT's `exp`,
+ * an expiry cut short), and what decides is the session.
+ */
+function liveContext(claims: AccessClaims, active: ActiveSession | null, now: number): AccessContext {
+  if (!active || active.userDisabled || active.session.userId !== claims.sub || active.session.expiresAt <= now) {
     throw invalidSession('invalid session: session has ended');
   }
   return { userId: active.session.userId, sessionId: active.session.id, deviceId: active.session.deviceId };
@@ -127,9 +136,15 @@ export class Sessions {
     providerName: string;
     providerType: string;
     apiKeyId?: string | null;
+    /** The client address of the login, shown in session lists. */
+    address?: string | null;
+    /** A time the session ends at the latest, whatever the lifetime (a Custom JWT's `exp`). */
+    endsBy?: number | null;
   }): PreparedSession {
     const now = this.clock();
     const refreshSecret = randomToken(32);
+    const lifetimeEnd = now + this.settings.refreshTokenTtlSeconds * 1000;
+    const cap = input.endsBy ?? null;
     return {
       refreshSecret,
       session: {
@@ -140,7 +155,10 @@ export class Sessions {
         providerType: input.providerType,
         apiKeyId: input.apiKeyId ?? null,
         createdAt: now,
-        expiresAt: now + this.settings.refreshTokenTtlSeconds * 1000,
+        expiresAt: cap === null ? lifetimeEnd : Math.min(lifetimeEnd, cap),
+        lastUsedAt: now,
+        address: input.address ?? null,
+        expiryCap: cap,
       },
     };
   }
@@ -153,6 +171,7 @@ export class Sessions {
     providerType: string;
     identity: LoginIdentity;
     apiKeyId?: string | null;
+    address?: string | null;
   }): Promise<OpenedSession> {
     const { session, refreshSecret } = this.prepare(input);
     const record: SessionRecord = { ...session, userId: input.userId };
@@ -192,10 +211,15 @@ export class Sessions {
     );
   }
 
-  /** Signs a fresh access token for a session, re-reading custom user data. */
-  async accessTokenFor(session: Pick<SessionRecord, 'id' | 'userId' | 'deviceId'>): Promise<string> {
+  /**
+   * Signs a fresh access token for a session, re-reading custom user data. With the session's
+   * `expiresAt`, the token expires no later than the session (the SDKs then refresh, and learn
+   * that the session has ended).
+   */
+  async accessTokenFor(session: Pick<SessionRecord, 'id' | 'userId' | 'deviceId'> & { expiresAt?: number }): Promise<string> {
     const key = await this.keys.signingKey();
     const iat = Math.floor(this.clock() / 1000);
+    const exp = Math.min(iat + this.settings.accessTokenTtlSeconds, session.expiresAt === undefined ? Infinity : Math.floor(session.expiresAt / 1000));
     const userData = await this.customData(session.userId);
     // The claims in the order jose's SignJWT writes them (hs256.ts signs the same bytes,
     // synchronously; test/hs256-equivalence.test.ts compares the two).
@@ -209,7 +233,7 @@ export class Sessions {
         ...(userData ? { user_data: userData } : {}),
         sub: session.userId,
         iat,
-        exp: iat + this.settings.accessTokenTtlSeconds,
+        exp,
       },
       key,
     );
@@ -218,14 +242,14 @@ export class Sessions {
   /** Verifies an access token and that its session and user are still live. */
   async verifyAccessToken(token: string): Promise<AccessContext> {
     const claims = await this.accessClaims(token);
-    return liveContext(claims, await this.store.findSession(claims.baas_id));
+    return liveContext(claims, await this.store.findSession(claims.baas_id), this.clock());
   }
 
   /** As verifyAccessToken, with the caller's user record read in the same lookup (profile, function calls). */
   async verifyAccessTokenWithUser(token: string): Promise<{ caller: AccessContext; user: UserRecord }> {
     const claims = await this.accessClaims(token);
     const found = await this.store.findSessionWithUser(claims.baas_id);
-    return { caller: liveContext(claims, found?.active ?? null), user: found!.user };
+    return { caller: liveContext(claims, found?.active ?? null, this.clock()), user: found!.user };
   }
 
   /** The key a token names in its header (`kid`), or InvalidSession with `unknownKey` when this app has none. */
@@ -308,32 +332,90 @@ export class Sessions {
     }
     if (claims.baas_domain_id !== this.settings.domainId) throw invalidSession('invalid session: the token belongs to another app');
     if (claims.exp <= Math.floor(this.clock() / 1000)) return { expired: true };
-    liveContext({ baas_id: claims.baas_id, sub: typeof claims.sub === 'string' ? claims.sub : undefined }, await this.store.findSession(claims.baas_id));
+    liveContext({ baas_id: claims.baas_id, sub: typeof claims.sub === 'string' ? claims.sub : undefined }, await this.store.findSession(claims.baas_id), this.clock());
     return { expired: false, claims };
   }
 
-  /** Finds the live session a refresh token belongs to. */
-  async verifyRefreshToken(token: string): Promise<ActiveSession> {
+  /** The session a refresh token names, live or not; InvalidSession when there is none. */
+  private async refreshSession(token: string): Promise<ActiveSession> {
     const secret = token.length > 0 && token.length <= MAX_TOKEN_LENGTH ? refreshSecretOf(token) : null;
     if (secret === null) throw invalidSession('invalid session: failed to find refresh token');
     const active = await this.store.findSessionByRefreshHash(hashRefreshToken(secret));
     if (!active) throw invalidSession('invalid session: failed to find refresh token');
+    return active;
+  }
+
+  /** Why a session has ended by the policy (lifetime, idle timeout), or null while it is live. */
+  private endedBecause(session: SessionRecord, now: number): string | null {
+    if (session.expiresAt <= now) return 'invalid session: refresh token expired';
+    const idle = this.settings.idleTimeoutSeconds ?? 0;
+    if (idle > 0 && (session.lastUsedAt ?? session.createdAt) + idle * 1000 <= now) {
+      return `invalid session: session ended after ${idle} seconds without use`;
+    }
+    return null;
+  }
+
+  /** Finds the live session a refresh token belongs to; an ended one is deleted (401 InvalidSession). */
+  async verifyRefreshToken(token: string): Promise<ActiveSession> {
+    const active = await this.refreshSession(token);
     if (active.userDisabled) throw invalidSession('invalid session: user is disabled');
-    if (active.session.expiresAt <= this.clock()) {
+    const ended = this.endedBecause(active.session, this.clock());
+    if (ended) {
       await this.store.deleteSession(active.session.id);
-      throw invalidSession('invalid session: refresh token expired');
+      throw invalidSession(ended);
     }
     return active;
   }
 
-  /** `POST /auth/session`: a new access token for the refresh token's session. */
+  /**
+   * `POST /auth/session`: a new access token for the refresh token's session, which counts as used
+   * now (idle timeout). With a sliding lifetime the session's expiry moves to a full lifetime from
+   * now, never past its cap; the refresh token itself is unchanged (its `exp` claim keeps the
+   * login's value: Baste goes by the stored expiry, and the SDKs read `exp` of access tokens only).
+   */
   async refresh(refreshToken: string): Promise<{ accessToken: string; session: SessionRecord }> {
     const { session } = await this.verifyRefreshToken(refreshToken);
-    await this.store.touchSession(session.id, session.userId, this.clock());
-    return { accessToken: await this.accessTokenFor(session), session };
+    const now = this.clock();
+    let expiresAt = session.expiresAt;
+    if (this.settings.slidingExpiration) {
+      const slid = Math.min(now + this.settings.refreshTokenTtlSeconds * 1000, session.expiryCap ?? Infinity);
+      if (slid > expiresAt) expiresAt = slid;
+    }
+    await this.store.touchSession(session.id, session.userId, now, expiresAt !== session.expiresAt ? expiresAt : undefined);
+    const current = { ...session, lastUsedAt: now, expiresAt };
+    return { accessToken: await this.accessTokenFor(current), session: current };
+  }
+
+  /**
+   * Logout: ends the refresh token's session. One already ended by the policy is deleted quietly
+   * (the client is logging out anyway; realm-web rethrows any error other than an unknown token).
+   */
+  async logout(refreshToken: string): Promise<SessionRecord> {
+    const { session } = await this.refreshSession(refreshToken);
+    await this.store.deleteSession(session.id);
+    return session;
   }
 
   async end(sessionId: string): Promise<void> {
     await this.store.deleteSession(sessionId);
+  }
+
+  /** `GET /auth/sessions`: the caller's live sessions, oldest first, the calling one marked `current`. */
+  async listOwn(caller: AccessContext): Promise<(SessionView & { current: boolean })[]> {
+    const [sessions, devices] = await Promise.all([this.store.listSessionsOfUser(caller.userId), this.store.listDevices(caller.userId)]);
+    return liveSessions(sessions, this.clock(), this.settings.idleTimeoutSeconds ?? 0).map((s) => ({
+      ...sessionView(s, devices),
+      current: s.id === caller.sessionId,
+    }));
+  }
+
+  /**
+   * `DELETE /auth/sessions/{id}`: ends one of the caller's sessions (the calling one too: that is a
+   * logout). Another user's session is not found, as one that does not exist.
+   */
+  async revokeOwn(caller: AccessContext, sessionId: string): Promise<void> {
+    if (!(await this.store.deleteSessionOfUser(caller.userId, sessionId.toLowerCase()))) {
+      throw new BasteError('SessionNotFound', `no session '${sessionId.slice(0, 64)}' of this user`);
+    }
   }
 }

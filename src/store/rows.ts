@@ -59,6 +59,9 @@ export const toSession = (r: Row): SessionRecord => ({
   createdAt: r.created_at as number,
   expiresAt: r.expires_at as number,
   apiKeyId: (r.api_key_id as string | null) ?? null,
+  lastUsedAt: (r.last_used_at as number | null) ?? (r.created_at as number),
+  address: (r.address as string | null) ?? null,
+  expiryCap: (r.expiry_cap as number | null) ?? null,
 });
 
 /** A session row joined with its user's `disabled` as `user_disabled`; none when there is no row. */

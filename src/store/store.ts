@@ -35,6 +35,12 @@ export interface SessionRecord {
   readonly expiresAt: number;
   /** The API key a session was opened with, if any: disabling or deleting the key ends the session. */
   readonly apiKeyId?: string | null;
+  /** Its login or latest refresh (the idle timeout counts from it); createdAt when absent. */
+  readonly lastUsedAt?: number;
+  /** The client address the login came from (as --trust-proxy decides), for the session lists. */
+  readonly address?: string | null;
+  /** A time no refresh moves the expiry past (a Custom JWT's `exp`, when its provider says so). */
+  readonly expiryCap?: number | null;
 }
 
 export type ApiKeyKind = 'user' | 'server';
@@ -188,6 +194,10 @@ export interface UserQuery {
 export interface AppSettings {
   /** Lifetime of new sessions' refresh tokens, in seconds. */
   readonly refreshTokenExpirationSeconds: number;
+  /** Whether each refresh extends a session's lifetime (from that refresh). */
+  readonly sessionSliding: boolean;
+  /** A session not refreshed for this long ends (0: never), in seconds. */
+  readonly sessionIdleTimeoutSeconds: number;
 }
 
 /** An operator's credential for the admin API: only its SHA-256 is kept. */
@@ -255,11 +265,14 @@ export interface Store {
   findSession(id: string): Promise<ActiveSession | null>;
   /** The session with its user and identities, read together (one round trip on PostgreSQL). */
   findSessionWithUser(id: string): Promise<{ active: ActiveSession; user: UserRecord } | null>;
-  /** Marks user and session as used now (refresh). */
-  touchSession(sessionId: string, userId: string, now: number): Promise<void>;
+  /** Marks user and session as used now (refresh); with `expiresAt`, the session's expiry moves there (sliding lifetime). */
+  touchSession(sessionId: string, userId: string, now: number, expiresAt?: number): Promise<void>;
   deleteSession(id: string): Promise<boolean>;
+  /** Deletes one session when it is the user's (per-session revocation); false otherwise. */
+  deleteSessionOfUser(userId: string, sessionId: string): Promise<boolean>;
   deleteSessionsOfUser(userId: string): Promise<number>;
-  deleteExpiredSessions(now: number): Promise<number>;
+  /** Deletes sessions expired at `now`, and with `idleBefore` those last used before it (idle timeout). */
+  deleteExpiredSessions(now: number, idleBefore?: number): Promise<number>;
 
   listDevices(userId: string): Promise<DeviceRecord[]>;
 

@@ -24,7 +24,10 @@ const session = (userId: string, extra: Partial<SessionRecord> = {}): SessionRec
   createdAt: 1000,
   expiresAt: 10_000,
   apiKeyId: null,
+  address: null,
+  expiryCap: null,
   ...extra,
+  lastUsedAt: extra.lastUsedAt ?? extra.createdAt ?? 1000,
 });
 
 export function storeConformance(name: string, open: () => Promise<Store>): void {
@@ -267,8 +270,53 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
 
       const touched = await readWriteRead(s.id, () => store.touchSession(s.id, u, 40));
       assert.equal(touched.withUser?.user.lastAuthAt, 40);
-      assert.deepEqual(touched.withUser, { active: { session: s, userDisabled: false }, user: await store.getUser(u) });
-      assert.deepEqual(touched.alone, { session: s, userDisabled: false });
+      const used = { ...s, lastUsedAt: 40 };
+      assert.deepEqual(touched.withUser, { active: { session: used, userDisabled: false }, user: await store.getUser(u) });
+      assert.deepEqual(touched.alone, { session: used, userDisabled: false });
+
+      // A sliding refresh moves the expiry too, read at once.
+      const slid = await readWriteRead(s.id, () => store.touchSession(s.id, u, 50, 90_000));
+      assert.deepEqual(slid.alone, { session: { ...s, lastUsedAt: 50, expiresAt: 90_000 }, userDisabled: false });
+      assert.deepEqual(slid.withUser?.active, slid.alone);
+    });
+
+    it('keeps a session’s last use, login address and expiry cap, and revokes one session of a user only', async () => {
+      const u = (await store.loginIdentity({ identity: identity('pol'), newUserId: 'e1'.padEnd(24, '0'), userType: 'normal', now: 1 })).userId;
+      const v = (await store.loginIdentity({ identity: identity('pom'), newUserId: 'e2'.padEnd(24, '0'), userType: 'normal', now: 1 })).userId;
+      const phone = session(u, { address: '203.0.113.7', expiryCap: 5000, createdAt: 100 });
+      const laptop = session(u, { address: '2001:db8::1', createdAt: 200 });
+      const { userId: _, ...opening } = laptop;
+      await store.createSession(phone);
+      await store.loginIdentity({ identity: identity('pol'), newUserId: 'x'.repeat(24), userType: 'normal', now: 200, open: { session: opening, device: { id: laptop.deviceId, lastSeenAt: 200 } } });
+      const other = session(v);
+      await store.openSession(other, { id: other.deviceId, userId: v, lastSeenAt: 1 });
+      assert.deepEqual(await store.listSessionsOfUser(u), [phone, laptop]);
+      assert.deepEqual((await store.findSession(phone.id))?.session, phone);
+      assert.deepEqual((await store.findSessionByRefreshHash(laptop.refreshHash))?.session, laptop);
+      assert.deepEqual((await store.findSessionWithUser(other.id))?.active.session, other);
+
+      // Not the user's session: nothing happens.
+      assert.equal(await store.deleteSessionOfUser(u, other.id), false);
+      assert.equal(await store.deleteSessionOfUser(v, phone.id), false);
+      assert.ok(await store.findSession(other.id));
+      assert.equal(await store.deleteSessionOfUser(u, phone.id), true);
+      assert.equal(await store.deleteSessionOfUser(u, phone.id), false);
+      assert.equal(await store.findSession(phone.id), null);
+      assert.deepEqual(await store.listSessionsOfUser(u), [laptop]);
+      assert.ok(await store.findSession(other.id));
+    });
+
+    it('sweeps expired sessions, and idle ones when asked', async () => {
+      const u = (await store.loginIdentity({ identity: identity('sw'), newUserId: 'e3'.padEnd(24, '0'), userType: 'normal', now: 1 })).userId;
+      const expired = session(u, { expiresAt: 500, createdAt: 100 });
+      const idle = session(u, { createdAt: 100, lastUsedAt: 150, expiresAt: 10_000 });
+      const used = session(u, { createdAt: 100, expiresAt: 10_000 });
+      for (const s of [expired, idle, used]) await store.createSession(s);
+      await store.touchSession(used.id, u, 900);
+      assert.equal(await store.deleteExpiredSessions(600), 1);
+      assert.deepEqual((await store.listSessionsOfUser(u)).map((s) => s.id).sort(), [idle.id, used.id].sort());
+      assert.equal(await store.deleteExpiredSessions(600, 800), 1);
+      assert.deepEqual((await store.listSessionsOfUser(u)).map((s) => s.id), [used.id]);
     });
 
     it('keeps a caller’s changes to the records it was handed out of later reads', async () => {
@@ -596,6 +644,13 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
       await Promise.all([store.putSetting('refreshTokenExpirationSeconds', 7200), store.putSetting('refreshTokenExpirationSeconds', 7200)]);
       await store.putSetting('refreshTokenExpirationSeconds', 157_680_000);
       assert.equal(await store.getSetting('refreshTokenExpirationSeconds'), 157_680_000);
+      assert.equal(await store.getSetting('sessionSliding'), null);
+      await store.putSetting('sessionSliding', true);
+      await store.putSetting('sessionIdleTimeoutSeconds', 86_400);
+      assert.equal(await store.getSetting('sessionSliding'), true);
+      assert.equal(await store.getSetting('sessionIdleTimeoutSeconds'), 86_400);
+      await store.putSetting('sessionSliding', false);
+      assert.equal(await store.getSetting('sessionSliding'), false);
     });
 
     it('lists the sessions of a user', async () => {

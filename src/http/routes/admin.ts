@@ -87,7 +87,7 @@ const noContent = (reply: FastifyReply) => reply.code(204).send();
 const appRoutes =
   (service: Admin, triggers: TriggerAdmin, actorOf: (req: FastifyRequest) => Actor) =>
   async (http: FastifyInstance): Promise<void> => {
-    type P = { userId: string; email: string; keyId: string; triggerId: string };
+    type P = { userId: string; email: string; keyId: string; triggerId: string; sessionId: string };
     const params = (req: FastifyRequest) => req.params as P;
     const query = (req: FastifyRequest) => req.query as Record<string, unknown>;
     const body = { bodyLimit: ADMIN_BODY_LIMIT };
@@ -118,6 +118,12 @@ const appRoutes =
     });
     http.get('/users/:userId', async (req) => service.getUser(params(req).userId));
     http.get('/users/:userId/devices', async (req) => service.devices(params(req).userId));
+    // One user's sessions, and ending one of them (Baste's: the platform could only log a user out everywhere)
+    http.get('/users/:userId/sessions', async (req) => service.sessions(params(req).userId));
+    http.delete('/users/:userId/sessions/:sessionId', async (req, reply) => {
+      await service.revokeSession(actorOf(req), params(req).userId, params(req).sessionId);
+      return noContent(reply);
+    });
     http.delete('/users/:userId', async (req, reply) => {
       await service.deleteUser(actorOf(req), params(req).userId);
       return noContent(reply);
@@ -182,6 +188,8 @@ const appRoutes =
       await service.setRefreshTokenExpiration(actorOf(req), objectBody(req));
       return noContent(reply);
     });
+    http.get('/security/session_policy', async () => service.sessionPolicy());
+    http.put('/security/session_policy', body, async (req) => service.setSessionPolicy(actorOf(req), objectBody(req)));
     http.get('/custom_user_data', async () => service.customUserData());
 
     // Triggers: read-only (they are the app's files), with Baste's status; resume as on the platform

@@ -1,4 +1,5 @@
-// Login and link, profile, session refresh, logout and self-delete (wire-protocol §3–§4).
+// Login and link, profile, session refresh, logout and self-delete (wire-protocol §3–§4), and a
+// user's own session list (Baste's).
 
 import { EJSON, ObjectId } from 'bson';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
@@ -73,6 +74,14 @@ export const authRoutes =
 
     http.delete('/api/client/v2.0/auth/session', async (req, reply) => {
       await auth.logout(bearerToken(req));
+      return reply.code(204).send();
+    });
+
+    // A user's own sessions (Baste's; access token): list them, end one (see README, Sessions).
+    http.get('/api/client/v2.0/auth/sessions', async (req) => sessions.listOwn(await sessions.verifyAccessToken(bearerToken(req))));
+    http.delete('/api/client/v2.0/auth/sessions/:sessionId', async (req, reply) => {
+      const caller = await sessions.verifyAccessToken(bearerToken(req));
+      await sessions.revokeOwn(caller, (req.params as { sessionId: string }).sessionId);
       return reply.code(204).send();
     });
 

@@ -215,13 +215,16 @@ function OPEN_SESSION_CTES(users: string, from: number): string {
   return `opened_device AS (
       ${DEVICE_UPSERT(users, from)}
     ), opened_session AS (
-      INSERT INTO sessions (id, user_id, refresh_hash, device_id, provider_name, provider_type, created_at, expires_at, api_key_id)
-      SELECT ${p(7)}, u.user_id, ${p(8)}, ${p(14)}, ${p(9)}, ${p(10)}, ${p(11)}::bigint, ${p(12)}::bigint, ${p(13)} FROM ${users} u
+      INSERT INTO sessions (id, user_id, refresh_hash, device_id, provider_name, provider_type, created_at, expires_at, api_key_id, last_used_at, address, expiry_cap)
+      SELECT ${p(7)}, u.user_id, ${p(8)}, ${p(14)}, ${p(9)}, ${p(10)}, ${p(11)}::bigint, ${p(12)}::bigint, ${p(13)}, ${p(15)}::bigint, ${p(16)}, ${p(17)}::bigint FROM ${users} u
     )`;
 }
 
 function openSessionParams(s: Omit<SessionRecord, 'userId'>, d: Omit<DeviceRecord, 'userId'>): unknown[] {
-  return [...deviceParams(d), s.id, s.refreshHash, s.providerName, s.providerType, s.createdAt, s.expiresAt, s.apiKeyId ?? null, s.deviceId];
+  return [
+    ...deviceParams(d), s.id, s.refreshHash, s.providerName, s.providerType, s.createdAt, s.expiresAt, s.apiKeyId ?? null, s.deviceId,
+    s.lastUsedAt ?? s.createdAt, s.address ?? null, s.expiryCap ?? null,
+  ];
 }
 
 class PostgresStore implements Store {
@@ -374,9 +377,9 @@ class PostgresStore implements Store {
 
   async createSession(s: SessionRecord): Promise<void> {
     await this.pool.query(
-      `INSERT INTO sessions (id, user_id, refresh_hash, device_id, provider_name, provider_type, created_at, expires_at, api_key_id)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-      [s.id, s.userId, s.refreshHash, s.deviceId, s.providerName, s.providerType, s.createdAt, s.expiresAt, s.apiKeyId ?? null],
+      `INSERT INTO sessions (id, user_id, refresh_hash, device_id, provider_name, provider_type, created_at, expires_at, api_key_id, last_used_at, address, expiry_cap)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+      [s.id, s.userId, s.refreshHash, s.deviceId, s.providerName, s.providerType, s.createdAt, s.expiresAt, s.apiKeyId ?? null, s.lastUsedAt ?? s.createdAt, s.address ?? null, s.expiryCap ?? null],
     );
   }
 
@@ -492,8 +495,13 @@ class PostgresStore implements Store {
     return { active, user };
   }
 
-  async touchSession(_sessionId: string, userId: string, now: number): Promise<void> {
-    await this.pool.query('UPDATE users SET last_auth_at = $1 WHERE id = $2', [now, userId]);
+  async touchSession(sessionId: string, userId: string, now: number, expiresAt?: number): Promise<void> {
+    // One statement, one commit: the user's last use and the session's.
+    await this.pool.query(
+      `WITH touched AS (UPDATE sessions SET last_used_at = $1, expires_at = COALESCE($3::bigint, expires_at) WHERE id = $4)
+       UPDATE users SET last_auth_at = $1 WHERE id = $2`,
+      [now, userId, expiresAt ?? null, sessionId],
+    );
   }
 
   async deleteSession(id: string): Promise<boolean> {
@@ -504,8 +512,13 @@ class PostgresStore implements Store {
     return this.changes('DELETE FROM sessions WHERE user_id = $1', [userId]);
   }
 
-  async deleteExpiredSessions(now: number): Promise<number> {
-    return this.changes('DELETE FROM sessions WHERE expires_at <= $1', [now]);
+  async deleteSessionOfUser(userId: string, sessionId: string): Promise<boolean> {
+    return (await this.changes('DELETE FROM sessions WHERE id = $1 AND user_id = $2', [sessionId, userId])) > 0;
+  }
+
+  async deleteExpiredSessions(now: number, idleBefore?: number): Promise<number> {
+    if (idleBefore === undefined) return this.changes('DELETE FROM sessions WHERE expires_at <= $1', [now]);
+    return this.changes('DELETE FROM sessions WHERE expires_at <= $1 OR last_used_at < $2', [now, idleBefore]);
   }
 
 

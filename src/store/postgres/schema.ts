@@ -180,4 +180,11 @@ export const MIGRATIONS: readonly string[] = [
     FOREIGN KEY (provider_name, external_id) REFERENCES identities (provider_name, external_id) ON DELETE CASCADE
   );
   `,
+  /* 10: session policy and per-session lists: last use (idle timeout), login address, a hard end (Custom JWT exp) */ `
+  ALTER TABLE sessions ADD COLUMN last_used_at BIGINT;
+  ALTER TABLE sessions ADD COLUMN address TEXT;
+  ALTER TABLE sessions ADD COLUMN expiry_cap BIGINT;
+  UPDATE sessions SET last_used_at = created_at;
+  CREATE INDEX sessions_last_used ON sessions(last_used_at);
+  `,
 ];

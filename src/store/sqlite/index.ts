@@ -95,6 +95,15 @@ function migrate(db: Database.Database): void {
   });
 }
 
+/** The named parameters of insertSession. */
+const sessionParams = (s: SessionRecord) => ({
+  ...s,
+  apiKeyId: s.apiKeyId ?? null,
+  lastUsedAt: s.lastUsedAt ?? s.createdAt,
+  address: s.address ?? null,
+  expiryCap: s.expiryCap ?? null,
+});
+
 class SqliteStore implements Store {
   private readonly q;
   private readonly batches: GroupCommit;
@@ -129,8 +138,8 @@ class SqliteStore implements Store {
            AND NOT EXISTS (SELECT 1 FROM identities i WHERE i.user_id = u.id AND i.provider_type <> 'anon-user')`,
       ),
       insertSession: p(
-        `INSERT INTO sessions (id, user_id, refresh_hash, device_id, provider_name, provider_type, created_at, expires_at, api_key_id)
-         VALUES (@id, @userId, @refreshHash, @deviceId, @providerName, @providerType, @createdAt, @expiresAt, @apiKeyId)`,
+        `INSERT INTO sessions (id, user_id, refresh_hash, device_id, provider_name, provider_type, created_at, expires_at, api_key_id, last_used_at, address, expiry_cap)
+         VALUES (@id, @userId, @refreshHash, @deviceId, @providerName, @providerType, @createdAt, @expiresAt, @apiKeyId, @lastUsedAt, @address, @expiryCap)`,
       ),
       sessionByHash: p(
         'SELECT s.*, u.disabled AS user_disabled FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.refresh_hash = ?',
@@ -140,7 +149,10 @@ class SqliteStore implements Store {
       ),
       deleteSession: p('DELETE FROM sessions WHERE id = ?'),
       deleteSessionsOf: p('DELETE FROM sessions WHERE user_id = ?'),
+      deleteSessionOfUser: p('DELETE FROM sessions WHERE id = ? AND user_id = ?'),
       deleteExpired: p('DELETE FROM sessions WHERE expires_at <= ?'),
+      deleteIdle: p('DELETE FROM sessions WHERE last_used_at < ?'),
+      touchSession: p('UPDATE sessions SET last_used_at = ?, expires_at = COALESCE(?, expires_at) WHERE id = ?'),
       upsertDevice: p(
         `INSERT INTO devices (id, user_id, platform, platform_version, sdk_version, app_id, app_version, last_seen_at)
          VALUES (@id, @userId, @platform, @platformVersion, @sdkVersion, @appId, @appVersion, @lastSeenAt)
@@ -363,7 +375,7 @@ class SqliteStore implements Store {
 
   createSession(session: SessionRecord): Promise<void> {
     return this.write(() => {
-      this.q.insertSession.run({ ...session, apiKeyId: session.apiKeyId ?? null });
+      this.q.insertSession.run(sessionParams(session));
     });
   }
 
@@ -373,7 +385,7 @@ class SqliteStore implements Store {
 
   private openSessionNow(session: SessionRecord, device: DeviceRecord): void {
     this.upsertDeviceNow(device);
-    this.q.insertSession.run({ ...session, apiKeyId: session.apiKeyId ?? null });
+    this.q.insertSession.run(sessionParams(session));
   }
 
   createUserApiKey(key: ApiKeyRecord, limit: number): Promise<ApiKeyCreateOutcome> {
@@ -456,9 +468,10 @@ class SqliteStore implements Store {
     return active && user ? this.sessions.set(id, { active, user: this.withIdentities(user) }) : null;
   }
 
-  touchSession(_sessionId: string, userId: string, now: number): Promise<void> {
+  touchSession(sessionId: string, userId: string, now: number, expiresAt?: number): Promise<void> {
     return this.write(() => {
       this.q.touchUser.run(now, userId);
+      this.q.touchSession.run(now, expiresAt ?? null, sessionId);
     });
   }
 
@@ -470,8 +483,12 @@ class SqliteStore implements Store {
     return this.write(() => this.q.deleteSessionsOf.run(userId).changes);
   }
 
-  deleteExpiredSessions(now: number): Promise<number> {
-    return this.write(() => this.q.deleteExpired.run(now).changes);
+  deleteSessionOfUser(userId: string, sessionId: string): Promise<boolean> {
+    return this.write(() => this.q.deleteSessionOfUser.run(sessionId, userId).changes > 0);
+  }
+
+  deleteExpiredSessions(now: number, idleBefore?: number): Promise<number> {
+    return this.write(() => this.q.deleteExpired.run(now).changes + (idleBefore === undefined ? 0 : this.q.deleteIdle.run(idleBefore).changes));
   }
 
   private upsertDeviceNow(d: DeviceRecord): void {
