@@ -86,7 +86,7 @@ export interface PostgresStoreOptions {
    * on by default. Writes announce their changes either way, so a store without a cache (a CLI
    * command) still reaches the caches of the servers. Options tune the heartbeat (tests).
    */
-  readonly sessionCache?: boolean | Pick<ListenerOptions, 'heartbeatMs' | 'staleAfterMs' | 'maxBackoffMs'>;
+  readonly sessionCache?: boolean | Pick<ListenerOptions, 'heartbeatMs' | 'staleAfterMs' | 'reconnectAfterMs' | 'maxBackoffMs'>;
 }
 
 /** Arbitrary first half of the migration advisory lock key ('bast'); the second half is the schema. */

@@ -18,7 +18,7 @@
 //   n means every change committed before n was sent has been seen. A generation that arrives
 //   out of turn (one missed) or not at all within `staleAfterMs` takes the cache out of service
 //   and reconnects: a change is never served stale for longer than `staleAfterMs`, even when the
-//   loss goes unnoticed by the socket. (Changes themselves cannot carry the counter: a sequence
+//   loss goes unnoticed by the socket, or delivery is merely slow (a busy database). (Changes themselves cannot carry the counter: a sequence
 //   is drawn before commit, so commit order differs from number order and rolled-back numbers
 //   leave gaps.)
 
@@ -39,10 +39,16 @@ export interface ListenerOptions {
   readonly channel: string;
   /** Announcements signed `@<origin>` come from this instance's own store, which has already applied them: skipped. */
   readonly origin: string;
-  /** How often the heartbeat is published (default 100 ms). */
+  /** How often the heartbeat is published (default 20 ms). */
   readonly heartbeatMs?: number;
-  /** The cache is out of service when the last heartbeat received was sent longer ago (default 500 ms). */
+  /**
+   * The cache is out of service when the last heartbeat received was sent longer ago (default
+   * 75 ms): whatever delays or loses notifications, a change is served stale for no longer than
+   * this (issue 20: a revocation is refused by every instance within 100 ms).
+   */
   readonly staleAfterMs?: number;
+  /** Without a heartbeat for this long, the connection is replaced (default 5 s). */
+  readonly reconnectAfterMs?: number;
   /** Most time between reconnection attempts (default 2 s; the first is at once). */
   readonly maxBackoffMs?: number;
 }
@@ -74,8 +80,8 @@ export class InvalidationListener {
     private readonly opts: ListenerOptions,
     private readonly on: InvalidationHandlers,
   ) {
-    this.heartbeatMs = opts.heartbeatMs ?? 100;
-    this.staleAfterMs = opts.staleAfterMs ?? 500;
+    this.heartbeatMs = opts.heartbeatMs ?? 20;
+    this.staleAfterMs = opts.staleAfterMs ?? 75;
   }
 
   /** Whether the cache may be used now: listening, and a recent heartbeat came through. */
@@ -145,11 +151,13 @@ export class InvalidationListener {
   private beat(client: pg.Client): void {
     if (client !== this.client || !this.listening) return;
     const now = Date.now();
-    if (now - this.validAsOf > this.staleAfterMs * 2) {
+    if (now - this.validAsOf > (this.opts.reconnectAfterMs ?? 5000)) {
       // Heartbeats stopped coming back: the connection is silent. Start over on a new one.
       this.lost(client);
       return;
     }
+    // A slow database answers late, not never: no pile of heartbeats behind it.
+    if (this.sentAt.size >= 10) return;
     const generation = ++this.sent;
     this.sentAt.set(generation, now);
     client.query('SELECT pg_notify($1, $2)', [this.opts.channel, `p:${this.instance}:${generation}`]).catch(() => this.lost(client));
