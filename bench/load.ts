@@ -7,13 +7,27 @@
 // so 50 connections over two instances are 25 each, measured by one process into one latency
 // histogram. Each target may carry its own headers and body (set per connection in
 // `setupClient`), so a scenario can send instance B the tokens that instance A issued.
+//
+// A request mix (the `mixed` scenario): a target's `sequences` gives each of its connections its
+// own list of requests (its own user's tokens), which the connection sends in turn, over and over
+// (autocannon's `requests`, set per connection with `setRequests`).
 
+import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
+
+export interface LoadRequest {
+  readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  readonly path: string;
+  readonly headers?: Record<string, string>;
+  readonly body?: string;
+}
 
 export interface LoadTarget {
   readonly url: string;
   readonly headers?: Record<string, string>;
   readonly body?: string;
+  /** Connection k to this target sends `sequences[k % length]` in a loop instead of `url`/`headers`/`body`. */
+  readonly sequences?: readonly (readonly LoadRequest[])[];
 }
 
 export interface LoadSpec {
@@ -24,12 +38,17 @@ export interface LoadSpec {
   readonly durationSeconds: number;
 }
 
-const spec = JSON.parse(process.argv[2] ?? '') as LoadSpec;
+// `@<file>`: the spec is in that file (a request mix's tokens are too long for one argument).
+const arg = process.argv[2] ?? '';
+const spec = JSON.parse(arg.startsWith('@') ? readFileSync(arg.slice(1), 'utf8') : arg) as LoadSpec;
 const [first, ...rest] = spec.targets;
 if (!first) throw new Error('bench/load.ts: no target');
 const origins = spec.targets.map((t) => new URL(t.url).origin);
 if (new Set(origins).size !== origins.length) throw new Error('bench/load.ts: two targets on one origin');
 const perTarget = new Map(spec.targets.map((t, i) => [origins[i]!, t]));
+const mixed = spec.targets.some((t) => t.sequences);
+/** Connections opened so far per origin (warm-up and measured run alike): which sequence the next one gets. */
+const opened = new Map<string, number>();
 
 // autocannon 8 runs `warmup` first and reports it apart; @types/autocannon predates the option.
 const options: autocannon.Options & { warmup?: { connections: number; duration: number } } = {
@@ -44,13 +63,17 @@ const options: autocannon.Options & { warmup?: { connections: number; duration: 
   timeout: 10,
   warmup: spec.warmupSeconds > 0 ? { connections: spec.connections, duration: spec.warmupSeconds } : undefined,
   setupClient:
-    rest.length === 0
+    rest.length === 0 && !mixed
       ? undefined
       : (client) => {
           const origin = (client as unknown as { opts: { origin: string } }).opts.origin;
           const target = perTarget.get(origin);
           if (!target) throw new Error(`bench/load.ts: a connection to unknown origin ${origin}`);
-          client.setHeadersAndBody(target.headers ?? {}, target.body ?? '');
+          if (target.sequences) {
+            const k = opened.get(origin) ?? 0;
+            opened.set(origin, k + 1);
+            client.setRequests(target.sequences[k % target.sequences.length]!.map((r) => ({ ...r })) as autocannon.Request[]);
+          } else client.setHeadersAndBody(target.headers ?? {}, target.body ?? '');
         },
 };
 const result = await autocannon(options);

@@ -16,7 +16,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type autocannon from 'autocannon';
-import type { LoadSpec, LoadTarget } from './load.js';
+import type { LoadRequest, LoadSpec, LoadTarget } from './load.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const EXAMPLE_DIR = 'examples/todo';
@@ -141,6 +141,8 @@ interface Fixture {
   readonly password: string;
   readonly accessToken: string;
   readonly refreshToken: string;
+  /** Anonymous users logged in at setup, one per connection of the `mixed` scenario (only when it runs). */
+  readonly users: readonly { readonly accessToken: string; readonly refreshToken: string }[];
 }
 
 interface Request {
@@ -178,6 +180,20 @@ interface HttpScenario {
   readonly tokenAuthenticated?: boolean;
   /** What the server still lacks; the scenario is listed as skipped until it exists. */
   readonly notImplemented?: string;
+  /** Only on these stores (default: every store, or SQLite alone when not perBackend). */
+  readonly backends?: readonly Backend['suffix'][];
+  /** A request mix: one list of requests per connection, sent in turn (`request` is then unused but for its method). */
+  readonly mix?: (f: Fixture) => Request[][];
+}
+
+/**
+ * `revocation_latency_pg2`: under the `mixed` load on two instances, sessions are opened on one
+ * instance, read through the other (which caches them), revoked on the first, and the second is
+ * asked again until it refuses. See measureRevocations.
+ */
+interface RevocationScenario {
+  readonly kind: 'revocation';
+  readonly name: string;
 }
 
 interface Argon2Scenario {
@@ -185,11 +201,29 @@ interface Argon2Scenario {
   readonly name: string;
 }
 
-type Scenario = HttpScenario | Argon2Scenario;
+type Scenario = HttpScenario | Argon2Scenario | RevocationScenario;
 
 const json = { 'content-type': 'application/json' };
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 const appPath = (rest: string) => `/api/client/v2.0/app/${APP_ID}${rest}`;
+
+const anonLogin = (): Request => ({ method: 'POST', path: appPath('/auth/providers/anon-user/login'), headers: json, body: {} });
+const refreshRequest = (f: Pick<Fixture, 'refreshToken'>): Request => ({ method: 'POST', path: '/api/client/v2.0/auth/session', headers: bearer(f.refreshToken) });
+const profileRequest = (f: Pick<Fixture, 'accessToken'>): Request => ({ method: 'GET', path: '/api/client/v2.0/auth/profile', headers: bearer(f.accessToken) });
+const sumRequest = (f: Pick<Fixture, 'accessToken'>): Request => ({
+  method: 'POST',
+  path: appPath('/functions/call'),
+  headers: { ...json, ...bearer(f.accessToken) },
+  body: { name: 'sum', arguments: [{ $numberInt: '1' }, { $numberInt: '2' }] },
+});
+/**
+ * One connection's turn in `mixed`: 1 anonymous login, 1 refresh, 12 profiles and 6 function calls
+ * (5 / 5 / 60 / 30 %), spread out. Each connection is one user (its own tokens), so a refresh or a
+ * login changes one user among 50 while the others keep reading their sessions.
+ */
+const MIX_TURN = 'LPFPPFPPFPRPFPPFPPFP';
+const mixOf = (f: Fixture): Request[][] =>
+  f.users.map((u) => [...MIX_TURN].map((c) => (c === 'L' ? anonLogin() : c === 'R' ? refreshRequest(u) : c === 'P' ? profileRequest(u) : sumRequest(u))));
 
 const SCENARIOS: readonly Scenario[] = [
   { kind: 'http', name: 'location', perBackend: true, request: () => ({ method: 'GET', path: appPath('/location') }) },
@@ -197,7 +231,7 @@ const SCENARIOS: readonly Scenario[] = [
     kind: 'http',
     name: 'anon_login',
     perBackend: true,
-    request: () => ({ method: 'POST', path: appPath('/auth/providers/anon-user/login'), headers: json, body: {} }),
+    request: anonLogin,
   },
   {
     kind: 'http',
@@ -216,14 +250,14 @@ const SCENARIOS: readonly Scenario[] = [
     name: 'refresh',
     perBackend: true,
     tokenAuthenticated: true,
-    request: (f) => ({ method: 'POST', path: '/api/client/v2.0/auth/session', headers: bearer(f.refreshToken) }),
+    request: refreshRequest,
   },
   {
     kind: 'http',
     name: 'profile',
     perBackend: true,
     tokenAuthenticated: true,
-    request: (f) => ({ method: 'GET', path: '/api/client/v2.0/auth/profile', headers: bearer(f.accessToken) }),
+    request: profileRequest,
   },
   {
     kind: 'http',
@@ -231,13 +265,11 @@ const SCENARIOS: readonly Scenario[] = [
     perBackend: true,
     tokenAuthenticated: true,
     // examples/todo/functions/sum.js, with the canonical EJSON arguments the SDKs send.
-    request: (f) => ({
-      method: 'POST',
-      path: appPath('/functions/call'),
-      headers: { ...json, ...bearer(f.accessToken) },
-      body: { name: 'sum', arguments: [{ $numberInt: '1' }, { $numberInt: '2' }] },
-    }),
+    request: sumRequest,
   },
+  // Issue 20: realistic load, one autocannon run with a request mix (mixOf), SQLite and two instances.
+  { kind: 'http', name: 'mixed', perBackend: true, backends: ['', '_pg2'], request: profileRequest, mix: mixOf },
+  { kind: 'revocation', name: 'revocation_latency' },
   {
     kind: 'http',
     name: 'rules_find',
@@ -343,7 +375,20 @@ const RATIO_TARGETS: Record<string, number> = {
   refresh: 0.1,
   anon_login: 0.06,
   rules_find: 0.05,
+  // Issue 20.
+  mixed: 0.25,
+  mixed_pg2: 0.12,
+  profile_pg: 0.3,
+  profile_pg2: 0.3,
+  function_call_pg: 0.15,
+  function_call_pg2: 0.15,
+  refresh_pg: 0.1,
+  refresh_pg2: 0.1,
+  anon_login_pg: 0.05,
+  rules_find_pg: 0.04,
 };
+/** Issue 20: a revocation on one instance is refused by the other within this long. */
+const REVOCATION_MAX_MS = 100;
 const PASSWORD_LOGIN_VS_ARGON2 = 0.85;
 const TOKEN_P99_MS = 10;
 const PEAK_RSS_MB = 250;
@@ -401,8 +446,16 @@ const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
 /** Runs `node --import tsx bench/<file> <arg>` and returns its last stdout line as JSON. */
 async function runWorker<T>(file: string, arg: unknown, onStart?: (pid: number) => void): Promise<T> {
+  let text = JSON.stringify(arg);
+  if (text.length > 64 * 1024) {
+    // Too long for one argument (E2BIG): handed over in a file (bench/load.ts reads `@<file>`).
+    const dir = mkdtempSync(join(tmpdir(), 'baste-bench-spec-'));
+    tmpDirs.push(dir);
+    writeFileSync(join(dir, 'spec.json'), text);
+    text = `@${join(dir, 'spec.json')}`;
+  }
   const child = track(
-    spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', file), JSON.stringify(arg)], {
+    spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', file), text], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
     }),
@@ -612,7 +665,14 @@ async function setUp(baseUrl: string): Promise<Fixture> {
     found.push(JSON.stringify(items));
   }
   if (found[0] !== found[1]) throw new Error('setup: myItems and myItemsUnchecked returned different items');
-  return { baseUrl, userId, email, password, accessToken, refreshToken };
+  const users: Fixture['users'][number][] = [];
+  if (wanted('mixed') || wanted('mixed_pg2') || wanted('revocation_latency_pg2')) {
+    for (let i = 0; i < CONNECTIONS; i++) {
+      const u = await post(appPath('/auth/providers/anon-user/login'), {}, 200);
+      users.push({ accessToken: u.access_token as string, refreshToken: u.refresh_token as string });
+    }
+  }
+  return { baseUrl, userId, email, password, accessToken, refreshToken, users };
 }
 
 /**
@@ -889,6 +949,76 @@ async function measureHttp(
   };
 }
 
+interface Revocations {
+  revocations: number;
+  p50_ms: number;
+  p99_ms: number;
+  max_ms: number;
+  /** Share of revocations the other instance already refused at its first check. */
+  refused_at_first_check: number;
+}
+
+/** Sessions revoked under load, measured apart from the request mix: that many at most. */
+const REVOCATIONS = 300;
+
+/**
+ * While the `mixed` load runs on both instances: a session is opened on instance A, its profile
+ * read twice on B (so B has it cached), then it is revoked on A (logout, or user delete, in
+ * turn); from A's answer on, B is asked for the profile again and again until it refuses. The
+ * latency is from A's answer to B's refusal arriving: an upper bound, as it includes one round trip
+ * of the refused request under load.
+ */
+async function measureRevocations(name: string, servers: readonly Server[], targets: readonly LoadTarget[]): Promise<Revocations> {
+  const spec: LoadSpec = { targets, method: 'GET', connections: CONNECTIONS, warmupSeconds: WARMUP_S, durationSeconds: QUICK ? 6 : 30 };
+  await waitForQuiet(MAX_QUIET_WAIT_S);
+  type LoadResult = autocannon.Result & { warmup?: autocannon.Result };
+  let loadDone = false;
+  const load = runWorker<LoadResult>('load.ts', spec).finally(() => (loadDone = true));
+  const call = async (server: Server, r: Request) => {
+    const res = await fetch(server.baseUrl + r.path, { method: r.method, headers: r.headers, body: r.body === undefined ? undefined : JSON.stringify(r.body) });
+    const text = await res.text();
+    return { status: res.status, json: text ? (JSON.parse(text) as Record<string, string>) : {} };
+  };
+  await sleep(WARMUP_S * 1000 + 500);
+  const latencies: number[] = [];
+  let first = 0;
+  for (let k = 0; !loadDone && latencies.length < REVOCATIONS; k++) {
+    const [a, b] = [servers[k % 2]!, servers[(k + 1) % 2]!];
+    const login = await call(a, anonLogin());
+    if (login.status !== 200) throw new Error(`${name}: login on ${a.baseUrl} answered ${login.status}`);
+    const tokens = { accessToken: login.json.access_token!, refreshToken: login.json.refresh_token! };
+    for (let i = 0; i < 2; i++) {
+      const p = await call(b, profileRequest(tokens));
+      if (p.status !== 200) throw new Error(`${name}: profile on ${b.baseUrl} answered ${p.status} before the revocation`);
+    }
+    const revoke: Request =
+      k % 2 === 0
+        ? { method: 'DELETE', path: '/api/client/v2.0/auth/session', headers: bearer(tokens.refreshToken) }
+        : { method: 'DELETE', path: '/api/client/v2.0/auth/delete', headers: bearer(tokens.accessToken) };
+    const revoked = await call(a, revoke);
+    if (revoked.status !== 204) throw new Error(`${name}: ${revoke.path} on ${a.baseUrl} answered ${revoked.status}`);
+    const t0 = performance.now();
+    for (let polls = 1; ; polls++) {
+      const p = await call(b, profileRequest(tokens));
+      if (p.status === 401) {
+        latencies.push(performance.now() - t0);
+        if (polls === 1) first++;
+        break;
+      }
+      if (p.status !== 200) throw new Error(`${name}: profile on ${b.baseUrl} answered ${p.status} after the revocation`);
+      if (performance.now() - t0 > 5000) throw new Error(`${name}: ${b.baseUrl} still served a session revoked on ${a.baseUrl} 5 s later`);
+    }
+  }
+  const result = await load;
+  for (const [phase, r] of [['warm-up', result.warmup], ['measured', result]] as const) {
+    if (r && r.errors + r.non2xx > 0) failures.push(`${name} (${phase} of the load): ${r.errors} errors, ${r.non2xx} non-2xx responses`);
+  }
+  if (latencies.length === 0) failures.push(`${name}: no revocation measured`);
+  latencies.sort((x, y) => x - y);
+  const at = (q: number) => round(latencies[Math.min(latencies.length - 1, Math.ceil(q * latencies.length) - 1)] ?? 0, 1);
+  return { revocations: latencies.length, p50_ms: at(0.5), p99_ms: at(0.99), max_ms: round(latencies.at(-1) ?? 0, 1), refused_at_first_check: round(first / Math.max(1, latencies.length), 3) };
+}
+
 async function measureArgon2(): Promise<Omit<Measured, 'ratio_to_ceiling'>> {
   await waitForQuiet(MAX_QUIET_WAIT_S);
   const cpu = cpuMeter([]);
@@ -949,6 +1079,7 @@ async function main(): Promise<number> {
   const ratio = (m: Omit<Measured, 'ratio_to_ceiling'>): Measured => ({ ...m, ratio_to_ceiling: m.rps / ceiling.rps });
 
   const scenarios: Record<string, Outcome> = { ceiling: ratio(ceiling) };
+  let revocation: Revocations | { skipped: string } | undefined;
   const tokenAuthenticated = new Set<string>();
   // One server (or `backend.instances` servers on one fresh store) per backend and log level,
   // each with its own fixture (a user registered and logged in through that instance).
@@ -979,10 +1110,12 @@ async function main(): Promise<number> {
    * instances every token-authenticated request crosses over (a session created on A refreshed
    * on B and vice versa), and rules_find reads on one instance the items seeded through the other.
    */
-  const loadTargets = (instances: Server[], fixtures: Fixture[], request: (f: Fixture) => Request) =>
+  const loadTargets = (instances: Server[], fixtures: Fixture[], request: (f: Fixture) => Request, mix?: (f: Fixture) => Request[][]) =>
     instances.map((server, i): LoadTarget => {
-      const req = request(fixtures[(i + 1) % fixtures.length]!);
-      return { url: server.baseUrl + req.path, headers: req.headers, body: req.body === undefined ? undefined : JSON.stringify(req.body) };
+      const fixture = fixtures[(i + 1) % fixtures.length]!;
+      const req = request(fixture);
+      const wire = (r: Request): LoadRequest => ({ method: r.method, path: r.path, headers: r.headers, body: r.body === undefined ? undefined : JSON.stringify(r.body) });
+      return { ...wire(req), url: server.baseUrl + req.path, ...(mix ? { sequences: mix(fixture).map((seq) => seq.map(wire)) } : {}) };
     });
 
   for (const backend of BACKENDS) {
@@ -996,7 +1129,22 @@ async function main(): Promise<number> {
         process.stdout.write(`${Math.round(m.rps)} hashes/s\n`);
         continue;
       }
+      if (scenario.kind === 'revocation') {
+        const name = `${scenario.name}_pg2`;
+        if (backend.suffix !== '_pg2' || !wanted(name)) continue;
+        if (unavailable) {
+          revocation = { skipped: unavailable };
+          continue;
+        }
+        const { instances, fixtures } = await serverFor(backend, 'warn');
+        process.stdout.write(`  ${name}... `);
+        await sleep(300);
+        revocation = await measureRevocations(name, instances, loadTargets(instances, fixtures, profileRequest, mixOf));
+        process.stdout.write(`${revocation.revocations} revocations, p99 ${revocation.p99_ms} ms, max ${revocation.max_ms} ms\n`);
+        continue;
+      }
       if (!scenario.perBackend && backend.suffix !== '') continue;
+      if (scenario.backends && !scenario.backends.includes(backend.suffix)) continue;
       const name = scenario.name + backend.suffix;
       if (!wanted(name)) continue;
       if (scenario.tokenAuthenticated) tokenAuthenticated.add(name);
@@ -1009,7 +1157,7 @@ async function main(): Promise<number> {
         continue;
       }
       const { instances, fixtures } = await serverFor(backend, scenario.logLevel ?? 'warn', scenario.app);
-      const targets = loadTargets(instances, fixtures, scenario.request);
+      const targets = loadTargets(instances, fixtures, scenario.request, scenario.mix);
       const method = scenario.request(fixtures[0]!).method;
       const bg = scenario.background;
       const background = bg && { spec: bg, target: loadTargets(instances, fixtures, bg.request)[0]!, method: bg.request(fixtures[0]!).method };
@@ -1062,11 +1210,21 @@ async function main(): Promise<number> {
   );
   // `cpu` and `instances` are not part of the issue's shape; they are extra, for telling a busy
   // machine from a slow server and for seeing how the load split over several instances.
-  const report = { machine: info, ceiling_rps: round(ceiling.rps, 1), scenarios, cpu: cpuUse, instances };
+  const report = { machine: info, ceiling_rps: round(ceiling.rps, 1), scenarios, ...(revocation ? { revocation_latency_pg2: revocation } : {}), cpu: cpuUse, instances };
   mkdirSync(dirname(OUT), { recursive: true });
   writeFileSync(OUT, `${JSON.stringify(report, null, 2)}\n`);
 
   process.stdout.write(`\n${table(scenarios, cpuUse, instances)}\n${targets(scenarios, tokenAuthenticated)}\n${scaleOut(scenarios)}`);
+  if (revocation) {
+    if ('skipped' in revocation) process.stdout.write(`revocation_latency_pg2: skipped (${revocation.skipped})\n`);
+    else {
+      const r = revocation;
+      process.stdout.write(
+        `revocation_latency_pg2: ${r.revocations} revocations (logout and user delete) under the mixed load: p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms, max ${r.max_ms} ms; ` +
+          `refused at the first check ${(r.refused_at_first_check * 100).toFixed(0)} %\n  ${mark(r.max_ms <= REVOCATION_MAX_MS)}  max ${r.max_ms} ms <= ${REVOCATION_MAX_MS} ms\n`,
+      );
+    }
+  }
   const noisy = Object.entries(cpuUse).filter(([, d]) => d.other_cpu_cores >= NOISY_CORES);
   if (noisy.length > 0) {
     process.stdout.write(
@@ -1112,9 +1270,10 @@ function table(scenarios: Record<string, Outcome>, cpu: Record<string, CpuUse>, 
   return [line(head), ...measured.map(line), ...skipped].join('\n') + '\n';
 }
 
+const mark = (ok: boolean) => (ok ? 'met ' : 'MISS');
+
 function targets(scenarios: Record<string, Outcome>, tokenAuthenticated: Set<string>): string {
-  const lines: string[] = ['targets (SQLite, ratios to the ceiling of this run):'];
-  const mark = (ok: boolean) => (ok ? 'met ' : 'MISS');
+  const lines: string[] = ['targets (ratios to the ceiling of this run):'];
   for (const [name, min] of Object.entries(RATIO_TARGETS)) {
     const o = scenarios[name];
     if (!o) continue;

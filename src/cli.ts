@@ -322,7 +322,7 @@ async function withAdminStore(
   let store: Store;
   try {
     store = databaseUrl
-      ? await openPostgresStore(databaseUrl, { maxConnections: 2, owner })
+      ? await openPostgresStore(databaseUrl, { maxConnections: 2, owner, sessionCache: false })
       : scratch
         ? openSqliteStore(':memory:')
         : openDataDirStore(dataDir, owner);

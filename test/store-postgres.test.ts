@@ -180,6 +180,131 @@ describe('postgresql store', { skip: skipWithoutPostgres('PostgreSQL store tests
           await close();
         }
       });
+
+      // ---- Session caches of two instances (src/store/postgres/invalidations.ts) ----
+
+      /** A user with a session, cached by `b` (its second read is a hit). */
+      const cachedOnB = async (n: number) => {
+        const userId = (await a.loginIdentity({ identity: anon(`rev${n}`), newUserId: `r${n}`.padEnd(24, '0'), userType: 'normal', now: 1 })).userId;
+        const s = { id: `s${n}`.padEnd(24, '0'), userId, refreshHash: `rh${n}`, deviceId: 'd'.repeat(24), providerName: 'api-key', providerType: 'api-key', createdAt: 1, expiresAt: 1e13, apiKeyId: `k${n}`.padEnd(24, '0') };
+        await a.createUserApiKey({ id: s.apiKeyId, userId, kind: 'user', name: `key${n}`, keyHash: `kh${n}`, disabled: false, createdAt: 1 }, 5);
+        await a.createSession(s);
+        assert.ok(await b.findSessionWithUser(s.id));
+        const hits = b.sessionCacheStats!().hits;
+        assert.ok(await b.findSession(s.id));
+        assert.equal(b.sessionCacheStats!().hits, hits + 1, 'cached on b');
+        return { userId, sessionId: s.id, keyId: s.apiKeyId };
+      };
+      /** How long until `b` refuses the session (it must within 100 ms). */
+      const refusedOnB = async (sessionId: string) => {
+        const t0 = performance.now();
+        while ((await b.findSession(sessionId)) !== null) {
+          assert.ok(performance.now() - t0 < 100, 'b still serves the revoked session 100 ms later');
+          await new Promise((r) => setTimeout(r, 2));
+        }
+        return performance.now() - t0;
+      };
+      const listenerPid = async (store: Store) => {
+        for (let i = 0; i < 500; i++) {
+          const pid = await (store as unknown as { invalidationListenerPid(): Promise<number | null> }).invalidationListenerPid();
+          if (pid !== null) return pid;
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        throw new Error('the listener never came back');
+      };
+
+      it('a revocation on one instance is refused by the other’s cache within 100 ms: logout, revoke all, disable, delete, API key disable and delete', async () => {
+        await open();
+        try {
+          const revocations: [string, (c: Awaited<ReturnType<typeof cachedOnB>>) => Promise<unknown>][] = [
+            ['logout', (c) => a.deleteSession(c.sessionId)],
+            ['every session of the user (password reset, admin revoke)', (c) => a.deleteSessionsOfUser(c.userId)],
+            ['disable', (c) => a.setUserDisabled(c.userId, true)],
+            ['delete', (c) => a.deleteUser(c.userId)],
+            ['API key disabled', (c) => a.setApiKeyDisabled(c.userId, c.keyId, true)],
+            ['API key deleted', (c) => a.deleteApiKey(c.userId, c.keyId)],
+          ];
+          let n = 0;
+          for (const [what, revoke] of revocations) {
+            const c = await cachedOnB(n++);
+            await revoke(c);
+            const ms = await refusedOnB(c.sessionId);
+            assert.ok(ms < 100, `${what}: ${ms} ms`);
+          }
+          // Another user's cached session stays through all of that.
+          const kept = await cachedOnB(n++);
+          await a.touchSession('x', 'nobody', 5);
+          const hits = b.sessionCacheStats!().hits;
+          assert.ok(await b.findSession(kept.sessionId));
+          assert.equal(b.sessionCacheStats!().hits, hits + 1);
+        } finally {
+          await close();
+        }
+      });
+
+      it('reads the database, not the cache, while its LISTEN connection is gone (pg_terminate_backend), and caches again once it is back', async () => {
+        await open();
+        try {
+          const c = await cachedOnB(1);
+          const other = await cachedOnB(2);
+          const pid = await listenerPid(b);
+          await adminQuery('SELECT pg_terminate_backend($1)', [pid]);
+          // Revoked at once, while b may not even have noticed yet: refused all the same.
+          await a.deleteSession(c.sessionId);
+          await refusedOnB(c.sessionId);
+          // While the listener is down, nothing is served from the cache: every read is a miss.
+          for (let i = 0; i < 50 && b.sessionCacheStats!().live; i++) await new Promise((r) => setTimeout(r, 2));
+          const down = b.sessionCacheStats!();
+          if (!down.live) {
+            await a.setUserDisabled(other.userId, true);
+            assert.equal(await b.findSession(other.sessionId), null, 'read from the database while down');
+          }
+          assert.notEqual(await listenerPid(b), pid, 'a new listening connection');
+          const again = await cachedOnB(3);
+          assert.ok(b.sessionCacheStats!().live);
+          await a.deleteUser(again.userId);
+          await refusedOnB(again.sessionId);
+        } finally {
+          await close();
+        }
+      });
+
+      it('stops trusting its cache within 100 ms when the LISTEN connection goes silent (its backend stopped), and no stale session survives', async (t) => {
+        await open();
+        const pid = await listenerPid(b);
+        try {
+          process.kill(pid, 'SIGSTOP');
+        } catch {
+          t.skip('PostgreSQL is not on this machine, or its processes cannot be signalled');
+          await close();
+          return;
+        }
+        let stopped = true;
+        try {
+          process.kill(pid, 'SIGCONT');
+          stopped = false;
+          const c = await cachedOnB(1);
+          const later = await cachedOnB(2);
+          process.kill(pid, 'SIGSTOP');
+          stopped = true;
+          // The notification of this logout is queued behind a backend that neither delivers nor closes.
+          await a.deleteSession(c.sessionId);
+          const ms = await refusedOnB(c.sessionId);
+          assert.ok(ms < 100, `${ms} ms`);
+          assert.equal(b.sessionCacheStats!().live, false, 'out of service without heartbeats');
+          await a.deleteUser(later.userId);
+          assert.equal(await b.findSession(later.sessionId), null, 'read from the database');
+          process.kill(pid, 'SIGCONT');
+          stopped = false;
+          for (let i = 0; i < 100 && !b.sessionCacheStats!().live; i++) await new Promise((r) => setTimeout(r, 5));
+          assert.ok(b.sessionCacheStats!().live, 'back in service once heartbeats come through');
+          assert.equal(await b.findSession(c.sessionId), null);
+          assert.equal(await b.findSession(later.sessionId), null);
+        } finally {
+          if (stopped) process.kill(pid, 'SIGCONT');
+          await close();
+        }
+      });
     });
   });
 });

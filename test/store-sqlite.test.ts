@@ -6,7 +6,7 @@ import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { GroupCommit } from '../src/util/sqlite-group-commit.js';
 import { openSqliteStore } from '../src/store/sqlite/index.js';
-import { SessionCache } from '../src/store/sqlite/session-cache.js';
+import { SessionCache } from '../src/store/session-cache.js';
 import type { ActiveSession, UserRecord } from '../src/store/store.js';
 import { storeConformance } from './store/conformance.js';
 
@@ -26,7 +26,7 @@ it('sqlite: keeps what was committed across a reopen, and migrates an existing f
   await second.close();
 });
 
-// ---- Session cache (src/store/sqlite/session-cache.ts) ----
+// ---- Session cache (src/store/session-cache.ts) ----
 
 const userpass = (externalId: string, data: Record<string, unknown>) => ({ externalId, providerName: 'local-userpass', providerType: 'local-userpass', providerId: 'p'.repeat(24), data });
 
@@ -63,13 +63,18 @@ it('sqlite: hands out the same frozen records until a write that can change them
     await store.putUserpassToken({ id: 't', accountId: 'e'.repeat(24), kind: 'confirm', tokenHash: 'th', expiresAt: 5 });
     assert.equal(await store.findSessionWithUser(sessionId), first);
 
-    // Any other write empties it, even one that changes nothing cached.
+    // Nor writes of tables it holds, about other users and sessions.
     await store.createAdminToken({ id: 'a'.repeat(24), name: 'ops', tokenHash: 'ath', createdAt: 1 });
+    const other = await loggedIn(store, 2);
+    await store.touchSession(other.sessionId, other.userId, 60);
+    await store.deleteSession(other.sessionId);
+    assert.equal(await store.findSessionWithUser(sessionId), first);
+
+    // A write of the user's own rows drops its entries.
+    await store.touchSession(sessionId, userId, 50);
     const second = await store.findSessionWithUser(sessionId);
     assert.notEqual(second, first);
-    assert.deepEqual(second, first);
-    await store.touchSession(sessionId, userId, 50);
-    assert.equal((await store.findSessionWithUser(sessionId))?.user.lastAuthAt, 50);
+    assert.equal(second?.user.lastAuthAt, 50);
   } finally {
     await store.close();
   }
@@ -124,22 +129,46 @@ it('sqlite: a write by another connection to the file (the CLI) reaches the next
   }
 });
 
-it('sqlite session cache: bounded, dropping the oldest entry; emptied when the data version changes', () => {
-  let version = 1;
-  const cache = new SessionCache(() => version, 2);
-  const entry = (id: string) => ({ active: { session: { id } } as unknown as ActiveSession, user: { id } as unknown as UserRecord });
+it('session cache: bounded, dropping the oldest entry; drops per user and per session; refuses a fill its user was dropped during', () => {
+  const cache = new SessionCache(2);
+  const entry = (id: string, user = id) => ({ active: { session: { id } } as unknown as ActiveSession, user: { id: user } as unknown as UserRecord });
   for (const id of ['a', 'b', 'c']) {
     assert.equal(cache.get(id), undefined);
-    cache.set(id, entry(id));
+    cache.set(id, entry(id), cache.begin());
   }
   assert.equal(cache.size, 2);
   assert.equal(cache.get('a'), undefined);
   assert.equal(cache.get('c')?.user.id, 'c');
-  version = 2;
-  assert.equal(cache.get('c'), undefined);
-  assert.equal(cache.size, 0);
-  cache.set('c', entry('c'));
-  assert.equal(cache.get('c')?.user.id, 'c', 'kept while the version stays');
+
+  const big = new SessionCache(10);
+  big.set('s1', entry('s1', 'u1'), big.begin());
+  big.set('s2', entry('s2', 'u1'), big.begin());
+  big.set('s3', entry('s3', 'u2'), big.begin());
+  big.dropSession('s1');
+  assert.deepEqual([big.get('s1'), big.get('s2')?.user.id, big.get('s3')?.user.id], [undefined, 'u1', 'u2']);
+  big.dropUser('u1');
+  assert.deepEqual([big.get('s2'), big.get('s3')?.user.id], [undefined, 'u2']);
+
+  // A fill read before a drop of its user (or session, or a clear) and stored after it is not kept.
+  for (const drop of [() => big.dropUser('u1'), () => big.dropSession('s4'), () => big.clear()]) {
+    const since = big.begin();
+    drop();
+    big.set('s4', entry('s4', 'u1'), since);
+    assert.equal(big.get('s4'), undefined);
+  }
+  big.set('s4', entry('s4', 'u1'), big.begin());
+  assert.equal(big.get('s4')?.user.id, 'u1', 'kept when nothing changed meanwhile');
+  assert.equal(big.stats().staleFills, 3);
+
+  let live = false;
+  const gated = new SessionCache(10, () => live);
+  gated.set('s', entry('s'), gated.begin());
+  assert.equal(gated.get('s'), undefined, 'nothing kept or served while not live');
+  live = true;
+  gated.set('s', entry('s'), gated.begin());
+  assert.equal(gated.get('s')?.user.id, 's');
+  live = false;
+  assert.equal(gated.get('s'), undefined);
 });
 
 // ---- Group commit (src/util/sqlite-group-commit.ts) ----

@@ -1,6 +1,8 @@
 // The one storage interface for auth state. Every method is async so a networked backend
 // (PostgreSQL) can implement it as well as the embedded SQLite one. Times are epoch milliseconds.
 
+import type { SessionCacheStats } from './session-cache.js';
+
 export type UserType = 'normal' | 'server';
 
 export interface IdentityRecord {
@@ -388,6 +390,12 @@ export interface Store {
   recordTriggerRun(trigger: string, run: { at: number; ran: boolean; error?: string }): Promise<void>;
   /** Every trigger's recorded runs and last failure. */
   listTriggerRuns(): Promise<TriggerRunState[]>;
+
+  /**
+   * Test hook: what the store's session cache (src/store/session-cache.ts) did, or absent when it
+   * keeps none. Per-user invalidation is observed through it.
+   */
+  sessionCacheStats?(): SessionCacheStats;
 
   close(): Promise<void>;
 }

@@ -219,6 +219,57 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
       ended(await readWriteRead(s6.id, () => store.deleteInactiveAnonymousUsers(500)), 'deleteInactiveAnonymousUsers');
     });
 
+    it('invalidates its session cache per user: other users’ logins, refreshes and logouts keep a cached session, the user’s own writes drop it', async () => {
+      const stats = () => {
+        const s = store.sessionCacheStats?.();
+        assert.ok(s, 'the store keeps a session cache');
+        return s;
+      };
+      /** Reads the session; true when it was served from the cache (observed through the hit counter, not timing). */
+      const hit = async (id: string) => {
+        const before = stats().hits;
+        assert.ok(await store.findSessionWithUser(id), 'found');
+        return stats().hits === before + 1;
+      };
+      const loginWithSession = async (n: string, newUserId: string, now = 5) => {
+        const s = session(newUserId);
+        const { userId: _, ...opened } = s;
+        const { userId } = await store.loginIdentity({ identity: identity(n), newUserId, userType: 'normal', now, open: { session: opened, device: { id: s.deviceId, lastSeenAt: now } } });
+        return { userId, sessionId: s.id };
+      };
+      const a = await loginWithSession('pa', 'pa'.padEnd(24, '0'));
+      const b = await loginWithSession('pb', 'pb'.padEnd(24, '0'));
+      assert.equal(await hit(a.sessionId), false, 'the first read fills the cache');
+      assert.equal(await hit(a.sessionId), true);
+      assert.equal(await hit(b.sessionId), false);
+
+      // User B: logs in again (its identity data and last login change), refreshes, logs out a session, gets a new one.
+      const again = await loginWithSession('pb', 'xx'.padEnd(24, '0'), 6);
+      assert.equal(again.userId, b.userId);
+      await store.touchSession(again.sessionId, b.userId, 7);
+      await store.deleteSession(b.sessionId);
+      // New users log in, one is disabled and one deleted.
+      const c = await loginWithSession('pc', 'pc'.padEnd(24, '0'));
+      const d = await loginWithSession('pd', 'pd'.padEnd(24, '0'));
+      await store.setUserDisabled(c.userId, true);
+      await store.deleteUser(d.userId);
+      assert.equal(await hit(a.sessionId), true, 'A’s entry survived the writes of other users');
+      assert.equal(await hit(again.sessionId), false, 'B’s new session was read from the store');
+
+      // A's own refresh drops A's entries, and the next read sees the new last login.
+      await store.touchSession(a.sessionId, a.userId, 9);
+      assert.equal(await hit(a.sessionId), false);
+      assert.equal((await store.findSessionWithUser(a.sessionId))?.user.lastAuthAt, 9);
+      // Ending one of A's sessions keeps A's other sessions cached.
+      const a2 = session(a.userId);
+      await store.createSession(a2);
+      assert.equal(await hit(a2.id), false);
+      assert.equal(await hit(a2.id), true);
+      await store.deleteSession(a.sessionId);
+      assert.equal(await store.findSessionWithUser(a.sessionId), null);
+      assert.equal(await hit(a2.id), true, 'the user’s other session stays cached');
+    });
+
     it('ends the sessions of a disabled or deleted API key, and of a deleted server key’s user, at the next read', async () => {
       const u = (await store.loginIdentity({ identity: identity('ko', 'local-userpass'), newUserId: 'k0'.padEnd(24, '0'), userType: 'normal', now: 1 })).userId;
       const userKey = (id: string) => ({ id, userId: u, kind: 'user' as const, name: id, keyHash: `h-${id}`, disabled: false, createdAt: 5 });

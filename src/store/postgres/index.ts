@@ -63,6 +63,9 @@ import { planImport, writesSomething } from '../import-plan.js';
 import { PASSWORD_RESET_REQUIRED } from '../store.js';
 import { claimSchema, prepareSchema } from './owner.js';
 import { MIGRATIONS } from './schema.js';
+import { SessionCache, type SessionCacheStats, type SessionWithUser } from '../session-cache.js';
+import { InvalidationListener, type ListenerOptions } from './invalidations.js';
+import { createHash, randomBytes } from 'node:crypto';
 
 type Queryable = pg.Pool | pg.PoolClient;
 
@@ -81,6 +84,12 @@ export interface PostgresStoreOptions {
    * claimed fails with DatabaseOwnedError (src/store/owner.ts). Without it nothing is checked.
    */
   readonly owner?: DatabaseOwner;
+  /**
+   * Cache session lookups in this process, invalidated through LISTEN/NOTIFY (invalidations.ts);
+   * on by default. Writes announce their changes either way, so a store without a cache (a CLI
+   * command) still reaches the caches of the servers. Options tune the heartbeat (tests).
+   */
+  readonly sessionCache?: boolean | Pick<ListenerOptions, 'heartbeatMs' | 'staleAfterMs' | 'reconnectAfterMs' | 'maxBackoffMs'>;
 }
 
 /** Arbitrary first half of the migration advisory lock key ('bast'); the second half is the schema. */
@@ -114,14 +123,35 @@ export async function openPostgresStore(url: string, opts: PostgresStoreOptions 
     ...(schema ? { options: `-c search_path=${schema}` } : {}),
   });
   pool.on('error', (err) => opts.onError?.(err));
+  let channel: string;
   try {
     await migrate(pool, schema, opts.owner);
+    channel = invalidationChannel((await pool.query('SELECT current_schema() AS s')).rows[0].s as string);
   } catch (err) {
     await pool.end().catch(() => {});
     throw err;
   }
-  return new PostgresStore(pool);
+  const store = new PostgresStore(pool, channel);
+  if (opts.sessionCache !== false) {
+    await store.startCache({
+      url,
+      channel,
+      origin: store.origin,
+      ...(schema ? { options: `-c search_path=${schema}` } : {}),
+      ...(typeof opts.sessionCache === 'object' ? opts.sessionCache : {}),
+    });
+  }
+  return store;
 }
+
+/** The NOTIFY channel of a schema's session changes (a channel name has at most 63 bytes). */
+function invalidationChannel(schema: string): string {
+  const name = `baste_sessions.${schema}`;
+  return Buffer.byteLength(name) <= 63 ? name : `baste_sessions.${createHash('sha256').update(schema).digest('hex').slice(0, 40)}`;
+}
+
+/** Bulk deletions announce each session or user up to this many, and `all` beyond. */
+const MAX_NAMED_INVALIDATIONS = 1000;
 
 async function migrate(pool: pg.Pool, schema: string | undefined, owner: DatabaseOwner | undefined): Promise<void> {
   await inTransaction(pool, async (c) => {
@@ -229,8 +259,62 @@ function openSessionParams(s: Omit<SessionRecord, 'userId'>, d: Omit<DeviceRecor
 
 class PostgresStore implements Store {
   private closed = false;
+  private cache: SessionCache | null = null;
+  private listener: InvalidationListener | null = null;
 
-  constructor(private readonly pool: pg.Pool) {}
+  /**
+   * Signs this store's announcements (`<kind>:<id>@<origin>`): its own listener skips them, as the
+   * store has already dropped what they name (dropLocally, or everything when a write failed).
+   */
+  readonly origin = randomBytes(6).toString('hex');
+
+  /** `channel`: where writes announce what they changed to every instance's session cache (invalidations.ts). */
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly channel: string,
+  ) {}
+
+  async startCache(opts: ListenerOptions): Promise<void> {
+    let listener: InvalidationListener | null = null;
+    const cache = new SessionCache(10_000, () => listener!.live());
+    listener = new InvalidationListener(opts, {
+      dropUser: (id) => cache.dropUser(id),
+      dropSession: (id) => cache.dropSession(id),
+      clear: () => cache.clear(),
+    });
+    this.cache = cache;
+    this.listener = listener;
+    await listener.start();
+  }
+
+  sessionCacheStats(): SessionCacheStats {
+    return this.cache?.stats() ?? { hits: 0, misses: 0, staleFills: 0, size: 0, live: false };
+  }
+
+  /** Test hook: the backend pid of the connection listening for invalidations. */
+  invalidationListenerPid(): Promise<number | null> {
+    return this.listener?.backendPid() ?? Promise.resolve(null);
+  }
+
+  /**
+   * Announces, in the transaction on `c`, that these sessions' or users' cached records changed
+   * (or everything, past MAX_NAMED_INVALIDATIONS). Delivered to every instance at commit, or not
+   * at all when the transaction rolls back. The caller drops them from this instance's cache once
+   * committed (dropLocally).
+   */
+  private async announce(c: Queryable, kind: 'u' | 's', ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    if (ids.length > MAX_NAMED_INVALIDATIONS) await c.query('SELECT pg_notify($1, $2)', [this.channel, `all@${this.origin}`]);
+    else await c.query(`SELECT pg_notify($1, '${kind}:' || id || $3) FROM unnest($2::text[]) id`, [this.channel, ids, `@${this.origin}`]);
+  }
+
+  /** After a commit: this instance's cache forgets at once what the write announced (its own notification follows). */
+  private dropLocally(kind: 'u' | 's', ids: readonly string[]): void {
+    const cache = this.cache;
+    if (!cache) return;
+    if (ids.length > MAX_NAMED_INVALIDATIONS) cache.clear();
+    else for (const id of ids) (kind === 'u' ? cache.dropUser(id) : cache.dropSession(id));
+  }
 
   private async rows(sql: string, params: unknown[] = [], on: Queryable = this.pool): Promise<Row[]> {
     return (await on.query(sql, params)).rows as Row[];
@@ -245,7 +329,21 @@ class PostgresStore implements Store {
   }
 
   private tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-    return inTransaction(this.pool, fn);
+    return this.writing(() => inTransaction(this.pool, fn));
+  }
+
+  /**
+   * Runs a write that may announce a change. When it fails, whether it committed is unknown (a
+   * connection lost before the COMMIT's answer), and this instance skips its own announcements:
+   * so its cache forgets everything.
+   */
+  private async writing<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err !== ROLLBACK) this.cache?.clear();
+      throw err;
+    }
   }
 
   async loginIdentity(input: { identity: NewIdentity; newUserId: string; userType: UserType; now: number; open?: SessionOpening }) {
@@ -253,7 +351,7 @@ class PostgresStore implements Store {
     for (let attempt = 1; ; attempt++) {
       // Known identity: refresh its data and the user's last login, and open the session, in one
       // statement (one commit), unless the user is disabled (a refused login is not activity).
-      const found = await this.one(
+      const found = await this.writing(() => this.one(
         `WITH owner AS (
            SELECT i.user_id, u.disabled FROM identities i JOIN users u ON u.id = i.user_id
             WHERE i.provider_name = $1 AND i.external_id = $2
@@ -262,11 +360,15 @@ class PostgresStore implements Store {
               AND EXISTS (SELECT 1 FROM owner WHERE NOT owner.disabled)
          ), touched AS (
            UPDATE users SET last_auth_at = $4 FROM owner WHERE users.id = owner.user_id AND NOT owner.disabled
-         )${open ? `, ${OPEN_SESSION_CTES('(SELECT user_id FROM owner WHERE NOT owner.disabled)', 5)}` : ''}
-         SELECT user_id, disabled FROM owner`,
-        [id.providerName, id.externalId, JSON.stringify(id.data), now, ...(open ? openSessionParams(open.session, open.device) : [])],
-      );
-      if (found) return { userId: found.user_id as string, created: false, disabled: found.disabled === true };
+         )${open ? `, ${OPEN_SESSION_CTES('(SELECT user_id FROM owner WHERE NOT owner.disabled)', 6)}` : ''}
+         SELECT user_id, disabled, CASE WHEN NOT disabled THEN pg_notify($5, 'u:' || user_id || '@${this.origin}') END AS announced FROM owner`,
+        [id.providerName, id.externalId, JSON.stringify(id.data), now, this.channel, ...(open ? openSessionParams(open.session, open.device) : [])],
+      ));
+      if (found) {
+        // The identity's data and the user's last login changed: its cached records go.
+        if (found.disabled !== true) this.dropLocally('u', [found.user_id as string]);
+        return { userId: found.user_id as string, created: false, disabled: found.disabled === true };
+      }
 
       // New identity: create user and identity together. If another login of the same identity
       // commits first, our identity insert does nothing, we roll back our user and look again.
@@ -301,9 +403,10 @@ class PostgresStore implements Store {
   }
 
   async linkIdentity(userId: string, identity: NewIdentity, now: number): Promise<LinkOutcome> {
-    return this.tx(async (c): Promise<LinkOutcome> => {
+    const outcome = await this.tx(async (c): Promise<LinkOutcome> => {
       if (await this.insertIdentity(userId, identity, now, c)) {
         await c.query('UPDATE users SET last_auth_at = $1 WHERE id = $2', [now, userId]);
+        await this.announce(c, 'u', [userId]);
         return 'linked';
       }
       const owner = await this.one(
@@ -315,6 +418,8 @@ class PostgresStore implements Store {
       if (!owner) throw Object.assign(new Error('identity vanished while linking'), { code: '40001' });
       return owner.user_id === userId ? 'already-linked' : 'taken';
     });
+    if (outcome === 'linked') this.dropLocally('u', [userId]);
+    return outcome;
   }
 
   async getUser(id: string): Promise<UserRecord | null> {
@@ -338,21 +443,27 @@ class PostgresStore implements Store {
   }
 
   async setUserDisabled(id: string, disabled: boolean): Promise<boolean> {
-    return this.tx(async (c) => {
+    const changed = await this.tx(async (c) => {
       const changed = (await this.changes('UPDATE users SET disabled = $1 WHERE id = $2', [disabled, id], c)) > 0;
       if (changed && disabled) await c.query('DELETE FROM sessions WHERE user_id = $1', [id]);
+      if (changed) await this.announce(c, 'u', [id]);
       return changed;
     });
+    if (changed) this.dropLocally('u', [id]);
+    return changed;
   }
 
   async deleteUser(id: string): Promise<boolean> {
-    return this.tx((c) => this.deleteUserIn(c, id));
+    const deleted = await this.tx((c) => this.deleteUserIn(c, id));
+    if (deleted) this.dropLocally('u', [id]);
+    return deleted;
   }
 
   private async deleteUserIn(c: pg.PoolClient, id: string): Promise<boolean> {
     // Lock the user first: a concurrent link (which key-share locks the user) waits, so the
     // email/password accounts read below are all there is.
     if (!(await this.one('SELECT id FROM users WHERE id = $1 FOR UPDATE', [id], c))) return false;
+    await this.announce(c, 'u', [id]);
     await c.query(
       `DELETE FROM userpass_accounts WHERE id IN (
          SELECT external_id FROM identities WHERE user_id = $1 AND provider_type = 'local-userpass')`,
@@ -365,14 +476,17 @@ class PostgresStore implements Store {
     const stale = `u.last_auth_at < $1
       AND EXISTS (SELECT 1 FROM identities i WHERE i.user_id = u.id)
       AND NOT EXISTS (SELECT 1 FROM identities i WHERE i.user_id = u.id AND i.provider_type <> 'anon-user')`;
-    return this.tx(async (c) => {
+    const { n, ids } = await this.tx(async (c) => {
       // Lock the candidates, then delete with a fresh snapshot that re-checks the condition: a
       // login or link that committed meanwhile keeps its user. Anonymous-only users have no
       // email/password accounts to remove.
-      const ids = (await this.rows(`SELECT u.id FROM users u WHERE ${stale} FOR UPDATE`, [before], c)).map((r) => r.id);
-      if (ids.length === 0) return 0;
-      return this.changes(`DELETE FROM users u WHERE u.id = ANY($2) AND ${stale}`, [before, ids], c);
+      const ids = (await this.rows(`SELECT u.id FROM users u WHERE ${stale} FOR UPDATE`, [before], c)).map((r) => r.id as string);
+      if (ids.length === 0) return { n: 0, ids };
+      await this.announce(c, 'u', ids);
+      return { n: await this.changes(`DELETE FROM users u WHERE u.id = ANY($2) AND ${stale}`, [before, ids], c), ids };
     });
+    this.dropLocally('u', ids);
+    return n;
   }
 
   async createSession(s: SessionRecord): Promise<void> {
@@ -449,21 +563,29 @@ class PostgresStore implements Store {
   }
 
   async setApiKeyDisabled(userId: string, id: string, disabled: boolean): Promise<boolean> {
-    return this.tx(async (c) => {
+    const ended = { sessions: false };
+    const changed = await this.tx(async (c) => {
       const changed = (await this.changes('UPDATE api_keys SET disabled = $1 WHERE user_id = $2 AND id = $3', [disabled, userId, id], c)) > 0;
-      if (changed && disabled) await c.query('DELETE FROM sessions WHERE api_key_id = $1', [id]);
+      // The key's sessions are its owner's: announcing the owner covers them.
+      ended.sessions = changed && disabled && (await this.changes('DELETE FROM sessions WHERE api_key_id = $1', [id], c)) > 0;
+      if (ended.sessions) await this.announce(c, 'u', [userId]);
       return changed;
     });
+    if (ended.sessions) this.dropLocally('u', [userId]);
+    return changed;
   }
 
   async deleteApiKey(userId: string, id: string): Promise<boolean> {
-    return this.tx(async (c) => {
+    const deleted = await this.tx(async (c) => {
       const r = await this.one('DELETE FROM api_keys WHERE user_id = $1 AND id = $2 RETURNING kind', [userId, id], c);
       if (!r) return false;
       await c.query('DELETE FROM sessions WHERE api_key_id = $1', [id]);
+      await this.announce(c, 'u', [userId]);
       if (r.kind === 'server') await this.deleteUserIn(c, userId);
       return true;
     });
+    if (deleted) this.dropLocally('u', [userId]);
+    return deleted;
   }
 
   async findSessionByRefreshHash(hash: string): Promise<ActiveSession | null> {
@@ -471,10 +593,23 @@ class PostgresStore implements Store {
   }
 
   async findSession(id: string): Promise<ActiveSession | null> {
+    // With the cache, a miss fills it with the user too, so the next lookup of either kind is a hit.
+    if (this.cache) return (await this.findSessionWithUser(id))?.active ?? null;
     return toActive(await this.one(`${SESSION_WITH_USER} WHERE s.id = $1`, [id]));
   }
 
-  async findSessionWithUser(id: string): Promise<{ active: ActiveSession; user: UserRecord } | null> {
+  async findSessionWithUser(id: string): Promise<SessionWithUser | null> {
+    const cache = this.cache;
+    if (!cache) return this.readSessionWithUser(id);
+    const cached = cache.get(id);
+    if (cached) return cached;
+    const since = cache.begin();
+    const found = await this.readSessionWithUser(id);
+    // Kept unless an invalidation of its user or session arrived while it was read (session-cache.ts).
+    return found ? cache.set(id, found, since) : null;
+  }
+
+  private async readSessionWithUser(id: string): Promise<SessionWithUser | null> {
     // One statement (one round trip, one snapshot): the session, its user and the identities as JSON.
     const row = await this.one(
       `SELECT s.*, u.disabled AS user_disabled, u.type AS user_type, u.created_at AS user_created_at, u.last_auth_at AS user_last_auth_at,
@@ -495,33 +630,67 @@ class PostgresStore implements Store {
     return { active, user };
   }
 
+  // Single statements below announce their change in their own (implicit) transaction.
+
   async touchSession(sessionId: string, userId: string, now: number, expiresAt?: number): Promise<void> {
-    // One statement, one commit: the user's last use and the session's.
-    await this.pool.query(
-      `WITH touched AS (UPDATE sessions SET last_used_at = $1, expires_at = COALESCE($3::bigint, expires_at) WHERE id = $4)
-       UPDATE users SET last_auth_at = $1 WHERE id = $2`,
-      [now, userId, expiresAt ?? null, sessionId],
+    // One statement, one commit: the session's last use (and sliding expiry), the user's last use,
+    // and the announcement that the user's cached records changed.
+    await this.writing(() =>
+      this.pool.query(
+        `WITH touched_session AS (UPDATE sessions SET last_used_at = $1, expires_at = COALESCE($4::bigint, expires_at) WHERE id = $5),
+              touched AS (UPDATE users SET last_auth_at = $1 WHERE id = $2 RETURNING id)
+         SELECT pg_notify($3, 'u:' || id || '@${this.origin}') FROM touched`,
+        [now, userId, this.channel, expiresAt ?? null, sessionId],
+      ),
     );
+    this.dropLocally('u', [userId]);
   }
 
   async deleteSession(id: string): Promise<boolean> {
-    return (await this.changes('DELETE FROM sessions WHERE id = $1', [id])) > 0;
+    const deleted = await this.writing(() =>
+      this.changes(`WITH ended AS (DELETE FROM sessions WHERE id = $1 RETURNING id) SELECT pg_notify($2, 's:' || id || '@${this.origin}') FROM ended`, [
+        id,
+        this.channel,
+      ]),
+    );
+    this.dropLocally('s', [id]);
+    return deleted > 0;
   }
 
   async deleteSessionsOfUser(userId: string): Promise<number> {
-    return this.changes('DELETE FROM sessions WHERE user_id = $1', [userId]);
+    const r = await this.writing(() =>
+      this.one(
+        `WITH ended AS (DELETE FROM sessions WHERE user_id = $1 RETURNING id), n AS (SELECT count(*) AS n FROM ended)
+         SELECT n, CASE WHEN n > 0 THEN pg_notify($2, 'u:' || $1::text || '@${this.origin}') END AS announced FROM n`,
+        [userId, this.channel],
+      ),
+    );
+    this.dropLocally('u', [userId]);
+    return r!.n as number;
   }
 
   async deleteSessionOfUser(userId: string, sessionId: string): Promise<boolean> {
-    return (await this.changes('DELETE FROM sessions WHERE id = $1 AND user_id = $2', [sessionId, userId])) > 0;
+    const ids = await this.tx(async (c) => {
+      const ids = (await this.rows('DELETE FROM sessions WHERE id = $1 AND user_id = $2 RETURNING id', [sessionId, userId], c)).map((r) => r.id as string);
+      await this.announce(c, 's', ids);
+      return ids;
+    });
+    this.dropLocally('s', ids);
+    return ids.length > 0;
   }
 
   async deleteExpiredSessions(now: number, idleBefore?: number): Promise<number> {
-    if (idleBefore === undefined) return this.changes('DELETE FROM sessions WHERE expires_at <= $1', [now]);
-    return this.changes('DELETE FROM sessions WHERE expires_at <= $1 OR last_used_at < $2', [now, idleBefore]);
+    const ids = await this.tx(async (c) => {
+      const ended = idleBefore === undefined
+        ? await this.rows('DELETE FROM sessions WHERE expires_at <= $1 RETURNING id', [now], c)
+        : await this.rows('DELETE FROM sessions WHERE expires_at <= $1 OR last_used_at < $2 RETURNING id', [now, idleBefore], c);
+      const ids = ended.map((r) => r.id as string);
+      await this.announce(c, 's', ids);
+      return ids;
+    });
+    this.dropLocally('s', ids);
+    return ids.length;
   }
-
-
 
   async listDevices(userId: string): Promise<DeviceRecord[]> {
     const rows = await this.rows('SELECT * FROM devices WHERE user_id = $1 ORDER BY last_seen_at DESC', [userId]);
@@ -739,6 +908,7 @@ class PostgresStore implements Store {
         ]);
       }
       for (const i of plan.identities) await this.insertIdentity(u!.id, i, i.createdAt, c);
+      if (u && plan.identities.length > 0) await this.announce(c, 'u', [u.id]);
       for (const a of plan.accounts) {
         await c.query('INSERT INTO userpass_accounts (id, email, password_hash, confirmed, created_at) VALUES ($1, $2, $3, $4, $5)', [
           a.id,
@@ -754,6 +924,7 @@ class PostgresStore implements Store {
     }).catch((err: unknown) => {
       if (err !== ROLLBACK) throw err;
     });
+    if (record.user && !opts.dryRun && outcome?.status === 'imported') this.dropLocally('u', [record.user.id]);
     return outcome!;
   }
 
@@ -918,6 +1089,7 @@ class PostgresStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.listener?.close();
     await this.pool.end();
   }
 }

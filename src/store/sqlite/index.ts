@@ -57,7 +57,7 @@ import { PASSWORD_RESET_REQUIRED } from '../store.js';
 import type { DatabaseOwner } from '../owner.js';
 import { claimFile } from './owner.js';
 import { MIGRATIONS } from './schema.js';
-import { SessionCache, type SessionWithUser } from './session-cache.js';
+import { SessionCache, type SessionCacheStats, type SessionWithUser } from '../session-cache.js';
 
 /**
  * With `owner`, the file is claimed for that app on first open, and opening a file another app
@@ -107,12 +107,15 @@ const sessionParams = (s: SessionRecord) => ({
 class SqliteStore implements Store {
   private readonly q;
   private readonly batches: GroupCommit;
-  private readonly sessions: SessionCache;
+  private readonly sessions = new SessionCache();
+  private readonly dataVersion: () => number;
+  private lastDataVersion: number;
 
   constructor(private readonly db: Database.Database) {
     this.batches = new GroupCommit(db);
     const dataVersion = db.prepare('PRAGMA data_version').pluck();
-    this.sessions = new SessionCache(() => dataVersion.get() as number);
+    this.dataVersion = () => dataVersion.get() as number;
+    this.lastDataVersion = this.dataVersion();
     const p = (sql: string) => db.prepare(sql);
     this.q = {
       identity: p('SELECT user_id FROM identities WHERE provider_name = ? AND external_id = ?'),
@@ -149,9 +152,9 @@ class SqliteStore implements Store {
       ),
       deleteSession: p('DELETE FROM sessions WHERE id = ?'),
       deleteSessionsOf: p('DELETE FROM sessions WHERE user_id = ?'),
-      deleteSessionOfUser: p('DELETE FROM sessions WHERE id = ? AND user_id = ?'),
-      deleteExpired: p('DELETE FROM sessions WHERE expires_at <= ?'),
-      deleteIdle: p('DELETE FROM sessions WHERE last_used_at < ?'),
+      deleteSessionOfUser: p('DELETE FROM sessions WHERE id = ? AND user_id = ? RETURNING id').pluck(),
+      deleteExpired: p('DELETE FROM sessions WHERE expires_at <= ? RETURNING id').pluck(),
+      deleteIdle: p('DELETE FROM sessions WHERE last_used_at < ? RETURNING id').pluck(),
       touchSession: p('UPDATE sessions SET last_used_at = ?, expires_at = COALESCE(?, expires_at) WHERE id = ?'),
       upsertDevice: p(
         `INSERT INTO devices (id, user_id, platform, platform_version, sdk_version, app_id, app_version, last_seen_at)
@@ -273,23 +276,13 @@ class SqliteStore implements Store {
 
   /**
    * Runs `run` atomically with the writes of the same turn of the event loop; settles after their commit.
-   * Empties the session cache when it runs (not when queued): reads are synchronous and a batch runs
-   * in one synchronous flush, so every read after it misses, even before the commit resolves.
+   * A write that changes a user, its identities or its sessions drops exactly those from the session
+   * cache (dropUser / dropSession) while it runs: reads are synchronous and a batch runs in one
+   * synchronous flush, so every read after it misses, even before the commit resolves. A write
+   * rolled back after dropping has only cost a read. Tables no cached record comes from (counters,
+   * oauth_states, userpass_*, api_keys alone, devices, keys, admin tokens, audit log) drop nothing.
    */
   private write<T>(run: () => T): Promise<T> {
-    return this.batches.write(() => {
-      this.sessions.clear();
-      return run();
-    });
-  }
-
-  /**
-   * A write that keeps the session cache, for tables that are neither read into it nor cascade into
-   * users, identities or sessions: counters, oauth_states, userpass_tokens and userpass_accounts
-   * (whose deletes cascade to userpass_tokens only). Anyone can drive those without a session
-   * (failed logins, registrations, reset requests, OAuth redirects) and must not empty the cache.
-   */
-  private writeOutsideSessions<T>(run: () => T): Promise<T> {
     return this.batches.write(run);
   }
 
@@ -303,6 +296,7 @@ class SqliteStore implements Store {
         if (found.disabled === 1) return { userId, created: false, disabled: true };
         this.q.refreshIdentity.run(JSON.stringify(id.data), id.providerName, id.externalId);
         this.q.touchUser.run(now, userId);
+        this.sessions.dropUser(userId);
       } else {
         this.q.insertUser.run(newUserId, userType, now, now);
         this.insertIdentity(newUserId, id, now);
@@ -330,6 +324,7 @@ class SqliteStore implements Store {
       if (found) return found.user_id === userId ? 'already-linked' : 'taken';
       this.insertIdentity(userId, identity, now);
       this.q.touchUser.run(now, userId);
+      this.sessions.dropUser(userId);
       return 'linked';
     });
   }
@@ -352,6 +347,7 @@ class SqliteStore implements Store {
     return this.write(() => {
       const changed = this.q.setDisabled.run(disabled ? 1 : 0, id).changes > 0;
       if (changed && disabled) this.q.deleteSessionsOf.run(id);
+      if (changed) this.sessions.dropUser(id);
       return changed;
     });
   }
@@ -361,6 +357,7 @@ class SqliteStore implements Store {
   }
 
   private deleteUserNow(id: string): boolean {
+    this.sessions.dropUser(id);
     for (const r of this.q.userpassIdsOf.all(id) as Row[]) this.q.deleteAccount.run(r.external_id);
     return this.q.deleteUser.run(id).changes > 0;
   }
@@ -428,7 +425,8 @@ class SqliteStore implements Store {
   setApiKeyDisabled(userId: string, id: string, disabled: boolean): Promise<boolean> {
     return this.write(() => {
       const changed = this.q.setKeyDisabled.run(disabled ? 1 : 0, userId, id).changes > 0;
-      if (changed && disabled) this.q.deleteSessionsOfKey.run(id);
+      // The key's sessions are its owner's: dropping the owner covers them.
+      if (changed && disabled && this.q.deleteSessionsOfKey.run(id).changes > 0) this.sessions.dropUser(userId);
       return changed;
     });
   }
@@ -438,7 +436,7 @@ class SqliteStore implements Store {
       const r = this.q.keyOf.get(userId, id) as Row | undefined;
       if (!r) return false;
       this.q.deleteKey.run(userId, id);
-      this.q.deleteSessionsOfKey.run(id);
+      if (this.q.deleteSessionsOfKey.run(id).changes > 0) this.sessions.dropUser(userId);
       if (r.kind === 'server') this.deleteUserNow(userId);
       return true;
     });
@@ -460,35 +458,63 @@ class SqliteStore implements Store {
 
   /** Through the session cache (session-cache.ts); the records returned are frozen and shared. */
   private sessionWithUser(id: string): SessionWithUser | null {
+    // `PRAGMA data_version` changes when another connection (the CLI, any process) has committed
+    // to the file since the last read: what it changed is unknown, so everything goes. Read before
+    // the rows, so an entry is never older than the version it was checked against.
+    const version = this.dataVersion();
+    if (version !== this.lastDataVersion) {
+      this.sessions.clear();
+      this.lastDataVersion = version;
+    }
     const cached = this.sessions.get(id);
     if (cached) return cached;
+    const since = this.sessions.begin();
     // Synchronous statements on one connection: nothing is written between the reads.
     const active = toActive(this.q.sessionById.get(id) as Row | undefined);
     const user = active && (this.q.user.get(active.session.userId) as Row | undefined);
-    return active && user ? this.sessions.set(id, { active, user: this.withIdentities(user) }) : null;
+    return active && user ? this.sessions.set(id, { active, user: this.withIdentities(user) }, since) : null;
+  }
+
+  sessionCacheStats(): SessionCacheStats {
+    return this.sessions.stats();
   }
 
   touchSession(sessionId: string, userId: string, now: number, expiresAt?: number): Promise<void> {
     return this.write(() => {
       this.q.touchUser.run(now, userId);
       this.q.touchSession.run(now, expiresAt ?? null, sessionId);
+      this.sessions.dropUser(userId);
     });
   }
 
   deleteSession(id: string): Promise<boolean> {
-    return this.write(() => this.q.deleteSession.run(id).changes > 0);
+    return this.write(() => {
+      this.sessions.dropSession(id);
+      return this.q.deleteSession.run(id).changes > 0;
+    });
   }
 
   deleteSessionsOfUser(userId: string): Promise<number> {
-    return this.write(() => this.q.deleteSessionsOf.run(userId).changes);
+    return this.write(() => {
+      this.sessions.dropUser(userId);
+      return this.q.deleteSessionsOf.run(userId).changes;
+    });
   }
 
   deleteSessionOfUser(userId: string, sessionId: string): Promise<boolean> {
-    return this.write(() => this.q.deleteSessionOfUser.run(sessionId, userId).changes > 0);
+    return this.write(() => {
+      const ids = this.q.deleteSessionOfUser.all(sessionId, userId) as string[];
+      for (const id of ids) this.sessions.dropSession(id);
+      return ids.length > 0;
+    });
   }
 
   deleteExpiredSessions(now: number, idleBefore?: number): Promise<number> {
-    return this.write(() => this.q.deleteExpired.run(now).changes + (idleBefore === undefined ? 0 : this.q.deleteIdle.run(idleBefore).changes));
+    return this.write(() => {
+      const ids = [...(this.q.deleteExpired.all(now) as string[]), ...(idleBefore === undefined ? [] : (this.q.deleteIdle.all(idleBefore) as string[]))];
+      for (const id of ids) this.sessions.dropSession(id);
+      return ids.length;
+    });
   }
 
   private upsertDeviceNow(d: DeviceRecord): void {
@@ -509,7 +535,7 @@ class SqliteStore implements Store {
   }
 
   createUserpassAccount(a: UserpassAccount): Promise<'created' | 'exists'> {
-    return this.writeOutsideSessions(() => {
+    return this.write(() => {
       const r = this.q.insertAccount.run(a.id, a.email, a.passwordHash, a.confirmed ? 1 : 0, a.createdAt);
       return r.changes > 0 ? 'created' : 'exists';
     });
@@ -526,38 +552,38 @@ class SqliteStore implements Store {
   }
 
   confirmUserpassAccount(id: string): Promise<void> {
-    return this.writeOutsideSessions(() => {
+    return this.write(() => {
       this.q.confirmAccount.run(id);
     });
   }
 
   setUserpassPassword(id: string, passwordHash: string): Promise<void> {
-    return this.writeOutsideSessions(() => {
+    return this.write(() => {
       this.q.setPassword.run(passwordHash, id);
     });
   }
 
   deleteUserpassAccount(id: string): Promise<void> {
-    return this.writeOutsideSessions(() => {
+    return this.write(() => {
       this.q.deleteAccount.run(id);
     });
   }
 
   putUserpassToken(t: UserpassToken): Promise<void> {
-    return this.writeOutsideSessions(() => {
+    return this.write(() => {
       this.q.putToken.run(t.id, t.accountId, t.kind, t.tokenHash, t.expiresAt);
     });
   }
 
   takeUserpassToken(id: string, tokenHash: string): Promise<UserpassToken | null> {
-    return this.writeOutsideSessions(() => {
+    return this.write(() => {
       const r = this.q.takeToken.get(id, tokenHash) as Row | undefined;
       return r ? toUserpassToken(r) : null;
     });
   }
 
   hitCounter(key: string, windowMs: number, now: number) {
-    return this.writeOutsideSessions(() => {
+    return this.write(() => {
       const current = this.currentWindow(key, windowMs, now);
       const next = { windowStart: current.windowStart, count: current.count + 1 };
       this.q.setCounter.run(key, next.windowStart, next.count);
@@ -576,15 +602,15 @@ class SqliteStore implements Store {
   }
 
   deleteStaleCounters(before: number): Promise<number> {
-    return this.writeOutsideSessions(() => this.q.staleCounters.run(before).changes);
+    return this.write(() => this.q.staleCounters.run(before).changes);
   }
 
   deleteExpiredUserpassTokens(now: number): Promise<number> {
-    return this.writeOutsideSessions(() => this.q.expiredTokens.run(now).changes);
+    return this.write(() => this.q.expiredTokens.run(now).changes);
   }
 
   putProviderToken(providerName: string, externalId: string, token: string, now: number): Promise<void> {
-    return this.writeOutsideSessions(() => {
+    return this.write(() => {
       this.q.putProviderToken.run(token, now, providerName, externalId);
     });
   }
@@ -598,13 +624,13 @@ class SqliteStore implements Store {
   }
 
   putOAuthState(state: OAuthStateRecord): Promise<void> {
-    return this.writeOutsideSessions(() => {
+    return this.write(() => {
       this.q.putOAuthState.run({ ...state, device: JSON.stringify(state.device) });
     });
   }
 
   takeOAuthState(idHash: string, now: number): Promise<OAuthStateRecord | null> {
-    return this.writeOutsideSessions(() => {
+    return this.write(() => {
       const r = this.q.takeOAuthState.get(idHash) as Row | undefined;
       if (!r || (r.expires_at as number) <= now) return null;
       return toOAuthState(r);
@@ -612,7 +638,7 @@ class SqliteStore implements Store {
   }
 
   deleteExpiredOAuthStates(now: number): Promise<number> {
-    return this.writeOutsideSessions(() => this.q.expiredOAuthStates.run(now).changes);
+    return this.write(() => this.q.expiredOAuthStates.run(now).changes);
   }
 
   async listSigningKeys(): Promise<SigningKeyRecord[]> {
@@ -671,6 +697,7 @@ class SqliteStore implements Store {
       if (plan.conflict !== null) return { status: 'conflict', reason: plan.conflict };
       const u = record.user;
       if (plan.insertUser && u) this.q.insertImportedUser.run(u.id, u.type, u.disabled ? 1 : 0, u.createdAt, u.lastAuthAt);
+      if (u && plan.identities.length > 0) this.sessions.dropUser(u.id);
       for (const i of plan.identities) this.insertIdentity(u!.id, i, i.createdAt);
       for (const a of plan.accounts) this.q.insertAccount.run(a.id, a.email, a.passwordHash, a.confirmed ? 1 : 0, a.createdAt);
       const outcome: ImportOutcome = { status: writesSomething(plan) ? 'imported' : 'unchanged' };
@@ -728,13 +755,13 @@ class SqliteStore implements Store {
   }
 
   putSetting<K extends keyof AppSettings>(name: K, value: AppSettings[K]): Promise<void> {
-    return this.writeOutsideSessions(() => {
+    return this.write(() => {
       this.q.putSetting.run(name, JSON.stringify(value));
     });
   }
 
   claimScheduledTick(trigger: string, tick: number, claimedAt: number, ran: boolean): Promise<boolean> {
-    return this.writeOutsideSessions(() => this.q.claimTick.run(trigger, tick, claimedAt, ran ? 1 : 0).changes > 0);
+    return this.write(() => this.q.claimTick.run(trigger, tick, claimedAt, ran ? 1 : 0).changes > 0);
   }
 
   async lastScheduledTick(trigger: string): Promise<number | null> {
@@ -742,7 +769,7 @@ class SqliteStore implements Store {
   }
 
   pruneScheduledTicks(trigger: string, before: number): Promise<number> {
-    return this.writeOutsideSessions(() => this.q.pruneTicks.run({ trigger, before }).changes);
+    return this.write(() => this.q.pruneTicks.run({ trigger, before }).changes);
   }
 
   async listDatabaseTriggers(): Promise<DatabaseTriggerState[]> {
@@ -750,21 +777,21 @@ class SqliteStore implements Store {
   }
 
   async initDatabaseTrigger(trigger: string, init: { source: string; position: string; disabled: boolean }): Promise<DatabaseTriggerState> {
-    await this.writeOutsideSessions(() => this.q.initTrigger.run(trigger, init.source, init.position, init.disabled ? 1 : 0));
+    await this.write(() => this.q.initTrigger.run(trigger, init.source, init.position, init.disabled ? 1 : 0));
     return toDatabaseTrigger(this.q.trigger.get(trigger) as Row);
   }
 
   async resetDatabaseTrigger(trigger: string, change: { source: string; position: string; disabled: boolean }): Promise<void> {
-    await this.writeOutsideSessions(() => this.q.resetTrigger.run(change.source, change.position, change.disabled ? 1 : 0, trigger));
+    await this.write(() => this.q.resetTrigger.run(change.source, change.position, change.disabled ? 1 : 0, trigger));
   }
 
   async leaseDatabaseTrigger(trigger: string, owner: string, now: number, until: number): Promise<DatabaseTriggerState | null> {
-    const row = await this.writeOutsideSessions(() => this.q.leaseTrigger.get({ trigger, owner, now, until }) as Row | undefined);
+    const row = await this.write(() => this.q.leaseTrigger.get({ trigger, owner, now, until }) as Row | undefined);
     return row ? toDatabaseTrigger(row) : null;
   }
 
   advanceDatabaseTrigger(trigger: string, owner: string, p: TriggerProgress): Promise<boolean> {
-    return this.writeOutsideSessions(
+    return this.write(
       () =>
         this.q.advanceTrigger.run({ trigger, owner, position: p.position, leaseUntil: p.leaseUntil, ran: p.ran, failed: p.failed, at: p.at, lastError: p.lastError ?? null })
           .changes > 0,
@@ -772,12 +799,12 @@ class SqliteStore implements Store {
   }
 
   async releaseDatabaseTrigger(trigger: string, owner: string): Promise<void> {
-    await this.writeOutsideSessions(() => this.q.releaseTrigger.run(trigger, owner));
+    await this.write(() => this.q.releaseTrigger.run(trigger, owner));
   }
 
   async recordTriggerRun(trigger: string, run: { at: number; ran: boolean; error?: string }): Promise<void> {
     const error = run.error ?? null;
-    await this.writeOutsideSessions(() => this.q.recordRun.run({ trigger, at: run.at, ran: run.ran ? 1 : 0, failed: error === null ? 0 : 1, error }));
+    await this.write(() => this.q.recordRun.run({ trigger, at: run.at, ran: run.ran ? 1 : 0, failed: error === null ? 0 : 1, error }));
   }
 
   async listTriggerRuns(): Promise<TriggerRunState[]> {
