@@ -18,8 +18,9 @@ const EXAMPLE = join(import.meta.dirname, '..', 'examples', 'todo');
 const APP = '/app/todo-abcde';
 
 /** Starts `baste serve --database` and resolves once it prints the URL it listens on. */
+// With the platform's answers (409 for a taken email), so a registration race shows which one won.
 const serve = (database: string, dataDir: string) =>
-  serveCli(['--app', EXAMPLE, '--database', database, '--data-dir', dataDir, '--log-level', 'warn']);
+  serveCli(['--app', EXAMPLE, '--database', database, '--data-dir', dataDir, '--log-level', 'warn', '--reveal-unknown-emails']);
 
 async function call(base: Instance, method: string, path: string, opts: { token?: string; body?: unknown } = {}) {
   const headers: Record<string, string> = {};
