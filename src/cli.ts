@@ -28,6 +28,8 @@ import { openPostgresStore } from './store/postgres/index.js';
 import { DatabaseOwnedError, ownerOf, type DatabaseOwner } from './store/owner.js';
 import { DATA_ROOT, defaultDataDir, ensureDataDir, type DefaultDataDir as DataDirChoice } from './store/data-dir.js';
 import { startupWarnings } from './startup-warnings.js';
+import { BackupError } from './ops/backup.js';
+import { backupCommand, restoreCommand } from './ops/commands.js';
 import type { Store } from './store/store.js';
 
 export interface Io {
@@ -62,6 +64,12 @@ Usage:
                                         mail a password reset link (--all: every user still without one)
   baste admin-token create|list|delete --app <dir> [--name <n>] [--id <id>] [--json]
                                         admin API / console tokens (the token is printed once, at creation)
+  baste backup --to <file.tar.gz> [--data-dir <dir> | --app <dir>] [--force]
+                                        copy the data directory's databases into one file, while the
+                                        server runs (SQLite only; for --database use pg_dump)
+  baste restore --from <file.tar.gz> [--data-dir <dir> | --app <dir>] [--force]
+                                        restore a backup into a new data directory (--force replaces
+                                        the databases of a stopped server's)
   baste --help                          show this text
 
 Every command takes --app-id <id> (also BASTE_APP_ID): the client app id to serve the app as, for
@@ -126,6 +134,9 @@ const OPTIONS = {
   'dry-run': { type: 'boolean' },
   'send-reset': { type: 'boolean' },
   all: { type: 'boolean' },
+  to: { type: 'string' },
+  from: { type: 'string' },
+  force: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -143,7 +154,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
       io.stderr.write(`baste: invalid app configuration: ${err.message}\n`);
       return 1;
     }
-    if (err instanceof DatabaseOwnedError || err instanceof DataDirError) {
+    if (err instanceof DatabaseOwnedError || err instanceof DataDirError || err instanceof BackupError) {
       io.stderr.write(`baste: ${err.message}\n`);
       return 1;
     }
@@ -251,6 +262,20 @@ async function run(argv: string[], io: Io): Promise<number> {
     }
     case 'serve':
       return serve(flags, io, load, appDir, dataDirOf);
+    case 'backup':
+    case 'restore': {
+      const file = command === 'backup' ? flags.to : flags.from;
+      if (!file) throw new UsageError(command === 'backup' ? 'backup needs --to <file>' : 'restore needs --from <file>');
+      if (flags.database !== undefined) throw new UsageError(`${command} works on a data directory's SQLite databases; a --database in PostgreSQL is backed up with pg_dump (see the README)`);
+      if (flags['data-dir'] === undefined && flags.app === undefined) throw new UsageError(`${command} needs --data-dir <dir> (or --app <dir> for its default data directory)`);
+      // The app (for its default data directory, and for restore the app id the backup must belong to).
+      const config = flags.app !== undefined ? (await load()).config : undefined;
+      const dir = flags['data-dir'] !== undefined ? resolve(flags['data-dir']) : dataDir(config!);
+      const common = { dataDir: dir, force: flags.force ?? false, json: flags.json ?? false };
+      return command === 'backup'
+        ? backupCommand({ ...common, to: file }, io)
+        : restoreCommand({ ...common, from: file, appId: config?.appId }, io);
+    }
     default:
       throw new UsageError(`unknown command '${command}'`);
   }
