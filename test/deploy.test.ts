@@ -78,6 +78,16 @@ describe('the README, the unit and the Dockerfile name only commands and flags t
     for (const i of found) for (const f of i.flags) assert.ok(helpFlags.has(f), `README: '${f}' is not a flag of baste (${i.line})`);
   });
 
+  it("the console's hints name commands and flags that exist", () => {
+    const hints = [...readFileSync(join(ROOT, 'admin-console', 'console.js'), 'utf8').matchAll(/code\('(baste [^']*)'\)/g)].map((m) => m[1]!);
+    assert.ok(hints.length > 0);
+    for (const hint of hints) {
+      const [i] = invocations(hint);
+      assert.ok(i && COMMANDS.includes(i.command), hint);
+      for (const f of i.flags) assert.ok(helpFlags.has(f), `console: ${hint}`);
+    }
+  });
+
   it('every flag the README names in a code span is one `baste --help` lists', () => {
     // Flags of other programs the README quotes.
     const others = new Set(['--replSet']);
