@@ -132,7 +132,7 @@ function signInView() {
     { class: 'card narrow' },
     h('label', { for: 'token' }, 'Admin token'),
     input,
-    h('p', { id: 'token-help', class: 'help' }, 'Create one with ', code('baste admin-token create --app <dir>'), '. It is kept in this tab only.'),
+    h('p', { id: 'token-help', class: 'help' }, 'Create one on the server with ', code('baste admin-token create --app <dir> --name <name>'), ' (the server\'s ', code('--data-dir'), ' too, if it has one; ', code('npx baste …'), ' from a clone of Baste). It is kept in this tab only.'),
     h('button', { type: 'submit' }, 'Sign in'),
   );
   form.addEventListener('submit', async (event) => {

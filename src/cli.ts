@@ -19,7 +19,7 @@ import { argon2Hasher } from './auth/passwords.js';
 import { checkProviders, tokenRevokers } from './auth/service.js';
 import { BasteError, ConfigError } from './errors.js';
 import { outboxMailer, smtpMailer, type Mailer } from './email/mailer.js';
-import { createBaste, DataDirError } from './server.js';
+import { createBaste, dataDirProblem, DataDirError } from './server.js';
 import { rotateSigningKey } from './sessions/keys.js';
 import { requireIdleTimeout, requireRefreshExpiration } from './sessions/refresh-expiration.js';
 import { openSqliteStore } from './store/sqlite/index.js';
@@ -29,6 +29,13 @@ import { openPostgresStore } from './store/postgres/index.js';
 import { DatabaseOwnedError, ownerOf, type DatabaseOwner } from './store/owner.js';
 import { DATA_ROOT, defaultDataDir, ensureDataDir, type DefaultDataDir as DataDirChoice } from './store/data-dir.js';
 import { startupWarnings } from './startup-warnings.js';
+import { BackupError } from './ops/backup.js';
+import { appRootProblem } from './app/app-root.js';
+import { argsProblem, nearest } from './cli/args.js';
+import { describeFailure } from './cli/failures.js';
+import { COMMAND_NAMES, commandHelp, HELP } from './cli/help.js';
+import { hostProblem, logLevelProblem, mailFromProblem, smtpUrlProblem } from './cli/serve-flags.js';
+import { backupCommand, restoreCommand } from './ops/commands.js';
 import type { Store } from './store/store.js';
 import { allTriggers, describeTrigger, triggerLine } from './triggers/describe.js';
 
@@ -40,69 +47,6 @@ export interface Io {
   readonly cwd?: string;
 }
 
-const HELP = `baste: a self-hosted backend for MongoDB Stitch / Atlas App Services apps
-
-Usage:
-  baste serve --app <dir> [options]     serve an app exported from App Services / Stitch
-  baste validate --app <dir>            load the app directory and report problems
-  baste keys rotate --app <dir>         start signing access tokens with a new key
-  baste api-keys create|list|enable|disable|delete --app <dir> [--name <n>] [--json]
-                                        manage server API keys (the key is printed once, at creation)
-  baste users list|show|create|disable|enable|delete|revoke|confirm --app <dir> [options] [--json]
-                                        manage users (server running or not); options:
-                                        list [--provider <type>] [--search <text>] [--after <id>] [--pending]
-                                        show|disable|enable|delete|revoke --id <user id>
-                                        create --email <addr> --password <pw> (or BASTE_USER_PASSWORD)
-                                        confirm --email <addr>   (a pending email/password registration)
-  baste users import --app <dir> --file <users.json> [--dry-run] [--send-reset] [--json]
-                                        bring users over from App Services (Admin API user pages or
-                                        pending registrations, as JSON arrays or JSON lines) keeping
-                                        their ids; --send-reset mails email/password users a reset link
-  baste users export --app <dir> [--file <out.jsonl>]
-                                        every user and pending registration, one JSON object a line
-  baste users send-reset --app <dir> --id <user id> | --all
-                                        mail a password reset link (--all: every user still without one)
-  baste admin-token create|list|delete --app <dir> [--name <n>] [--id <id>] [--json]
-                                        admin API / console tokens (the token is printed once, at creation)
-  baste --help                          show this text
-
-Every command takes --app-id <id> (also BASTE_APP_ID): the client app id to serve the app as, for
-exports that carry none (or to override theirs).
-
-users, admin-token, api-keys and keys work on --data-dir (default ./.baste-data/<app id> in the
-working directory, or <app>/.baste where one exists from an older release); users and
-admin-token also on --database <url> / BASTE_DATABASE_URL.
-Reset links (users send-reset, users import --send-reset) go through --smtp-url / BASTE_SMTP_URL
-(and --mail-from), else to <data-dir>/outbox/.
-
-Options for serve:
-  --app <dir>            app directory (realm_config.json / root_config.json / config.json / stitch.json)
-  --port <n>             port to listen on (default 8080; 0 picks a free one)
-  --host <addr>          address to listen on (default 127.0.0.1)
-  --data-dir <dir>       where state is kept (default ./.baste-data/<app id>; an existing <app>/.baste is kept)
-  --database <url>       keep state in PostgreSQL (postgres://user:password@host:port/db; also
-                         BASTE_DATABASE_URL) instead of SQLite in --data-dir; instances of one app may
-                         share it (another app: its own database, or ?options=-c%20search_path%3D<schema>)
-  --secrets <file.json>  JSON object of secret name -> value (also BASTE_SECRET_<NAME> variables)
-  --base-url <url>       public URL clients should use (default: how the client reached the server)
-  --trust-proxy          believe X-Forwarded-For/-Proto/-Host from a reverse proxy
-  --reveal-unknown-emails  registration, confirmation and reset tell a taken or unknown email as the
-                         platform does (409 AccountNameInUse, 404 UserNotFound; default: every email alike)
-  --max-connections <n>  open connections at most; one more gets 503 (default: what the open-files limit allows, at most 10000)
-  --request-timeout <s>  seconds to receive a whole request (default 60); headers must come within 10
-  --keep-alive-timeout <s>  seconds an idle keep-alive connection stays open (default 65)
-  --refresh-token-expiration <s>  lifetime of new sessions in seconds, 1800 to 157680000 (default 5184000,
-                         60 days)
-  --sliding-sessions     each refresh extends a session to a full lifetime from then
-  --session-idle-timeout <s>  a session not refreshed for this many seconds ends (3600 to 157680000;
-                         default: none). These three apply until set through the admin API
-                         (security/refresh_token_expiration, security/session_policy)
-  --smtp-url <url>       send email through SMTP (also BASTE_SMTP_URL); otherwise emails go to <data-dir>/outbox/
-  --mail-from <address>  sender of emails (default baste@localhost)
-  --log-level <level>    fatal, error, warn, info (default), debug
-  BASTE_MONGODB_URI      MongoDB connection string for data sources without a config.uri of their
-                         own; without either, documents are kept by Baste (SQLite or --database)
-`;
 
 const OPTIONS = {
   app: { type: 'string' },
@@ -137,28 +81,41 @@ const OPTIONS = {
   'dry-run': { type: 'boolean' },
   'send-reset': { type: 'boolean' },
   all: { type: 'boolean' },
+  to: { type: 'string' },
+  from: { type: 'string' },
+  force: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean' },
 } as const;
 
+/** A command line that cannot mean anything: exit 2, with where to read the usage. */
 class UsageError extends Error {}
+/** A failure the user can act on, said in one line: exit 1. */
+class CliError extends Error {}
+
+/** The command named on the command line (for pointing at its help), if any. */
+const commandOf = (argv: string[]) => argv.find((a) => COMMAND_NAMES.includes(a));
 
 export async function main(argv: string[], io: Io): Promise<number> {
   try {
     return await run(argv, io);
   } catch (err) {
     if (err instanceof UsageError) {
-      io.stderr.write(`baste: ${err.message}\nRun 'baste --help' for usage.\n`);
+      const command = commandOf(argv);
+      io.stderr.write(`baste: ${err.message}\nRun 'baste ${command ? `${command} ` : ''}--help' for usage.\n`);
       return 2;
     }
     if (err instanceof ConfigError) {
       io.stderr.write(`baste: invalid app configuration: ${err.message}\n`);
       return 1;
     }
-    if (err instanceof DatabaseOwnedError || err instanceof DataDirError) {
+    if (err instanceof DatabaseOwnedError || err instanceof DataDirError || err instanceof BackupError || err instanceof CliError) {
       io.stderr.write(`baste: ${err.message}\n`);
       return 1;
     }
-    throw err;
+    // Anything else: one line too (the stack only when asked for, for a bug report).
+    io.stderr.write(`baste: ${describeFailure(err, io.env.BASTE_DEBUG === '1')}\n`);
+    return 1;
   }
 }
 
@@ -167,17 +124,39 @@ async function run(argv: string[], io: Io): Promise<number> {
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
   } catch (err) {
-    throw new UsageError((err as Error).message);
+    throw new UsageError(argsProblem(err, OPTIONS));
   }
   const { values: flags, positionals } = parsed;
   const [command, sub] = positionals;
-  if (flags.help || !command || command === 'help') {
+  if (flags.version) {
+    io.stdout.write(`baste ${await version()}\n`);
+    return 0;
+  }
+  if (command === 'help' || (flags.help && command)) {
+    // `baste serve --help`, `baste help serve`: that command's part; an unknown one gets all of it.
+    const topic = command === 'help' ? sub : command;
+    io.stdout.write((topic && commandHelp(topic)) || HELP);
+    return 0;
+  }
+  if (flags.help) {
     io.stdout.write(HELP);
     return 0;
   }
+  if (!command) {
+    // Nothing asked: the help, as a usage error (a script calling `baste` bare is mistaken).
+    io.stderr.write(HELP);
+    return 2;
+  }
+  if (!COMMAND_NAMES.includes(command)) {
+    const guess = nearest(command, COMMAND_NAMES);
+    throw new UsageError(`unknown command '${command}'${guess ? `; did you mean 'baste ${guess}'?` : ''}`);
+  }
   const appDir = () => {
     if (!flags.app) throw new UsageError(`${command} needs --app <dir>`);
-    return resolve(flags.app);
+    const dir = resolve(flags.app);
+    const problem = appRootProblem(dir);
+    if (problem) throw new CliError(problem);
+    return dir;
   };
   // The data directory of a loaded app: --data-dir, or the default (store/data-dir.ts).
   const dataDirOf = (config: { appId: string }): DataDirChoice =>
@@ -250,6 +229,20 @@ async function run(argv: string[], io: Io): Promise<number> {
     }
     case 'serve':
       return serve(flags, io, load, appDir, dataDirOf);
+    case 'backup':
+    case 'restore': {
+      const file = command === 'backup' ? flags.to : flags.from;
+      if (!file) throw new UsageError(command === 'backup' ? 'backup needs --to <file>' : 'restore needs --from <file>');
+      if (flags.database !== undefined) throw new UsageError(`${command} works on a data directory's SQLite databases; a --database in PostgreSQL is backed up with pg_dump (see the README)`);
+      if (flags['data-dir'] === undefined && flags.app === undefined) throw new UsageError(`${command} needs --data-dir <dir> (or --app <dir> for its default data directory)`);
+      // The app (for its default data directory, and for restore the app id the backup must belong to).
+      const config = flags.app !== undefined ? (await load()).config : undefined;
+      const dir = flags['data-dir'] !== undefined ? resolve(flags['data-dir']) : dataDir(config!);
+      const common = { dataDir: dir, force: flags.force ?? false, json: flags.json ?? false };
+      return command === 'backup'
+        ? backupCommand({ ...common, to: file }, io)
+        : restoreCommand({ ...common, from: file, appId: config?.appId }, io);
+    }
     default:
       throw new UsageError(`unknown command '${command}'`);
   }
@@ -257,8 +250,21 @@ async function run(argv: string[], io: Io): Promise<number> {
 
 /** The embedded store of a data directory, created on first use and claimed for the app (as `serve` would). */
 function openDataDirStore(dataDir: string, owner: DatabaseOwner) {
-  ensureDataDir(dataDir);
-  return openSqliteStore(join(dataDir, 'baste.sqlite'), { owner });
+  try {
+    ensureDataDir(dataDir);
+    return openSqliteStore(join(dataDir, 'baste.sqlite'), { owner });
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    // A file in the way, no permission, a damaged database: said as `serve` says it.
+    if (typeof code === 'string' && /^(E[A-Z]+|SQLITE_[A-Z_]+)$/.test(code)) throw dataDirProblem(dataDir, err);
+    throw err;
+  }
+}
+
+/** The package's version, read when asked (`baste --version`). */
+async function version(): Promise<string> {
+  const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
 }
 
 /** The audit log's "who" for what is done from the command line. */
@@ -327,8 +333,8 @@ async function withAdminStore(
         ? openSqliteStore(':memory:')
         : openDataDirStore(dataDir, owner);
   } catch (err) {
-    if (err instanceof DatabaseOwnedError) throw err;
-    io.stderr.write(`baste: cannot open the ${databaseUrl ? 'PostgreSQL database' : 'data directory'}: ${(err as Error).message}\n`);
+    if (err instanceof DatabaseOwnedError || err instanceof DataDirError) throw err;
+    io.stderr.write(`baste: cannot open the ${databaseUrl ? 'PostgreSQL database (check --database / BASTE_DATABASE_URL)' : 'data directory'}: ${(err as Error).message}\n`);
     return 1;
   }
   try {
@@ -421,6 +427,14 @@ async function serve(
   if (baseUrl !== undefined && !/^https?:\/\/[^/]+\/?$/.test(baseUrl)) {
     throw new UsageError(`--base-url must be scheme://host[:port], got '${baseUrl}'`);
   }
+  const smtpSource = flags['smtp-url'] !== undefined ? '--smtp-url' : 'BASTE_SMTP_URL';
+  const problems = [
+    flags['log-level'] !== undefined ? logLevelProblem(flags['log-level']) : undefined,
+    flags.host !== undefined ? hostProblem(flags.host) : undefined,
+    flags['mail-from'] !== undefined ? mailFromProblem(flags['mail-from']) : undefined,
+    (flags['smtp-url'] ?? io.env.BASTE_SMTP_URL) ? smtpUrlProblem((flags['smtp-url'] ?? io.env.BASTE_SMTP_URL)!, smtpSource) : undefined,
+  ].filter((p): p is string => p !== undefined);
+  if (problems.length > 0) throw new UsageError(problems[0]!);
   const logger = pino({ level: flags['log-level'] ?? 'info', base: undefined });
   const { config, warnings } = await load();
   for (const w of warnings) logger.warn({ file: w.file }, w.message);
@@ -485,11 +499,12 @@ async function serve(
     url = await baste.listen(port, host);
   } catch (err) {
     const code = (err as { code?: string }).code;
-    if (code !== 'EADDRINUSE' && code !== 'EACCES' && code !== 'EADDRNOTAVAIL') throw err;
+    if (code !== 'EADDRINUSE' && code !== 'EACCES' && code !== 'EADDRNOTAVAIL' && code !== 'ENOTFOUND' && code !== 'EAI_AGAIN') throw err;
     await baste.close();
     await store?.close();
     await documents?.close();
-    const why = code === 'EADDRINUSE' ? 'is already in use' : code === 'EACCES' ? 'needs privileges' : 'is not an address of this machine';
+    const why =
+      code === 'EADDRINUSE' ? 'is already in use' : code === 'EACCES' ? 'needs privileges' : code === 'EADDRNOTAVAIL' ? 'is not an address of this machine' : 'names no host this machine can resolve';
     io.stderr.write(`baste: cannot listen on ${host}:${port}: it ${why}; choose another with --port / --host\n`);
     return 1;
   }
