@@ -71,6 +71,8 @@ Options for serve:
   --max-connections <n>  open connections at most; one more gets 503 (default: what the open-files limit allows, at most 10000)
   --request-timeout <s>  seconds to receive a whole request (default 60); headers must come within 10
   --keep-alive-timeout <s>  seconds an idle keep-alive connection stays open (default 65)
+  --max-watch-streams <n>  open watch() streams at most, in all (default 5000); one more gets 429
+  --max-watch-streams-per-user <n>  open watch() streams of one user at most (default 25)
   --smtp-url <url>       send email through SMTP (also BASTE_SMTP_URL); otherwise emails go to <data-dir>/outbox/
   --mail-from <address>  sender of emails (default baste@localhost)
   --log-level <level>    fatal, error, warn, info (default), debug
@@ -92,6 +94,8 @@ const OPTIONS = {
   'max-connections': { type: 'string' },
   'request-timeout': { type: 'string' },
   'keep-alive-timeout': { type: 'string' },
+  'max-watch-streams': { type: 'string' },
+  'max-watch-streams-per-user': { type: 'string' },
   'smtp-url': { type: 'string' },
   'mail-from': { type: 'string' },
   'log-level': { type: 'string' },
@@ -317,7 +321,7 @@ type Flags = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositio
 async function serve(flags: Flags, io: Io, load: () => Promise<LoadedApp>, dataDir: string): Promise<number> {
   const port = Number(flags.port ?? 8080);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0..65535, got '${flags.port}'`);
-  const positive = (flag: 'max-connections' | 'request-timeout' | 'keep-alive-timeout', max: number): number | undefined => {
+  const positive = (flag: 'max-connections' | 'request-timeout' | 'keep-alive-timeout' | 'max-watch-streams' | 'max-watch-streams-per-user', max: number): number | undefined => {
     const raw = flags[flag];
     if (raw === undefined) return undefined;
     const n = Number(raw);
@@ -327,6 +331,8 @@ async function serve(flags: Flags, io: Io, load: () => Promise<LoadedApp>, dataD
   const maxConnections = positive('max-connections', 1_000_000);
   const requestTimeout = positive('request-timeout', 3600);
   const keepAliveTimeout = positive('keep-alive-timeout', 3600);
+  const maxWatchStreams = positive('max-watch-streams', 1_000_000);
+  const maxWatchStreamsPerUser = positive('max-watch-streams-per-user', 1_000_000);
   const baseUrl = flags['base-url'];
   if (baseUrl !== undefined && !/^https?:\/\/[^/]+\/?$/.test(baseUrl)) {
     throw new UsageError(`--base-url must be scheme://host[:port], got '${baseUrl}'`);
@@ -370,6 +376,10 @@ async function serve(flags: Flags, io: Io, load: () => Promise<LoadedApp>, dataD
       keepAliveTimeoutMs: keepAliveTimeout === undefined ? undefined : keepAliveTimeout * 1000,
     },
     smtp: smtpUrl ? { url: smtpUrl, from: flags['mail-from'] ?? 'baste@localhost' } : undefined,
+    watch: {
+      ...(maxWatchStreams !== undefined ? { maxStreams: maxWatchStreams } : {}),
+      ...(maxWatchStreamsPerUser !== undefined ? { maxStreamsPerUser: maxWatchStreamsPerUser } : {}),
+    },
   }).catch(async (err: unknown) => {
     await store?.close();
     await documents?.close();

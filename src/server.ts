@@ -42,6 +42,7 @@ import type { Store } from './store/store.js';
 import { Users } from './users/users.js';
 import { applyConnectionLimits, type ConnectionLimits } from './http/connection-limits.js';
 import { systemClock, type Clock } from './util/clock.js';
+import { WATCH_DEFAULTS, WatchHub, type WatchLimits } from './watch/hub.js';
 
 export interface BasteOptions {
   readonly app: AppConfig;
@@ -94,6 +95,8 @@ export interface BasteOptions {
    * how long a trigger's lease lasts without renewal (default 30 s).
    */
   readonly databaseTriggers?: { pollMs?: number; leaseMs?: number };
+  /** Watch streams: how many may be open (in all, per user), heartbeats, polling for other instances' writes (see WatchLimits). */
+  readonly watch?: Partial<WatchLimits>;
 }
 
 /** The console shipped with the package, next to `src/` and `dist/`. */
@@ -109,6 +112,8 @@ export interface Baste {
   readonly scheduledTriggers: ScheduledTriggers;
   /** Database triggers; a test calls `runDue()` to deliver what is pending. */
   readonly databaseTriggers: DatabaseTriggers;
+  /** Open watch streams. */
+  readonly watch: WatchHub;
   /** Starts listening; resolves to the URL clients use (e.g. http://127.0.0.1:8080). */
   listen(port: number, host: string): Promise<string>;
   /** Runs the anonymous-user sweep once; returns how many users it removed. */
@@ -301,6 +306,7 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
     inspectAccessToken: (token) => sessions.inspectAccessToken(token),
   });
   const adminTokens = new AdminTokens(store, clock);
+  const watch = new WatchHub({ ...WATCH_DEFAULTS, ...opts.watch }, (sessionId, userId) => sessions.sessionLive(sessionId, userId), logger);
   const http = buildHttp({
     app: opts.app,
     auth,
@@ -312,6 +318,7 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
     oauthRedirects: new OAuthRedirects(opts.app, auth, store, clock),
     logger,
     options: { trustProxy: false, ...opts.http },
+    watch,
     admin: {
       service: admin,
       tokens: adminTokens,
@@ -348,6 +355,7 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
   });
   await databaseTriggers.prepare().catch(async (err: unknown) => {
     if (sweepTimer) clearInterval(sweepTimer);
+    await watch.stop();
     await http.close();
     await runtime.close();
     await engines.close();
@@ -370,6 +378,7 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
     triggers,
     scheduledTriggers,
     databaseTriggers,
+    watch,
     sweepAnonymousUsers,
     async listen(port, host) {
       await http.listen({ port, host });
@@ -382,6 +391,8 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
       if (sweepTimer) clearInterval(sweepTimer);
       refreshExpiration.stop();
       scheduledTriggers.stop();
+      // Streams end first: open responses would hold the server's close.
+      await watch.stop();
       await http.close();
       await triggers.settled();
       await scheduledTriggers.settled();

@@ -14,6 +14,7 @@ import type { HttpFunctions } from '../functions/http-functions.js';
 import type { MongoService } from '../services/mongodb/service.js';
 import { BasteError } from '../errors.js';
 import type { Sessions } from '../sessions/sessions.js';
+import type { WatchHub } from '../watch/hub.js';
 import { clientErrorHandler } from './client-errors.js';
 import { sendError, toBasteError } from './errors.js';
 import { OutageLog } from './outage.js';
@@ -27,6 +28,7 @@ import { functionRoutes } from './routes/functions.js';
 import { locationRoutes } from './routes/location.js';
 import { oauthRoutes } from './routes/oauth.js';
 import { userpassRoutes } from './routes/userpass.js';
+import { watchRoutes } from './routes/watch.js';
 
 export interface HttpOptions {
   /** Public URL clients should use (`--base-url`); otherwise the location route echoes how the client came in. */
@@ -51,6 +53,8 @@ export interface HttpDeps {
   readonly options: HttpOptions;
   /** The admin API and the web console (`/api/admin/v3.0/...`, `/admin/`). */
   readonly admin: AdminHttp;
+  /** Open watch streams (GET functions/call). */
+  readonly watch: WatchHub;
 }
 
 /** The platform's `link` points at the app's logs page; Baste has none, and both SDKs accept an empty string. */
@@ -175,6 +179,7 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
   void http.register(userpassRoutes(deps));
   void http.register(apiKeyRoutes(deps));
   void http.register(functionRoutes(deps));
+  void http.register(watchRoutes(deps));
   void http.register(endpointRoutes(deps));
   void http.register(adminRoutes(deps));
   if (deps.admin.consoleDir) void http.register(adminConsoleRoutes(deps.admin.consoleDir));
