@@ -151,13 +151,18 @@ describe('watch', () => {
     const { insertedId: b } = await notes(alice).insertOne({ owner: alice.id, title: 'b' });
     const byId = collect(notes(alice).watch({ ids: [a] }) as AsyncGenerator<Event>);
     const inserts = collect(notes(alice).watch({ filter: { operationType: 'insert' } }) as AsyncGenerator<Event>);
+    // realm-web sends a RegExp as EJSON ($regularExpression): it matches as MongoDB would.
+    const byRegex = collect(notes(alice).watch({ filter: { 'fullDocument.title': /^C$/i } }) as AsyncGenerator<Event>);
     await sleep(100);
     await notes(alice).updateOne({ _id: b }, { $set: { v: 1 } });
     await notes(alice).updateOne({ _id: a }, { $set: { v: 1 } });
     const { insertedId: c } = await notes(alice).insertOne({ owner: alice.id, title: 'c' });
     await byId.until(() => byId.events.length >= 1, 'the update of a');
     await inserts.until(() => inserts.events.length >= 1, 'the insert of c');
+    await byRegex.until(() => byRegex.events.length >= 1, 'the insert of c, by regex');
     await sleep(100);
+    assert.deepEqual(byRegex.events.map((e) => e.fullDocument.title), ['c']);
+    await byRegex.close();
     assert.equal(byId.events.length, 1);
     assert.equal(byId.events[0]!.operationType, 'update');
     assert.ok(byId.events[0]!.documentKey._id.equals(a));
