@@ -210,15 +210,20 @@ export async function openPostgresDocuments(url: string, opts: PostgresDocuments
           ? (await client.query<{ id: string }>('DELETE FROM documents WHERE ns = $1 AND id = ANY($2::text[]) RETURNING id', [ns, removes])).rows.map((r) => r.id)
           : [];
         if (!inserts.length && !replaced.length && !removed.length) return;
-        // Another instance's watch streams may want this namespace: read in the transaction, after
-        // the rows above, so a hold committed before this statement is seen, and a stream that
-        // reads its start position after committing its hold never misses a write recorded here.
-        // (Recording for every namespace instead serializes the commits of each namespace, under
-        // the lock below: half or less of the insert throughput on one collection, measured.)
-        const record =
-          capture ||
-          (await client.query('SELECT 1 FROM change_holds WHERE ns = $1 AND until > $2 LIMIT 1', [ns, Date.now()])).rowCount! > 0;
-        if (record) {
+        // One statement, read only now, for two things. The indexed fields: the statements above
+        // hold the table in ROW EXCLUSIVE mode, so an index being added (addIndexes) either
+        // committed before (and is listed) or waits for this commit. And whether another
+        // instance's watch streams hold this namespace: a hold committed before this statement is
+        // seen, so a stream that reads its start position after committing its hold never misses a
+        // write recorded here. (Recording every namespace instead serializes the commits of each
+        // one, under the lock below: half or less of the insert throughput on one collection,
+        // measured; this check rides on a query every write makes anyway.)
+        const { rows: meta } = await client.query<{ field: string | null; held: boolean }>(
+          `SELECT f.field, h.held FROM (SELECT EXISTS (SELECT 1 FROM change_holds WHERE ns = $1 AND until > $2) AS held) h
+           LEFT JOIN document_indexed_fields f ON f.ns = $1`,
+          [ns, Date.now()],
+        );
+        if (capture || meta[0]?.held === true) {
           const drafts = changeDrafts(batch, expected, new Set([...replaced, ...removed]));
           // Held to commit: the namespace's next writer draws its seq after this one committed.
           await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [CHANGE_LOCK, ns]);
@@ -228,9 +233,7 @@ export async function openPostgresDocuments(url: string, opts: PostgresDocuments
             [ns, drafts.map((d) => d.op), drafts.map((d) => d.id), drafts.map((d) => d.after), drafts.map((d) => d.before), Date.now()],
           );
         }
-        // Read only now: the statements above hold the table in ROW EXCLUSIVE mode, so an index
-        // being added (addIndexes) either committed before (and is listed) or waits for this commit.
-        const fields = (await client.query<{ field: string }>('SELECT field FROM document_indexed_fields WHERE ns = $1', [ns])).rows.map((r) => r.field);
+        const fields = meta.flatMap((r) => (r.field === null ? [] : [r.field]));
         if (!fields.length) return;
         const stale = [...replaced, ...removes];
         if (stale.length) await client.query('DELETE FROM document_index WHERE ns = $1 AND id = ANY($2::text[])', [ns, stale]);
