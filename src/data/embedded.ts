@@ -274,18 +274,15 @@ export function embeddedEngine(storage: RowStorage): DocumentEngine {
       try {
         await storage.shareHold(ns, holder, Date.now() + HOLD_TTL_MS);
       } catch (err) {
-        release(ns);
+        void release(ns);
         throw err;
       }
       if (!renewal) {
         renewal = setInterval(renewHolds, HOLD_TTL_MS / 3);
         renewal.unref();
       }
-      let released = false;
-      return () => {
-        if (!released) release(ns);
-        released = true;
-      };
+      let released: Promise<void> | undefined;
+      return () => (released ??= release(ns));
     },
     subscribe(listener) {
       listeners.add(listener);
@@ -298,15 +295,18 @@ export function embeddedEngine(storage: RowStorage): DocumentEngine {
     prune: (ns, upTo, before) => storage.pruneChanges(ns, holds.has(ns) ? 0 : upTo, before),
   };
 
-  function release(ns: string): void {
+  function release(ns: string): Promise<void> {
     const n = (holds.get(ns) ?? 1) - 1;
-    if (n > 0) return void holds.set(ns, n);
+    if (n > 0) {
+      holds.set(ns, n);
+      return Promise.resolve();
+    }
     holds.delete(ns);
-    void storage.shareHold(ns, holder, 0).catch(() => undefined);
     if (holds.size === 0 && renewal) {
       clearInterval(renewal);
       renewal = undefined;
     }
+    return storage.shareHold(ns, holder, 0).catch(() => undefined);
   }
 
   return {

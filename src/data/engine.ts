@@ -67,9 +67,9 @@ export interface ChangeLog {
   /**
    * Records the changes of `ns` while held (watch streams), by every instance sharing the store:
    * resolves once writes that start from then on record (on PostgreSQL, once the hold is in the
-   * shared table). The returned function releases this hold.
+   * shared table). The returned function releases this hold (resolving once other instances can see it).
    */
-  hold(ns: string): Promise<() => void>;
+  hold(ns: string): Promise<() => Promise<void>>;
   /** Called after a write of this process that recorded changes commits; returns the unsubscribe. */
   subscribe(listener: (ns: string) => void): () => void;
   /** The changes of `ns` after `seq`, in commit order, at most `limit`. */

@@ -79,7 +79,7 @@ interface Feed {
   readonly streams: Set<Stream>;
   readonly kind: 'embedded' | 'mongodb';
   log?: ChangeLog;
-  release?: () => void;
+  release?: () => Promise<void>;
   position: number;
   running?: Promise<void>;
   again?: boolean;
@@ -184,7 +184,7 @@ export class WatchHub {
       feed.ready = (async () => {
         const release = await log.hold(ns);
         // Closed while the hold was being taken.
-        if (this.feeds.get(key) !== feed) return release();
+        if (this.feeds.get(key) !== feed) return void release();
         feed.release = release;
         feed.position = await log.latest(ns);
         if (!this.subscribed.has(log)) {
@@ -214,7 +214,7 @@ export class WatchHub {
 
   private dropFeed(feed: Feed): void {
     if (this.feeds.get(feed.key) === feed) this.feeds.delete(feed.key);
-    feed.release?.();
+    void feed.release?.();
     feed.release = undefined;
     void feed.changeFeed?.close().catch(() => undefined);
   }
