@@ -112,7 +112,7 @@ describe('watch', () => {
       dataSources: new Map([['mongodb-atlas', WATCH_DATA_SOURCE]]),
       functions: new Map([appFunction('insertAsSystem', 'exports = (c, doc) => context.services.get("mongodb-atlas").db("app").collection(c).insertOne(doc);', { runAsSystem: true })]),
     };
-    server = await startServer(app, { watch: { heartbeatMs: 200, maxStreamsPerUser: 6 } });
+    server = await startServer(app, { watch: { heartbeatMs: 200, maxStreamsPerUser: 6, maxBufferedBytes: 256 * 1024 } });
     alice = await newPasswordUser(server, 'alice');
     bob = await newPasswordUser(server, 'bob');
   });
@@ -277,6 +277,26 @@ describe('watch', () => {
     const deadline = Date.now() + 2000;
     while (server.baste.watch.size > 0 && Date.now() < deadline) await sleep(10);
     assert.equal(server.baste.watch.size, 0, 'closing the iterator closes the HTTP stream, and the server sees it');
+  });
+
+  it('a client that does not read is cut off instead of buffered without bound', async () => {
+    const frank = await newPasswordUser(server, 'frank');
+    const req = httpRequest(`${server.url}/api/client/v2.0/app/${server.appId}/functions/call?baas_request=${b64(watchBody({}))}`, {
+      headers: { authorization: `Bearer ${frank.accessToken}` },
+    });
+    const res = await new Promise<IncomingMessage>((resolve) => req.on('response', resolve).end());
+    res.pause(); // reads nothing: the kernel's buffers fill, then the server's
+    const closed = new Promise((resolve) => res.socket.on('close', resolve));
+    await sleep(100);
+    assert.equal(server.baste.watch.size, 1);
+    const big = 'x'.repeat(512 * 1024);
+    for (let i = 0; i < 8 && server.baste.watch.size > 0; i++) {
+      await notes(frank).insertMany(Array.from({ length: 8 }, (_, j) => ({ owner: frank.id, title: `${i}-${j}`, big })));
+    }
+    const deadline = Date.now() + 3000;
+    while (server.baste.watch.size > 0 && Date.now() < deadline) await sleep(10);
+    assert.equal(server.baste.watch.size, 0, 'the stream was cut off');
+    await closed;
   });
 
   it("a disabled user's streams close within a second, with an InvalidSession error", async () => {
