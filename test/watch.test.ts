@@ -232,6 +232,7 @@ describe('watch', () => {
     assert.ok(compact[2]!.documentKey._id.equals(id));
     stream.close();
     compactStream.close();
+    stitch.close(); // its token refresher would keep the process alive
   });
 
   it('raw HTTP: headers flushed at once, heartbeats, stitch_validate answered and closed, bad requests refused before the stream', async () => {
