@@ -201,7 +201,13 @@ interface Argon2Scenario {
   readonly name: string;
 }
 
-type Scenario = HttpScenario | Argon2Scenario | RevocationScenario;
+/** Streams open on the server(s), then inserts one at a time: ack → event on every stream. */
+interface WatchScenario {
+  readonly kind: 'watch';
+  readonly name: string;
+}
+
+type Scenario = HttpScenario | Argon2Scenario | RevocationScenario | WatchScenario;
 
 const json = { 'content-type': 'application/json' };
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
@@ -317,6 +323,8 @@ const SCENARIOS: readonly Scenario[] = [
       }),
     }),
   ),
+  // watch(): 100 open streams of the user; the time from an insert's acknowledgement to its event on each.
+  { kind: 'watch', name: 'watch_latency' },
   // The cost of the default one-log-line-per-request, to a file, as `baste serve` does by default.
   {
     kind: 'http',
@@ -553,6 +561,9 @@ async function startBaste(label: string, storeArgs: string[], logLevel: 'warn' |
     join(dir, 'data'),
     '--log-level',
     logLevel,
+    // watch_latency opens 100 streams of one user (the default allows 25).
+    '--max-watch-streams-per-user',
+    String(WATCH_STREAMS),
     ...storeArgs,
   ];
   const child = track(spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', fd, fd] }));
@@ -1019,6 +1030,93 @@ async function measureRevocations(name: string, servers: readonly Server[], targ
   return { revocations: latencies.length, p50_ms: at(0.5), p99_ms: at(0.99), max_ms: round(latencies.at(-1) ?? 0, 1), refused_at_first_check: round(first / Math.max(1, latencies.length), 3) };
 }
 
+const WATCH_STREAMS = 100;
+
+/**
+ * watch_latency: WATCH_STREAMS realm-web-style streams (`baas_request`, bearer) of the user on
+ * todo.items, spread over the instances, then inserts through the first instance one at a time,
+ * each waited for on every stream. Latency: the insert's acknowledgement to its event's arrival,
+ * per stream (events that beat the acknowledgement count as 0). `rps` is events delivered per second.
+ */
+async function measureWatch(name: string, servers: readonly Server[], f: Fixture, countDb: boolean): Promise<Omit<Measured, 'ratio_to_ceiling'>> {
+  const { request } = await import('node:http');
+  const inserts = QUICK ? 40 : 200;
+  const body = { name: 'watch', service: 'mongodb-atlas', arguments: [{ database: 'todo', collection: 'items', filter: { 'fullDocument.title': { $regex: '^wb-' } } }] };
+  const query = `baas_request=${encodeURIComponent(Buffer.from(JSON.stringify(body)).toString('base64'))}`;
+  // arrivals[n][stream] = when stream got insert n.
+  const arrivals = new Map<number, Map<number, number>>();
+  let errors = 0;
+  const streams = await Promise.all(
+    Array.from({ length: WATCH_STREAMS }, (_, i) => {
+      const server = servers[i % servers.length]!;
+      return new Promise<{ close(): void }>((resolve, reject) => {
+        const req = request(`${server.baseUrl}${appPath('/functions/call')}?${query}`, { headers: { ...bearer(f.accessToken), accept: 'text/event-stream' } }, (res) => {
+          if (res.statusCode !== 200) {
+            errors++;
+            reject(new Error(`watch stream answered ${res.statusCode}`));
+            return;
+          }
+          res.setEncoding('utf8');
+          let buf = '';
+          res.on('data', (chunk: string) => {
+            const at = performance.now();
+            buf += chunk;
+            for (const m of buf.matchAll(/"title":"wb-(\d+)"/g)) {
+              const n = Number(m[1]);
+              const got = arrivals.get(n) ?? new Map<number, number>();
+              if (!got.has(i)) got.set(i, at);
+              arrivals.set(n, got);
+            }
+            buf = buf.slice(buf.lastIndexOf('\n') + 1);
+          });
+          resolve({ close: () => req.destroy() });
+        });
+        req.on('error', (err) => {
+          if ((err as { code?: string }).code !== 'ECONNRESET') reject(err);
+        });
+        req.end();
+      });
+    }),
+  );
+  await sleep(300);
+  await waitForQuiet(MAX_QUIET_WAIT_S);
+  const rss = servers.map((s) => rssSampler(s.pid));
+  const cpu = cpuMeter(
+    servers.map((s) => s.pid),
+    countDb,
+  );
+  const started = performance.now();
+  const latencies: number[] = [];
+  for (let n = 0; n < inserts; n++) {
+    const res = await fetch(`${servers[0]!.baseUrl}${appPath('/functions/call')}`, {
+      method: 'POST',
+      headers: { ...json, ...bearer(f.accessToken) },
+      body: JSON.stringify({ name: 'insertOne', service: 'mongodb-atlas', arguments: [{ database: 'todo', collection: 'items', document: { owner_id: f.userId, title: `wb-${n}` } }] }),
+    });
+    await res.arrayBuffer();
+    const acked = performance.now();
+    if (res.status !== 200) {
+      errors++;
+      continue;
+    }
+    const deadline = Date.now() + 5_000;
+    while ((arrivals.get(n)?.size ?? 0) < WATCH_STREAMS && Date.now() < deadline) await sleep(1);
+    const got = arrivals.get(n) ?? new Map<number, number>();
+    errors += WATCH_STREAMS - got.size;
+    for (const at of got.values()) latencies.push(Math.max(0, at - acked));
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const peakRssEach = rss.map((r) => r.stop());
+  const { server_cpu_s, server_cpu_cores_each, ...cpuUse } = cpu.stop(0);
+  for (const s of streams) s.close();
+  diagnostics[name] = { ...cpuUse, server_cpu_us_per_req: (server_cpu_s * 1e6) / Math.max(1, latencies.length) };
+  if (servers.length > 1) perInstance[name] = { servers: servers.length, server_cpu_cores: server_cpu_cores_each, peak_rss_mb: peakRssEach };
+  if (errors > 0) failures.push(`${name}: ${errors} events missing or inserts refused`);
+  latencies.sort((a, b) => a - b);
+  const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? 0;
+  return { rps: latencies.length / seconds, p50_ms: pct(50), p99_ms: pct(99), errors, peak_rss_mb: Math.max(...peakRssEach) };
+}
+
 async function measureArgon2(): Promise<Omit<Measured, 'ratio_to_ceiling'>> {
   await waitForQuiet(MAX_QUIET_WAIT_S);
   const cpu = cpuMeter([]);
@@ -1141,6 +1239,21 @@ async function main(): Promise<number> {
         await sleep(300);
         revocation = await measureRevocations(name, instances, loadTargets(instances, fixtures, profileRequest, mixOf));
         process.stdout.write(`${revocation.revocations} revocations, p99 ${revocation.p99_ms} ms, max ${revocation.max_ms} ms\n`);
+        continue;
+      }
+      if (scenario.kind === 'watch') {
+        const name = scenario.name + backend.suffix;
+        if (!wanted(name)) continue;
+        if (unavailable) {
+          scenarios[name] = { skipped: unavailable };
+          continue;
+        }
+        const { instances, fixtures } = await serverFor(backend, 'warn');
+        process.stdout.write(`  ${name}... `);
+        await sleep(300);
+        const m = ratio(await quietest(name, () => measureWatch(name, instances, fixtures[0]!, backend.countDb)));
+        scenarios[name] = m;
+        process.stdout.write(`p50 ${m.p50_ms.toFixed(1)} ms, p99 ${m.p99_ms.toFixed(1)} ms at ${WATCH_STREAMS} streams\n`);
         continue;
       }
       if (!scenario.perBackend && backend.suffix !== '') continue;

@@ -65,6 +65,8 @@ const OPTIONS = {
   'refresh-token-expiration': { type: 'string' },
   'sliding-sessions': { type: 'boolean' },
   'session-idle-timeout': { type: 'string' },
+  'max-watch-streams': { type: 'string' },
+  'max-watch-streams-per-user': { type: 'string' },
   'smtp-url': { type: 'string' },
   'mail-from': { type: 'string' },
   'log-level': { type: 'string' },
@@ -402,7 +404,7 @@ async function serve(
 ): Promise<number> {
   const port = Number(flags.port ?? 8080);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0..65535, got '${flags.port}'`);
-  const positive = (flag: 'max-connections' | 'request-timeout' | 'keep-alive-timeout', max: number): number | undefined => {
+  const positive = (flag: 'max-connections' | 'request-timeout' | 'keep-alive-timeout' | 'max-watch-streams' | 'max-watch-streams-per-user', max: number): number | undefined => {
     const raw = flags[flag];
     if (raw === undefined) return undefined;
     const n = Number(raw);
@@ -423,6 +425,8 @@ async function serve(
   };
   const refreshTokenTtlSeconds = policyFlag('refresh-token-expiration', requireRefreshExpiration);
   const idleTimeoutSeconds = policyFlag('session-idle-timeout', requireIdleTimeout);
+  const maxWatchStreams = positive('max-watch-streams', 1_000_000);
+  const maxWatchStreamsPerUser = positive('max-watch-streams-per-user', 1_000_000);
   const baseUrl = flags['base-url'];
   if (baseUrl !== undefined && !/^https?:\/\/[^/]+\/?$/.test(baseUrl)) {
     throw new UsageError(`--base-url must be scheme://host[:port], got '${baseUrl}'`);
@@ -489,6 +493,10 @@ async function serve(
       keepAliveTimeoutMs: keepAliveTimeout === undefined ? undefined : keepAliveTimeout * 1000,
     },
     smtp: smtpUrl ? { url: smtpUrl, from: flags['mail-from'] ?? 'baste@localhost' } : undefined,
+    watch: {
+      ...(maxWatchStreams !== undefined ? { maxStreams: maxWatchStreams } : {}),
+      ...(maxWatchStreamsPerUser !== undefined ? { maxStreamsPerUser: maxWatchStreamsPerUser } : {}),
+    },
   }).catch(async (err: unknown) => {
     await store?.close();
     await documents?.close();

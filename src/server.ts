@@ -46,6 +46,7 @@ import type { Store } from './store/store.js';
 import { Users } from './users/users.js';
 import { applyConnectionLimits, type ConnectionLimits } from './http/connection-limits.js';
 import { systemClock, type Clock } from './util/clock.js';
+import { WATCH_DEFAULTS, WatchHub, type WatchLimits } from './watch/hub.js';
 
 export interface BasteOptions {
   readonly app: AppConfig;
@@ -107,6 +108,8 @@ export interface BasteOptions {
    * how long a trigger's lease lasts without renewal (default 30 s).
    */
   readonly databaseTriggers?: { pollMs?: number; leaseMs?: number };
+  /** Watch streams: how many may be open (in all, per user), heartbeats, polling for other instances' writes (see WatchLimits). */
+  readonly watch?: Partial<WatchLimits>;
 }
 
 /** The console shipped with the package, next to `src/` and `dist/`. */
@@ -122,6 +125,8 @@ export interface Baste {
   readonly scheduledTriggers: ScheduledTriggers;
   /** Database triggers; a test calls `runDue()` to deliver what is pending. */
   readonly databaseTriggers: DatabaseTriggers;
+  /** Open watch streams. */
+  readonly watch: WatchHub;
   /** Starts listening; resolves to the URL clients use (e.g. http://127.0.0.1:8080). */
   listen(port: number, host: string): Promise<string>;
   /** Runs the anonymous-user sweep once; returns how many users it removed. */
@@ -332,6 +337,7 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
     leaseMs: opts.databaseTriggers?.leaseMs,
   });
   const adminTokens = new AdminTokens(store, clock, throttle);
+  const watch = new WatchHub({ ...WATCH_DEFAULTS, ...opts.watch }, (sessionId, userId) => sessions.sessionLive(sessionId, userId), logger);
   const http = buildHttp({
     app: opts.app,
     auth,
@@ -345,6 +351,7 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
     options: { trustProxy: false, ...opts.http },
     // A read of the signing keys: it reaches the store as a login would.
     readiness: readinessOf(() => store.listSigningKeys(), () => keys.loaded),
+    watch,
     admin: {
       service: admin,
       tokens: adminTokens,
@@ -378,6 +385,7 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
   sweepTimer?.unref();
   await databaseTriggers.prepare().catch(async (err: unknown) => {
     if (sweepTimer) clearInterval(sweepTimer);
+    await watch.stop();
     await http.close();
     await runtime.close();
     await engines.close();
@@ -400,6 +408,7 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
     triggers,
     scheduledTriggers,
     databaseTriggers,
+    watch,
     sweepAnonymousUsers,
     async listen(port, host) {
       await http.listen({ port, host });
@@ -412,6 +421,8 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
       if (sweepTimer) clearInterval(sweepTimer);
       refreshExpiration.stop();
       scheduledTriggers.stop();
+      // Streams end first: open responses would hold the server's close.
+      await watch.stop();
       await http.close();
       await triggers.settled();
       await scheduledTriggers.settled();

@@ -60,6 +60,8 @@ Options for serve:
   --max-connections <n>  open connections at most; one more gets 503 (default: what the open-files limit allows, at most 10000)
   --request-timeout <s>  seconds to receive a whole request (default 60); headers must come within 10
   --keep-alive-timeout <s>  seconds an idle keep-alive connection stays open (default 65)
+  --max-watch-streams <n>  open watch() streams at most, in all (default 5000); one more gets 429
+  --max-watch-streams-per-user <n>  open watch() streams of one user at most (default 25)
   --refresh-token-expiration <s>  lifetime of new sessions in seconds, 1800 to 157680000 (default 5184000,
                          60 days)
   --sliding-sessions     each refresh extends a session to a full lifetime from then

@@ -5,6 +5,7 @@
 // of the matches — an index may over-select (1 and 1.0000000000000002 share no key, but Long
 // 2^53+1 and 2^53 do), it must never miss.
 
+import { randomUUID } from 'node:crypto';
 import { EJSON } from 'bson';
 import { Query } from 'mingo';
 import { MingoError } from 'mingo/util';
@@ -172,13 +173,23 @@ export interface RowStorage {
    * instance may have added some).
    */
   write(ns: string, batch: WriteBatch, entries: typeof indexEntries, expected: readonly ExpectedRow[], capture: boolean): Promise<void>;
+  /**
+   * Tells every instance sharing the store that `holder` wants the changes of `ns` recorded until
+   * `until` (ms): their writes record then even when they do not capture it themselves (PostgreSQL;
+   * a SQLite file has one writer process, whose own holds suffice). `until` 0 withdraws it.
+   */
+  shareHold(ns: string, holder: string, until: number): Promise<void>;
   /** The change outbox (ChangeLog's reads); `write` with `capture` adds to it in its transaction. */
   readChanges(ns: string, after: number, limit: number): Promise<StoredChange[]>;
   latestChange(ns: string): Promise<number>;
   countChanges(ns: string, after: number): Promise<number>;
+  /** Removes changes up to `upTo` (unless some instance holds `ns`: its streams still read them) and older than `before`. */
   pruneChanges(ns: string, upTo: number, before: number): Promise<number>;
   close(): Promise<void>;
 }
+
+/** How long a shared hold lasts without renewal; renewed every third of it while held. */
+export const HOLD_TTL_MS = 30_000;
 
 /** A change as a write records it (the outbox assigns seq). */
 export interface ChangeDraft {
@@ -246,11 +257,33 @@ export function embeddedEngine(storage: RowStorage): DocumentEngine {
     return doc;
   };
 
-  // Namespaces whose changes are recorded, and who hears of new ones (in this process).
+  // Namespaces whose changes are recorded (for good, or while held), and who hears of new ones (in this process).
   const captured = new Set<string>();
+  const holds = new Map<string, number>();
+  const holder = randomUUID();
+  let renewal: NodeJS.Timeout | undefined;
+  const renewHolds = () => {
+    const until = Date.now() + HOLD_TTL_MS;
+    for (const ns of holds.keys()) void storage.shareHold(ns, holder, until).catch(() => undefined);
+  };
   const listeners = new Set<(ns: string) => void>();
   const changes: ChangeLog = {
     capture: (ns) => void captured.add(ns),
+    async hold(ns) {
+      holds.set(ns, (holds.get(ns) ?? 0) + 1);
+      try {
+        await storage.shareHold(ns, holder, Date.now() + HOLD_TTL_MS);
+      } catch (err) {
+        void release(ns);
+        throw err;
+      }
+      if (!renewal) {
+        renewal = setInterval(renewHolds, HOLD_TTL_MS / 3);
+        renewal.unref();
+      }
+      let released: Promise<void> | undefined;
+      return () => (released ??= release(ns));
+    },
     subscribe(listener) {
       listeners.add(listener);
       return () => void listeners.delete(listener);
@@ -258,8 +291,23 @@ export function embeddedEngine(storage: RowStorage): DocumentEngine {
     read: (ns, after, limit) => storage.readChanges(ns, after, limit),
     latest: (ns) => storage.latestChange(ns),
     count: (ns, after) => storage.countChanges(ns, after),
-    prune: (ns, upTo, before) => storage.pruneChanges(ns, upTo, before),
+    // Changes a stream of this process may still read are kept (other instances' holds: in SQL).
+    prune: (ns, upTo, before) => storage.pruneChanges(ns, holds.has(ns) ? 0 : upTo, before),
   };
+
+  function release(ns: string): Promise<void> {
+    const n = (holds.get(ns) ?? 1) - 1;
+    if (n > 0) {
+      holds.set(ns, n);
+      return Promise.resolve();
+    }
+    holds.delete(ns);
+    if (holds.size === 0 && renewal) {
+      clearInterval(renewal);
+      renewal = undefined;
+    }
+    return storage.shareHold(ns, holder, 0).catch(() => undefined);
+  }
 
   return {
     changes,
@@ -305,13 +353,15 @@ export function embeddedEngine(storage: RowStorage): DocumentEngine {
         if (text === undefined) return Promise.reject(new Error(`internal: a write on ${ns} expects a document not read with forWrite`));
         expected.push({ id: idKey(doc._id), text });
       }
-      if (!captured.has(ns)) return storage.write(ns, batch, indexEntries, expected, false);
+      if (!captured.has(ns) && !holds.has(ns)) return storage.write(ns, batch, indexEntries, expected, false);
       return storage.write(ns, batch, indexEntries, expected, true).then(() => {
         for (const listener of listeners) listener(ns);
       });
     },
 
     close() {
+      if (renewal) clearInterval(renewal);
+      renewal = undefined;
       return storage.close();
     },
   };

@@ -57,12 +57,19 @@ export interface StoredChange {
 }
 
 /**
- * The change outbox of an embedded engine: database triggers (and, later, watch streams) read
- * it. Only namespaces someone captures are recorded; consumers keep their own positions (seq).
+ * The change outbox of an embedded engine: database triggers and watch streams read it. Only
+ * namespaces someone captures or holds are recorded (recording costs the writes of a namespace
+ * their concurrency on PostgreSQL, see postgres-engine.ts); consumers keep their own positions (seq).
  */
 export interface ChangeLog {
-  /** Records the changes of `ns` from now on (writes made by this process). */
+  /** Records the changes of `ns` from now on, for good (database triggers: writes made by this process). */
   capture(ns: string): void;
+  /**
+   * Records the changes of `ns` while held (watch streams), by every instance sharing the store:
+   * resolves once writes that start from then on record (on PostgreSQL, once the hold is in the
+   * shared table). The returned function releases this hold (resolving once other instances can see it).
+   */
+  hold(ns: string): Promise<() => Promise<void>>;
   /** Called after a write of this process that recorded changes commits; returns the unsubscribe. */
   subscribe(listener: (ns: string) => void): () => void;
   /** The changes of `ns` after `seq`, in commit order, at most `limit`. */

@@ -69,6 +69,13 @@ async function createTable(pool: pg.Pool, schema: string | undefined, owner: Dat
       at     BIGINT NOT NULL
     )`);
     await client.query('CREATE INDEX IF NOT EXISTS change_events_in_order ON change_events (ns, seq)');
+    // Namespaces some instance's watch streams need recorded, until when (ms): see write().
+    await client.query(`CREATE TABLE IF NOT EXISTS change_holds (
+      ns     TEXT NOT NULL,
+      holder TEXT NOT NULL,
+      until  BIGINT NOT NULL,
+      PRIMARY KEY (ns, holder)
+    )`);
     await client.query('COMMIT');
   } catch (err) {
     await client.query('ROLLBACK').catch(() => undefined);
@@ -203,7 +210,20 @@ export async function openPostgresDocuments(url: string, opts: PostgresDocuments
           ? (await client.query<{ id: string }>('DELETE FROM documents WHERE ns = $1 AND id = ANY($2::text[]) RETURNING id', [ns, removes])).rows.map((r) => r.id)
           : [];
         if (!inserts.length && !replaced.length && !removed.length) return;
-        if (capture) {
+        // One statement, read only now, for two things. The indexed fields: the statements above
+        // hold the table in ROW EXCLUSIVE mode, so an index being added (addIndexes) either
+        // committed before (and is listed) or waits for this commit. And whether another
+        // instance's watch streams hold this namespace: a hold committed before this statement is
+        // seen, so a stream that reads its start position after committing its hold never misses a
+        // write recorded here. (Recording every namespace instead serializes the commits of each
+        // one, under the lock below: half or less of the insert throughput on one collection,
+        // measured; this check rides on a query every write makes anyway.)
+        const { rows: meta } = await client.query<{ field: string | null; held: boolean }>(
+          `SELECT f.field, h.held FROM (SELECT EXISTS (SELECT 1 FROM change_holds WHERE ns = $1 AND until > $2) AS held) h
+           LEFT JOIN document_indexed_fields f ON f.ns = $1`,
+          [ns, Date.now()],
+        );
+        if (capture || meta[0]?.held === true) {
           const drafts = changeDrafts(batch, expected, new Set([...replaced, ...removed]));
           // Held to commit: the namespace's next writer draws its seq after this one committed.
           await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [CHANGE_LOCK, ns]);
@@ -213,9 +233,7 @@ export async function openPostgresDocuments(url: string, opts: PostgresDocuments
             [ns, drafts.map((d) => d.op), drafts.map((d) => d.id), drafts.map((d) => d.after), drafts.map((d) => d.before), Date.now()],
           );
         }
-        // Read only now: the statements above hold the table in ROW EXCLUSIVE mode, so an index
-        // being added (addIndexes) either committed before (and is listed) or waits for this commit.
-        const fields = (await client.query<{ field: string }>('SELECT field FROM document_indexed_fields WHERE ns = $1', [ns])).rows.map((r) => r.field);
+        const fields = meta.flatMap((r) => (r.field === null ? [] : [r.field]));
         if (!fields.length) return;
         const stale = [...replaced, ...removes];
         if (stale.length) await client.query('DELETE FROM document_index WHERE ns = $1 AND id = ANY($2::text[])', [ns, stale]);
@@ -239,8 +257,23 @@ export async function openPostgresDocuments(url: string, opts: PostgresDocuments
       const { rows } = await pool.query<{ n: string }>('SELECT COUNT(*) AS n FROM change_events WHERE ns = $1 AND seq > $2', [ns, after]);
       return Number(rows[0]?.n ?? 0);
     },
+    async shareHold(ns, holder, until) {
+      if (until === 0) await pool.query('DELETE FROM change_holds WHERE ns = $1 AND holder = $2', [ns, holder]);
+      else {
+        await pool.query(
+          'INSERT INTO change_holds (ns, holder, until) VALUES ($1, $2, $3) ON CONFLICT (ns, holder) DO UPDATE SET until = EXCLUDED.until',
+          [ns, holder, until],
+        );
+      }
+      // Holds of instances that died without withdrawing them.
+      await pool.query('DELETE FROM change_holds WHERE until < $1', [Date.now() - 60_000]);
+    },
     async pruneChanges(ns, upTo, before) {
-      const res = await pool.query('DELETE FROM change_events WHERE ns = $1 AND (seq <= $2 OR at < $3)', [ns, upTo, before]);
+      // Changes up to a trigger's position stay while some instance's streams hold the namespace.
+      const res = await pool.query(
+        `DELETE FROM change_events WHERE ns = $1 AND (at < $3 OR (seq <= $2 AND NOT EXISTS (SELECT 1 FROM change_holds WHERE ns = $1 AND until > $4)))`,
+        [ns, upTo, before, Date.now()],
+      );
       return res.rowCount ?? 0;
     },
 

@@ -155,6 +155,8 @@ export function openSqliteDocuments(file: string, opts: { owner?: DatabaseOwner 
       // Concurrent requests' writes share one commit (and fsync), each in its own savepoint.
       return batches.write(() => apply(ns, batch, entries, expected, capture));
     },
+    // One writer process per file: this process's own holds decide (embedded.ts).
+    async shareHold() {},
     async readChanges(ns, after, limit) {
       return (q.changes.all(ns, after, limit) as (Omit<StoredChange, 'op'> & { op: string })[]).map((r) => ({ ...r, op: r.op as ChangeOp }));
     },

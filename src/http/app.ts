@@ -13,6 +13,7 @@ import type { HttpFunctions } from '../functions/http-functions.js';
 import type { MongoService } from '../services/mongodb/service.js';
 import { BasteError } from '../errors.js';
 import type { Sessions } from '../sessions/sessions.js';
+import type { WatchHub } from '../watch/hub.js';
 import { clientErrorHandler } from './client-errors.js';
 import { parseJsonBody } from './json-body.js';
 import { sendError, toBasteError } from './errors.js';
@@ -29,6 +30,7 @@ import { HEALTH_PATHS, healthRoutes, type Readiness } from './routes/health.js';
 import { locationRoutes } from './routes/location.js';
 import { oauthRoutes } from './routes/oauth.js';
 import { userpassRoutes } from './routes/userpass.js';
+import { watchRoutes } from './routes/watch.js';
 
 export interface HttpOptions {
   /** Public URL clients should use (`--base-url`); otherwise the location route echoes how the client came in. */
@@ -55,6 +57,8 @@ export interface HttpDeps {
   readonly admin: AdminHttp;
   /** What GET /readyz asks. */
   readonly readiness: Readiness;
+  /** Open watch streams (GET functions/call). */
+  readonly watch: WatchHub;
 }
 
 /** The platform's `link` points at the app's logs page; Baste has none, and both SDKs accept an empty string. */
@@ -155,6 +159,7 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
   void http.register(userpassRoutes(deps));
   void http.register(apiKeyRoutes(deps));
   void http.register(functionRoutes(deps));
+  void http.register(watchRoutes(deps));
   void http.register(endpointRoutes(deps));
   void http.register(adminRoutes(deps));
   if (deps.admin.consoleDir) void http.register(adminConsoleRoutes(deps.admin.consoleDir));

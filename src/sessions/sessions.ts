@@ -245,6 +245,12 @@ export class Sessions {
     return liveContext(claims, await this.store.findSession(claims.baas_id), this.clock());
   }
 
+  /** Whether a session is still live for its user: not ended, the user not disabled or deleted (open watch streams). */
+  async sessionLive(sessionId: string, userId: string): Promise<boolean> {
+    const active = await this.store.findSession(sessionId);
+    return active !== null && !active.userDisabled && active.session.userId === userId;
+  }
+
   /** As verifyAccessToken, with the caller's user record read in the same lookup (profile, function calls). */
   async verifyAccessTokenWithUser(token: string): Promise<{ caller: AccessContext; user: UserRecord }> {
     const claims = await this.accessClaims(token);

@@ -199,5 +199,23 @@ export function engineConformance(name: string, open: () => Promise<DocumentEngi
         assert.deepEqual(await ids('db.sync', { tags: 'q' }), []);
       });
     });
+
+    it('records a namespace while a watch stream holds it, and keeps what a hold may still read from pruning', async (t) => {
+      const log = engine.changes;
+      if (!log) return t.skip('no change outbox (a real MongoDB reports changes through change streams)');
+      await engine.write('db.held', { inserts: [{ _id: 1 }] });
+      assert.equal(await log.latest('db.held'), 0, 'nobody holds it: not recorded');
+      const release = await log.hold('db.held');
+      await engine.write('db.held', { inserts: [{ _id: 2, v: 'x' }] });
+      const seq = await log.latest('db.held');
+      assert.ok(seq > 0);
+      const [change] = await log.read('db.held', 0, 10);
+      assert.equal(change?.op, 'insert');
+      assert.equal(await log.prune('db.held', seq, 0), 0, 'held: a trigger position does not prune it');
+      await release();
+      await engine.write('db.held', { inserts: [{ _id: 3 }] });
+      assert.equal(await log.latest('db.held'), seq, 'released: recording stopped');
+      assert.equal(await log.prune('db.held', seq, 0), 1);
+    });
   });
 }

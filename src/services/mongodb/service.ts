@@ -317,6 +317,42 @@ export class MongoService {
     }
   }
 
+  /**
+   * What a watch stream of `caller` on a collection needs: its namespace and engine, and how a
+   * document shows to the caller — exactly as a `find` would return it (filters' queries and
+   * projections, the document's role, its `document_filters`, its readable fields), or null when
+   * the caller would not see it at all. The access is evaluated for the caller as they are now
+   * (the stream keeps it while open).
+   */
+  watchTarget(service: string, args: Args, caller: DataCaller): { ns: string; engine: DocumentEngine; view: (doc: Doc) => Promise<Doc | null> } {
+    const source = this.source(service);
+    const ns = `${name(args, 'database')}.${name(args, 'collection')}`;
+    const rules = rulesFor(source.collections.get(ns), source.defaultRules);
+    const access = this.access(rules, caller);
+    if (!caller.system && access.closed) throw new BasteError('NoMatchingRuleFound', `no rule exists for namespace '${ns}'`);
+    const engine = this.engineFor(source);
+    const ctx: Ctx = { ns, rules, access, caller, engine, argTypes: undefined };
+    let filters: Promise<Query | undefined> | undefined;
+    const view = async (doc: Doc): Promise<Doc | null> => {
+      if (caller.system) {
+        const types = storedTypesOf(doc);
+        return types ? withNumberTypes(doc, types) : doc;
+      }
+      filters ??= access.filters().then(({ queries }) => (queries.length ? new Query(and(queries) as never, MINGO) : undefined));
+      const query = await filters;
+      if (query && !query.test(doc)) return null;
+      const role = await access.roleFor(doc);
+      if (!role || !(await access.reaches(role, doc))) return null;
+      const readable = await access.readable(role, doc);
+      if (!readable || Object.keys(readable).length === 0) return null;
+      const [shown] = await this.project(ctx, [readable], undefined);
+      if (!shown) return null;
+      const types = storedTypesOf(doc);
+      return types ? withNumberTypes(shown, types) : shown;
+    };
+    return { ns, engine, view };
+  }
+
   private async run(ctx: Ctx, op: string, args: Args): Promise<unknown> {
     switch (op) {
       case 'find':
