@@ -144,6 +144,14 @@ export async function openPostgresStore(url: string, opts: PostgresStoreOptions 
   return store;
 }
 
+/**
+ * The connection pool of a store openPostgresStore opened, for the document engine to share (one
+ * pool per instance, sized by maxConnections); null for any other store. Ended by the store's close.
+ */
+export function poolOfPostgresStore(store: Store): pg.Pool | null {
+  return store instanceof PostgresStore ? store.pool : null;
+}
+
 /** The NOTIFY channel of a schema's session changes (a channel name has at most 63 bytes). */
 function invalidationChannel(schema: string): string {
   const name = `baste_sessions.${schema}`;
@@ -270,7 +278,7 @@ class PostgresStore implements Store {
 
   /** `channel`: where writes announce what they changed to every instance's session cache (invalidations.ts). */
   constructor(
-    private readonly pool: pg.Pool,
+    readonly pool: pg.Pool,
     private readonly channel: string,
   ) {}
 
