@@ -25,7 +25,7 @@ import { requireIdleTimeout, requireRefreshExpiration } from './sessions/refresh
 import { openSqliteStore } from './store/sqlite/index.js';
 import type { DocumentEngine } from './data/engine.js';
 import { openPostgresDocuments } from './data/postgres-engine.js';
-import { openPostgresStore } from './store/postgres/index.js';
+import { openPostgresStore, poolOfPostgresStore } from './store/postgres/index.js';
 import { DatabaseOwnedError, ownerOf, type DatabaseOwner } from './store/owner.js';
 import { DATA_ROOT, defaultDataDir, ensureDataDir, type DefaultDataDir as DataDirChoice } from './store/data-dir.js';
 import { startupWarnings } from './startup-warnings.js';
@@ -467,7 +467,8 @@ async function serve(
     try {
       const owner = ownerOf(config);
       store = await openPostgresStore(databaseUrl, { owner, onError: (err) => logger.warn({ err }, 'idle database connection failed') });
-      documents = await openPostgresDocuments(databaseUrl, { owner });
+      // One pool per instance: the documents run on the store's connections.
+      documents = await openPostgresDocuments(databaseUrl, { owner, pool: poolOfPostgresStore(store) ?? undefined });
     } catch (err) {
       await store?.close();
       if (err instanceof DatabaseOwnedError) throw err;

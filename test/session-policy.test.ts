@@ -138,6 +138,21 @@ describe('session policy through realm-web', () => {
 });
 
 describe('per-session revocation', () => {
+  it('records last use to the second: a refresh within a second of the last recorded one writes nothing', async () => {
+    const user = await logIn();
+    const lastUsed = async () => (await admin('GET', `/users/${user.id}/sessions`)).json[0].last_used_date as number;
+    now += 60_000 - (now % 1000) + 500; // half past a second: a write 999 ms later would show
+    await refresh(user);
+    const recorded = await lastUsed();
+    assert.equal(recorded, Math.floor(now / 1000));
+    now += 999;
+    await refresh(user);
+    assert.equal(await lastUsed(), recorded, 'within a second: not written');
+    now += 1_500; // 2.499 s after the recorded use: written
+    await refresh(user);
+    assert.equal(await lastUsed(), Math.floor(now / 1000));
+  });
+
   it('the admin API lists a user’s sessions with device, address, created and last used, and ends one only', async () => {
     const email = uniqueEmail('two-devices');
     const phone = await logIn(newApp(), email);

@@ -242,6 +242,42 @@ describe('postgresql store', { skip: skipWithoutPostgres('PostgreSQL store tests
         }
       });
 
+      it('a refresh that keeps the expiry is not announced (the other instance keeps its entry); a sliding one reaches it; revocations after refreshes still do', async () => {
+        await open();
+        try {
+          const c = await cachedOnB(20);
+          const readOnB = async () => {
+            const hits = b.sessionCacheStats!().hits;
+            const found = await b.findSessionWithUser(c.sessionId);
+            return { found, hit: b.sessionCacheStats!().hits === hits + 1 };
+          };
+          // Plain refreshes: nothing b's checks read changed, so b keeps serving its entry
+          // (waiting past the heartbeat, so an announcement would have arrived).
+          for (let i = 0; i < 5; i++) await a.touchSession(c.sessionId, c.userId, 100 + i);
+          await new Promise((r) => setTimeout(r, 60));
+          const kept = await readOnB();
+          assert.equal(kept.hit, true, 'b keeps its entry through refreshes that keep the expiry');
+          assert.equal(kept.found?.active.session.expiresAt, 1e13);
+          // a reads its own write exactly.
+          assert.equal((await a.findSessionWithUser(c.sessionId))?.active.session.lastUsedAt, 104);
+
+          // A sliding refresh moves the expiry: b sees the new one within 100 ms.
+          await a.touchSession(c.sessionId, c.userId, 200, 2e13);
+          const t0 = performance.now();
+          while ((await b.findSession(c.sessionId))?.session.expiresAt !== 2e13) {
+            assert.ok(performance.now() - t0 < 100, 'b still serves the old expiry 100 ms later');
+            await new Promise((r) => setTimeout(r, 2));
+          }
+
+          // Revoked after all those refreshes: refused by b within 100 ms.
+          assert.ok((await readOnB()).found);
+          await a.deleteSession(c.sessionId);
+          await refusedOnB(c.sessionId);
+        } finally {
+          await close();
+        }
+      });
+
       it('reads the database, not the cache, while its LISTEN connection is gone (pg_terminate_backend), and caches again once it is back', async () => {
         await open();
         try {

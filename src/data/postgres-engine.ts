@@ -17,6 +17,12 @@ export interface PostgresDocumentsOptions {
   /** Keep the table in this schema (tests use one per run). */
   readonly schema?: string;
   readonly maxConnections?: number;
+  /**
+   * Run on this pool (the store's: one pool per instance) instead of opening one; it stays open
+   * at close, its owner ends it. Its int8 values may come parsed as numbers: every one is read
+   * through Number() here.
+   */
+  readonly pool?: pg.Pool;
   /** The app served: claims the schema for it, or refuses one another app claimed (src/store/owner.ts). */
   readonly owner?: DatabaseOwner;
 }
@@ -87,16 +93,19 @@ async function createTable(pool: pg.Pool, schema: string | undefined, owner: Dat
 
 export async function openPostgresDocuments(url: string, opts: PostgresDocumentsOptions = {}): Promise<DocumentEngine> {
   if (opts.schema !== undefined && !/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(opts.schema)) throw new Error(`invalid PostgreSQL schema name '${opts.schema}'`);
-  const pool = new pg.Pool({
-    connectionString: url,
-    max: opts.maxConnections ?? 10,
-    ...(opts.schema ? { options: `-c search_path=${opts.schema}` } : {}),
-  });
-  pool.on('error', () => undefined); // an idle connection dropping is not fatal; the next query reconnects
+  const owned = !opts.pool;
+  const pool =
+    opts.pool ??
+    new pg.Pool({
+      connectionString: url,
+      max: opts.maxConnections ?? 10,
+      ...(opts.schema ? { options: `-c search_path=${opts.schema}` } : {}),
+    });
+  if (owned) pool.on('error', () => undefined); // an idle connection dropping is not fatal; the next query reconnects
   try {
     await createTable(pool, opts.schema, opts.owner);
   } catch (err) {
-    await pool.end();
+    if (owned) await pool.end();
     throw err;
   }
 
@@ -278,7 +287,7 @@ export async function openPostgresDocuments(url: string, opts: PostgresDocuments
     },
 
     async close() {
-      await pool.end();
+      if (owned) await pool.end();
     },
   });
 }

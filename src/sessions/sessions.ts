@@ -95,6 +95,9 @@ function liveContext(claims: AccessClaims, active: ActiveSession | null, now: nu
   return { userId: active.session.userId, sessionId: active.session.id, deviceId: active.session.deviceId };
 }
 
+/** Last use (and a sliding expiry) is written when it moves by at least this much (refresh). */
+const TOUCH_RESOLUTION_MS = 1000;
+
 export const hashRefreshToken = (secret: string): string => createHash('sha256').update(secret).digest('hex');
 
 /**
@@ -387,7 +390,15 @@ export class Sessions {
       const slid = Math.min(now + this.settings.refreshTokenTtlSeconds * 1000, session.expiryCap ?? Infinity);
       if (slid > expiresAt) expiresAt = slid;
     }
-    await this.store.touchSession(session.id, session.userId, now, expiresAt !== session.expiresAt ? expiresAt : undefined);
+    // A refresh within a second of the last one writes nothing: last use is kept to the second (the
+    // wire's last_used_date and last_authentication_date are seconds; the idle timeout is at least
+    // an hour), and many clients refreshing one session at once would otherwise queue on its row.
+    const lastUsedAt = session.lastUsedAt ?? session.createdAt;
+    if (now - lastUsedAt >= TOUCH_RESOLUTION_MS || expiresAt - session.expiresAt >= TOUCH_RESOLUTION_MS) {
+      await this.store.touchSession(session.id, session.userId, now, expiresAt !== session.expiresAt ? expiresAt : undefined);
+    } else {
+      expiresAt = session.expiresAt;
+    }
     const current = { ...session, lastUsedAt: now, expiresAt };
     return { accessToken: await this.accessTokenFor(current), session: current };
   }

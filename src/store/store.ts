@@ -264,8 +264,14 @@ export interface Store {
   /** Records the device (insert or update) and creates the session, in one commit. */
   openSession(session: SessionRecord, device: DeviceRecord): Promise<void>;
   findSessionByRefreshHash(hash: string): Promise<ActiveSession | null>;
+  /**
+   * May come from a cache. Every change is read at once by the instance that made it; on other
+   * instances sharing the database, the session's `lastUsedAt` and the user's `lastAuthAt` may lag
+   * a touchSession that did not move the expiry (nothing that checks a session reads them: read
+   * listSessionsOfUser / getUser for those). Everything else reaches every instance within 100 ms.
+   */
   findSession(id: string): Promise<ActiveSession | null>;
-  /** The session with its user and identities, read together (one round trip on PostgreSQL). */
+  /** The session with its user and identities, read together (one round trip on PostgreSQL); cached as findSession. */
   findSessionWithUser(id: string): Promise<{ active: ActiveSession; user: UserRecord } | null>;
   /** Marks user and session as used now (refresh); with `expiresAt`, the session's expiry moves there (sliding lifetime). */
   touchSession(sessionId: string, userId: string, now: number, expiresAt?: number): Promise<void>;

@@ -144,6 +144,14 @@ export async function openPostgresStore(url: string, opts: PostgresStoreOptions 
   return store;
 }
 
+/**
+ * The connection pool of a store openPostgresStore opened, for the document engine to share (one
+ * pool per instance, sized by maxConnections); null for any other store. Ended by the store's close.
+ */
+export function poolOfPostgresStore(store: Store): pg.Pool | null {
+  return store instanceof PostgresStore ? store.pool : null;
+}
+
 /** The NOTIFY channel of a schema's session changes (a channel name has at most 63 bytes). */
 function invalidationChannel(schema: string): string {
   const name = `baste_sessions.${schema}`;
@@ -270,7 +278,7 @@ class PostgresStore implements Store {
 
   /** `channel`: where writes announce what they changed to every instance's session cache (invalidations.ts). */
   constructor(
-    private readonly pool: pg.Pool,
+    readonly pool: pg.Pool,
     private readonly channel: string,
   ) {}
 
@@ -348,45 +356,49 @@ class PostgresStore implements Store {
 
   async loginIdentity(input: { identity: NewIdentity; newUserId: string; userType: UserType; now: number; open?: SessionOpening }) {
     const { identity: id, newUserId, userType, now, open } = input;
+    // One statement whatever the identity (one round trip, one commit; before, a new identity took
+    // six round trips: anonymous logins are always new):
+    //  - known identity: refresh its data and the user's last login, and open the session, unless
+    //    the user is disabled (a refused login is not activity); announce the user's change;
+    //  - new identity: insert identity, user and session together. The identity is inserted first
+    //    with ON CONFLICT DO NOTHING, and the user only from what it returned, so a login of the
+    //    same identity committed meanwhile leaves no user behind (foreign keys are checked at the
+    //    end of the statement, so the identity may name the user inserted after it).
+    // A login of the same identity committed after this statement's snapshot shows as neither
+    // (no owner seen, insert skipped on conflict): look again.
+    const n = open ? 24 : 6; // first parameter after the session's
+    const p = (i: number) => `$${n + i}`;
+    const sessionUsers = '(SELECT user_id FROM owner WHERE NOT owner.disabled UNION ALL SELECT user_id FROM inserted)';
+    const sql = `WITH owner AS (
+         SELECT i.user_id, u.disabled FROM identities i JOIN users u ON u.id = i.user_id
+          WHERE i.provider_name = $1 AND i.external_id = $2
+       ), inserted AS (
+         INSERT INTO identities (provider_name, external_id, user_id, provider_type, provider_id, data, created_at)
+         SELECT $1, $2, ${p(0)}::text, ${p(2)}::text, ${p(3)}::text, $3::text, $4::bigint WHERE NOT EXISTS (SELECT 1 FROM owner)
+         ON CONFLICT (provider_name, external_id) DO NOTHING RETURNING user_id
+       ), created_user AS (
+         INSERT INTO users (id, type, disabled, created_at, last_auth_at) SELECT user_id, ${p(1)}::text, FALSE, $4::bigint, $4::bigint FROM inserted
+       ), refreshed AS (
+         UPDATE identities SET data = $3::text WHERE provider_name = $1 AND external_id = $2
+            AND EXISTS (SELECT 1 FROM owner WHERE NOT owner.disabled)
+       ), touched AS (
+         UPDATE users SET last_auth_at = $4::bigint FROM owner WHERE users.id = owner.user_id AND NOT owner.disabled
+       )${open ? `, ${OPEN_SESSION_CTES(sessionUsers, 6)}` : ''}
+       SELECT user_id, disabled, FALSE AS created, CASE WHEN NOT disabled THEN pg_notify($5, 'u:' || user_id || '@${this.origin}') END AS announced FROM owner
+       UNION ALL SELECT user_id, FALSE, TRUE, NULL FROM inserted`;
+    const params = [
+      id.providerName, id.externalId, JSON.stringify(id.data), now, this.channel,
+      ...(open ? openSessionParams(open.session, open.device) : []),
+      newUserId, userType, id.providerType, id.providerId,
+    ];
     for (let attempt = 1; ; attempt++) {
-      // Known identity: refresh its data and the user's last login, and open the session, in one
-      // statement (one commit), unless the user is disabled (a refused login is not activity).
-      const found = await this.writing(() => this.one(
-        `WITH owner AS (
-           SELECT i.user_id, u.disabled FROM identities i JOIN users u ON u.id = i.user_id
-            WHERE i.provider_name = $1 AND i.external_id = $2
-         ), refreshed AS (
-           UPDATE identities SET data = $3 WHERE provider_name = $1 AND external_id = $2
-              AND EXISTS (SELECT 1 FROM owner WHERE NOT owner.disabled)
-         ), touched AS (
-           UPDATE users SET last_auth_at = $4 FROM owner WHERE users.id = owner.user_id AND NOT owner.disabled
-         )${open ? `, ${OPEN_SESSION_CTES('(SELECT user_id FROM owner WHERE NOT owner.disabled)', 6)}` : ''}
-         SELECT user_id, disabled, CASE WHEN NOT disabled THEN pg_notify($5, 'u:' || user_id || '@${this.origin}') END AS announced FROM owner`,
-        [id.providerName, id.externalId, JSON.stringify(id.data), now, this.channel, ...(open ? openSessionParams(open.session, open.device) : [])],
-      ));
+      const found = await this.writing(() => this.one(sql, params));
+      if (found?.created === true) return { userId: newUserId, created: true, disabled: false };
       if (found) {
         // The identity's data and the user's last login changed: its cached records go.
         if (found.disabled !== true) this.dropLocally('u', [found.user_id as string]);
         return { userId: found.user_id as string, created: false, disabled: found.disabled === true };
       }
-
-      // New identity: create user and identity together. If another login of the same identity
-      // commits first, our identity insert does nothing, we roll back our user and look again.
-      const created = await inTransaction(this.pool, async (c) => {
-        await c.query('INSERT INTO users (id, type, disabled, created_at, last_auth_at) VALUES ($1, $2, FALSE, $3, $3)', [
-          newUserId,
-          userType,
-          now,
-        ]);
-        const inserted = await this.insertIdentity(newUserId, id, now, c);
-        if (!inserted) throw ROLLBACK;
-        if (open) await this.openSessionOn(c, { ...open.session, userId: newUserId }, { ...open.device, userId: newUserId });
-        return true;
-      }).catch((err: unknown) => {
-        if (err === ROLLBACK) return false;
-        throw err;
-      });
-      if (created) return { userId: newUserId, created: true, disabled: false };
       if (attempt >= MAX_ATTEMPTS) throw new Error('loginIdentity: the identity kept changing under us');
     }
   }
@@ -633,16 +645,32 @@ class PostgresStore implements Store {
   // Single statements below announce their change in their own (implicit) transaction.
 
   async touchSession(sessionId: string, userId: string, now: number, expiresAt?: number): Promise<void> {
-    // One statement, one commit: the session's last use (and sliding expiry), the user's last use,
-    // and the announcement that the user's cached records changed.
-    await this.writing(() =>
-      this.pool.query(
-        `WITH touched_session AS (UPDATE sessions SET last_used_at = $1, expires_at = COALESCE($4::bigint, expires_at) WHERE id = $5),
-              touched AS (UPDATE users SET last_auth_at = $1 WHERE id = $2 RETURNING id)
-         SELECT pg_notify($3, 'u:' || id || '@${this.origin}') FROM touched`,
-        [now, userId, this.channel, expiresAt ?? null, sessionId],
-      ),
-    );
+    // One statement, one commit: the session's last use (and sliding expiry) and the user's last use.
+    // Other instances are told only when the expiry moved: last_used_at and last_auth_at are in
+    // their cached records, but nothing served from the cache reads them (the access check reads
+    // disabled, owner and expiry; profile and context.user the identities and type; the idle
+    // timeout is checked on refresh, from the row). Announcing every refresh made refreshes queue
+    // on PostgreSQL's global lock for notifying commits. A moved expiry is announced (for the one
+    // session), or the other instances would refuse the session at its old expiry.
+    if (expiresAt === undefined) {
+      await this.writing(() =>
+        this.pool.query(
+          `WITH touched_session AS (UPDATE sessions SET last_used_at = $1 WHERE id = $3)
+           UPDATE users SET last_auth_at = $1 WHERE id = $2`,
+          [now, userId, sessionId],
+        ),
+      );
+    } else {
+      await this.writing(() =>
+        this.pool.query(
+          `WITH touched_session AS (UPDATE sessions SET last_used_at = $1, expires_at = $4::bigint WHERE id = $5 RETURNING id),
+                touched AS (UPDATE users SET last_auth_at = $1 WHERE id = $2)
+           SELECT pg_notify($3, 's:' || id || '@${this.origin}') FROM touched_session`,
+          [now, userId, this.channel, expiresAt, sessionId],
+        ),
+      );
+    }
+    // This instance reads its own writes exactly (cheap: one read of this user's sessions).
     this.dropLocally('u', [userId]);
   }
 

@@ -1,6 +1,7 @@
 // Session-cache invalidations between instances sharing one PostgreSQL database.
 //
-// Every write that changes a user, its identities or its sessions calls pg_notify in its own
+// Every write that changes what a cached record is checked or served by (a user, its identities, a
+// session's existence or expiry; not a refresh's last-use times, see touchSession) calls pg_notify in its own
 // transaction (`u:<user id>`, `s:<session id>`, or `all`, each signed `@<origin store>`): PostgreSQL delivers a notification only
 // if that transaction commits, and delivers all of them to every listening session in commit
 // order. Each instance keeps one connection that LISTENs on the channel (one per schema) and drops
