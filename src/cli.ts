@@ -32,6 +32,7 @@ import { startupWarnings } from './startup-warnings.js';
 import { BackupError } from './ops/backup.js';
 import { appRootProblem } from './app/app-root.js';
 import { argsProblem, nearest } from './cli/args.js';
+import { emailPagesUrl } from './auth/providers/local-userpass.js';
 import { describeFailure } from './cli/failures.js';
 import { COMMAND_NAMES, commandHelp, HELP } from './cli/help.js';
 import { hostProblem, logLevelProblem, mailFromProblem, smtpUrlProblem } from './cli/serve-flags.js';
@@ -218,6 +219,7 @@ async function run(argv: string[], io: Io): Promise<number> {
           clock: Date.now,
           actor: cliActor(),
           files: cliFiles(flags, io, dir),
+          pagesUrl: flags['base-url'] === undefined ? undefined : emailPagesUrl(checkedBaseUrl(flags['base-url']), config.appId),
           revokerOf,
         }),
         scratch,
@@ -288,6 +290,11 @@ function databaseUrlOf(flags: Flags, io: Io): string | undefined {
 }
 
 /** Reading the users file, writing an export (owner-only: it holds emails), and the mailer of reset links. */
+function checkedBaseUrl(baseUrl: string): string {
+  if (!/^https?:\/\/[^/]+\/?$/.test(baseUrl)) throw new UsageError(`--base-url must be scheme://host[:port], got '${baseUrl}'`);
+  return baseUrl;
+}
+
 function cliFiles(flags: Flags, io: Io, dataDir: string) {
   let mailer: Mailer | undefined;
   return {
@@ -423,10 +430,7 @@ async function serve(
   };
   const refreshTokenTtlSeconds = policyFlag('refresh-token-expiration', requireRefreshExpiration);
   const idleTimeoutSeconds = policyFlag('session-idle-timeout', requireIdleTimeout);
-  const baseUrl = flags['base-url'];
-  if (baseUrl !== undefined && !/^https?:\/\/[^/]+\/?$/.test(baseUrl)) {
-    throw new UsageError(`--base-url must be scheme://host[:port], got '${baseUrl}'`);
-  }
+  const baseUrl = flags['base-url'] === undefined ? undefined : checkedBaseUrl(flags['base-url']);
   const smtpSource = flags['smtp-url'] !== undefined ? '--smtp-url' : 'BASTE_SMTP_URL';
   const problems = [
     flags['log-level'] !== undefined ? logLevelProblem(flags['log-level']) : undefined,

@@ -185,7 +185,8 @@ describe('baste CLI', () => {
     cpSync(EXAMPLE, dir, { recursive: true });
     writeFileSync(
       join(dir, 'auth', 'providers.json'),
-      JSON.stringify({ 'local-userpass': { name: 'local-userpass', type: 'local-userpass', config: { autoConfirm: false } } }),
+      // (A missing URL is no mistake: links then open Baste's own pages.)
+      JSON.stringify({ 'local-userpass': { name: 'local-userpass', type: 'local-userpass', config: { autoConfirm: false, emailConfirmationUrl: 'app.example/confirm' } } }),
     );
     const r = runCli(['validate', '--app', dir]);
     assert.equal(r.status, 1);
