@@ -12,6 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import * as Realm from 'realm-web';
+import { AdminTokens } from '../src/admin/tokens.js';
 import { appConfig, provider, startServer, tokensOf, uniqueEmail, type TestServer } from './helpers/server.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -93,6 +94,18 @@ describe('links when the provider names no page', () => {
     } finally {
       await other.close();
     }
+  });
+
+  it("an operator's reset (admin API) links to the reset page where the operator reached the server", async () => {
+    const email = uniqueEmail('operator');
+    await realm().emailPasswordAuth.registerUser({ email, password: PASSWORD });
+    const { token } = await new AdminTokens(server.baste.store, Date.now).create('pages test');
+    const pending = lastMail(email, 'confirm');
+    await realm().emailPasswordAuth.confirmUser(tokensOf(pending.link));
+    const user = await realm().logIn(Realm.Credentials.emailPassword(email, PASSWORD));
+    const res = await fetch(`${server.url}/api/admin/v3.0/groups/g/apps/${APP_ID}/users/${user.id}/send_password_reset`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+    assert.equal(res.status, 204);
+    assert.ok(lastMail(email, 'reset').link.startsWith(`${server.url}/app/${APP_ID}/reset?token=`));
   });
 
   it('a provider URL of its own still wins', async () => {
