@@ -513,7 +513,11 @@ async function serve(
     return 1;
   }
   logger.info({ app: config.appId, url, dataDir, store: databaseUrl ? 'postgresql' : 'sqlite' }, 'listening');
-  io.stdout.write(`Baste is serving app '${config.name}' (${config.appId}) at ${url}\n`);
+  io.stdout.write(
+    `Baste is serving app '${config.name}' (${config.appId}) at ${url}\n` +
+      // Where people land after the start: the console, and how to get in.
+      `Admin console: ${url}/admin/ (sign in with a token from 'baste admin-token create --app <dir> --name <name>')\n`,
+  );
 
   await new Promise<void>((done) => {
     const stop = (signal: string) => {

@@ -210,6 +210,9 @@ describe('baste CLI', () => {
 
     const served = await serve(['--app', EXAMPLE, '--data-dir', dataDir]);
     try {
+      // The banner names the console and how to get in (printed just after Fastify's own line).
+      for (let i = 0; i < 50 && !served.output().includes('Admin console:'); i++) await new Promise((r) => setTimeout(r, 100));
+      assert.match(served.output(), new RegExp(`Admin console: ${served.url}/admin/ \\(sign in with a token from 'baste admin-token create --app <dir> --name <name>'\\)`));
       const login = () =>
         fetch(`${served.url}/api/client/v2.0/app/todo-abcde/auth/providers/api-key/login`, {
           method: 'POST',

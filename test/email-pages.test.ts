@@ -138,6 +138,18 @@ describe('the pages over HTTP', () => {
     }
   });
 
+  it('a request from an origin the app does not allow is refused, and the log names the origin', async () => {
+    const res = await fetch(`${server.url}/api/client/v2.0/app/${APP_ID}/auth/providers/local-userpass/confirm`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin: 'http://elsewhere.example' },
+      body: JSON.stringify({ token: 'x', tokenId: 'y' }),
+    });
+    assert.equal(res.status, 403);
+    const line = logLines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.origin === 'http://elsewhere.example');
+    assert.equal(line?.msg, 'request refused: origin not in allowed_request_origins');
+    assert.equal(line?.level, 40);
+  });
+
   it('log no token: the page addresses are logged with token and tokenId redacted', async () => {
     await fetch(`${server.url}/app/${APP_ID}/confirm?token=secret-token-value&tokenId=secret-id-value`);
     const log = logLines.join('');
