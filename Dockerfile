@@ -19,6 +19,7 @@ WORKDIR /opt/baste
 COPY package.json ./
 COPY bin ./bin
 COPY admin-console ./admin-console
+COPY email-pages ./email-pages
 COPY examples ./examples
 COPY --from=build /src/dist ./dist
 COPY --from=build /src/node_modules ./node_modules

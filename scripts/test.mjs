@@ -32,7 +32,7 @@ const runTests = (list, env = {}) =>
 
 let status = runTests(files);
 // The end-to-end suites once more on PostgreSQL, when it is available (they use SQLite above).
-const E2E_ON_POSTGRES = ['realm-core', 'sdk-realm-web', 'sdk-stitch', 'functions', 'functions-isolation', 'functions-platform', 'functions-require', 'functions-contract', 'functions-long', 'functions-realms', 'data-service', 'data-leaks', 'rules-v1', 'partition-sync', 'twilio-webhooks', 'custom-user-data', 'api-keys', 'http-wire', 'admin-api', 'platform-http', 'auth-triggers', 'execution-users', 'execution-users-server', 'admin-triggers', 'oauth-apple', 'watch'];
+const E2E_ON_POSTGRES = ['realm-core', 'sdk-realm-web', 'sdk-stitch', 'functions', 'functions-isolation', 'functions-platform', 'functions-require', 'functions-contract', 'functions-long', 'functions-realms', 'data-service', 'data-leaks', 'rules-v1', 'partition-sync', 'twilio-webhooks', 'custom-user-data', 'api-keys', 'http-wire', 'admin-api', 'platform-http', 'auth-triggers', 'execution-users', 'execution-users-server', 'admin-triggers', 'oauth-apple', 'watch', 'email-pages'];
 const e2e = files.filter((f) => E2E_ON_POSTGRES.some((name) => f.endsWith(`${name}.test.ts`)));
 if (status === 0 && e2e.length > 0) {
   if (process.env.BASTE_TEST_DATABASE_URL) {

@@ -32,6 +32,7 @@ import { startupWarnings } from './startup-warnings.js';
 import { BackupError } from './ops/backup.js';
 import { appRootProblem } from './app/app-root.js';
 import { argsProblem, nearest } from './cli/args.js';
+import { emailPagesUrl } from './auth/providers/local-userpass.js';
 import { describeFailure } from './cli/failures.js';
 import { COMMAND_NAMES, commandHelp, HELP } from './cli/help.js';
 import { hostProblem, logLevelProblem, mailFromProblem, smtpUrlProblem } from './cli/serve-flags.js';
@@ -220,6 +221,7 @@ async function run(argv: string[], io: Io): Promise<number> {
           clock: Date.now,
           actor: cliActor(),
           files: cliFiles(flags, io, dir),
+          pagesUrl: flags['base-url'] === undefined ? undefined : emailPagesUrl(checkedBaseUrl(flags['base-url']), config.appId),
           revokerOf,
         }),
         scratch,
@@ -290,6 +292,11 @@ function databaseUrlOf(flags: Flags, io: Io): string | undefined {
 }
 
 /** Reading the users file, writing an export (owner-only: it holds emails), and the mailer of reset links. */
+function checkedBaseUrl(baseUrl: string): string {
+  if (!/^https?:\/\/[^/]+\/?$/.test(baseUrl)) throw new UsageError(`--base-url must be scheme://host[:port], got '${baseUrl}'`);
+  return baseUrl;
+}
+
 function cliFiles(flags: Flags, io: Io, dataDir: string) {
   let mailer: Mailer | undefined;
   return {
@@ -427,10 +434,7 @@ async function serve(
   const idleTimeoutSeconds = policyFlag('session-idle-timeout', requireIdleTimeout);
   const maxWatchStreams = positive('max-watch-streams', 1_000_000);
   const maxWatchStreamsPerUser = positive('max-watch-streams-per-user', 1_000_000);
-  const baseUrl = flags['base-url'];
-  if (baseUrl !== undefined && !/^https?:\/\/[^/]+\/?$/.test(baseUrl)) {
-    throw new UsageError(`--base-url must be scheme://host[:port], got '${baseUrl}'`);
-  }
+  const baseUrl = flags['base-url'] === undefined ? undefined : checkedBaseUrl(flags['base-url']);
   const smtpSource = flags['smtp-url'] !== undefined ? '--smtp-url' : 'BASTE_SMTP_URL';
   const problems = [
     flags['log-level'] !== undefined ? logLevelProblem(flags['log-level']) : undefined,
@@ -518,7 +522,11 @@ async function serve(
     return 1;
   }
   logger.info({ app: config.appId, url, dataDir, store: databaseUrl ? 'postgresql' : 'sqlite' }, 'listening');
-  io.stdout.write(`Baste is serving app '${config.name}' (${config.appId}) at ${url}\n`);
+  io.stdout.write(
+    `Baste is serving app '${config.name}' (${config.appId}) at ${url}\n` +
+      // Where people land after the start: the console, and how to get in.
+      `Admin console: ${url}/admin/ (sign in with a token from 'baste admin-token create --app <dir> --name <name>')\n`,
+  );
 
   await new Promise<void>((done) => {
     const stop = (signal: string) => {

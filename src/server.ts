@@ -19,7 +19,7 @@ import { OAuthRedirects } from './auth/oauth-redirect.js';
 import type { AppleEndpoints } from './auth/providers/oauth2-apple.js';
 import { AuthService, buildProviders } from './auth/service.js';
 import { LoginThrottle, type ThrottleSettings } from './auth/throttle.js';
-import type { UnknownEmailAnswer } from './auth/providers/local-userpass.js';
+import { emailPagesUrl, type UnknownEmailAnswer } from './auth/providers/local-userpass.js';
 import { outboxMailer, smtpMailer, type Mailer } from './email/mailer.js';
 import type { DocumentEngine } from './data/engine.js';
 import { customUserDataLookup } from './data/custom-user-data.js';
@@ -100,6 +100,8 @@ export interface BasteOptions {
   readonly functions?: { timeoutMs?: number; memoryMb?: number; isolates?: number; maxIsolates?: number };
   /** The web console's files, served at /admin/ (default: the package's `admin-console/`; null: no console). */
   readonly adminConsoleDir?: string | null;
+  /** The email confirm and reset pages' files, served at /app/{appId}/confirm and /reset (default: the package's `email-pages/`; null: none). */
+  readonly emailPagesDir?: string | null;
   /** How often (real time) scheduled triggers look for a due tick, default 1 s; 0: only when `scheduledTriggers.runDue()` is called (tests). */
   readonly scheduleCheckMs?: number;
   /**
@@ -114,6 +116,8 @@ export interface BasteOptions {
 
 /** The console shipped with the package, next to `src/` and `dist/`. */
 export const ADMIN_CONSOLE_DIR = fileURLToPath(new URL('../admin-console/', import.meta.url));
+/** The confirm and reset pages shipped with the package. */
+export const EMAIL_PAGES_DIR = fileURLToPath(new URL('../email-pages/', import.meta.url));
 
 export interface Baste {
   readonly http: FastifyInstance;
@@ -288,6 +292,7 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
       clock,
       unknownEmails: opts.unknownEmails,
       runFunction: (name, args) => functions.callFromSystem(name, args),
+      pagesUrl: opts.http?.baseUrl ? emailPagesUrl(opts.http.baseUrl, opts.app.appId) : undefined,
     },
     apiKeys: store,
     jwksTimeoutMs: opts.jwksTimeoutMs,
@@ -324,8 +329,8 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
     apiKeys,
     deleteUser: (userId) => auth.deleteUser(userId),
     userCreated: (userId, providerType) => auth.userCreated(userId, providerType),
-    sendConfirmation: (providerName, email) => auth.emailPassword(providerName).resendConfirmationFor(email),
-    sendPasswordReset: (providerName, email) => auth.emailPassword(providerName).sendResetLink(email),
+    sendConfirmation: (providerName, email, pagesUrl) => auth.emailPassword(providerName).resendConfirmationFor(email, { pagesUrl }),
+    sendPasswordReset: (providerName, email, pagesUrl) => auth.emailPassword(providerName).sendResetLink(email, { pagesUrl }),
     customData: customData?.forToken,
     runConfirmation: (providerName, email) => auth.emailPassword(providerName).retryConfirmationFunction({ email }),
     refreshExpiration,
@@ -349,6 +354,7 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
     oauthRedirects: new OAuthRedirects(opts.app, auth, store, clock),
     logger,
     options: { trustProxy: false, ...opts.http },
+    emailPagesDir: opts.emailPagesDir === undefined ? EMAIL_PAGES_DIR : opts.emailPagesDir,
     // A read of the signing keys: it reaches the store as a login would.
     readiness: readinessOf(() => store.listSigningKeys(), () => keys.loaded),
     watch,

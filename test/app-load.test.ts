@@ -96,9 +96,8 @@ describe('layouts', () => {
     assert.equal(userpass?.disabled, false);
     assert.equal(userpass?.id, sha24('baste:provider:todo-abcde:local-userpass'));
     assert.deepEqual(userpass?.config, {
+      // No URLs of its own: reset (and, with autoConfirm off, confirmation) links open Baste's pages.
       autoConfirm: true,
-      resetPasswordUrl: 'http://127.0.0.1:8080/reset',
-      emailConfirmationUrl: 'http://127.0.0.1:8080/confirm',
       runConfirmationFunction: false,
       runResetFunction: false,
     });

@@ -185,7 +185,8 @@ describe('baste CLI', () => {
     cpSync(EXAMPLE, dir, { recursive: true });
     writeFileSync(
       join(dir, 'auth', 'providers.json'),
-      JSON.stringify({ 'local-userpass': { name: 'local-userpass', type: 'local-userpass', config: { autoConfirm: false } } }),
+      // (A missing URL is no mistake: links then open Baste's own pages.)
+      JSON.stringify({ 'local-userpass': { name: 'local-userpass', type: 'local-userpass', config: { autoConfirm: false, emailConfirmationUrl: 'app.example/confirm' } } }),
     );
     const r = runCli(['validate', '--app', dir]);
     assert.equal(r.status, 1);
@@ -209,6 +210,9 @@ describe('baste CLI', () => {
 
     const served = await serve(['--app', EXAMPLE, '--data-dir', dataDir]);
     try {
+      // The banner names the console and how to get in (printed just after Fastify's own line).
+      for (let i = 0; i < 50 && !served.output().includes('Admin console:'); i++) await new Promise((r) => setTimeout(r, 100));
+      assert.match(served.output(), new RegExp(`Admin console: ${served.url}/admin/ \\(sign in with a token from 'baste admin-token create --app <dir> --name <name>'\\)`));
       const login = () =>
         fetch(`${served.url}/api/client/v2.0/app/todo-abcde/auth/providers/api-key/login`, {
           method: 'POST',

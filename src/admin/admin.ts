@@ -35,12 +35,12 @@ export interface AdminDeps {
    */
   readonly userCreated?: (userId: string, providerType: string) => Promise<void>;
   /** Sends the confirmation email again through the provider's mailer (a running server only). */
-  readonly sendConfirmation?: (providerName: string, email: string) => Promise<void>;
+  readonly sendConfirmation?: (providerName: string, email: string, pagesUrl?: string) => Promise<void>;
   /**
    * Mails a password reset link to an email/password account (the provider's reset email): a
    * running server passes its provider's; `baste users` builds one on its mailer.
    */
-  readonly sendPasswordReset?: (providerName: string, email: string) => Promise<void>;
+  readonly sendPasswordReset?: (providerName: string, email: string, pagesUrl?: string) => Promise<void>;
   /** The custom user data document, once the app has a data service. */
   readonly customData?: (userId: string) => Promise<Record<string, unknown> | undefined>;
   /** Re-runs the provider's confirmation function for a pending registration (a running server only). */
@@ -384,13 +384,16 @@ export class Admin {
 
   // ---- password resets (users imported without their password) -------------------------------
 
-  /** Mails the user's email/password account a reset link. */
-  async sendPasswordReset(actor: Actor, id: string): Promise<{ email: string }> {
+  /**
+   * Mails the user's email/password account a reset link. `pagesUrl`: Baste's own pages as the
+   * operator's request reached the server, for a provider that names no reset URL.
+   */
+  async sendPasswordReset(actor: Actor, id: string, pagesUrl?: string): Promise<{ email: string }> {
     const user = await this.user(id);
     const identity = user.identities.find((i) => i.providerType === 'local-userpass');
     const account = identity && (await this.store.findUserpassAccount(identity.externalId));
     if (!identity || !account) throw new BasteError('BadRequest', `user ${user.id} has no email/password identity`);
-    await this.mailReset(identity.providerName, account.email);
+    await this.mailReset(identity.providerName, account.email, pagesUrl);
     await this.audit(actor, 'user.send_password_reset', user.id);
     return { email: account.email };
   }
@@ -399,7 +402,7 @@ export class Admin {
    * Mails a reset link to every confirmed account still waiting for its first password (imported
    * without one). One failure does not stop the others: each is reported.
    */
-  async sendPasswordResets(actor: Actor): Promise<{ sent: number; failed: { email: string; reason: string }[] }> {
+  async sendPasswordResets(actor: Actor, pagesUrl?: string): Promise<{ sent: number; failed: { email: string; reason: string }[] }> {
     const provider = this.userpassProvider();
     let sent = 0;
     const failed: { email: string; reason: string }[] = [];
@@ -407,7 +410,7 @@ export class Admin {
       const accounts = await this.store.listAccountsAwaitingReset({ after, limit: PAGE_SIZE });
       for (const account of accounts.filter((a) => a.confirmed)) {
         try {
-          await this.mailReset(provider.name, account.email);
+          await this.mailReset(provider.name, account.email, pagesUrl);
           sent++;
         } catch (err) {
           if (!(err instanceof BasteError) || err.code === 'BadRequest') throw err; // no reset link at all: say so once
@@ -421,9 +424,9 @@ export class Admin {
     return { sent, failed };
   }
 
-  private async mailReset(providerName: string, email: string): Promise<void> {
+  private async mailReset(providerName: string, email: string, pagesUrl: string | undefined): Promise<void> {
     if (!this.deps.sendPasswordReset) throw new BasteError('NotImplemented', 'password reset emails are sent by a running server or baste users');
-    await this.deps.sendPasswordReset(providerName, email);
+    await this.deps.sendPasswordReset(providerName, email, pagesUrl);
   }
 
   // ---- pending email/password registrations ---------------------------------------------------
@@ -455,10 +458,10 @@ export class Admin {
     return userView(user);
   }
 
-  async sendConfirmation(actor: Actor, email: string): Promise<void> {
+  async sendConfirmation(actor: Actor, email: string, pagesUrl?: string): Promise<void> {
     const provider = this.userpassProvider();
     if (!this.deps.sendConfirmation) throw new BasteError('NotImplemented', 'confirmation emails are sent by a running server only');
-    await this.deps.sendConfirmation(provider.name, email);
+    await this.deps.sendConfirmation(provider.name, email, pagesUrl);
     await this.audit(actor, 'user_registration.send_confirm', email);
   }
 

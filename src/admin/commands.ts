@@ -7,7 +7,7 @@ import type { AppConfig } from '../app/model.js';
 import { ApiKeys } from '../auth/api-keys.js';
 import { importPasswordHash } from '../auth/password-imports.js';
 import type { PasswordHasher } from '../auth/passwords.js';
-import { assertCanMailResetLinks, parseUserpassSettings, sendUserpassLink } from '../auth/providers/local-userpass.js';
+import { parseUserpassSettings, sendUserpassLink } from '../auth/providers/local-userpass.js';
 import { removeRevoking, type TokenRevoker } from '../auth/provider-tokens.js';
 import type { Mailer } from '../email/mailer.js';
 import { BasteError } from '../errors.js';
@@ -158,15 +158,14 @@ function importText(report: ImportReport, dryRun: boolean): string {
 }
 
 /** A reset-link sender for the command line: the app's email/password provider settings, on `mailer`. */
-function resetSender(app: AppConfig, store: Store, clock: Clock, mailer: () => Mailer) {
+function resetSender(app: AppConfig, store: Store, clock: Clock, mailer: () => Mailer, pagesUrl: string | undefined) {
   return async (providerName: string, email: string): Promise<void> => {
     const provider = app.providers.get(providerName);
     if (!provider) throw new BasteError('AuthProviderNotFound', `no provider '${providerName}'`);
     const settings = parseUserpassSettings(provider, new Set(app.functions.keys()));
-    assertCanMailResetLinks(provider.name, settings);
     const account = await store.findUserpassAccountByEmail(email);
     if (!account) throw new BasteError('UserNotFound', `no email/password account for '${email}'`);
-    await sendUserpassLink({ accounts: store, mailer: mailer(), clock }, settings, account, 'reset');
+    await sendUserpassLink({ accounts: store, mailer: mailer(), clock }, settings, account, 'reset', pagesUrl);
   };
 }
 
@@ -182,6 +181,8 @@ export async function usersCommand(
     clock: Clock;
     actor: Actor;
     files?: UsersFiles;
+    /** Baste's own pages (`--base-url`): reset links open its reset page when the provider names no URL. */
+    pagesUrl?: string;
     /** Revokes provider tokens (Apple's) of deleted users; see src/auth/provider-tokens.ts. */
     revokerOf?: (providerName: string) => TokenRevoker | undefined;
   },
@@ -206,7 +207,7 @@ export async function usersCommand(
     clock: deps.clock,
     hasher: deps.hasher,
     apiKeys: new ApiKeys(deps.store, deps.app, deps.clock),
-    sendPasswordReset: files ? resetSender(deps.app, deps.store, deps.clock, () => files.mailer()) : undefined,
+    sendPasswordReset: files ? resetSender(deps.app, deps.store, deps.clock, () => files.mailer(), deps.pagesUrl) : undefined,
     deleteUser: async (userId) => {
       const log = { warn: (d: Record<string, unknown>, message: string) => void io.stderr.write(`warning: ${message} (provider '${d.provider}'): ${d.reason}\n`) };
       await removeRevoking(deps.store, userId, deps.revokerOf ?? (() => undefined), log, () => deps.store.deleteUser(userId));

@@ -42,7 +42,8 @@ users, admin-token, api-keys and keys work on --data-dir (default ./.baste-data/
 working directory, or <app>/.baste where one exists from an older release); users and
 admin-token also on --database <url> / BASTE_DATABASE_URL.
 Reset links (users send-reset, users import --send-reset) go through --smtp-url / BASTE_SMTP_URL
-(and --mail-from), else to <data-dir>/outbox/.
+(and --mail-from), else to <data-dir>/outbox/. A provider without resetPasswordUrl links to
+Baste's reset page at --base-url <public url>.
 
 Options for serve:
   --app <dir>            app directory (realm_config.json / root_config.json / config.json / stitch.json)
@@ -109,7 +110,7 @@ ${DATA_DIR_NOTE}`,
   baste users confirm --email <addr> --app <dir>                  (a pending email/password registration)
   baste users import --file <users.json> [--dry-run] [--send-reset] --app <dir> [--json]
   baste users export [--file <out.jsonl>] --app <dir>
-  baste users send-reset --id <user id> | --all --app <dir> [--smtp-url <url>] [--mail-from <addr>]
+  baste users send-reset --id <user id> | --all --app <dir> [--smtp-url <url>] [--mail-from <addr>] [--base-url <url>]
 
 Works with the server running or not, on --data-dir <dir> or --database <url> (BASTE_DATABASE_URL).
 Reset links go through --smtp-url / BASTE_SMTP_URL, else to <data-dir>/outbox/.

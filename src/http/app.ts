@@ -31,6 +31,7 @@ import { locationRoutes } from './routes/location.js';
 import { oauthRoutes } from './routes/oauth.js';
 import { userpassRoutes } from './routes/userpass.js';
 import { watchRoutes } from './routes/watch.js';
+import { emailPageRoutes } from './routes/email-pages.js';
 
 export interface HttpOptions {
   /** Public URL clients should use (`--base-url`); otherwise the location route echoes how the client came in. */
@@ -59,6 +60,8 @@ export interface HttpDeps {
   readonly readiness: Readiness;
   /** Open watch streams (GET functions/call). */
   readonly watch: WatchHub;
+  /** The email confirm and reset pages' folder (`/app/{appId}/confirm`, `/reset`); null: not served. */
+  readonly emailPagesDir?: string | null;
 }
 
 /** The platform's `link` points at the app's logs page; Baste has none, and both SDKs accept an empty string. */
@@ -114,8 +117,12 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
     if (req.headers.host === undefined && req.raw.httpVersionMinor >= 1) throw new BasteError('BadRequest', 'the Host header is required');
     const origin = req.headers.origin;
     // The OAuth callback is the provider's page posting back (Apple's form_post comes with
-    // Origin: https://appleid.apple.com); its single-use state is what protects it.
-    if (origin && !isAllowedOrigin(config, origin) && !isAdminPath(req.url) && req.url.split('?')[0] !== OAUTH_CALLBACK_PATH) {
+    // Origin: https://appleid.apple.com); its single-use state is what protects it. A request
+    // from the server's own origin (its confirm and reset pages) is not a cross-origin one: a
+    // browser names another page's origin, never this one, for a page served elsewhere.
+    if (origin && !isAllowedOrigin(config, origin) && !isAdminPath(req.url) && req.url.split('?')[0] !== OAUTH_CALLBACK_PATH && origin !== `${req.protocol}://${req.host}`) {
+      // The operator sees which origin to add to allowed_request_origins (the path without its query).
+      req.log.warn({ origin: origin.slice(0, 200), path: req.url.split('?')[0]!.slice(0, 200) }, 'request refused: origin not in allowed_request_origins');
       throw new BasteError('DomainNotAllowed', `origin '${origin.slice(0, 200)}' is not allowed for this app`);
     }
   });
@@ -163,6 +170,7 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
   void http.register(endpointRoutes(deps));
   void http.register(adminRoutes(deps));
   if (deps.admin.consoleDir) void http.register(adminConsoleRoutes(deps.admin.consoleDir));
+  if (deps.emailPagesDir) void http.register(emailPageRoutes(deps, deps.emailPagesDir));
   return http;
 }
 

@@ -87,9 +87,17 @@ export interface UserpassDeps {
   readonly unknownEmails?: UnknownEmailAnswer;
   /** Runs an app function as the system user: the confirmation and reset functions. */
   readonly runFunction?: (name: string, args: unknown[]) => Promise<unknown>;
+  /**
+   * Where Baste's own confirm and reset pages are (`<public base URL>/app/<app id>`) when no
+   * request says (`--base-url`); links use them when the provider names no URL of its own.
+   */
+  readonly pagesUrl?: string;
 }
 
-/** Reads and checks the provider's options; a missing link URL in email mode is a config error. */
+/**
+ * Reads and checks the provider's options. `emailConfirmationUrl` and `resetPasswordUrl` may be
+ * left out (App Services required them): links then open Baste's own pages (`pages/`).
+ */
 export function parseUserpassSettings(config: ProviderConfig, functionNames?: ReadonlySet<string>): UserpassSettings {
   const c = config.config;
   const field = (key: string) => `config.${key}`;
@@ -122,9 +130,6 @@ export function parseUserpassSettings(config: ProviderConfig, functionNames?: Re
     runResetFunction: bool('runResetFunction'),
     resetFunctionName: str('resetFunctionName'),
   };
-  if (!settings.autoConfirm && !settings.runConfirmationFunction && !settings.emailConfirmationUrl) {
-    throw providerConfigError(config, field('emailConfirmationUrl'), 'is required unless autoConfirm or runConfirmationFunction is set');
-  }
   if (settings.runConfirmationFunction && !settings.confirmationFunctionName) {
     throw providerConfigError(config, field('confirmationFunctionName'), 'is required when runConfirmationFunction is true');
   }
@@ -134,9 +139,6 @@ export function parseUserpassSettings(config: ProviderConfig, functionNames?: Re
   for (const [on, key] of [[settings.runConfirmationFunction, 'confirmationFunctionName'], [settings.runResetFunction, 'resetFunctionName']] as const) {
     const name = settings[key];
     if (on && functionNames && name && !functionNames.has(name)) throw providerConfigError(config, field(key), `function '${name}' is not defined in functions/`);
-  }
-  if (!settings.runResetFunction && !settings.resetPasswordUrl) {
-    throw providerConfigError(config, field('resetPasswordUrl'), 'is required unless runResetFunction is set');
   }
   return settings;
 }
@@ -208,6 +210,8 @@ const FUNCTION_FAILURES = new Set([...CREDENTIAL_FAILURES, 'BadRequest', 'Functi
 /** Where the request came from: the throttle counts per client address. None: an operator's call (admin API). */
 export interface FlowContext {
   readonly clientAddress?: string;
+  /** Baste's own pages as this request's client reaches them (`<public base URL>/app/<app id>`). */
+  readonly pagesUrl?: string;
 }
 
 export class EmailPasswordProvider implements AuthProvider {
@@ -245,7 +249,7 @@ export class EmailPasswordProvider implements AuthProvider {
     return { externalId: account.id, data: { email: account.email } };
   }
 
-  async register(body: Record<string, unknown>): Promise<void> {
+  async register(body: Record<string, unknown>, ctx: FlowContext = {}): Promise<void> {
     const email = requireEmail(body);
     const password = requirePassword(body);
     const s = this.settings;
@@ -266,7 +270,7 @@ export class EmailPasswordProvider implements AuthProvider {
     if (s.autoConfirm) return;
     try {
       if (s.runConfirmationFunction) await this.runConfirmation(account);
-      else await this.sendLink(account, 'confirm');
+      else await this.sendLink(account, 'confirm', ctx);
     } catch (err) {
       // Without its email (or with its function failing) the registration could never be
       // confirmed: undo it so the person can retry.
@@ -309,18 +313,18 @@ export class EmailPasswordProvider implements AuthProvider {
     await this.deps.accounts.confirmUserpassAccount(account.id);
   }
 
-  async resendConfirmation(body: Record<string, unknown>): Promise<void> {
+  async resendConfirmation(body: Record<string, unknown>, ctx: FlowContext = {}): Promise<void> {
     const email = requireEmail(body);
     // Decided by the provider's settings alone, before the email is looked up.
     if (this.settings.runConfirmationFunction) throw badRequest('confirmation emails are not enabled: this provider runs a confirmation function');
     const account = await this.pendingAccountOrConcealed(email);
-    if (account) await this.sendLink(account, 'confirm');
+    if (account) await this.sendLink(account, 'confirm', ctx);
   }
 
   /** The admin API's resend: the operator is told what is wrong (no concealing). */
-  async resendConfirmationFor(email: string): Promise<void> {
+  async resendConfirmationFor(email: string, ctx: FlowContext = {}): Promise<void> {
     if (this.settings.runConfirmationFunction) throw badRequest('confirmation emails are not enabled: this provider runs a confirmation function');
-    await this.sendLink(await this.pendingAccount(email), 'confirm');
+    await this.sendLink(await this.pendingAccount(email), 'confirm', ctx);
   }
 
   async retryConfirmationFunction(body: Record<string, unknown>, ctx: FlowContext = {}): Promise<void> {
@@ -341,7 +345,7 @@ export class EmailPasswordProvider implements AuthProvider {
     });
   }
 
-  async sendReset(body: Record<string, unknown>): Promise<void> {
+  async sendReset(body: Record<string, unknown>, ctx: FlowContext = {}): Promise<void> {
     const email = requireEmail(body);
     if (this.settings.runResetFunction) throw badRequest('please use reset password via function');
     const account = await this.deps.accounts.findUserpassAccountByEmail(email);
@@ -349,19 +353,17 @@ export class EmailPasswordProvider implements AuthProvider {
       if (this.concealUnknown) return;
       throw new BasteError('UserNotFound', 'user not found');
     }
-    await this.sendLink(account, 'reset');
+    await this.sendLink(account, 'reset', ctx);
   }
 
   /**
    * An operator's reset (admin API, `baste users import --send-reset`): mails the account a reset
-   * link to `resetPasswordUrl`, whatever the client flow is. An app that resets only through its
-   * reset function has no link to send: its users start the reset from the app.
+   * link to `resetPasswordUrl` (or Baste's reset page), whatever the client flow is.
    */
-  async sendResetLink(email: string): Promise<void> {
+  async sendResetLink(email: string, ctx: FlowContext = {}): Promise<void> {
     const account = await this.deps.accounts.findUserpassAccountByEmail(email);
     if (!account) throw new BasteError('UserNotFound', 'user not found');
-    if (!this.settings.resetPasswordUrl) throw noResetLink(this.config.name);
-    await this.sendLink(account, 'reset');
+    await this.sendLink(account, 'reset', ctx);
   }
 
   private get concealUnknown(): boolean {
@@ -463,19 +465,24 @@ export class EmailPasswordProvider implements AuthProvider {
     });
   }
 
-  private async sendLink(account: Account, kind: TokenKind): Promise<void> {
-    await sendUserpassLink(this.deps, this.settings, account, kind);
+  private async sendLink(account: Account, kind: TokenKind, ctx: FlowContext): Promise<void> {
+    await sendUserpassLink(this.deps, this.settings, account, kind, ctx.pagesUrl ?? this.deps.pagesUrl);
   }
 }
 
-const noResetLink = (provider: string) =>
-  badRequest(
-    `provider '${provider}' resets passwords through its reset function and has no resetPasswordUrl: there is no link to mail; users start the reset from the app (or set config.resetPasswordUrl)`,
-  );
+/** Baste's own confirm and reset pages of an app, under the server's public base URL. */
+export const emailPagesUrl = (baseUrl: string, appId: string): string => `${baseUrl.replace(/\/+$/, '')}/app/${encodeURIComponent(appId)}`;
 
-/** Throws unless the provider's settings let an operator mail reset links. */
-export function assertCanMailResetLinks(providerName: string, settings: UserpassSettings): void {
-  if (!settings.resetPasswordUrl) throw noResetLink(providerName);
+/**
+ * Where a link of `kind` points: the provider's own URL, else Baste's page under `pagesUrl`.
+ * Without either (an operator's command with no --base-url) there is no address to mail.
+ */
+export function linkBase(s: UserpassSettings, kind: TokenKind, pagesUrl: string | undefined): string {
+  const own = kind === 'confirm' ? s.emailConfirmationUrl : s.resetPasswordUrl;
+  if (own) return own;
+  if (pagesUrl) return `${pagesUrl}/${kind}`;
+  const key = kind === 'confirm' ? 'emailConfirmationUrl' : 'resetPasswordUrl';
+  throw badRequest(`no ${key} is configured and Baste's own ${kind} page needs the server's public URL: pass --base-url (or set config.${key})`);
 }
 
 /** A fresh one-time token pair for the account, not stored yet (storing replaces any earlier one of the kind). */
@@ -492,11 +499,12 @@ export async function sendUserpassLink(
   s: UserpassSettings,
   account: Account,
   kind: TokenKind,
+  pagesUrl?: string,
 ): Promise<void> {
+  // Before any token is stored: a link that cannot be addressed leaves nothing behind.
+  const base = linkBase(s, kind, pagesUrl);
   const { token, tokenId, record } = mintToken(account, kind, deps.clock);
   await deps.accounts.putUserpassToken(record);
-  const base = kind === 'confirm' ? s.emailConfirmationUrl : s.resetPasswordUrl;
-  if (!base) throw badRequest(`no ${kind === 'confirm' ? 'emailConfirmationUrl' : 'resetPasswordUrl'} is configured`);
   const link = new URL(base);
   link.searchParams.set('token', token);
   link.searchParams.set('tokenId', tokenId);

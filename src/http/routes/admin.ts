@@ -13,6 +13,8 @@ import type { AppConfig } from '../../app/model.js';
 import { BasteError } from '../../errors.js';
 import type { HttpDeps } from '../app.js';
 import { bearerToken, objectBody } from '../request.js';
+import { emailPagesUrl } from '../../auth/providers/local-userpass.js';
+import { mailedLinkBaseUrl } from './location.js';
 
 /** What the HTTP layer needs for administration. */
 export interface AdminHttp {
@@ -38,7 +40,7 @@ const OWN_CREDENTIAL = new Set([ADMIN_LOGIN, ADMIN_SESSION]);
 export const isAdminPath = (url: string): boolean => url.startsWith(`${ADMIN_API}/`) || url === '/admin' || url.startsWith('/admin/') || url.startsWith('/admin?');
 
 export const adminRoutes =
-  ({ app, admin }: HttpDeps): FastifyPluginAsync =>
+  ({ app, admin, options }: HttpDeps): FastifyPluginAsync =>
   async (http) => {
     const { service, tokens, sessions, triggers } = admin;
     const actors = new WeakMap<FastifyRequest, Actor>();
@@ -66,7 +68,9 @@ export const adminRoutes =
     http.get(`${ADMIN_API}/auth/profile`, async (req) => sessions.profile(actorOf(req)));
     http.get(`${ADMIN_API}/apps`, async () => [service.app()]);
     for (const prefix of [`${ADMIN_API}/apps/:appId`, `${ADMIN_API}/groups/:groupId/apps/:appId`]) {
-      await http.register(appRoutes(service, triggers, actorOf), { prefix });
+      // Links mailed on an operator's request open Baste's pages where that operator reached the server.
+      const pagesUrl = (req: FastifyRequest) => emailPagesUrl(mailedLinkBaseUrl(req, options.baseUrl), app.appId);
+      await http.register(appRoutes(service, triggers, actorOf, pagesUrl), { prefix });
     }
   };
 
@@ -85,7 +89,7 @@ const sendPage = <T>(reply: FastifyReply, page: Page<T>): T[] => {
 const noContent = (reply: FastifyReply) => reply.code(204).send();
 
 const appRoutes =
-  (service: Admin, triggers: TriggerAdmin, actorOf: (req: FastifyRequest) => Actor) =>
+  (service: Admin, triggers: TriggerAdmin, actorOf: (req: FastifyRequest) => Actor, pagesUrl: (req: FastifyRequest) => string) =>
   async (http: FastifyInstance): Promise<void> => {
     type P = { userId: string; email: string; keyId: string; triggerId: string; sessionId: string };
     const params = (req: FastifyRequest) => req.params as P;
@@ -141,10 +145,10 @@ const appRoutes =
 
     // Password reset links (Baste's: the platform has no such route), for users imported without their password
     http.post('/users/:userId/send_password_reset', async (req, reply) => {
-      await service.sendPasswordReset(actorOf(req), params(req).userId);
+      await service.sendPasswordReset(actorOf(req), params(req).userId, pagesUrl(req));
       return noContent(reply);
     });
-    http.post('/users/send_password_resets', async (req) => service.sendPasswordResets(actorOf(req)));
+    http.post('/users/send_password_resets', async (req) => service.sendPasswordResets(actorOf(req), pagesUrl(req)));
 
     // Pending email/password registrations (`pending_users` is the platform's path; the bare one Baste's first)
     for (const path of ['/user_registrations/pending_users', '/user_registrations']) {
@@ -155,7 +159,7 @@ const appRoutes =
       return noContent(reply);
     });
     http.post('/user_registrations/by_email/:email/send_confirm', async (req, reply) => {
-      await service.sendConfirmation(actorOf(req), params(req).email);
+      await service.sendConfirmation(actorOf(req), params(req).email, pagesUrl(req));
       return noContent(reply);
     });
     http.post('/user_registrations/by_email/:email/run_confirm', async (req, reply) => {

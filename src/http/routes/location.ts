@@ -15,6 +15,17 @@ export function publicBaseUrl(req: FastifyRequest, configured?: string): string 
   return `${req.protocol}://${safeHost}`;
 }
 
+/**
+ * scheme://host:port for links Baste mails (confirmation, password reset): `--base-url`, else the
+ * server's own socket address. Never the Host or X-Forwarded-Host header: the client picks those,
+ * and a reset link pointing at a host of the requester's choosing would hand it the token.
+ */
+export function mailedLinkBaseUrl(req: FastifyRequest, configured?: string): string {
+  if (configured) return configured.replace(/\/+$/, '');
+  const address = (req.socket.localAddress ?? '127.0.0.1').replace(/^::ffff:(?=\d+\.)/, '');
+  return `http://${address.includes(':') ? `[${address}]` : address}:${req.socket.localPort}`;
+}
+
 export const locationRoutes =
   ({ app, options }: HttpDeps): FastifyPluginAsync =>
   async (http) => {
