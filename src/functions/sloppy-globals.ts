@@ -72,8 +72,9 @@ function tokenize(source: string): Token[] {
     if (c === '"' || c === "'") {
       let j = i + 1;
       while (j < source.length && source[j] !== c && source[j] !== '\n') j += source[j] === '\\' ? 2 : 1;
+      const text = source.slice(i + 1, j);
       i = j + 1;
-      push('literal', '""');
+      push('literal', text === 'use strict' ? 'use strict' : 'directive:');
       continue;
     }
     if (c === '`') { i++; template(); push('literal', '``'); continue; }
@@ -234,7 +235,15 @@ export function namesAny(source: string, names: ReadonlySet<string>): boolean {
 
 /** A source whose directive prologue says 'use strict': an undeclared assignment throws there, as in Node. */
 export function isStrict(source: string): boolean {
-  return /^(?:\s+|\/\/[^\n]*|\/\*[\s\S]*?\*\/|(['"])[^'"\n]*\1\s*;?)*?(['"])use strict\2/.test(source);
+  // Read token by token (a regular expression with nested repetition backtracks without end on
+  // long runs of whitespace).
+  for (const t of tokenize(source.slice(0, 4096)).slice(0, 64)) {
+    if (t.kind === 'literal' && t.value === 'use strict') return true;
+    if (t.kind !== 'literal' || !t.value.startsWith('directive:')) {
+      if (!(t.kind === 'punct' && t.value === ';')) return false;
+    }
+  }
+  return false;
 }
 
 /**
