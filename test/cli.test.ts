@@ -171,6 +171,24 @@ describe('baste CLI', () => {
     assert.match(bad.stderr, /triggers\/broken\.json \(config\.schedule\).*hour: 25 is outside 0–23/);
   });
 
+  it('validate refuses a provider setting of the wrong type, naming the file, the field, what it must be and what it is', () => {
+    const dir = join(tmp, 'wrong-type-provider');
+    cpSync(EXAMPLE, dir, { recursive: true });
+    const file = join(dir, 'auth', 'providers.json');
+    const providers = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    const withProvider = (name: string, doc: Record<string, unknown>) => writeFileSync(file, JSON.stringify({ ...providers, [name]: { name, disabled: false, ...doc } }));
+    withProvider('oauth2-google', { type: 'oauth2-google', config: { clientId: 5 }, secret_config: { clientSecret: 'googleSecret' } });
+    const r = runCli(['validate', '--app', dir]);
+    assert.equal(r.status, 1, r.stdout);
+    assert.match(r.stderr, /auth\/providers\.json \(oauth2-google\.config\.clientId\).*must be a string \(the OAuth client id\), not a number/);
+    assert.doesNotMatch(r.stderr, /is required/);
+    // Absent stays "is required"; a wrongly typed local-userpass URL says its type too.
+    withProvider('oauth2-google', { type: 'oauth2-google', config: {}, secret_config: { clientSecret: 'googleSecret' } });
+    assert.match(runCli(['validate', '--app', dir]).stderr, /oauth2-google\.config\.clientId\).*is required \(the OAuth client id\)/);
+    withProvider('local-userpass', { type: 'local-userpass', config: { autoConfirm: true, resetPasswordUrl: ['http://x'] } });
+    assert.match(runCli(['validate', '--app', dir]).stderr, /local-userpass\.config\.resetPasswordUrl\).*must be a string, not an? (array|list)/);
+  });
+
   it('refuses to serve an app with no enabled provider, saying why', () => {
     const dir = join(tmp, 'no-providers');
     cpSync(EXAMPLE, dir, { recursive: true });

@@ -14,6 +14,7 @@ import * as Realm from 'realm-web';
 import { loadAppDirectory } from '../src/app/load.js';
 import { FunctionRuntime, type RuntimeOptions } from '../src/functions/runtime.js';
 import { intrinsicWrites, planRealms } from '../src/functions/realms.js';
+import { undeclaredAssignments } from '../src/functions/sloppy-globals.js';
 import { appConfig, appFunction as fn, provider, startServer, type TestServer } from './helpers/server.js';
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -60,6 +61,12 @@ describe('realms: which apps get per-call realms', () => {
     // A module's global.x is one: other modules read it by its bare name. A UMD header's browser branch is not.
     assert.deepEqual(intrinsicWrites('globalThis.regeneratorRuntime = runtime;', true), ['globalThis.regeneratorRuntime']);
     assert.deepEqual(intrinsicWrites("typeof define === 'function' && define.amd ? define(factory) : global.moment = factory()", true), []);
+  });
+
+  it("the sloppy-globals scan finds undeclared assignments, not declared names, properties or strings", () => {
+    assert.deepEqual(undeclaredAssignments("var a = 1, b = 2\nfoo = 3\nvar c = function (x) { y = x; x = /=/g; return 'z = 1'; }"), ['foo', 'y']);
+    assert.deepEqual(undeclaredAssignments('function f(p) { p = 2; var q; q = 3; o.r = 4; } try {} catch (e) { e = 1 } const g = (c, d) => { c = d = 3 }; exports = module.exports = f;'), []);
+    assert.deepEqual(undeclaredAssignments('var s = `${ tpl = 1 }`; class K { #priv; m(a) { a = 1; this.#priv = 2; } }'), ['tpl']);
   });
 
   it('an app whose code writes to built-ins runs per-call realms and the log says which functions; others stay shared', async () => {
@@ -189,7 +196,42 @@ describe('realms: modules that set globals, and writes the scan could not see', 
   pkg('uses-legacy', 'require("legacy-runtime");\nmodule.exports = function () { return legacyRuntime.version + "/" + legacyCount; };\n');
   // A package that extends a prototype, required by a name the load-time scan cannot follow.
   pkg('string-helpers', 'String.prototype.shout = function () { return this.toUpperCase() + "!"; };\nmodule.exports = {};\n');
+  // Old npm packages in their style: a plain undeclared global (2012-era), and a UMD header that
+  // sets `root.umdlib` with a factory that keeps its state in an undeclared `counter`.
+  pkg('old-lib', "// old-lib 0.3.1\noldlib = function (s) { return '<' + s + '>'; };\noldlib.VERSION = '0.3.1';\nif (typeof module !== 'undefined' && module.exports) module.exports = oldlib;\n");
+  pkg('old-umd', [
+    '(function (root, factory) {',
+    "  if (typeof define === 'function' && define.amd) { define([], factory); }",
+    "  else { root.umdlib = factory(); if (typeof module === 'object' && module.exports) module.exports = root.umdlib; }",
+    "}(typeof global !== 'undefined' ? global : this, function () {",
+    '  counter = 0;',
+    '  return { next: function () { counter = counter + 1; return counter; } };',
+    '}));',
+  ].join('\n'));
+  // A module that reads both by their bare names, as code written for a browser page did.
+  pkg('uses-old', "require('old-lib');\nrequire('old-umd');\nmodule.exports = function (s) { return oldlib(s) + umdlib.next() + counter + oldlib.VERSION; };\n");
   after(() => rmSync(scratch, { recursive: true, force: true }));
+
+  it("an old package's undeclared globals land in the call's scope: its other modules and functions read them, no other call does", async () => {
+    const rt = runtime([
+      fn('useOld', `exports = async function (s) {
+  var f = require('uses-old');
+  await new Promise(function (resolve) { setTimeout(resolve, 5); });
+  return [f(s), typeof oldlib, umdlib.next(), counter].join(',');
+};`),
+      fn('peekOld', 'exports = async function () { await new Promise(function (resolve) { setTimeout(resolve, 2); }); return [typeof oldlib, typeof umdlib, typeof counter].join(","); };'),
+    ], { modules: { folders: [modules] } });
+    try {
+      assert.equal(rt.perCallRealms, false, 'plain undeclared globals keep the shared frozen realm');
+      const call = callOf(rt);
+      const rounds = await Promise.all(Array.from({ length: 24 }, (_, i) => (i % 3 === 2 ? call('peekOld') : call('useOld', [`u${i}`]))));
+      rounds.forEach((answer, i) => {
+        assert.equal(answer, i % 3 === 2 ? 'undefined,undefined,undefined' : `<u${i}>110.3.1,function,2,2`, `call ${i}`);
+      });
+    } finally {
+      await rt.close();
+    }
+  });
 
   it("a module's globals are the call's: other modules and functions read them, the next call does not", async () => {
     const rt = runtime([

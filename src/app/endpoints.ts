@@ -84,7 +84,9 @@ export async function loadWebhooks(dir: AppDir, secrets: ReadonlyMap<string, str
         for (const hook of hooks) webhooks.push({ ...(await readWebhook(dir, svc.name, hook.path, hook.name, warn)), twilioAuthTokenSecret: token.secret });
         continue;
       }
-      for (const hook of hooks) webhooks.push(await readWebhook(dir, svc.name, hook.path, hook.name, warn));
+      // GitHub signs deliveries with its own headers, not the generic X-Hook-Signature.
+      const github = service?.string('type') === 'github';
+      for (const hook of hooks) webhooks.push({ ...(await readWebhook(dir, svc.name, hook.path, hook.name, warn)), ...(github ? { githubSignature: true } : {}) });
     }
   }
   return webhooks;

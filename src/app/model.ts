@@ -170,6 +170,11 @@ export interface WebhookConfig {
    * must carry a valid `X-Twilio-Signature` (functions/twilio-signature.ts).
    */
   readonly twilioAuthTokenSecret?: string;
+  /**
+   * A GitHub service's webhook: its secret signs the body as GitHub signs deliveries
+   * (`X-Hub-Signature-256`, legacy `X-Hub-Signature`: functions/github-signature.ts).
+   */
+  readonly githubSignature?: boolean;
 }
 
 /**

@@ -103,6 +103,17 @@ export function providerConfigError(config: Pick<ProviderConfig, 'name' | 'sourc
   return new ConfigError(file, prefix ? `${prefix}.${path}` : path, reason);
 }
 
+/**
+ * A provider's required string setting: absent or empty says it is required (`what` it holds);
+ * any other type says what was expected and which type was found (never the value: a misplaced
+ * secret must not reach a log), naming the file and field.
+ */
+export function requiredProviderString(config: Pick<ProviderConfig, 'name' | 'source'>, path: string, value: unknown, what: string): string {
+  if (value === undefined || value === null || (typeof value === 'string' && value.trim() === '')) throw providerConfigError(config, path, `is required (${what})`);
+  if (typeof value !== 'string') throw providerConfigError(config, path, `must be a string (${what}), not ${typeName(value)}`);
+  return value;
+}
+
 /** `path` of a provider's setting as messages show it, e.g. `oauth2-google.secret_config.clientSecret` or, in its own file, `secret_config.clientSecret`. */
 export function providerSettingName(config: Pick<ProviderConfig, 'name' | 'source'>, path: string): string {
   const err = providerConfigError(config, path, '');

@@ -13,6 +13,7 @@ import type { CallRequest, CallUser, FunctionRuntime, HttpOutcome } from './runt
 import { webhookFunctionName, webhookScriptName } from './runtime.js';
 import { expressionRequest, functionHeaders } from './request-headers.js';
 import { isFormBody, parseFormBody } from './form-body.js';
+import { isSignedByGitHub } from './github-signature.js';
 import { isSignedByTwilio } from './twilio-signature.js';
 
 export interface HttpCall {
@@ -240,7 +241,10 @@ export class HttpFunctions {
     const hook = this.webhooks.get(`${service}/${name}`);
     if (!hook) throw new BasteError('IncomingWebhookNotFound', `no incoming webhook '${name}' in service '${service}'`);
     if (!methodAllowed(hook.httpMethod, call.method)) throw new BasteError('MethodNotAllowed', `${call.method} is not allowed on this webhook`);
-    validate(hook.validationMethod, hook.secret, call, ['x-hook-signature', 'x-stitch-signature']);
+    if (hook.githubSignature && hook.validationMethod === 'VERIFY_PAYLOAD') {
+      const delivery = { body: call.body, sha256: header(call.headers, 'x-hub-signature-256'), sha1: header(call.headers, 'x-hub-signature') };
+      if (!hook.secret || !isSignedByGitHub(hook.secret, delivery)) throw authFailed('invalid X-Hub-Signature-256 / X-Hub-Signature');
+    } else validate(hook.validationMethod, hook.secret, call, ['x-hook-signature', 'x-stitch-signature']);
     if (hook.twilioAuthTokenSecret !== undefined) {
       const token = this.app.secrets.get(hook.twilioAuthTokenSecret);
       const signed = { url: call.url, contentType: header(call.headers, 'content-type'), body: call.body, signature: header(call.headers, 'x-twilio-signature') };

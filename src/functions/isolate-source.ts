@@ -702,13 +702,20 @@ const MODULE_GLOBALS = ['global', 'globalThis', 'Buffer', 'process', 'console', 
 
 /**
  * Wraps a CommonJS module's source in a factory run once per call: given the call's global scope,
- * it returns Node's module function. A module does not run inside `with` (that made lodash's
- * load three times slower): the call's globals it names (`global`, `Buffer`, its timers…) are
- * bound as locals, read from the call's scope only when the source mentions them; other free names
- * are the realm's (in a per-call realm, its global object is the call's scope, so they meet). Baste's own built-ins also get `__baste` (the host's help for crypto).
+ * it returns Node's module function. A module does not run inside `with` by default (that made
+ * lodash's load three times slower): the call's globals it names (`global`, `Buffer`, its timers…)
+ * are bound as locals, read from the call's scope only when the source mentions them; other free
+ * names are the realm's (in a per-call realm, its global object is the call's scope, so they
+ * meet). A sloppy module that assigns an undeclared name, or names one that code of the app
+ * assigns (`scoped`, sloppy-globals.ts), runs inside the call's `with` scope as function code
+ * does, so `lib = ...` lands in the call's store rather than on the frozen global object. Baste's
+ * own built-ins also get `__baste` (the host's help for crypto).
  */
-export function moduleFactorySource(source: string, builtin: boolean): string {
+export function moduleFactorySource(source: string, builtin: boolean, scoped = false): string {
   const names = MODULE_GLOBALS.filter((name) => new RegExp(`\\b${name}\\b`).test(source));
   const locals = names.length ? `var ${names.map((n) => `${n} = __callScope.${n}`).join(', ')};` : '';
-  return `(function (__callScope) { ${locals} return function (exports, require, module, __filename, __dirname${builtin ? ', __baste' : ''}) {${source}\n}; })`;
+  const module = `function (exports, require, module, __filename, __dirname${builtin ? ', __baste' : ''}) {${source}\n}`;
+  return scoped
+    ? `(function (__callScope) { ${locals} with (__callScope) { return ${module}; } })`
+    : `(function (__callScope) { ${locals} return ${module}; })`;
 }

@@ -21,6 +21,7 @@
 // when it is first compiled switches the app to per-call realms from then on, loudly.
 
 import type { ModuleResolver } from './modules.js';
+import { isStrict, rootWrites, undeclaredAssignments } from './sloppy-globals.js';
 
 /** Built-ins a write to which means the code wants its own realm. */
 const INTRINSICS = [
@@ -78,6 +79,11 @@ export interface RealmReason {
 export interface RealmPlan {
   readonly perCall: boolean;
   readonly reasons: readonly RealmReason[];
+  /**
+   * Undeclared names the functions and sloppy modules assign (`lib = ...`): each call's own
+   * globals, which a module reads through the call's scope (sloppy-globals.ts).
+   */
+  readonly sloppyGlobals: ReadonlySet<string>;
 }
 
 const REQUIRE = /(?<![\w$.])require\s*\(\s*(['"])([^'"\n]{1,200})\1\s*\)/g;
@@ -90,6 +96,7 @@ const MAX_MODULES = 2000;
  */
 export function planRealms(sources: readonly { where: string; source: string }[], modules?: ModuleResolver): RealmPlan {
   const reasons: RealmReason[] = [];
+  const sloppyGlobals = new Set<string>();
   const seen = new Set<string>();
   const queue: { spec: string; parent: string | null }[] = [];
   const requires = (source: string, parent: string | null) => {
@@ -98,6 +105,7 @@ export function planRealms(sources: readonly { where: string; source: string }[]
   for (const { where, source } of sources) {
     const writes = intrinsicWrites(source);
     if (writes.length) reasons.push({ where, writes });
+    for (const name of undeclaredAssignments(source)) sloppyGlobals.add(name);
     if (modules) requires(source, null);
   }
   while (modules && queue.length && seen.size < MAX_MODULES) {
@@ -113,7 +121,8 @@ export function planRealms(sources: readonly { where: string; source: string }[]
     }
     const writes = intrinsicWrites(source, true);
     if (writes.length) reasons.push({ where: `module ${r.filename.replace(/^\/node_modules\//, '')}`, writes });
+    if (!isStrict(source)) for (const name of [...undeclaredAssignments(source), ...rootWrites(source)]) sloppyGlobals.add(name);
     requires(source, r.id);
   }
-  return { perCall: reasons.length > 0, reasons };
+  return { perCall: reasons.length > 0, reasons, sloppyGlobals };
 }

@@ -28,6 +28,7 @@ import { BSON_SETUP, ISOLATE_LOCKDOWN, ISOLATE_PRELUDE, ISOLATE_SETUP, factorySo
 import { ModuleResolver, type ModuleRoots } from './modules.js';
 import { intrinsicWrites, planRealms } from './realms.js';
 import { RunawayThreads } from './thread-priority.js';
+import { isStrict, namesAny, rootWrites, undeclaredAssignments } from './sloppy-globals.js';
 
 export interface RuntimeOptions {
   /** Wall-clock limit of one client-level call, nested calls included (platform: 120 s). */
@@ -295,6 +296,8 @@ export class FunctionRuntime {
   private readonly sources: readonly FunctionSource[];
   /** Whether each call runs in a realm of its own (realms.ts): the app's code writes to built-ins. */
   private perCall: boolean;
+  /** Undeclared names the app's code assigns (realms.ts): a module naming one runs in the call's scope. */
+  private readonly sloppyGlobals: Set<string>;
 
   constructor(
     private readonly app: AppConfig,
@@ -305,9 +308,10 @@ export class FunctionRuntime {
     this.runaways = new RunawayThreads(options.logger);
     this.sources = functionSources(app);
     const plan = options.realms === 'per-call'
-      ? { perCall: true, reasons: [] }
+      ? { perCall: true, reasons: [], sloppyGlobals: new Set<string>() }
       : planRealms(this.sources.map((s) => ({ where: s.internal ? s.file : `function '${s.name}'`, source: s.source })), this.modules);
     this.perCall = plan.perCall;
+    this.sloppyGlobals = new Set(plan.sloppyGlobals);
     for (const r of plan.reasons) {
       options.logger.info({ where: r.where, writes: r.writes.slice(0, 10) }, `${r.where} extends built-ins: each call of this app runs in a realm of its own`);
     }
@@ -626,8 +630,9 @@ export class FunctionRuntime {
       let script = moduleScripts.get(id);
       if (!script) {
         const source = modules.source(id);
-        if (!this.perCall && !id.startsWith('node:')) this.checkModule(modules.filenameOf(id), source);
-        script = isolate.compileScriptSync(moduleFactorySource(source, id.startsWith('node:')), { filename: modules.filenameOf(id) });
+        const builtin = id.startsWith('node:');
+        if (!this.perCall && !builtin) this.checkModule(modules.filenameOf(id), source);
+        script = isolate.compileScriptSync(moduleFactorySource(source, builtin, !builtin && this.scopedModule(source)), { filename: modules.filenameOf(id) });
         moduleScripts.set(id, script);
       }
       return script;
@@ -672,6 +677,19 @@ export class FunctionRuntime {
       { module: filename, writes: writes.slice(0, 10) },
       `module ${filename} extends built-ins, which the shared frozen realm refuses: this call may fail; the app's next calls each run in a realm of their own`,
     );
+  }
+
+  /**
+   * Whether a module runs inside the call's `with` scope: it assigns undeclared names (sloppy
+   * code), or names one that the app's code assigns. Names found here first join the app's set
+   * for the modules compiled after it (one compiled earlier keeps its wrapper: the load-time scan
+   * finds the names of every module required by a literal name).
+   */
+  private scopedModule(source: string): boolean {
+    const strict = isStrict(source);
+    const own = strict ? [] : undeclaredAssignments(source);
+    for (const name of [...own, ...(strict ? [] : rootWrites(source))]) this.sloppyGlobals.add(name);
+    return own.length > 0 || namesAny(source, this.sloppyGlobals);
   }
 
   /** The asynchronous host calls, by kind (contract.ts): `context.http`, the data service, run-as users, timers. */

@@ -6,6 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { EJSON } from 'bson';
 import type { ProviderConfig } from '../../app/model.js';
 import { providerConfigError } from '../../app/providers.js';
+import { typeName } from '../../app/check.js';
 import { BasteError, badRequest } from '../../errors.js';
 import type { Mailer } from '../../email/mailer.js';
 import type { Clock } from '../../util/clock.js';
@@ -104,13 +105,14 @@ export function parseUserpassSettings(config: ProviderConfig, functionNames?: Re
   const bool = (key: string): boolean => {
     const v = c[key];
     if (v === undefined) return false;
-    if (typeof v !== 'boolean') throw providerConfigError(config, field(key), 'must be true or false');
+    if (typeof v !== 'boolean') throw providerConfigError(config, field(key), `must be true or false, not ${typeName(v)}`);
     return v;
   };
   const str = (key: string, max = 2048): string | undefined => {
     const v = c[key];
     if (v === undefined || v === '') return undefined;
-    if (typeof v !== 'string' || v.length > max) throw providerConfigError(config, field(key), `must be a string of at most ${max} characters`);
+    if (typeof v !== 'string') throw providerConfigError(config, field(key), `must be a string, not ${typeName(v)}`);
+    if (v.length > max) throw providerConfigError(config, field(key), `must be a string of at most ${max} characters`);
     return v;
   };
   const url = (key: string): string | undefined => {

@@ -6,7 +6,7 @@
 import { errors } from 'jose';
 import * as oauth from 'oauth4webapi';
 import type { MetadataField, ProviderConfig } from '../../app/model.js';
-import { providerConfigError, providerSettingName } from '../../app/providers.js';
+import { providerConfigError, providerSettingName, requiredProviderString } from '../../app/providers.js';
 import { BasteError } from '../../errors.js';
 
 /** Our end of the redirect flow, registered with the provider as the OAuth `redirect_uri` (as on App Services). */
@@ -44,12 +44,10 @@ export function clientCredentials(
   secrets: ReadonlyMap<string, string>,
   opts?: { secretOptional: true },
 ): { clientId: string; clientSecret: string | undefined } {
-  const clientId = config.config.clientId;
-  if (typeof clientId !== 'string' || clientId.length === 0) {
-    throw providerConfigError(config, `config.clientId`, 'is required (the OAuth client id)');
-  }
+  const clientId = requiredProviderString(config, 'config.clientId', config.config.clientId, 'the OAuth client id');
   const field = `secret_config.clientSecret`;
   const secretName = config.secretConfig.clientSecret;
+  if (secretName !== undefined && typeof secretName !== 'string') requiredProviderString(config, field, secretName, 'the name of the secret holding the client secret');
   const clientSecret = secretName === undefined ? undefined : secrets.get(secretName);
   if (opts?.secretOptional) return { clientId, clientSecret: clientSecret || undefined };
   if (!secretName) throw providerConfigError(config, field, 'is required (the name of the secret holding the client secret)');

@@ -14,7 +14,8 @@ import { createHash, createPrivateKey, type KeyObject } from 'node:crypto';
 import { createRemoteJWKSet, decodeJwt, jwtVerify, SignJWT, type JWTPayload } from 'jose';
 import * as oauth from 'oauth4webapi';
 import type { ProviderConfig } from '../../app/model.js';
-import { providerConfigError, providerSettingName } from '../../app/providers.js';
+import { providerConfigError, providerSettingName, requiredProviderString } from '../../app/providers.js';
+import { typeName } from '../../app/check.js';
 import { BasteError } from '../../errors.js';
 import type { AuthProvider, RedirectRequest, VerifiedIdentity } from '../provider.js';
 import {
@@ -82,8 +83,7 @@ function p8Key(text: string): KeyObject {
 
 export function parseAppleSettings(config: ProviderConfig, secrets: ReadonlyMap<string, string>): AppleSettings {
   const c = config.config;
-  if (!nonEmpty(c.clientId)) throw providerConfigError(config, 'config.clientId', 'is required (the Services ID, or the Bundle ID of an app without web login)');
-  const clientId = c.clientId.trim();
+  const clientId = requiredProviderString(config, 'config.clientId', c.clientId, 'the Services ID, or the Bundle ID of an app without web login').trim();
   const additional = c.additionalClientIds;
   if (additional !== undefined && (!Array.isArray(additional) || !additional.every(nonEmpty))) {
     throw providerConfigError(config, 'config.additionalClientIds', 'must be a list of client ids (Bundle IDs, Services IDs)');
@@ -94,6 +94,9 @@ export function parseAppleSettings(config: ProviderConfig, secrets: ReadonlyMap<
   const { teamId, keyId } = c;
   const keySecret = config.secretConfig.privateKey;
   if (teamId !== undefined || keyId !== undefined || keySecret !== undefined) {
+    for (const [path, v] of [['config.teamId', teamId], ['config.keyId', keyId], ['secret_config.privateKey', keySecret]] as const) {
+      if (v !== undefined && v !== null && typeof v !== 'string') throw providerConfigError(config, path, `must be a string, not ${typeName(v)}`);
+    }
     if (!nonEmpty(teamId)) throw providerConfigError(config, 'config.teamId', 'is required with config.keyId and secret_config.privateKey (your Apple Developer Team ID)');
     if (!nonEmpty(keyId)) throw providerConfigError(config, 'config.keyId', 'is required with config.teamId and secret_config.privateKey (the Key ID of the Sign in with Apple key)');
     if (!nonEmpty(keySecret)) {
