@@ -222,6 +222,19 @@ function dataServiceSuite(engine: 'embedded' | 'mongodb' | 'mongodb-fake'): void
       });
     });
 
+    it('regular expressions in filters: $regex with $options, and a RegExp from realm-web and the Stitch SDK', async () => {
+      const c = rwColl(rwAlice, 'regex');
+      const run = Date.now();
+      await c.insertMany([{ run, name: 'Alpha' }, { run, name: 'alpine' }, { run, name: 'Beta' }]);
+      const names = (docs: any[]) => docs.map((d) => d.name).sort();
+      assert.deepEqual(names(await c.find({ run, name: { $regex: '^al', $options: 'i' } })), ['Alpha', 'alpine']);
+      assert.deepEqual(names(await c.find({ run, name: { $regex: '^al' } })), ['alpine']);
+      assert.deepEqual(names(await c.find({ run, name: /^AL/i })), ['Alpha', 'alpine']);
+      assert.deepEqual(names(await c.find({ run, name: { $in: [/^B/, 'alpine'] } })), ['Beta', 'alpine']);
+      assert.equal(await c.count({ run, name: { $not: /^a/i } }), 1);
+      assert.deepEqual(names(await sColl('regex').find({ run, name: /^al/i }).toArray()), ['Alpha', 'alpine']);
+    });
+
     it('$setOnInsert sets its fields only when an upsert inserts (realm-web, Stitch)', async () => {
       const c = rwColl(rwAlice, 'upserts');
       const run = Date.now();

@@ -16,7 +16,8 @@
 //
 // The stream's `filter` runs on the event as the user gets it, so it cannot probe hidden fields.
 
-import { BSONRegExp, EJSON } from 'bson';
+import { EJSON } from 'bson';
+import { withJsRegExps } from '../data/regex.js';
 import { Query } from 'mingo';
 import type { Doc } from '../data/engine.js';
 import { isPlain, normalizeNumbers } from '../data/values.js';
@@ -35,19 +36,11 @@ export interface Selection {
 
 export const idKeyOf = (id: unknown): string => EJSON.stringify({ id }, { relaxed: false });
 
-/** BSON regular expressions (how EJSON decodes `$regex` and `$regularExpression`) as the JS ones mingo matches with. */
-function jsRegExps(value: unknown): unknown {
-  if (value instanceof BSONRegExp) return new RegExp(value.pattern, [...value.options].filter((o) => 'ims'.includes(o)).join(''));
-  if (Array.isArray(value)) return value.map(jsRegExps);
-  if (isPlain(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, jsRegExps(v)]));
-  return value;
-}
-
 /** Compiles the stream's options; throws (mingo's error) on a filter that is not a query. */
 export function selection(opts: { ids?: readonly unknown[]; filter?: Record<string, unknown>; compact: boolean }): Selection {
   return {
     ...(opts.ids ? { ids: new Set(opts.ids.map((id) => idKeyOf(normalizeNumbers(id)))) } : {}),
-    ...(opts.filter ? { match: new Query(jsRegExps(normalizeNumbers(opts.filter)) as never, MINGO) } : {}),
+    ...(opts.filter ? { match: new Query(withJsRegExps(normalizeNumbers(opts.filter)) as never, MINGO) } : {}),
     compact: opts.compact,
   };
 }

@@ -11,6 +11,7 @@
 import { EJSON, ObjectId } from 'bson';
 import { Aggregator, Query } from 'mingo';
 import { update as applyModifier } from 'mingo/updater';
+import { withJsRegExps } from '../../data/regex.js';
 import { MingoError } from 'mingo/util';
 import type { AppConfig, DataSourceConfig, RoleConfig } from '../../app/model.js';
 import { BasteError } from '../../errors.js';
@@ -134,6 +135,17 @@ function replacementUpsert(query: Args, replacement: Args, build: (base: Doc) =>
     throw new BasteError('InvalidParameter', "the upserted document's _id differs from the query's _id");
   }
   return build({ _id: replacement._id ?? fromQuery ?? new ObjectId() });
+}
+
+/** The operation's queries (filter, query, pipeline) with regular expressions mingo can match (data/regex.ts). */
+function queriesWithJsRegExps(args: Args): Args {
+  let out = args;
+  for (const key of ['filter', 'query', 'pipeline'] as const) {
+    if (args[key] === undefined) continue;
+    const converted = withJsRegExps(args[key]);
+    if (converted !== args[key]) out = { ...out, [key]: converted };
+  }
+  return out;
 }
 
 /** A sort or projection worth passing on: a non-empty object. */
@@ -309,7 +321,7 @@ export class MongoService {
     const ctx: Ctx = { ns, rules, access, caller, engine, argTypes };
     try {
       await this.indexed(source, engine, ns, rules);
-      return await this.run(ctx, op, args);
+      return await this.run(ctx, op, queriesWithJsRegExps(args));
     } catch (err) {
       // What the engine or mingo refused is the request's fault, as MongoDB would say.
       if (err instanceof DuplicateKeyError || err instanceof QueryError || err instanceof MingoError) throw new BasteError('MongoDBError', err.message);
@@ -327,7 +339,7 @@ export class MongoService {
   watchTarget(service: string, args: Args, caller: DataCaller): { ns: string; engine: DocumentEngine; view: (doc: Doc) => Promise<Doc | null> } {
     const source = this.source(service);
     const ns = `${name(args, 'database')}.${name(args, 'collection')}`;
-    const rules = rulesFor(source.collections.get(ns), source.defaultRules);
+    const rules = rulesFor(source.collections.get(ns), source.defaultRules, source.partitionSync);
     const access = this.access(rules, caller);
     if (!caller.system && access.closed) throw new BasteError('NoMatchingRuleFound', `no rule exists for namespace '${ns}'`);
     const engine = this.engineFor(source);
