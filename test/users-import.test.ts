@@ -439,7 +439,8 @@ describe('baste users import / export / send-reset (the compiled command)', () =
   const DATA = join(dir, 'data');
   const FILE = join(dir, 'users.json');
   const baste = (args: string[]) => {
-    const r = spawnSync(process.execPath, [BIN, 'users', ...args, '--app', APP, '--data-dir', DATA], {
+    // Reset links point at the server's public address, which a command run beside it must be told.
+    const r = spawnSync(process.execPath, [BIN, 'users', ...args, '--app', APP, '--data-dir', DATA, '--base-url', 'https://todo.example.com'], {
       encoding: 'utf8',
       env: { ...process.env, BASTE_DATABASE_URL: '', BASTE_SMTP_URL: '' },
       timeout: 60_000,
@@ -474,7 +475,8 @@ describe('baste users import / export / send-reset (the compiled command)', () =
     assert.match(real.stdout, /^reset links sent: 1$/m);
     const mail = readdirSync(join(DATA, 'outbox')).map((f) => JSON.parse(readFileSync(join(DATA, 'outbox', f), 'utf8')));
     assert.deepEqual(mail.map((m) => [m.kind, m.to]), [['reset', 'cli@example.com']]);
-    assert.match(mail[0].link, /^http:\/\/127\.0\.0\.1:8080\/reset\?token=[0-9a-f]+&tokenId=[0-9a-f]+$/);
+    // The example app names no reset page: the link opens Baste's own, under --base-url.
+    assert.match(mail[0].link, /^https:\/\/todo\.example\.com\/app\/[a-z0-9-]+\/reset\?token=[0-9a-f]+&tokenId=[0-9a-f]+$/);
 
     const again = baste(['import', '--file', FILE, '--json']);
     const report = JSON.parse(again.stdout);
