@@ -11,7 +11,7 @@ import { AdminTokens } from '../../src/admin/tokens.js';
 import { consoleFiles } from '../../src/http/routes/admin-console.js';
 import { ADMIN_CONSOLE_DIR } from '../../src/server.js';
 import { appConfig, appFunction, autoConfirmUserpass, provider, role } from '../helpers/server.js';
-import { BACKENDS, FULL, isStitchError, rawRequest, send, startHardened, Tally, type Answer, type HardenedServer } from './harness.js';
+import { BACKENDS, FULL, isStitchError, LocationProbe, rawRequest, send, startHardened, Tally, type Answer, type HardenedServer } from './harness.js';
 import { seededRandom } from '../helpers/random.js';
 
 const COUNT = FULL ? 20_000 : 700;
@@ -260,7 +260,13 @@ for (const backend of BACKENDS) {
 
     it(`${COUNT} generated requests over every route shape`, async () => {
       const rng = prng(SEED);
-      await run(Array.from({ length: COUNT }, () => generate(rng, c)));
+      // A well-behaved client's latency meanwhile: reported in the tally line, not asserted.
+      const probe = new LocationProbe(`${c.server.url}/api/client/v2.0/app/${c.server.appId}/location`);
+      try {
+        await run(Array.from({ length: COUNT }, () => generate(rng, c)));
+      } finally {
+        tally.latency = await probe.stop();
+      }
       assert.deepEqual([tally.serverErrors, tally.nonStitch, tally.stateChanges], [0, 0, 0], `${tally.line()}\n${tally.examples.join('\n')}`);
     });
 
