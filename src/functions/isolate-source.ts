@@ -85,6 +85,10 @@ export const ISOLATE_PRELUDE = String.raw`
   // prefix, at least one byte) is U+FFFD, or a TypeError when fatal.
   const utf8Decode = (view, fatal) => {
     const len = view.length;
+    // ASCII (most JSON, every base64 text) straight from the bytes.
+    let ascii = 0;
+    while (ascii < len && view[ascii] < 0x80) ascii++;
+    if (ascii === len) return unitsToString(view, len);
     const codes = new Uint16Array(len);
     let n = 0;
     for (let i = 0; i < len;) {
@@ -231,6 +235,8 @@ export const ISOLATE_SETUP = String.raw`
   const factories = new Map(app.functions.map((f) => [f.name, { runAs: f.runAs, internal: f.internal, syntaxError: f.error, factory: null }]));
   const functionFactory = (name, f) => (f.factory ??= hostFactory.applySync(undefined, [name], { arguments: { copy: true } }));
   const MAX_DEPTH = 32;
+  // The realm's own decoder, taken before any function runs (ISOLATE_PRELUDE's).
+  const utf8 = new TextDecoder();
 
   // Functions get plain JS numbers (as on the platform), and Int64 values beyond 2^53 as exact
   // BSON.Long; Decimal128, ObjectId and Date stay typed.
@@ -632,7 +638,8 @@ export const ISOLATE_SETUP = String.raw`
     const call = newCall(name);
     let error = null, text = null;
     try {
-      const args = parse(argsEjson);
+      // Text, or the UTF-8 bytes of a big body, moved here from the host (args-ejson.ts).
+      const args = parse(typeof argsEjson === 'string' ? argsEjson : utf8.decode(argsEjson));
       const desc = { execution, system: system === true, userEjson, requestEjson, call };
       const result = await invoke(name, args, desc, 0);
       await settle(call);
