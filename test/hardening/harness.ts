@@ -220,14 +220,20 @@ export class LocationProbe {
   private readonly latencies: number[] = [];
   private stopped = false;
   private readonly running: Promise<void>;
+  /** The slowest probe and what `during` said was in flight when it started. */
+  private slowest = { ms: 0, during: '' };
 
-  constructor(url: string, everyMs = 10) {
+  /** `during`: names what else is in flight (the summary names it for the slowest probe). */
+  constructor(url: string, during: () => string = () => '', everyMs = 10) {
     this.running = (async () => {
       while (!this.stopped) {
         const started = performance.now();
+        const what = during();
         const res = await fetch(url);
         await res.arrayBuffer();
-        this.latencies.push(performance.now() - started);
+        const ms = performance.now() - started;
+        this.latencies.push(ms);
+        if (ms > this.slowest.ms) this.slowest = { ms, during: what };
         await new Promise((resolve) => setTimeout(resolve, everyMs));
       }
     })();
@@ -240,6 +246,7 @@ export class LocationProbe {
     const sorted = [...this.latencies].sort((a, b) => a - b);
     if (sorted.length === 0) return '/location not probed';
     const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]!.toFixed(1);
-    return `/location p50 ${at(50)} p99 ${at(99)} max ${sorted[sorted.length - 1]!.toFixed(1)} ms (n ${sorted.length})`;
+    const during = this.slowest.during ? `, the slowest during ${this.slowest.during.slice(0, 100)}` : '';
+    return `/location p50 ${at(50)} p99 ${at(99)} max ${sorted[sorted.length - 1]!.toFixed(1)} ms (n ${sorted.length}${during})`;
   }
 }
