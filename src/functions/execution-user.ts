@@ -16,6 +16,7 @@ import { BasteError } from '../errors.js';
 import type { UserRecord } from '../store/store.js';
 import { callUserOf } from './functions.js';
 import type { CallRequest, CallUser, FunctionInvocation } from './runtime.js';
+import { argsText, type ArgsEjson } from './args-ejson.js';
 
 /** Who a call runs as: `user` is `context.user` (null: no caller), `system` bypasses rules. */
 export interface Execution {
@@ -66,7 +67,7 @@ export class ExecutionUsers {
    * function): as the system user, as its configured user, or as `current` (application auth).
    * `argsEjson` (canonical EJSON of an array) is what a run-as script receives.
    */
-  async forFunction(fn: FunctionConfig, current: Execution, argsEjson: string, request?: CallRequest): Promise<Execution> {
+  async forFunction(fn: FunctionConfig, current: Execution, argsEjson: ArgsEjson, request?: CallRequest): Promise<Execution> {
     if (fn.runAsSystem) return { user: current.user, system: true };
     const runAs = configuredRunAs(fn);
     if (!runAs) return current;
@@ -89,7 +90,7 @@ export class ExecutionUsers {
   async resolve(
     runAs: RunAs,
     caller: CallUser | null,
-    argsEjson: string,
+    argsEjson: ArgsEjson,
     request: CallRequest | undefined,
     what: string,
     fail: Failure,
@@ -99,7 +100,8 @@ export class ExecutionUsers {
       if (!user) throw fail(`${what} runs as a user that does not exist or is disabled`);
       return { user, system: false };
     }
-    const chosen = await this.runScript(runAs.scriptName, caller, argsEjson, request, what);
+    // The script gets the text: bytes are the function's to take (args-ejson.ts).
+    const chosen = await this.runScript(runAs.scriptName, caller, argsText(argsEjson), request, what);
     if (isSystemChoice(chosen)) return { user: caller, system: true };
     if (typeof chosen !== 'string' || chosen.length === 0) {
       throw fail(`run_as_user_id_script_source of ${what} must return a user id string or {runAsSystemUser: true}`);

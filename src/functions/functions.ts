@@ -11,6 +11,7 @@ import type { UserRecord } from '../store/store.js';
 import { mergedUserData } from '../users/users.js';
 import type { ExecutionUsers } from './execution-user.js';
 import { prefersInt64, widenIntegers } from './integer-width.js';
+import { argsText, type ArgsEjson } from './args-ejson.js';
 import type { CallRequest, CallUser, FunctionRuntime } from './runtime.js';
 import { expressionRequest } from './request-headers.js';
 
@@ -51,8 +52,8 @@ export class Functions {
    */
   async callFromClient(input: {
     name: string;
-    /** Canonical EJSON text of the arguments array, as the client sent it. */
-    argsEjson: string;
+    /** Canonical EJSON of the arguments array, as the client sent it (text, or a worker's bytes). */
+    argsEjson: ArgsEjson;
     user: CallUser;
     request: CallRequest;
   }): Promise<string> {
@@ -64,7 +65,8 @@ export class Functions {
     // can_evaluate judged the caller; the function itself may run as someone else.
     const run = await this.executionUsers.forFunction(fn, { user: input.user, system: false }, input.argsEjson, input.request);
     const result = await this.runtime.call({ name: fn.name, argsEjson: input.argsEjson, user: run.user, runAsSystem: run.system, request: input.request });
-    return prefersInt64(input.argsEjson) ? widenIntegers(result) : result;
+    const int64 = typeof input.argsEjson === 'string' ? prefersInt64(input.argsEjson) : input.argsEjson.prefersInt64;
+    return int64 ? widenIntegers(result) : result;
   }
 
   /**
@@ -87,13 +89,13 @@ export class Functions {
     return hostEjson.parse(text);
   }
 
-  private async canEvaluate(fn: FunctionConfig, input: { argsEjson: string; user: CallUser; request: CallRequest }): Promise<boolean> {
+  private async canEvaluate(fn: FunctionConfig, input: { argsEjson: ArgsEjson; user: CallUser; request: CallRequest }): Promise<boolean> {
     try {
       return await evaluate(
         fn.canEvaluate,
         {
           user: input.user,
-          args: hostEjson.parse(input.argsEjson),
+          args: hostEjson.parse(argsText(input.argsEjson)),
           values: this.values,
           environment: { tag: this.app.environment, values: this.app.environmentValues },
           request: expressionRequest(input.request),

@@ -17,7 +17,12 @@ import { sandboxConstants } from './contract.js';
 
 /**
  * What the BSON bundle expects of a browser and V8 alone lacks: base64, UTF-8 and random bytes
- * (from the host's CSPRNG through \`__hostRandom\`, which this removes from the global).
+ * (from the host's CSPRNG through \`__hostRandom\`, which this removes from the global). Bytes are
+ * converted by table straight into typed arrays and strings are built 8 KiB of character codes at
+ * a time: the bundle's own web conversions go a character at a time through strings and callbacks
+ * (\`Uint8Array.from(atob(b64), c => c.charCodeAt(0))\`), and a 10 MB endpoint body took seconds,
+ * or failed with "memory limit exceeded". \`__bytes\` hands the converters to BSON_SETUP, which
+ * puts them under bson's ByteUtils and removes it from the global.
  */
 export const ISOLATE_PRELUDE = String.raw`
 (function () {
@@ -26,66 +31,147 @@ export const ISOLATE_PRELUDE = String.raw`
   delete globalThis.__hostRandom;
   const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
   const B64_CODE = new Uint8Array(64);
-  const B64_INDEX = new Uint8Array(128);
+  // A character's 6 bits; -2 for what decoding skips (ASCII whitespace and '='), -1 for the rest.
+  const B64_INDEX = new Int8Array(128).fill(-1);
   for (let i = 0; i < 64; i++) { B64_CODE[i] = B64.charCodeAt(i); B64_INDEX[B64.charCodeAt(i)] = i; }
-  // Output is gathered 8 KiB of character codes at a time and joined once: appending a character
-  // at a time builds a rope of millions of pieces, and a 10 MB endpoint body (base64 in its
-  // payload) then failed with "memory limit exceeded".
+  for (const c of ' \t\n\f\r=') B64_INDEX[c.charCodeAt(0)] = -2;
   const CHUNK = 8192;
-  const joiner = () => {
-    const parts = [], codes = new Uint16Array(CHUNK);
+  // A string of the code units codes[0..n), n of them at most CHUNK per fromCharCode.
+  const unitsToString = (codes, n) => {
+    if (n <= CHUNK) return String.fromCharCode.apply(null, codes.subarray(0, n));
+    const parts = [];
+    for (let i = 0; i < n; i += CHUNK) parts.push(String.fromCharCode.apply(null, codes.subarray(i, Math.min(n, i + CHUNK))));
+    return parts.join('');
+  };
+  const fromBase64 = (text) => {
+    const s = String(text);
+    const out = new Uint8Array(Math.ceil((s.length * 3) / 4));
+    let n = 0, acc = 0, bits = 0;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      const v = c < 128 ? B64_INDEX[c] : -1;
+      if (v < 0) {
+        if (v === -2) continue;
+        throw new Error('invalid base64: the character at ' + i + ' is not in its alphabet');
+      }
+      acc = ((acc << 6) | v) & 0xffffff;
+      bits += 6;
+      if (bits >= 8) { bits -= 8; out[n++] = (acc >> bits) & 255; }
+    }
+    return n === out.length ? out : out.slice(0, n);
+  };
+  const toBase64 = (bytes) => {
+    const len = bytes.length;
+    const codes = new Uint8Array(Math.ceil(len / 3) * 4);
+    let o = 0;
+    for (let i = 0; i < len; i += 3) {
+      const a = bytes[i], b = i + 1 < len ? bytes[i + 1] : 0, c = i + 2 < len ? bytes[i + 2] : 0;
+      codes[o++] = B64_CODE[a >> 2];
+      codes[o++] = B64_CODE[((a & 3) << 4) | (b >> 4)];
+      codes[o++] = i + 1 < len ? B64_CODE[((b & 15) << 2) | (c >> 6)] : 61;
+      codes[o++] = i + 2 < len ? B64_CODE[c & 63] : 61;
+    }
+    return unitsToString(codes, o);
+  };
+  // Bytes as a "binary string", one character per byte (what atob gives, btoa takes).
+  const toLatin1 = (bytes) => unitsToString(bytes, bytes.length);
+  const fromLatin1 = (bin) => {
+    const s = String(bin);
+    const out = new Uint8Array(s.length);
+    for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+    return out;
+  };
+  // UTF-8 as the Encoding standard decodes it: each ill-formed sequence (its maximal valid
+  // prefix, at least one byte) is U+FFFD, or a TypeError when fatal.
+  const utf8Decode = (view, fatal) => {
+    const len = view.length;
+    // ASCII (most JSON, every base64 text) straight from the bytes; looked for 4 bytes at a time.
+    let ascii = 0;
+    if (view.byteOffset % 4 === 0) {
+      const words = new Uint32Array(view.buffer, view.byteOffset, len >> 2);
+      while (ascii < words.length && (words[ascii] & 0x80808080) === 0) ascii++;
+      ascii <<= 2;
+    }
+    while (ascii < len && view[ascii] < 0x80) ascii++;
+    if (ascii === len) return unitsToString(view, len);
+    const codes = new Uint16Array(len);
     let n = 0;
-    return {
-      push(code) { codes[n++] = code; if (n === CHUNK) { parts.push(String.fromCharCode.apply(null, codes)); n = 0; } },
-      done() { if (n) parts.push(String.fromCharCode.apply(null, codes.subarray(0, n))); return parts.join(''); },
-    };
+    for (let i = 0; i < len;) {
+      const b = view[i];
+      if (b < 0x80) { codes[n++] = b; i++; continue; }
+      let need = 0, cp = 0, lo = 0x80, hi = 0xbf;
+      if (b >= 0xc2 && b <= 0xdf) { need = 1; cp = b & 0x1f; }
+      else if (b >= 0xe0 && b <= 0xef) { need = 2; cp = b & 0x0f; if (b === 0xe0) lo = 0xa0; else if (b === 0xed) hi = 0x9f; }
+      else if (b >= 0xf0 && b <= 0xf4) { need = 3; cp = b & 0x07; if (b === 0xf0) lo = 0x90; else if (b === 0xf4) hi = 0x8f; }
+      let j = i + 1;
+      if (need > 0) {
+        for (; j <= i + need; j++) {
+          const c = j < len ? view[j] : -1;
+          if (c < lo || c > hi) break;
+          cp = (cp << 6) | (c & 0x3f);
+          lo = 0x80; hi = 0xbf;
+        }
+      }
+      if (need === 0 || j !== i + need + 1) {
+        if (fatal) throw new TypeError('The encoded data was not valid for encoding utf-8');
+        codes[n++] = 0xfffd;
+        i = need === 0 ? i + 1 : j;
+        continue;
+      }
+      if (cp > 0xffff) { cp -= 0x10000; codes[n++] = 0xd800 | (cp >> 10); codes[n++] = 0xdc00 | (cp & 0x3ff); }
+      else codes[n++] = cp;
+      i = j;
+    }
+    return unitsToString(codes, n);
+  };
+  // Lone surrogates become U+FFFD, as TextEncoder does.
+  const utf8Encode = (text) => {
+    const s = String(text);
+    let size = 0;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c < 0x80) size += 1;
+      else if (c < 0x800) size += 2;
+      else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) { size += 4; i++; }
+      else size += 3;
+    }
+    const out = new Uint8Array(size);
+    let o = 0;
+    for (let i = 0; i < s.length; i++) {
+      let c = s.charCodeAt(i);
+      if (c < 0x80) { out[o++] = c; continue; }
+      if (c < 0x800) { out[o++] = 0xc0 | (c >> 6); out[o++] = 0x80 | (c & 0x3f); continue; }
+      if (c >= 0xd800 && c <= 0xdfff) {
+        const d = i + 1 < s.length ? s.charCodeAt(i + 1) : 0;
+        if (c <= 0xdbff && (d & 0xfc00) === 0xdc00) {
+          c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
+          i++;
+          out[o++] = 0xf0 | (c >> 18); out[o++] = 0x80 | ((c >> 12) & 0x3f); out[o++] = 0x80 | ((c >> 6) & 0x3f); out[o++] = 0x80 | (c & 0x3f);
+          continue;
+        }
+        c = 0xfffd;
+      }
+      out[o++] = 0xe0 | (c >> 12); out[o++] = 0x80 | ((c >> 6) & 0x3f); out[o++] = 0x80 | (c & 0x3f);
+    }
+    return out;
   };
   globalThis.btoa = (bin) => {
-    bin = String(bin);
-    const out = joiner();
-    for (let i = 0; i < bin.length; i += 3) {
-      const a = bin.charCodeAt(i), b = i + 1 < bin.length ? bin.charCodeAt(i + 1) : 0, c = i + 2 < bin.length ? bin.charCodeAt(i + 2) : 0;
-      if (a > 255 || b > 255 || c > 255) throw new Error('btoa: character out of range');
-      out.push(B64_CODE[a >> 2]);
-      out.push(B64_CODE[((a & 3) << 4) | (b >> 4)]);
-      out.push(i + 1 < bin.length ? B64_CODE[((b & 15) << 2) | (c >> 6)] : 61);
-      out.push(i + 2 < bin.length ? B64_CODE[c & 63] : 61);
-    }
-    return out.done();
+    const s = String(bin);
+    for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 255) throw new Error('btoa: character out of range');
+    return toBase64(fromLatin1(s));
   };
   globalThis.atob = (text) => {
-    const clean = String(text).replace(/[\s=]/g, '');
-    if (/[^A-Za-z0-9+/]/.test(clean)) throw new Error('atob: invalid base64');
-    const out = joiner();
-    let bits = 0, value = 0;
-    for (let i = 0; i < clean.length; i++) {
-      value = ((value << 6) | B64_INDEX[clean.charCodeAt(i)]) & 0xffff;
-      bits += 6;
-      if (bits >= 8) { bits -= 8; out.push((value >> bits) & 255); }
-    }
-    return out.done();
+    try { return toLatin1(fromBase64(text)); } catch (e) { throw new Error('atob: invalid base64'); }
   };
+  const viewOf = (bytes) => (bytes instanceof Uint8Array ? bytes : ArrayBuffer.isView(bytes) ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) : new Uint8Array(bytes));
   globalThis.TextEncoder = class TextEncoder {
     get encoding() { return 'utf-8'; }
-    encode(text = '') {
-      const bin = unescape(encodeURIComponent(String(text)));
-      const bytes = new Uint8Array(bin.length);
-      for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-      return bytes;
-    }
+    encode(text = '') { return utf8Encode(text); }
   };
   globalThis.TextDecoder = class TextDecoder {
     constructor(label = 'utf-8', options = {}) { this.fatal = Boolean(options.fatal); }
     get encoding() { return 'utf-8'; }
-    decode(bytes = new Uint8Array(0)) {
-      const view = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes.buffer || bytes);
-      let bin = '';
-      for (let i = 0; i < view.length; i += 8192) bin += String.fromCharCode.apply(null, view.subarray(i, i + 8192));
-      try { return decodeURIComponent(escape(bin)); } catch (e) {
-        if (this.fatal) throw new TypeError('The encoded data was not valid for encoding utf-8');
-        return bin;
-      }
-    }
+    decode(bytes = new Uint8Array(0)) { return utf8Decode(viewOf(bytes), this.fatal); }
   };
   globalThis.crypto = {
     getRandomValues(array) {
@@ -94,6 +180,7 @@ export const ISOLATE_PRELUDE = String.raw`
       return array;
     },
   };
+  Object.defineProperty(globalThis, '__bytes', { value: { fromBase64, toBase64, toLatin1, fromLatin1 }, configurable: true });
 })();
 `;
 
@@ -107,6 +194,14 @@ export const BSON_SETUP = String.raw`
   'use strict';
   // The platform's BSON.Binary helpers, over the library's own.
   const Binary = BSON.Binary;
+  // bson's byte conversions, by table (ISOLATE_PRELUDE says why).
+  const bytes = globalThis.__bytes;
+  delete globalThis.__bytes;
+  const ByteUtils = BSON.onDemand.ByteUtils;
+  ByteUtils.fromBase64 = bytes.fromBase64;
+  ByteUtils.toBase64 = bytes.toBase64;
+  ByteUtils.toISO88591 = bytes.toLatin1;
+  ByteUtils.fromISO88591 = bytes.fromLatin1;
   Binary.fromHex = (hex, subtype) => Binary.createFromHexString(hex, subtype);
   Binary.fromBase64 = (b64, subtype) => Binary.createFromBase64(b64, subtype);
   Binary.prototype.toHex = function () { return this.toString('hex'); };
@@ -145,6 +240,8 @@ export const ISOLATE_SETUP = String.raw`
   const factories = new Map(app.functions.map((f) => [f.name, { runAs: f.runAs, internal: f.internal, syntaxError: f.error, factory: null }]));
   const functionFactory = (name, f) => (f.factory ??= hostFactory.applySync(undefined, [name], { arguments: { copy: true } }));
   const MAX_DEPTH = 32;
+  // The realm's own decoder, taken before any function runs (ISOLATE_PRELUDE's).
+  const utf8 = new TextDecoder();
 
   // Functions get plain JS numbers (as on the platform), and Int64 values beyond 2^53 as exact
   // BSON.Long; Decimal128, ObjectId and Date stay typed.
@@ -546,7 +643,8 @@ export const ISOLATE_SETUP = String.raw`
     const call = newCall(name);
     let error = null, text = null;
     try {
-      const args = parse(argsEjson);
+      // Text, or the UTF-8 bytes of a big body, moved here from the host (args-ejson.ts).
+      const args = parse(typeof argsEjson === 'string' ? argsEjson : utf8.decode(argsEjson));
       const desc = { execution, system: system === true, userEjson, requestEjson, call };
       const result = await invoke(name, args, desc, 0);
       await settle(call);
@@ -675,6 +773,7 @@ export function perCallRealmSource(codec: string): string {
 globalThis.__hostRandom = $0;
 delete globalThis.console;
 ${ISOLATE_PRELUDE}
+delete globalThis.__bytes;
 globalThis.BSON = (${REALM_BSON})($1);
 globalThis.EJSON = BSON.EJSON;
 globalThis.__ejsonCodec = ${codec};

@@ -22,6 +22,7 @@ import { resolvedValues } from '../app/values.js';
 import { numberTypesOf, type NumberTypes } from '../data/number-types.js';
 import { hostEjson, makeEjsonCodec } from '../util/ejson-codec.js';
 import { configuredRunAs, runAsScriptName, type Execution } from './execution-user.js';
+import type { ArgsEjson } from './args-ejson.js';
 import { asyncHostCall, httpCall, syncHostCall } from './host-calls.js';
 import { fromWireError, LOG_LEVELS, MODULE_OPS, type AsyncHandlers, type AsyncHostCalls, type DoneMessage, type LogMessage, type ModuleHandlers, type WireError } from './contract.js';
 import { BSON_SETUP, ISOLATE_LOCKDOWN, ISOLATE_PRELUDE, ISOLATE_SETUP, factorySource, moduleFactorySource, perCallRealmSource } from './isolate-source.js';
@@ -89,8 +90,8 @@ export interface CallRequest {
 
 export interface FunctionInvocation {
   readonly name: string;
-  /** Canonical EJSON text of the argument array. */
-  readonly argsEjson: string;
+  /** Canonical EJSON of the argument array: text, or UTF-8 bytes transferred to the isolate (args-ejson.ts). */
+  readonly argsEjson: ArgsEjson;
   readonly user: CallUser | null;
   readonly runAsSystem: boolean;
   readonly request?: CallRequest;
@@ -107,8 +108,11 @@ const bsonSource = () => (bsonBundle ??= readFileSync(join(dirname(require.resol
 const codecSource = () => `(function () { const __name = (f) => f; return ${makeEjsonCodec.toString()}; })()(BSON)`;
 let realmSource: string | undefined;
 const perCallRealm = () => (realmSource ??= perCallRealmSource(codecSource()));
-/** The arguments of a call's entry: name, argsEjson, execution, system, userEjson, requestEjson. */
-type EntryArgs = readonly [string, string, number, boolean, string | null, string | null];
+/**
+ * The arguments of a call's entry: name, argsEjson (text, or bytes moved into the isolate),
+ * execution, system, userEjson, requestEjson.
+ */
+type EntryArgs = readonly [string, string | ivm.Copy<ArrayBuffer>, number, boolean, string | null, string | null];
 
 const executionError = (message: string) => new BasteError('FunctionExecutionError', message);
 
@@ -127,7 +131,7 @@ function userText(user: CallUser): string {
  * request. It answers through the `done` host call (isolate-source.ts says why), not its promise.
  */
 type Entry = ivm.Reference<
-  (name: string, args: string, execution: number, system: boolean, userEjson: string | null, requestEjson: string | null) => Promise<void>
+  (name: string, args: string | ArrayBuffer, execution: number, system: boolean, userEjson: string | null, requestEjson: string | null) => Promise<void>
 >;
 
 /** Where a client-level call's answer goes when the isolate reports it. */
@@ -446,7 +450,11 @@ export class FunctionRuntime {
     const id = this.register(user, system, request);
     const answered = new Promise<string>((resolve, reject) => this.answers.set(id, { resolve, reject }));
     try {
-      const args: EntryArgs = [invocation.name, invocation.argsEjson, id, system, userEjson, requestEjson];
+      // Bytes are moved, not copied: out of the host's buffer and into the isolate's.
+      const argsEjson = typeof invocation.argsEjson === 'string'
+        ? invocation.argsEjson
+        : new ivm.ExternalCopy(invocation.argsEjson.take(), { transferOut: true }).copyInto({ release: true, transferIn: true });
+      const args: EntryArgs = [invocation.name, argsEjson, id, system, userEjson, requestEjson];
       const entered = this.perCall
         ? this.enterRealm(sandbox, entry, args)
         : sandbox[entry].apply(undefined, [...args], { arguments: { copy: true }, result: { promise: true, copy: true }, timeout: this.options.timeoutMs });

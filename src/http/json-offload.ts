@@ -2,7 +2,8 @@
 // a 10 MB `arguments` array took the main thread ~100 ms per call, so two clients posting such
 // calls pushed every other request's p99 (/location) to hundreds of ms. Bodies from
 // OFFLOAD_BYTES up go to a worker thread (the bytes are transferred, not copied) which answers
-// with the call's name and service and its arguments as JSON text: what the sandbox takes.
+// with the call's name and service and its arguments as JSON in UTF-8 bytes, transferred back:
+// what the sandbox takes (src/functions/args-ejson.ts).
 
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,8 +24,10 @@ export type ParsedCall =
       readonly name: string | null | undefined;
       readonly service: string | null | undefined;
       readonly argsIsArray: boolean;
-      /** `arguments` (or `[]`) as JSON text. */
-      readonly argsJson: string;
+      /** `arguments` (or `[]`) as JSON text in UTF-8, in memory of its own. */
+      readonly argsUtf8: Uint8Array;
+      /** integer-width.ts's `prefersInt64` of that text. */
+      readonly prefersInt64: boolean;
     };
 
 export interface OffloadRequest {

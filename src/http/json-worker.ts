@@ -5,6 +5,7 @@ import { parentPort } from 'node:worker_threads';
 import { BasteError } from '../errors.js';
 import { parseJsonBody } from './json-body.js';
 import type { OffloadReply, OffloadRequest } from './json-offload.js';
+import { prefersInt64 } from '../functions/integer-width.js';
 
 function handle({ id, bytes }: OffloadRequest): OffloadReply {
   try {
@@ -12,6 +13,9 @@ function handle({ id, bytes }: OffloadRequest): OffloadReply {
     if (body === undefined || body === null) return { id, ok: true, call: { kind: 'empty' } };
     if (typeof body !== 'object' || Array.isArray(body)) return { id, ok: true, call: { kind: 'not-object' } };
     const { name, service, arguments: args } = body as Record<string, unknown>;
+    const argsJson = JSON.stringify(args ?? []);
+    // Encoded here, into memory of its own that the main thread receives without a copy.
+    const argsUtf8 = new TextEncoder().encode(argsJson);
     return {
       id,
       ok: true,
@@ -20,7 +24,8 @@ function handle({ id, bytes }: OffloadRequest): OffloadReply {
         name: typeof name === 'string' ? name : name === undefined ? undefined : null,
         service: typeof service === 'string' ? service : service === undefined ? undefined : null,
         argsIsArray: args === undefined || Array.isArray(args),
-        argsJson: JSON.stringify(args ?? []),
+        argsUtf8,
+        prefersInt64: prefersInt64(argsJson),
       },
     };
   } catch (err) {
@@ -29,4 +34,7 @@ function handle({ id, bytes }: OffloadRequest): OffloadReply {
   }
 }
 
-parentPort!.on('message', (request: OffloadRequest) => parentPort!.postMessage(handle(request)));
+parentPort!.on('message', (request: OffloadRequest) => {
+  const reply = handle(request);
+  parentPort!.postMessage(reply, reply.ok && reply.call.kind === 'object' ? [reply.call.argsUtf8.buffer as ArrayBuffer] : []);
+});

@@ -12,6 +12,7 @@ import type { HttpDeps } from '../app.js';
 import { parseJsonBody } from '../json-body.js';
 import { OFFLOAD_BYTES, OffloadedCall, parseCallOffThread } from '../json-offload.js';
 import { bearerToken, objectBody, requireApp } from '../request.js';
+import { EjsonBytes, type ArgsEjson } from '../../functions/args-ejson.js';
 
 /** The platform's request limit for function calls. */
 const CALL_BODY_LIMIT = 18 * 1024 * 1024;
@@ -43,8 +44,8 @@ interface CallBody {
   readonly service: unknown;
   readonly argsIsArray: boolean;
   args(): unknown[];
-  /** The arguments as JSON text (canonical EJSON as the SDKs send it). */
-  argsJson(): string;
+  /** The arguments as JSON (canonical EJSON as the SDKs send it): text, or a worker's bytes. */
+  argsJson(): ArgsEjson;
 }
 
 function callBodyOf(req: FastifyRequest): CallBody {
@@ -53,7 +54,8 @@ function callBodyOf(req: FastifyRequest): CallBody {
     if (call.kind === 'not-object') throw badRequest('request body must be a JSON object');
     if (call.kind === 'empty') return { name: undefined, service: undefined, argsIsArray: true, args: () => [], argsJson: () => '[]' };
     // null: present but not a string, which the checks below refuse as they refuse any non-string.
-    return { ...call, args: () => JSON.parse(call.argsJson) as unknown[], argsJson: () => call.argsJson };
+    const bytes = new EjsonBytes(call.argsUtf8, call.prefersInt64);
+    return { name: call.name, service: call.service, argsIsArray: call.argsIsArray, args: () => JSON.parse(bytes.text()) as unknown[], argsJson: () => bytes };
   }
   const body = objectBody(req);
   const args = body.arguments ?? [];
@@ -105,7 +107,7 @@ export const functionRoutes =
       }
       const text = await functions.callFromClient({
         name: body.name,
-        // The body is canonical EJSON already: hand the arguments to the sandbox as text.
+        // The body is canonical EJSON already: hand the arguments to the sandbox as they are.
         argsEjson: body.argsJson(),
         user: await auth.callUserFrom(user),
         request: callRequestOf(req),
