@@ -8,8 +8,6 @@ import pino from 'pino';
 import * as Realm from 'realm-web';
 import { BasteError } from '../src/errors.js';
 import { FunctionRuntime } from '../src/functions/runtime.js';
-import { probeRestore, threadNice } from '../src/functions/thread-priority.js';
-import { readdirSync } from 'node:fs';
 import type { DataSourceConfig } from '../src/app/model.js';
 import { appConfig, appFunction, autoConfirmUserpass, provider, role, startServer, type TestServer } from './helpers/server.js';
 
@@ -157,69 +155,5 @@ describe('functions: a runaway call fails alone', () => {
     assert.ok(ended.every((m) => /time limit/.test(String(m))), String(ended));
     assert.deepEqual(await run('sum', [{ $numberInt: '2' }, { $numberInt: '2' }]), { $numberInt: '4' });
     assert.ok(logged.some((l) => /started one more/.test(l)));
-  });
-});
-
-describe('functions: runaway threads yield the CPU (Linux)', () => {
-  let rt: FunctionRuntime;
-  const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-  const until = async (what: () => boolean) => {
-    for (let i = 0; i < 200 && !what(); i++) await delay(10);
-    assert.ok(what());
-  };
-  const run = (name: string, args: unknown[] = []) => rt.call({ name, argsEjson: JSON.stringify(args), user: null, runAsSystem: true }).then((t) => JSON.parse(t) as unknown);
-
-  before(async () => {
-    const functions = new Map([
-      fn('spin', 'exports = function() { while (true) {} };'),
-      fn('spinFor', 'exports = function(ms) { const end = Date.now() + ms; while (Date.now() < end) {} return "spun"; };'),
-      fn('sum', 'exports = function(a, b) { return a + b; };'),
-    ]);
-    rt = new FunctionRuntime({ ...appConfig([provider('anon-user')], 'nice-app-abcde'), functions }, {
-      timeoutMs: 1500,
-      memoryMb: 64,
-      isolates: 1,
-      maxIsolates: 5,
-      logger: pino({ level: 'silent' }),
-    });
-    await rt.warm();
-  });
-  after(() => rt.close());
-
-  /** Threads of this process whose nice value is not 0, as /proc/self/task/<tid>/stat says. */
-  const niced = () => readdirSync('/proc/self/task').map(Number).filter((tid) => (threadNice(tid) ?? 0) !== 0);
-
-  it('the threads of runaway calls run at nice 19 while they spin, and are back at 0 before other calls run on them', async (t) => {
-    if (!(await probeRestore())) return t.skip('this process may not lower a nice value (no CAP_SYS_NICE): runaways keep their priority');
-    assert.deepEqual(niced(), []);
-    // Two loops that end by themselves (their threads go back to isolated-vm's pool) and one that
-    // reaches the time limit (its isolate is disposed).
-    const loops: Promise<unknown>[] = [];
-    for (const [name, args] of [['spinFor', [{ $numberInt: '900' }]], ['spinFor', [{ $numberInt: '900' }]], ['spin', []]] as const) {
-      loops.push(run(name, [...args]).catch((e: Error) => e.message));
-      await until(() => rt.stuckIsolates === loops.length);
-    }
-    await until(() => niced().length === 3);
-    const spinners = niced();
-    assert.ok(!spinners.includes(process.pid), 'the main thread keeps its priority');
-    assert.ok(spinners.every((tid) => threadNice(tid) === 19));
-    // Meanwhile other calls are answered, and no thread running them is reniced.
-    for (let i = 0; i < 20; i++) {
-      assert.deepEqual(await run('sum', [{ $numberInt: String(i) }, { $numberInt: '1' }]), { $numberInt: String(i + 1) });
-      assert.ok(niced().every((tid) => spinners.includes(tid)), 'only the spinning threads are reniced');
-    }
-    assert.deepEqual(await Promise.all(loops.slice(0, 2)), ['spun', 'spun']);
-    await until(() => niced().length === 0);
-    assert.match(String(await loops[2]), /time limit/);
-    // The pool threads that ran the loops run the next calls at nice 0 (isolated-vm's pool keeps them).
-    const stillThere = spinners.filter((tid) => threadNice(tid) !== null);
-    assert.ok(stillThere.length >= 1, 'a pool thread that ran a loop is still there');
-    const calls = Array.from({ length: 50 }, (_, i) => run('sum', [{ $numberInt: String(i) }, { $numberInt: '2' }]));
-    for (let i = 0; i < 10; i++) {
-      assert.deepEqual(niced(), [], 'every thread at nice 0 while normal calls run');
-      await delay(2);
-    }
-    assert.equal((await Promise.all(calls)).length, 50);
-    assert.deepEqual(stillThere.map(threadNice), stillThere.map(() => 0));
   });
 });

@@ -28,7 +28,6 @@ import { fromWireError, LOG_LEVELS, MODULE_OPS, type AsyncHandlers, type AsyncHo
 import { BSON_SETUP, ISOLATE_LOCKDOWN, ISOLATE_PRELUDE, ISOLATE_SETUP, factorySource, moduleFactorySource, perCallRealmSource } from './isolate-source.js';
 import { ModuleResolver, type ModuleRoots } from './modules.js';
 import { intrinsicWrites, planRealms } from './realms.js';
-import { RunawayThreads } from './thread-priority.js';
 import { isStrict, namesAny, rootWrites, undeclaredAssignments } from './sloppy-globals.js';
 
 export interface RuntimeOptions {
@@ -290,9 +289,6 @@ export class FunctionRuntime {
   private readonly executions = new Map<number, ExecutionRecord>();
   private readonly answers = new Map<number, PendingAnswer>();
   private nextExecution = 1;
-  /** The threads of stuck isolates, at nice 19 while they spin (thread-priority.ts). */
-  private readonly runaways: RunawayThreads;
-  private stuckBefore = 0;
   /** Resolves and reads modules for every isolate (resolutions are cached here and in each isolate). */
   private readonly modules: ModuleResolver;
 
@@ -309,7 +305,6 @@ export class FunctionRuntime {
   ) {
     this.slots = Array.from({ length: Math.max(1, options.isolates ?? 2) }, () => newSlot(false));
     this.modules = new ModuleResolver(options.modules);
-    this.runaways = new RunawayThreads(options.logger);
     this.sources = functionSources(app);
     const plan = options.realms === 'per-call'
       ? { perCall: true, reasons: [], sloppyGlobals: new Set<string>() }
@@ -366,26 +361,17 @@ export class FunctionRuntime {
     if (this.monitor) return;
     this.monitor = setInterval(() => {
       let busy = false;
-      let stuck = 0;
-      const now = Date.now();
       for (const slot of this.slots) {
         if (slot.inFlight === 0) continue;
         busy = true;
-        if (this.stuck(slot, now)) stuck++;
         const sandbox = slot.built;
         if (slot.pingSentAt !== null || !sandbox || sandbox.isolate.isDisposed) continue;
-        slot.pingSentAt = now;
+        slot.pingSentAt = Date.now();
         const answered = () => {
-          // A stuck isolate answers again: its thread is about to take other work.
-          if (slot.pingSentAt !== null && Date.now() - slot.pingSentAt > STUCK_AFTER_MS) this.runaways.restoreAll();
           if (slot.built === sandbox) slot.pingSentAt = null;
         };
         sandbox.ping.apply(undefined, [], { result: { promise: true } }).then(answered, answered);
       }
-      // One fewer stuck isolate: its thread may run other calls now.
-      if (stuck < this.stuckBefore) this.runaways.restoreAll();
-      this.stuckBefore = stuck;
-      this.runaways.spin(stuck);
       if (!busy && this.monitor) {
         clearInterval(this.monitor);
         this.monitor = null;
@@ -551,8 +537,6 @@ export class FunctionRuntime {
   }
 
   private discard(slot: Slot, sandbox: Sandbox): void {
-    // Its thread goes back to the pool once the isolate is gone.
-    this.runaways.restoreAll();
     if (!sandbox.isolate.isDisposed) sandbox.isolate.dispose();
     if (slot.built === sandbox) {
       slot.built = null;
@@ -743,7 +727,6 @@ export class FunctionRuntime {
   async close(): Promise<void> {
     if (this.monitor) clearInterval(this.monitor);
     this.monitor = null;
-    this.runaways.restoreAll();
     for (const slot of this.slots) {
       const current = slot.sandbox;
       slot.sandbox = null;
