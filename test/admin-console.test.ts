@@ -14,7 +14,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import * as Realm from 'realm-web';
 import { AdminTokens } from '../src/admin/tokens.js';
 import { newObjectIdHex } from '../src/util/ids.js';
-import { appConfig, appFunction, emailConfirmUserpass, provider, role, startServer, type TestServer } from './helpers/server.js';
+import { appConfig, appFunction, databaseTrigger, emailConfirmUserpass, provider, role, startServer, type TestServer } from './helpers/server.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} not found: admin console browser tests skipped (apt-get install -y chromium)`;
@@ -39,25 +39,7 @@ describe('admin console in Chromium', { skip }, () => {
       ]),
       dataSources: new Map([['mongodb-atlas', { name: 'mongodb-atlas', type: 'mongodb-atlas', defaultRules: { roles: [role('all', { read: true, write: true })], filters: [] }, collections: new Map() }]]),
       scheduledTriggers: new Map([['cleanup', { name: 'cleanup', functionName: 'nightly', schedule: '0 3 * * *', skipCatchupEvents: false, disabled: false }]]),
-      databaseTriggers: new Map([
-        [
-          'fileNote',
-          {
-            name: 'fileNote',
-            functionName: 'onNote',
-            database: 'app',
-            collection: 'notes',
-            operations: ['INSERT'],
-            match: {},
-            project: {},
-            fullDocument: false,
-            fullDocumentBeforeChange: false,
-            unordered: false,
-            skipCatchupEvents: false,
-            disabled: false,
-          },
-        ],
-      ]),
+      databaseTriggers: new Map([databaseTrigger('fileNote', { functionName: 'onNote', database: 'app', collection: 'notes' })]),
     }, { databaseTriggers: { pollMs: 50 } });
     token = (await new AdminTokens(server.baste.store, Date.now).create('console test')).token;
     browser = await chromium.launch({

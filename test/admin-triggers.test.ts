@@ -11,7 +11,7 @@ import * as Realm from 'realm-web';
 import { AdminTokens } from '../src/admin/tokens.js';
 import type { AdminTrigger } from '../src/admin/triggers.js';
 import type { AppConfig, DatabaseTriggerConfig, DataSourceConfig } from '../src/app/model.js';
-import { appConfig, appFunction, provider, role, startServer, type TestServer } from './helpers/server.js';
+import { appConfig, appFunction, databaseTrigger, provider, role, startServer, type TestServer } from './helpers/server.js';
 
 const DATA_SOURCE: DataSourceConfig = {
   name: 'mongodb-atlas',
@@ -20,24 +20,8 @@ const DATA_SOURCE: DataSourceConfig = {
   collections: new Map(),
 };
 
-const database = (name: string, extra: Partial<DatabaseTriggerConfig> = {}): [string, DatabaseTriggerConfig] => [
-  name,
-  {
-    name,
-    functionName: 'onItem',
-    database: 'shop',
-    collection: 'items',
-    operations: ['INSERT'],
-    match: {},
-    project: {},
-    fullDocument: false,
-    fullDocumentBeforeChange: false,
-    unordered: false,
-    skipCatchupEvents: false,
-    disabled: false,
-    ...extra,
-  },
-];
+const database = (name: string, extra: Partial<DatabaseTriggerConfig> = {}) =>
+  databaseTrigger(name, { functionName: 'onItem', database: 'shop', collection: 'items' }, extra);
 
 const START = Date.parse('2024-05-01T10:00:30Z');
 const EXPORT_ID = '65f0c1d2e3a4b5c6d7e8f901';

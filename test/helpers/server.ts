@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AppConfig, EndpointConfig, FunctionConfig, ProviderConfig, ProviderType, RoleConfig, WebhookConfig } from '../../src/app/model.js';
+import type { AppConfig, DatabaseTriggerConfig, EndpointConfig, FunctionConfig, ProviderConfig, ProviderType, RoleConfig, WebhookConfig } from '../../src/app/model.js';
 import { openPostgresDocuments } from '../../src/data/postgres-engine.js';
 import { createBaste, type Baste, type BasteOptions } from '../../src/server.js';
 import { openPostgresStore } from '../../src/store/postgres/index.js';
@@ -47,6 +47,28 @@ export const endpointConfig = (route: string, functionName: string, extra: Parti
 });
 
 /** An incoming webhook of the `http` service with the loader's defaults (any method, no validation, result as the body). */
+/** A database trigger on `database.collection` running `functionName` on inserts, as the loader builds it; `extra` overrides. */
+export const databaseTrigger = (
+  name: string,
+  on: Pick<DatabaseTriggerConfig, 'functionName' | 'database' | 'collection'>,
+  extra: Partial<DatabaseTriggerConfig> = {},
+): [string, DatabaseTriggerConfig] => [
+  name,
+  {
+    name,
+    ...on,
+    operations: ['INSERT'],
+    match: {},
+    project: {},
+    fullDocument: false,
+    fullDocumentBeforeChange: false,
+    unordered: false,
+    skipCatchupEvents: false,
+    disabled: false,
+    ...extra,
+  },
+];
+
 export const webhookConfig = (name: string, source: string, extra: Partial<WebhookConfig> = {}): WebhookConfig => ({
   service: 'http',
   name,

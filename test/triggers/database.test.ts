@@ -22,7 +22,7 @@ import { openPostgresStore } from '../../src/store/postgres/index.js';
 import { openSqliteStore } from '../../src/store/sqlite/index.js';
 import type { Store } from '../../src/store/store.js';
 import { adminQuery, skipWithoutPostgres, TEST_DATABASE_URL, uniqueName } from '../helpers/postgres.js';
-import { appConfig, appFunction, provider, role, startServer, type TestServer } from '../helpers/server.js';
+import { appConfig, appFunction, databaseTrigger, provider, role, startServer, type TestServer } from '../helpers/server.js';
 
 type Line = Record<string, unknown>;
 
@@ -45,24 +45,8 @@ const DATA_SOURCE: DataSourceConfig = {
   collections: new Map(),
 };
 
-const trigger = (name: string, extra: Partial<DatabaseTriggerConfig>): [string, DatabaseTriggerConfig] => [
-  name,
-  {
-    name,
-    functionName: 'record',
-    database: 'app',
-    collection: 'items',
-    operations: ['INSERT'],
-    match: {},
-    project: {},
-    fullDocument: false,
-    fullDocumentBeforeChange: false,
-    unordered: false,
-    skipCatchupEvents: false,
-    disabled: false,
-    ...extra,
-  },
-];
+const trigger = (name: string, extra: Partial<DatabaseTriggerConfig>) =>
+  databaseTrigger(name, { functionName: 'record', database: 'app', collection: 'items' }, extra);
 
 /** Every function records what it got in app.log as `{ by, event }`; `chain` also writes to app.audit. */
 const FUNCTIONS = [
