@@ -142,6 +142,7 @@ describe('admin API: who may call it', () => {
       ['POST', '/users', { email: uniqueEmail('never'), password: PASSWORD }],
       ['GET', `/users/${victim.id}`],
       ['GET', `/users/${victim.id}/devices`],
+      ['GET', `/users/${victim.id}/api_keys`],
       ['PUT', `/users/${victim.id}/disable`],
       ['PUT', `/users/${victim.id}/enable`],
       ['PUT', `/users/${victim.id}/logout`],
@@ -513,6 +514,43 @@ describe('admin API: server API keys', () => {
   });
 });
 
+describe("admin API: a user's API keys", () => {
+  it('lists the keys a user made (a server user: its key), never a key or its hash; 404 for no such user', async () => {
+    const u = await loggedInUser();
+    const other = await loggedInUser();
+    assert.deepEqual((await admin('GET', `/users/${u.id}/api_keys`)).json, []);
+    const made: Record<string, string> = {};
+    for (const [who, name] of [[u, 'phone'], [u, 'laptop'], [other, 'elsewhere']] as const) {
+      const res = await call('POST', '/api/client/v2.0/auth/api_keys', who.refresh, { name });
+      assert.equal(res.status, 201, res.text);
+      made[name] = res.json._id;
+      secrets.push(res.json.key);
+    }
+    assert.equal((await call('PUT', `/api/client/v2.0/auth/api_keys/${made.laptop}/disable`, u.refresh)).status, 204);
+
+    const res = await admin('GET', `/users/${u.id}/api_keys`);
+    assert.equal(res.status, 200);
+    assert.deepEqual(
+      res.json.map((k: any) => [k._id, k.name, k.disabled, k.user_id]),
+      [
+        [made.phone, 'phone', false, u.id],
+        [made.laptop, 'laptop', true, u.id],
+      ],
+    );
+    // The shape of the server keys' list: no `key`, and nothing of the stored hash.
+    for (const k of res.json) assert.deepEqual(Object.keys(k).sort(), ['_id', 'creation_date', 'disabled', 'name', 'user_id']);
+    for (const stored of await server.baste.store.listApiKeys(u.id)) assert.equal(res.text.includes(stored.keyHash), false);
+    assert.equal(res.text.includes('elsewhere'), false, "another user's key is not there");
+
+    const server_ = await admin('POST', '/api_keys', { name: 'server-user-key' });
+    secrets.push(server_.json.key);
+    assert.deepEqual((await admin('GET', `/users/${server_.json.user_id}/api_keys`)).json.map((k: any) => k._id), [server_.json._id]);
+
+    assertError(await admin('GET', `/users/${'0'.repeat(24)}/api_keys`), 404, 'UserNotFound');
+    assertError(await admin('GET', '/users/not-an-id/api_keys'), 404, 'UserNotFound');
+  });
+});
+
 describe('admin API: providers', () => {
   it('shows every provider with its options and the names of its secrets, never a secret', async () => {
     const res = await admin('GET', '/auth_providers');
@@ -589,6 +627,41 @@ describe('admin API: audit log', () => {
     const next = await admin('GET', `/audit_log?after=${page.json[49]._id}`);
     assert.notEqual(next.json[0]._id, page.json[49]._id);
     assert.equal(JSON.stringify(page.json).includes(PASSWORD), false);
+  });
+
+  it('says what each target is now, for a link, and null once it is gone', async () => {
+    const kept = await loggedInUser();
+    const gone = await loggedInUser();
+    assert.equal((await admin('DELETE', `/users/${gone.id}`)).status, 204);
+    const key = (await admin('POST', '/api_keys', { name: 'audit-kept' })).json;
+    const goneKey = (await admin('POST', '/api_keys', { name: 'audit-gone' })).json;
+    secrets.push(key.key, goneKey.key);
+    assert.equal((await admin('DELETE', `/api_keys/${goneKey._id}`)).status, 204);
+    const waiting = await register();
+    assert.equal((await admin('POST', `/user_registrations/by_email/${encodeURIComponent(waiting)}/send_confirm`)).status, 204);
+    const confirmed = await register();
+    assert.equal((await admin('POST', `/user_registrations/by_email/${encodeURIComponent(confirmed)}/confirm`)).status, 204);
+    const dropped = await register();
+    assert.equal((await admin('DELETE', `/user_registrations/by_email/${encodeURIComponent(dropped)}`)).status, 204);
+    assert.equal((await admin('PUT', '/security/refresh_token_expiration', { expiration_time_seconds: 60 * 24 * 3600 })).status, 204);
+
+    const entries = (await admin('GET', '/audit_log')).json as any[];
+    const now = (action: string, target: string) => {
+      const entry = entries.find((e) => e.action === action && e.target === target);
+      assert.ok(entry, `${action} ${target}`);
+      return entry.current_target;
+    };
+    assert.deepEqual(now('user.create', kept.id), { type: 'user', id: kept.id });
+    assert.equal(now('user.create', gone.id), null);
+    assert.equal(now('user.delete', gone.id), null);
+    assert.deepEqual(now('api_key.create', key._id), { type: 'api_key', id: key._id });
+    assert.equal(now('api_key.create', goneKey._id), null);
+    assert.deepEqual(now('user_registration.send_confirm', waiting), { type: 'user_registration', id: waiting });
+    const confirmedUser = entries.find((e) => e.action === 'user_registration.confirm' && e.target === confirmed).details.user_id;
+    assert.match(confirmedUser, /^[0-9a-f]{24}$/);
+    assert.deepEqual(now('user_registration.confirm', confirmed), { type: 'user', id: confirmedUser }, 'a confirmed registration leads to its user');
+    assert.equal(now('user_registration.delete', dropped), null);
+    assert.equal(now('security.refresh_token_expiration', server.appId), null, 'the app itself links nowhere');
   });
 });
 

@@ -7,6 +7,7 @@ import type { AppConfig, ProviderConfig } from '../app/model.js';
 import type { ApiKeys } from '../auth/api-keys.js';
 import type { PasswordHasher } from '../auth/passwords.js';
 import { requireEmail, requirePassword } from '../auth/providers/local-userpass.js';
+import { currentTargets, type CurrentTarget } from './audit-targets.js';
 import { BasteError } from '../errors.js';
 import type { RefreshTokenExpiration, SessionPolicyView } from '../sessions/refresh-expiration.js';
 import { liveSessions, sessionView, type SessionView } from '../sessions/list.js';
@@ -158,6 +159,8 @@ export interface AuditView {
   readonly action: string;
   readonly target: string;
   readonly details: Record<string, unknown>;
+  /** The target as it is now, for a link; null once gone (see audit-targets.ts). */
+  readonly current_target: CurrentTarget | null;
 }
 
 const seconds = (ms: number) => Math.floor(ms / 1000);
@@ -622,6 +625,18 @@ export class Admin {
     await this.audit(actor, 'api_key.delete', key.id, { name: key.name });
   }
 
+  // ---- a user's API keys ------------------------------------------------------------------------
+
+  /**
+   * `GET …/users/{id}/api_keys`: the keys the user made through the SDK (a server user: its one
+   * server key), as the server keys are listed, never the key itself. Baste's: the platform's
+   * admin API lists server keys only.
+   */
+  async userApiKeys(id: string): Promise<AdminApiKey[]> {
+    const user = await this.user(id);
+    return (await this.store.listApiKeys(user.id)).map(apiKeyView);
+  }
+
   // ---- providers and the audit log -------------------------------------------------------------
 
   providers(): AdminProvider[] {
@@ -630,18 +645,20 @@ export class Admin {
 
   async auditLog(query: { after?: unknown }): Promise<Page<AuditView>> {
     const after = optionalString(query.after, 'after', 64);
-    const entries = await this.store.listAuditEntries({ after, limit: PAGE_SIZE + 1 });
-    return page(
-      entries.map((e) => ({
+    const entries = page(await this.store.listAuditEntries({ after, limit: PAGE_SIZE + 1 }), (e) => e.id);
+    const targets = await currentTargets(this.deps, entries.items);
+    return {
+      items: entries.items.map((e, i) => ({
         _id: e.id,
         time: new Date(e.at).toISOString(),
         actor: { id: e.actorId, name: e.actorName },
         action: e.action,
         target: e.target,
         details: e.details,
+        current_target: targets[i]!,
       })),
-      (e) => e._id,
-    );
+      nextAfter: entries.nextAfter,
+    };
   }
 
   private audit(actor: Actor, action: string, target: string, details: Record<string, unknown> = {}): Promise<void> {

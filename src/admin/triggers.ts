@@ -9,12 +9,11 @@
 // Triggers are the app's files: nothing here creates, changes or deletes one.
 
 import { EJSON } from 'bson';
-import { derivedId } from '../app/ids.js';
 import type { AppConfig } from '../app/model.js';
 import { BasteError } from '../errors.js';
 import type { Store, TriggerRunState } from '../store/store.js';
 import type { DatabaseTriggers } from '../triggers/database.js';
-import { allTriggers, describeTrigger, type AnyTrigger, type TriggerType } from '../triggers/describe.js';
+import { allTriggers, describeTrigger, triggerId, type AnyTrigger, type TriggerType } from '../triggers/describe.js';
 import type { ScheduledTriggers } from '../triggers/scheduled.js';
 import type { Clock } from '../util/clock.js';
 import { recordAudit } from './admin.js';
@@ -59,9 +58,6 @@ export interface AdminTrigger {
 }
 
 const seconds = (ms: number | null) => (ms === null ? null : Math.floor(ms / 1000));
-
-/** The export's `id` when it has one, else one derived from the name (stable across restarts and instances). */
-export const triggerId = (app: AppConfig, t: AnyTrigger): string => t.config.id ?? derivedId(`baste:trigger:${app.appId}:${t.config.name}`);
 
 /** The trigger's `config` as the platform spells it. */
 function platformConfig(t: AnyTrigger): Record<string, unknown> {

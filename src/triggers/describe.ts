@@ -1,6 +1,7 @@
 // One line per trigger, whatever its kind: what it listens to, the function it runs and how it is
 // set up. `baste validate` prints it; the admin API and console show the same words.
 
+import { derivedId } from '../app/ids.js';
 import type { AppConfig, AuthTriggerConfig, DatabaseTriggerConfig, ScheduledTriggerConfig } from '../app/model.js';
 
 export type TriggerType = 'AUTHENTICATION' | 'SCHEDULED' | 'DATABASE';
@@ -28,6 +29,9 @@ export function allTriggers(app: AppConfig): AnyTrigger[] {
   ];
   return all.sort((a, b) => (a.config.name < b.config.name ? -1 : a.config.name > b.config.name ? 1 : 0));
 }
+
+/** The export's `id` when it has one, else one derived from the name (stable across restarts and instances). */
+export const triggerId = (app: AppConfig, t: AnyTrigger): string => t.config.id ?? derivedId(`baste:trigger:${app.appId}:${t.config.name}`);
 
 export function describeTrigger(t: AnyTrigger): TriggerDescription {
   const base = { type: t.type, name: t.config.name, functionName: t.config.functionName };

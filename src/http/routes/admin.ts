@@ -122,6 +122,7 @@ const appRoutes =
     });
     http.get('/users/:userId', async (req) => service.getUser(params(req).userId));
     http.get('/users/:userId/devices', async (req) => service.devices(params(req).userId));
+    http.get('/users/:userId/api_keys', async (req) => service.userApiKeys(params(req).userId));
     // One user's sessions, and ending one of them (Baste's: the platform could only log a user out everywhere)
     http.get('/users/:userId/sessions', async (req) => service.sessions(params(req).userId));
     http.delete('/users/:userId/sessions/:sessionId', async (req, reply) => {
