@@ -78,6 +78,7 @@ export const api = {
   revokeSessions: (id) => request('PUT', appPath(`/users/${seg(id)}/logout`)),
   revokeSession: (id, sessionId) => request('DELETE', appPath(`/users/${seg(id)}/sessions/${seg(sessionId)}`)),
   deleteUser: (id) => request('DELETE', appPath(`/users/${seg(id)}`)),
+  userApiKeys: (id) => request('GET', appPath(`/users/${seg(id)}/api_keys`)),
   createUser: (email, password) => request('POST', appPath('/users'), { body: { email, password } }),
   pending: (params) => request('GET', appPath(`/user_registrations${query(params)}`)),
   confirmPending: (email) => request('POST', appPath(`/user_registrations/by_email/${seg(email)}/confirm`)),

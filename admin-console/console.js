@@ -1,5 +1,6 @@
 // The Baste admin console: a few views over the admin API, routed by the URL fragment
 // (#/users, #/users/<id>, #/pending, #/api-keys, #/providers, #/triggers, #/audit). Plain ES modules, no build.
+// `?key=<id>`, `?trigger=<id>` and `?email=<address>` mark a row of their view (audit log links).
 
 import { api, ApiError, session, signIn } from './api.js';
 import { badge, code, date, facts, h, json, table } from './dom.js';
@@ -45,19 +46,33 @@ function confirmAction(title, text, okLabel) {
 let flash = null;
 
 /**
- * Runs an action of a view, then `next`: a function that shows the view again, or the hash of
- * another view. Its message (or its error) ends up in the live regions either way.
+ * Counts the views asked for: a view, or an action's reload, that finishes after the operator has
+ * moved on must not draw over the view they are on now.
+ */
+let viewSeq = 0;
+
+/**
+ * Runs an action of a view, then `next`: a function that shows the view again, the hash of
+ * another view, or a function returning such a hash. Its message (or its error) ends up in the
+ * live regions either way, replacing an earlier one: a success leaves no stale error behind.
  */
 async function act(run, next) {
+  const seq = viewSeq;
   try {
     const message = await run();
-    if (typeof next === 'string') {
-      flash = message;
-      go(next);
+    if (seq !== viewSeq) {
+      // The operator went elsewhere meanwhile: tell them how it ended, and leave their view be.
+      if (message) say(message);
       return;
     }
-    await next?.();
+    const target = typeof next === 'function' ? await next() : next;
+    if (typeof target === 'string') {
+      flash = message;
+      go(target);
+      return;
+    }
     if (message) say(message);
+    else clearMessages();
   } catch (err) {
     if (!handleAuth(err)) fail(err);
   }
@@ -78,10 +93,11 @@ function route() {
   return { parts: (path || '/users').split('/').filter(Boolean).map(decodeURIComponent), params: new URLSearchParams(search) };
 }
 
-/** Shows the view of the current hash, with focus on its heading. */
+/** Shows the view of the current hash, with focus on its heading. Messages of the last view go. */
 async function navigate() {
   clearMessages();
-  await render();
+  const seq = await render();
+  if (seq !== viewSeq) return;
   if (flash) say(flash);
   flash = null;
   main.querySelector('h1')?.focus();
@@ -92,9 +108,18 @@ const go = (hash) => {
   else location.hash = hash;
 };
 
-function show(title, ...content) {
+/** Puts a view on screen, unless the operator has asked for another since it started (`seq`). */
+function show(seq, title, ...content) {
+  if (seq !== viewSeq) return false;
   document.title = `${title} · Baste admin`;
   main.replaceChildren(h('h1', { tabindex: '-1', id: 'view-title' }, title), ...content.filter(Boolean));
+  return true;
+}
+
+/** Marks the row a link pointed at (`?key=…` and the like) and brings it into view. */
+function markTarget() {
+  const row = main.querySelector('tr.target');
+  row?.scrollIntoView({ block: 'center' });
 }
 
 function setSection(section) {
@@ -122,7 +147,7 @@ function pager(base, params, next) {
 
 // ---- sign in ---------------------------------------------------------------------------------
 
-function signInView() {
+function signInView(seq) {
   nav.hidden = true;
   signOutButton.hidden = true;
   appName.textContent = '';
@@ -146,8 +171,7 @@ function signInView() {
       input.focus();
     }
   });
-  show('Sign in', form);
-  input.focus();
+  if (show(seq, 'Sign in', form)) input.focus();
 }
 
 // ---- users -----------------------------------------------------------------------------------
@@ -156,7 +180,7 @@ const who = (user) => user.data?.email ?? user.data?.name ?? '(no email or name)
 const providerTypes = (user) => [...new Set(user.identities.map((i) => i.provider_type))].join(', ') || '—';
 const stateBadge = (disabled) => (disabled ? badge('Disabled', 'off') : badge('Enabled', 'on'));
 
-async function usersView(params) {
+async function usersView(seq, params) {
   setSection('users');
   const [{ body: users, next }, { body: providers }] = await Promise.all([
     api.users({ search: params.get('search'), provider_type: params.get('provider'), after: params.get('after') }),
@@ -195,6 +219,7 @@ async function usersView(params) {
   ]);
   const filtered = params.get('search') || params.get('provider');
   show(
+    seq,
     'Users',
     filters,
     table(`${users.length} user${users.length === 1 ? '' : 's'}${next ? ' on this page' : ''}`, ['User', 'ID', 'Providers', 'Type', 'State', 'Created', 'Last login'], rows, {
@@ -218,28 +243,32 @@ function createUserForm() {
   );
   form.addEventListener('submit', (event) => {
     event.preventDefault();
-    act(async () => {
-      const created = (await api.createUser(email.value, password.value)).body;
-      flash = `User ${created.data.email} added.`;
-      go(`#/users/${encodeURIComponent(created._id)}`);
-    });
+    let created;
+    act(
+      async () => {
+        created = (await api.createUser(email.value, password.value)).body;
+        return `User ${created.data.email} added.`;
+      },
+      () => `#/users/${encodeURIComponent(created._id)}`,
+    );
   });
   return h('details', { class: 'add' }, h('summary', {}, 'Add a user'), form);
 }
 
-async function userView(id) {
+async function userView(seq, id) {
   setSection('users');
   let user;
+  let keys;
   try {
-    user = (await api.user(id)).body;
+    [user, keys] = (await Promise.all([api.user(id), api.userApiKeys(id)])).map((r) => r.body);
   } catch (err) {
     if (err instanceof ApiError && err.status === 404) {
-      show('User not found', h('p', {}, 'No user has the id ', code(id), '.'), h('p', {}, h('a', { href: '#/users' }, '← All users')));
+      show(seq, 'User not found', h('p', {}, 'No user has the id ', code(id), '.'), h('p', {}, h('a', { href: '#/users' }, '← All users')));
       return;
     }
     throw err;
   }
-  const reload = () => userView(id).then(() => main.querySelector('h1').focus());
+  const reload = () => userView(seq, id).then(() => focusView(seq));
   const actions = h(
     'div',
     { class: 'actions', role: 'group', 'aria-label': 'Actions' },
@@ -281,6 +310,7 @@ async function userView(id) {
     }, 'Delete user'),
   );
   show(
+    seq,
     who(user),
     h('p', {}, h('a', { href: '#/users' }, '← All users')),
     facts([
@@ -338,15 +368,30 @@ async function userView(id) {
       user.devices.map((d) => [code(d.device_id), [d.platform, d.platform_version].filter(Boolean).join(' ') || '—', d.sdk_version ?? '—', d.app_version ?? '—', date(d.last_seen_date)]),
       { empty: 'No devices.' },
     ),
+    h('h2', {}, 'API keys'),
+    user.type === 'server'
+      ? h('p', { class: 'help' }, 'A server API key\u2019s user: its key is managed under ', h('a', { href: '#/api-keys' }, 'API keys'), '.')
+      : h('p', { class: 'help' }, 'Keys this user made through the SDK to log in with. Their secrets are never shown.'),
+    table(
+      `${keys.length} API key${keys.length === 1 ? '' : 's'}`,
+      ['Name', 'ID', 'State', 'Created'],
+      keys.map((k) => [
+        user.type === 'server' ? h('a', { href: `#/api-keys?key=${encodeURIComponent(k._id)}` }, k.name) : k.name,
+        code(k._id),
+        stateBadge(k.disabled),
+        date(k.creation_date),
+      ]),
+      { empty: 'No API keys.' },
+    ),
   );
 }
 
 // ---- pending registrations ---------------------------------------------------------------------
 
-async function pendingView(params) {
+async function pendingView(seq, params) {
   setSection('pending');
   const { body: pending, next } = await api.pending({ after: params.get('after') });
-  const reload = () => pendingView(params).then(() => main.querySelector('h1').focus());
+  const reload = () => pendingView(seq, params).then(() => focusView(seq));
   const rows = pending.map((p) => {
     const login = p.login_ids[0];
     const email = login.id;
@@ -389,22 +434,25 @@ async function pendingView(params) {
         },
       }, 'Delete'),
     );
-    return [email, login.confirmed ? badge('Awaiting first login', 'on') : badge('Pending confirmation', 'wait'), date(p.creation_date), h('div', { class: 'actions' }, buttons)];
+    const cells = [email, login.confirmed ? badge('Awaiting first login', 'on') : badge('Pending confirmation', 'wait'), date(p.creation_date), h('div', { class: 'actions' }, buttons)];
+    return { target: email === params.get('email'), cells };
   });
-  show(
+  const shown = show(
+    seq,
     'Pending users',
     h('p', { class: 'help' }, 'Email/password registrations that have not become users yet: unconfirmed, or confirmed and never logged in.'),
     table('Registrations', ['Email', 'Status', 'Registered', 'Actions'], rows, { empty: 'No pending registrations.' }),
     pager('#/pending', params, next),
   );
+  if (shown) markTarget();
 }
 
 // ---- server API keys ---------------------------------------------------------------------------
 
-async function apiKeysView(created) {
+async function apiKeysView(seq, params, created) {
   setSection('api-keys');
   const { body: keys } = await api.apiKeys();
-  const reload = (fresh) => apiKeysView(fresh).then(() => main.querySelector('h1').focus());
+  const reload = (fresh) => apiKeysView(seq, params, fresh).then(() => focusView(seq));
   const name = h('input', { id: 'key-name', name: 'name', required: true, maxlength: 64, autocomplete: 'off' });
   const form = h('form', { class: 'card' }, h('h2', {}, 'Create a server API key'), h('div', {}, h('label', { for: 'key-name' }, 'Name'), name), h('button', { type: 'submit' }, 'Create key'));
   form.addEventListener('submit', (event) => {
@@ -415,58 +463,87 @@ async function apiKeysView(created) {
       return `Server API key ${fresh.name} created.`;
     }, () => reload(fresh));
   });
-  const rows = keys.map((k) => [
-    k.name,
-    code(k._id),
-    stateBadge(k.disabled),
-    date(k.creation_date),
-    h(
-      'div',
-      { class: 'actions' },
-      h('button', {
-        type: 'button',
-        'aria-label': `${k.disabled ? 'Enable' : 'Disable'} key ${k.name}`,
-        onclick: async () => {
-          if (!k.disabled && !(await confirmAction('Disable this key?', `Sessions opened with ${k.name} end, and it cannot log in until enabled.`, 'Disable key'))) return;
-          act(async () => {
-            await api.setApiKeyDisabled(k._id, !k.disabled);
-            return `Key ${k.name} ${k.disabled ? 'enabled' : 'disabled'}.`;
-          }, () => reload());
-        },
-      }, k.disabled ? 'Enable' : 'Disable'),
-      h('button', {
-        type: 'button',
-        class: 'danger',
-        'aria-label': `Delete key ${k.name}`,
-        onclick: async () => {
-          if (!(await confirmAction('Delete this key?', `${k.name} and its server user are removed for good.`, 'Delete key'))) return;
-          act(async () => {
-            await api.deleteApiKey(k._id);
-            return `Key ${k.name} deleted.`;
-          }, () => reload());
-        },
-      }, 'Delete'),
-    ),
-  ]);
-  const reveal = created
-    ? h(
+  const rows = keys.map((k) => ({
+    target: k._id === params.get('key'),
+    cells: [
+      h('a', { href: `#/users/${encodeURIComponent(k.user_id)}`, title: 'The user this key logs in as' }, k.name),
+      code(k._id),
+      stateBadge(k.disabled),
+      date(k.creation_date),
+      h(
         'div',
-        { class: 'card reveal' },
-        h('h2', {}, `New key: ${created.name}`),
-        h('p', {}, 'Copy it now: it is not shown again.'),
-        h('label', { for: 'new-key' }, 'API key'),
-        h('input', { id: 'new-key', readonly: true, value: created.key, spellcheck: 'false' }),
-      )
-    : null;
-  show('Server API keys', reveal, table('Server API keys', ['Name', 'ID', 'State', 'Created', 'Actions'], rows, { empty: 'No server API keys.' }), form);
+        { class: 'actions' },
+        h('button', {
+          type: 'button',
+          'aria-label': `${k.disabled ? 'Enable' : 'Disable'} key ${k.name}`,
+          onclick: async () => {
+            if (!k.disabled && !(await confirmAction('Disable this key?', `Sessions opened with ${k.name} end, and it cannot log in until enabled.`, 'Disable key'))) return;
+            act(async () => {
+              await api.setApiKeyDisabled(k._id, !k.disabled);
+              return `Key ${k.name} ${k.disabled ? 'enabled' : 'disabled'}.`;
+            }, () => reload());
+          },
+        }, k.disabled ? 'Enable' : 'Disable'),
+        h('button', {
+          type: 'button',
+          class: 'danger',
+          'aria-label': `Delete key ${k.name}`,
+          onclick: async () => {
+            if (!(await confirmAction('Delete this key?', `${k.name} and its server user are removed for good.`, 'Delete key'))) return;
+            act(async () => {
+              await api.deleteApiKey(k._id);
+              return `Key ${k.name} deleted.`;
+            }, () => reload());
+          },
+        }, 'Delete'),
+      ),
+    ],
+  }));
+  const reveal = created ? newKeyCard(created) : null;
+  if (show(seq, 'Server API keys', reveal, table('Server API keys', ['Name', 'ID', 'State', 'Created', 'Actions'], rows, { empty: 'No server API keys.' }), form)) markTarget();
+}
+
+/**
+ * The one showing of a new key: held by this view only (never stored, logged or put in a message),
+ * gone once the view changes. Copy puts it on the clipboard; where the page may not use the
+ * clipboard (plain HTTP from another machine, or permission refused) it selects the key instead.
+ */
+function newKeyCard(created) {
+  const input = h('input', { id: 'new-key', readonly: true, value: created.key, spellcheck: 'false', autocomplete: 'off' });
+  const copy = async () => {
+    try {
+      if (!navigator.clipboard?.writeText) throw new Error('no clipboard');
+      await navigator.clipboard.writeText(input.value);
+      say('The key is on the clipboard.');
+    } catch {
+      input.focus();
+      input.select();
+      let copied = false;
+      try {
+        copied = document.execCommand('copy');
+      } catch {
+        copied = false;
+      }
+      say(copied ? 'The key is on the clipboard.' : 'The key is selected: press Ctrl+C (\u2318C on a Mac) to copy it.');
+    }
+  };
+  return h(
+    'div',
+    { class: 'card reveal' },
+    h('h2', {}, `New key: ${created.name}`),
+    h('p', {}, 'Copy it now: it is not shown again.'),
+    h('label', { for: 'new-key' }, 'API key'),
+    h('div', { class: 'copy-row' }, input, h('button', { type: 'button', onclick: copy }, 'Copy')),
+  );
 }
 
 // ---- providers and audit log -------------------------------------------------------------------
 
-async function providersView() {
+async function providersView(seq) {
   setSection('providers');
   const { body: providers } = await api.providers();
   show(
+    seq,
     'Authentication providers',
     h('p', { class: 'help' }, 'As configured in the app directory. Secrets are never shown; only the names of the secrets that hold them.'),
     table(
@@ -489,10 +566,10 @@ function backlogText(t) {
   return n === 0 ? 'none' : `${n} undelivered change${n === 1 ? '' : 's'}`;
 }
 
-async function triggersView() {
+async function triggersView(seq, params) {
   setSection('triggers');
   const { body: triggers } = await api.triggers();
-  const reload = () => triggersView().then(() => main.querySelector('h1').focus());
+  const reload = () => triggersView(seq, params).then(() => focusView(seq));
   const resume = (t, skipPending) => async () => {
     if (skipPending && !(await confirmAction('Skip pending events?', `${t.name} moves past its ${t.status.backlog ?? ''} pending changes: its function never runs for them.`, 'Skip and resume'))) return;
     act(async () => {
@@ -500,42 +577,70 @@ async function triggersView() {
       return skipPending ? `Trigger ${t.name} resumed past its pending events.` : `Trigger ${t.name} resumed.`;
     }, reload);
   };
-  const rows = triggers.map((t) => [
-    t.name,
-    TRIGGER_KINDS[t.type] ?? t.type,
-    t.listens_to,
-    code(t.function_name),
-    stateBadge(t.disabled),
-    date(t.status.last_run_date),
-    t.status.last_error ? h('span', {}, `${t.status.last_error.message} (${date(t.status.last_error.date)})`) : '—',
-    `${t.status.runs} / ${t.status.failures}`,
-    backlogText(t),
-    t.type === 'DATABASE' && !t.disabled
-      ? h(
-          'div',
-          { class: 'actions' },
-          h('button', { type: 'button', 'aria-label': `Resume trigger ${t.name}`, onclick: resume(t, false) }, 'Resume'),
-          h('button', { type: 'button', class: 'danger', 'aria-label': `Skip pending events of trigger ${t.name}`, onclick: resume(t, true) }, 'Skip pending'),
-        )
-      : '—',
-  ]);
-  show(
+  const rows = triggers.map((t) => ({
+    target: t._id === params.get('trigger'),
+    cells: [
+      t.name,
+      TRIGGER_KINDS[t.type] ?? t.type,
+      t.listens_to,
+      code(t.function_name),
+      stateBadge(t.disabled),
+      date(t.status.last_run_date),
+      t.status.last_error ? h('span', {}, `${t.status.last_error.message} (${date(t.status.last_error.date)})`) : '—',
+      `${t.status.runs} / ${t.status.failures}`,
+      backlogText(t),
+      t.type === 'DATABASE' && !t.disabled
+        ? h(
+            'div',
+            { class: 'actions' },
+            h('button', { type: 'button', 'aria-label': `Resume trigger ${t.name}`, onclick: resume(t, false) }, 'Resume'),
+            h('button', { type: 'button', class: 'danger', 'aria-label': `Skip pending events of trigger ${t.name}`, onclick: resume(t, true) }, 'Skip pending'),
+          )
+        : '—',
+    ],
+  }));
+  const shown = show(
+    seq,
     'Triggers',
     h('p', { class: 'help' }, 'As configured in the app directory, with what every instance recorded: the last run, the last failure, runs and failures, and what waits.'),
     table('Triggers', ['Name', 'Type', 'Listens to', 'Function', 'State', 'Last run', 'Last error', 'Runs / failures', 'Backlog', 'Actions'], rows, { empty: 'This app has no triggers.' }),
   );
+  if (shown) markTarget();
 }
 
-async function auditView(params) {
+/** Where an audit entry's target is now (the server says, `current_target`); null once it is gone. */
+function targetHref(target) {
+  if (!target) return null;
+  const id = encodeURIComponent(target.id);
+  switch (target.type) {
+    case 'user':
+      return `#/users/${id}`;
+    case 'user_registration':
+      return `#/pending?email=${id}`;
+    case 'api_key':
+      return `#/api-keys?key=${id}`;
+    case 'trigger':
+      return `#/triggers?trigger=${id}`;
+    default:
+      return null;
+  }
+}
+
+async function auditView(seq, params) {
   setSection('audit');
   const { body: entries, next } = await api.audit({ after: params.get('after') });
+  const target = (e) => {
+    const href = targetHref(e.current_target);
+    return href ? h('a', { href }, code(e.target)) : code(e.target);
+  };
   show(
+    seq,
     'Audit log',
-    h('p', { class: 'help' }, 'Every change made through the admin API, the console and the command line, newest first.'),
+    h('p', { class: 'help' }, 'Every change made through the admin API, the console and the command line, newest first. A target links to what it is now, while it exists.'),
     table(
       'Admin actions',
       ['Time', 'Who', 'Action', 'Target', 'Details'],
-      entries.map((e) => [e.time.slice(0, 19).replace('T', ' ') + ' UTC', e.actor.name, code(e.action), code(e.target), Object.keys(e.details).length ? JSON.stringify(e.details) : '—']),
+      entries.map((e) => [e.time.slice(0, 19).replace('T', ' ') + ' UTC', e.actor.name, code(e.action), target(e), Object.keys(e.details).length ? JSON.stringify(e.details) : '—']),
       { empty: 'No admin actions yet.' },
     ),
     pager('#/audit', params, next),
@@ -544,29 +649,40 @@ async function auditView(params) {
 
 // ---- the router ------------------------------------------------------------------------------
 
+/** Focus on the heading of the view on screen, if it is still the one asked for. */
+function focusView(seq) {
+  if (seq === viewSeq) main.querySelector('h1')?.focus();
+}
+
+/** Draws the view of the current hash; resolves to its number (compare with `viewSeq`). */
 async function render() {
-  if (!session.token || !session.app) return signInView();
+  const seq = ++viewSeq;
+  if (!session.token || !session.app) {
+    signInView(seq);
+    return seq;
+  }
   nav.hidden = false;
   signOutButton.hidden = false;
   appName.textContent = `${session.app.name} (${session.app.client_app_id})`;
   const { parts, params } = route();
   main.setAttribute('aria-busy', 'true');
   try {
-    if (parts[0] === 'users' && parts[1]) await userView(parts[1]);
-    else if (parts[0] === 'pending') await pendingView(params);
-    else if (parts[0] === 'api-keys') await apiKeysView();
-    else if (parts[0] === 'providers') await providersView();
-    else if (parts[0] === 'triggers') await triggersView();
-    else if (parts[0] === 'audit') await auditView(params);
-    else await usersView(params);
+    if (parts[0] === 'users' && parts[1]) await userView(seq, parts[1]);
+    else if (parts[0] === 'pending') await pendingView(seq, params);
+    else if (parts[0] === 'api-keys') await apiKeysView(seq, params);
+    else if (parts[0] === 'providers') await providersView(seq);
+    else if (parts[0] === 'triggers') await triggersView(seq, params);
+    else if (parts[0] === 'audit') await auditView(seq, params);
+    else await usersView(seq, params);
   } catch (err) {
-    if (!handleAuth(err)) {
-      show('Something went wrong');
+    if (seq === viewSeq && !handleAuth(err)) {
+      show(seq, 'Something went wrong');
       fail(err);
     }
   } finally {
-    main.removeAttribute('aria-busy');
+    if (seq === viewSeq) main.removeAttribute('aria-busy');
   }
+  return seq;
 }
 
 signOutButton.addEventListener('click', () => {

@@ -20,18 +20,26 @@ function append(el, children) {
   }
 }
 
-/** A table with a caption; `rows` are arrays of cells (text or nodes). */
+/**
+ * A table with a caption; `rows` are arrays of cells (text or nodes), or `{ cells, target }` where
+ * `target` marks the row a link pointed at. On a narrow screen the table scrolls inside its box,
+ * which takes keyboard focus so it can be scrolled without a pointer.
+ */
 export function table(caption, headers, rows, { empty = 'Nothing here.' } = {}) {
   if (rows.length === 0) return h('p', { class: 'empty' }, empty);
+  const row = (r) => {
+    const { cells, target = false } = Array.isArray(r) ? { cells: r } : r;
+    return h('tr', target ? { class: 'target', 'aria-current': 'true' } : {}, cells.map((cell) => h('td', {}, cell)));
+  };
   return h(
     'div',
-    { class: 'table-wrap' },
+    { class: 'table-wrap', role: 'region', 'aria-label': caption, tabindex: '0' },
     h(
       'table',
       {},
       h('caption', {}, caption),
       h('thead', {}, h('tr', {}, headers.map((title) => h('th', { scope: 'col' }, title)))),
-      h('tbody', {}, rows.map((cells) => h('tr', {}, cells.map((cell) => h('td', {}, cell))))),
+      h('tbody', {}, rows.map(row)),
     ),
   );
 }

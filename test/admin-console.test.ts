@@ -1,8 +1,9 @@
 // The web console at /admin/, driven in Debian's Chromium through playwright-core (never a
 // downloaded browser): sign in with an admin token, confirm a pending user registered through
 // realm-web, find them, disable them and watch their next realm-web call fail, enable, delete;
-// server API keys, the audit log, keyboard use. Skipped, saying so, when /usr/bin/chromium is
-// missing (`apt-get install chromium`; .ci/run installs it).
+// server API keys (copied with one click), a user's own API keys, the audit log and its links,
+// stale errors and late views, a phone-sized screen, keyboard use. Skipped, saying so, when
+// /usr/bin/chromium is missing (`apt-get install chromium`; .ci/run installs it).
 //
 // BASTE_SCREENSHOTS=1 also writes docs/screenshots/users.png and user.png (the README shows them).
 
@@ -27,6 +28,8 @@ describe('admin console in Chromium', { skip }, () => {
   let page: Page;
   let token: string;
   const pageErrors: string[] = [];
+  /** Every console message, to check that no secret is ever logged. */
+  const consoleLines: string[] = [];
 
   before(async () => {
     server = await startServer({
@@ -50,7 +53,14 @@ describe('admin console in Chromium', { skip }, () => {
     page.setDefaultTimeout(10_000);
     page.on('pageerror', (err) => pageErrors.push(String(err)));
     page.on('console', (msg) => {
-      if (msg.type() === 'error' && !/status of 40[14]/.test(msg.text())) pageErrors.push(msg.text());
+      consoleLines.push(msg.text());
+      // The admin API's refusals (a wrong token, a user not found) are answers the console shows;
+      // a missing file of the console itself (its icon, say) is a bug.
+      const refusal = /status of 4\d\d/.test(msg.text()) && new URL(msg.location().url || 'about:blank', server.url).pathname.startsWith('/api/admin/');
+      if (msg.type() === 'error' && !refusal) pageErrors.push(`${msg.text()} (${msg.location().url})`);
+    });
+    page.on('response', (res) => {
+      if (res.status() >= 400 && !new URL(res.url()).pathname.startsWith('/api/admin/')) pageErrors.push(`${res.status()} ${res.url()}`);
     });
   });
 
@@ -90,6 +100,20 @@ describe('admin console in Chromium', { skip }, () => {
       assert.equal(r.status, 200);
       assert.equal(r.headers.get('content-type'), type);
     }
+    // The head every page shares, written once (src/http/static-files.ts), and its icon.
+    const html = await res!.text();
+    assert.equal(html.match(/<meta charset="utf-8">/g)?.length, 1);
+    assert.match(html, /<meta name="viewport" content="width=device-width, initial-scale=1">/);
+    assert.equal(html.includes('baste:head'), false);
+    assert.equal(await page.evaluate(() => document.querySelector<HTMLLinkElement>('link[rel="icon"]')?.href), `${server.url}/admin/favicon.svg`);
+    for (const path of ['/admin/favicon.svg', `/app/${server.appId}/favicon.svg`]) {
+      const icon = await fetch(server.url + path);
+      assert.equal(icon.status, 200, path);
+      assert.equal(icon.headers.get('content-type'), 'image/svg+xml');
+      assert.match(await icon.text(), /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+    }
+    const confirmPage = await (await fetch(`${server.url}/app/${server.appId}/confirm`)).text();
+    assert.equal(confirmPage.slice(0, confirmPage.indexOf('<title>')), html.slice(0, html.indexOf('<title>')), 'the email pages share the head');
     for (const path of ['/admin/..%2f..%2fpackage.json', '/admin/%2e%2e', '/admin/.env', '/admin/console.ts', '/admin/sub%2Fconsole.js']) {
       const r = await fetch(server.url + path);
       assert.equal(r.status, 404, path);
@@ -160,7 +184,7 @@ describe('admin console in Chromium', { skip }, () => {
     const email = 'ada.lovelace@example.com';
     const user = await app.logIn(Realm.Credentials.emailPassword(email, PASSWORD));
 
-    await page.getByRole('link', { name: 'Users' }).click();
+    await page.getByRole('link', { name: 'Users', exact: true }).click();
     await heading('Users').waitFor();
     await page.getByRole('link', { name: 'grace.hopper@example.com' }).waitFor();
     if (SCREENSHOTS) {
@@ -253,7 +277,7 @@ describe('admin console in Chromium', { skip }, () => {
   });
 
   it('adds a user, re-sends a confirmation and deletes a pending registration', async () => {
-    await page.getByRole('link', { name: 'Users' }).click();
+    await page.getByRole('link', { name: 'Users', exact: true }).click();
     await heading('Users').waitFor();
     await page.getByText('Add a user').click();
     await page.getByLabel('Email', { exact: true }).fill('hedy.lamarr@example.com');
@@ -277,26 +301,121 @@ describe('admin console in Chromium', { skip }, () => {
     assert.equal(await server.baste.store.findUserpassAccountByEmail(email), null);
   });
 
+  it("shows a user's own API keys on their page", async () => {
+    const hedy = await realm().logIn(Realm.Credentials.emailPassword('hedy.lamarr@example.com', PASSWORD));
+    const phone = await hedy.apiKeys.create('hedy-phone');
+    const laptop = await hedy.apiKeys.create('hedy-laptop');
+    await hedy.apiKeys.disable(laptop._id);
+    await page.goto(`${server.url}/admin/#/users/${hedy.id}`);
+    await heading('hedy.lamarr@example.com').waitFor();
+    const keys = page.getByRole('table', { name: '2 API keys' });
+    await keys.getByRole('row').filter({ hasText: 'hedy-phone' }).getByText('Enabled').waitFor();
+    await keys.getByRole('row').filter({ hasText: 'hedy-laptop' }).getByText('Disabled').waitFor();
+    await keys.getByText(phone._id).waitFor();
+    assert.equal(await page.getByText(phone.key!).count(), 0, 'never the key itself');
+    await hedy.apiKeys.delete(laptop._id);
+    await page.reload();
+    await page.getByRole('table', { name: '1 API key', exact: true }).waitFor();
+    await hedy.logOut();
+  });
+
+  it('clears an error once the next action succeeds or the view changes; a late view never draws over the current one', async () => {
+    const alert = page.getByRole('alert');
+    const addUser = async (email: string) => {
+      await page.getByRole('link', { name: 'Users', exact: true }).click();
+      await heading('Users').waitFor();
+      await page.getByText('Add a user').click();
+      await page.getByLabel('Email', { exact: true }).fill(email);
+      await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+      await page.getByRole('button', { name: 'Add user' }).click();
+    };
+    await addUser('hedy.lamarr@example.com');
+    await alert.filter({ hasText: 'AccountNameInUse' }).waitFor();
+    // The next action succeeds: its message replaces the error.
+    await page.getByLabel('Email', { exact: true }).fill('ida.rhodes@example.com');
+    await page.getByRole('button', { name: 'Add user' }).click();
+    await heading('ida.rhodes@example.com').waitFor();
+    await status('User ida.rhodes@example.com added.');
+    assert.equal(await alert.textContent(), '');
+    // An error, then another view: gone.
+    await addUser('hedy.lamarr@example.com');
+    await alert.filter({ hasText: 'AccountNameInUse' }).waitFor();
+    await page.getByRole('link', { name: 'Providers' }).click();
+    await heading('Authentication providers').waitFor();
+    assert.equal(await alert.textContent(), '');
+    // A slow view asked for, then another: the slow one, answering last, is not drawn.
+    await page.route('**/api/admin/v3.0/apps/*/api_keys', async (route) => {
+      await new Promise((resolve) => setTimeout(resolve, 800));
+      await route.continue();
+    });
+    await page.getByRole('link', { name: 'API keys' }).click();
+    await page.getByRole('link', { name: 'Triggers' }).click();
+    await heading('Triggers').waitFor();
+    await page.waitForTimeout(1500);
+    await page.unroute('**/api/admin/v3.0/apps/*/api_keys');
+    assert.equal(await heading('Server API keys').count(), 0);
+    await heading('Triggers').waitFor();
+    assert.equal(await page.evaluate(() => [location.hash, document.title].join(' ')), '#/triggers Triggers · Baste admin');
+  });
+
   it('creates, disables and deletes a server API key', async () => {
     await page.getByRole('link', { name: 'API keys' }).click();
     await heading('Server API keys').waitFor();
     await page.getByLabel('Name').fill('console-key');
     await page.getByRole('button', { name: 'Create key' }).click();
     await status('Server API key console-key created.');
-    const key = await page.getByLabel('API key').inputValue();
+    const key = await page.getByLabel('API key', { exact: true }).inputValue();
     assert.ok(key.length > 40);
     const user = await realm().logIn(Realm.Credentials.apiKey(key));
     assert.equal(user.providerType, 'api-key');
 
+    // One click copies it.
+    await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.url });
+    await page.evaluate(() => navigator.clipboard.writeText('something else'));
+    await page.getByRole('button', { name: 'Copy', exact: true }).click();
+    await status('The key is on the clipboard.');
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), key);
+    // Without the clipboard API (plain HTTP from another machine), the key is selected for Ctrl+C.
+    await page.evaluate(() => {
+      Object.defineProperty(navigator, 'clipboard', { value: undefined, configurable: true });
+      document.getSelection()?.removeAllRanges();
+    });
+    await page.getByRole('button', { name: 'Copy', exact: true }).click();
+    await status(/The key is (on the clipboard|selected: press Ctrl\+C)/);
+    assert.deepEqual(
+      await page.evaluate(() => {
+        const input = document.activeElement as HTMLInputElement;
+        return [input.id, input.selectionStart, input.selectionEnd, input.value.length];
+      }),
+      ['new-key', 0, key.length, key.length],
+    );
+    assert.equal((await page.getByRole('status').textContent())?.includes(key), false);
+    assert.equal(consoleLines.some((line) => line.includes(key)), false, 'the key is never logged');
+    // Shown once: another view, and back, and it is gone.
+    await page.getByRole('link', { name: 'Providers' }).click();
+    await heading('Authentication providers').waitFor();
+    await page.getByRole('link', { name: 'API keys' }).click();
+    await heading('Server API keys').waitFor();
+    assert.equal(await page.getByLabel('API key', { exact: true }).count(), 0);
+    assert.equal(await page.getByText(key).count(), 0);
+
     await confirmed('Disable key console-key', 'Disable key');
     await status('Key console-key disabled.');
-    assert.equal(await page.getByLabel('API key').count(), 0, 'the key is not shown again');
+    assert.equal(await page.getByLabel('API key', { exact: true }).count(), 0, 'the key is not shown again');
     await rejectsWith(realm().logIn(Realm.Credentials.apiKey(key)), 401, 'AuthError');
     await page.getByRole('button', { name: 'Enable key console-key' }).click();
     await status('Key console-key enabled.');
     await confirmed('Delete key console-key', 'Delete key');
     await status('Key console-key deleted.');
     await page.getByText('No server API keys.').waitFor();
+
+    // A key that stays, for the audit log's links; its name leads to its server user, whose page shows it.
+    await page.getByLabel('Name').fill('kept-key');
+    await page.getByRole('button', { name: 'Create key' }).click();
+    await status('Server API key kept-key created.');
+    await page.getByRole('link', { name: 'kept-key' }).click();
+    await heading('kept-key').waitFor();
+    await page.getByRole('table', { name: '1 API key', exact: true }).getByRole('link', { name: 'kept-key' }).waitFor();
   });
 
   it('shows triggers with their last run, last error and backlog, and resumes a database trigger', async () => {
@@ -336,10 +455,80 @@ describe('admin console in Chromium', { skip }, () => {
       assert.ok((await rows.filter({ hasText: action }).count()) >= 1, action);
     }
 
+    // Targets link to what they are now, while they exist.
+    const row = (action: string, text: string) => rows.filter({ hasText: action }).filter({ hasText: text });
+    const hedyId = (await server.baste.store.listUsers({ limit: 100 })).find((u) => u.identities.some((i) => i.data.email === 'hedy.lamarr@example.com'))!.id;
+    assert.equal(await row('user.create', 'hedy.lamarr@example.com').getByRole('link').getAttribute('href'), `#/users/${hedyId}`);
+    assert.equal(await row('user.delete', '').getByRole('link').count(), 0, 'a deleted user links nowhere');
+    assert.equal(await row('user_registration.delete', '').getByRole('link').count(), 0);
+    assert.equal(await row('api_key.delete', 'console-key').getByRole('link').count(), 0);
+    const grace = row('user_registration.confirm', 'grace.hopper@example.com').getByRole('link');
+    assert.match((await grace.getAttribute('href')) ?? '', /^#\/users\/[0-9a-f]{24}$/, 'a confirmed registration leads to its user');
+    await row('api_key.create', 'kept-key').getByRole('link').click();
+    await heading('Server API keys').waitFor();
+    await page.locator('tr[aria-current="true"]').filter({ hasText: 'kept-key' }).waitFor();
+    await page.goBack();
+    await heading('Audit log').waitFor();
+    await rows.filter({ hasText: 'trigger.resume' }).first().getByRole('link').click();
+    await heading('Triggers').waitFor();
+    await page.locator('tr[aria-current="true"]').filter({ hasText: 'fileNote' }).waitFor();
+    await page.goBack();
+    await heading('Audit log').waitFor();
+    await row('user.create', 'hedy.lamarr@example.com').getByRole('link').click();
+    await heading('hedy.lamarr@example.com').waitFor();
+
     await page.getByRole('button', { name: 'Sign out' }).click();
     await heading('Sign in').waitFor();
     await status('Signed out.');
     assert.equal(await page.evaluate(() => sessionStorage.getItem('baste.adminToken')), null);
     assert.deepEqual(pageErrors, []);
+  });
+
+  it('fits a phone: no page wider than 375 px, wide tables scroll inside their box', async () => {
+    const phone = await browser.newPage({ viewport: { width: 375, height: 740 }, isMobile: true, hasTouch: true });
+    phone.setDefaultTimeout(10_000);
+    try {
+      await phone.goto(`${server.url}/admin/`);
+      const pageWidth = () => phone.evaluate(() => document.scrollingElement!.scrollWidth);
+      await phone.getByRole('heading', { level: 1, name: 'Sign in' }).waitFor();
+      assert.ok((await pageWidth()) <= 375, `sign in: ${await pageWidth()} px`);
+      await phone.getByLabel('Admin token').fill(token);
+      await phone.keyboard.press('Enter');
+      await phone.getByRole('heading', { level: 1, name: 'Users' }).waitFor();
+      const hedy = (await server.baste.store.listUsers({ limit: 100 })).find((u) => u.identities.some((i) => i.data.email === 'hedy.lamarr@example.com'))!;
+      const views: [string, string][] = [
+        ['#/users', 'Users'],
+        [`#/users/${hedy.id}`, 'hedy.lamarr@example.com'],
+        ['#/pending', 'Pending users'],
+        ['#/api-keys', 'Server API keys'],
+        ['#/providers', 'Authentication providers'],
+        ['#/triggers', 'Triggers'],
+        ['#/audit', 'Audit log'],
+      ];
+      for (const [hash, title] of views) {
+        await phone.evaluate((h) => (location.hash = h), hash);
+        await phone.getByRole('heading', { level: 1, name: title, exact: true }).waitFor();
+        assert.ok((await pageWidth()) <= 375, `${hash}: the page is ${await pageWidth()} px wide`);
+        for (const box of await phone.locator('.table-wrap').all()) {
+          const [client, right] = await box.evaluate((el) => [el.clientWidth, el.getBoundingClientRect().right]);
+          assert.ok(client <= 375 && right <= 375, `${hash}: a table box reaches ${right} px`);
+        }
+      }
+      // The widest table scrolls within its box, which takes focus for keyboard scrolling.
+      await phone.evaluate(() => (location.hash = '#/triggers'));
+      const triggers = phone.getByRole('region', { name: 'Triggers' });
+      assert.ok(await triggers.evaluate((el) => el.scrollWidth > el.clientWidth), 'the triggers table is wider than the screen');
+      await triggers.focus();
+      await phone.keyboard.press('ArrowRight');
+      await phone.waitForFunction(() => document.querySelector('.table-wrap')!.scrollLeft > 0);
+      // A confirmation dialog fits too.
+      await phone.evaluate((id) => (location.hash = `#/users/${id}`), hedy.id);
+      await phone.getByRole('button', { name: 'Delete user', exact: true }).click();
+      const box = await phone.getByRole('dialog').boundingBox();
+      assert.ok(box && box.x >= 0 && box.x + box.width <= 375, `the dialog spans ${box?.x}..${box && box.x + box.width}`);
+      await phone.keyboard.press('Escape');
+    } finally {
+      await phone.close();
+    }
   });
 });
