@@ -28,6 +28,7 @@ import { openPostgresDocuments } from './data/postgres-engine.js';
 import { openPostgresStore, poolOfPostgresStore } from './store/postgres/index.js';
 import { DatabaseOwnedError, ownerOf, type DatabaseOwner } from './store/owner.js';
 import { DATA_ROOT, defaultDataDir, ensureDataDir, type DefaultDataDir as DataDirChoice } from './store/data-dir.js';
+import { openFilesLimit, RESERVED_DESCRIPTORS } from './http/connection-limits.js';
 import { startupWarnings } from './startup-warnings.js';
 import { BackupError } from './ops/backup.js';
 import { appRootProblem } from './app/app-root.js';
@@ -455,7 +456,8 @@ async function serve(
     logger.warn(fields, message);
     io.stderr.write(`baste: warning: ${message}\n`);
   };
-  for (const w of startupWarnings({ host, baseUrl, dataDir, appDir: appDir() })) loudly(w.fields, w.message);
+  const descriptors = { maxConnections, openFiles: openFilesLimit(), reservedDescriptors: RESERVED_DESCRIPTORS };
+  for (const w of startupWarnings({ host, baseUrl, dataDir, appDir: appDir(), ...descriptors })) loudly(w.fields, w.message);
   if (legacy) {
     logger.info(
       { dataDir, default: join(DATA_ROOT, '<app id>') },

@@ -14,8 +14,31 @@ export function isLoopback(host: string): boolean {
   return h === 'localhost' || /^127\.\d+\.\d+\.\d+$/.test(h) || h === '::1' || /^(0+:){7}0*1$/.test(h) || /^::ffff:127\.\d+\.\d+\.\d+$/.test(h);
 }
 
-export function startupWarnings(o: { host: string; baseUrl: string | undefined; dataDir: string; appDir: string }): StartupWarning[] {
+export function startupWarnings(o: {
+  host: string;
+  baseUrl: string | undefined;
+  dataDir: string;
+  appDir: string;
+  /** --max-connections, when given. */
+  maxConnections?: number;
+  /** The process's soft limit on open files, when known. */
+  openFiles?: number;
+  /** Descriptors kept for the store, data files and outgoing requests beside connections. */
+  reservedDescriptors?: number;
+}): StartupWarning[] {
   const out: StartupWarning[] = [];
+  // Node cannot raise its own descriptor limit (no setrlimit): a connection limit above what the
+  // limit leaves room for would let clients exhaust the descriptors instead of getting a 503.
+  if (o.maxConnections !== undefined && o.openFiles !== undefined && o.maxConnections > o.openFiles - (o.reservedDescriptors ?? 0)) {
+    out.push({
+      fields: { maxConnections: o.maxConnections, openFilesLimit: o.openFiles },
+      message:
+        `--max-connections ${o.maxConnections} is more than the open-files limit of ${o.openFiles} leaves room for ` +
+        `(${Math.max(0, o.openFiles - (o.reservedDescriptors ?? 0))} after ${o.reservedDescriptors ?? 0} kept for the databases and outgoing requests): ` +
+        'past that, new connections and logins fail with "too many open files" instead of a 503; raise the limit before ' +
+        'starting Baste (ulimit -n in the shell, LimitNOFILE= in a systemd unit, --ulimit nofile= for docker run) or lower --max-connections',
+    });
+  }
   if (!isLoopback(o.host) && o.baseUrl === undefined) {
     out.push({
       fields: { host: o.host },

@@ -1,7 +1,7 @@
 // The compiled `baste` command, run as a user runs it: a child process on a free port.
 
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -83,6 +83,36 @@ describe('baste CLI', () => {
     } finally {
       await stop(server);
     }
+  });
+
+  it('--max-connections above what the open-files limit leaves room for: warned at start, with how to raise the limit', { skip: process.platform !== 'linux' && 'needs /proc/self/limits (Linux)' }, async () => {
+    // Node cannot set its own descriptor limit; a shell lowers it for the child, as `ulimit -n` would.
+    const under = (limit: number, maxConnections: number) =>
+      new Promise<string>((resolve, reject) => {
+        const dataDir = join(tmp, `nofile-${maxConnections}`);
+        const child = spawn('sh', ['-c', `ulimit -n ${limit} && exec "$0" "$@"`, process.execPath, BIN, 'serve', '--app', EXAMPLE, '--data-dir', dataDir, '--port', '0', '--max-connections', String(maxConnections)], {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let out = '';
+        const timer = setTimeout(() => reject(new Error(`no start:\n${out}`)), 20_000);
+        const early = (code: number | null) => (clearTimeout(timer), reject(new Error(`exited ${code}:\n${out}`)));
+        const onData = (d: Buffer) => {
+          out += d.toString();
+          if (/at http:\/\/127\.0\.0\.1:\d+/.test(out)) {
+            clearTimeout(timer);
+            child.off('exit', early);
+            child.once('exit', () => resolve(out));
+            child.kill('SIGTERM');
+          }
+        };
+        child.stdout.on('data', onData);
+        child.stderr.on('data', onData);
+        child.once('exit', early);
+      });
+    const over = await under(512, 1000);
+    assert.match(over, /baste: warning: --max-connections 1000 is more than the open-files limit of 512 leaves room for \(256 after 256 kept/);
+    assert.match(over, /ulimit -n in the shell, LimitNOFILE= in a systemd unit/);
+    assert.doesNotMatch(await under(512, 200), /warning/);
   });
 
   it('says clearly when the port is taken', async () => {

@@ -58,7 +58,8 @@ Options for serve:
   --trust-proxy          believe X-Forwarded-For/-Proto/-Host from a reverse proxy
   --reveal-unknown-emails  registration, confirmation and reset tell a taken or unknown email as the
                          platform does (409 AccountNameInUse, 404 UserNotFound; default: every email alike)
-  --max-connections <n>  open connections at most; one more gets 503 (default: what the open-files limit allows, at most 10000)
+  --max-connections <n>  open connections at most; one more gets 503 (default: what the open-files limit allows, at most 10000;
+                         raise that limit before starting: ulimit -n, or LimitNOFILE= under systemd)
   --request-timeout <s>  seconds to receive a whole request (default 60); headers must come within 10
   --keep-alive-timeout <s>  seconds an idle keep-alive connection stays open (default 65)
   --max-watch-streams <n>  open watch() streams at most, in all (default 5000); one more gets 429

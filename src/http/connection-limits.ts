@@ -25,7 +25,7 @@ export interface ConnectionLimits {
 }
 
 /** The soft limit on open files, when /proc says it (Linux). */
-function openFilesLimit(): number | undefined {
+export function openFilesLimit(): number | undefined {
   try {
     const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
     const soft = line?.split(/\s{2,}/)[1];
@@ -36,7 +36,7 @@ function openFilesLimit(): number | undefined {
 }
 
 /** Room for the store, the data files, outgoing requests and logs beside client connections. */
-const RESERVED_DESCRIPTORS = 256;
+export const RESERVED_DESCRIPTORS = 256;
 
 export function defaultMaxConnections(): number {
   const limit = openFilesLimit();

@@ -13,13 +13,18 @@ const NET_UNAVAILABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHO
 const SQLITE_UNAVAILABLE = /^SQLITE_(FULL|IOERR|READONLY|CANTOPEN|BUSY|LOCKED)/;
 
 export function storeFailureOf(err: unknown): StoreFailure | null {
-  const e = err as { code?: unknown; message?: unknown; name?: unknown } | null;
+  const e = err as { code?: unknown; message?: unknown; name?: unknown; severity?: unknown } | null;
   if (!e || typeof e !== 'object') return null;
   const code = typeof e.code === 'string' ? e.code : '';
   const message = typeof e.message === 'string' ? e.message : '';
   // 22021: invalid byte sequence (a NUL in text); 22P05: a \u0000 escape in jsonb.
   if (code === '22021' || code === '22P05') return { kind: 'unstorable-text' };
   if (PG_UNAVAILABLE.test(code) || (code === '55000' && /not currently accepting connections/.test(message))) {
+    return { kind: 'unavailable', what: `PostgreSQL: ${message}` };
+  }
+  // A FATAL (or PANIC) error ends the database session, whatever its SQLSTATE: e.g. a connection
+  // made just after crash recovery on a full disk fails with XX000 "could not write init file".
+  if (/^[0-9A-Z]{5}$/.test(code) && (e.severity === 'FATAL' || e.severity === 'PANIC')) {
     return { kind: 'unavailable', what: `PostgreSQL: ${message}` };
   }
   if (SQLITE_UNAVAILABLE.test(code)) return { kind: 'unavailable', what: `SQLite: ${message}` };
