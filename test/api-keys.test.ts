@@ -13,6 +13,8 @@ import {
 import * as Realm from 'realm-web';
 import { appConfig, autoConfirmUserpass, provider, startServer, uniqueEmail, type TestServer } from './helpers/server.js';
 import { stitchClientFor } from './helpers/stitch.js';
+import { scenarios } from './helpers/scenario.js';
+import { assertError, clientOf, inject, type RequestOptions } from './helpers/wire.js';
 
 const PASSWORD = 'secret123';
 
@@ -23,19 +25,7 @@ const realmApp = (server: TestServer) =>
 
 describe('API keys', () => {
   let server: TestServer;
-  const api = (path: string) => `${server.url}/api/client/v2.0${path}`;
-  const call = async (method: string, path: string, token?: string, body?: unknown) => {
-    const res = await fetch(api(path), {
-      method,
-      headers: {
-        ...(token ? { authorization: `Bearer ${token}` } : {}),
-        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-      },
-      body: body !== undefined ? JSON.stringify(body) : undefined,
-    });
-    const text = await res.text();
-    return { status: res.status, json: text ? JSON.parse(text) : undefined, contentType: res.headers.get('content-type') };
-  };
+  const call = (method: string, path: string, token?: string, body?: unknown) => clientOf(server).call(method, path, { token, body });
   const passwordUser = async () => {
     const email = uniqueEmail('keys');
     await call('POST', `/app/${server.appId}/auth/providers/local-userpass/register`, undefined, { email, password: PASSWORD });
@@ -137,65 +127,18 @@ describe('API keys', () => {
     assert.equal((await keyLogin(created.key)).status, 401);
   });
 
-  it('#48: the api_keys routes refuse an access token, and the refusal creates nothing', async () => {
+  it('refuses the 21st key, naming the limit, and keeps 20', async () => {
     const u = await passwordUser();
-    const res = await call('POST', '/auth/api_keys', u.access_token, { name: 'x' });
-    assert.equal(res.status, 401);
-    assert.equal(res.json.error_code, 'InvalidSession');
-    assert.equal((await call('GET', '/auth/api_keys', u.access_token)).status, 401);
-    assert.deepEqual((await call('GET', '/auth/api_keys', u.refresh_token)).json, []);
-  });
-
-  it('refuses anonymous users, duplicate names, bad names and the 21st key', async () => {
-    const anon = (await call('POST', `/app/${server.appId}/auth/providers/anon-user/login`, undefined, {})).json;
-    const anonRes = await call('POST', '/auth/api_keys', anon.refresh_token, { name: 'x' });
-    assert.equal(anonRes.status, 400);
-    assert.equal(anonRes.json.error_code, 'BadRequest');
-
-    const u = await passwordUser();
-    for (const name of [undefined, '', 5, 'x'.repeat(65), 'bad\u0000name']) {
-      const res = await call('POST', '/auth/api_keys', u.refresh_token, { name });
-      assert.equal(res.status, 400, `name ${JSON.stringify(name)}`);
-    }
-    assert.equal((await call('POST', '/auth/api_keys', u.refresh_token, { name: 'dup' })).status, 201);
-    const dup = await call('POST', '/auth/api_keys', u.refresh_token, { name: 'dup' });
-    assert.equal(dup.status, 409);
-    assert.equal(dup.json.error_code, 'APIKeyAlreadyExists');
-    for (let i = 1; i < 20; i++) assert.equal((await call('POST', '/auth/api_keys', u.refresh_token, { name: `k${i}` })).status, 201);
-    const over = await call('POST', '/auth/api_keys', u.refresh_token, { name: 'k20' });
-    assert.equal(over.status, 400);
-    assert.match(over.json.error, /20/);
+    for (let i = 0; i < 20; i++) assert.equal((await call('POST', '/auth/api_keys', u.refresh_token, { name: `k${i}` })).status, 201);
+    assertError(await call('POST', '/auth/api_keys', u.refresh_token, { name: 'k20' }), 400, 'BadRequest', /20/);
     assert.equal((await call('GET', '/auth/api_keys', u.refresh_token)).json.length, 20);
-  });
-
-  it("answers another user's key id, and malformed ids, with APIKeyNotFound", async () => {
-    const a = await passwordUser();
-    const b = await passwordUser();
-    const key = (await call('POST', '/auth/api_keys', a.refresh_token, { name: 'mine' })).json;
-    for (const [method, suffix] of [['GET', ''], ['PUT', '/disable'], ['PUT', '/enable'], ['DELETE', '']] as const) {
-      const res = await call(method, `/auth/api_keys/${key._id}${suffix}`, b.refresh_token);
-      assert.equal(res.status, 404, `${method} ${suffix}`);
-      assert.equal(res.json.error_code, 'APIKeyNotFound');
-    }
-    assert.equal((await call('GET', '/auth/api_keys/not-an-id', a.refresh_token)).status, 404);
-    // b's attempts changed nothing
-    assert.deepEqual((await call('GET', `/auth/api_keys/${key._id}`, a.refresh_token)).json, { _id: key._id, name: 'mine', disabled: false });
-    assert.equal((await keyLogin(key.key)).status, 200);
-  });
-
-  it('refuses bad key logins with clear errors', async () => {
-    assert.equal((await keyLogin('nope')).status, 401);
-    assert.equal((await call('POST', `/app/${server.appId}/auth/providers/api-key/login`, undefined, {})).status, 400);
-    assert.equal((await keyLogin('x'.repeat(300))).status, 400);
   });
 
   it('refuses key logins of a disabled user, and deleting the user removes the keys', async () => {
     const u = await passwordUser();
     const key = (await call('POST', '/auth/api_keys', u.refresh_token, { name: 'k' })).json;
     await server.baste.store.setUserDisabled(u.user_id, true);
-    const res = await keyLogin(key.key);
-    assert.equal(res.status, 403);
-    assert.equal(res.json.error_code, 'UserDisabled');
+    assertError(await keyLogin(key.key), 403, 'UserDisabled');
     await server.baste.store.setUserDisabled(u.user_id, false);
     const again = (await keyLogin(key.key)).json;
     assert.equal(again.user_id, u.user_id);
@@ -212,20 +155,155 @@ describe('API keys with the provider disabled', () => {
   after(() => server.close());
 
   it('refuses creating keys and key logins', async () => {
-    const base = `${server.url}/api/client/v2.0`;
+    const c = clientOf(server);
     const email = uniqueEmail();
-    const post = (path: string, body: unknown, token?: string) =>
-      fetch(base + path, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-        body: JSON.stringify(body),
-      });
-    await post(`/app/${server.appId}/auth/providers/local-userpass/register`, { email, password: PASSWORD });
-    const login = await (await post(`/app/${server.appId}/auth/providers/local-userpass/login`, { username: email, password: PASSWORD })).json();
-    const res = await post('/auth/api_keys', { name: 'k' }, login.refresh_token);
-    assert.equal(res.status, 404);
-    assert.equal((await res.json()).error_code, 'AuthProviderNotFound');
-    assert.equal((await post(`/app/${server.appId}/auth/providers/api-key/login`, { key: 'x' })).status, 404);
+    await c.register(email, PASSWORD);
+    const login = (await c.login('local-userpass', { username: email, password: PASSWORD })).json;
+    assertError(await c.call('POST', '/auth/api_keys', { token: login.refresh_token, body: { name: 'k' } }), 404, 'AuthProviderNotFound');
+    assertError(await c.login('api-key', { key: 'x' }), 404, 'AuthProviderNotFound');
   });
 });
 
+
+// The user API key routes as a table, in process (`fastify.inject`: no SDK takes part). Each row
+// starts from an owner with one key `mine`, a second user and an anonymous user.
+describe('API key routes (scenarios)', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startServer(appConfig([provider('anon-user'), autoConfirmUserpass(), provider('api-key')]));
+  });
+  after(() => server.close());
+
+  interface Tokens {
+    access_token: string;
+    refresh_token: string;
+    user_id: string;
+  }
+  interface Ctx {
+    owner: Tokens;
+    other: Tokens;
+    anon: Tokens;
+    key: { _id: string; key: string; name: string };
+  }
+  /** `{app}` in a path stands for the app's id. */
+  const send = (method: string, path: string, opts: RequestOptions = {}) =>
+    inject(server.baste.http, method, `/api/client/v2.0${path.replace('{app}', server.appId)}`, opts);
+  const login = (providerName: string, body: unknown) => send('POST', `/app/{app}/auth/providers/${providerName}/login`, { body });
+  const passwordUser = async (): Promise<Tokens> => {
+    const email = uniqueEmail('scn');
+    assert.equal((await send('POST', '/app/{app}/auth/providers/local-userpass/register', { body: { email, password: PASSWORD } })).status, 201);
+    return (await login('local-userpass', { username: email, password: PASSWORD })).json;
+  };
+  const keysOf = async (u: Tokens) => (await send('GET', '/auth/api_keys', { token: u.refresh_token })).json as { _id: string; name: string; disabled: boolean; key?: string }[];
+  const keyNames = async (u: Tokens) => (await keysOf(u)).map((k) => k.name).sort();
+  const keyLogsIn = async (key: string) => (await login('api-key', { key })).status === 200;
+  const keyPath = (c: Ctx, suffix = '') => `/auth/api_keys/${c.key._id}${suffix}`;
+
+  const onlyMine = async (c: Ctx) => assert.deepEqual(await keyNames(c.owner), ['mine']);
+  const untouched = async (c: Ctx) => {
+    assert.deepEqual(await keysOf(c.owner), [{ _id: c.key._id, name: 'mine', disabled: false }]);
+    assert.ok(await keyLogsIn(c.key.key));
+  };
+
+  scenarios<Ctx>(
+    {
+      setup: async () => {
+        const owner = await passwordUser();
+        const other = await passwordUser();
+        const anon = (await login('anon-user', {})).json;
+        const key = (await send('POST', '/auth/api_keys', { token: owner.refresh_token, body: { name: 'mine' } })).json;
+        return { owner, other, anon, key };
+      },
+      send,
+    },
+    [
+      // Every route authenticates with the refresh token.
+      { name: 'create with an access token', method: 'POST', path: '/auth/api_keys', token: (c) => c.owner.access_token, body: { name: 'x' }, status: 401, errorCode: 'InvalidSession', after: onlyMine },
+      { name: 'list with an access token', method: 'GET', path: '/auth/api_keys', token: (c) => c.owner.access_token, status: 401, errorCode: 'InvalidSession' },
+      { name: 'create with no token', method: 'POST', path: '/auth/api_keys', body: { name: 'x' }, status: 401, errorCode: 'InvalidSession', after: onlyMine },
+      { name: 'disable with an access token', method: 'PUT', path: (c) => keyPath(c, '/disable'), token: (c) => c.owner.access_token, status: 401, errorCode: 'InvalidSession', after: untouched },
+      // Who may create, and which names.
+      { name: 'an anonymous user may not create keys', method: 'POST', path: '/auth/api_keys', token: (c) => c.anon.refresh_token, body: { name: 'x' }, status: 400, errorCode: 'BadRequest', error: /anonymous/, after: async (c) => assert.deepEqual(await keysOf(c.anon), []) },
+      { name: 'no name', method: 'POST', path: '/auth/api_keys', token: (c) => c.owner.refresh_token, body: {}, status: 400, errorCode: 'MissingParameter', after: onlyMine },
+      { name: 'an empty name', method: 'POST', path: '/auth/api_keys', token: (c) => c.owner.refresh_token, body: { name: '' }, status: 400, errorCode: 'MissingParameter', after: onlyMine },
+      { name: 'a name that is not a string', method: 'POST', path: '/auth/api_keys', token: (c) => c.owner.refresh_token, body: { name: 5 }, status: 400, errorCode: 'MissingParameter', after: onlyMine },
+      { name: 'a name over 64 characters', method: 'POST', path: '/auth/api_keys', token: (c) => c.owner.refresh_token, body: { name: 'x'.repeat(65) }, status: 400, errorCode: 'InvalidParameter', after: onlyMine },
+      { name: 'a name with a control character', method: 'POST', path: '/auth/api_keys', token: (c) => c.owner.refresh_token, body: { name: 'bad\u0000name' }, status: 400, errorCode: 'InvalidParameter', after: onlyMine },
+      { name: 'a name already taken', method: 'POST', path: '/auth/api_keys', token: (c) => c.owner.refresh_token, body: { name: 'mine' }, status: 409, errorCode: 'APIKeyAlreadyExists', after: onlyMine },
+      {
+        name: 'create: the key is in this answer only',
+        method: 'POST',
+        path: '/auth/api_keys',
+        token: (c) => c.owner.refresh_token,
+        body: { name: 'new' },
+        status: 201,
+        expect: (a) => {
+          assert.deepEqual(Object.keys(a.json).sort(), ['_id', 'disabled', 'key', 'name']);
+          assert.match(a.json._id, /^[0-9a-f]{24}$/);
+          assert.deepEqual([a.json.name, a.json.disabled], ['new', false]);
+        },
+        after: async (c, a) => {
+          assert.deepEqual((await keysOf(c.owner)).find((k) => k.name === 'new'), { _id: a.json._id, name: 'new', disabled: false });
+          const viaKey = (await login('api-key', { key: a.json.key })).json;
+          assert.equal(viaKey.user_id, c.owner.user_id);
+        },
+      },
+      { name: 'list: ids, names and states, never the keys', method: 'GET', path: '/auth/api_keys', token: (c) => c.owner.refresh_token, status: 200, expect: (a, c) => assert.deepEqual(a.json, [{ _id: c.key._id, name: 'mine', disabled: false }]) },
+      { name: 'fetch one', method: 'GET', path: (c) => keyPath(c), token: (c) => c.owner.refresh_token, status: 200, expect: (a, c) => assert.deepEqual(a.json, { _id: c.key._id, name: 'mine', disabled: false }) },
+      // Another user's key is not found, whatever the route, and stays as it was.
+      { name: "fetch another user's key", method: 'GET', path: (c) => keyPath(c), token: (c) => c.other.refresh_token, status: 404, errorCode: 'APIKeyNotFound' },
+      { name: "disable another user's key", method: 'PUT', path: (c) => keyPath(c, '/disable'), token: (c) => c.other.refresh_token, status: 404, errorCode: 'APIKeyNotFound', after: untouched },
+      {
+        name: "enable another user's key",
+        method: 'PUT',
+        path: (c) => keyPath(c, '/enable'),
+        token: (c) => c.other.refresh_token,
+        before: async (c) => assert.equal((await send('PUT', keyPath(c, '/disable'), { token: c.owner.refresh_token })).status, 204),
+        status: 404,
+        errorCode: 'APIKeyNotFound',
+        after: async (c) => {
+          assert.equal((await keysOf(c.owner))[0]!.disabled, true);
+          assert.equal(await keyLogsIn(c.key.key), false);
+        },
+      },
+      { name: "delete another user's key", method: 'DELETE', path: (c) => keyPath(c), token: (c) => c.other.refresh_token, status: 404, errorCode: 'APIKeyNotFound', after: untouched },
+      { name: 'a malformed key id', method: 'GET', path: '/auth/api_keys/not-an-id', token: (c) => c.owner.refresh_token, status: 404, errorCode: 'APIKeyNotFound' },
+      // The owner's changes, and what they do to key logins.
+      {
+        name: 'disable: the key no longer logs in',
+        method: 'PUT',
+        path: (c) => keyPath(c, '/disable'),
+        token: (c) => c.owner.refresh_token,
+        status: 204,
+        after: async (c) => {
+          assert.deepEqual(await keysOf(c.owner), [{ _id: c.key._id, name: 'mine', disabled: true }]);
+          assertError(await login('api-key', { key: c.key.key }), 401, 'AuthError');
+        },
+      },
+      {
+        name: 'enable: the key logs in again',
+        method: 'PUT',
+        path: (c) => keyPath(c, '/enable'),
+        token: (c) => c.owner.refresh_token,
+        before: async (c) => assert.equal((await send('PUT', keyPath(c, '/disable'), { token: c.owner.refresh_token })).status, 204),
+        status: 204,
+        after: untouched,
+      },
+      {
+        name: 'delete: gone from the list, and no longer logs in',
+        method: 'DELETE',
+        path: (c) => keyPath(c),
+        token: (c) => c.owner.refresh_token,
+        status: 204,
+        after: async (c) => {
+          assert.deepEqual(await keysOf(c.owner), []);
+          assertError(await login('api-key', { key: c.key.key }), 401, 'AuthError');
+        },
+      },
+      // Key logins.
+      { name: 'log in with an unknown key', method: 'POST', path: '/app/{app}/auth/providers/api-key/login', body: { key: 'nope' }, status: 401, errorCode: 'AuthError' },
+      { name: 'log in with no key', method: 'POST', path: '/app/{app}/auth/providers/api-key/login', body: {}, status: 400, errorCode: 'MissingParameter' },
+      { name: 'log in with a key over 256 characters', method: 'POST', path: '/app/{app}/auth/providers/api-key/login', body: { key: 'x'.repeat(300) }, status: 400, errorCode: 'InvalidParameter' },
+    ],
+  );
+});

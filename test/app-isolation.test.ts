@@ -20,6 +20,7 @@ import { searchPathSchemas } from '../src/store/postgres/owner.js';
 import { openSqliteStore } from '../src/store/sqlite/index.js';
 import { BIN, serve as serveCli, stop, type Served } from './helpers/cli.js';
 import { adminQuery, freshDatabase, skipWithoutPostgres, uniqueName } from './helpers/postgres.js';
+import { request } from './helpers/wire.js';
 
 const EXAMPLE = join(import.meta.dirname, '..', 'examples', 'todo');
 const A = 'todo-abcde';
@@ -56,14 +57,7 @@ function runCli(args: string[], timeoutMs = 20_000): Promise<{ code: number | nu
   );
 }
 
-async function call(on: Served, method: string, path: string, token?: string, body?: unknown) {
-  const headers: Record<string, string> = {};
-  if (token) headers.authorization = `Bearer ${token}`;
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(`${on.url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  return { status: res.status, json: text ? JSON.parse(text) : undefined, text };
-}
+const call = (on: Served, method: string, path: string, token?: string, body?: unknown) => request(method, on.url + path, { token, body });
 
 const client = (appId: string) => `/api/client/v2.0/app/${appId}`;
 

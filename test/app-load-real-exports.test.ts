@@ -14,6 +14,7 @@ import { loadAppDirectory } from '../src/app/load.js';
 import { checkProviders } from '../src/auth/service.js';
 import { ConfigError } from '../src/errors.js';
 import { BIN, serve, stop, type Served } from './helpers/cli.js';
+import { request as send } from './helpers/wire.js';
 
 const fixture = (name: string) => join(import.meta.dirname, 'fixtures', 'apps', name);
 const scratch = mkdtempSync(join(tmpdir(), 'baste-real-exports-'));
@@ -29,21 +30,9 @@ function cli(args: string[], env: Record<string, string> = {}) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-async function request(s: Served, method: string, path: string, body?: unknown, token?: string) {
-  const res = await fetch(`${s.url}${path}`, {
-    method,
-    headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-  });
-  const text = await res.text();
-  let json: Record<string, unknown> = {};
-  try {
-    json = JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    // not JSON (a webhook's own body)
-  }
-  return { status: res.status, json, text };
-}
+/** `body` as a string is sent as it is. */
+const request = (s: Served, method: string, path: string, body?: unknown, token?: string) =>
+  send(method, s.url + path, typeof body === 'string' ? { raw: body, token } : { body, token });
 
 /** A number as the wire writes it (canonical EJSON). */
 const num = (v: unknown): number => {

@@ -11,6 +11,7 @@ import { pino } from 'pino';
 import type { AuthTriggerConfig } from '../src/app/model.js';
 import { AdminTokens } from '../src/admin/tokens.js';
 import { appConfig, appFunction, autoConfirmUserpass, endpointConfig, provider, startServer, type TestServer, uniqueEmail, webhookConfig } from './helpers/server.js';
+import { request } from './helpers/wire.js';
 
 const fn = (name: string, source: string) => appFunction(name, source, { private: true });
 const trigger = (name: string, functionName: string, operations: AuthTriggerConfig['operations'], providers: string[] = []): [string, AuthTriggerConfig] => [
@@ -55,14 +56,7 @@ describe('authentication triggers', () => {
   });
   after(() => server.close());
 
-  const post = async (path: string, body: unknown, token?: string) => {
-    const res = await fetch(`${server.url}/api/client/v2.0${path}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      body: JSON.stringify(body),
-    });
-    return { status: res.status, json: await res.json() };
-  };
+  const post = (path: string, body: unknown, token?: string) => request('POST', `${server.url}/api/client/v2.0${path}`, { body, token });
 
   it('fires CREATE once, LOGIN only for the filtered provider, and DELETE with every identity, as the system user', async () => {
     const anon = await post(`/app/${server.appId}/auth/providers/anon-user/login`, {});

@@ -10,6 +10,7 @@ import * as Realm from 'realm-web';
 import { ConfigError } from '../src/errors.js';
 import { appConfig, provider, startServer, type TestServer } from './helpers/server.js';
 import { stitchClientFor } from './helpers/stitch.js';
+import { assertError, request } from './helpers/wire.js';
 
 const KEY_1 = 'first-signing-key-that-is-long-enough-0123456789';
 const KEY_2 = 'second-signing-key-that-is-long-enough-987654321';
@@ -33,18 +34,10 @@ function withSecrets(config: ReturnType<typeof appConfig>, secrets: Record<strin
   return { ...config, secrets: new Map(Object.entries(secrets)) };
 }
 
-async function login(server: TestServer, token: unknown, path = 'custom-token/login', accessToken?: string) {
-  const res = await fetch(`${server.url}/api/client/v2.0/app/${server.appId}/auth/providers/${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(accessToken ? { authorization: `Bearer ${accessToken}` } : {}) },
-    body: JSON.stringify({ token }),
-  });
-  const json = await res.json();
-  return { status: res.status, json };
-}
+const login = (server: TestServer, token: unknown, path = 'custom-token/login', accessToken?: string) =>
+  request('POST', `${server.url}/api/client/v2.0/app/${server.appId}/auth/providers/${path}`, { body: { token }, token: accessToken });
 
-const profileOf = async (server: TestServer, accessToken: string) =>
-  (await fetch(`${server.url}/api/client/v2.0/auth/profile`, { headers: { authorization: `Bearer ${accessToken}` } })).json();
+const profileOf = async (server: TestServer, accessToken: string) => (await request('GET', `${server.url}/api/client/v2.0/auth/profile`, { token: accessToken })).json;
 
 describe('custom JWT with HS256 signing keys', () => {
   let server: TestServer;
@@ -250,12 +243,9 @@ describe('custom JWT with a JWK URI', () => {
     const started = Date.now();
     const slow = await login(server, await token('k3'));
     assert.ok(Date.now() - started < 1200, `took ${Date.now() - started} ms`);
-    assert.equal(slow.status, 502);
-    assert.equal(slow.json.error_code, 'JWKSUnavailable');
+    assertError(slow, 502, 'JWKSUnavailable');
     mode = 'fail';
-    const failing = await login(server, await token('k3'));
-    assert.equal(failing.status, 502);
-    assert.equal(failing.json.error_code, 'JWKSUnavailable');
+    assertError(await login(server, await token('k3')), 502, 'JWKSUnavailable');
     mode = 'ok';
     assert.equal((await login(server, await token('k3'))).status, 200);
   });

@@ -16,6 +16,7 @@ import { appConfig, appFunction, autoConfirmUserpass, provider, role, startServe
 import { newPasswordUser } from './helpers/realm.js';
 import { stitchClientFor } from './helpers/stitch.js';
 import { nestedAllowed, nestedForbidden, prng } from './helpers/pipelines.js';
+import { assertError, request } from './helpers/wire.js';
 
 const rules = (coll: string, roles: CollectionRules['roles'], filters: CollectionRules['filters'] = []): [string, CollectionRules] => [
   `app.${coll}`,
@@ -104,29 +105,19 @@ describe('data leaks: nested pipelines and ownership given away', () => {
   const col = (user: Realm.User, c: string) => user.mongoClient('mongodb-atlas').db('app').collection<any>(c);
   const snapshot = (c: string) => alice.functions.callFunction('snapshot', c) as Promise<string>;
   /** functions/call as realm-web sends it, answered raw: status and body. */
-  const raw = async (user: Realm.User, name: string, args: Record<string, unknown>) => {
-    const res = await fetch(`${server.url}/api/client/v2.0/app/${server.appId}/functions/call`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${user.accessToken}` },
-      body: JSON.stringify({ name, service: 'mongodb-atlas', arguments: [{ database: 'app', ...args }] }),
+  const raw = (user: Realm.User, name: string, args: Record<string, unknown>) =>
+    request('POST', `${server.url}/api/client/v2.0/app/${server.appId}/functions/call`, {
+      token: user.accessToken!,
+      body: { name, service: 'mongodb-atlas', arguments: [{ database: 'app', ...args }] },
     });
-    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-  };
-  const assertStitchError = (body: Record<string, unknown>, code: string) => {
-    assert.deepEqual(Object.keys(body).sort(), ['error', 'error_code', 'link']);
-    assert.equal(body.error_code, code);
-    assert.equal(typeof body.error, 'string');
-  };
   const SECRETS = /a-secret|b-secret|b-shared-secret|filtered-secret|payroll/;
 
   describe('pipelines', () => {
     it('the harness leak: a `from` on a harmless stage and $lookup inside $facet is refused, naming the stage; nothing is returned', async () => {
       const pipeline = [{ $addFields: { from: 'private' } }, { $facet: { x: [{ $lookup: { from: 'private', pipeline: [], as: 'all' } }] } }];
-      const { status, body } = await raw(alice, 'aggregate', { collection: 'notes', pipeline });
-      assert.equal(status, 403);
-      assertStitchError(body, 'NoMatchingRuleFound');
-      assert.match(String(body.error), /aggregation stage \$lookup \(at pipeline\[1\]\.\$facet\.x\[0\]\) is only available to system functions/);
-      assert.doesNotMatch(JSON.stringify(body), SECRETS);
+      const res = await raw(alice, 'aggregate', { collection: 'notes', pipeline });
+      assertError(res, 403, 'NoMatchingRuleFound', /aggregation stage \$lookup \(at pipeline\[1\]\.\$facet\.x\[0\]\) is only available to system functions/);
+      assert.doesNotMatch(res.text, SECRETS);
       // Reading another user's notes the same way ($lookup of the collection itself inside $facet).
       const self = [{ $facet: { x: [{ $lookup: { from: 'notes', pipeline: [], as: 'all' } }] } }];
       await assert.rejects(col(alice, 'notes').aggregate(self), (e: any) => e.statusCode === 403 && e.errorCode === 'NoMatchingRuleFound' && /\$lookup/.test(e.error));
@@ -152,12 +143,11 @@ describe('data leaks: nested pipelines and ownership given away', () => {
       for (let i = 0; i < 120; i++) {
         const pipeline = nestedForbidden(rand, i % 6);
         const user = i % 2 ? alice : bob;
-        const { status, body } = await raw(user, 'aggregate', { collection: 'notes', pipeline });
-        assert.ok(status === 403 || status === 400, `${status} for ${JSON.stringify(pipeline)}`);
-        assertStitchError(body, status === 403 ? 'NoMatchingRuleFound' : 'InvalidParameter');
-        assert.match(String(body.error), /aggregation stage \$\w+ \(at pipeline\[/);
-        assert.doesNotMatch(JSON.stringify(body), SECRETS);
-        codes.set(String(body.error_code), (codes.get(String(body.error_code)) ?? 0) + 1);
+        const res = await raw(user, 'aggregate', { collection: 'notes', pipeline });
+        assert.ok(res.status === 403 || res.status === 400, `${res.status} for ${JSON.stringify(pipeline)}`);
+        assertError(res, res.status, res.status === 403 ? 'NoMatchingRuleFound' : 'InvalidParameter', /aggregation stage \$\w+ \(at pipeline\[/);
+        assert.doesNotMatch(res.text, SECRETS);
+        codes.set(String(res.json.error_code), (codes.get(String(res.json.error_code)) ?? 0) + 1);
       }
       assert.ok((codes.get('NoMatchingRuleFound') ?? 0) > 60, JSON.stringify([...codes]));
       // $out / $merge anywhere wrote nothing; nothing else changed either.
@@ -169,10 +159,9 @@ describe('data leaks: nested pipelines and ownership given away', () => {
       const rand = prng(7171);
       for (let i = 0; i < 60; i++) {
         const pipeline = nestedAllowed(rand, i % 6);
-        const { status, body } = await raw(bob, 'aggregate', { collection: 'notes', pipeline });
-        assert.equal(status, 200, `${JSON.stringify(body)} for ${JSON.stringify(pipeline)}`);
-        const text = JSON.stringify(body);
-        assert.doesNotMatch(text, /alice private|a-secret|payroll/, JSON.stringify(pipeline));
+        const res = await raw(bob, 'aggregate', { collection: 'notes', pipeline });
+        assert.equal(res.status, 200, `${res.text} for ${JSON.stringify(pipeline)}`);
+        assert.doesNotMatch(res.text, /alice private|a-secret|payroll/, JSON.stringify(pipeline));
       }
       // Bob's facets see his own notes whole and Alice's… none (she shares nothing); his shared note's secret is his.
       const [all] = await col(bob, 'notes').aggregate([{ $facet: { titles: [{ $sort: { title: 1 } }, { $project: { _id: 0, title: 1 } }], n: [{ $count: 'n' }] } }]);
@@ -227,9 +216,7 @@ describe('data leaks: nested pipelines and ownership given away', () => {
         await expectDenied(a.insertOne({ owner_id: bob.id, title: 'forged' }), 'insertOne for Bob');
         await assert.rejects(alice.functions.callFunction('updateManyAsCaller', c, {}, toBob), (e: any) => /no rule allows this update/.test(e.error), 'in a function running as Alice');
         // The error has the Stitch shape.
-        const { status, body } = await raw(alice, 'updateMany', { collection: c, query: {}, update: toBob });
-        assert.equal(status, 403);
-        assertStitchError(body, 'NoMatchingRuleFound');
+        assertError(await raw(alice, 'updateMany', { collection: c, query: {}, update: toBob }), 403, 'NoMatchingRuleFound');
         assert.equal(await snapshot(c), before);
         // Her own documents stay hers to change.
         assert.equal((await a.updateOne({ title: `${c} a2` }, { $set: { note: 'mine' } })).modifiedCount, 1);

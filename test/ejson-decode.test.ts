@@ -5,7 +5,11 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { Binary, BSONRegExp, Decimal128, Double, EJSON, Int32, Long, MaxKey, MinKey, ObjectId, Timestamp } from 'bson';
-import { parseDocumentEjson, parseDocumentEjsonReference } from '../src/util/ejson.js';
+import { normalizeNumbers } from '../src/data/values.js';
+import { parseDocumentEjson } from '../src/util/ejson.js';
+
+/** The reference: bson's own decoder, then numbers as documents hold them (what the decoder replaced). */
+const parseDocumentEjsonReference = (text: string): unknown => normalizeNumbers(EJSON.parse(text, { relaxed: false }));
 
 /** Type-exact rendering: canonical EJSON plus the constructor of every value and -0. */
 function shape(v: unknown): unknown {

@@ -11,6 +11,7 @@ import pino from 'pino';
 import { FunctionRuntime, type CallRequest, type CallUser } from '../src/functions/runtime.js';
 import { appConfig, appFunction, provider, startServer, type TestServer } from './helpers/server.js';
 import { stitchClientFor } from './helpers/stitch.js';
+import { assertError, clientOf, request } from './helpers/wire.js';
 
 const fn = appFunction;
 
@@ -96,14 +97,9 @@ describe('functions', () => {
   let stitch: StitchAppClient;
   let token: string;
 
-  const callRaw = async (name: string, args: unknown[] = [], accessToken = token) => {
-    const res = await fetch(`${server.url}/api/client/v2.0/app/${server.appId}/functions/call`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${accessToken}`, 'x-test': 'probe' },
-      body: JSON.stringify({ name, arguments: args }),
-    });
-    return { status: res.status, json: await res.json() };
-  };
+  const callBody = (body: unknown, accessToken = token) =>
+    request('POST', `${server.url}/api/client/v2.0/app/${server.appId}/functions/call`, { body, token: accessToken, headers: { 'x-test': 'probe' } });
+  const callRaw = (name: string, args: unknown[] = [], accessToken = token) => callBody({ name, arguments: args }, accessToken);
 
   before(async () => {
     server = await startServer(testApp(), { functions: { timeoutMs: 1000, memoryMb: 64 } }); // long enough for the memory bomb to reach its limit on a busy machine
@@ -189,9 +185,7 @@ describe('functions', () => {
 
   it('refuses a call whose can_evaluate is false, and runs it when true', async () => {
     assert.deepEqual((await callRaw('onlyWithArg', [{ $numberInt: '11' }])).json, { $numberInt: '11' });
-    const refused = await callRaw('onlyWithArg', [{ $numberInt: '3' }]);
-    assert.equal(refused.status, 403);
-    assert.equal(refused.json.error_code, 'FunctionNotCallable');
+    assertError(await callRaw('onlyWithArg', [{ $numberInt: '3' }]), 403, 'FunctionNotCallable');
     const bob = await callRaw('onlyBob');
     assert.equal(bob.status, 403);
   });
@@ -297,13 +291,8 @@ describe('functions', () => {
     const broken = await callRaw('badSyntax');
     assert.equal(broken.status, 400);
     assert.match(broken.json.error, /could not be compiled/);
-    const res = await fetch(`${server.url}/api/client/v2.0/app/${server.appId}/functions/call`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-      body: JSON.stringify({ name: 'find', service: 'mongodb-atlas', arguments: [{ database: 'd', collection: 'c', query: {} }] }),
-    });
-    assert.equal(res.status, 404);
-    assert.equal((await res.json()).error_code, 'ServiceNotFound');
+    const res = await callBody({ name: 'find', service: 'mongodb-atlas', arguments: [{ database: 'd', collection: 'c', query: {} }] });
+    assertError(res, 404, 'ServiceNotFound');
   });
 
   it('stops an infinite loop, an async loop and a memory bomb while other calls keep being served', async () => {
@@ -316,22 +305,15 @@ describe('functions', () => {
       assert.deepEqual(others[0].json, { $numberInt: '3' });
       assert.equal(others[1].status, 200);
       const res = await runaway;
-      assert.equal(res.status, 400, name);
-      assert.equal(res.json.error_code, 'FunctionExecutionError');
-      assert.match(res.json.error, name === 'memoryBomb' ? /memory limit/ : /time limit/);
+      assertError(res, 400, 'FunctionExecutionError', name === 'memoryBomb' ? /memory limit/ : /time limit/);
       assert.ok(Date.now() - started < 3000, `${name} took ${Date.now() - started} ms`);
     }
     assert.deepEqual((await callRaw('sum', [1, 2])).json, { $numberInt: '3' });
   });
 
   it('refuses calls without a valid access token, and malformed bodies', async () => {
-    assert.equal((await callRaw('sum', [], 'null')).status, 401);
-    const res = await fetch(`${server.url}/api/client/v2.0/app/${server.appId}/functions/call`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-      body: JSON.stringify({ name: 'sum', arguments: 'nope' }),
-    });
-    assert.equal(res.status, 400);
+    assertError(await callRaw('sum', [], 'null'), 401, 'InvalidSession');
+    assert.equal((await callBody({ name: 'sum', arguments: 'nope' })).status, 400);
   });
 });
 
@@ -363,14 +345,7 @@ describe('custom-function login', () => {
   });
 
   it('answers a throwing function or a bad return with 401 and the reason', async () => {
-    const login = async (payload: unknown) => {
-      const res = await fetch(`${server.url}/api/client/v2.0/app/${server.appId}/auth/providers/custom-function/login`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(payload),
-      });
-      return { status: res.status, json: await res.json() };
-    };
+    const login = (payload: unknown) => clientOf(server).login('custom-function', payload);
     const thrown = await login({ username: 'nobody' });
     assert.equal(thrown.status, 401);
     assert.match(thrown.json.error, /unknown user nobody/);

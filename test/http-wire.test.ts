@@ -15,61 +15,18 @@ import {
   uniqueEmail,
   type TestServer,
 } from './helpers/server.js';
-
-interface Call {
-  status: number;
-  contentType: string | null;
-  text: string;
-  json: any;
-  headers: Headers;
-}
-
-function client(server: TestServer) {
-  const base = `${server.url}/api/client/v2.0`;
-  const call = async (method: string, path: string, opts: { token?: string; body?: unknown; raw?: string; headers?: Record<string, string> } = {}): Promise<Call> => {
-    const headers: Record<string, string> = { ...opts.headers };
-    if (opts.token !== undefined) headers.authorization = `Bearer ${opts.token}`;
-    let body: string | undefined;
-    if (opts.raw !== undefined) body = opts.raw;
-    else if (opts.body !== undefined) body = JSON.stringify(opts.body);
-    if (body !== undefined && !headers['content-type']) headers['content-type'] = 'application/json';
-    const res = await fetch(base + path, { method, headers, body });
-    const text = await res.text();
-    let json: unknown;
-    try {
-      json = text ? JSON.parse(text) : undefined;
-    } catch {
-      json = undefined;
-    }
-    return { status: res.status, contentType: res.headers.get('content-type'), text, json, headers: res.headers };
-  };
-  const app = `/app/${server.appId}`;
-  return {
-    call,
-    app,
-    login: (providerName: string, body: unknown) => call('POST', `${app}/auth/providers/${providerName}/login`, { body }),
-    register: (email: string, password: string) =>
-      call('POST', `${app}/auth/providers/local-userpass/register`, { body: { email, password } }),
-  };
-}
-
-function assertError(res: Call, status: number, code: string) {
-  assert.equal(res.status, status, res.text);
-  assert.equal(res.contentType, 'application/json');
-  assert.equal(res.json.error_code, code);
-  assert.equal(typeof res.json.error, 'string');
-}
+import { assertError, clientOf } from './helpers/wire.js';
 
 describe('wire hygiene and refusals (raw HTTP)', () => {
   let server: TestServer;
-  let c: ReturnType<typeof client>;
+  let c: ReturnType<typeof clientOf>;
 
   before(async () => {
     server = await startServer(
       appConfig([provider('anon-user'), autoConfirmUserpass(), emailConfirmUserpass({ name: 'pending-userpass' })]),
       { throttle: { maxFailuresPerAccount: 3, maxFailuresPerAddress: 1000, windowSeconds: 60 } },
     );
-    c = client(server);
+    c = clientOf(server);
   });
   after(() => server.close());
 

@@ -12,6 +12,7 @@ import { spawnSync } from 'node:child_process';
 import { BIN, serve as serveCli, stop, type Served as Instance } from './helpers/cli.js';
 import { adminQuery, freshDatabase, skipWithoutPostgres } from './helpers/postgres.js';
 import { LISTENER_APPLICATION_NAME } from '../src/store/postgres/invalidations.js';
+import { request, type RequestOptions } from './helpers/wire.js';
 
 const EXAMPLE = join(import.meta.dirname, '..', 'examples', 'todo');
 /** Paths below are relative to /api/client/v2.0. */
@@ -22,18 +23,7 @@ const APP = '/app/todo-abcde';
 const serve = (database: string, dataDir: string) =>
   serveCli(['--app', EXAMPLE, '--database', database, '--data-dir', dataDir, '--log-level', 'warn', '--reveal-unknown-emails']);
 
-async function call(base: Instance, method: string, path: string, opts: { token?: string; body?: unknown } = {}) {
-  const headers: Record<string, string> = {};
-  if (opts.token) headers.authorization = `Bearer ${opts.token}`;
-  if (opts.body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(`${base.url}/api/client/v2.0${path}`, {
-    method,
-    headers,
-    body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
-  });
-  const text = await res.text();
-  return { status: res.status, json: text ? JSON.parse(text) : undefined, text };
-}
+const call = (base: Instance, method: string, path: string, opts: RequestOptions = {}) => request(method, `${base.url}/api/client/v2.0${path}`, opts);
 
 const register = (on: Instance, email: string) =>
   call(on, 'POST', `${APP}/auth/providers/local-userpass/register`, {

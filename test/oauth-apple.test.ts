@@ -18,6 +18,7 @@ import { ConfigError } from '../src/errors.js';
 import { APPLE_ISSUER, startAppleId, type AppleUser, type FakeAppleId } from './fakes/apple-id.js';
 import { APP_REDIRECT, fragmentOf } from './helpers/oauth.js';
 import { appConfig, provider, startServer, type TestServer } from './helpers/server.js';
+import { request } from './helpers/wire.js';
 
 const APP_ID = 'apple-app-abcde';
 const SERVICES_ID = 'com.example.todo.web';
@@ -37,12 +38,8 @@ const newUser = (extra: Partial<AppleUser> = {}): AppleUser => ({
 });
 
 const api = (path: string, s: TestServer = server) => `${s.url}/api/client/v2.0/app/${s.appId}/auth/providers/${path}`;
-async function post(path: string, body: unknown, s: TestServer = server) {
-  const res = await fetch(api(path, s), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  return { status: res.status, json: (await res.json()) as Record<string, any> };
-}
-const profileOf = async (accessToken: string, s: TestServer = server) =>
-  (await fetch(`${s.url}/api/client/v2.0/auth/profile`, { headers: { authorization: `Bearer ${accessToken}` } })).json() as Promise<Record<string, any>>;
+const post = (path: string, body: unknown, s: TestServer = server) => request('POST', api(path, s), { body });
+const profileOf = async (accessToken: string, s: TestServer = server) => (await request('GET', `${s.url}/api/client/v2.0/auth/profile`, { token: accessToken })).json;
 
 /** The provider as exported (`config.clientId`, `secret_config`, `redirect_uris`) plus Baste's key fields. */
 const appleProviderConfig = (extra: { config?: Record<string, unknown>; secretConfig?: Record<string, string> } = {}) =>

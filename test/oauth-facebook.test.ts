@@ -10,6 +10,7 @@ import { startGraphApi, type FacebookUser, type FakeGraphApi } from './fakes/gra
 import { APP_REDIRECT, browse, fragmentOf, installRealmPopup } from './helpers/oauth.js';
 import { appConfig, autoConfirmUserpass, provider, startServer, uniqueEmail, type TestServer } from './helpers/server.js';
 import { stitchClientFor } from './helpers/stitch.js';
+import { assertError, request } from './helpers/wire.js';
 
 const popups = installRealmPopup();
 
@@ -36,16 +37,8 @@ const newUser = (extra: Partial<FacebookUser> = {}): FacebookUser => ({
 });
 const api = (path: string) => `${server.url}/api/client/v2.0/app/${APP_ID}/auth/providers/${path}`;
 
-async function post(path: string, body: unknown, accessToken?: string) {
-  const res = await fetch(api(path), {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(accessToken ? { authorization: `Bearer ${accessToken}` } : {}) },
-    body: JSON.stringify(body),
-  });
-  return { status: res.status, json: (await res.json()) as Record<string, any> };
-}
-const profileOf = async (accessToken: string) =>
-  (await fetch(`${server.url}/api/client/v2.0/auth/profile`, { headers: { authorization: `Bearer ${accessToken}` } })).json() as Promise<Record<string, any>>;
+const post = (path: string, body: unknown, accessToken?: string) => request('POST', api(path), { body, token: accessToken });
+const profileOf = async (accessToken: string) => (await request('GET', `${server.url}/api/client/v2.0/auth/profile`, { token: accessToken })).json;
 
 function stitchClient() {
   return stitchClientFor(server, `fb-${Date.now()}-${n++}`);
@@ -132,8 +125,7 @@ describe('Facebook credential logins', () => {
 
   it('enforces domain_restrictions on the email domain', async () => {
     const outsider = await post('facebook-corp/login', { accessToken: graph.userToken(newUser()) });
-    assert.equal(outsider.status, 403);
-    assert.equal(outsider.json.error_code, 'DomainNotAllowed');
+    assertError(outsider, 403, 'DomainNotAllowed');
     assert.match(outsider.json.error, /email domain 'example.com' is not in domain_restrictions/);
     const insider = await post('facebook-corp/login', { accessToken: graph.userToken(newUser({ email: 'carl@corp.example' })) });
     assert.equal(insider.status, 200, JSON.stringify(insider.json));
@@ -151,15 +143,8 @@ describe('Facebook credential logins', () => {
       { oauthTimeoutMs: 2000 },
     );
     try {
-      const res = await fetch(`${s.url}/api/client/v2.0/app/${APP_ID}/auth/providers/oauth2-facebook/login`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ accessToken: 'EAAx' }),
-      });
-      assert.equal(res.status, 502);
-      const body = (await res.json()) as Record<string, string>;
-      assert.equal(body.error_code, 'OAuthProviderUnavailable');
-      assert.match(body.error!, /Facebook Graph API \/debug_token could not be reached/);
+      const res = await request('POST', `${s.url}/api/client/v2.0/app/${APP_ID}/auth/providers/oauth2-facebook/login`, { body: { accessToken: 'EAAx' } });
+      assertError(res, 502, 'OAuthProviderUnavailable', /Facebook Graph API \/debug_token could not be reached/);
     } finally {
       await s.close();
     }
@@ -231,8 +216,7 @@ describe('linking Facebook', () => {
     const owner = await post('oauth2-facebook/login', { accessToken: graph.userToken(who) });
     const anon = (await post('anon-user/login', {})).json;
     const res = await post('oauth2-facebook/login?link=true', { accessToken: graph.userToken(who) }, anon.access_token);
-    assert.equal(res.status, 409);
-    assert.equal(res.json.error_code, 'IdentityAlreadyExists');
+    assertError(res, 409, 'IdentityAlreadyExists');
     assert.deepEqual((await profileOf(anon.access_token)).identities.map((i: any) => i.provider_type), ['anon-user']);
     assert.deepEqual((await profileOf(owner.json.access_token)).identities.map((i: any) => i.id), [who.id]);
   });

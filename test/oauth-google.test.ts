@@ -17,6 +17,7 @@ import { startOidcProvider, type FakeOidcProvider, type OidcUser } from './fakes
 import { APP_REDIRECT, browse, fragmentOf, installRealmPopup } from './helpers/oauth.js';
 import { appConfig, autoConfirmUserpass, decodeJwt, provider, startServer, uniqueEmail, type TestServer } from './helpers/server.js';
 import { stitchClientFor } from './helpers/stitch.js';
+import { assertError, request } from './helpers/wire.js';
 
 // Before any Realm.App exists: the popup is driven in-process.
 const popups = installRealmPopup();
@@ -47,16 +48,8 @@ const newUser = (extra: Partial<OidcUser> = {}): OidcUser => ({
 const callbackUrl = () => `${server.url}/api/client/v2.0/auth/callback`;
 const api = (path: string) => `${server.url}/api/client/v2.0/app/${APP_ID}/auth/providers/${path}`;
 
-async function post(path: string, body: unknown, accessToken?: string) {
-  const res = await fetch(api(path), {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(accessToken ? { authorization: `Bearer ${accessToken}` } : {}) },
-    body: JSON.stringify(body),
-  });
-  return { status: res.status, json: (await res.json()) as Record<string, any> };
-}
-const profileOf = async (accessToken: string) =>
-  (await fetch(`${server.url}/api/client/v2.0/auth/profile`, { headers: { authorization: `Bearer ${accessToken}` } })).json() as Promise<Record<string, any>>;
+const post = (path: string, body: unknown, accessToken?: string) => request('POST', api(path), { body, token: accessToken });
+const profileOf = async (accessToken: string) => (await request('GET', `${server.url}/api/client/v2.0/auth/profile`, { token: accessToken })).json;
 const anonLogin = () => post('anon-user/login', {}).then((r) => r.json);
 
 function stitchClient() {
@@ -176,8 +169,7 @@ describe('Google credential logins', () => {
 
   it('enforces domain_restrictions on the (verified) email domain', async () => {
     const outsider = await post('google-corp/login', { id_token: await idp.idToken(newUser()) });
-    assert.equal(outsider.status, 403);
-    assert.equal(outsider.json.error_code, 'DomainNotAllowed');
+    assertError(outsider, 403, 'DomainNotAllowed');
     assert.match(outsider.json.error, /email domain 'example.com' is not in domain_restrictions/);
     const unverified = await post('google-corp/login', { id_token: await idp.idToken(newUser({ email: 'x@corp.example', email_verified: false })) });
     assert.equal(unverified.status, 403);
@@ -394,8 +386,7 @@ describe('linking Google', () => {
     assert.equal(owner.status, 200);
     const anon = await anonLogin();
     const res = await post('oauth2-google/login?link=true', { id_token: await idp.idToken(who) }, anon.access_token);
-    assert.equal(res.status, 409);
-    assert.equal(res.json.error_code, 'IdentityAlreadyExists');
+    assertError(res, 409, 'IdentityAlreadyExists');
     const profile = await profileOf(anon.access_token);
     assert.deepEqual(profile.identities.map((i: any) => i.provider_type), ['anon-user']);
     assert.deepEqual((await profileOf(owner.json.access_token)).identities.map((i: any) => i.id), [who.sub]);
@@ -509,22 +500,10 @@ describe('Google configuration', () => {
       { oauthTimeoutMs: 2000 },
     );
     try {
-      const res = await fetch(`${s.url}/api/client/v2.0/app/${APP_ID}/auth/providers/oauth2-google/login`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ authCode: 'x' }),
-      });
-      assert.equal(res.status, 502);
-      const body = (await res.json()) as Record<string, string>;
-      assert.equal(body.error_code, 'OAuthProviderUnavailable');
-      assert.match(body.error!, /Google token endpoint could not be reached/);
-      const idToken = await fetch(`${s.url}/api/client/v2.0/app/${APP_ID}/auth/providers/oauth2-google/login`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ id_token: await idp.idToken(newUser(), { aud: 'c', iss: endpoints.issuer }) }),
-      });
-      assert.equal(idToken.status, 502);
-      assert.match(((await idToken.json()) as Record<string, string>).error!, /Google's JWK set could not be fetched/);
+      const login = (body: unknown) => request('POST', `${s.url}/api/client/v2.0/app/${APP_ID}/auth/providers/oauth2-google/login`, { body });
+      assertError(await login({ authCode: 'x' }), 502, 'OAuthProviderUnavailable', /Google token endpoint could not be reached/);
+      const idToken = await login({ id_token: await idp.idToken(newUser(), { aud: 'c', iss: endpoints.issuer }) });
+      assertError(idToken, 502, 'JWKSUnavailable', /Google's JWK set could not be fetched/);
     } finally {
       await s.close();
     }

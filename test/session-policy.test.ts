@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import * as Realm from 'realm-web';
 import { AdminTokens } from '../src/admin/tokens.js';
 import { appConfig, autoConfirmUserpass, provider, startServer, uniqueEmail, type TestServer } from './helpers/server.js';
+import { assertError, request, type Answer } from './helpers/wire.js';
 
 const DAY = 86_400_000;
 let now = Date.UTC(2026, 3, 1);
@@ -24,20 +25,7 @@ before(async () => {
 });
 after(() => server?.close());
 
-interface Answer {
-  status: number;
-  json: any;
-}
-
-async function call(method: string, path: string, bearer: string, body?: unknown): Promise<Answer> {
-  const res = await fetch(server.url + path, {
-    method,
-    headers: { authorization: `Bearer ${bearer}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, json: text ? JSON.parse(text) : undefined };
-}
+const call = (method: string, path: string, bearer: string, body?: unknown): Promise<Answer> => request(method, server.url + path, { token: bearer, body });
 
 const admin = (method: string, path: string, body?: unknown) => call(method, `/api/admin/v3.0/apps/${server.appId}${path}`, adminToken, body);
 const setPolicy = async (body: Record<string, unknown>) => {
@@ -84,9 +72,7 @@ describe('session policy through realm-web', () => {
       [{ idle: 3600 }, 'InvalidParameter'],
       [{}, 'MissingParameter'],
     ] as const) {
-      const res = await admin('PUT', '/security/session_policy', body);
-      assert.equal(res.status, 400, JSON.stringify(body));
-      assert.equal(res.json.error_code, code);
+      assertError(await admin('PUT', '/security/session_policy', body), 400, code);
     }
     assert.deepEqual((await admin('GET', '/security/session_policy')).json, { sliding_expiration: false, idle_timeout_seconds: 0 });
     const log = (await admin('GET', '/audit_log')).json as { action: string }[];
@@ -190,12 +176,9 @@ describe('per-session revocation', () => {
     assert.equal(laptop.state, 'active');
     assert.equal((await admin('GET', `/users/${phone.id}/sessions`)).json.length, 1);
 
-    const again = await admin('DELETE', `/users/${phone.id}/sessions/${first._id}`);
-    assert.equal(again.status, 404);
-    assert.equal(again.json.error_code, 'SessionNotFound');
+    assertError(await admin('DELETE', `/users/${phone.id}/sessions/${first._id}`), 404, 'SessionNotFound');
     const other = await logIn();
-    const foreign = await admin('DELETE', `/users/${other.id}/sessions/${second._id}`);
-    assert.equal(foreign.status, 404);
+    assertError(await admin('DELETE', `/users/${other.id}/sessions/${second._id}`), 404, 'SessionNotFound');
     await refresh(laptop);
     const log = (await admin('GET', '/audit_log')).json as { action: string; target: string; details: { session?: string } }[];
     assert.ok(log.some((e) => e.action === 'user.session.revoke' && e.target === phone.id && e.details.session === first._id));
@@ -214,18 +197,16 @@ describe('per-session revocation', () => {
     const bSession = mine.json[1]._id;
 
     // Another user's session is not found, and stays.
-    const refused = await call('DELETE', `/api/client/v2.0/auth/sessions/${bSession}`, stranger.accessToken!);
-    assert.equal(refused.status, 404);
-    assert.equal(refused.json.error_code, 'SessionNotFound');
+    assertError(await call('DELETE', `/api/client/v2.0/auth/sessions/${bSession}`, stranger.accessToken!), 404, 'SessionNotFound');
     await refresh(b);
     // A refresh token is not accepted here.
-    assert.equal((await call('GET', '/api/client/v2.0/auth/sessions', a.refreshToken!)).status, 401);
+    assertError(await call('GET', '/api/client/v2.0/auth/sessions', a.refreshToken!), 401, 'InvalidSession');
 
     assert.equal((await call('DELETE', `/api/client/v2.0/auth/sessions/${bSession}`, a.accessToken!)).status, 204);
     await assertLoggedOutByRefresh(b, /failed to find refresh token/);
     await refresh(a);
     const left = await call('GET', '/api/client/v2.0/auth/sessions', a.accessToken!);
     assert.deepEqual(left.json.map((s: any) => s.current), [true]);
-    assert.equal((await call('GET', '/api/client/v2.0/auth/sessions', 'not-a-token')).status, 401);
+    assertError(await call('GET', '/api/client/v2.0/auth/sessions', 'not-a-token'), 401, 'InvalidSession');
   });
 });

@@ -4,17 +4,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { appConfig, autoConfirmUserpass, provider, startServer, uniqueEmail, type TestServer } from './helpers/server.js';
+import { clientOf } from './helpers/wire.js';
 
 const throttle = { maxFailuresPerAccount: 100, maxFailuresPerAddress: 2, windowSeconds: 60 };
 
-async function failLogin(server: TestServer, forwardedFor: string, email: string) {
-  const res = await fetch(`${server.url}/api/client/v2.0/app/${server.appId}/auth/providers/local-userpass/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-forwarded-for': forwardedFor },
-    body: JSON.stringify({ username: email, password: 'wrong-password' }),
-  });
-  return res.status;
-}
+const failLogin = async (server: TestServer, forwardedFor: string, email: string) =>
+  (await clientOf(server).login('local-userpass', { username: email, password: 'wrong-password' }, { 'x-forwarded-for': forwardedFor })).status;
 
 const location = async (server: TestServer) =>
   (

@@ -93,7 +93,7 @@ export class Fields {
   }
 }
 
-// Name rules (spec §G.1, §G.2, §I).
+// Name rules, as App Services refuses names at deploy.
 
 /** Values and secrets: ≤64 chars of `[A-Za-z0-9_-]`, starting with a letter or digit. */
 export const isValueName = (s: string) => /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/.test(s);

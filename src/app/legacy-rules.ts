@@ -1,4 +1,4 @@
-// Stitch v1 (2017) collection rules (behaviour.md §E.1 item 1), as the first 20180301 exports wrote
+// Stitch v1 (2017) collection rules, as the first 20180301 exports wrote
 // them in services/<svc>/rules/<db>.<coll>.json:
 //   { "namespace": "<db>.<coll>", "read": Expr, "write": Expr, "valid": Expr,
 //     "fields": { "<name>": { "read"?, "write"?, "valid"? } }, "other_fields": { ... },

@@ -139,7 +139,7 @@ function attachPartitionSync(dataSources: Map<string, DataSourceConfig>, sync: S
   dataSources.set(source.name, { ...source, partitionSync: sync.config });
 }
 
-/** Spec §A.0: with no enabled provider no client can ever log in, so such an app is a mistake. */
+/** With no enabled provider no client can ever log in, so such an app is a mistake. */
 function requireEnabledProvider(providers: ReadonlyMap<string, ProviderConfig>, location: string): void {
   if ([...providers.values()].some((p) => !p.disabled)) return;
   const found = providers.size === 0 ? 'none of a type Baste serves is configured' : `all of ${[...providers.keys()].join(', ')} are disabled`;

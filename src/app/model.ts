@@ -189,7 +189,7 @@ export interface FieldRule {
   readonly additionalFields?: { readonly read?: unknown; readonly write?: unknown };
 }
 
-/** A collection role (behaviour.md §E.2); every permission is a rule expression. */
+/** A collection role (App Services rules); every permission is a rule expression. */
 export interface RoleConfig {
   readonly name: string;
   readonly applyWhen: unknown;
@@ -222,7 +222,7 @@ export interface CollectionRules {
   readonly schema?: Readonly<Record<string, unknown>>;
   /**
    * Stitch v1 rules (legacy-rules.ts): a user's query sees only what the caller may read, so a
-   * predicate on a hidden field never matches its value (behaviour.md §E.1).
+   * predicate on a hidden field never matches its value.
    */
   readonly readableQueries?: boolean;
   readonly file: string;

@@ -7,7 +7,7 @@ import type { AppDir } from './dir.js';
 import { APP_NAME_RULE, asObject, Fields, isAppName, isObject, type Warn } from './check.js';
 import { NOT_SERVED_YET_MESSAGE, NOT_SUPPORTED_MESSAGE, ROOT_SECTIONS_NOT_SERVED_YET } from './features.js';
 
-/** Root file names by preference, with the layout each one belongs to (spec §G.2). */
+/** Root file names by preference, with the layout each one belongs to (the newest layout's names first). */
 export const ROOT_FILES: readonly (readonly [string, ConfigLayout])[] = [
   ['root_config.json', '20210101'],
   ['realm_config.json', '20210101'],
@@ -17,7 +17,7 @@ export const ROOT_FILES: readonly (readonly [string, ConfigLayout])[] = [
 
 const KNOWN_VERSIONS: readonly ConfigLayout[] = ['20210101', '20200603', '20180301'];
 
-/** Values the `environment` field can take (spec §G.1). */
+/** Values the `environment` field can take (App Services' environments). */
 export const ENVIRONMENTS: readonly string[] = ['', 'development', 'testing', 'qa', 'production'];
 
 export interface RootConfig {

@@ -6,7 +6,7 @@ import { ConfigError } from '../errors.js';
 import { asObject, isValueName, typeName, VALUE_NAME_RULE } from './check.js';
 import { parseJson } from './json.js';
 
-/** Spec §I: secret values are at most 500 characters. */
+/** App Services refuses secret values over 500 characters. */
 export const MAX_SECRET_LENGTH = 500;
 export const SECRET_ENV_PREFIX = 'BASTE_SECRET_';
 

@@ -1,4 +1,4 @@
-// The browser OAuth redirect flow (wire-protocol §8), for every provider with a RedirectFlow:
+// The browser OAuth redirect flow, for every provider with a RedirectFlow:
 //
 //   GET …/auth/providers/{name}/login?redirect&state&device[&link=true&providerRedirectHeader=true]
 //     → the `redirect` must be listed in the provider's `redirect_uris` (exact match), else a JSON

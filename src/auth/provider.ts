@@ -36,7 +36,7 @@ export interface LoginContext {
   readonly linking?: boolean;
 }
 
-/** One authorization request of the browser redirect flow (wire-protocol §8), as sent to the provider. */
+/** One authorization request of the browser redirect flow (src/auth/oauth-redirect.ts), as sent to the provider. */
 export interface RedirectRequest {
   /** Our callback URL (`…/api/client/v2.0/auth/callback`), the OAuth `redirect_uri`. */
   readonly callbackUrl: string;

@@ -43,21 +43,32 @@ export function withJsRegExps<T>(value: T): T {
   return convert(value) as T;
 }
 
+// One walk: a container is copied only once a child of it changed, so a filter without regular
+// expressions comes back as the same object (the common case costs one traversal, no allocation).
 function convert(value: unknown): unknown {
   if (value instanceof BSONRegExp) return toJsRegExp(value.pattern, value.options);
-  if (Array.isArray(value)) return value.some(needsConversion) ? value.map(convert) : value;
+  if (Array.isArray(value)) {
+    let out: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const v = convert(value[i]);
+      if (out === undefined && v !== value[i]) out = value.slice(0, i);
+      out?.push(v);
+    }
+    return out ?? value;
+  }
   if (isPlain(value)) {
-    if (!Object.values(value).some(needsConversion)) return value;
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = convert(v);
-    return out;
+    let out: Record<string, unknown> | undefined;
+    const keys = Object.keys(value);
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i]!;
+      const v = convert(value[k]);
+      if (out === undefined && v !== value[k]) {
+        out = {};
+        for (let j = 0; j < i; j++) out[keys[j]!] = value[keys[j]!];
+      }
+      if (out !== undefined) out[k] = v;
+    }
+    return out ?? value;
   }
   return value;
-}
-
-function needsConversion(value: unknown): boolean {
-  if (value instanceof BSONRegExp) return true;
-  if (Array.isArray(value)) return value.some(needsConversion);
-  if (isPlain(value)) return Object.values(value).some(needsConversion);
-  return false;
 }

@@ -25,7 +25,7 @@ export interface SyncHostCalls {
   'jwt.decode': { args: { jwt: unknown; key: unknown; returnHeader?: unknown; methods?: unknown }; result: unknown };
 }
 
-/** The platform's `context.http` answer (behaviour.md §D.4). */
+/** The platform's `context.http` answer (status, statusCode, contentLength, headers, cookies, body). */
 export interface HttpResponse {
   readonly status: string;
   readonly statusCode: number;

@@ -3,13 +3,13 @@
 // `context.functions.execute` all resolve such users here, so a configured user is looked up,
 // checked and chosen in one place, and the sandbox never reads users itself.
 //
-// `context.user` of a function running as a configured user is that user, not the caller. The spec
-// (§D.2) says context.user is "the authenticated caller", but a fixed-user function is how the
+// `context.user` of a function running as a configured user is that user, not the caller. App Services'
+// documentation says context.user is "the authenticated caller", but a fixed-user function is how the
 // platform authenticates *as* that user: rules see it as `%%user`, and apps written for such
 // functions (service accounts, endpoints without credentials) read `context.user.id` expecting it.
 // Keeping context.user and the rules' user the same also means one user crosses the sandbox
 // boundary. The cost: such a function cannot tell who called it (use `can_evaluate`, which still
-// sees the caller). A run-as-system function keeps the caller as context.user, as the spec says.
+// sees the caller). A run-as-system function keeps the caller as context.user, as documented.
 
 import type { AppConfig, FunctionConfig } from '../app/model.js';
 import { BasteError } from '../errors.js';

@@ -166,7 +166,7 @@ async function httpRequest(p: AsyncHostCalls['http']['args']): Promise<AsyncHost
   // Options Baste cannot honour fail loudly: silently dropping them would send an unauthenticated request.
   if (opts.digestAuth) throw new Error('digestAuth is not supported by Baste (use username and password for Basic auth, or set the Authorization header)');
   if (opts.authUrl !== undefined) throw new Error('authUrl is not supported by Baste (set the Cookie or Authorization header yourself)');
-  // `cookies: {name: value}` (behaviour.md §D.4) join any Cookie header the function set.
+  // `cookies: {name: value}` (context.http's option) join any Cookie header the function set.
   if (opts.cookies && typeof opts.cookies === 'object') {
     const pairs = Object.entries(opts.cookies as Record<string, unknown>).map(([k, v]) => `${k}=${String(v)}`);
     if (pairs.length) headers.set('cookie', [headers.get('cookie'), ...pairs].filter(Boolean).join('; '));

@@ -570,7 +570,7 @@ export const ISOLATE_SETUP = String.raw`
       functions: Object.freeze({
         // The callee's own value: synchronous when the callee is, a promise only when it returns
         // one. Real apps guard with \`if (!context.functions.execute("isOwner", id)) return\`; an
-        // always-async execute made that a truthy Promise, a silent bypass (behaviour.md §D.2).
+        // always-async execute made that a truthy Promise, a silent bypass.
         execute: (name, ...args) => {
           if (depth >= MAX_DEPTH) throw new Error('function calls nested more than ' + MAX_DEPTH + ' deep');
           const f = factories.get(name);

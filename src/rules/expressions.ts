@@ -1,4 +1,4 @@
-// The rule expression language (behaviour.md §E.3), pure: expansions (`%%user.id`, `%%values.x`,
+// The rule expression language (https://www.mongodb.com/docs/atlas/app-services/rules/expressions/), pure: expansions (`%%user.id`, `%%values.x`,
 // `%%root`, ...), comparison operators in both spellings (`%gt` / `$gt`), `%and`/`%or`/`%nor`/`%not`,
 // `%stringToOid` / `%oidToString`, and `%function` through a callback the caller passes in.
 // Used by function `can_evaluate`, collection rules, filters and schema `validate`. Imports nothing

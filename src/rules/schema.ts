@@ -1,4 +1,4 @@
-// Document schemas (behaviour.md §E.2 "Schema"): the JSON Schema dialect of App Services, with
+// Document schemas (https://www.mongodb.com/docs/atlas/app-services/schemas/): the JSON Schema dialect of App Services, with
 // `bsonType`, checked against documents as the data service holds them. Pure: the Stitch-era
 // `validate` keyword (a rule expression on the field) runs through a callback the caller gives.
 //

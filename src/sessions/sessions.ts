@@ -188,7 +188,7 @@ export class Sessions {
 
   /**
    * The refresh token of a prepared session, once its user is known: the claims of the platform's
-   * refresh tokens (behaviour.md §C) with integer `iat` and `exp` (realm-core casts both to Int64),
+   * refresh tokens (`typ: refresh`, the user's id as `sub`, …) with integer `iat` and `exp` (realm-core casts both to Int64),
    * and the session's secret as `jti`. Signed like access tokens, though only the `jti` is checked.
    */
   async refreshTokenFor(

@@ -79,8 +79,5 @@ function decodeParsed(value: unknown): unknown {
 /** Canonical EJSON text → values, keeping big Longs. */
 export const parseDocumentEjson = (text: string): unknown => decodeParsed(JSON.parse(text));
 
-/** The previous decoder, bson's EJSON.parse then normalize: the reference the tests compare with. */
-export const parseDocumentEjsonReference = (text: string): unknown => normalize(EJSON.parse(text, { relaxed: false }));
-
 /** An already JSON-parsed EJSON value → values, keeping big Longs. */
 export const decodeDocumentEjson = (value: unknown): unknown => normalize(EJSON.deserialize(value as Record<string, unknown>, { relaxed: false }));

@@ -1,4 +1,4 @@
-// A streaming function call (wire-protocol §7.4): the body of a `functions/call` rides in the query
+// A streaming function call (the data service's `watch`): the body of a `functions/call` rides in the query
 // string, base64 of its JSON — realm-web's `baas_request` (with a bearer token), the Stitch SDKs'
 // `stitch_request` with the access token in `stitch_at` (and a `stitch_validate=true` request
 // first). Only the data service's `watch` streams.
@@ -31,7 +31,7 @@ export function encodedBody(query: Record<string, unknown>): string {
 
 /**
  * The call a streaming request encodes. Both SDKs send standard base64 (some clients the URL-safe
- * alphabet: accepted too); realm-web's arguments are canonical EJSON, Stitch's relaxed (§7.1).
+ * alphabet: accepted too); realm-web's arguments are canonical EJSON, Stitch's relaxed.
  */
 export function decodeStreamCall(encoded: string): StreamCall {
   if (!/^[A-Za-z0-9+/_-]*={0,2}$/.test(encoded)) throw new BasteError('BadRequest', 'the streaming request is not base64');

@@ -1,4 +1,4 @@
-// The server-sent-event framing both SDKs read (wire-protocol §7.4): one `data:` line per event,
+// The server-sent-event framing both SDKs read on a streaming call: one `data:` line per event,
 // with exactly `%`, LF and CR percent-encoded (the SDKs reverse those three and nothing else), and
 // `event: error` before an error's data. Comments (`:`) keep idle streams open through proxies.
 

@@ -6,9 +6,9 @@
 // aud = https://appleid.apple.com, at most six months long) and /auth/revoke. Real protocol, no internet.
 
 import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { exportJWK, exportPKCS8, generateKeyPair, jwtVerify, SignJWT, type CryptoKey, type JWK } from 'jose';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { exportPKCS8, generateKeyPair, jwtVerify, SignJWT } from 'jose';
+import { randomKid, readForm, sendJson as json, serveLoopback, signingKeys } from './loopback-idp.js';
 
 export const APPLE_ISSUER = 'https://appleid.apple.com';
 
@@ -68,35 +68,16 @@ export async function startAppleId(opts: { clientIds: readonly string[]; teamId?
   const keyId = opts.keyId ?? 'KEY1234567';
   const teamKey = await generateKeyPair('ES256', { extractable: true });
   const p8 = await exportPKCS8(teamKey.privateKey);
-  const keys: { kid: string; privateKey: CryptoKey; jwk: JWK }[] = [];
-  const addKey = async () => {
-    const pair = await generateKeyPair('RS256');
-    const kid = `apple-${keys.length + 1}-${randomBytes(3).toString('hex')}`;
-    keys.push({ kid, privateKey: pair.privateKey, jwk: { ...(await exportJWK(pair.publicKey)), kid, alg: 'RS256', use: 'sig' } });
-    return kid;
-  };
-  await addKey();
-  const foreign = await generateKeyPair('RS256');
+  const keys = await signingKeys(randomKid('apple'));
   const codes = new Map<string, IssuedCode>();
   const authorizedBefore = new Set<string>();
   const refreshTokens = new Map<string, string>();
-  const requests: string[] = [];
   let nextAuthorizationError: string | null = null;
-
-  const server: Server = createServer((req, res) => {
-    handle(req, res).catch((err: unknown) => {
-      res.statusCode = 500;
-      res.end(String(err));
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-
-  const sign = (claims: Record<string, unknown>, key: CryptoKey, kid: string) => new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid }).sign(key);
+  const server = await serveLoopback(handle);
+  const url = server.url;
 
   async function idTokenFor(user: AppleUser, aud: string, overrides: Record<string, unknown> = {}, o: { foreignKey?: boolean; kid?: string; nonce?: string } = {}) {
     const now = Math.floor(Date.now() / 1000);
-    const current = keys[keys.length - 1]!;
     const claims: Record<string, unknown> = {
       iss: APPLE_ISSUER,
       aud,
@@ -112,8 +93,7 @@ export async function startAppleId(opts: { clientIds: readonly string[]; teamId?
       nonce_supported: true,
       ...overrides,
     };
-    for (const k of Object.keys(claims)) if (claims[k] === undefined) delete claims[k];
-    return sign(claims, o.foreignKey ? foreign.privateKey : current.privateKey, o.kid ?? current.kid);
+    return keys.sign(claims, o);
   }
 
   /** The client secret of a token or revocation request: Apple's rules for it. */
@@ -148,7 +128,7 @@ export async function startAppleId(opts: { clientIds: readonly string[]; teamId?
     wrongNonceNext: false,
     failRevocations: false,
     idToken: (user, overrides = {}, o = {}) => idTokenFor(user, opts.clientIds[0]!, overrides, o),
-    rotateKey: addKey,
+    rotateKey: keys.rotate,
     pastedClientSecret: (clientId, o = {}) => {
       const iat = o.iat ?? Math.floor(Date.now() / 1000);
       return new SignJWT({})
@@ -160,27 +140,12 @@ export async function startAppleId(opts: { clientIds: readonly string[]; teamId?
         .setExpirationTime(iat + (o.expiresIn ?? 86_400 * 180))
         .sign(teamKey.privateKey);
     },
-    requests,
+    requests: server.requests,
     acceptedSecrets: [],
     revoked: [],
     refreshTokens,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: server.close,
   };
-
-  function json(res: ServerResponse, status: number, body: unknown) {
-    res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-    res.end(JSON.stringify(body));
-  }
-
-  async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
-  }
 
   const escape = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
@@ -193,10 +158,8 @@ export async function startAppleId(opts: { clientIds: readonly string[]; teamId?
     res.end(`<!doctype html><html><body onload="document.forms[0].submit()"><form method="POST" action="${escape(action)}">${inputs}</form></body></html>`);
   }
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const u = new URL(req.url ?? '/', url);
-    requests.push(u.pathname);
-    if (req.method === 'GET' && u.pathname === '/auth/keys') return json(res, 200, { keys: keys.map((k) => k.jwk) });
+  async function handle(req: IncomingMessage, res: ServerResponse, u: URL): Promise<void> {
+    if (req.method === 'GET' && u.pathname === '/auth/keys') return json(res, 200, keys.jwks());
     if (req.method === 'GET' && u.pathname === '/auth/authorize') {
       const q = u.searchParams;
       fake.lastAuthorization = q;

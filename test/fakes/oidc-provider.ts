@@ -4,9 +4,9 @@
 // issues RS256 id_tokens, a JWK set, userinfo and a discovery document. Real protocol, no internet.
 
 import { createHash, randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { SignJWT } from 'jose';
+import { readForm, sendJson as json, serveLoopback, signingKeys } from './loopback-idp.js';
 
 export interface OidcUser {
   sub: string;
@@ -52,23 +52,12 @@ export interface FakeOidcProvider {
 export async function startOidcProvider(opts: { clientId?: string; clientSecret?: string } = {}): Promise<FakeOidcProvider> {
   const clientId = opts.clientId ?? 'google-client-id.apps.example';
   const clientSecret = opts.clientSecret ?? 'google-client-secret';
-  const { privateKey, publicKey } = await generateKeyPair('RS256');
-  const foreign = await generateKeyPair('RS256');
-  const kid = 'test-key-1';
-  const jwk: JWK = { ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' };
+  const keys = await signingKeys(() => 'test-key-1');
   const codes = new Map<string, IssuedCode>();
   const accessTokens = new Map<string, OidcUser>();
-  const requests: string[] = [];
   let nextAuthorizationError: string | null = null;
-
-  const server: Server = createServer((req, res) => {
-    handle(req, res).catch((err: unknown) => {
-      res.statusCode = 500;
-      res.end(String(err));
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const server = await serveLoopback(handle);
+  const url = server.url;
   const issuer = url;
 
   const fake: FakeOidcProvider = {
@@ -93,16 +82,12 @@ export async function startOidcProvider(opts: { clientId?: string; clientSecret?
       codes.set(code, { user, clientId, redirectUri, scope: o.scope ?? 'openid email profile' });
       return code;
     },
-    idToken: (user, overrides = {}, o = {}) => signIdToken(user, overrides, o.foreignKey ? foreign.privateKey : privateKey, o.alg ?? 'RS256'),
-    requests,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    idToken: (user, overrides = {}, o = {}) => signIdToken(user, overrides, o.foreignKey ?? false, o.alg ?? 'RS256'),
+    requests: server.requests,
+    close: server.close,
   };
 
-  async function signIdToken(user: OidcUser, overrides: Record<string, unknown>, key: CryptoKey, alg: string, nonce?: string): Promise<string> {
+  async function signIdToken(user: OidcUser, overrides: Record<string, unknown>, foreignKey: boolean, alg: string, nonce?: string): Promise<string> {
     const now = Math.floor(Date.now() / 1000);
     const { sub, ...profile } = user;
     const claims: Record<string, unknown> = {
@@ -115,27 +100,15 @@ export async function startOidcProvider(opts: { clientId?: string; clientSecret?
       ...(nonce ? { nonce } : {}),
       ...overrides,
     };
-    for (const k of Object.keys(claims)) if (claims[k] === undefined) delete claims[k];
     if (alg === 'HS256') {
-      return new SignJWT(claims).setProtectedHeader({ alg: 'HS256', kid }).sign(new TextEncoder().encode(clientSecret));
+      // A token signed with the client secret (an algorithm confusion attempt): never accepted.
+      for (const k of Object.keys(claims)) if (claims[k] === undefined) delete claims[k];
+      return new SignJWT(claims).setProtectedHeader({ alg: 'HS256', kid: keys.currentKid }).sign(new TextEncoder().encode(clientSecret));
     }
-    return new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid, typ: 'JWT' }).sign(key);
+    return keys.sign(claims, { foreignKey, typ: 'JWT' });
   }
 
-  function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
-    res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers });
-    res.end(JSON.stringify(body));
-  }
-
-  async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
-  }
-
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const u = new URL(req.url ?? '/', url);
-    requests.push(u.pathname);
+  async function handle(req: IncomingMessage, res: ServerResponse, u: URL): Promise<void> {
     if (req.method === 'GET' && u.pathname === '/.well-known/openid-configuration') {
       return json(res, 200, {
         issuer,
@@ -149,7 +122,7 @@ export async function startOidcProvider(opts: { clientId?: string; clientSecret?
         token_endpoint_auth_methods_supported: ['client_secret_post', 'client_secret_basic'],
       });
     }
-    if (req.method === 'GET' && u.pathname === '/jwks') return json(res, 200, { keys: [jwk] });
+    if (req.method === 'GET' && u.pathname === '/jwks') return json(res, 200, keys.jwks());
     if (req.method === 'GET' && u.pathname === '/authorize') {
       const q = u.searchParams;
       const redirectUri = q.get('redirect_uri');
@@ -205,7 +178,7 @@ export async function startOidcProvider(opts: { clientId?: string; clientSecret?
         token_type: 'Bearer',
         expires_in: 3599,
         scope: issued.scope,
-        ...(withIdToken ? { id_token: await signIdToken(issued.user, {}, privateKey, 'RS256', issued.nonce) } : {}),
+        ...(withIdToken ? { id_token: await signIdToken(issued.user, {}, false, 'RS256', issued.nonce) } : {}),
       });
     }
     if (req.method === 'GET' && u.pathname === '/userinfo') {

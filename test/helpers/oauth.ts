@@ -1,7 +1,7 @@
 // Driving the browser side of the OAuth redirect flow in Node: follow the redirects a browser
 // would (Baste → provider → Baste's callback) until the one that leaves for the app, and read
-// the result fragment the way the SDKs do. Also: realm-web's popup, replaced per
-// wire-protocol §10–§11 by an `openWindow` that writes the fragment to its storage.
+// the result fragment the way the SDKs do. Also: realm-web's popup, replaced by an `openWindow`
+// that writes the fragment to its storage, as realm-web's redirect page does.
 
 import * as Realm from 'realm-web';
 

@@ -6,7 +6,7 @@
 // and JWK sets, `signingAlgorithm` as a list for a set or keys that mix them, `jwkURI` as a list
 // (a key is looked for in each set, in order), an `issuer` pin (a string or a list: the token's
 // `iss` must be one of them), and `endSessionOnTokenExpiry` (the Baste session ends when the
-// token that logged in expires; the platform checked `exp` at login only, behaviour.md §A.7).
+// token that logged in expires; the platform checked `exp` at login only).
 
 import { createRemoteJWKSet, errors, importSPKI, importX509, jwtVerify, type JWTPayload, type JWTVerifyGetKey, type CryptoKey } from 'jose';
 import { createSecretKey, type KeyObject } from 'node:crypto';
@@ -242,7 +242,7 @@ export async function customTokenProvider(config: ProviderConfig, deps: CustomTo
     } catch {
       throw new BasteError('AuthError', 'custom JWT refused: token is malformed');
     }
-    // behaviour.md §A.7: the header's typ, when given, must say JWT (a media type: any case). Other
+    // The header's typ, when given, must say JWT (a media type: any case). Other
     // JOSE objects (`at+jwt`, `JWE`, a refresh token type) are not login credentials.
     if (header.typ !== undefined && (typeof header.typ !== 'string' || header.typ.toUpperCase() !== 'JWT')) {
       throw new BasteError('AuthError', `custom JWT refused: the token header's 'typ' must be 'JWT', not '${String(header.typ).slice(0, 32)}'`);

@@ -3,7 +3,6 @@
 // plain HTTP only when an endpoint was configured that way), metadata fields, domain
 // restrictions, and turning protocol failures into one clear BasteError each.
 
-import { errors } from 'jose';
 import * as oauth from 'oauth4webapi';
 import type { MetadataField, ProviderConfig } from '../../app/model.js';
 import { providerConfigError, providerSettingName, requiredProviderString } from '../../app/providers.js';
@@ -259,31 +258,4 @@ export async function authorizationRequestUrl(
   url.searchParams.set('code_challenge', await oauth.calculatePKCECodeChallenge(request.codeVerifier));
   url.searchParams.set('code_challenge_method', 'S256');
   return url.href;
-}
-
-/** Translates jose's verdict on a provider's id_token into one clear refusal each. */
-export function idTokenRefusal(err: unknown, expected: { label: string; issuer: string; audience: string; algorithm: string }): BasteError {
-  const { label } = expected;
-  if (err instanceof BasteError) return err;
-  const refused = (message: string) => new BasteError('AuthError', `${label} login refused: ${message}`);
-  if (err instanceof errors.JWTExpired) return refused('the id_token has expired');
-  if (err instanceof errors.JOSEAlgNotAllowed) return refused(`the id_token is not signed with ${expected.algorithm}`);
-  if (err instanceof errors.JWTClaimValidationFailed) {
-    if (err.claim === 'aud') return refused(`the id_token audience is not ${expected.audience}`);
-    if (err.claim === 'iss') return refused(`the id_token issuer is not ${expected.issuer}`);
-    if (err.reason === 'missing') return refused(`the id_token has no '${err.claim}' claim`);
-    if (err.claim === 'nbf' || err.claim === 'iat') return refused(`the id_token is not valid yet ('${err.claim}')`);
-    return refused(`the id_token '${err.claim}' claim is invalid`);
-  }
-  if (err instanceof errors.JWSSignatureVerificationFailed) return refused('id_token signature verification failed');
-  if (err instanceof errors.JWKSNoMatchingKey) return refused(`no key in ${label}'s JWK set matches the id_token`);
-  if (err instanceof errors.JWKSTimeout) return new BasteError('JWKSUnavailable', `${label}'s JWK set could not be fetched in time`);
-  if (err instanceof errors.JWKSInvalid || (err instanceof errors.JOSEError && err.code === 'ERR_JOSE_GENERIC')) {
-    return new BasteError('JWKSUnavailable', `${label}'s JWK set could not be fetched or is invalid`);
-  }
-  if (err instanceof errors.JWSInvalid || err instanceof errors.JWTInvalid) return refused('the id_token is malformed');
-  if (err instanceof TypeError || (err as { name?: string })?.name === 'AbortError') {
-    return new BasteError('JWKSUnavailable', `${label}'s JWK set could not be fetched`);
-  }
-  return refused('the id_token could not be verified');
 }

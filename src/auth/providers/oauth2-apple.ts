@@ -2,7 +2,7 @@
 //  - `{id_token}` (realm-web Credentials.apple(idToken), the device SDKs' Credentials.apple):
 //    verified against Apple's JWK set: issuer, audience = any configured client id (the app's
 //    Bundle ID and the web's Services ID together), expiry, and the nonce when the client sends one.
-//  - the browser redirect flow (realm-web Credentials.apple(redirectUrl), wire-protocol §8):
+//  - the browser redirect flow (realm-web Credentials.apple(redirectUrl), src/auth/oauth-redirect.ts):
 //    Apple answers with `response_mode=form_post`, a POST to our callback carrying the code, and
 //    the user's name (only at the first authorization); the code is exchanged at /auth/token and
 //    the refresh token Apple returns is kept to revoke at account deletion, as Apple requires.
@@ -11,7 +11,7 @@
 // Apple's endpoints are fixed: only tests point them elsewhere (deps.endpoints), never the export.
 
 import { createHash, createPrivateKey, type KeyObject } from 'node:crypto';
-import { createRemoteJWKSet, decodeJwt, jwtVerify, SignJWT, type JWTPayload } from 'jose';
+import { decodeJwt, SignJWT } from 'jose';
 import * as oauth from 'oauth4webapi';
 import type { ProviderConfig } from '../../app/model.js';
 import { providerConfigError, providerSettingName, requiredProviderString } from '../../app/providers.js';
@@ -23,12 +23,12 @@ import {
   credentialString,
   DEFAULT_OAUTH_TIMEOUT_MS,
   httpOptions,
-  idTokenRefusal,
   metadataFromProfile,
   OAUTH_CLOCK_SKEW_SECONDS,
   oauthFailure,
   type OAuthProviderDeps,
 } from './oauth-shared.js';
+import { idTokenVerifier } from './oidc-id-token.js';
 
 const LABEL = 'Apple';
 
@@ -210,31 +210,18 @@ export async function appleProvider(config: ProviderConfig, deps: AppleDeps): Pr
   const client: oauth.Client = { client_id: settings.clientId, [oauth.clockTolerance]: OAUTH_CLOCK_SKEW_SECONDS };
   const http = httpOptions(timeoutMs, urls);
   const clientSecret = settings.secret ? clientSecretMaker(settings.secret, endpoints.issuer, clock) : undefined;
-  // jose caches the set, refetches it on an unknown kid (at most once per cooldown) and aborts slow fetches.
-  const jwks = createRemoteJWKSet(new URL(endpoints.jwksUri), {
-    timeoutDuration: deps.jwksTimeoutMs ?? 5000,
-    cooldownDuration: deps.jwksCooldownMs ?? 5000,
-    cacheMaxAge: 600_000,
+  const verifyIdToken = idTokenVerifier({
+    label: LABEL,
+    issuers: [endpoints.issuer],
+    jwksUri: new URL(endpoints.jwksUri),
+    audiences: settings.audiences,
+    audienceDescription: "any of this app's Apple client ids",
+    clock,
+    jwksTimeoutMs: deps.jwksTimeoutMs,
+    jwksCooldownMs: deps.jwksCooldownMs,
   });
   const refused = (message: string) => new BasteError('AuthError', `${LABEL} login refused: ${message}`);
   const noSecret = () => refused(`this app's Apple provider has no client secret, so only id_token logins work: ${appleSecretAdvice(config)}`);
-
-  const verifyIdToken = async (token: string, audiences: readonly string[]): Promise<JWTPayload> => {
-    try {
-      const { payload } = await jwtVerify(token, jwks, {
-        algorithms: ['RS256'],
-        issuer: endpoints.issuer,
-        audience: [...audiences],
-        clockTolerance: OAUTH_CLOCK_SKEW_SECONDS,
-        currentDate: new Date(clock()),
-        requiredClaims: ['sub', 'exp', 'iat', 'iss', 'aud'],
-      });
-      if (typeof payload.iat === 'number' && payload.iat > clock() / 1000 + OAUTH_CLOCK_SKEW_SECONDS) throw refused(`the id_token is issued in the future ('iat')`);
-      return payload;
-    } catch (err) {
-      throw idTokenRefusal(err, { label: LABEL, issuer: endpoints.issuer, audience: "any of this app's Apple client ids", algorithm: 'RS256' });
-    }
-  };
 
   const identityFrom = (claims: Record<string, unknown>, name: Record<string, string> = {}): VerifiedIdentity => {
     const sub = claims.sub;
@@ -259,7 +246,7 @@ export async function appleProvider(config: ProviderConfig, deps: AppleDeps): Pr
       const idToken = credentialString(payload, 'id_token') ?? credentialString(payload, 'idToken');
       if (!idToken) throw new BasteError('MissingParameter', `${LABEL} login needs an 'id_token'`);
       const nonce = credentialString(payload, 'nonce');
-      const claims = await verifyIdToken(idToken, settings.audiences);
+      const claims = await verifyIdToken(idToken);
       // The nonce the app gave Apple, as is or (Firebase's and Supabase's convention) as its SHA-256 hex.
       if (nonce !== undefined && claims.nonce !== nonce && claims.nonce !== sha256Hex(nonce)) throw refused(`the id_token nonce does not match the one sent`);
       return identityFrom(claims);

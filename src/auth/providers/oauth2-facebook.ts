@@ -2,7 +2,7 @@
 //  - `{accessToken}` (Stitch FacebookCredential, realm-web facebook(token)): checked with the
 //    Graph API: `/debug_token` with the app token (`clientId|clientSecret`) confirms the token is
 //    valid, unexpired and issued for this app; `/me` (with `appsecret_proof`) gives the profile.
-//  - the browser redirect flow (wire-protocol §8): the OAuth dialog, then the code is exchanged
+//  - the browser redirect flow (src/auth/oauth-redirect.ts): the OAuth dialog, then the code is exchanged
 //    at `/oauth/access_token` (oauth4webapi) and the access token goes through the same checks.
 // Every endpoint URL is configurable (tests, proxies, a pinned Graph API version).
 

@@ -4,11 +4,10 @@
 //    Google's JWK set) and the userinfo endpoint fills what the id_token lacks.
 //  - `{id_token}` (realm-web google({idToken})): verified as an OpenID Connect id_token: issuer,
 //    audience = clientId, expiry, RS256 signature from the JWK set.
-//  - the browser redirect flow (wire-protocol §8): authorization request with PKCE and a nonce,
+//  - the browser redirect flow (src/auth/oauth-redirect.ts): authorization request with PKCE and a nonce,
 //    then the same code exchange with our callback URL.
 // Every endpoint URL is configurable (tests, proxies); the defaults are Google's.
 
-import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
 import * as oauth from 'oauth4webapi';
 import type { ProviderConfig } from '../../app/model.js';
 import { providerConfigError } from '../../app/providers.js';
@@ -23,7 +22,6 @@ import {
   DEFAULT_OAUTH_TIMEOUT_MS,
   endpointOption,
   httpOptions,
-  idTokenRefusal,
   metadataFromProfile,
   OAUTH_CALLBACK_PATH,
   OAUTH_CLOCK_SKEW_SECONDS,
@@ -32,6 +30,7 @@ import {
   wantsEmail,
   type OAuthProviderDeps,
 } from './oauth-shared.js';
+import { idTokenVerifier } from './oidc-id-token.js';
 
 const LABEL = 'Google';
 
@@ -118,36 +117,20 @@ export async function googleProvider(config: ProviderConfig, deps: OAuthProvider
   const client: oauth.Client = { client_id: settings.clientId, [oauth.clockTolerance]: OAUTH_CLOCK_SKEW_SECONDS };
   const clientAuth = settings.clientSecret === undefined ? undefined : oauth.ClientSecretPost(settings.clientSecret);
   const http = httpOptions(timeoutMs, [settings.authorizationEndpoint, settings.tokenEndpoint, settings.userinfoEndpoint, settings.jwksUri]);
-  // jose caches the set, refetches it on an unknown kid (at most once per cooldown) and aborts slow fetches.
-  const jwks = createRemoteJWKSet(settings.jwksUri, {
-    timeoutDuration: deps.jwksTimeoutMs ?? 5000,
-    cooldownDuration: deps.jwksCooldownMs ?? 5000,
-    cacheMaxAge: 600_000,
+  const verifyIdToken = idTokenVerifier({
+    label: LABEL,
+    issuers: settings.issuers,
+    jwksUri: settings.jwksUri,
+    audiences: [settings.clientId],
+    audienceDescription: "this app's Google client id",
+    clock,
+    jwksTimeoutMs: deps.jwksTimeoutMs,
+    jwksCooldownMs: deps.jwksCooldownMs,
   });
 
   const scope = ['openid'];
   if (wantsEmail(config)) scope.push('email');
   if (config.metadataFields.some((f) => PROFILE_FIELDS.has(f.name))) scope.push('profile');
-
-  /** Signature, issuer, audience and times of an id_token. */
-  const verifyIdToken = async (token: string): Promise<JWTPayload> => {
-    try {
-      const { payload } = await jwtVerify(token, jwks, {
-        algorithms: ['RS256'],
-        issuer: [...settings.issuers],
-        audience: settings.clientId,
-        clockTolerance: OAUTH_CLOCK_SKEW_SECONDS,
-        currentDate: new Date(clock()),
-        requiredClaims: ['sub', 'exp', 'iat', 'iss', 'aud'],
-      });
-      if (typeof payload.iat === 'number' && payload.iat > clock() / 1000 + OAUTH_CLOCK_SKEW_SECONDS) {
-        throw new BasteError('AuthError', `${LABEL} login refused: the id_token is issued in the future ('iat')`);
-      }
-      return payload;
-    } catch (err) {
-      throw idTokenRefusal(err, { label: LABEL, issuer: settings.issuers[0]!, audience: "this app's Google client id", algorithm: 'RS256' });
-    }
-  };
 
   /** The identity, once the claims are trusted: sub, metadata, domain restrictions. */
   const identityFrom = (claims: Record<string, unknown>): VerifiedIdentity => {

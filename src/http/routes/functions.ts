@@ -1,4 +1,4 @@
-// POST functions/call (wire-protocol §3 #23, §7): canonical EJSON in, canonical EJSON out.
+// POST functions/call (both SDKs' callFunction): canonical EJSON in, canonical EJSON out.
 
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { EJSON } from 'bson';

@@ -1,4 +1,4 @@
-// The browser OAuth redirect flow (wire-protocol §3 #4–#5, §8): the GET login route that sends
+// The browser OAuth redirect flow (src/auth/oauth-redirect.ts): the GET login route that sends
 // the browser to Google, Facebook or Apple (or, for link-with-redirect, names the URL in the
 // X-Stitch-Location and X-BaaS-Location headers), and the provider's callback: a GET with the
 // result in the query, or Apple's `response_mode=form_post`, a POST of a form.

@@ -1,5 +1,5 @@
-// GET functions/call: the data service's `watch` as a server-sent-event stream (wire-protocol
-// §7.4, wire-checklist 77–82). realm-web sends `baas_request` with a bearer token; the Stitch SDKs
+// GET functions/call: the data service's `watch` as a server-sent-event stream
+// (src/watch/). realm-web sends `baas_request` with a bearer token; the Stitch SDKs
 // send `stitch_request` with the token in `stitch_at`, first with `stitch_validate=true` (checked,
 // answered 200 and closed: an InvalidSession there makes them refresh and retry), then for good.
 // Everything wrong with the request is an ordinary Stitch error before the stream starts; once it

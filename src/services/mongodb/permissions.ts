@@ -1,4 +1,4 @@
-// What a user may do with a collection's documents (behaviour.md §E.2): filters merged before any
+// What a user may do with a collection's documents (App Services rules, https://www.mongodb.com/docs/atlas/app-services/rules/): filters merged before any
 // read, a role chosen per document (first `apply_when` that holds, in order), document-level
 // permissions overriding field-level ones, a field's permissions overriding those of its
 // sub-fields, `write` implying `read`, and the collection schema checked on every permitted write.

@@ -1,5 +1,4 @@
-// Queries under Stitch v1 rules (behaviour.md §E.1: "predicates on unreadable fields never
-// match"). A user's query, sort included, is answered from what the caller may read of each
+// Queries under Stitch v1 rules, where predicates on unreadable fields never match. A user's query, sort included, is answered from what the caller may read of each
 // document, never from the stored document: a field the rules hide is absent to the query, so
 // `{secret: "x"}`, `{secret: {$gt: …}}` or `{secret: {$exists: true}}` never match, and what does
 // match (`{secret: {$exists: false}}`, `{secret: {$ne: "x"}}`) matches whatever the hidden value

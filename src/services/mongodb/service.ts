@@ -107,11 +107,11 @@ const operatorTypes = (update: Args, types: NumberTypes): NumberTypes => {
   return out;
 };
 
-/** Update operators as given, or (with none) `$set` of the given fields (wire-protocol §7.3). */
+/** Update operators as given, or (with none) `$set` of the given fields, as the SDKs' updateOne(filter, doc) expects. */
 const asModifier = (update: Args): Args => (hasOperators(update) ? update : { $set: update });
 
 /**
- * An update without `$` operators meets two pieces of evidence (wire-protocol §7.3, realm-web's
+ * An update without `$` operators meets two pieces of evidence (realm-web's
  * own integration suite against the platform). On matched documents it is `$set`:
  * `updateMany({runId}, {hiddenField: "x"})` matched and modified 3 documents, which a MongoDB
  * replacement cannot do (a multi-document replacement is refused). On an upsert that matches
@@ -165,7 +165,7 @@ async function first<T>(items: AsyncIterable<T>): Promise<T | undefined> {
 
 /**
  * An update as MongoDB applies it: operators, or (with none) `$set` of the given fields
- * (wire-protocol §7.3). `$setOnInsert` (which mingo's updater lacks, and real login code uses to
+ * (what the SDKs' callers expect). `$setOnInsert` (which mingo's updater lacks, and real login code uses to
  * stamp a first-seen date) sets its fields only when the update inserts (an upsert that matched
  * nothing) and is a no-op on a matched document, as in MongoDB.
  */
