@@ -60,6 +60,8 @@ export const LISTENER_APPLICATION_NAME = 'baste-session-invalidations';
 export class InvalidationListener {
   private client: pg.Client | null = null;
   private listening = false;
+  /** A heartbeat query is running on the current connection. */
+  private beating = false;
   private closed = false;
   /** Heartbeats published on the current connection; the next one gets `sent + 1`. */
   private sent = 0;
@@ -143,6 +145,7 @@ export class InvalidationListener {
     this.sentAt.clear();
     this.validAsOf = Date.now();
     this.listening = true;
+    this.beating = false;
     this.backoffMs = 0;
     this.stats.connects++;
     this.heartbeat = setInterval(() => this.beat(client), this.heartbeatMs);
@@ -157,11 +160,23 @@ export class InvalidationListener {
       this.lost(client);
       return;
     }
-    // A slow database answers late, not never: no pile of heartbeats behind it.
-    if (this.sentAt.size >= 10) return;
+    // A slow database answers late, not never: no pile of heartbeats behind it. One query at a time
+    // on this connection, too (node-postgres queues a second one, a use it deprecates).
+    if (this.sentAt.size >= 10 || this.beating) return;
     const generation = ++this.sent;
     this.sentAt.set(generation, now);
-    client.query('SELECT pg_notify($1, $2)', [this.opts.channel, `p:${this.instance}:${generation}`]).catch(() => this.lost(client));
+    this.beating = true;
+    client
+      .query('SELECT pg_notify($1, $2)', [this.opts.channel, `p:${this.instance}:${generation}`])
+      .then(
+        () => {
+          if (client === this.client) this.beating = false;
+        },
+        () => {
+          if (client === this.client) this.beating = false;
+          this.lost(client);
+        },
+      );
   }
 
   private notified(payload: string): void {
