@@ -29,6 +29,7 @@ import { BSON_SETUP, ISOLATE_LOCKDOWN, ISOLATE_PRELUDE, ISOLATE_SETUP, factorySo
 import { ModuleResolver, type ModuleRoots } from './modules.js';
 import { intrinsicWrites, planRealms } from './realms.js';
 import { isStrict, namesAny, rootWrites, undeclaredAssignments } from './sloppy-globals.js';
+import { DEFAULTS } from '../defaults.js';
 
 export interface RuntimeOptions {
   /** Wall-clock limit of one client-level call, nested calls included (platform: 120 s). */
@@ -303,7 +304,7 @@ export class FunctionRuntime {
     private readonly app: AppConfig,
     private readonly options: RuntimeOptions,
   ) {
-    this.slots = Array.from({ length: Math.max(1, options.isolates ?? 2) }, () => newSlot(false));
+    this.slots = Array.from({ length: Math.max(1, options.isolates ?? DEFAULTS.functions.isolates) }, () => newSlot(false));
     this.modules = new ModuleResolver(options.modules);
     this.sources = functionSources(app);
     const plan = options.realms === 'per-call'
@@ -347,7 +348,7 @@ export class FunctionRuntime {
     let best: Slot | null = null;
     for (const slot of this.slots) if (!this.stuck(slot, now) && (!best || slot.inFlight < best.inFlight)) best = slot;
     if (best) return best;
-    if (this.slots.length >= (this.options.maxIsolates ?? 8)) {
+    if (this.slots.length >= (this.options.maxIsolates ?? DEFAULTS.functions.maxIsolates)) {
       throw new BasteError('ServiceUnavailable', 'every function worker is held by a long-running call; try again shortly', { retryAfterSeconds: 1 });
     }
     const extra = newSlot(true);

@@ -32,6 +32,7 @@ import { oauthRoutes } from './routes/oauth.js';
 import { userpassRoutes } from './routes/userpass.js';
 import { watchRoutes } from './routes/watch.js';
 import { emailPageRoutes } from './routes/email-pages.js';
+import { DEFAULTS } from '../defaults.js';
 
 export interface HttpOptions {
   /** Public URL clients should use (`--base-url`); otherwise the location route echoes how the client came in. */
@@ -78,7 +79,7 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
     // Fastify's own two lines per request are replaced by the one line of the onResponse hook below.
     logController: new LogController({ disableRequestLogging: true }),
     trustProxy: options.trustProxy,
-    bodyLimit: options.bodyLimit ?? 18 * 1024 * 1024,
+    bodyLimit: options.bodyLimit ?? DEFAULTS.bodyLimitBytes,
     forceCloseConnections: true,
     // Requests Node refuses before routing (bad request line or headers, over the size limit) and
     // Fastify's router refusals (a URL that does not decode, an overlong path parameter) answer
