@@ -3,7 +3,7 @@
 // so a test can run several apps in one process.
 
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
@@ -32,7 +32,8 @@ import { FunctionRuntime } from './functions/runtime.js';
 import { AuthTriggers } from './functions/triggers.js';
 import { ScheduledTriggers } from './triggers/scheduled.js';
 import { DatabaseTriggers } from './triggers/database.js';
-import { buildHttp, type HttpOptions } from './http/app.js';
+import { buildHttp } from './http/app.js';
+import type { HttpOptions } from './http/deps.js';
 import { readinessOf } from './http/routes/health.js';
 import { ensureDataDir } from './store/data-dir.js';
 import { SigningKeys } from './sessions/keys.js';

@@ -22,7 +22,7 @@ import { resolvedValues } from '../app/values.js';
 import { numberTypesOf, type NumberTypes } from '../data/number-types.js';
 import { hostEjson, makeEjsonCodec } from '../util/ejson-codec.js';
 import { configuredRunAs, runAsScriptName, type Execution } from './execution-user.js';
-import type { ArgsEjson } from './args-ejson.js';
+import type { CallRequest, CallUser, FunctionInvocation, HttpOutcome } from './types.js';
 import { asyncHostCall, httpCall, syncHostCall } from './host-calls.js';
 import { fromWireError, LOG_LEVELS, MODULE_OPS, type AsyncHandlers, type AsyncHostCalls, type DoneMessage, type LogMessage, type ModuleHandlers, type WireError } from './contract.js';
 import { BSON_SETUP, ISOLATE_LOCKDOWN, ISOLATE_PRELUDE, ISOLATE_SETUP, factorySource, moduleFactorySource, perCallRealmSource } from './isolate-source.js';
@@ -65,36 +65,6 @@ export interface RuntimeOptions {
    */
   readonly realms?: 'auto' | 'per-call';
   readonly logger: Logger;
-}
-
-/** The user a call runs for, as functions see it in `context.user` (null: the system user). */
-export interface CallUser {
-  readonly id: string;
-  readonly type: string;
-  readonly data: Record<string, unknown>;
-  readonly custom_data: Record<string, unknown>;
-  readonly identities: readonly { id: string; provider_type: string; provider_id?: string }[];
-}
-
-export interface CallRequest {
-  readonly remoteIPAddress?: string;
-  readonly requestHeaders?: Record<string, string[]>;
-  readonly httpMethod?: string;
-  readonly rawQueryString?: string;
-  readonly webhookUrl?: string;
-  readonly httpReferrer?: string;
-  readonly httpUserAgent?: string;
-  readonly service?: string;
-  readonly action?: string;
-}
-
-export interface FunctionInvocation {
-  readonly name: string;
-  /** Canonical EJSON of the argument array: text, or UTF-8 bytes transferred to the isolate (args-ejson.ts). */
-  readonly argsEjson: ArgsEjson;
-  readonly user: CallUser | null;
-  readonly runAsSystem: boolean;
-  readonly request?: CallRequest;
 }
 
 const require = createRequire(import.meta.url);
@@ -217,18 +187,6 @@ interface RealmKit {
   readonly makers: (context: ivm.Context) => { compile: ivm.Reference<unknown>; factory: ivm.Reference<unknown> };
   /** perCallRealmSource, compiled for this isolate. */
   readonly boot: ivm.Script;
-}
-
-/** What an endpoint or webhook function answered: its return value and what it did to `response`. */
-export interface HttpOutcome {
-  readonly hasResult: boolean;
-  readonly result: unknown;
-  readonly response: {
-    readonly statusCode: number | null;
-    readonly headers: Record<string, string[]>;
-    readonly body: unknown;
-    readonly touched: boolean;
-  };
 }
 
 /** Reserved names under which webhook sources and run-as scripts live in the sandbox. */
