@@ -14,6 +14,10 @@ const files = given.length
       .sort()
       .map((f) => join('test', f));
 
+// No import cycles among the modules of src/ (scripts/check-cycles.mjs prints any it finds).
+const cycles = spawnSync(process.execPath, [join('scripts', 'check-cycles.mjs')], { stdio: 'inherit' });
+if (cycles.status !== 0) process.exit(cycles.status ?? 1);
+
 // Build first: it type-checks the server, and the CLI tests start the compiled `bin/baste.js`.
 const tsc = join('node_modules', 'typescript', 'bin', 'tsc');
 for (const project of ['tsconfig.json', join('test', 'tsconfig.json')]) {

@@ -20,6 +20,7 @@ import { checkProviders, tokenRevokers } from './auth/service.js';
 import { BasteError, ConfigError } from './errors.js';
 import { outboxMailer, smtpMailer, type Mailer } from './email/mailer.js';
 import { createBaste, dataDirProblem, DataDirError } from './server.js';
+import { Closers } from './util/closers.js';
 import { rotateSigningKey } from './sessions/keys.js';
 import { requireIdleTimeout, requireRefreshExpiration } from './sessions/refresh-expiration.js';
 import { openSqliteStore } from './store/sqlite/index.js';
@@ -467,16 +468,19 @@ async function serve(
 
   // PostgreSQL when a database URL is given (several instances may share it), else SQLite in dataDir.
   const databaseUrl = databaseUrlOf(flags, io);
+  // The databases opened here, then the server: released last first, whichever step fails, and at the end.
+  const closers = new Closers();
+  const release = () => closers.closeAll((what, err) => logger.error({ err, what }, 'closing failed'));
   let store: Awaited<ReturnType<typeof openPostgresStore>> | undefined;
   let documents: DocumentEngine | undefined;
   if (databaseUrl) {
     try {
       const owner = ownerOf(config);
-      store = await openPostgresStore(databaseUrl, { owner, onError: (err) => logger.warn({ err }, 'idle database connection failed') });
+      store = closers.own('store', await openPostgresStore(databaseUrl, { owner, onError: (err) => logger.warn({ err }, 'idle database connection failed') }), (s) => s.close());
       // One pool per instance: the documents run on the store's connections.
-      documents = await openPostgresDocuments(databaseUrl, { owner, pool: poolOfPostgresStore(store) ?? undefined });
+      documents = closers.own('documents', await openPostgresDocuments(databaseUrl, { owner, pool: poolOfPostgresStore(store) ?? undefined }), (d) => d.close());
     } catch (err) {
-      await store?.close();
+      await release();
       if (err instanceof DatabaseOwnedError) throw err;
       io.stderr.write(`baste: cannot open the PostgreSQL database: ${(err as Error).message}\n`);
       return 1;
@@ -505,19 +509,17 @@ async function serve(
       ...(maxWatchStreamsPerUser !== undefined ? { maxStreamsPerUser: maxWatchStreamsPerUser } : {}),
     },
   }).catch(async (err: unknown) => {
-    await store?.close();
-    await documents?.close();
+    await release();
     throw err;
   });
+  closers.add('server', () => baste.close());
   let url: string;
   try {
     url = await baste.listen(port, host);
   } catch (err) {
     const code = (err as { code?: string }).code;
     if (code !== 'EADDRINUSE' && code !== 'EACCES' && code !== 'EADDRNOTAVAIL' && code !== 'ENOTFOUND' && code !== 'EAI_AGAIN') throw err;
-    await baste.close();
-    await store?.close();
-    await documents?.close();
+    await release();
     const why =
       code === 'EADDRINUSE' ? 'is already in use' : code === 'EACCES' ? 'needs privileges' : code === 'EADDRNOTAVAIL' ? 'is not an address of this machine' : 'names no host this machine can resolve';
     io.stderr.write(`baste: cannot listen on ${host}:${port}: it ${why}; choose another with --port / --host\n`);
@@ -534,11 +536,7 @@ async function serve(
     const stop = (signal: string) => {
       logger.info({ signal }, 'shutting down');
       // The server closes what it opened; the databases opened here are ours to close.
-      baste
-        .close()
-        .then(() => store?.close())
-        .then(() => documents?.close())
-        .finally(done);
+      release().finally(done);
     };
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));

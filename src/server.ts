@@ -3,7 +3,7 @@
 // so a test can run several apps in one process.
 
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
@@ -32,11 +32,12 @@ import { FunctionRuntime } from './functions/runtime.js';
 import { AuthTriggers } from './functions/triggers.js';
 import { ScheduledTriggers } from './triggers/scheduled.js';
 import { DatabaseTriggers } from './triggers/database.js';
-import { buildHttp, type HttpOptions } from './http/app.js';
+import { buildHttp } from './http/app.js';
+import type { HttpOptions } from './http/deps.js';
 import { readinessOf } from './http/routes/health.js';
 import { ensureDataDir } from './store/data-dir.js';
 import { SigningKeys } from './sessions/keys.js';
-import { REFRESH_EXPIRATION_RELOAD_MS, RefreshTokenExpiration } from './sessions/refresh-expiration.js';
+import { RefreshTokenExpiration } from './sessions/refresh-expiration.js';
 import { Sessions } from './sessions/sessions.js';
 import { MongoService } from './services/mongodb/service.js';
 import { prepareDependencies } from './functions/dependencies.js';
@@ -46,7 +47,9 @@ import type { Store } from './store/store.js';
 import { Users } from './users/users.js';
 import { applyConnectionLimits, type ConnectionLimits } from './http/connection-limits.js';
 import { systemClock, type Clock } from './util/clock.js';
-import { WATCH_DEFAULTS, WatchHub, type WatchLimits } from './watch/hub.js';
+import { WatchHub, type WatchLimits } from './watch/hub.js';
+import { DEFAULTS, seconds } from './defaults.js';
+import { Closers, Late } from './util/closers.js';
 
 export interface BasteOptions {
   readonly app: AppConfig;
@@ -138,16 +141,6 @@ export interface Baste {
   close(): Promise<void>;
 }
 
-export const DEFAULTS = {
-  accessTokenTtlSeconds: 30 * 60,
-  refreshTokenTtlSeconds: 60 * 24 * 60 * 60,
-  throttle: { maxFailuresPerAccount: 10, maxFailuresPerAddress: 100, windowSeconds: 15 * 60 },
-  anonymousInactiveDays: 90,
-  anonymousSweepIntervalSeconds: 60 * 60,
-  functionTimeoutMs: 120_000,
-  functionMemoryMb: 256,
-} as const;
-
 /** The data directory cannot be used (a file in the way, read-only, full): said in one line, no stack. */
 export class DataDirError extends Error {
   override readonly name = 'DataDirError';
@@ -195,38 +188,49 @@ function instanceId(dataDir: string): string {
   return id;
 }
 
+/**
+ * Opens the server's parts in order, each release registered as its part opens: a step that fails
+ * releases what the steps before it opened (last first), and close() releases the same list.
+ * A store or document engine passed in belongs to the caller and is never closed here.
+ */
 export async function createBaste(opts: BasteOptions): Promise<Baste> {
-  const clock = opts.clock ?? systemClock;
   const logger = opts.logger ?? pino({ level: 'silent' });
+  const closers = new Closers();
+  try {
+    return await assemble(opts, logger, closers);
+  } catch (err) {
+    await closers.closeAll((what, closeErr) => logger.warn({ err: closeErr, what }, 'releasing a failed start')).catch(() => undefined);
+    throw err;
+  }
+}
+
+async function assemble(opts: BasteOptions, logger: Logger, closers: Closers): Promise<Baste> {
+  const clock = opts.clock ?? systemClock;
   // Files opened here are claimed for this app: another app's data directory is refused (store/owner.ts).
   const owner = ownerOf(opts.app);
-  let store: Store;
-  let moduleRoots: ReturnType<typeof prepareDependencies>;
-  try {
-    ensureDataDir(opts.dataDir);
-    // The functions' npm packages (an archive is unpacked into the data directory): before anything
-    // is opened, since a broken archive refuses the start.
-    moduleRoots = prepareDependencies(opts.app.functionDependencies, opts.dataDir, logger);
-    store = opts.store ?? openSqliteStore(join(opts.dataDir, 'baste.sqlite'), { owner });
-  } catch (err) {
-    throw asDataDirError(opts.dataDir, err);
-  }
-  const accessTtl = opts.sessions?.accessTokenTtlSeconds ?? DEFAULTS.accessTokenTtlSeconds;
+  const inDataDir = <T>(step: () => T): T => {
+    try {
+      return step();
+    } catch (err) {
+      throw asDataDirError(opts.dataDir, err);
+    }
+  };
+  inDataDir(() => ensureDataDir(opts.dataDir));
+  // The functions' npm packages (an archive is unpacked into the data directory): before anything
+  // is opened, since a broken archive refuses the start.
+  const moduleRoots = inDataDir(() => prepareDependencies(opts.app.functionDependencies, opts.dataDir, logger));
+  const store = opts.store ?? closers.own('store', inDataDir(() => openSqliteStore(join(opts.dataDir, 'baste.sqlite'), { owner })), (s) => s.close());
 
-  const keys = new SigningKeys(store, clock, accessTtl * 1000);
+  const accessTtlSeconds = opts.sessions?.accessTokenTtlSeconds ?? seconds(DEFAULTS.sessions.accessTokenTtlMs);
+  const keys = new SigningKeys(store, clock, accessTtlSeconds * 1000);
   await keys.init();
-  let documents: DocumentEngine;
-  try {
-    documents = opts.documents ?? openSqliteDocuments(join(opts.dataDir, 'documents.sqlite'), { owner });
-  } catch (err) {
-    if (!opts.store) await store.close();
-    throw asDataDirError(opts.dataDir, err);
-  }
-  const engines = dataEngines(documents, opts.mongodb);
+  const documents =
+    opts.documents ?? closers.own('documents', inDataDir(() => openSqliteDocuments(join(opts.dataDir, 'documents.sqlite'), { owner })), (d) => d.close());
+  const engines = closers.own('MongoDB clusters', dataEngines(documents, opts.mongodb), (e) => e.close());
   const customData = opts.app.customUserData
     ? customUserDataLookup(opts.app.customUserData, engines.engineFor(opts.app.dataSources?.get(opts.app.customUserData.serviceName)))
     : undefined;
-  const refreshExpiration = new RefreshTokenExpiration(store, opts.sessions?.refreshTokenTtlSeconds ?? DEFAULTS.refreshTokenTtlSeconds, {
+  const refreshExpiration = new RefreshTokenExpiration(store, opts.sessions?.refreshTokenTtlSeconds ?? seconds(DEFAULTS.sessions.refreshTokenTtlMs), {
     sliding: opts.sessions?.slidingExpiration,
     idleTimeoutSeconds: opts.sessions?.idleTimeoutSeconds,
   });
@@ -237,7 +241,7 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
     clock,
     {
       domainId: opts.app.domainId,
-      accessTokenTtlSeconds: accessTtl,
+      accessTokenTtlSeconds: accessTtlSeconds,
       // Read at every session opening: the operator's setting (admin API) as last loaded.
       get refreshTokenTtlSeconds() {
         return refreshExpiration.seconds;
@@ -256,33 +260,39 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
     opts.mailer ??
     (opts.smtp ? smtpMailer(opts.smtp.url, opts.smtp.from, logger) : outboxMailer(join(opts.dataDir, 'outbox'), logger));
   // The data service and the functions reach each other (functions query data, rules call
-  // %function), as do the functions and their execution users (run-as scripts run in the sandbox),
-  // so both are bound late.
-  let mongo: MongoService | undefined;
-  let executionUsers: ExecutionUsers | undefined;
-  const runtime = new FunctionRuntime(opts.app, {
-    timeoutMs: opts.functions?.timeoutMs ?? DEFAULTS.functionTimeoutMs,
-    memoryMb: opts.functions?.memoryMb ?? DEFAULTS.functionMemoryMb,
-    isolates: opts.functions?.isolates,
-    maxIsolates: opts.functions?.maxIsolates,
-    logger,
-    dataService: (service, op, args, caller, argTypes) => mongo!.execute(service, op, args, caller, argTypes),
-    executionUser: (name, argsEjson, current, request) => executionUsers!.forNestedCall(name, current, argsEjson, request),
-    modules: moduleRoots,
-  });
+  // %function), as do the functions and their execution users (run-as scripts run in the sandbox):
+  // the runtime is given both before they exist, and calls neither until a function runs.
+  const mongoLate = new Late<MongoService>('the data service');
+  const executionUsersLate = new Late<ExecutionUsers>('the execution users');
+  const runtime = closers.own(
+    'function runtime',
+    new FunctionRuntime(opts.app, {
+      timeoutMs: opts.functions?.timeoutMs ?? DEFAULTS.functions.timeoutMs,
+      memoryMb: opts.functions?.memoryMb ?? DEFAULTS.functions.memoryMb,
+      isolates: opts.functions?.isolates,
+      maxIsolates: opts.functions?.maxIsolates,
+      logger,
+      dataService: (service, op, args, caller, argTypes) => mongoLate.get().execute(service, op, args, caller, argTypes),
+      executionUser: (name, argsEjson, current, request) => executionUsersLate.get().forNestedCall(name, current, argsEjson, request),
+      modules: moduleRoots,
+    }),
+    (r) => r.close(),
+  );
   await runtime.warm();
-  executionUsers = new ExecutionUsers(opts.app, runtime, activeUsers((id) => store.getUser(id), customData?.find));
+  const executionUsers = executionUsersLate.set(new ExecutionUsers(opts.app, runtime, activeUsers((id) => store.getUser(id), customData?.find)));
   const functions = new Functions(opts.app, runtime, executionUsers);
-  mongo = new MongoService(opts.app, engines.engineFor, (name, args, caller) => functions.callFromSystem(name, args, caller.user, caller.request));
-  await mongo.prepare().catch(async (err: unknown) => {
-    // A data source's cluster or indexes could not be set up: release what we opened first.
-    await runtime.close();
-    await engines.close();
-    if (!opts.store) await store.close();
-    throw err;
+  const system = (name: string, args: unknown[]) => functions.callFromSystem(name, args);
+  const mongo = mongoLate.set(new MongoService(opts.app, engines.engineFor, (name, args, caller) => functions.callFromSystem(name, args, caller.user, caller.request)));
+  // A data source's cluster or indexes that cannot be set up refuse the start.
+  await mongo.prepare();
+  const throttle = new LoginThrottle(store, clock, {
+    maxFailuresPerAccount: DEFAULTS.throttle.maxFailuresPerAccount,
+    maxFailuresPerAddress: DEFAULTS.throttle.maxFailuresPerAddress,
+    windowSeconds: seconds(DEFAULTS.throttle.windowMs),
+    ...opts.throttle,
   });
-  const throttle = new LoginThrottle(store, clock, { ...DEFAULTS.throttle, ...opts.throttle });
   const hasher = opts.hasher ?? argon2Hasher();
+  // A provider that refuses its configuration refuses the start.
   const providers = await buildProviders(opts.app, {
     userpass: {
       accounts: store,
@@ -291,24 +301,23 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
       throttle,
       clock,
       unknownEmails: opts.unknownEmails,
-      runFunction: (name, args) => functions.callFromSystem(name, args),
+      runFunction: system,
       pagesUrl: opts.http?.baseUrl ? emailPagesUrl(opts.http.baseUrl, opts.app.appId) : undefined,
     },
     apiKeys: store,
-    jwksTimeoutMs: opts.jwksTimeoutMs,
-    jwksCooldownMs: opts.jwksCooldownMs,
-    oauthTimeoutMs: opts.oauthTimeoutMs,
+    jwksTimeoutMs: opts.jwksTimeoutMs ?? DEFAULTS.jwks.timeoutMs,
+    jwksCooldownMs: opts.jwksCooldownMs ?? DEFAULTS.jwks.cooldownMs,
+    oauthTimeoutMs: opts.oauthTimeoutMs ?? DEFAULTS.oauthTimeoutMs,
     appleEndpoints: opts.appleEndpoints,
     clock,
-    runFunction: (name, args) => functions.callFromSystem(name, args),
-  }).catch(async (err: unknown) => {
-    // A provider refused its configuration: release what we opened before saying so.
-    await runtime.close();
-    if (!opts.store) await store.close();
-    throw err;
+    runFunction: system,
   });
-  const triggers = new AuthTriggers(opts.app, (name, args) => functions.callFromSystem(name, args), logger, (trigger, error) =>
-    store.recordTriggerRun(trigger, { at: clock(), ran: true, ...(error !== undefined && { error }) }),
+  const triggers = closers.own(
+    'auth triggers',
+    new AuthTriggers(opts.app, system, logger, (trigger, error) =>
+      store.recordTriggerRun(trigger, { at: clock(), ran: true, ...(error !== undefined && { error }) }),
+    ),
+    (t) => t.settled(),
   );
   const onUserCreation = opts.app.customUserData?.onUserCreationFunctionName;
   const auth = new AuthService(providers, users, sessions, store, clock, triggers, {
@@ -336,13 +345,16 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
     refreshExpiration,
     inspectAccessToken: (token) => sessions.inspectAccessToken(token),
   });
-  const scheduledTriggers = new ScheduledTriggers(opts.app, store, clock, (name, args) => functions.callFromSystem(name, args), logger);
-  const databaseTriggers = new DatabaseTriggers(opts.app, store, engines.engineFor, clock, (name, args) => functions.callFromSystem(name, args), logger, {
+  // Runs in flight are waited for once the timers (started last) are stopped and the server closed.
+  const scheduledTriggers = closers.own('scheduled triggers', new ScheduledTriggers(opts.app, store, clock, system, logger), (t) => t.settled());
+  const databaseTriggers = new DatabaseTriggers(opts.app, store, engines.engineFor, clock, system, logger, {
     instanceId: instanceId(opts.dataDir),
     leaseMs: opts.databaseTriggers?.leaseMs,
   });
+  await databaseTriggers.prepare();
+  closers.add('database triggers', () => databaseTriggers.stop());
   const adminTokens = new AdminTokens(store, clock, throttle);
-  const watch = new WatchHub({ ...WATCH_DEFAULTS, ...opts.watch }, (sessionId, userId) => sessions.sessionLive(sessionId, userId), logger);
+  const watch = closers.own('watch streams', new WatchHub({ ...DEFAULTS.watch, ...opts.watch }, (sessionId, userId) => sessions.sessionLive(sessionId, userId), logger), (w) => w.stop());
   const http = buildHttp({
     app: opts.app,
     auth,
@@ -366,9 +378,14 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
       triggers: new TriggerAdmin({ app: opts.app, store, clock, database: databaseTriggers, scheduled: scheduledTriggers }),
     },
   });
+  closers.add('http server', async () => {
+    // Streams end first: open responses would hold the server's close.
+    await watch.stop();
+    await http.close();
+  });
   applyConnectionLimits(http.server, opts.connections);
 
-  const inactiveMs = (opts.anonymousSweep?.inactiveDays ?? DEFAULTS.anonymousInactiveDays) * 86_400_000;
+  const inactiveMs = opts.anonymousSweep?.inactiveDays !== undefined ? opts.anonymousSweep.inactiveDays * 86_400_000 : DEFAULTS.anonymousSweep.inactiveMs;
   const sweepAnonymousUsers = async () => {
     const now = clock();
     const removed = await users.sweepAnonymous(now - inactiveMs);
@@ -381,30 +398,26 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
     if (removed > 0) logger.info({ removed }, 'removed inactive anonymous users');
     return removed;
   };
-  const intervalSeconds = opts.anonymousSweep?.intervalSeconds ?? DEFAULTS.anonymousSweepIntervalSeconds;
+
+  // Started last, and stopped first: nothing above can fail and leave them running.
+  const sweepEveryMs = opts.anonymousSweep?.intervalSeconds !== undefined ? opts.anonymousSweep.intervalSeconds * 1000 : DEFAULTS.anonymousSweep.intervalMs;
   const sweepTimer =
-    intervalSeconds > 0
+    sweepEveryMs > 0
       ? setInterval(() => {
           sweepAnonymousUsers().catch((err: unknown) => logger.error({ err }, 'anonymous user sweep failed'));
-        }, intervalSeconds * 1000)
+        }, sweepEveryMs)
       : null;
   sweepTimer?.unref();
-  await databaseTriggers.prepare().catch(async (err: unknown) => {
-    if (sweepTimer) clearInterval(sweepTimer);
-    await watch.stop();
-    await http.close();
-    await runtime.close();
-    await engines.close();
-    if (!opts.store) await store.close();
-    if (!opts.documents) await documents.close();
-    throw err;
-  });
-  // Started last: nothing above can fail and leave them running.
-  scheduledTriggers.start(opts.scheduleCheckMs ?? 1000);
-  databaseTriggers.start(opts.databaseTriggers?.pollMs ?? 1000);
-  refreshExpiration.start(opts.sessions?.settingsReloadMs ?? REFRESH_EXPIRATION_RELOAD_MS, (err) =>
+  scheduledTriggers.start(opts.scheduleCheckMs ?? DEFAULTS.scheduledTriggers.checkMs);
+  databaseTriggers.start(opts.databaseTriggers?.pollMs ?? DEFAULTS.databaseTriggers.pollMs);
+  refreshExpiration.start(opts.sessions?.settingsReloadMs ?? DEFAULTS.sessions.settingsReloadMs, (err) =>
     logger.error({ err }, 'reading the refresh token expiration failed'),
   );
+  closers.add('timers', () => {
+    if (sweepTimer) clearInterval(sweepTimer);
+    refreshExpiration.stop();
+    scheduledTriggers.stop();
+  });
 
   return {
     http,
@@ -423,21 +436,6 @@ export async function createBaste(opts: BasteOptions): Promise<Baste> {
       const shownHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
       return `http://${shownHost}:${actualPort}`;
     },
-    async close() {
-      if (sweepTimer) clearInterval(sweepTimer);
-      refreshExpiration.stop();
-      scheduledTriggers.stop();
-      // Streams end first: open responses would hold the server's close.
-      await watch.stop();
-      await http.close();
-      await triggers.settled();
-      await scheduledTriggers.settled();
-      await databaseTriggers.stop();
-      await runtime.close();
-      // A store passed in belongs to the caller; only the one we opened is ours to close.
-      if (!opts.store) await store.close();
-      if (!opts.documents) await documents.close();
-      await engines.close();
-    },
+    close: () => closers.closeAll((what, err) => logger.error({ err, what }, 'closing failed')),
   };
 }

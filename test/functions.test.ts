@@ -8,7 +8,8 @@ import { AnonymousCredential, FunctionCredential, type StitchAppClient } from 'm
 import * as Realm from 'realm-web';
 import type { AppConfig } from '../src/app/model.js';
 import pino from 'pino';
-import { FunctionRuntime, type CallRequest, type CallUser } from '../src/functions/runtime.js';
+import { FunctionRuntime } from '../src/functions/runtime.js';
+import type { CallRequest, CallUser } from '../src/functions/types.js';
 import { appConfig, appFunction, provider, startServer, type TestServer } from './helpers/server.js';
 import { stitchClientFor } from './helpers/stitch.js';
 import { assertError, clientOf, request } from './helpers/wire.js';

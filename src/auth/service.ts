@@ -3,9 +3,9 @@
 import type { AppConfig, ProviderConfig } from '../app/model.js';
 import { BasteError, badRequest } from '../errors.js';
 import type { AccessContext, Sessions } from '../sessions/sessions.js';
-import { callUserOf } from '../functions/functions.js';
+import { callUserOf } from '../users/call-user.js';
 import type { AuthOperation, AuthTriggers } from '../functions/triggers.js';
-import type { CallUser } from '../functions/runtime.js';
+import type { CallUser } from '../functions/types.js';
 import type { DeviceRecord, SessionOpening, Store, UserRecord } from '../store/store.js';
 import type { Profile, Users } from '../users/users.js';
 import { isAnonymousOnly } from '../users/users.js';

@@ -1,5 +1,10 @@
 // The command line's help: all of it (`baste --help`), and each command's part (`baste <command>
-// --help`). test/deploy.test.ts holds the README to the flags listed here.
+// --help`). test/deploy.test.ts holds the README to the flags listed here. Defaults are read from
+// the server's table, so the text cannot drift from what the server does.
+
+import { DEFAULTS, seconds } from '../defaults.js';
+
+const { connections, watch, sessions } = DEFAULTS;
 
 export const HELP = `baste: a self-hosted backend for MongoDB Stitch / Atlas App Services apps
 
@@ -60,12 +65,12 @@ Options for serve:
                          platform does (409 AccountNameInUse, 404 UserNotFound; default: every email alike)
   --max-connections <n>  open connections at most; one more gets 503 (default: what the open-files limit allows, at most 10000;
                          raise that limit before starting: ulimit -n, or LimitNOFILE= under systemd)
-  --request-timeout <s>  seconds to receive a whole request (default 60); headers must come within 10
-  --keep-alive-timeout <s>  seconds an idle keep-alive connection stays open (default 65)
-  --max-watch-streams <n>  open watch() streams at most, in all (default 5000); one more gets 429
-  --max-watch-streams-per-user <n>  open watch() streams of one user at most (default 25)
-  --refresh-token-expiration <s>  lifetime of new sessions in seconds, 1800 to 157680000 (default 5184000,
-                         60 days)
+  --request-timeout <s>  seconds to receive a whole request (default ${seconds(connections.requestTimeoutMs)}); headers must come within ${seconds(connections.headersTimeoutMs)}
+  --keep-alive-timeout <s>  seconds an idle keep-alive connection stays open (default ${seconds(connections.keepAliveTimeoutMs)})
+  --max-watch-streams <n>  open watch() streams at most, in all (default ${watch.maxStreams}); one more gets 429
+  --max-watch-streams-per-user <n>  open watch() streams of one user at most (default ${watch.maxStreamsPerUser})
+  --refresh-token-expiration <s>  lifetime of new sessions in seconds, 1800 to 157680000 (default ${seconds(sessions.refreshTokenTtlMs)},
+                         ${seconds(sessions.refreshTokenTtlMs) / 86_400} days)
   --sliding-sessions     each refresh extends a session to a full lifetime from then
   --session-idle-timeout <s>  a session not refreshed for this many seconds ends (3600 to 157680000;
                          default: none). These three apply until set through the admin API

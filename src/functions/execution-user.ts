@@ -14,8 +14,8 @@
 import type { AppConfig, FunctionConfig } from '../app/model.js';
 import { BasteError } from '../errors.js';
 import type { UserRecord } from '../store/store.js';
-import { callUserOf } from './functions.js';
-import type { CallRequest, CallUser, FunctionInvocation } from './runtime.js';
+import { callUserOf } from '../users/call-user.js';
+import type { CallRequest, CallUser, FunctionInvocation } from './types.js';
 import { argsText, type ArgsEjson } from './args-ejson.js';
 
 /** Who a call runs as: `user` is `context.user` (null: no caller), `system` bypasses rules. */

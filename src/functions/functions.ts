@@ -7,23 +7,12 @@ import { BasteError } from '../errors.js';
 import { resolvedValues } from '../app/values.js';
 import { hostEjson } from '../util/ejson-codec.js';
 import { ExpressionError, evaluate } from '../rules/expressions.js';
-import type { UserRecord } from '../store/store.js';
-import { mergedUserData } from '../users/users.js';
 import type { ExecutionUsers } from './execution-user.js';
 import { prefersInt64, widenIntegers } from './integer-width.js';
 import { argsText, type ArgsEjson } from './args-ejson.js';
-import type { CallRequest, CallUser, FunctionRuntime } from './runtime.js';
+import type { FunctionRuntime } from './runtime.js';
+import type { CallRequest, CallUser } from './types.js';
 import { expressionRequest } from './request-headers.js';
-
-export function callUserOf(user: UserRecord, customData: Record<string, unknown> = {}): CallUser {
-  return {
-    id: user.id,
-    type: user.type,
-    data: mergedUserData(user),
-    custom_data: customData,
-    identities: user.identities.map((i) => ({ id: i.externalId, provider_type: i.providerType, provider_id: i.providerId })),
-  };
-}
 
 /** No `can_evaluate`, or the empty expression (the default): every caller may run the function. */
 const alwaysHolds = (expr: unknown): boolean =>

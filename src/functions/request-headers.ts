@@ -6,7 +6,7 @@
 // lowercases names and joins repeated headers with ", ", so this reads the raw header lines: one
 // value per line, as Go keeps them.
 
-import type { CallRequest } from './runtime.js';
+import type { CallRequest } from './types.js';
 
 const canonicalNames = new Map<string, string>();
 const CANONICAL_CACHE_MAX = 1000;

@@ -22,13 +22,14 @@ import { resolvedValues } from '../app/values.js';
 import { numberTypesOf, type NumberTypes } from '../data/number-types.js';
 import { hostEjson, makeEjsonCodec } from '../util/ejson-codec.js';
 import { configuredRunAs, runAsScriptName, type Execution } from './execution-user.js';
-import type { ArgsEjson } from './args-ejson.js';
+import type { CallRequest, CallUser, FunctionInvocation, HttpOutcome } from './types.js';
 import { asyncHostCall, httpCall, syncHostCall } from './host-calls.js';
 import { fromWireError, LOG_LEVELS, MODULE_OPS, type AsyncHandlers, type AsyncHostCalls, type DoneMessage, type LogMessage, type ModuleHandlers, type WireError } from './contract.js';
 import { BSON_SETUP, ISOLATE_LOCKDOWN, ISOLATE_PRELUDE, ISOLATE_SETUP, factorySource, moduleFactorySource, perCallRealmSource } from './isolate-source.js';
 import { ModuleResolver, type ModuleRoots } from './modules.js';
 import { intrinsicWrites, planRealms } from './realms.js';
 import { isStrict, namesAny, rootWrites, undeclaredAssignments } from './sloppy-globals.js';
+import { DEFAULTS } from '../defaults.js';
 
 export interface RuntimeOptions {
   /** Wall-clock limit of one client-level call, nested calls included (platform: 120 s). */
@@ -64,36 +65,6 @@ export interface RuntimeOptions {
    */
   readonly realms?: 'auto' | 'per-call';
   readonly logger: Logger;
-}
-
-/** The user a call runs for, as functions see it in `context.user` (null: the system user). */
-export interface CallUser {
-  readonly id: string;
-  readonly type: string;
-  readonly data: Record<string, unknown>;
-  readonly custom_data: Record<string, unknown>;
-  readonly identities: readonly { id: string; provider_type: string; provider_id?: string }[];
-}
-
-export interface CallRequest {
-  readonly remoteIPAddress?: string;
-  readonly requestHeaders?: Record<string, string[]>;
-  readonly httpMethod?: string;
-  readonly rawQueryString?: string;
-  readonly webhookUrl?: string;
-  readonly httpReferrer?: string;
-  readonly httpUserAgent?: string;
-  readonly service?: string;
-  readonly action?: string;
-}
-
-export interface FunctionInvocation {
-  readonly name: string;
-  /** Canonical EJSON of the argument array: text, or UTF-8 bytes transferred to the isolate (args-ejson.ts). */
-  readonly argsEjson: ArgsEjson;
-  readonly user: CallUser | null;
-  readonly runAsSystem: boolean;
-  readonly request?: CallRequest;
 }
 
 const require = createRequire(import.meta.url);
@@ -218,18 +189,6 @@ interface RealmKit {
   readonly boot: ivm.Script;
 }
 
-/** What an endpoint or webhook function answered: its return value and what it did to `response`. */
-export interface HttpOutcome {
-  readonly hasResult: boolean;
-  readonly result: unknown;
-  readonly response: {
-    readonly statusCode: number | null;
-    readonly headers: Record<string, string[]>;
-    readonly body: unknown;
-    readonly touched: boolean;
-  };
-}
-
 /** Reserved names under which webhook sources and run-as scripts live in the sandbox. */
 export const webhookFunctionName = (service: string, name: string) => `__webhook/${service}/${name}`;
 export const webhookScriptName = (service: string, name: string) => `__webhook-user/${service}/${name}`;
@@ -303,7 +262,7 @@ export class FunctionRuntime {
     private readonly app: AppConfig,
     private readonly options: RuntimeOptions,
   ) {
-    this.slots = Array.from({ length: Math.max(1, options.isolates ?? 2) }, () => newSlot(false));
+    this.slots = Array.from({ length: Math.max(1, options.isolates ?? DEFAULTS.functions.isolates) }, () => newSlot(false));
     this.modules = new ModuleResolver(options.modules);
     this.sources = functionSources(app);
     const plan = options.realms === 'per-call'
@@ -347,7 +306,7 @@ export class FunctionRuntime {
     let best: Slot | null = null;
     for (const slot of this.slots) if (!this.stuck(slot, now) && (!best || slot.inFlight < best.inFlight)) best = slot;
     if (best) return best;
-    if (this.slots.length >= (this.options.maxIsolates ?? 8)) {
+    if (this.slots.length >= (this.options.maxIsolates ?? DEFAULTS.functions.maxIsolates)) {
       throw new BasteError('ServiceUnavailable', 'every function worker is held by a long-running call; try again shortly', { retryAfterSeconds: 1 });
     }
     const extra = newSlot(true);

@@ -13,7 +13,7 @@
 
 import type { Logger } from 'pino';
 import type { AppConfig, AuthTriggerConfig } from '../app/model.js';
-import type { CallUser } from './runtime.js';
+import type { CallUser } from './types.js';
 
 export type AuthOperation = 'LOGIN' | 'CREATE' | 'DELETE';
 

@@ -5,64 +5,27 @@ import cors from '@fastify/cors';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { AppConfig } from '../app/model.js';
-import type { ApiKeys } from '../auth/api-keys.js';
-import type { OAuthRedirects } from '../auth/oauth-redirect.js';
-import type { AuthService } from '../auth/service.js';
-import type { Functions } from '../functions/functions.js';
-import type { HttpFunctions } from '../functions/http-functions.js';
-import type { MongoService } from '../services/mongodb/service.js';
 import { BasteError } from '../errors.js';
-import type { Sessions } from '../sessions/sessions.js';
-import type { WatchHub } from '../watch/hub.js';
 import { clientErrorHandler } from './client-errors.js';
 import { parseJsonBody } from './json-body.js';
 import { sendError, toBasteError } from './errors.js';
 import { OutageLog } from './outage.js';
 import { storeFailureOf } from '../store/failures.js';
 import { adminConsoleRoutes } from './routes/admin-console.js';
-import { adminRoutes, isAdminPath, type AdminHttp } from './routes/admin.js';
+import { adminRoutes, isAdminPath } from './routes/admin.js';
 import { OAUTH_CALLBACK_PATH } from '../auth/oauth-redirect.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
 import { authRoutes } from './routes/auth.js';
 import { endpointRoutes } from './routes/endpoints.js';
 import { functionRoutes } from './routes/functions.js';
-import { HEALTH_PATHS, healthRoutes, type Readiness } from './routes/health.js';
+import { HEALTH_PATHS, healthRoutes } from './routes/health.js';
 import { locationRoutes } from './routes/location.js';
 import { oauthRoutes } from './routes/oauth.js';
 import { userpassRoutes } from './routes/userpass.js';
 import { watchRoutes } from './routes/watch.js';
 import { emailPageRoutes } from './routes/email-pages.js';
-
-export interface HttpOptions {
-  /** Public URL clients should use (`--base-url`); otherwise the location route echoes how the client came in. */
-  readonly baseUrl?: string;
-  /** Believe X-Forwarded-For / -Proto / -Host (`--trust-proxy`). */
-  readonly trustProxy: boolean;
-  /** Largest request body accepted, in bytes (platform limit: 18 MB). */
-  readonly bodyLimit?: number;
-}
-
-export interface HttpDeps {
-  readonly app: AppConfig;
-  readonly auth: AuthService;
-  readonly apiKeys: ApiKeys;
-  readonly functions: Functions;
-  readonly httpFunctions: HttpFunctions;
-  readonly mongo: MongoService;
-  readonly sessions: Sessions;
-  /** The browser OAuth redirect flow (Google, Facebook). */
-  readonly oauthRedirects: OAuthRedirects;
-  readonly logger: Logger;
-  readonly options: HttpOptions;
-  /** The admin API and the web console (`/api/admin/v3.0/...`, `/admin/`). */
-  readonly admin: AdminHttp;
-  /** What GET /readyz asks. */
-  readonly readiness: Readiness;
-  /** Open watch streams (GET functions/call). */
-  readonly watch: WatchHub;
-  /** The email confirm and reset pages' folder (`/app/{appId}/confirm`, `/reset`); null: not served. */
-  readonly emailPagesDir?: string | null;
-}
+import { DEFAULTS } from '../defaults.js';
+import type { HttpDeps } from './deps.js';
 
 /** The platform's `link` points at the app's logs page; Baste has none, and both SDKs accept an empty string. */
 export const ERROR_LINK = '';
@@ -78,7 +41,7 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
     // Fastify's own two lines per request are replaced by the one line of the onResponse hook below.
     logController: new LogController({ disableRequestLogging: true }),
     trustProxy: options.trustProxy,
-    bodyLimit: options.bodyLimit ?? 18 * 1024 * 1024,
+    bodyLimit: options.bodyLimit ?? DEFAULTS.bodyLimitBytes,
     forceCloseConnections: true,
     // Requests Node refuses before routing (bad request line or headers, over the size limit) and
     // Fastify's router refusals (a URL that does not decode, an overlong path parameter) answer

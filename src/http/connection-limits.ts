@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
+import { DEFAULTS } from '../defaults.js';
 
 export interface ConnectionLimits {
   /** Time to receive a request's headers (default 10 s). */
@@ -51,9 +52,9 @@ const REFUSAL =
 /** Applies the limits to a listening (or about to listen) server; returns the effective ones. */
 export function applyConnectionLimits(server: Server, limits: ConnectionLimits = {}): Required<ConnectionLimits> {
   const effective = {
-    headersTimeoutMs: limits.headersTimeoutMs ?? 10_000,
-    requestTimeoutMs: limits.requestTimeoutMs ?? 60_000,
-    keepAliveTimeoutMs: limits.keepAliveTimeoutMs ?? 65_000,
+    headersTimeoutMs: limits.headersTimeoutMs ?? DEFAULTS.connections.headersTimeoutMs,
+    requestTimeoutMs: limits.requestTimeoutMs ?? DEFAULTS.connections.requestTimeoutMs,
+    keepAliveTimeoutMs: limits.keepAliveTimeoutMs ?? DEFAULTS.connections.keepAliveTimeoutMs,
     maxConnections: limits.maxConnections ?? defaultMaxConnections(),
   };
   server.headersTimeout = effective.headersTimeoutMs;

@@ -15,14 +15,6 @@ export const REFRESH_EXPIRATION_MIN_SECONDS = 30 * 60;
 export const REFRESH_EXPIRATION_MAX_SECONDS = 5 * 365 * 24 * 60 * 60;
 
 /**
- * How often an instance re-reads the setting. A login reads the cached value (Sessions.prepare is
- * synchronous, and a store round trip per login would cost the login path), so a change made on
- * another instance applies to sessions opened here within this long; on the instance that made
- * the change, at once.
- */
-export const REFRESH_EXPIRATION_RELOAD_MS = 10_000;
-
-/**
  * The idle timeout's bounds: an hour (twice the access-token lifetime, so a client in use, which
  * refreshes at least every 30 minutes, never idles out) to the lifetime's maximum; 0 turns it off.
  */

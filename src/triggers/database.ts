@@ -25,6 +25,7 @@ import type { RunAsSystem } from '../functions/triggers.js';
 import type { DatabaseTriggerState, Store } from '../store/store.js';
 import type { Clock } from '../util/clock.js';
 import { changeEvent, compileEventFilter, listensTo } from './change-event.js';
+import { DEFAULTS } from '../defaults.js';
 
 export interface DatabaseTriggerOptions {
   /** Who holds leases: stable across restarts of one instance (its data directory). */
@@ -73,7 +74,7 @@ export class DatabaseTriggers {
     private readonly logger: Logger,
     private readonly opts: DatabaseTriggerOptions,
   ) {
-    this.leaseMs = opts.leaseMs ?? 30_000;
+    this.leaseMs = opts.leaseMs ?? DEFAULTS.databaseTriggers.leaseMs;
     this.batchSize = opts.batchSize ?? 100;
     this.keepMs = opts.keepMs ?? 7 * 24 * 3600 * 1000;
   }

@@ -36,15 +36,6 @@ export interface WatchLimits {
   readonly sessionCheckMs: number;
 }
 
-export const WATCH_DEFAULTS: WatchLimits = {
-  maxStreams: 5000,
-  maxStreamsPerUser: 25,
-  heartbeatMs: 20_000,
-  pollMs: 50,
-  maxBufferedBytes: 1024 * 1024,
-  sessionCheckMs: 500,
-};
-
 /** Where a stream's frames go: the HTTP response. */
 export interface StreamSink {
   write(frame: string): void;

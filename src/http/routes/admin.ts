@@ -6,27 +6,14 @@
 
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Admin, Page } from '../../admin/admin.js';
-import type { AdminSessions } from '../../admin/sessions.js';
 import type { TriggerAdmin } from '../../admin/triggers.js';
-import { looksLikeAdminToken, type Actor, type AdminTokens } from '../../admin/tokens.js';
+import { looksLikeAdminToken, type Actor } from '../../admin/tokens.js';
 import type { AppConfig } from '../../app/model.js';
 import { BasteError } from '../../errors.js';
-import type { HttpDeps } from '../app.js';
+import type { HttpDeps } from '../deps.js';
 import { bearerToken, objectBody } from '../request.js';
 import { emailPagesUrl } from '../../auth/providers/local-userpass.js';
 import { mailedLinkBaseUrl } from './location.js';
-
-/** What the HTTP layer needs for administration. */
-export interface AdminHttp {
-  readonly service: Admin;
-  readonly tokens: AdminTokens;
-  /** Logins with an admin token as realm-cli logs in (access and refresh tokens). */
-  readonly sessions: AdminSessions;
-  /** The console's static files; null serves no console. */
-  readonly consoleDir: string | null;
-  /** Triggers and their status (a running server's). */
-  readonly triggers: TriggerAdmin;
-}
 
 const ADMIN_API = '/api/admin/v3.0';
 const NEXT_PAGE_HEADER = 'x-baste-next-after';

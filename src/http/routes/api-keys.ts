@@ -1,7 +1,7 @@
 // User API keys (wire-protocol §3 #10–#15): every route authenticates with the REFRESH token.
 
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import type { HttpDeps } from '../app.js';
+import type { HttpDeps } from '../deps.js';
 import { bearerToken, objectBody } from '../request.js';
 
 export const apiKeyRoutes =

@@ -5,7 +5,7 @@ import { EJSON, ObjectId } from 'bson';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { DeviceInfo } from '../../auth/service.js';
 import { badRequest } from '../../errors.js';
-import type { HttpDeps } from '../app.js';
+import type { HttpDeps } from '../deps.js';
 import { bearerToken, objectBody, requireApp } from '../request.js';
 import { publicBaseUrl } from './location.js';
 

@@ -6,7 +6,7 @@
 
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { BasteError } from '../../errors.js';
-import type { HttpDeps } from '../app.js';
+import type { HttpDeps } from '../deps.js';
 import { requireApp } from '../request.js';
 import { staticFiles } from '../static-files.js';
 

@@ -4,7 +4,7 @@
 
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { HttpAnswer, HttpCall } from '../../functions/http-functions.js';
-import type { HttpDeps } from '../app.js';
+import type { HttpDeps } from '../deps.js';
 import { publicBaseUrl } from './location.js';
 import { requireApp } from '../request.js';
 

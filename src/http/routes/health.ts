@@ -7,6 +7,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { BasteError } from '../../errors.js';
 import { UNAVAILABLE_RETRY_AFTER_SECONDS } from '../errors.js';
+import { DEFAULTS } from '../../defaults.js';
 
 /** What is not ready, in words safe to show anyone; null when ready. */
 export type NotReady = 'database' | 'signing keys' | null;
@@ -14,9 +15,6 @@ export type NotReady = 'database' | 'signing keys' | null;
 export interface Readiness {
   check(): Promise<NotReady>;
 }
-
-/** How long the store may take to answer a readiness probe before it counts as unavailable. */
-export const READINESS_TIMEOUT_MS = 2000;
 
 /** The paths, for the request log (successful probes are not logged: a balancer asks every few seconds). */
 export const HEALTH_PATHS: ReadonlySet<string> = new Set(['/healthz', '/readyz']);
@@ -39,10 +37,10 @@ export const healthRoutes =
   };
 
 /**
- * Readiness from its parts: `probeStore` must answer (a cheap read) within READINESS_TIMEOUT_MS,
+ * Readiness from its parts: `probeStore` must answer (a cheap read) within `timeoutMs`,
  * without throwing, and `keysLoaded` must hold.
  */
-export function readinessOf(probeStore: () => Promise<unknown>, keysLoaded: () => boolean, timeoutMs = READINESS_TIMEOUT_MS): Readiness {
+export function readinessOf(probeStore: () => Promise<unknown>, keysLoaded: () => boolean, timeoutMs = DEFAULTS.readinessTimeoutMs): Readiness {
   return {
     async check() {
       let timer: NodeJS.Timeout | undefined;

@@ -1,7 +1,7 @@
 // GET /api/client/v2.0/app/{app}/location: the SDKs send every later request to `hostname`.
 
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import type { HttpDeps } from '../app.js';
+import type { HttpDeps } from '../deps.js';
 import { requireApp } from '../request.js';
 
 const SAFE_HOST = /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/;

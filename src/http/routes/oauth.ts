@@ -6,7 +6,7 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { BasteError } from '../../errors.js';
 import { deviceFromQuery, OAUTH_CALLBACK_PATH } from '../../auth/oauth-redirect.js';
-import type { HttpDeps } from '../app.js';
+import type { HttpDeps } from '../deps.js';
 import { bearerToken, requireApp } from '../request.js';
 import { publicBaseUrl } from './location.js';
 

@@ -3,7 +3,7 @@
 
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { emailPagesUrl, type EmailPasswordProvider, type FlowContext } from '../../auth/providers/local-userpass.js';
-import type { HttpDeps } from '../app.js';
+import type { HttpDeps } from '../deps.js';
 import { objectBody, requireApp } from '../request.js';
 import { mailedLinkBaseUrl } from './location.js';
 

@@ -12,7 +12,7 @@ import { selection } from '../../watch/event.js';
 import type { WatchHub } from '../../watch/hub.js';
 import { decodeStreamCall, encodedBody, watchOptions } from '../../watch/request.js';
 import { errorFrame } from '../../watch/sse.js';
-import type { HttpDeps } from '../app.js';
+import type { HttpDeps } from '../deps.js';
 import { bearerToken, requireApp } from '../request.js';
 import { toBasteError } from '../errors.js';
 import { callRequestOf } from './functions.js';

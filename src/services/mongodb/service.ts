@@ -19,7 +19,7 @@ import { fastProject } from '../../data/fast-paths.js';
 import { collect, DuplicateKeyError, WriteConflictError, QueryError, type Doc, type DocumentEngine, type Filter, type WriteBatch } from '../../data/engine.js';
 import { resolvedValues } from '../../app/values.js';
 import { parseDocumentEjson } from '../../util/ejson.js';
-import type { CallRequest, CallUser } from '../../functions/runtime.js';
+import type { CallRequest, CallUser } from '../../functions/types.js';
 import { indexFields } from './index-fields.js';
 import { CollectionAccess, rulesFor } from './permissions.js';
 import { checkPipeline } from './pipeline.js';
