@@ -7,6 +7,9 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { openPostgresStore } from '../src/store/postgres/index.js';
 import { MIGRATIONS } from '../src/store/postgres/schema.js';
+import { MIGRATIONS as SQLITE_MIGRATIONS } from '../src/store/sqlite/schema.js';
+import Database from 'better-sqlite3';
+import pg from 'pg';
 import type { NewIdentity, Store } from '../src/store/store.js';
 import { adminQuery, freshDatabase, skipWithoutPostgres, TEST_DATABASE_URL, uniqueName } from './helpers/postgres.js';
 import { storeConformance } from './store/conformance.js';
@@ -88,6 +91,34 @@ describe('postgresql store', { skip: skipWithoutPostgres('PostgreSQL store tests
         assert.equal(s?.session.apiKeyId, null);
       } finally {
         await store.close();
+      }
+    });
+
+    it('has as many migrations as SQLite, leading to the same tables and columns (the shared SQL of src/store/sql/core.ts reads both)', async () => {
+      // The two migration lists stay apart (their column types differ, and deployed databases
+      // recorded each list's versions); this keeps them in step. PostgreSQL's `seq` columns are
+      // SQLite's implicit rowid (`#seq` in core.ts).
+      assert.equal(MIGRATIONS.length, SQLITE_MIGRATIONS.length);
+      const lite = new Database(':memory:');
+      for (const sql of SQLITE_MIGRATIONS) lite.exec(sql);
+      const liteTables = (lite.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name <> 'sqlite_sequence' ORDER BY name`).all() as { name: string }[]).map(
+        (t) => `${t.name}(${(lite.prepare(`SELECT name FROM pragma_table_info(?) ORDER BY name`).all(t.name) as { name: string }[]).map((c) => c.name).join(',')})`,
+      );
+      lite.close();
+      const schema = newSchema();
+      await (await openPostgresStore(url, { schema, sessionCache: false })).close();
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      try {
+        const { rows } = await client.query(
+          `SELECT table_name AS t, string_agg(column_name, ',' ORDER BY column_name) AS cols FROM information_schema.columns
+            WHERE table_schema = $1 AND table_name NOT IN ('schema_migrations', 'baste_owner') AND NOT (column_name = 'seq' AND table_name <> 'audit_log')
+            GROUP BY table_name ORDER BY table_name`,
+          [schema],
+        );
+        assert.deepEqual(rows.map((r: { t: string; cols: string }) => `${r.t}(${r.cols})`), liteTables);
+      } finally {
+        await client.end();
       }
     });
 

@@ -1,70 +1,40 @@
 // Store on PostgreSQL through a `pg` connection pool, for several Baste instances sharing one
-// database. Same semantics as the SQLite store (the reference); what differs is how concurrent
-// writers from other processes are kept apart:
+// database. Every single-statement method, and the statement text used here, is shared with
+// SQLite (src/store/sql/core.ts); this file keeps what differs: how concurrent writers from other
+// processes are kept apart, and the session cache's invalidations (LISTEN/NOTIFY, invalidations.ts):
 //  - first login of an identity: the user and identity are inserted in one transaction with
 //    `INSERT ... ON CONFLICT DO NOTHING` on the identity; the loser of a race rolls back (its
 //    user row with it) and finds the winner's identity;
-//  - counters: one `INSERT ... ON CONFLICT DO UPDATE ... RETURNING` statement;
 //  - signing-key rotation: a transaction holding an exclusive lock on the key table;
 //  - deletions that depend on what else exists lock the user rows first;
-//  - a transaction that PostgreSQL aborts as a deadlock or serialization failure is retried.
+//  - a transaction that lost a race is run again (transaction.ts).
 // Times are BIGINT epoch milliseconds; int8 values are parsed to numbers for this pool only.
 
 import pg from 'pg';
 import type {
   ActiveSession,
-  AdminTokenRecord,
   ApiKeyCreateOutcome,
   SessionOpening,
   ApiKeyRecord,
-  AppSettings,
-  AuditEntry,
-  DatabaseTriggerState,
-  TriggerRunState,
   DeviceRecord,
-  IdentityRecord,
   ImportedUser,
   ImportOutcome,
   LinkOutcome,
   NewIdentity,
-  OAuthStateRecord,
-  ProviderTokenRecord,
   SessionRecord,
   SigningKeyRecord,
   Store,
-  TriggerProgress,
-  UserpassAccount,
-  UserpassToken,
-  UserQuery,
-  UserRecord,
   UserType,
 } from '../store.js';
-import { likeSubstring } from '../like.js';
-import {
-  flag,
-  toAccount,
-  toActive,
-  toAdminToken,
-  toApiKey,
-  toAuditEntry,
-  toDevice,
-  toIdentity,
-  toOAuthState,
-  toSession,
-  toSigningKey,
-  toUser,
-  toUserpassToken,
-  type Row,
-  toDatabaseTrigger,
-  toTriggerRun,
-} from '../rows.js';
+import { toAccount, toActive, toIdentity, toUser, type Row } from '../rows.js';
 import type { DatabaseOwner } from '../owner.js';
 import { planImport, writesSomething } from '../import-plan.js';
-import { PASSWORD_RESET_REQUIRED } from '../store.js';
 import { claimSchema, prepareSchema } from './owner.js';
 import { MIGRATIONS } from './schema.js';
 import { SessionCache, type SessionCacheStats, type SessionWithUser } from '../session-cache.js';
 import { InvalidationListener, type ListenerOptions } from './invalidations.js';
+import { inTransaction, MAX_ATTEMPTS, StaleRead, type TransactionOptions } from './transaction.js';
+import { apiKeyParams, expiredSessions, identityParams, SQL, SqlStore, type SqlFragments, type Written } from '../sql/core.js';
 import { createHash, randomBytes } from 'node:crypto';
 
 type Queryable = pg.Pool | pg.PoolClient;
@@ -97,9 +67,6 @@ const MIGRATION_LOCK_CLASS = 0x62617374;
 /** First half of the advisory lock key that serializes server API key creation ('skey'). */
 const SERVER_KEYS_LOCK_CLASS = 0x736b6579;
 const INT8_OID = 20;
-/** PostgreSQL error codes worth running a transaction again for. */
-const RETRYABLE = new Set(['40001' /* serialization_failure */, '40P01' /* deadlock_detected */]);
-const MAX_ATTEMPTS = 5;
 
 /** int8 (BIGINT, count(*)) as a JS number: every value we store is an epoch-ms time or a count. */
 const typeParsers = {
@@ -179,56 +146,17 @@ async function migrate(pool: pg.Pool, schema: string | undefined, owner: Databas
   });
 }
 
-/** Runs `fn` in a transaction on one pooled connection, again when PostgreSQL aborts it as a deadlock or serialization failure. */
-async function inTransaction<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    const c = await pool.connect();
-    let broken: Error | undefined;
-    try {
-      await c.query('BEGIN');
-      const result = await fn(c);
-      await c.query('COMMIT');
-      return result;
-    } catch (err) {
-      await c.query('ROLLBACK').catch((e: Error) => {
-        broken = e; // the connection is unusable: let the pool discard it
-      });
-      if (attempt < MAX_ATTEMPTS && RETRYABLE.has((err as { code?: string }).code ?? '')) {
-        await new Promise((r) => setTimeout(r, Math.random() * 10 * attempt));
-        continue;
-      }
-      throw err;
-    } finally {
-      c.release(broken);
-    }
-  }
-}
-
 /** A transaction the caller ends itself by returning `ROLLBACK` instead of a result. */
 const ROLLBACK = Symbol('rollback');
 
-const SESSION_WITH_USER = 'SELECT s.*, u.disabled AS user_disabled FROM sessions s JOIN users u ON u.id = s.user_id';
+/** `#seq`, insertion order, is the identity column `seq` (core.ts). */
+const text = (sql: string): string => (sql.includes('#seq') ? sql.replaceAll('#seq', 'seq') : sql);
 
-/** Users joined with their identities (`u` may be a CTE), one row per identity. */
-const USERS_WITH_IDENTITIES = `SELECT u.id, u.type, u.disabled, u.created_at, u.last_auth_at,
-       i.external_id, i.provider_name, i.provider_type, i.provider_id, i.data, i.created_at AS identity_created_at`;
-
-/** Folds rows of USERS_WITH_IDENTITIES, ordered by user, into users in that order. */
-function groupUsers(rows: Row[]): UserRecord[] {
-  const users = new Map<string, UserRecord & { identities: IdentityRecord[] }>();
-  for (const row of rows) {
-    const id = row.id as string;
-    let user = users.get(id);
-    if (!user) {
-      user = toUser(row, [] as IdentityRecord[]);
-      users.set(id, user);
-    }
-    if (row.external_id === null) continue;
-    // The identity's created_at comes aliased, next to the user's.
-    user.identities.push(toIdentity({ ...row, created_at: row.identity_created_at }));
-  }
-  return [...users.values()];
-}
+const FRAGMENTS: SqlFragments = {
+  inArray: (column, param) => `${column} = ANY(${param}::text[])`,
+  jsonText: (column, key) => `(${column}::jsonb ->> '${key}')`,
+  ilike: 'ILIKE',
+};
 
 /** Inserts or updates the device of each user id `users` selects; parameters from `from`, in deviceParams order. */
 function DEVICE_UPSERT(users: string, from: number): string {
@@ -265,7 +193,8 @@ function openSessionParams(s: Omit<SessionRecord, 'userId'>, d: Omit<DeviceRecor
   ];
 }
 
-class PostgresStore implements Store {
+class PostgresStore extends SqlStore implements Store {
+  protected readonly fragments = FRAGMENTS;
   private closed = false;
   private cache: SessionCache | null = null;
   private listener: InvalidationListener | null = null;
@@ -280,7 +209,9 @@ class PostgresStore implements Store {
   constructor(
     readonly pool: pg.Pool,
     private readonly channel: string,
-  ) {}
+  ) {
+    super();
+  }
 
   async startCache(opts: ListenerOptions): Promise<void> {
     let listener: InvalidationListener | null = null;
@@ -324,20 +255,30 @@ class PostgresStore implements Store {
     else for (const id of ids) (kind === 'u' ? cache.dropUser(id) : cache.dropSession(id));
   }
 
+  protected async read(sql: string, params: readonly unknown[] = []): Promise<Row[]> {
+    return (await this.pool.query(text(sql), params as unknown[])).rows as Row[];
+  }
+
+  protected async exec(sql: string, params: readonly unknown[] = []): Promise<Written> {
+    const r = await this.pool.query(text(sql), params as unknown[]);
+    return { rows: r.rows as Row[], changes: r.rowCount ?? 0 };
+  }
+
   private async rows(sql: string, params: unknown[] = [], on: Queryable = this.pool): Promise<Row[]> {
-    return (await on.query(sql, params)).rows as Row[];
+    return (await on.query(text(sql), params)).rows as Row[];
   }
 
   private async one(sql: string, params: unknown[] = [], on: Queryable = this.pool): Promise<Row | undefined> {
     return (await this.rows(sql, params, on))[0];
   }
 
-  private async changes(sql: string, params: unknown[] = [], on: Queryable = this.pool): Promise<number> {
-    return (await on.query(sql, params)).rowCount ?? 0;
+  /** Rows a statement changed, in a transaction (`on`) or on its own. */
+  private async count(sql: string, params: unknown[] = [], on: Queryable = this.pool): Promise<number> {
+    return (await on.query(text(sql), params)).rowCount ?? 0;
   }
 
-  private tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-    return this.writing(() => inTransaction(this.pool, fn));
+  private tx<T>(fn: (c: pg.PoolClient) => Promise<T>, opts?: TransactionOptions): Promise<T> {
+    return this.writing(() => inTransaction(this.pool, fn, opts));
   }
 
   /**
@@ -404,60 +345,27 @@ class PostgresStore implements Store {
   }
 
   /** Inserts an identity unless one with its provider name and external id exists; true when inserted. */
-  private async insertIdentity(userId: string, id: NewIdentity, now: number, on: Queryable): Promise<boolean> {
-    const n = await this.changes(
-      `INSERT INTO identities (provider_name, external_id, user_id, provider_type, provider_id, data, created_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (provider_name, external_id) DO NOTHING`,
-      [id.providerName, id.externalId, userId, id.providerType, id.providerId, JSON.stringify(id.data), now],
-      on,
-    );
-    return n > 0;
-  }
-
   async linkIdentity(userId: string, identity: NewIdentity, now: number): Promise<LinkOutcome> {
     const outcome = await this.tx(async (c): Promise<LinkOutcome> => {
-      if (await this.insertIdentity(userId, identity, now, c)) {
-        await c.query('UPDATE users SET last_auth_at = $1 WHERE id = $2', [now, userId]);
+      const inserted = await this.count(`${SQL.insertIdentity} ON CONFLICT (provider_name, external_id) DO NOTHING`, identityParams(userId, identity, now), c);
+      if (inserted > 0) {
+        await c.query(SQL.touchUser, [now, userId]);
         await this.announce(c, 'u', [userId]);
         return 'linked';
       }
-      const owner = await this.one(
-        'SELECT user_id FROM identities WHERE provider_name = $1 AND external_id = $2',
-        [identity.providerName, identity.externalId],
-        c,
-      );
+      const owner = await this.one(SQL.identityOwner, [identity.providerName, identity.externalId], c);
       // Owner gone between the two statements (user deleted): the identity is free again.
-      if (!owner) throw Object.assign(new Error('identity vanished while linking'), { code: '40001' });
+      if (!owner) throw new StaleRead('identity vanished while linking');
       return owner.user_id === userId ? 'already-linked' : 'taken';
     });
     if (outcome === 'linked') this.dropLocally('u', [userId]);
     return outcome;
   }
 
-  async getUser(id: string): Promise<UserRecord | null> {
-    // One statement, so user and identities come from the same snapshot.
-    const rows = await this.rows(
-      `${USERS_WITH_IDENTITIES}
-         FROM users u LEFT JOIN identities i ON i.user_id = u.id
-        WHERE u.id = $1
-        ORDER BY i.created_at, i.seq`,
-      [id],
-    );
-    return groupUsers(rows)[0] ?? null;
-  }
-
-  async findIdentityOwner(providerName: string, externalId: string) {
-    const r = await this.one('SELECT user_id FROM identities WHERE provider_name = $1 AND external_id = $2', [
-      providerName,
-      externalId,
-    ]);
-    return r ? { userId: r.user_id as string } : null;
-  }
-
   async setUserDisabled(id: string, disabled: boolean): Promise<boolean> {
     const changed = await this.tx(async (c) => {
-      const changed = (await this.changes('UPDATE users SET disabled = $1 WHERE id = $2', [disabled, id], c)) > 0;
-      if (changed && disabled) await c.query('DELETE FROM sessions WHERE user_id = $1', [id]);
+      const changed = (await this.count(SQL.setDisabled, [disabled, id], c)) > 0;
+      if (changed && disabled) await c.query(SQL.deleteSessionsOf, [id]);
       if (changed) await this.announce(c, 'u', [id]);
       return changed;
     });
@@ -476,18 +384,12 @@ class PostgresStore implements Store {
     // email/password accounts read below are all there is.
     if (!(await this.one('SELECT id FROM users WHERE id = $1 FOR UPDATE', [id], c))) return false;
     await this.announce(c, 'u', [id]);
-    await c.query(
-      `DELETE FROM userpass_accounts WHERE id IN (
-         SELECT external_id FROM identities WHERE user_id = $1 AND provider_type = 'local-userpass')`,
-      [id],
-    );
-    return (await this.changes('DELETE FROM users WHERE id = $1', [id], c)) > 0;
+    await c.query(SQL.deleteAccountsOf, [id]);
+    return (await this.count(SQL.deleteUser, [id], c)) > 0;
   }
 
   async deleteInactiveAnonymousUsers(before: number): Promise<number> {
-    const stale = `u.last_auth_at < $1
-      AND EXISTS (SELECT 1 FROM identities i WHERE i.user_id = u.id)
-      AND NOT EXISTS (SELECT 1 FROM identities i WHERE i.user_id = u.id AND i.provider_type <> 'anon-user')`;
+    const stale = SQL.staleAnonymous;
     const { n, ids } = await this.tx(async (c) => {
       // Lock the candidates, then delete with a fresh snapshot that re-checks the condition: a
       // login or link that committed meanwhile keeps its user. Anonymous-only users have no
@@ -495,18 +397,10 @@ class PostgresStore implements Store {
       const ids = (await this.rows(`SELECT u.id FROM users u WHERE ${stale} FOR UPDATE`, [before], c)).map((r) => r.id as string);
       if (ids.length === 0) return { n: 0, ids };
       await this.announce(c, 'u', ids);
-      return { n: await this.changes(`DELETE FROM users u WHERE u.id = ANY($2) AND ${stale}`, [before, ids], c), ids };
+      return { n: await this.count(`DELETE FROM users u WHERE u.id = ANY($2) AND ${stale}`, [before, ids], c), ids };
     });
     this.dropLocally('u', ids);
     return n;
-  }
-
-  async createSession(s: SessionRecord): Promise<void> {
-    await this.pool.query(
-      `INSERT INTO sessions (id, user_id, refresh_hash, device_id, provider_name, provider_type, created_at, expires_at, api_key_id, last_used_at, address, expiry_cap)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-      [s.id, s.userId, s.refreshHash, s.deviceId, s.providerName, s.providerType, s.createdAt, s.expiresAt, s.apiKeyId ?? null, s.lastUsedAt ?? s.createdAt, s.address ?? null, s.expiryCap ?? null],
-    );
   }
 
   async openSession(session: SessionRecord, device: DeviceRecord): Promise<void> {
@@ -522,12 +416,10 @@ class PostgresStore implements Store {
     return this.tx(async (c): Promise<ApiKeyCreateOutcome> => {
       // Creations for one owner queue on the owner's row, so the limit holds under concurrency.
       await c.query('SELECT 1 FROM users WHERE id = $1 FOR UPDATE', [key.userId]);
-      const n = await this.one('SELECT COUNT(*) AS n FROM api_keys WHERE user_id = $1', [key.userId], c);
+      const n = await this.one(SQL.countKeysOf, [key.userId], c);
       if ((n!.n as number) >= limit) return 'limit-reached';
-      if (await this.one('SELECT 1 FROM api_keys WHERE user_id = $1 AND name = $2', [key.userId, key.name], c)) {
-        return 'name-taken';
-      }
-      await this.insertApiKey(key, c);
+      if (await this.one(SQL.keyNamedOf, [key.userId, key.name], c)) return 'name-taken';
+      await c.query(SQL.insertApiKey, apiKeyParams(key));
       return 'created';
     });
   }
@@ -536,50 +428,23 @@ class PostgresStore implements Store {
     return this.tx(async (c): Promise<ApiKeyCreateOutcome> => {
       // Server keys have no common row to lock: creations queue on an advisory lock instead.
       await c.query('SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))', [SERVER_KEYS_LOCK_CLASS]);
-      const n = await this.one(`SELECT COUNT(*) AS n FROM api_keys WHERE kind = 'server'`, [], c);
+      const n = await this.one(SQL.countServerKeys, [], c);
       if ((n!.n as number) >= limit) return 'limit-reached';
-      if (await this.one(`SELECT 1 FROM api_keys WHERE kind = 'server' AND name = $1`, [key.name], c)) return 'name-taken';
-      await c.query("INSERT INTO users (id, type, disabled, created_at, last_auth_at) VALUES ($1, 'server', FALSE, $2, $2)", [
-        key.userId,
-        key.createdAt,
-      ]);
-      if (!(await this.insertIdentity(key.userId, identity, key.createdAt, c))) {
-        throw Object.assign(new Error('the server API key identity already exists'), { code: '23505' });
-      }
-      await this.insertApiKey(key, c);
+      if (await this.one(SQL.serverKeyNamed, [key.name], c)) return 'name-taken';
+      // A new user id: an identity already there is a real unique_violation, not a race to retry.
+      await c.query(SQL.insertUser, [key.userId, 'server', false, key.createdAt, key.createdAt]);
+      await c.query(SQL.insertIdentity, identityParams(key.userId, identity, key.createdAt));
+      await c.query(SQL.insertApiKey, apiKeyParams(key));
       return 'created';
     });
-  }
-
-  private async insertApiKey(key: ApiKeyRecord, c: pg.PoolClient): Promise<void> {
-    await c.query(
-      `INSERT INTO api_keys (id, user_id, kind, name, key_hash, disabled, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-      [key.id, key.userId, key.kind, key.name, key.keyHash, key.disabled, key.createdAt],
-    );
-  }
-
-  async listApiKeys(userId: string): Promise<ApiKeyRecord[]> {
-    return (await this.rows('SELECT * FROM api_keys WHERE user_id = $1 ORDER BY created_at, seq', [userId])).map(toApiKey);
-  }
-
-  async listServerApiKeys(): Promise<ApiKeyRecord[]> {
-    return (await this.rows(`SELECT * FROM api_keys WHERE kind = 'server' ORDER BY created_at, seq`)).map(toApiKey);
-  }
-
-  async findApiKeyByHash(hash: string) {
-    const r = await this.one(
-      'SELECT k.*, u.disabled AS user_disabled FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.key_hash = $1',
-      [hash],
-    );
-    return r ? { key: toApiKey(r), userDisabled: flag(r.user_disabled) } : null;
   }
 
   async setApiKeyDisabled(userId: string, id: string, disabled: boolean): Promise<boolean> {
     const ended = { sessions: false };
     const changed = await this.tx(async (c) => {
-      const changed = (await this.changes('UPDATE api_keys SET disabled = $1 WHERE user_id = $2 AND id = $3', [disabled, userId, id], c)) > 0;
+      const changed = (await this.count(SQL.setKeyDisabled, [disabled, userId, id], c)) > 0;
       // The key's sessions are its owner's: announcing the owner covers them.
-      ended.sessions = changed && disabled && (await this.changes('DELETE FROM sessions WHERE api_key_id = $1', [id], c)) > 0;
+      ended.sessions = changed && disabled && (await this.count(SQL.deleteSessionsOfKey, [id], c)) > 0;
       if (ended.sessions) await this.announce(c, 'u', [userId]);
       return changed;
     });
@@ -589,9 +454,9 @@ class PostgresStore implements Store {
 
   async deleteApiKey(userId: string, id: string): Promise<boolean> {
     const deleted = await this.tx(async (c) => {
-      const r = await this.one('DELETE FROM api_keys WHERE user_id = $1 AND id = $2 RETURNING kind', [userId, id], c);
+      const r = await this.one(SQL.deleteKey, [userId, id], c);
       if (!r) return false;
-      await c.query('DELETE FROM sessions WHERE api_key_id = $1', [id]);
+      await c.query(SQL.deleteSessionsOfKey, [id]);
       await this.announce(c, 'u', [userId]);
       if (r.kind === 'server') await this.deleteUserIn(c, userId);
       return true;
@@ -600,14 +465,10 @@ class PostgresStore implements Store {
     return deleted;
   }
 
-  async findSessionByRefreshHash(hash: string): Promise<ActiveSession | null> {
-    return toActive(await this.one(`${SESSION_WITH_USER} WHERE s.refresh_hash = $1`, [hash]));
-  }
-
   async findSession(id: string): Promise<ActiveSession | null> {
     // With the cache, a miss fills it with the user too, so the next lookup of either kind is a hit.
     if (this.cache) return (await this.findSessionWithUser(id))?.active ?? null;
-    return toActive(await this.one(`${SESSION_WITH_USER} WHERE s.id = $1`, [id]));
+    return toActive(await this.one(`${SQL.sessionWithUser} WHERE s.id = $1`, [id]));
   }
 
   async findSessionWithUser(id: string): Promise<SessionWithUser | null> {
@@ -676,7 +537,7 @@ class PostgresStore implements Store {
 
   async deleteSession(id: string): Promise<boolean> {
     const deleted = await this.writing(() =>
-      this.changes(`WITH ended AS (DELETE FROM sessions WHERE id = $1 RETURNING id) SELECT pg_notify($2, 's:' || id || '@${this.origin}') FROM ended`, [
+      this.count(`WITH ended AS (DELETE FROM sessions WHERE id = $1 RETURNING id) SELECT pg_notify($2, 's:' || id || '@${this.origin}') FROM ended`, [
         id,
         this.channel,
       ]),
@@ -699,7 +560,7 @@ class PostgresStore implements Store {
 
   async deleteSessionOfUser(userId: string, sessionId: string): Promise<boolean> {
     const ids = await this.tx(async (c) => {
-      const ids = (await this.rows('DELETE FROM sessions WHERE id = $1 AND user_id = $2 RETURNING id', [sessionId, userId], c)).map((r) => r.id as string);
+      const ids = (await this.rows(SQL.deleteSessionOfUser, [sessionId, userId], c)).map((r) => r.id as string);
       await this.announce(c, 's', ids);
       return ids;
     });
@@ -709,10 +570,7 @@ class PostgresStore implements Store {
 
   async deleteExpiredSessions(now: number, idleBefore?: number): Promise<number> {
     const ids = await this.tx(async (c) => {
-      const ended = idleBefore === undefined
-        ? await this.rows('DELETE FROM sessions WHERE expires_at <= $1 RETURNING id', [now], c)
-        : await this.rows('DELETE FROM sessions WHERE expires_at <= $1 OR last_used_at < $2 RETURNING id', [now, idleBefore], c);
-      const ids = ended.map((r) => r.id as string);
+      const ids = (await this.rows(...expiredSessions(now, idleBefore), c)).map((r) => r.id as string);
       await this.announce(c, 's', ids);
       return ids;
     });
@@ -720,398 +578,54 @@ class PostgresStore implements Store {
     return ids.length;
   }
 
-  async listDevices(userId: string): Promise<DeviceRecord[]> {
-    const rows = await this.rows('SELECT * FROM devices WHERE user_id = $1 ORDER BY last_seen_at DESC', [userId]);
-    return rows.map(toDevice);
-  }
-
-  async createUserpassAccount(a: UserpassAccount): Promise<'created' | 'exists'> {
-    const n = await this.changes(
-      `INSERT INTO userpass_accounts (id, email, password_hash, confirmed, created_at) VALUES ($1, $2, $3, $4, $5)
-       ON CONFLICT (email) DO NOTHING`,
-      [a.id, a.email, a.passwordHash, a.confirmed, a.createdAt],
-    );
-    return n > 0 ? 'created' : 'exists';
-  }
-
-  async findUserpassAccountByEmail(email: string): Promise<UserpassAccount | null> {
-    const r = await this.one('SELECT * FROM userpass_accounts WHERE email = $1', [email]);
-    return r ? toAccount(r) : null;
-  }
-
-  async findUserpassAccount(id: string): Promise<UserpassAccount | null> {
-    const r = await this.one('SELECT * FROM userpass_accounts WHERE id = $1', [id]);
-    return r ? toAccount(r) : null;
-  }
-
-  async confirmUserpassAccount(id: string): Promise<void> {
-    await this.pool.query('UPDATE userpass_accounts SET confirmed = TRUE WHERE id = $1', [id]);
-  }
-
-  async setUserpassPassword(id: string, passwordHash: string): Promise<void> {
-    await this.pool.query('UPDATE userpass_accounts SET password_hash = $1 WHERE id = $2', [passwordHash, id]);
-  }
-
-  async deleteUserpassAccount(id: string): Promise<void> {
-    await this.pool.query('DELETE FROM userpass_accounts WHERE id = $1', [id]);
-  }
-
-  async putUserpassToken(t: UserpassToken): Promise<void> {
-    await this.pool.query(
-      `INSERT INTO userpass_tokens (id, account_id, kind, token_hash, expires_at) VALUES ($1, $2, $3, $4, $5)
-       ON CONFLICT (account_id, kind) DO UPDATE SET id = excluded.id, token_hash = excluded.token_hash,
-         expires_at = excluded.expires_at`,
-      [t.id, t.accountId, t.kind, t.tokenHash, t.expiresAt],
-    );
-  }
-
-  async takeUserpassToken(id: string, tokenHash: string): Promise<UserpassToken | null> {
-    const r = await this.one('DELETE FROM userpass_tokens WHERE id = $1 AND token_hash = $2 RETURNING *', [id, tokenHash]);
-    return r ? toUserpassToken(r) : null;
-  }
-
-  async hitCounter(key: string, windowMs: number, now: number) {
-    // One statement: concurrent hits on one key serialize on its row, none is lost.
-    const r = await this.one(
-      `INSERT INTO counters (key, window_start, count) VALUES ($1, $2, 1)
-       ON CONFLICT (key) DO UPDATE SET
-         window_start = CASE WHEN counters.window_start + $3 <= $2 THEN $2 ELSE counters.window_start END,
-         count        = CASE WHEN counters.window_start + $3 <= $2 THEN 1 ELSE counters.count + 1 END
-       RETURNING window_start, count`,
-      [key, now, windowMs],
-    );
-    return { count: r!.count as number, windowStart: r!.window_start as number };
-  }
-
-  async readCounter(key: string, windowMs: number, now: number) {
-    const r = await this.one('SELECT window_start, count FROM counters WHERE key = $1', [key]);
-    if (!r || (r.window_start as number) + windowMs <= now) return { windowStart: now, count: 0 };
-    return { windowStart: r.window_start as number, count: r.count as number };
-  }
-
-  async deleteStaleCounters(before: number): Promise<number> {
-    return this.changes('DELETE FROM counters WHERE window_start < $1', [before]);
-  }
-
-  async deleteExpiredUserpassTokens(now: number): Promise<number> {
-    return this.changes('DELETE FROM userpass_tokens WHERE expires_at <= $1', [now]);
-  }
-
-  async putProviderToken(providerName: string, externalId: string, token: string, now: number): Promise<void> {
-    await this.pool.query(
-      `INSERT INTO provider_tokens (provider_name, external_id, token, updated_at)
-       SELECT provider_name, external_id, $1, $2 FROM identities WHERE provider_name = $3 AND external_id = $4
-       ON CONFLICT (provider_name, external_id) DO UPDATE SET token = excluded.token, updated_at = excluded.updated_at`,
-      [token, now, providerName, externalId],
-    );
-  }
-
-  async providerTokensOfUser(userId: string): Promise<ProviderTokenRecord[]> {
-    const { rows } = await this.pool.query(
-      `SELECT t.provider_name, t.external_id, t.token FROM provider_tokens t
-       JOIN identities i ON i.provider_name = t.provider_name AND i.external_id = t.external_id WHERE i.user_id = $1`,
-      [userId],
-    );
-    return rows.map((r: Row) => ({ providerName: r.provider_name as string, externalId: r.external_id as string, token: r.token as string }));
-  }
-
-  async putOAuthState(st: OAuthStateRecord): Promise<void> {
-    await this.pool.query(
-      `INSERT INTO oauth_states (id_hash, provider_name, client_state, redirect_uri, callback_url, device, link_session_id,
-         code_verifier, nonce, created_at, expires_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-      [
-        st.idHash,
-        st.providerName,
-        st.clientState,
-        st.redirectUri,
-        st.callbackUrl,
-        JSON.stringify(st.device),
-        st.linkSessionId,
-        st.codeVerifier,
-        st.nonce,
-        st.createdAt,
-        st.expiresAt,
-      ],
-    );
-  }
-
-  async takeOAuthState(idHash: string, now: number): Promise<OAuthStateRecord | null> {
-    // One statement: of two callbacks racing on one state, exactly one gets the row.
-    const r = await this.one('DELETE FROM oauth_states WHERE id_hash = $1 RETURNING *', [idHash]);
-    if (!r || (r.expires_at as number) <= now) return null;
-    return toOAuthState(r);
-  }
-
-  async deleteExpiredOAuthStates(now: number): Promise<number> {
-    return this.changes('DELETE FROM oauth_states WHERE expires_at <= $1', [now]);
-  }
-
-  async listSigningKeys(): Promise<SigningKeyRecord[]> {
-    const rows = await this.rows('SELECT * FROM signing_keys ORDER BY created_at, kid');
-    return rows.map(toSigningKey);
-  }
-
   async rotateSigningKey(key: SigningKeyRecord): Promise<void> {
     await this.tx(async (c) => {
       // Rotations from several instances queue on this lock (readers are not blocked), so each
       // one retires every key inserted before it: exactly one key stays active.
       await c.query('LOCK TABLE signing_keys IN EXCLUSIVE MODE');
-      await c.query('UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL', [key.createdAt]);
-      await c.query('INSERT INTO signing_keys (kid, secret, created_at, retired_at) VALUES ($1, $2, $3, $4)', [
-        key.kid,
-        key.secret,
-        key.createdAt,
-        key.retiredAt,
-      ]);
+      await c.query(SQL.retireKeys, [key.createdAt]);
+      await c.query(SQL.insertKey, [key.kid, key.secret, key.createdAt, key.retiredAt]);
     });
-  }
-
-  async listUsers(query: UserQuery): Promise<UserRecord[]> {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    const param = (value: unknown) => `$${params.push(value)}`;
-    if (query.after !== undefined) where.push(`id ${query.descending ? '<' : '>'} ${param(query.after)}`);
-    if (query.providerTypes !== undefined) {
-      where.push(`EXISTS (SELECT 1 FROM identities i WHERE i.user_id = users.id AND i.provider_type = ANY(${param(query.providerTypes)}::text[]))`);
-    }
-    if (query.disabled !== undefined) where.push(`disabled = ${param(query.disabled)}`);
-    if (query.search !== undefined) {
-      const exact = param(query.search);
-      const pattern = param(likeSubstring(query.search));
-      where.push(
-        `(id = ${exact} OR EXISTS (SELECT 1 FROM identities i WHERE i.user_id = users.id
-           AND ((i.data::jsonb ->> 'email') ILIKE ${pattern} ESCAPE '\\' OR (i.data::jsonb ->> 'name') ILIKE ${pattern} ESCAPE '\\')))`,
-      );
-    }
-    const limit = param(query.limit);
-    const order = query.descending ? 'DESC' : 'ASC';
-    // One statement: the page and its identities come from the same snapshot.
-    const rows = await this.rows(
-      `WITH page AS (SELECT * FROM users ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id ${order} LIMIT ${limit})
-       ${USERS_WITH_IDENTITIES}
-         FROM page u LEFT JOIN identities i ON i.user_id = u.id
-        ORDER BY u.id ${order}, i.created_at, i.seq`,
-      params,
-    );
-    return groupUsers(rows);
-  }
-
-  async listSessionsOfUser(userId: string): Promise<SessionRecord[]> {
-    return (await this.rows('SELECT * FROM sessions WHERE user_id = $1 ORDER BY created_at, id', [userId])).map(toSession);
   }
 
   async importUser(record: ImportedUser, opts: { dryRun?: boolean } = {}): Promise<ImportOutcome> {
     let outcome: ImportOutcome | undefined;
     await this.tx(async (c) => {
       // Serializable: two imports (or an import and a login) racing on one identity or email
-      // cannot both pass the checks below; the loser is retried and sees the winner's rows.
+      // cannot both pass the checks below; the loser (serialization failure, or the unique
+      // violation of an insert its checks did not expect) is retried and sees the winner's rows.
       await c.query('SET TRANSACTION ISOLATION LEVEL SERIALIZABLE');
       const u = record.user;
       const accountOf = (r: Row | undefined) => (r ? toAccount(r) : null);
       const identityOwners: (string | null)[] = [];
       for (const i of record.identities) {
-        const r = await this.one('SELECT user_id FROM identities WHERE provider_name = $1 AND external_id = $2', [i.providerName, i.externalId], c);
+        const r = await this.one(SQL.identityOwner, [i.providerName, i.externalId], c);
         identityOwners.push((r?.user_id as string | undefined) ?? null);
       }
       const accountsById = [];
       const accountsByEmail = [];
       for (const a of record.accounts) {
-        accountsById.push(accountOf(await this.one('SELECT * FROM userpass_accounts WHERE id = $1', [a.id], c)));
-        accountsByEmail.push(accountOf(await this.one('SELECT * FROM userpass_accounts WHERE email = $1', [a.email], c)));
+        accountsById.push(accountOf(await this.one(SQL.accountById, [a.id], c)));
+        accountsByEmail.push(accountOf(await this.one(SQL.accountByEmail, [a.email], c)));
       }
-      const userExists = u !== null && (await this.one('SELECT 1 FROM users WHERE id = $1', [u.id], c)) !== undefined;
+      const userExists = u !== null && (await this.one(SQL.userExists, [u.id], c)) !== undefined;
       const plan = planImport(record, { userExists, identityOwners, accountsById, accountsByEmail });
       if (plan.conflict !== null) {
         outcome = { status: 'conflict', reason: plan.conflict };
         return;
       }
-      if (plan.insertUser && u) {
-        await c.query('INSERT INTO users (id, type, disabled, created_at, last_auth_at) VALUES ($1, $2, $3, $4, $5)', [
-          u.id,
-          u.type,
-          u.disabled,
-          u.createdAt,
-          u.lastAuthAt,
-        ]);
-      }
-      for (const i of plan.identities) await this.insertIdentity(u!.id, i, i.createdAt, c);
+      if (plan.insertUser && u) await c.query(SQL.insertUser, [u.id, u.type, u.disabled, u.createdAt, u.lastAuthAt]);
+      for (const i of plan.identities) await c.query(SQL.insertIdentity, identityParams(u!.id, i, i.createdAt));
       if (u && plan.identities.length > 0) await this.announce(c, 'u', [u.id]);
-      for (const a of plan.accounts) {
-        await c.query('INSERT INTO userpass_accounts (id, email, password_hash, confirmed, created_at) VALUES ($1, $2, $3, $4, $5)', [
-          a.id,
-          a.email,
-          a.passwordHash,
-          a.confirmed,
-          a.createdAt,
-        ]);
-      }
+      for (const a of plan.accounts) await c.query(SQL.insertAccount, [a.id, a.email, a.passwordHash, a.confirmed, a.createdAt]);
       outcome = { status: writesSomething(plan) ? 'imported' : 'unchanged' };
       // A dry run ends its transaction here: the outcome is known, nothing is kept.
       if (opts.dryRun) throw ROLLBACK;
-    }).catch((err: unknown) => {
+    }, { retryUniqueViolation: true }).catch((err: unknown) => {
       if (err !== ROLLBACK) throw err;
     });
     if (record.user && !opts.dryRun && outcome?.status === 'imported') this.dropLocally('u', [record.user.id]);
     return outcome!;
-  }
-
-  async listAccountsAwaitingReset(query: { after?: string; limit: number }): Promise<UserpassAccount[]> {
-    const rows = await this.rows('SELECT * FROM userpass_accounts WHERE password_hash = $1 AND id > $2 ORDER BY id LIMIT $3', [
-      PASSWORD_RESET_REQUIRED,
-      query.after ?? '',
-      query.limit,
-    ]);
-    return rows.map(toAccount);
-  }
-
-  async listPendingUserpassAccounts(query: { after?: string; limit: number }): Promise<UserpassAccount[]> {
-    const rows = await this.rows(
-      `SELECT a.* FROM userpass_accounts a WHERE a.id > $1
-          AND NOT EXISTS (SELECT 1 FROM identities i WHERE i.provider_type = 'local-userpass' AND i.external_id = a.id)
-        ORDER BY a.id LIMIT $2`,
-      [query.after ?? '', query.limit],
-    );
-    return rows.map(toAccount);
-  }
-
-  async createAdminToken(t: AdminTokenRecord): Promise<void> {
-    await this.pool.query('INSERT INTO admin_tokens (id, name, token_hash, created_at) VALUES ($1, $2, $3, $4)', [
-      t.id,
-      t.name,
-      t.tokenHash,
-      t.createdAt,
-    ]);
-  }
-
-  async findAdminTokenByHash(hash: string): Promise<AdminTokenRecord | null> {
-    const r = await this.one('SELECT * FROM admin_tokens WHERE token_hash = $1', [hash]);
-    return r ? toAdminToken(r) : null;
-  }
-
-  async listAdminTokens(): Promise<AdminTokenRecord[]> {
-    return (await this.rows('SELECT * FROM admin_tokens ORDER BY created_at, seq')).map(toAdminToken);
-  }
-
-  async deleteAdminToken(id: string): Promise<boolean> {
-    return (await this.changes('DELETE FROM admin_tokens WHERE id = $1', [id])) > 0;
-  }
-
-  async appendAuditEntry(e: AuditEntry): Promise<void> {
-    await this.pool.query(
-      `INSERT INTO audit_log (id, at, actor_id, actor_name, action, target, details) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-      [e.id, e.at, e.actorId, e.actorName, e.action, e.target, JSON.stringify(e.details)],
-    );
-  }
-
-  async listAuditEntries(query: { after?: string; limit: number }): Promise<AuditEntry[]> {
-    const rows =
-      query.after === undefined
-        ? await this.rows('SELECT * FROM audit_log ORDER BY seq DESC LIMIT $1', [query.limit])
-        : await this.rows('SELECT * FROM audit_log WHERE seq < (SELECT seq FROM audit_log WHERE id = $1) ORDER BY seq DESC LIMIT $2', [
-            query.after,
-            query.limit,
-          ]);
-    return rows.map(toAuditEntry);
-  }
-
-  async getSetting<K extends keyof AppSettings>(name: K): Promise<AppSettings[K] | null> {
-    const row = await this.one('SELECT value FROM app_settings WHERE name = $1', [name]);
-    return row ? (JSON.parse(row.value as string) as AppSettings[K]) : null;
-  }
-
-  async putSetting<K extends keyof AppSettings>(name: K, value: AppSettings[K]): Promise<void> {
-    await this.pool.query('INSERT INTO app_settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value', [
-      name,
-      JSON.stringify(value),
-    ]);
-  }
-
-  async claimScheduledTick(trigger: string, tick: number, claimedAt: number, ran: boolean): Promise<boolean> {
-    // The primary key decides: of concurrent inserts of one tick, exactly one adds a row.
-    const inserted = await this.changes(
-      'INSERT INTO scheduled_ticks (trigger_name, tick, claimed_at, ran) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING',
-      [trigger, tick, claimedAt, ran],
-    );
-    return inserted > 0;
-  }
-
-  async lastScheduledTick(trigger: string): Promise<number | null> {
-    const row = await this.one('SELECT MAX(tick) AS tick FROM scheduled_ticks WHERE trigger_name = $1', [trigger]);
-    return (row?.tick as number | null | undefined) ?? null;
-  }
-
-  async pruneScheduledTicks(trigger: string, before: number): Promise<number> {
-    return this.changes(
-      `DELETE FROM scheduled_ticks WHERE trigger_name = $1 AND tick < $2
-         AND tick < (SELECT MAX(tick) FROM scheduled_ticks WHERE trigger_name = $1)`,
-      [trigger, before],
-    );
-  }
-
-  async listDatabaseTriggers(): Promise<DatabaseTriggerState[]> {
-    return (await this.rows('SELECT * FROM database_triggers ORDER BY trigger_name')).map(toDatabaseTrigger);
-  }
-
-  async initDatabaseTrigger(trigger: string, init: { source: string; position: string; disabled: boolean }): Promise<DatabaseTriggerState> {
-    await this.changes('INSERT INTO database_triggers (trigger_name, source, position, disabled) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING', [
-      trigger,
-      init.source,
-      init.position,
-      init.disabled,
-    ]);
-    return toDatabaseTrigger((await this.one('SELECT * FROM database_triggers WHERE trigger_name = $1', [trigger]))!);
-  }
-
-  async resetDatabaseTrigger(trigger: string, change: { source: string; position: string; disabled: boolean }): Promise<void> {
-    await this.changes('UPDATE database_triggers SET source = $1, position = $2, disabled = $3, lease_owner = NULL, lease_until = 0 WHERE trigger_name = $4', [
-      change.source,
-      change.position,
-      change.disabled,
-      trigger,
-    ]);
-  }
-
-  async leaseDatabaseTrigger(trigger: string, owner: string, now: number, until: number): Promise<DatabaseTriggerState | null> {
-    // One UPDATE decides: of instances racing for a free or expired lease, the row lock lets one win.
-    const row = await this.one(
-      `UPDATE database_triggers SET lease_owner = $2, lease_until = $4
-       WHERE trigger_name = $1 AND (lease_owner IS NULL OR lease_owner = $2 OR lease_until < $3) RETURNING *`,
-      [trigger, owner, now, until],
-    );
-    return row ? toDatabaseTrigger(row) : null;
-  }
-
-  async advanceDatabaseTrigger(trigger: string, owner: string, p: TriggerProgress): Promise<boolean> {
-    const n = await this.changes(
-      `UPDATE database_triggers SET position = $3, lease_until = $4, delivered = delivered + $5, failed = failed + $6,
-         last_run_at = CASE WHEN $5 > 0 THEN $7 ELSE last_run_at END,
-         last_error_at = CASE WHEN $8::text IS NOT NULL THEN $7 ELSE last_error_at END,
-         last_error = COALESCE($8::text, last_error)
-       WHERE trigger_name = $1 AND lease_owner = $2`,
-      [trigger, owner, p.position, p.leaseUntil, p.ran, p.failed, p.at, p.lastError ?? null],
-    );
-    return n > 0;
-  }
-
-  async releaseDatabaseTrigger(trigger: string, owner: string): Promise<void> {
-    await this.changes('UPDATE database_triggers SET lease_owner = NULL, lease_until = 0 WHERE trigger_name = $1 AND lease_owner = $2', [trigger, owner]);
-  }
-
-  async recordTriggerRun(trigger: string, run: { at: number; ran: boolean; error?: string }): Promise<void> {
-    await this.changes(
-      `INSERT INTO trigger_runs (trigger_name, runs, failed, last_run_at, last_error_at, last_error)
-         VALUES ($1, $2::bigint, $3::bigint, CASE WHEN $2::bigint > 0 THEN $4::bigint END, CASE WHEN $5::text IS NOT NULL THEN $4::bigint END, $5::text)
-       ON CONFLICT (trigger_name) DO UPDATE SET runs = trigger_runs.runs + $2::bigint, failed = trigger_runs.failed + $3::bigint,
-         last_run_at = CASE WHEN $2::bigint > 0 THEN GREATEST(trigger_runs.last_run_at, $4::bigint) ELSE trigger_runs.last_run_at END,
-         last_error = CASE WHEN $5::text IS NOT NULL AND $4::bigint >= COALESCE(trigger_runs.last_error_at, $4::bigint) THEN $5::text ELSE trigger_runs.last_error END,
-         last_error_at = CASE WHEN $5::text IS NOT NULL THEN GREATEST(trigger_runs.last_error_at, $4::bigint) ELSE trigger_runs.last_error_at END`,
-      [trigger, run.ran ? 1 : 0, run.error === undefined ? 0 : 1, run.at, run.error ?? null],
-    );
-  }
-
-  async listTriggerRuns(): Promise<TriggerRunState[]> {
-    return (await this.rows('SELECT * FROM trigger_runs ORDER BY trigger_name')).map(toTriggerRun);
   }
 
   async close(): Promise<void> {
