@@ -157,3 +157,49 @@ describe('functions: a runaway call fails alone', () => {
     assert.ok(logged.some((l) => /started one more/.test(l)));
   });
 });
+
+describe('functions: a busy isolate is not taken for a runaway one', () => {
+  const logged: string[] = [];
+  let rt: FunctionRuntime;
+  const run = (name: string, args: unknown[] = []) => rt.call({ name, argsEjson: JSON.stringify(args), user: null, runAsSystem: true }).then((t) => JSON.parse(t) as unknown);
+
+  before(async () => {
+    const functions = new Map([
+      // A few ms of work each: 100 of them queue far longer than the monitor's 50 ms.
+      fn('work', 'exports = function(n) { const end = Date.now() + 5; while (Date.now() < end) {} return n; };'),
+      fn('wait', 'exports = async function(ms) { await new Promise((r) => setTimeout(r, ms)); return ms; };'),
+    ]);
+    rt = new FunctionRuntime({ ...appConfig([provider('anon-user')], 'run-app-abcde'), functions }, {
+      timeoutMs: 5000,
+      memoryMb: 64,
+      isolates: 1,
+      maxIsolates: 4,
+      logger: pino({ level: 'info' }, { write: (line: string) => void logged.push(JSON.parse(line).msg) }),
+    });
+    await rt.warm();
+  });
+  after(() => rt.close());
+
+  it('a long queue of calls that all finish starts no extra isolate', async () => {
+    const answers = await Promise.all(Array.from({ length: 100 }, (_, i) => run('work', [{ $numberInt: String(i) }])));
+    assert.deepEqual(answers, Array.from({ length: 100 }, (_, i) => ({ $numberInt: String(i) })));
+    assert.equal(rt.isolateCount, 1);
+    assert.ok(!logged.some((l) => /started one more/.test(l)), logged.join('\n'));
+  });
+
+  it('a pause of the main thread while calls wait starts no extra isolate', async () => {
+    const waiting = Promise.all(Array.from({ length: 10 }, () => run('wait', [{ $numberInt: '400' }])));
+    const calls: Promise<unknown>[] = [];
+    for (let i = 0; i < 12; i++) {
+      // Let the monitor send a ping, then hold this thread (a long GC, a big parse) past the
+      // stuck limit and call at once, before the ping's answer is read.
+      await new Promise((resolve) => setTimeout(resolve, 3 + (i % 4) * 5));
+      const end = Date.now() + 80;
+      while (Date.now() < end);
+      calls.push(run('work', [{ $numberInt: String(i) }]));
+    }
+    await Promise.all([waiting, ...calls]);
+    assert.equal(rt.isolateCount, 1);
+    assert.ok(!logged.some((l) => /started one more/.test(l)), logged.join('\n'));
+  });
+});

@@ -86,7 +86,7 @@ type EntryArgs = readonly [string, string | ivm.Copy<ArrayBuffer>, number, boole
 
 const executionError = (message: string) => new BasteError('FunctionExecutionError', message);
 
-const newSlot = (extra: boolean): Slot => ({ sandbox: null, built: null, inFlight: 0, pingSentAt: null, extra });
+const newSlot = (extra: boolean): Slot => ({ sandbox: null, built: null, inFlight: 0, pingSentAt: null, progressAt: 0, held: false, extra });
 
 /** Users as EJSON text, by object: a caller's CallUser is made once per user record (AuthService.callUserFrom). */
 const userTexts = new WeakMap<CallUser, string>();
@@ -201,6 +201,14 @@ interface Slot {
   inFlight: number;
   /** When the unanswered ping was sent; null when none is out. */
   pingSentAt: number | null;
+  /**
+   * When the host last heard the isolate finish a piece of work (a call's answer, an async host
+   * call, a ping's answer). A busy isolate answers a ping only after the calls queued before it,
+   * which can take longer than STUCK_AFTER_MS; finishing those calls shows it is not held.
+   */
+  progressAt: number;
+  /** The monitor found it held by a runaway call (see FunctionRuntime.watch); cleared by any progress. */
+  held: boolean;
   /** Beyond the isolates kept ready: closed once idle. */
   readonly extra: boolean;
 }
@@ -284,8 +292,7 @@ export class FunctionRuntime {
 
   /** Isolates that stopped answering while running calls (a loop, a runaway allocation). */
   get stuckIsolates(): number {
-    const now = Date.now();
-    return this.slots.filter((s) => this.stuck(s, now)).length;
+    return this.slots.filter((s) => this.stuck(s)).length;
   }
 
   /** Isolates in the pool now, extra ones included. */
@@ -293,18 +300,24 @@ export class FunctionRuntime {
     return this.slots.length;
   }
 
-  private stuck(slot: Slot, now: number): boolean {
-    return slot.inFlight > 0 && slot.pingSentAt !== null && now - slot.pingSentAt > STUCK_AFTER_MS;
+  /** When the monitor last ran. */
+  private tickAt = 0;
+
+  private stuck(slot: Slot): boolean {
+    return slot.inFlight > 0 && slot.held;
   }
 
   /**
-   * The isolate for a new call: the least busy of those still answering. When every one is held
-   * by a runaway call, one more is started, up to maxIsolates; past that the call is refused.
+   * The isolate for a new call: the least busy of those still answering, an extra one only when
+   * every isolate kept ready is held (so extras fall idle and close once the loops end). When every
+   * one is held by a runaway call, one more is started, up to maxIsolates; past that the call is refused.
    */
   private pick(): Slot {
-    const now = Date.now();
     let best: Slot | null = null;
-    for (const slot of this.slots) if (!this.stuck(slot, now) && (!best || slot.inFlight < best.inFlight)) best = slot;
+    for (const slot of this.slots) {
+      if (this.stuck(slot)) continue;
+      if (!best || (best.extra && !slot.extra) || (best.extra === slot.extra && slot.inFlight < best.inFlight)) best = slot;
+    }
     if (best) return best;
     if (this.slots.length >= (this.options.maxIsolates ?? DEFAULTS.functions.maxIsolates)) {
       throw new BasteError('ServiceUnavailable', 'every function worker is held by a long-running call; try again shortly', { retryAfterSeconds: 1 });
@@ -315,19 +328,34 @@ export class FunctionRuntime {
     return extra;
   }
 
-  /** While calls are in flight, pings each busy isolate so a runaway one is noticed and avoided. */
+  /**
+   * While calls are in flight, pings each busy isolate so a runaway one is noticed and avoided. An
+   * isolate is held when its ping has gone unanswered for STUCK_AFTER_MS and it has finished no work
+   * since (a busy one answers a ping only after the calls queued before it, but finishes those),
+   * judged only on a tick that came on time: after a pause of this thread (a long GC, a big parse)
+   * the isolates' answers are still waiting in its queue.
+   */
   private watch(): void {
     if (this.monitor) return;
+    this.tickAt = Date.now();
     this.monitor = setInterval(() => {
+      const now = Date.now();
+      const onTime = now - this.tickAt <= STUCK_AFTER_MS;
+      this.tickAt = now;
       let busy = false;
       for (const slot of this.slots) {
         if (slot.inFlight === 0) continue;
         busy = true;
+        const sent = slot.pingSentAt;
+        if (onTime && sent !== null && now - sent > STUCK_AFTER_MS && slot.progressAt < sent) slot.held = true;
         const sandbox = slot.built;
         if (slot.pingSentAt !== null || !sandbox || sandbox.isolate.isDisposed) continue;
         slot.pingSentAt = Date.now();
         const answered = () => {
-          if (slot.built === sandbox) slot.pingSentAt = null;
+          if (slot.built !== sandbox) return;
+          slot.pingSentAt = null;
+          slot.progressAt = Date.now();
+          slot.held = false;
         };
         sandbox.ping.apply(undefined, [], { result: { promise: true } }).then(answered, answered);
       }
@@ -500,6 +528,7 @@ export class FunctionRuntime {
     if (slot.built === sandbox) {
       slot.built = null;
       slot.pingSentAt = null;
+      slot.held = false;
     }
     const current = slot.sandbox;
     void current?.then((s) => {
@@ -508,10 +537,14 @@ export class FunctionRuntime {
   }
 
   private ready(slot: Slot): Promise<Sandbox> {
-    const pending = (slot.sandbox ??= this.build().then(
+    const pending = (slot.sandbox ??= this.build(() => {
+      slot.progressAt = Date.now();
+      slot.held = false;
+    }).then(
       (built) => {
         slot.built = built;
         slot.pingSentAt = null;
+        slot.held = false;
         return built;
       },
       (err: unknown) => {
@@ -526,8 +559,10 @@ export class FunctionRuntime {
     });
   }
 
-  private async build(): Promise<Sandbox> {
+  /** `progress`: the isolate has finished some work (see Slot.progressAt). */
+  private async build(progress: () => void): Promise<Sandbox> {
     const isolate = new ivm.Isolate({ memoryLimit: this.options.memoryMb });
+
     const context = await isolate.createContext();
     const jail = context.global;
     const random = new ivm.Reference((n: number) => [...randomBytes(Math.min(Math.max(0, n | 0), 65536))]);
@@ -545,8 +580,14 @@ export class FunctionRuntime {
     const host = {
       log: new ivm.Reference(logMessage),
       sync: new ivm.Reference(syncHostCall),
-      async: new ivm.Reference((kind: string, payload: string) => asyncHostCall(this.asyncHandlers, kind, payload)),
-      done: new ivm.Reference(this.answer),
+      async: new ivm.Reference((kind: string, payload: string) => {
+        progress();
+        return asyncHostCall(this.asyncHandlers, kind, payload);
+      }),
+      done: new ivm.Reference((...answer: Parameters<DoneMessage>) => {
+        progress();
+        this.answer(...answer);
+      }),
     };
     // Each function is compiled once per isolate; its factory is made in a realm when a call there
     // first needs it. One that does not compile is logged now and fails its calls with the reason.
