@@ -32,7 +32,7 @@ import { startupWarnings } from './startup-warnings.js';
 import { BackupError } from './ops/backup.js';
 import { appRootProblem } from './app/app-root.js';
 import { argsProblem, nearest } from './cli/args.js';
-import { emailPagesUrl } from './auth/providers/local-userpass.js';
+import { emailPagesUrl } from './users/email-password.js';
 import { describeFailure } from './cli/failures.js';
 import { COMMAND_NAMES, commandHelp, HELP } from './cli/help.js';
 import { hostProblem, logLevelProblem, mailFromProblem, smtpUrlProblem } from './cli/serve-flags.js';

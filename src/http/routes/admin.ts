@@ -13,7 +13,7 @@ import type { AppConfig } from '../../app/model.js';
 import { BasteError } from '../../errors.js';
 import type { HttpDeps } from '../app.js';
 import { bearerToken, objectBody } from '../request.js';
-import { emailPagesUrl } from '../../auth/providers/local-userpass.js';
+import { emailPagesUrl } from '../../users/email-password.js';
 import { mailedLinkBaseUrl } from './location.js';
 
 /** What the HTTP layer needs for administration. */
