@@ -16,7 +16,7 @@ import { readSecrets } from './app/secrets.js';
 import { checkFunctionSources } from './app/source-check.js';
 import { ApiKeys } from './auth/api-keys.js';
 import { argon2Hasher } from './auth/passwords.js';
-import { checkProviders, tokenRevokers } from './auth/service.js';
+import { checkProviders, tokenRevokers } from './auth/registry.js';
 import { BasteError, ConfigError } from './errors.js';
 import { outboxMailer, smtpMailer, type Mailer } from './email/mailer.js';
 import { createBaste, dataDirProblem, DataDirError } from './server.js';

@@ -10,16 +10,6 @@ import type { Clock } from '../util/clock.js';
 import { isObjectIdHex, newObjectIdHex } from '../util/ids.js';
 import type { AuthProvider, LoginContext, Verified, VerifiedIdentity } from './provider.js';
 import type { LoginThrottle } from './throttle.js';
-import { anonymousProvider } from './providers/anon-user.js';
-import { apiKeyProvider, type ApiKeyDirectory } from './providers/api-key.js';
-import { customFunctionProvider, type RunFunction } from './providers/custom-function.js';
-import { customTokenProvider } from './providers/custom-token.js';
-import { EmailPasswordProvider, parseUserpassSettings, type UserpassCredentials } from './providers/local-userpass.js';
-import { facebookProvider, parseFacebookSettings } from './providers/oauth2-facebook.js';
-import { googleProvider, parseGoogleSettings } from './providers/oauth2-google.js';
-import { appleProvider, appleSecretWarnings, parseAppleSettings, type AppleEndpoints } from './providers/oauth2-apple.js';
-import type { TokenRevoker } from './provider-tokens.js';
-import { missingClientSecret } from './providers/oauth-shared.js';
 
 /** Device facts from the login body's `options.device`. */
 export interface DeviceInfo {
@@ -36,107 +26,6 @@ export interface LoginResult {
   readonly refresh_token?: string;
   readonly user_id: string;
   readonly device_id: string;
-}
-
-/** What the providers need from the rest of the server, passed in rather than imported. */
-export interface ProviderDeps {
-  readonly userpass: UserpassCredentials;
-  readonly apiKeys: ApiKeyDirectory;
-  /** JWK set fetch budget for custom-token providers. */
-  readonly jwksTimeoutMs?: number;
-  readonly jwksCooldownMs?: number;
-  /** Budget for each call to Google, Facebook or Apple (default 10 s). */
-  readonly oauthTimeoutMs?: number;
-  /** Tests only: Apple's endpoints on a local server. */
-  readonly appleEndpoints?: Partial<AppleEndpoints>;
-  readonly clock?: Clock;
-  /** Runs an app function as the system user (custom-function logins). */
-  readonly runFunction?: RunFunction;
-}
-
-/** Builds the provider objects for every provider of the app that Baste serves. */
-export async function buildProviders(app: AppConfig, deps: ProviderDeps): Promise<Map<string, AuthProvider>> {
-  const providers = new Map<string, AuthProvider>();
-  for (const config of app.providers.values()) {
-    const provider = await makeProvider(app, config, deps);
-    if (provider) providers.set(config.name, provider);
-  }
-  return providers;
-}
-
-const SERVED: ReadonlySet<string> = new Set(['anon-user', 'local-userpass', 'api-key', 'custom-token', 'oauth2-google', 'oauth2-facebook', 'oauth2-apple']);
-
-/** Checks every provider's options and keys without starting anything (`baste validate`); returns what will not be served. */
-export async function checkProviders(app: AppConfig): Promise<string[]> {
-  const notServed: string[] = [];
-  for (const config of app.providers.values()) {
-    if (config.disabled) continue;
-    if (config.type === 'local-userpass') parseUserpassSettings(config, new Set(app.functions.keys()));
-    else if (config.type === 'custom-token') await customTokenProvider(config, { appId: app.appId, secrets: app.secrets });
-    else if (config.type === 'custom-function') customFunctionProvider(config, new Set(app.functions.keys()), async () => undefined);
-    else if (config.type === 'oauth2-google') {
-      if (!parseGoogleSettings(config, app.secrets).clientSecret) notServed.push(`provider '${config.name}' (${config.source?.file ?? 'auth/providers.json'}) ${missingClientSecret(config)}`);
-    }
-    else if (config.type === 'oauth2-facebook') parseFacebookSettings(config, app.secrets);
-    else if (config.type === 'oauth2-apple') notServed.push(...appleSecretWarnings(config, parseAppleSettings(config, app.secrets), Date.now()));
-    else if (!SERVED.has(config.type)) notServed.push(`provider '${config.name}' (${config.type}) is not served yet by this version of Baste`);
-  }
-  return notServed;
-}
-
-/**
- * Token revocation for commands that delete users without a running server (`baste users delete`):
- * the revoker of each enabled provider that keeps tokens (Apple).
- */
-export async function tokenRevokers(
-  app: AppConfig,
-  deps: { appleEndpoints?: Partial<AppleEndpoints>; timeoutMs?: number } = {},
-): Promise<(providerName: string) => TokenRevoker | undefined> {
-  const revokers = new Map<string, TokenRevoker>();
-  for (const config of app.providers.values()) {
-    if (config.type !== 'oauth2-apple' || config.disabled) continue;
-    try {
-      const provider = await appleProvider(config, { secrets: app.secrets, endpoints: deps.appleEndpoints, timeoutMs: deps.timeoutMs });
-      if (provider.revokeToken) revokers.set(config.name, provider.revokeToken);
-    } catch {
-      // A provider whose settings do not load revokes nothing; the deletion says so for each token.
-    }
-  }
-  return (name) => revokers.get(name);
-}
-
-async function makeProvider(app: AppConfig, config: ProviderConfig, deps: ProviderDeps): Promise<AuthProvider | null> {
-  // A disabled provider answers AuthProviderNotFound, so its options need not be usable.
-  if (config.disabled) return null;
-  switch (config.type) {
-    case 'anon-user':
-      return anonymousProvider(config);
-    case 'local-userpass':
-      return new EmailPasswordProvider(config, deps.userpass, new Set(app.functions.keys()));
-    case 'api-key':
-      return apiKeyProvider(config, deps.apiKeys);
-    case 'custom-function':
-      if (!deps.runFunction) return null;
-      return customFunctionProvider(config, new Set(app.functions.keys()), deps.runFunction);
-    case 'custom-token':
-      return customTokenProvider(config, { appId: app.appId, secrets: app.secrets, jwksTimeoutMs: deps.jwksTimeoutMs, jwksCooldownMs: deps.jwksCooldownMs, clock: deps.clock });
-    case 'oauth2-google':
-    case 'oauth2-facebook': {
-      const oauthDeps = { secrets: app.secrets, timeoutMs: deps.oauthTimeoutMs, jwksTimeoutMs: deps.jwksTimeoutMs, jwksCooldownMs: deps.jwksCooldownMs, clock: deps.clock };
-      return config.type === 'oauth2-google' ? googleProvider(config, oauthDeps) : facebookProvider(config, oauthDeps);
-    }
-    case 'oauth2-apple':
-      return appleProvider(config, {
-        secrets: app.secrets,
-        timeoutMs: deps.oauthTimeoutMs,
-        jwksTimeoutMs: deps.jwksTimeoutMs,
-        jwksCooldownMs: deps.jwksCooldownMs,
-        clock: deps.clock,
-        endpoints: deps.appleEndpoints,
-      });
-    default:
-      return null; // other providers arrive with later work; their logins answer AuthProviderNotFound
-  }
 }
 
 export class AuthService {
