@@ -17,9 +17,9 @@ import { ApiKeys } from './auth/api-keys.js';
 import { argon2Hasher, type PasswordHasher } from './auth/passwords.js';
 import { OAuthRedirects } from './auth/oauth-redirect.js';
 import type { AppleEndpoints } from './auth/providers/oauth2-apple.js';
-import { AuthService, buildProviders } from './auth/service.js';
+import { buildProviders } from './auth/registry.js';
+import { AuthService } from './auth/service.js';
 import { LoginThrottle, type ThrottleSettings } from './auth/throttle.js';
-import { emailPagesUrl, type UnknownEmailAnswer } from './auth/providers/local-userpass.js';
 import { outboxMailer, smtpMailer, type Mailer } from './email/mailer.js';
 import type { DocumentEngine } from './data/engine.js';
 import { customUserDataLookup } from './data/custom-user-data.js';
@@ -44,6 +44,7 @@ import { prepareDependencies } from './functions/dependencies.js';
 import { openSqliteStore } from './store/sqlite/index.js';
 import { ownerOf } from './store/owner.js';
 import type { Store } from './store/store.js';
+import { emailPagesUrl, type UnknownEmailAnswer } from './users/email-password.js';
 import { Users } from './users/users.js';
 import { applyConnectionLimits, type ConnectionLimits } from './http/connection-limits.js';
 import { systemClock, type Clock } from './util/clock.js';
@@ -255,7 +256,6 @@ async function assemble(opts: BasteOptions, logger: Logger, closers: Closers): P
     },
     customData?.forToken,
   );
-  const users = new Users(store, opts.app, clock);
   const mailer =
     opts.mailer ??
     (opts.smtp ? smtpMailer(opts.smtp.url, opts.smtp.from, logger) : outboxMailer(join(opts.dataDir, 'outbox'), logger));
@@ -292,18 +292,18 @@ async function assemble(opts: BasteOptions, logger: Logger, closers: Closers): P
     ...opts.throttle,
   });
   const hasher = opts.hasher ?? argon2Hasher();
-  // A provider that refuses its configuration refuses the start.
+  const userpass = {
+    accounts: store,
+    hasher,
+    mailer,
+    throttle,
+    clock,
+    unknownEmails: opts.unknownEmails,
+    runFunction: system,
+    pagesUrl: opts.http?.baseUrl ? emailPagesUrl(opts.http.baseUrl, opts.app.appId) : undefined,
+  };
   const providers = await buildProviders(opts.app, {
-    userpass: {
-      accounts: store,
-      hasher,
-      mailer,
-      throttle,
-      clock,
-      unknownEmails: opts.unknownEmails,
-      runFunction: system,
-      pagesUrl: opts.http?.baseUrl ? emailPagesUrl(opts.http.baseUrl, opts.app.appId) : undefined,
-    },
+    userpass,
     apiKeys: store,
     jwksTimeoutMs: opts.jwksTimeoutMs ?? DEFAULTS.jwks.timeoutMs,
     jwksCooldownMs: opts.jwksCooldownMs ?? DEFAULTS.jwks.cooldownMs,
@@ -320,28 +320,28 @@ async function assemble(opts: BasteOptions, logger: Logger, closers: Closers): P
     (t) => t.settled(),
   );
   const onUserCreation = opts.app.customUserData?.onUserCreationFunctionName;
-  const auth = new AuthService(providers, users, sessions, store, clock, triggers, {
+  const users = new Users(store, opts.app, clock, {
+    triggers,
     customData: customData?.find,
     onUserCreated: onUserCreation ? async (user) => void (await functions.callFromSystem(onUserCreation, [user], user)) : undefined,
-  }, throttle, logger);
-  const apiKeys = new ApiKeys(store, opts.app, clock);
+    revokerOf: (name) => providers.get(name)?.revokeToken,
+    log: logger,
+    userpass,
+  });
+  const auth = new AuthService(providers, users, sessions, store, clock, throttle);
+  const apiKeys = new ApiKeys(store, opts.app, clock, users);
   const httpFunctions = new HttpFunctions(opts.app, runtime, {
     fromAccessToken: async (token) => (await sessions.verifyAccessToken(token)).userId,
     fromCredential: (type, payload, ip, createUser) => auth.userForCredential(type, payload, { clientAddress: ip }, { createUser }),
-    callUser: (userId) => auth.callUser(userId),
+    callUser: (userId) => users.callUser(userId),
   }, executionUsers);
   const admin = new Admin({
     store,
     app: opts.app,
     clock,
-    hasher,
     apiKeys,
-    deleteUser: (userId) => auth.deleteUser(userId),
-    userCreated: (userId, providerType) => auth.userCreated(userId, providerType),
-    sendConfirmation: (providerName, email, pagesUrl) => auth.emailPassword(providerName).resendConfirmationFor(email, { pagesUrl }),
-    sendPasswordReset: (providerName, email, pagesUrl) => auth.emailPassword(providerName).sendResetLink(email, { pagesUrl }),
+    users,
     customData: customData?.forToken,
-    runConfirmation: (providerName, email) => auth.emailPassword(providerName).retryConfirmationFunction({ email }),
     refreshExpiration,
     inspectAccessToken: (token) => sessions.inspectAccessToken(token),
   });

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { SignJWT } from 'jose';
 import { loadAppDirectory } from '../src/app/load.js';
-import { checkProviders } from '../src/auth/service.js';
+import { checkProviders } from '../src/auth/registry.js';
 import { ConfigError } from '../src/errors.js';
 import { BIN, serve, stop, type Served } from './helpers/cli.js';
 import { request as send } from './helpers/wire.js';

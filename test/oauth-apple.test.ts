@@ -13,7 +13,7 @@ import { usersCommand } from '../src/admin/commands.js';
 import { AdminTokens } from '../src/admin/tokens.js';
 import { argon2Hasher } from '../src/auth/passwords.js';
 import { CLIENT_SECRET_TTL_SECONDS } from '../src/auth/providers/oauth2-apple.js';
-import { checkProviders, tokenRevokers } from '../src/auth/service.js';
+import { checkProviders, tokenRevokers } from '../src/auth/registry.js';
 import { ConfigError } from '../src/errors.js';
 import { APPLE_ISSUER, startAppleId, type AppleUser, type FakeAppleId } from './fakes/apple-id.js';
 import { APP_REDIRECT, fragmentOf } from './helpers/oauth.js';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { GoogleCredential, UserPasswordCredential } from 'mongodb-stitch-server-sdk';
 import * as Realm from 'realm-web';
-import { checkProviders } from '../src/auth/service.js';
+import { checkProviders } from '../src/auth/registry.js';
 import { ConfigError } from '../src/errors.js';
 import { openSqliteStore } from '../src/store/sqlite/index.js';
 import { startOidcProvider, type FakeOidcProvider, type OidcUser } from './fakes/oidc-provider.js';

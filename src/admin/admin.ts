@@ -5,15 +5,13 @@
 
 import type { AppConfig, ProviderConfig } from '../app/model.js';
 import type { ApiKeys } from '../auth/api-keys.js';
-import type { PasswordHasher } from '../auth/passwords.js';
-import { requireEmail, requirePassword } from '../auth/providers/local-userpass.js';
 import { currentTargets, type CurrentTarget } from './audit-targets.js';
 import { BasteError } from '../errors.js';
 import type { RefreshTokenExpiration, SessionPolicyView } from '../sessions/refresh-expiration.js';
 import { liveSessions, sessionView, type SessionView } from '../sessions/list.js';
 import type { Sessions } from '../sessions/sessions.js';
 import type { ApiKeyRecord, DeviceRecord, SessionRecord, Store, UserpassAccount, UserRecord } from '../store/store.js';
-import { mergedUserData } from '../users/users.js';
+import { mergedUserData, type Users } from '../users/users.js';
 import type { Clock } from '../util/clock.js';
 import { isObjectIdHex, newObjectIdHex } from '../util/ids.js';
 import type { Actor } from './tokens.js';
@@ -26,26 +24,14 @@ export interface AdminDeps {
   readonly store: Store;
   readonly app: AppConfig;
   readonly clock: Clock;
-  readonly hasher: PasswordHasher;
   readonly apiKeys: ApiKeys;
-  /** Deletes a user; a running server passes its own so DELETE triggers fire. Defaults to the store. */
-  readonly deleteUser?: (userId: string) => Promise<void>;
   /**
-   * What a new user sets off: a running server passes its own, so the user creation function and
-   * CREATE triggers run as at a first login (the command line, with no function runtime, does not).
+   * Every change to a user goes through its lifecycle: a running server's runs the user creation
+   * function and the CREATE and DELETE triggers; the command line's has no function runtime.
    */
-  readonly userCreated?: (userId: string, providerType: string) => Promise<void>;
-  /** Sends the confirmation email again through the provider's mailer (a running server only). */
-  readonly sendConfirmation?: (providerName: string, email: string, pagesUrl?: string) => Promise<void>;
-  /**
-   * Mails a password reset link to an email/password account (the provider's reset email): a
-   * running server passes its provider's; `baste users` builds one on its mailer.
-   */
-  readonly sendPasswordReset?: (providerName: string, email: string, pagesUrl?: string) => Promise<void>;
+  readonly users: Users;
   /** The custom user data document, once the app has a data service. */
   readonly customData?: (userId: string) => Promise<Record<string, unknown> | undefined>;
-  /** Re-runs the provider's confirmation function for a pending registration (a running server only). */
-  readonly runConfirmation?: (providerName: string, email: string) => Promise<void>;
   /** The refresh-token lifetime of new sessions (a running server only). */
   readonly refreshExpiration?: RefreshTokenExpiration;
   /** Checks a client access token of this app (Sessions.inspectAccessToken; a running server only). */
@@ -328,7 +314,7 @@ export class Admin {
   /** `DELETE …/users/{id}/sessions/{session}`: ends that session only (its tokens stop working at once). */
   async revokeSession(actor: Actor, id: string, sessionId: string): Promise<void> {
     const user = await this.user(id);
-    if (!(await this.store.deleteSessionOfUser(user.id, sessionId.toLowerCase()))) {
+    if (!(await this.deps.users.revokeSession(user.id, sessionId.toLowerCase()))) {
       throw new BasteError('SessionNotFound', `user ${user.id} has no session '${sessionId.slice(0, 64)}'`);
     }
     await this.audit(actor, 'user.session.revoke', user.id, { session: sessionId.toLowerCase() });
@@ -346,41 +332,29 @@ export class Admin {
   /** An email/password user, confirmed at once (no email is sent), and its user object. */
   async createUser(actor: Actor, body: Record<string, unknown>): Promise<AdminUser> {
     const provider = this.userpassProvider();
-    const email = requireEmail(body);
-    const password = requirePassword(body);
-    const account: UserpassAccount = {
-      id: newObjectIdHex(),
-      email,
-      passwordHash: await this.deps.hasher.hash(password),
-      confirmed: true,
-      createdAt: this.deps.clock(),
-    };
-    if ((await this.store.createUserpassAccount(account)) === 'exists') {
-      throw new BasteError('AccountNameInUse', `an email/password account for '${email}' already exists`);
-    }
+    const account = await this.deps.users.emailPassword(provider.name).createConfirmed(body);
     const user = await this.userOfAccount(provider, account);
-    await this.audit(actor, 'user.create', user.id, { email, provider: provider.name });
+    await this.audit(actor, 'user.create', user.id, { email: account.email, provider: provider.name });
     return userView(user);
   }
 
   async setDisabled(actor: Actor, id: string, disabled: boolean): Promise<void> {
     const user = await this.user(id);
-    await this.store.setUserDisabled(user.id, disabled);
+    await (disabled ? this.deps.users.disable(user.id) : this.deps.users.enable(user.id));
     await this.audit(actor, disabled ? 'user.disable' : 'user.enable', user.id);
   }
 
   /** Ends every session of the user (access and refresh tokens stop working at once). */
   async revokeSessions(actor: Actor, id: string): Promise<number> {
     const user = await this.user(id);
-    const ended = await this.store.deleteSessionsOfUser(user.id);
+    const ended = await this.deps.users.revokeSessions(user.id);
     await this.audit(actor, 'user.logout', user.id, { sessions: ended });
     return ended;
   }
 
   async deleteUser(actor: Actor, id: string): Promise<void> {
     const user = await this.user(id);
-    if (this.deps.deleteUser) await this.deps.deleteUser(user.id);
-    else await this.store.deleteUser(user.id);
+    await this.deps.users.delete(user.id);
     // Who it was stays out of the log: a deletion on request should not leave the email behind.
     await this.audit(actor, 'user.delete', user.id, { type: user.type, providers: [...new Set(user.identities.map((i) => i.providerType))] });
   }
@@ -428,8 +402,7 @@ export class Admin {
   }
 
   private async mailReset(providerName: string, email: string, pagesUrl: string | undefined): Promise<void> {
-    if (!this.deps.sendPasswordReset) throw new BasteError('NotImplemented', 'password reset emails are sent by a running server or baste users');
-    await this.deps.sendPasswordReset(providerName, email, pagesUrl);
+    await this.deps.users.emailPassword(providerName).sendResetLink(email, { pagesUrl });
   }
 
   // ---- pending email/password registrations ---------------------------------------------------
@@ -455,7 +428,7 @@ export class Admin {
     const account = await this.store.findUserpassAccountByEmail(email);
     if (!account) throw registrationNotFound(email);
     if (account.confirmed) throw new BasteError('UserAlreadyConfirmed', `'${email}' is already confirmed`);
-    await this.store.confirmUserpassAccount(account.id);
+    await this.deps.users.emailPassword(provider.name).confirmAccount(account);
     const user = await this.userOfAccount(provider, account);
     await this.audit(actor, 'user_registration.confirm', email, { user_id: user.id });
     return userView(user);
@@ -463,8 +436,7 @@ export class Admin {
 
   async sendConfirmation(actor: Actor, email: string, pagesUrl?: string): Promise<void> {
     const provider = this.userpassProvider();
-    if (!this.deps.sendConfirmation) throw new BasteError('NotImplemented', 'confirmation emails are sent by a running server only');
-    await this.deps.sendConfirmation(provider.name, email, pagesUrl);
+    await this.deps.users.emailPassword(provider.name).resendConfirmationFor(email, { pagesUrl });
     await this.audit(actor, 'user_registration.send_confirm', email);
   }
 
@@ -472,9 +444,7 @@ export class Admin {
   async deletePending(actor: Actor, email: string): Promise<void> {
     const account = await this.store.findUserpassAccountByEmail(email);
     if (!account) throw registrationNotFound(email);
-    const owner = await this.ownerOfAccount(account.id);
-    if (owner) throw new BasteError('BadRequest', `'${email}' belongs to user ${owner}: delete the user instead`);
-    await this.store.deleteUserpassAccount(account.id);
+    await this.deps.users.deleteRegistration(account);
     await this.audit(actor, 'user_registration.delete', email);
   }
 
@@ -487,8 +457,7 @@ export class Admin {
     const account = await this.store.findUserpassAccountByEmail(email);
     if (!account) throw registrationNotFound(email);
     if (account.confirmed) throw new BasteError('UserAlreadyConfirmed', `'${email.slice(0, 256)}' is already confirmed`);
-    if (!this.deps.runConfirmation) throw new BasteError('NotImplemented', 'confirmation functions are run by a running server only');
-    await this.deps.runConfirmation(provider.name, email);
+    await this.deps.users.emailPassword(provider.name).retryConfirmationFunction({ email });
     await this.audit(actor, 'user_registration.run_confirm', email);
   }
 
@@ -499,30 +468,15 @@ export class Admin {
     return provider;
   }
 
-  private async ownerOfAccount(accountId: string): Promise<string | null> {
-    for (const p of this.deps.app.providers.values()) {
-      if (p.type !== 'local-userpass') continue;
-      const owner = await this.store.findIdentityOwner(p.name, accountId);
-      if (owner) return owner.userId;
-    }
-    return null;
-  }
-
   /** The user of a confirmed account: found, or created with its identity (what its first login would do). */
   private async userOfAccount(provider: ProviderConfig, account: UserpassAccount): Promise<UserRecord> {
-    const { userId, created } = await this.store.loginIdentity({
-      identity: {
-        externalId: account.id,
-        providerName: provider.name,
-        providerType: provider.type,
-        providerId: provider.id,
-        data: { email: account.email },
-      },
-      newUserId: newObjectIdHex(),
-      userType: 'normal',
-      now: this.deps.clock(),
+    const userId = await this.deps.users.ofIdentity({
+      externalId: account.id,
+      providerName: provider.name,
+      providerType: provider.type,
+      providerId: provider.id,
+      data: { email: account.email },
     });
-    if (created) await this.deps.userCreated?.(userId, provider.type);
     return this.user(userId);
   }
 

@@ -7,12 +7,12 @@ import type { AppConfig } from '../app/model.js';
 import { ApiKeys } from '../auth/api-keys.js';
 import { importPasswordHash } from '../auth/password-imports.js';
 import type { PasswordHasher } from '../auth/passwords.js';
-import { parseUserpassSettings, sendUserpassLink } from '../auth/providers/local-userpass.js';
-import { removeRevoking, type TokenRevoker } from '../auth/provider-tokens.js';
+import type { TokenRevoker } from '../auth/provider-tokens.js';
 import type { Mailer } from '../email/mailer.js';
 import { BasteError } from '../errors.js';
 import type { Store } from '../store/store.js';
 import { exportUsers, importUsers, type ImportReport } from '../users/import.js';
+import { Users } from '../users/users.js';
 import type { Clock } from '../util/clock.js';
 import { Admin, recordAudit, type AdminUser, type AdminUserDetail, type PendingUser } from './admin.js';
 import { AdminTokens, type Actor } from './tokens.js';
@@ -157,18 +157,6 @@ function importText(report: ImportReport, dryRun: boolean): string {
   return out;
 }
 
-/** A reset-link sender for the command line: the app's email/password provider settings, on `mailer`. */
-function resetSender(app: AppConfig, store: Store, clock: Clock, mailer: () => Mailer, pagesUrl: string | undefined) {
-  return async (providerName: string, email: string): Promise<void> => {
-    const provider = app.providers.get(providerName);
-    if (!provider) throw new BasteError('AuthProviderNotFound', `no provider '${providerName}'`);
-    const settings = parseUserpassSettings(provider, new Set(app.functions.keys()));
-    const account = await store.findUserpassAccountByEmail(email);
-    if (!account) throw new BasteError('UserNotFound', `no email/password account for '${email}'`);
-    await sendUserpassLink({ accounts: store, mailer: mailer(), clock }, settings, account, 'reset', pagesUrl);
-  };
-}
-
 /** `baste users <sub>`. */
 export async function usersCommand(
   sub: string | undefined,
@@ -201,17 +189,30 @@ export async function usersCommand(
   }
 
   const files = deps.files;
+  // The same lifecycle as a running server's, without what needs one (functions, triggers):
+  // reset links go through the command line's mailer, deleted users' Apple tokens are revoked.
+  const users = new Users(deps.store, deps.app, deps.clock, {
+    revokerOf: deps.revokerOf,
+    log: { warn: (d, message) => void io.stderr.write(`warning: ${message} (provider '${d.provider}'): ${d.reason}\n`) },
+    userpass: {
+      accounts: deps.store,
+      hasher: deps.hasher,
+      clock: deps.clock,
+      pagesUrl: deps.pagesUrl,
+      mailer: {
+        send: async (email) => {
+          if (!files) throw new BasteError('NotImplemented', 'password reset emails are sent by a running server or baste users');
+          await files.mailer().send(email);
+        },
+      },
+    },
+  });
   const admin = new Admin({
     store: deps.store,
     app: deps.app,
     clock: deps.clock,
-    hasher: deps.hasher,
-    apiKeys: new ApiKeys(deps.store, deps.app, deps.clock),
-    sendPasswordReset: files ? resetSender(deps.app, deps.store, deps.clock, () => files.mailer(), deps.pagesUrl) : undefined,
-    deleteUser: async (userId) => {
-      const log = { warn: (d: Record<string, unknown>, message: string) => void io.stderr.write(`warning: ${message} (provider '${d.provider}'): ${d.reason}\n`) };
-      await removeRevoking(deps.store, userId, deps.revokerOf ?? (() => undefined), log, () => deps.store.deleteUser(userId));
-    },
+    apiKeys: new ApiKeys(deps.store, deps.app, deps.clock, users),
+    users,
   });
   const { actor } = deps;
   const out = (text: string, json: unknown) => io.stdout.write(flags.json ? `${JSON.stringify(json)}\n` : text);
@@ -272,7 +273,7 @@ export async function usersCommand(
           resets = { sent: 0, failed: [] };
           for (const account of report.awaitingReset.filter((a) => a.confirmed)) {
             try {
-              await admin.sendPasswordReset(actor, (await ownerOf(deps.store, deps.app, account.id)) ?? '');
+              await admin.sendPasswordReset(actor, (await users.ownerOfAccount(account.id)) ?? '');
               resets.sent++;
             } catch (err) {
               if (!(err instanceof BasteError) || err.code === 'BadRequest') throw err;
@@ -310,16 +311,6 @@ export async function usersCommand(
       }
     }
   });
-}
-
-/** The user holding an email/password account (its identity's external id is the account id). */
-async function ownerOf(store: Store, app: AppConfig, accountId: string): Promise<string | null> {
-  for (const p of app.providers.values()) {
-    if (p.type !== 'local-userpass') continue;
-    const owner = await store.findIdentityOwner(p.name, accountId);
-    if (owner) return owner.userId;
-  }
-  return null;
 }
 
 /** `baste admin-token <sub>`: the token is printed once, at creation; only its hash is kept. */

@@ -9,7 +9,7 @@ import { derivedId } from './ids.js';
 import { deepFreeze, FrozenMap } from './immutable.js';
 import { findSkippedParts } from './features.js';
 import { readRoot, ROOT_FILES } from './root.js';
-import { loadProviders, type ProviderOrigin } from './providers.js';
+import { loadProviders } from './providers.js';
 import { applyLegacySecrets, LEGACY_SECRETS_FILE } from './legacy-secrets.js';
 import { loadEnvironmentValues, loadValues } from './values.js';
 import { loadFunctions } from './functions.js';
@@ -92,7 +92,7 @@ export async function loadAppDirectory(dir: string, options: LoadOptions = {}): 
   // A broken rule would fail every request it guards: refused now, naming its file and place.
   await checkRuleExpressions({ functions, webhooks }, dataSources);
 
-  warnMissingSecrets(providers, loaded.origins, secrets, warn);
+  warnMissingSecrets(providers, secrets, warn);
   for (const value of values.values.values()) {
     if (value.fromSecret && !secrets.has(value.value as string)) {
       warn(values.files.get(value.name) ?? 'values', `secret "${String(value.value)}" is not provided; the value is undefined`);
@@ -153,13 +153,12 @@ function requireEnabledProvider(providers: ReadonlyMap<string, ProviderConfig>, 
 
 function warnMissingSecrets(
   providers: ReadonlyMap<string, ProviderConfig>,
-  origins: ReadonlyMap<string, ProviderOrigin>,
   secrets: ReadonlyMap<string, string>,
   warn: Warn,
 ): void {
   for (const provider of providers.values()) {
     if (provider.disabled) continue;
-    const origin = origins.get(provider.name);
+    const origin = provider.source;
     const path = origin?.prefix ? `${origin.prefix}.secret_config` : 'secret_config';
     const named = [
       ...Object.entries(provider.secretConfig),

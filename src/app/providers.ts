@@ -11,16 +11,9 @@ import { derivedId, isHexId } from './ids.js';
 export const MODERN_PROVIDERS_FILE = 'auth/providers.json';
 export const LEGACY_PROVIDERS_DIR = 'auth_providers';
 
-/** Where a provider was configured, so later warnings can point at the same place. */
-export interface ProviderOrigin {
-  readonly file: string;
-  /** Field path prefix of the provider inside `file` ('' when the file holds only it). */
-  readonly prefix: string;
-}
-
 export interface LoadedProviders {
+  /** Each keeps where it was configured (`source`), so every later message names that file. */
   readonly providers: Map<string, ProviderConfig>;
-  readonly origins: Map<string, ProviderOrigin>;
   /** Where providers are configured in this export, for the "none enabled" refusal. */
   readonly location: string;
 }
@@ -44,19 +37,14 @@ export async function loadProviders(
   }
   const result: LoadedProviders = {
     providers: new Map(),
-    origins: new Map(),
     location: useModern ? MODERN_PROVIDERS_FILE : `${LEGACY_PROVIDERS_DIR}/<name>.json`,
   };
   const add = (fields: Fields, name: string) => {
     if (result.providers.has(name)) {
-      throw fields.refuse('name', `provider "${name}" is configured twice (also in ${result.origins.get(name)?.file})`);
+      throw fields.refuse('name', `provider "${name}" is configured twice (also in ${result.providers.get(name)?.source?.file})`);
     }
     const read = readProvider(fields, name, appId, warn);
-    const provider = read && { ...read, source: { file: fields.file, prefix: fields.prefix } };
-    if (provider) {
-      result.providers.set(name, provider);
-      result.origins.set(name, { file: fields.file, prefix: fields.prefix });
-    }
+    if (read) result.providers.set(name, { ...read, source: { file: fields.file, prefix: fields.prefix } });
   };
 
   if (useModern && hasModern) {
@@ -95,6 +83,9 @@ async function warnUnknownAuthFiles(dir: AppDir, skipped: ReadonlySet<string>, w
     warn(entry.path, 'unknown file or folder (ignored)');
   }
 }
+
+/** The file a provider was configured in (configs built by hand: the modern layout's). */
+export const providerFile = (config: Pick<ProviderConfig, 'source'>): string => config.source?.file ?? MODERN_PROVIDERS_FILE;
 
 /** A refusal of a provider's setting `path` (e.g. `config.clientId`), naming the file it came from. */
 export function providerConfigError(config: Pick<ProviderConfig, 'name' | 'source'>, path: string, reason: string): ConfigError {

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import type { AppConfig } from '../app/model.js';
 import { BasteError, badRequest } from '../errors.js';
 import type { ApiKeyCreateOutcome, ApiKeyRecord, Store } from '../store/store.js';
-import { isAnonymousOnly } from '../users/users.js';
+import { isAnonymousOnly, Users } from '../users/users.js';
 import type { Clock } from '../util/clock.js';
 import { isObjectIdHex, newObjectIdHex } from '../util/ids.js';
 import { hashApiKey } from './providers/api-key.js';
@@ -41,6 +41,8 @@ export class ApiKeys {
     private readonly store: Store,
     private readonly app: AppConfig,
     private readonly clock: Clock,
+    /** Users are read through their lifecycle; `baste api-keys` (reads only) may leave it out. */
+    private readonly users: Pick<Users, 'get'> = new Users(store, app, clock),
   ) {}
 
   private provider() {
@@ -60,8 +62,7 @@ export class ApiKeys {
   async createForUser(userId: string, rawName: unknown): Promise<CreatedApiKey> {
     this.provider();
     const name = checkName(rawName);
-    const user = await this.store.getUser(userId);
-    if (!user) throw new BasteError('InvalidSession', 'invalid session: user not found');
+    const user = await this.users.get(userId);
     if (user.type === 'server') throw badRequest('server API key users cannot create API keys');
     if (isAnonymousOnly(user)) throw badRequest('anonymous users cannot create API keys');
     const { record, key } = this.newKey(userId, 'user', name);

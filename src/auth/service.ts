@@ -3,27 +3,13 @@
 import type { AppConfig, ProviderConfig } from '../app/model.js';
 import { BasteError, badRequest } from '../errors.js';
 import type { AccessContext, Sessions } from '../sessions/sessions.js';
-import { callUserOf } from '../users/call-user.js';
-import type { AuthOperation, AuthTriggers } from '../functions/triggers.js';
-import type { CallUser } from '../functions/types.js';
 import type { DeviceRecord, SessionOpening, Store, UserRecord } from '../store/store.js';
 import type { Profile, Users } from '../users/users.js';
 import { isAnonymousOnly } from '../users/users.js';
 import type { Clock } from '../util/clock.js';
-import { deepFreeze } from '../util/deep-freeze.js';
 import { isObjectIdHex, newObjectIdHex } from '../util/ids.js';
 import type { AuthProvider, LoginContext, Verified, VerifiedIdentity } from './provider.js';
 import type { LoginThrottle } from './throttle.js';
-import { anonymousProvider } from './providers/anon-user.js';
-import { apiKeyProvider, type ApiKeyDirectory } from './providers/api-key.js';
-import { customFunctionProvider, type RunFunction } from './providers/custom-function.js';
-import { customTokenProvider } from './providers/custom-token.js';
-import { EmailPasswordProvider, parseUserpassSettings, type UserpassDeps } from './providers/local-userpass.js';
-import { facebookProvider, parseFacebookSettings } from './providers/oauth2-facebook.js';
-import { googleProvider, parseGoogleSettings } from './providers/oauth2-google.js';
-import { appleProvider, appleSecretWarnings, parseAppleSettings, type AppleEndpoints } from './providers/oauth2-apple.js';
-import { removeRevoking, type RevocationLog, type TokenRevoker } from './provider-tokens.js';
-import { missingClientSecret } from './providers/oauth-shared.js';
 
 /** Device facts from the login body's `options.device`. */
 export interface DeviceInfo {
@@ -42,129 +28,15 @@ export interface LoginResult {
   readonly device_id: string;
 }
 
-/** What the providers need from the rest of the server, passed in rather than imported. */
-export interface ProviderDeps {
-  readonly userpass: UserpassDeps;
-  readonly apiKeys: ApiKeyDirectory;
-  /** JWK set fetch budget for custom-token providers. */
-  readonly jwksTimeoutMs?: number;
-  readonly jwksCooldownMs?: number;
-  /** Budget for each call to Google, Facebook or Apple (default 10 s). */
-  readonly oauthTimeoutMs?: number;
-  /** Tests only: Apple's endpoints on a local server. */
-  readonly appleEndpoints?: Partial<AppleEndpoints>;
-  readonly clock?: Clock;
-  /** Runs an app function as the system user (custom-function logins). */
-  readonly runFunction?: RunFunction;
-}
-
-/** Builds the provider objects for every provider of the app that Baste serves. */
-export async function buildProviders(app: AppConfig, deps: ProviderDeps): Promise<Map<string, AuthProvider>> {
-  const providers = new Map<string, AuthProvider>();
-  for (const config of app.providers.values()) {
-    const provider = await makeProvider(app, config, deps);
-    if (provider) providers.set(config.name, provider);
-  }
-  return providers;
-}
-
-const SERVED: ReadonlySet<string> = new Set(['anon-user', 'local-userpass', 'api-key', 'custom-token', 'oauth2-google', 'oauth2-facebook', 'oauth2-apple']);
-
-/** Checks every provider's options and keys without starting anything (`baste validate`); returns what will not be served. */
-export async function checkProviders(app: AppConfig): Promise<string[]> {
-  const notServed: string[] = [];
-  for (const config of app.providers.values()) {
-    if (config.disabled) continue;
-    if (config.type === 'local-userpass') parseUserpassSettings(config, new Set(app.functions.keys()));
-    else if (config.type === 'custom-token') await customTokenProvider(config, { appId: app.appId, secrets: app.secrets });
-    else if (config.type === 'custom-function') customFunctionProvider(config, new Set(app.functions.keys()), async () => undefined);
-    else if (config.type === 'oauth2-google') {
-      if (!parseGoogleSettings(config, app.secrets).clientSecret) notServed.push(`provider '${config.name}' (${config.source?.file ?? 'auth/providers.json'}) ${missingClientSecret(config)}`);
-    }
-    else if (config.type === 'oauth2-facebook') parseFacebookSettings(config, app.secrets);
-    else if (config.type === 'oauth2-apple') notServed.push(...appleSecretWarnings(config, parseAppleSettings(config, app.secrets), Date.now()));
-    else if (!SERVED.has(config.type)) notServed.push(`provider '${config.name}' (${config.type}) is not served yet by this version of Baste`);
-  }
-  return notServed;
-}
-
-/**
- * Token revocation for commands that delete users without a running server (`baste users delete`):
- * the revoker of each enabled provider that keeps tokens (Apple).
- */
-export async function tokenRevokers(
-  app: AppConfig,
-  deps: { appleEndpoints?: Partial<AppleEndpoints>; timeoutMs?: number } = {},
-): Promise<(providerName: string) => TokenRevoker | undefined> {
-  const revokers = new Map<string, TokenRevoker>();
-  for (const config of app.providers.values()) {
-    if (config.type !== 'oauth2-apple' || config.disabled) continue;
-    try {
-      const provider = await appleProvider(config, { secrets: app.secrets, endpoints: deps.appleEndpoints, timeoutMs: deps.timeoutMs });
-      if (provider.revokeToken) revokers.set(config.name, provider.revokeToken);
-    } catch {
-      // A provider whose settings do not load revokes nothing; the deletion says so for each token.
-    }
-  }
-  return (name) => revokers.get(name);
-}
-
-async function makeProvider(app: AppConfig, config: ProviderConfig, deps: ProviderDeps): Promise<AuthProvider | null> {
-  // A disabled provider answers AuthProviderNotFound, so its options need not be usable.
-  if (config.disabled) return null;
-  switch (config.type) {
-    case 'anon-user':
-      return anonymousProvider(config);
-    case 'local-userpass':
-      return new EmailPasswordProvider(config, deps.userpass, new Set(app.functions.keys()));
-    case 'api-key':
-      return apiKeyProvider(config, deps.apiKeys);
-    case 'custom-function':
-      if (!deps.runFunction) return null;
-      return customFunctionProvider(config, new Set(app.functions.keys()), deps.runFunction);
-    case 'custom-token':
-      return customTokenProvider(config, { appId: app.appId, secrets: app.secrets, jwksTimeoutMs: deps.jwksTimeoutMs, jwksCooldownMs: deps.jwksCooldownMs, clock: deps.clock });
-    case 'oauth2-google':
-    case 'oauth2-facebook': {
-      const oauthDeps = { secrets: app.secrets, timeoutMs: deps.oauthTimeoutMs, jwksTimeoutMs: deps.jwksTimeoutMs, jwksCooldownMs: deps.jwksCooldownMs, clock: deps.clock };
-      return config.type === 'oauth2-google' ? googleProvider(config, oauthDeps) : facebookProvider(config, oauthDeps);
-    }
-    case 'oauth2-apple':
-      return appleProvider(config, {
-        secrets: app.secrets,
-        timeoutMs: deps.oauthTimeoutMs,
-        jwksTimeoutMs: deps.jwksTimeoutMs,
-        jwksCooldownMs: deps.jwksCooldownMs,
-        clock: deps.clock,
-        endpoints: deps.appleEndpoints,
-      });
-    default:
-      return null; // other providers arrive with later work; their logins answer AuthProviderNotFound
-  }
-}
-
-/** What happens around users that the app configures: custom data, the user creation function. */
-export interface UserHooks {
-  /** The user's custom data document (as `context.user.custom_data` sees it). */
-  readonly customData?: (userId: string) => Promise<Record<string, unknown> | undefined>;
-  /** Runs once when a user is created, before the first session; a throw undoes the creation. */
-  readonly onUserCreated?: (user: CallUser) => Promise<void>;
-}
-
 export class AuthService {
-  private readonly callUsers = new WeakMap<UserRecord, CallUser>();
-
   constructor(
     private readonly providers: ReadonlyMap<string, AuthProvider>,
-    private readonly users: Users,
+    /** The user lifecycle, which logins create and link into (routes reach it here). */
+    readonly users: Users,
     private readonly sessions: Sessions,
     private readonly store: Store,
     private readonly clock: Clock,
-    private readonly triggers?: AuthTriggers,
-    private readonly hooks: UserHooks = {},
     private readonly throttle?: LoginThrottle,
-    /** Where failures that must not fail the request are told (a token revocation at deletion). */
-    private readonly log?: RevocationLog,
   ) {}
 
   /**
@@ -183,14 +55,6 @@ export class AuthService {
     const provider = this.providers.get(name);
     if (!provider || provider.config.disabled) {
       throw new BasteError('AuthProviderNotFound', `authentication via '${name}' is unsupported`);
-    }
-    return provider;
-  }
-
-  emailPassword(name = 'local-userpass'): EmailPasswordProvider {
-    const provider = this.provider(name);
-    if (!(provider instanceof EmailPasswordProvider)) {
-      throw new BasteError('AuthProviderNotFound', `'${name}' is not an email/password provider`);
     }
     return provider;
   }
@@ -219,14 +83,14 @@ export class AuthService {
     await this.keepProviderToken(provider, verified);
     // A failing user creation function deletes the session written with the user too; its tokens
     // were never handed out.
-    if (created) await this.runUserCreation(userId);
+    if (created) await this.users.runCreationFunction(userId);
     const accessToken = await this.sessions.accessTokenFor({ id: session.id, userId, deviceId: deviceRecord.id, expiresAt: session.expiresAt });
     const refreshToken = await this.sessions.refreshTokenFor({ ...session, userId }, refreshSecret, {
       id: 'userId' in verified ? verified.apiKeyId : verified.externalId,
       providerType: provider.config.type,
       providerId: provider.config.id,
     });
-    await this.announce(created ? ['CREATE', 'LOGIN'] : ['LOGIN'], [provider.config.type], userId);
+    await this.users.announce(created ? ['CREATE', 'LOGIN'] : ['LOGIN'], [provider.config.type], userId);
     return { access_token: accessToken, refresh_token: refreshToken, user_id: userId, device_id: deviceRecord.id };
   }
 
@@ -304,7 +168,7 @@ export class AuthService {
     if (!provider) throw new BasteError('AuthProviderNotFound', `authentication via '${providerType}' is not enabled`);
     const verified = await this.verify(provider, payload, ctx);
     const { userId, created } = await this.credentialOwner(provider, verified, options.createUser ?? false);
-    await this.announce(created ? ['CREATE', 'LOGIN'] : ['LOGIN'], [provider.config.type], userId);
+    await this.users.announce(created ? ['CREATE', 'LOGIN'] : ['LOGIN'], [provider.config.type], userId);
     return userId;
   }
 
@@ -314,7 +178,7 @@ export class AuthService {
       const { userId, created, disabled } = await this.users.loginWithIdentity(await this.identityOf(provider, verified));
       if (disabled) throw new BasteError('UserDisabled', 'user is disabled');
       // The user creation function, as at a first login; a throw deletes the user again.
-      if (created) await this.runUserCreation(userId);
+      if (created) await this.users.runCreationFunction(userId);
       return { userId, created };
     }
     const owner = await this.store.findIdentityOwner(provider.config.name, verified.externalId);
@@ -322,47 +186,6 @@ export class AuthService {
     const user = await this.users.get(owner.userId);
     if (user.disabled) throw new BasteError('UserDisabled', 'user is disabled');
     return { userId: user.id, created: false };
-  }
-
-  /**
-   * A user made outside a login (endpoint `create_user_on_auth`, the admin API): the user creation
-   * function (a throw deletes the user again) and the CREATE triggers, as at a first login.
-   */
-  async userCreated(userId: string, providerType: string): Promise<void> {
-    await this.runUserCreation(userId);
-    await this.announce(['CREATE'], [providerType], userId);
-  }
-
-  /** The user creation function, once per new user; when it fails, so does the creation (the platform's rule). */
-  private async runUserCreation(userId: string): Promise<void> {
-    if (!this.hooks.onUserCreated) return;
-    try {
-      await this.hooks.onUserCreated(await this.callUser(userId));
-    } catch (err) {
-      await this.users.delete(userId);
-      throw err instanceof BasteError ? err : new BasteError('FunctionExecutionError', (err as Error).message);
-    }
-  }
-
-  /** The user as functions see it (`context.user`). */
-  async callUser(userId: string): Promise<CallUser> {
-    return this.callUserFrom(await this.users.get(userId));
-  }
-
-  /** As callUser, for a user record already read (with the caller's session). */
-  async callUserFrom(user: UserRecord): Promise<CallUser> {
-    if (this.hooks.customData) return callUserOf(user, (await this.hooks.customData(user.id)) ?? {});
-    // Without custom user data a CallUser depends on the record alone. A frozen record is one the
-    // store shares (SQLite's session cache) while nothing changed: its CallUser is made, and
-    // serialized for the sandbox, once rather than per call.
-    if (!Object.isFrozen(user)) return callUserOf(user);
-    let made = this.callUsers.get(user);
-    if (!made) this.callUsers.set(user, (made = deepFreeze(callUserOf(user))));
-    return made;
-  }
-
-  async profile(userId: string): Promise<Profile> {
-    return this.users.profile(await this.users.get(userId));
   }
 
   profileOf(user: UserRecord): Profile {
@@ -382,35 +205,8 @@ export class AuthService {
     const session = await this.sessions.logout(refreshToken);
     if (session.providerType === 'anon-user') {
       const user = await this.store.getUser(session.userId);
-      if (user && isAnonymousOnly(user)) await this.deleteUser(user.id);
+      if (user && isAnonymousOnly(user)) await this.users.delete(user.id);
     }
-  }
-
-  async deleteUser(userId: string): Promise<void> {
-    // A DELETE trigger sees the user as it was, with every identity it had.
-    const before = this.triggers ? await this.store.getUser(userId) : null;
-    // Apple requires apps that offer account deletion to revoke its tokens: after the deletion, and
-    // a failure is logged, not fatal (the user is gone either way).
-    await removeRevoking(this.store, userId, (name) => this.providers.get(name)?.revokeToken, this.log, () => this.users.delete(userId));
-    if (before) {
-      const types = [...new Set(before.identities.map((i) => i.providerType))];
-      if (this.triggers!.wants('DELETE', types)) this.triggers!.fire('DELETE', types, callUserOf(before));
-    }
-  }
-
-  /** Schedules the auth triggers listening for these operations (they run after the response). */
-  private async announce(ops: readonly AuthOperation[], providerTypes: readonly string[], userId: string): Promise<void> {
-    const triggers = this.triggers;
-    if (!triggers || !ops.some((op) => triggers.wants(op, providerTypes))) return;
-    const user = await this.store.getUser(userId);
-    if (!user) return;
-    for (const op of ops) triggers.fire(op, providerTypes, callUserOf(user));
-  }
-
-  /** After a password reset every session of the account's user ends. */
-  async endSessionsOfUserpassAccount(providerName: string, accountId: string): Promise<void> {
-    const { userId } = (await this.store.findIdentityOwner(providerName, accountId)) ?? {};
-    if (userId) await this.store.deleteSessionsOfUser(userId);
   }
 
   /**

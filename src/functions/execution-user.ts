@@ -14,7 +14,7 @@
 import type { AppConfig, FunctionConfig } from '../app/model.js';
 import { BasteError } from '../errors.js';
 import type { UserRecord } from '../store/store.js';
-import { callUserOf } from '../users/call-user.js';
+import { callUserOf } from '../users/users.js';
 import type { CallRequest, CallUser, FunctionInvocation } from './types.js';
 import { argsText, type ArgsEjson } from './args-ejson.js';
 

@@ -88,7 +88,7 @@ const executionError = (message: string) => new BasteError('FunctionExecutionErr
 
 const newSlot = (extra: boolean): Slot => ({ sandbox: null, built: null, inFlight: 0, pingSentAt: null, progressAt: 0, held: false, extra });
 
-/** Users as EJSON text, by object: a caller's CallUser is made once per user record (AuthService.callUserFrom). */
+/** Users as EJSON text, by object: a caller's CallUser is made once per user record (Users.callUserFrom). */
 const userTexts = new WeakMap<CallUser, string>();
 function userText(user: CallUser): string {
   let text = userTexts.get(user);

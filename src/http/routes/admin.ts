@@ -12,7 +12,7 @@ import type { AppConfig } from '../../app/model.js';
 import { BasteError } from '../../errors.js';
 import type { HttpDeps } from '../deps.js';
 import { bearerToken, objectBody } from '../request.js';
-import { emailPagesUrl } from '../../auth/providers/local-userpass.js';
+import { emailPagesUrl } from '../../users/email-password.js';
 import { mailedLinkBaseUrl } from './location.js';
 
 const ADMIN_API = '/api/admin/v3.0';

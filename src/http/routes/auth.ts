@@ -87,7 +87,7 @@ export const authRoutes =
 
     http.delete('/api/client/v2.0/auth/delete', async (req, reply) => {
       const caller = await sessions.verifyAccessToken(bearerToken(req));
-      await auth.deleteUser(caller.userId);
+      await auth.users.delete(caller.userId);
       return reply.code(204).send();
     });
   };

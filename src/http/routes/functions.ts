@@ -100,7 +100,7 @@ export const functionRoutes =
           body.service,
           body.name,
           decoded,
-          { user: await auth.callUserFrom(user), system: false, request: callRequestOf(req) },
+          { user: await auth.users.callUserFrom(user), system: false, request: callRequestOf(req) },
           numberTypesOf(first),
         );
         return reply.code(200).header('content-type', 'application/json').send(EJSON.stringify(clientResult(body.name, result), { relaxed: false }));
@@ -109,7 +109,7 @@ export const functionRoutes =
         name: body.name,
         // The body is canonical EJSON already: hand the arguments to the sandbox as they are.
         argsEjson: body.argsJson(),
-        user: await auth.callUserFrom(user),
+        user: await auth.users.callUserFrom(user),
         request: callRequestOf(req),
       });
       return reply.code(200).header('content-type', 'application/json').send(text);

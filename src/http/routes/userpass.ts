@@ -2,7 +2,7 @@
 // token on these routes when someone is logged in: it is ignored, never refused.
 
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { emailPagesUrl, type EmailPasswordProvider, type FlowContext } from '../../auth/providers/local-userpass.js';
+import { emailPagesUrl, type EmailPasswordAccounts, type FlowContext } from '../../users/email-password.js';
 import type { HttpDeps } from '../deps.js';
 import { objectBody, requireApp } from '../request.js';
 import { mailedLinkBaseUrl } from './location.js';
@@ -10,7 +10,7 @@ import { mailedLinkBaseUrl } from './location.js';
 /** These bodies hold an email, a password and a token or two. */
 const USERPASS_BODY_LIMIT = 64 * 1024;
 
-type Flow = (provider: EmailPasswordProvider, body: Record<string, unknown>, name: string, ctx: FlowContext) => Promise<void>;
+type Flow = (accounts: EmailPasswordAccounts, body: Record<string, unknown>, ctx: FlowContext) => Promise<void>;
 
 export const userpassRoutes =
   ({ app, auth, options }: HttpDeps): FastifyPluginAsync =>
@@ -22,22 +22,16 @@ export const userpassRoutes =
         // The client address: every credential check here is throttled per address too. Links
         // open Baste's own pages when the provider names no URL (see mailedLinkBaseUrl).
         const ctx = { clientAddress: req.ip, pagesUrl: emailPagesUrl(mailedLinkBaseUrl(req, options.baseUrl), app.appId) };
-        await flow(auth.emailPassword(name), objectBody(req), name, ctx);
+        await flow(auth.users.emailPassword(name), objectBody(req), ctx);
         return status === 204 ? reply.code(204).send() : reply.code(status).send({});
       });
 
-    route('register', (p, body, _name, ctx) => p.register(body, ctx), 201);
-    route('confirm', (p, body, _name, ctx) => p.confirm(body, ctx));
-    route('confirm/send', (p, body, _name, ctx) => p.resendConfirmation(body, ctx));
-    route('confirm/call', (p, body, _name, ctx) => p.retryConfirmationFunction(body, ctx));
-    route('reset/send', (p, body, _name, ctx) => p.sendReset(body, ctx));
-    route('reset/call', async (p, body, name, ctx) => {
-      const changed = await p.callResetFunction(body, ctx);
-      if (changed) await auth.endSessionsOfUserpassAccount(name, changed);
-    });
-    route('reset', async (p, body, name, ctx) => {
-      const accountId = await p.reset(body, ctx);
-      // A new password ends every session opened with the old one.
-      await auth.endSessionsOfUserpassAccount(name, accountId);
-    });
+    route('register', (a, body, ctx) => a.register(body, ctx), 201);
+    route('confirm', (a, body, ctx) => a.confirm(body, ctx));
+    route('confirm/send', (a, body, ctx) => a.resendConfirmation(body, ctx));
+    route('confirm/call', (a, body, ctx) => a.retryConfirmationFunction(body, ctx));
+    route('reset/send', (a, body, ctx) => a.sendReset(body, ctx));
+    // A new password (either way) ends every session opened with the old one: users/ does it.
+    route('reset/call', (a, body, ctx) => a.callResetFunction(body, ctx));
+    route('reset', (a, body, ctx) => a.reset(body, ctx));
   };

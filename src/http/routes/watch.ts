@@ -39,7 +39,7 @@ export const watchRoutes =
       } catch (err) {
         throw new BasteError('InvalidParameter', `filter is not a valid query: ${(err as Error).message}`);
       }
-      const target = mongo.watchTarget(call.service, call.args, { user: await auth.callUserFrom(user), system: false, request: callRequestOf(req) });
+      const target = mongo.watchTarget(call.service, call.args, { user: await auth.users.callUserFrom(user), system: false, request: callRequestOf(req) });
       watch.admit(caller.userId);
       if (query.stitch_validate === 'true') return reply.code(200).header('content-type', 'text/plain').send('');
 
