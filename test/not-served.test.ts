@@ -88,8 +88,8 @@ describe('routes Baste does not serve', () => {
   it('an unknown admin API path is not served, with or without a token (nothing about the app is revealed)', async () => {
     const a = await send('GET', `/api/admin/v3.0/groups/g/apps/${APP_ID}/hosting/assets`);
     assertNotServed(a, /admin API serves the user, API key, trigger and security routes/);
-    const b = await send('POST', '/api/admin/v3.0/auth/providers/mongodb-cloud/login', { headers: { 'content-type': 'application/json' }, body: '{}' });
-    assertNotServed(b, /is not served by Baste/);
+    const b = await send('GET', `/api/admin/v3.0/groups/g/apps/${APP_ID}/logs`, { headers: { authorization: 'Bearer baste_admin_not-a-real-token' } });
+    assertNotServed(b, /^GET \/api\/admin\/v3\.0\/groups\/g\/apps\/unserved-abcde\/logs is not served by Baste/);
   });
 
   it('a path outside the APIs stays a plain NotFound', async () => {
