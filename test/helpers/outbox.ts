@@ -18,10 +18,17 @@ export interface OutboxMail {
 export function readOutbox(dataDir: string): OutboxMail[] {
   const dir = join(dataDir, 'outbox');
   if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((f) => f.endsWith('.json'))
-    .sort()
-    .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as OutboxMail);
+  const mails: OutboxMail[] = [];
+  for (const f of readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
+    // The mailer writes each file in place: one still being written for a concurrent request
+    // is skipped (the caller's own was complete before its request was answered).
+    try {
+      mails.push(JSON.parse(readFileSync(join(dir, f), 'utf8')) as OutboxMail);
+    } catch {
+      continue;
+    }
+  }
+  return mails;
 }
 
 /** The newest link of `kind` mailed to `email`; fails when there is none. */
