@@ -529,7 +529,9 @@ async function serve(
   io.stdout.write(
     `Baste is serving app '${config.name}' (${config.appId}) at ${url}\n` +
       // Where people land after the start: the console, and how to get in.
-      `Admin console: ${url}/admin/ (sign in with a token from 'baste admin-token create --app <dir> --name <name>')\n`,
+      `Admin console: ${url}/admin/ (sign in with a token from 'baste admin-token create --app <dir> --name <name>')\n` +
+      // Without SMTP a registering user's link is only in a file: say which, or it looks lost.
+      (smtpUrl ? '' : `Email: no SMTP server (--smtp-url), so confirmation and reset links are written to ${join(dataDir, 'outbox')}/ (one JSON file per email)\n`),
   );
 
   await new Promise<void>((done) => {

@@ -37,6 +37,7 @@ export type ErrorCode =
   | 'OAuthProviderUnavailable'
   | 'TooManyRequests'
   | 'NotFound'
+  | 'NotServedByBaste'
   | 'MethodNotAllowed'
   | 'PayloadTooLarge'
   | 'UnsupportedMediaType'

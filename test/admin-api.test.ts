@@ -229,7 +229,7 @@ describe('admin API: who may call it', () => {
     assertError(await call('PUT', `/api/admin/v3.0/apps/other-app/users/${victim.id}/disable`), 404, 'AppNotFound');
     assertError(await call('GET', '/api/admin/v3.0/apps/other-app/users'), 404, 'AppNotFound');
     assert.equal(await snapshot(), before);
-    assertError(await admin('GET', '/no_such_thing'), 404, 'NotFound');
+    assertError(await admin('GET', '/no_such_thing'), 404, 'NotServedByBaste');
   });
 
   it('stops accepting a deleted admin token', async () => {

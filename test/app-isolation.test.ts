@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -20,22 +20,17 @@ import { searchPathSchemas } from '../src/store/postgres/owner.js';
 import { openSqliteStore } from '../src/store/sqlite/index.js';
 import { BIN, serve as serveCli, stop, type Served } from './helpers/cli.js';
 import { adminQuery, freshDatabase, skipWithoutPostgres, uniqueName } from './helpers/postgres.js';
+import { autoConfirmingExample } from './helpers/example-app.js';
 import { request } from './helpers/wire.js';
 
-const EXAMPLE = join(import.meta.dirname, '..', 'examples', 'todo');
 const A = 'todo-abcde';
 const B = 'other-fghij';
 const PASSWORD = 'correct horse battery';
 
-/** A copy of the example app under `dir` with app id `appId` (its derived provider ids follow). */
+/** A copy of the example app under `dir` with app id `appId` (its derived provider ids follow), confirming users at once: what is tested here is whose data is whose. */
 function appCopy(dir: string, appId: string): string {
   const to = join(dir, appId);
-  if (!existsSync(to)) {
-    cpSync(EXAMPLE, to, { recursive: true });
-    const root = join(to, 'realm_config.json');
-    writeFileSync(root, JSON.stringify({ ...JSON.parse(readFileSync(root, 'utf8')), app_id: appId }));
-  }
-  return to;
+  return existsSync(to) ? to : autoConfirmingExample(to, appId);
 }
 
 /** `url` with the search_path option, written as the README tells operators to. */

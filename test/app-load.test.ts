@@ -96,8 +96,12 @@ describe('layouts', () => {
     assert.equal(userpass?.disabled, false);
     assert.equal(userpass?.id, sha24('baste:provider:todo-abcde:local-userpass'));
     assert.deepEqual(userpass?.config, {
-      // No URLs of its own: reset (and, with autoConfirm off, confirmation) links open Baste's pages.
-      autoConfirm: true,
+      // Confirmation by email, its links on Baste's own pages (as an App Services export names them).
+      autoConfirm: false,
+      confirmEmailSubject: 'Confirm your todo account',
+      emailConfirmationUrl: 'http://localhost:8080/app/todo-abcde/confirm',
+      resetPasswordSubject: 'Reset your todo password',
+      resetPasswordUrl: 'http://localhost:8080/app/todo-abcde/reset',
       runConfirmationFunction: false,
       runResetFunction: false,
     });

@@ -14,6 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { after, before, describe, it } from 'node:test';
 import * as Realm from 'realm-web';
 import { BIN, serve, stop, type Served } from './helpers/cli.js';
+import { mailedLink } from './helpers/outbox.js';
 import { uniqueEmail } from './helpers/server.js';
 
 const EXAMPLE = join(import.meta.dirname, '..', 'examples', 'todo');
@@ -65,12 +66,15 @@ describe('baste backup under write load, then restore', () => {
   before(async () => {
     a = await serve(['--app', EXAMPLE, '--data-dir', dirA]);
     let running = true;
-    // Each worker: register, log in (the user exists from then on), insert documents.
+    // Each worker: register, confirm, log in (the user exists from then on), insert documents.
     const worker = async (w: number) => {
       const app = new Realm.App({ id: APP_ID, baseUrl: a.url });
       while (running) {
         const email = uniqueEmail(`load${w}`);
         await app.emailPasswordAuth.registerUser({ email, password: 'secret123' });
+        // The example app confirms by email: follow the link its outbox holds.
+        const link = mailedLink(dirA, email);
+        await app.emailPasswordAuth.confirmUser({ token: link.searchParams.get('token')!, tokenId: link.searchParams.get('tokenId')! });
         const sentAt = performance.now();
         const user = await app.logIn(Realm.Credentials.emailPassword(email, 'secret123'));
         const entry: Acked = { email, userId: user.id, accessToken: user.accessToken!, sentAt, ackedAt: performance.now(), docs: [] };

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { BIN, serve, stop } from './helpers/cli.js';
+import { confirmFromOutbox } from './helpers/outbox.js';
 
 const EXAMPLE = join(import.meta.dirname, '..', 'examples', 'todo');
 const tmp = mkdtempSync(join(tmpdir(), 'baste-cli-'));
@@ -297,6 +298,9 @@ describe('baste CLI', () => {
       body: JSON.stringify({ email, password }),
     });
     assert.equal(reg.status, 201);
+    // The example app confirms by email; without SMTP the link waits in the outbox, as the banner says.
+    assert.ok(first.output().includes(`Email: no SMTP server (--smtp-url), so confirmation and reset links are written to ${join(dataDir, 'outbox')}/`), first.output());
+    await confirmFromOutbox(dataDir, email);
     const login = await (
       await fetch(`${api(first.url)}/app/todo-abcde/auth/providers/local-userpass/login`, {
         method: 'POST',
@@ -314,7 +318,7 @@ describe('baste CLI', () => {
     assert.equal(logs.includes(login.refresh_token), false, 'refresh token in logs');
     assert.equal(logs.includes(login.access_token), false, 'access token in logs');
     const requestLines = logs.split('\n').filter((l) => l.includes('"msg":"request"'));
-    assert.equal(requestLines.length, 3, logs);
+    assert.equal(requestLines.length, 4, logs);
     assert.ok(requestLines.every((l) => /"status":\d{3}/.test(l) && /"path":"\/api\/client\/v2\.0/.test(l)));
 
     // a new process on the same data dir knows the user, the session and the signing key
@@ -343,9 +347,11 @@ describe('baste serve: the data directory and start-up warnings', () => {
     mkdirSync(cwd);
     return { app, cwd };
   };
-  const register = async (url: string, email: string) => {
+  /** Registers and confirms through the outbox in `dataDir` (the example app confirms by email). */
+  const register = async (url: string, email: string, dataDir: string) => {
     const r = await fetch(`${api(url)}/auth/providers/local-userpass/register`, { method: 'POST', headers: json, body: JSON.stringify({ email, password: 'secret-pw1' }) });
     assert.equal(r.status, 201);
+    await confirmFromOutbox(dataDir, email);
   };
   const logIn = (url: string, email: string) =>
     fetch(`${api(url)}/auth/providers/local-userpass/login`, { method: 'POST', headers: json, body: JSON.stringify({ username: email, password: 'secret-pw1' }) });
@@ -356,7 +362,7 @@ describe('baste serve: the data directory and start-up warnings', () => {
     const { app, cwd } = fresh('default');
     const served = await serve(['--app', app], { cwd });
     try {
-      await register(served.url, 'default@example.com');
+      await register(served.url, 'default@example.com', join(cwd, '.baste-data', 'todo-abcde'));
       assert.equal((await logIn(served.url, 'default@example.com')).status, 200);
       assert.doesNotMatch(served.output(), /warning/);
     } finally {
@@ -376,7 +382,7 @@ describe('baste serve: the data directory and start-up warnings', () => {
     // An installation of an earlier release: its data directory in the export.
     const old = await serve(['--app', app, '--data-dir', join(app, '.baste')], { cwd });
     try {
-      await register(old.url, 'legacy@example.com');
+      await register(old.url, 'legacy@example.com', join(app, '.baste'));
       assert.match(old.output(), WARN_INSIDE);
     } finally {
       await stop(old);

@@ -412,8 +412,8 @@ for (const proxy of PROXIES) {
       if (baste) await stop(baste);
     });
 
-    it('a realm-web app logs in, calls a function and is told the public URL; a forged client address is replaced', async () => {
-      const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'test', 'helpers', 'proxied-sdk.ts'), `https://localhost:${tls}`, 'todo-abcde'], {
+    it('a realm-web app registers, confirms by the mailed link, logs in, calls a function and is told the public URL; a forged client address is replaced', async () => {
+      const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'test', 'helpers', 'proxied-sdk.ts'), `https://localhost:${tls}`, 'todo-abcde', join(tmp, proxy.name, 'data')], {
         stdio: ['ignore', 'pipe', 'pipe'],
         env: { ...process.env, NODE_EXTRA_CA_CERTS: cert },
         cwd: ROOT,
@@ -424,8 +424,10 @@ for (const proxy of PROXIES) {
       child.stderr.on('data', (d) => (err += d));
       const code = await new Promise((r) => child.once('close', r));
       assert.equal(code, 0, `${err}\n${proc.output()}`);
-      const result = JSON.parse(out) as { hostname: string; spoofedStatus: number; userId: string; sum: number };
+      const result = JSON.parse(out) as { hostname: string; confirmPage: string; spoofedStatus: number; userId: string; sum: number };
       assert.equal(result.hostname, `https://localhost:${tls}`);
+      // The example's loopback confirmation URL names Baste's own page: mailed under the public URL.
+      assert.equal(result.confirmPage, `https://localhost:${tls}/app/todo-abcde/confirm`);
       assert.equal(result.sum, 5);
       assert.match(result.userId, /^[0-9a-f]{24}$/);
       assert.equal(result.spoofedStatus, 200);

@@ -120,6 +120,28 @@ describe('links when the provider names no page', () => {
   });
 });
 
+describe('a provider URL naming these pages on a loopback host (an export made for localhost)', () => {
+  it('opens them on this server wherever it listens; another app\'s page or another host is mailed as written', async () => {
+    const cases: [string, (serverUrl: string) => string][] = [
+      [`http://localhost:8080/app/${APP_ID}/confirm`, (u) => `${u}/app/${APP_ID}/confirm`],
+      [`http://127.0.0.1:9999/app/${APP_ID}/confirm/`, (u) => `${u}/app/${APP_ID}/confirm`],
+      ['http://localhost:8080/app/other-app-xyz/confirm', () => 'http://localhost:8080/app/other-app-xyz/confirm'],
+      [`https://app.example/app/${APP_ID}/confirm`, () => `https://app.example/app/${APP_ID}/confirm`],
+    ];
+    for (const [configured, expected] of cases) {
+      const own = await startServer(appConfig([provider('local-userpass', { autoConfirm: false, emailConfirmationUrl: configured })], APP_ID));
+      try {
+        const email = uniqueEmail('loopback');
+        await new Realm.App({ id: APP_ID, baseUrl: own.url }).emailPasswordAuth.registerUser({ email, password: PASSWORD });
+        const link = new URL(own.outbox()[0]!.link);
+        assert.equal(`${link.origin}${link.pathname}`, expected(own.url), configured);
+      } finally {
+        await own.close();
+      }
+    }
+  });
+});
+
 describe('the pages over HTTP', () => {
   it('are served under a strict CSP, with their script and style sheet; nothing else is', async () => {
     for (const page of ['confirm', 'reset']) {

@@ -297,7 +297,8 @@ describe('wire hygiene and refusals (raw HTTP)', () => {
   });
 
   it('answers unknown routes with a JSON 404', async () => {
-    assertError(await c.call('GET', '/nowhere'), 404, 'NotFound');
+    // Under the client API an unknown route is one Baste does not serve (test/not-served.test.ts).
+    assertError(await c.call('GET', '/nowhere'), 404, 'NotServedByBaste');
   });
 });
 

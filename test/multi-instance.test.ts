@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { spawnSync } from 'node:child_process';
 import { BIN, serve as serveCli, stop, type Served as Instance } from './helpers/cli.js';
+import { confirmFromOutbox } from './helpers/outbox.js';
 import { adminQuery, freshDatabase, skipWithoutPostgres } from './helpers/postgres.js';
 import { LISTENER_APPLICATION_NAME } from '../src/store/postgres/invalidations.js';
 import { request, type RequestOptions } from './helpers/wire.js';
@@ -20,15 +21,24 @@ const APP = '/app/todo-abcde';
 
 /** Starts `baste serve --database` and resolves once it prints the URL it listens on. */
 // With the platform's answers (409 for a taken email), so a registration race shows which one won.
-const serve = (database: string, dataDir: string) =>
-  serveCli(['--app', EXAMPLE, '--database', database, '--data-dir', dataDir, '--log-level', 'warn', '--reveal-unknown-emails']);
+const serve = async (database: string, dataDir: string) => {
+  const on = await serveCli(['--app', EXAMPLE, '--database', database, '--data-dir', dataDir, '--log-level', 'warn', '--reveal-unknown-emails']);
+  dataDirs.set(on, dataDir);
+  return on;
+};
+/** Each instance's data directory: its outbox holds the confirmation links it mailed. */
+const dataDirs = new WeakMap<Instance, string>();
 
 const call = (base: Instance, method: string, path: string, opts: RequestOptions = {}) => request(method, `${base.url}/api/client/v2.0${path}`, opts);
 
-const register = (on: Instance, email: string) =>
-  call(on, 'POST', `${APP}/auth/providers/local-userpass/register`, {
+/** Registers on `on` and, once accepted, confirms as the user would: the example app confirms by email, through that instance's outbox. */
+const register = async (on: Instance, email: string) => {
+  const res = await call(on, 'POST', `${APP}/auth/providers/local-userpass/register`, {
     body: { email, password: 'correct horse battery' },
   });
+  if (res.status === 201) await confirmFromOutbox(dataDirs.get(on)!, email);
+  return res;
+};
 const login = (on: Instance, email: string) =>
   call(on, 'POST', `${APP}/auth/providers/local-userpass/login`, {
     body: { username: email, password: 'correct horse battery' },

@@ -475,7 +475,7 @@ describe('baste users import / export / send-reset (the compiled command)', () =
     assert.match(real.stdout, /^reset links sent: 1$/m);
     const mail = readdirSync(join(DATA, 'outbox')).map((f) => JSON.parse(readFileSync(join(DATA, 'outbox', f), 'utf8')));
     assert.deepEqual(mail.map((m) => [m.kind, m.to]), [['reset', 'cli@example.com']]);
-    // The example app names no reset page: the link opens Baste's own, under --base-url.
+    // The example app names Baste's own reset page on localhost: the link opens it under --base-url.
     assert.match(mail[0].link, /^https:\/\/todo\.example\.com\/app\/[a-z0-9-]+\/reset\?token=[0-9a-f]+&tokenId=[0-9a-f]+$/);
 
     const again = baste(['import', '--file', FILE, '--json']);

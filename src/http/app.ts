@@ -20,6 +20,7 @@ import { endpointRoutes } from './routes/endpoints.js';
 import { functionRoutes } from './routes/functions.js';
 import { HEALTH_PATHS, healthRoutes } from './routes/health.js';
 import { locationRoutes } from './routes/location.js';
+import { unroutedError } from './routes/not-served.js';
 import { oauthRoutes } from './routes/oauth.js';
 import { userpassRoutes } from './routes/userpass.js';
 import { watchRoutes } from './routes/watch.js';
@@ -118,9 +119,7 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
     if (failure?.kind === 'unavailable') outage.refusedBecause(failure.what);
     return sendError(reply, error, ERROR_LINK);
   });
-  http.setNotFoundHandler((req, reply) =>
-    sendError(reply, new BasteError('NotFound', `no route for ${req.method} ${req.url.split('?')[0]}`), ERROR_LINK),
-  );
+  http.setNotFoundHandler((req, reply) => sendError(reply, unroutedError(req), ERROR_LINK));
 
   void http.register(healthRoutes(deps.readiness));
   void http.register(locationRoutes(deps));

@@ -45,6 +45,8 @@ const STATUS: Record<ErrorCode, number> = {
   OAuthProviderUnavailable: 502,
   TooManyRequests: 429,
   NotFound: 404,
+  // A platform route Baste does not serve: 404 is the status every SDK gives up on at once (routes/not-served.ts).
+  NotServedByBaste: 404,
   MethodNotAllowed: 405,
   PayloadTooLarge: 413,
   UnsupportedMediaType: 415,

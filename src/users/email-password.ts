@@ -379,10 +379,22 @@ export const emailPagesUrl = (baseUrl: string, appId: string): string => `${base
  */
 export function linkBase(s: UserpassSettings, kind: TokenKind, pagesUrl: string | undefined): string {
   const own = kind === 'confirm' ? s.emailConfirmationUrl : s.resetPasswordUrl;
-  if (own) return own;
+  if (own && !(pagesUrl && namesOwnPageOnLoopback(own, `${pagesUrl}/${kind}`))) return own;
   if (pagesUrl) return `${pagesUrl}/${kind}`;
   const key = kind === 'confirm' ? 'emailConfirmationUrl' : 'resetPasswordUrl';
   throw badRequest(`no ${key} is configured and Baste's own ${kind} page needs the server's public URL: pass --base-url (or set config.${key})`);
+}
+
+/**
+ * A development export names Baste's own page at a loopback address (e.g. the example app's
+ * http://localhost:8080/app/todo-abcde/confirm): that page is this server's wherever it listens
+ * (another --port, --base-url), so the link goes to `page`. A URL on any other host is the
+ * owner's and is mailed as written.
+ */
+function namesOwnPageOnLoopback(own: string, page: string): boolean {
+  const url = new URL(own);
+  const loopback = url.hostname === 'localhost' || url.hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(url.hostname);
+  return loopback && url.pathname.replace(/\/+$/, '') === new URL(page).pathname;
 }
 
 /** A fresh one-time token pair for the account, not stored yet (storing replaces any earlier one of the kind). */

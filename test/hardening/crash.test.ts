@@ -12,9 +12,9 @@ import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { serve, stop, type Served } from '../helpers/cli.js';
 import { freshDatabase } from '../helpers/postgres.js';
+import { autoConfirmingExample } from '../helpers/example-app.js';
 import { BACKENDS, FULL } from './harness.js';
 
-const EXAMPLE = join(import.meta.dirname, '..', '..', 'examples', 'todo');
 const APP = 'todo-abcde';
 const API = '/api/client/v2.0';
 /** How long the storm runs before the kill, and how many clients storm at once. */
@@ -87,12 +87,16 @@ async function pool<T>(items: T[], n: number, fn: (item: T) => Promise<void>): P
 for (const backend of BACKENDS) {
   describe(`kill -9 during a login storm (${backend})`, () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'baste-crash-'));
+    // The example app confirming users at once: every acknowledged registration can log in.
+    const appDir = mkdtempSync(join(tmpdir(), 'baste-crash-app-'));
+    const EXAMPLE = autoConfirmingExample(join(appDir, 'todo'));
     let db: { url: string; drop: () => Promise<void> } | undefined;
     let served: Served | undefined;
     after(async () => {
       if (served) await stop(served, 'SIGKILL');
       await db?.drop();
       rmSync(dataDir, { recursive: true, force: true });
+      rmSync(appDir, { recursive: true, force: true });
     });
 
     it('keeps every acknowledged user, login and refresh token', { timeout: FULL ? 600_000 : 180_000 }, async () => {

@@ -30,9 +30,9 @@ import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { serve, stop, type Served } from '../helpers/cli.js';
+import { autoConfirmingExample } from '../helpers/example-app.js';
 import { isStitchError, send, type Answer } from './harness.js';
 
-const EXAMPLE = join(import.meta.dirname, '..', '..', 'examples', 'todo');
 const APP = 'todo-abcde';
 const API = '/api/client/v2.0';
 const SIZE_MB = 16;
@@ -128,12 +128,16 @@ function workload(url: () => string) {
 
 describe('a full disk while serving (SQLite)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'baste-full-'));
+  // The example app confirming users at once (no outbox file to write on the full disk), off the tmpfs.
+  const appDir = mkdtempSync(join(tmpdir(), 'baste-full-app-'));
+  const EXAMPLE = autoConfirmingExample(join(appDir, 'todo'));
   let mounted = false;
   let served: Served | undefined;
   after(() => {
     if (served) void stop(served, 'SIGKILL');
     if (mounted) execFileSync('umount', ['-l', dir]);
     rmSync(dir, { recursive: true, force: true });
+    rmSync(appDir, { recursive: true, force: true });
   });
 
   it('answers writes 503 with Retry-After, keeps reads, recovers when space returns, loses nothing acknowledged', { timeout: 120_000 }, async (t) => {
