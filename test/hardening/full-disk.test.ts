@@ -218,6 +218,9 @@ describe('a full disk under PostgreSQL while serving', () => {
   const logDir = mkdtempSync(join(tmpdir(), 'baste-pgfull-log-'));
   const pgLog = join(logDir, 'postgresql.log');
   const baste = mkdtempSync(join(tmpdir(), 'baste-pgfull-data-'));
+  // The example app confirming users at once, so every registration can log in.
+  const appDir = mkdtempSync(join(tmpdir(), 'baste-pgfull-app-'));
+  const EXAMPLE = autoConfirmingExample(join(appDir, 'todo'));
   const pgData = join(dir, 'data');
   let bin = '';
   let mounted = false;
@@ -243,7 +246,7 @@ describe('a full disk under PostgreSQL while serving', () => {
       }
     }
     if (mounted) execFileSync('umount', ['-l', dir]);
-    for (const d of [dir, logDir, baste]) rmSync(d, { recursive: true, force: true });
+    for (const d of [dir, logDir, baste, appDir]) rmSync(d, { recursive: true, force: true });
   });
 
   it('answers writes 503 with Retry-After while PostgreSQL’s disk is full, loses nothing acknowledged, recovers without a restart of Baste', { timeout: 300_000 }, async (t) => {
