@@ -13,7 +13,7 @@ const ROOT = resolve(process.argv[2] ?? 'src');
  * that no longer exists is reported, so the list does not outlive it.
  */
 const KNOWN = new Map([
-  ['store/session-cache.ts store/store.ts', 'the Store interface names the cache statistics type; left to the store query-layer rewrite (issue 21, step 1)'],
+  // none: add `['a.ts b.ts', 'why']` only with a reason and an issue that removes it
 ]);
 
 // Relative specifiers of static imports and re-exports (`import x from`, `import type {…} from`,

@@ -227,7 +227,7 @@ async function assemble(opts: BasteOptions, logger: Logger, closers: Closers): P
   await keys.init();
   const documents =
     opts.documents ?? closers.own('documents', inDataDir(() => openSqliteDocuments(join(opts.dataDir, 'documents.sqlite'), { owner })), (d) => d.close());
-  const engines = closers.own('MongoDB clusters', dataEngines(documents, opts.mongodb), (e) => e.close());
+  const engines = closers.own('MongoDB clusters', await dataEngines(documents, opts.mongodb, opts.app.dataSources?.values()), (e) => e.close());
   const customData = opts.app.customUserData
     ? customUserDataLookup(opts.app.customUserData, engines.engineFor(opts.app.dataSources?.get(opts.app.customUserData.serviceName)))
     : undefined;

@@ -14,22 +14,15 @@
 // `set` keeps it only when no drop of its user or session, and no clear, came after that.
 
 import { deepFreeze } from '../util/deep-freeze.js';
-import type { ActiveSession, UserRecord } from './store.js';
+import type { ActiveSession, SessionCacheStats, UserRecord } from './store.js';
+
+// The statistics type lives in store.ts (the Store interface names it); re-exported so the stores
+// keep importing it from here.
+export type { SessionCacheStats } from './store.js';
 
 export interface SessionWithUser {
   readonly active: ActiveSession;
   readonly user: UserRecord;
-}
-
-/** Test hook: what the cache did (conformance tests observe per-user invalidation through it, not through timing). */
-export interface SessionCacheStats {
-  readonly hits: number;
-  readonly misses: number;
-  /** Fills not kept because their user or session was invalidated while they were read. */
-  readonly staleFills: number;
-  readonly size: number;
-  /** False while the store cannot trust the cache (PostgreSQL: notification channel down): every lookup reads the database. */
-  readonly live: boolean;
 }
 
 /** Most remembered drops (for in-flight fills) before they are forgotten wholesale (then every in-flight fill is refused). */

@@ -1,7 +1,16 @@
 // The one storage interface for auth state. Every method is async so a networked backend
 // (PostgreSQL) can implement it as well as the embedded SQLite one. Times are epoch milliseconds.
 
-import type { SessionCacheStats } from './session-cache.js';
+/** Test hook: what a store's session cache (src/store/session-cache.ts) did (conformance tests observe per-user invalidation through it, not through timing). */
+export interface SessionCacheStats {
+  readonly hits: number;
+  readonly misses: number;
+  /** Fills not kept because their user or session was invalidated while they were read. */
+  readonly staleFills: number;
+  readonly size: number;
+  /** False while the store cannot trust the cache (PostgreSQL: notification channel down): every lookup reads the database. */
+  readonly live: boolean;
+}
 
 export type UserType = 'normal' | 'server';
 
