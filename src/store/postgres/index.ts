@@ -366,10 +366,10 @@ class PostgresStore extends SqlStore implements Store {
    * Runs one login's statement with group commit: while LOGIN_BATCHES batches are in flight, the
    * logins that arrive wait and then run together, up to MAX_LOGIN_BATCH, in one transaction on
    * one connection, so they share one commit (one WAL flush) instead of paying one each. A login
-   * alone runs on its own, as before. The statement cannot fail for one login only (its inserts
-   * skip conflicts, its ids are fresh), so no savepoint per login: if any statement of a batch
-   * fails, the batch rolls back and each of its logins runs again alone, getting its own result
-   * or its own error. A failed COMMIT leaves the outcome unknown: every login of the batch gets
+   * alone runs on its own, as before. A login's statement fails only rarely (its identity insert
+   * skips conflicts; a taken session or user id, a full disk, a lost connection), so rather than a
+   * savepoint per login (two more round trips each): if any statement of a batch fails, the batch
+   * rolls back and each of its logins runs again alone, getting its own result or its own error. A failed COMMIT leaves the outcome unknown: every login of the batch gets
    * that error, as a lone statement would. pg_notify in a statement is delivered at the commit
    * of its transaction, so announcements stay tied to what committed.
    */
