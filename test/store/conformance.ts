@@ -63,6 +63,62 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
       assert.equal(results.filter((r) => r.created).length, 1);
     });
 
+    it('answers each of many logins at once on its own: new, returning, twice the same, disabled, and failing ones', async () => {
+      const opening = (id = newObjectIdHex()) => {
+        const { userId: _, ...rest } = session('x'.repeat(24), { id });
+        return { session: rest, device: { id: rest.deviceId, lastSeenAt: 2 } };
+      };
+      const known = (await store.loginIdentity({ identity: identity('known'), newUserId: 'k'.repeat(24), userType: 'normal', now: 1 })).userId;
+      const off = (await store.loginIdentity({ identity: identity('off'), newUserId: 'd'.repeat(24), userType: 'normal', now: 1 })).userId;
+      await store.setUserDisabled(off, true);
+      const taken = session(known);
+      await store.createSession(taken);
+      type Case = { kind: 'new' | 'known' | 'twice' | 'disabled' | 'session-taken' | 'user-id-taken'; ext: string; newUserId: string; open: ReturnType<typeof opening> };
+      const kinds: Case['kind'][] = ['new', 'known', 'twice', 'disabled', 'session-taken', 'user-id-taken'];
+      const cases: Case[] = Array.from({ length: 72 }, (_, i) => {
+        const kind = kinds[i % kinds.length]!;
+        const ext = { new: `n${i}`, known: 'known', twice: `t${Math.floor(i / 12)}`, disabled: 'off', 'session-taken': `s${i}`, 'user-id-taken': `x${i}` }[kind];
+        // A user id already taken (by `known`): the new user cannot be inserted, so this login fails.
+        const newUserId = kind === 'user-id-taken' ? known : `${i}`.padStart(24, 'f');
+        return { kind, ext, newUserId, open: opening(kind === 'session-taken' ? taken.id : undefined) };
+      });
+      const outcomes = await Promise.allSettled(
+        cases.map((c) => store.loginIdentity({ identity: identity(c.ext), newUserId: c.newUserId, userType: 'normal', now: 2, open: c.open })),
+      );
+      const twiceOwners = new Map<string, string[]>();
+      for (const [i, c] of cases.entries()) {
+        const o = outcomes[i]!;
+        const label = `login ${i} (${c.kind})`;
+        if (c.kind === 'session-taken' || c.kind === 'user-id-taken') {
+          assert.equal(o.status, 'rejected', label);
+          assert.equal(await store.findIdentityOwner('anon-user', c.ext), null, `${label} left no identity behind`);
+          if (c.kind === 'user-id-taken') assert.equal(await store.findSession(c.open.session.id), null, `${label} left no session`);
+          continue;
+        }
+        assert.equal(o.status, 'fulfilled', label);
+        const r = (o as PromiseFulfilledResult<Awaited<ReturnType<Store['loginIdentity']>>>).value;
+        const opened = await store.findSession(c.open.session.id);
+        if (c.kind === 'disabled') {
+          assert.deepEqual(r, { userId: off, created: false, disabled: true }, label);
+          assert.equal(opened, null, `${label} opened no session`);
+          continue;
+        }
+        if (c.kind === 'new') assert.deepEqual(r, { userId: c.newUserId, created: true, disabled: false }, label);
+        if (c.kind === 'known') assert.deepEqual(r, { userId: known, created: false, disabled: false }, label);
+        if (c.kind === 'twice') twiceOwners.set(c.ext, [...(twiceOwners.get(c.ext) ?? []), r.userId + (r.created ? '+' : '')]);
+        assert.equal(opened?.session.userId, r.userId, `${label} opened its session for its user`);
+      }
+      // Each identity logging in twice at once: one user, created by exactly one of the two.
+      assert.equal(twiceOwners.size, 6);
+      for (const owners of twiceOwners.values()) {
+        assert.equal(owners.length, 2);
+        assert.equal(owners.filter((o) => o.endsWith('+')).length, 1, owners.join());
+        assert.equal(new Set(owners.map((o) => o.replace('+', ''))).size, 1, owners.join());
+      }
+      assert.equal((await store.getUser(known))?.identities.length, 1);
+      assert.deepEqual(await store.findSession(taken.id), { session: taken, userDisabled: false });
+    });
+
     it('links an identity once and refuses one owned by another user', async () => {
       const a = (await store.loginIdentity({ identity: identity('a'), newUserId: 'a'.repeat(24), userType: 'normal', now: 1 })).userId;
       const b = (await store.loginIdentity({ identity: identity('b'), newUserId: 'b'.repeat(24), userType: 'normal', now: 1 })).userId;

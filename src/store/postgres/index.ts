@@ -5,6 +5,7 @@
 //  - first login of an identity: the user and identity are inserted in one transaction with
 //    `INSERT ... ON CONFLICT DO NOTHING` on the identity; the loser of a race rolls back (its
 //    user row with it) and finds the winner's identity;
+//  - logins arriving together are committed together (group commit, loginStatement);
 //  - signing-key rotation: a transaction holding an exclusive lock on the key table;
 //  - deletions that depend on what else exists lock the user rows first;
 //  - a transaction that lost a race is run again (transaction.ts).
@@ -145,6 +146,19 @@ async function migrate(pool: pg.Pool, schema: string | undefined, owner: Databas
     if (owner) await claimSchema(c, name, owner);
   });
 }
+
+/** A login's statement waiting for group commit (loginStatement). */
+interface PendingLogin {
+  readonly sql: string;
+  readonly params: unknown[];
+  readonly resolve: (row: Row | undefined) => void;
+  readonly reject: (err: unknown) => void;
+}
+
+/** Login batches in flight at once (each on its own pooled connection). */
+const LOGIN_BATCHES = 2;
+/** Most logins committed together. */
+const MAX_LOGIN_BATCH = 64;
 
 /** A transaction the caller ends itself by returning `ROLLBACK` instead of a result. */
 const ROLLBACK = Symbol('rollback');
@@ -333,7 +347,7 @@ class PostgresStore extends SqlStore implements Store {
       newUserId, userType, id.providerType, id.providerId,
     ];
     for (let attempt = 1; ; attempt++) {
-      const found = await this.writing(() => this.one(sql, params));
+      const found = await this.writing(() => this.loginStatement(sql, params));
       if (found?.created === true) return { userId: newUserId, created: true, disabled: false };
       if (found) {
         // The identity's data and the user's last login changed: its cached records go.
@@ -342,6 +356,75 @@ class PostgresStore extends SqlStore implements Store {
       }
       if (attempt >= MAX_ATTEMPTS) throw new Error('loginIdentity: the identity kept changing under us');
     }
+  }
+
+  /** Logins waiting for a batch (group commit, loginStatement). */
+  private readonly loginQueue: PendingLogin[] = [];
+  private loginBatches = 0;
+
+  /**
+   * Runs one login's statement with group commit: while LOGIN_BATCHES batches are in flight, the
+   * logins that arrive wait and then run together, up to MAX_LOGIN_BATCH, in one transaction on
+   * one connection, so they share one commit (one WAL flush) instead of paying one each. A login
+   * alone runs on its own, as before. A login's statement fails only rarely (its identity insert
+   * skips conflicts; a taken session or user id, a full disk, a lost connection), so rather than a
+   * savepoint per login (two more round trips each): if any statement of a batch fails, the batch
+   * rolls back and each of its logins runs again alone, getting its own result or its own error. A failed COMMIT leaves the outcome unknown: every login of the batch gets
+   * that error, as a lone statement would. pg_notify in a statement is delivered at the commit
+   * of its transaction, so announcements stay tied to what committed.
+   */
+  private loginStatement(sql: string, params: unknown[]): Promise<Row | undefined> {
+    return new Promise((resolve, reject) => {
+      this.loginQueue.push({ sql, params, resolve, reject });
+      this.startLoginBatches();
+    });
+  }
+
+  private startLoginBatches(): void {
+    while (this.loginBatches < LOGIN_BATCHES && this.loginQueue.length > 0) {
+      const batch = this.loginQueue.splice(0, MAX_LOGIN_BATCH);
+      this.loginBatches++;
+      void this.runLoginBatch(batch).finally(() => {
+        this.loginBatches--;
+        this.startLoginBatches();
+      });
+    }
+  }
+
+  private async runLoginBatch(batch: PendingLogin[]): Promise<void> {
+    if (batch.length > 1) {
+      let c: pg.PoolClient | undefined;
+      let broken: Error | undefined;
+      let results: PromiseSettledResult<pg.QueryResult>[] | undefined;
+      try {
+        c = await this.pool.connect();
+        await c.query('BEGIN');
+        // Queued on the connection at once: each is sent as soon as the one before is answered.
+        results = await Promise.allSettled(batch.map((l) => c!.query(text(l.sql), l.params)));
+        if (results.every((r) => r.status === 'fulfilled')) {
+          try {
+            await c.query('COMMIT');
+          } catch (err) {
+            broken = err as Error;
+            for (const l of batch) l.reject(err);
+            return;
+          }
+          batch.forEach((l, i) => l.resolve(((results![i] as PromiseFulfilledResult<pg.QueryResult>).value.rows as Row[])[0]));
+          return;
+        }
+        await c.query('ROLLBACK');
+      } catch (err) {
+        // BEGIN or ROLLBACK failed, or no connection: the logins run alone below.
+        broken = err as Error;
+      } finally {
+        c?.release(broken);
+      }
+    }
+    await Promise.all(
+      batch.map((l) =>
+        this.one(l.sql, l.params).then(l.resolve, l.reject),
+      ),
+    );
   }
 
   /** Inserts an identity unless one with its provider name and external id exists; true when inserted. */
