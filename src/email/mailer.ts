@@ -2,7 +2,7 @@
 // to <data-dir>/outbox/ as one JSON file (link included) so a developer can follow it. The log
 // line names the recipient and the kind of email, never the link or its token.
 
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import nodemailer from 'nodemailer';
 import type { Logger } from 'pino';
@@ -27,8 +27,18 @@ export function outboxMailer(dir: string, log: Logger): Mailer {
   return {
     async send(email) {
       await mkdir(dir, { recursive: true, mode: 0o700 });
-      const file = join(dir, `${Date.now()}-${email.kind}-${newObjectIdHex()}.json`);
-      await writeFile(file, JSON.stringify({ ...email, createdAt: new Date().toISOString() }, null, 2), { mode: 0o600 });
+      const name = `${Date.now()}-${email.kind}-${newObjectIdHex()}.json`;
+      const file = join(dir, name);
+      // Written under a hidden temporary name in the same directory, then renamed (atomic on one
+      // file system): a reader listing `*.json` never sees a half-written email.
+      const temp = join(dir, `.${name}.tmp`);
+      try {
+        await writeFile(temp, JSON.stringify({ ...email, createdAt: new Date().toISOString() }, null, 2), { mode: 0o600 });
+        await rename(temp, file);
+      } catch (err) {
+        await rm(temp, { force: true }).catch(() => {});
+        throw err;
+      }
       log.info({ kind: email.kind, to: email.to, file }, 'email written to outbox');
     },
   };

@@ -28,9 +28,20 @@ export function serve(args: string[], opts: ServeOptions = {}): Promise<Served> 
   });
   let out = '';
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 20_000);
+    // A server that has not started in time is killed, and the rejection waits for its exit, so
+    // a slow machine does not pile up orphaned servers (SIGKILL: it may be stuck before its handlers).
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.removeAllListeners('exit');
+      const fail = () => reject(new Error(`server did not start within 20 s (killed):\n${out}`));
+      if (child.exitCode !== null || child.signalCode !== null) return fail();
+      child.once('exit', fail);
+      child.kill('SIGKILL');
+    }, 20_000);
     const onData = (chunk: Buffer) => {
       out += chunk.toString();
+      if (timedOut) return;
       const m = /at (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
       if (m) {
         clearTimeout(timer);

@@ -19,14 +19,10 @@ export function readOutbox(dataDir: string): OutboxMail[] {
   const dir = join(dataDir, 'outbox');
   if (!existsSync(dir)) return [];
   const mails: OutboxMail[] = [];
-  for (const f of readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
-    // The mailer writes each file in place: one still being written for a concurrent request
-    // is skipped (the caller's own was complete before its request was answered).
-    try {
-      mails.push(JSON.parse(readFileSync(join(dir, f), 'utf8')) as OutboxMail);
-    } catch {
-      continue;
-    }
+  // The mailer writes each email under a hidden `.….tmp` name and renames it into place, so every
+  // `*.json` here is complete, even while a concurrent request is still writing its own.
+  for (const f of readdirSync(dir).filter((f) => f.endsWith('.json') && !f.startsWith('.')).sort()) {
+    mails.push(JSON.parse(readFileSync(join(dir, f), 'utf8')) as OutboxMail);
   }
   return mails;
 }

@@ -1,6 +1,6 @@
 // What realm-core (the C++ library under every Realm device SDK: Swift, Kotlin, Dart, React
 // Native, .NET) sends and how it reads the answers, written from realm-core v14.14.0's source
-// (wire-protocol.md §13). The checks here are the ones whose failure aborts an app or fails a
+// (src/realm/object-store/sync/app.cpp). The checks here are the ones whose failure aborts an app or fails a
 // login on a device, so a test that passes them speaks realm-core's dialect, not just JSON.
 
 import assert from 'node:assert/strict';

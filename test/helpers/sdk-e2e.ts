@@ -9,7 +9,7 @@ import { appConfig, autoConfirmUserpass, emailConfirmUserpass, provider, startSe
 export const API = '/api/client/v2.0';
 export const loginPath = (appId: string, providerName: string) => `${API}/app/${appId}/auth/providers/${providerName}/login`;
 export const userpassPath = (appId: string, route: string) => `${API}/app/${appId}/auth/providers/local-userpass/${route}`;
-/** Success codes are only suggestions in the spec (§2.2): any 2xx is a success to both SDKs. */
+/** Neither SDK looks at which 2xx a server answers (each tests only for a 2xx range), so any 2xx is a success here. */
 export const cls = (s?: number) => (s !== undefined && s >= 200 && s < 300 ? '2xx' : s);
 /** `METHOD /path?query` of each recorded request. */
 export const calls = (log: readonly { method: string; path: string; url: string }[]) =>

@@ -179,7 +179,8 @@ export async function startServer(
       const dir = join(dataDir, 'outbox');
       let files: string[] = [];
       try {
-        files = readdirSync(dir).sort();
+        // Complete emails only: one being written is still under its hidden `.….tmp` name.
+        files = readdirSync(dir).filter((f) => f.endsWith('.json') && !f.startsWith('.')).sort();
       } catch {
         return [];
       }

@@ -102,7 +102,7 @@ export function requireString(body: Record<string, unknown>, key: string, max: n
  * revealing which emails were, so every plain login refusal carries both words.
  * A link (`login?link=true`) carries the caller's access token, and realm-web answers a 401 whose
  * error is exactly `unauthorized` by refreshing and retrying without end: a link's refusal never
- * says it (wire-protocol §6.3).
+ * says it.
  */
 const invalidCredentials = (linking: boolean | undefined) =>
   new BasteError('InvalidPassword', linking ? 'invalid username/password' : 'unauthorized: invalid username/password');

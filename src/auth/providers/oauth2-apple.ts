@@ -14,7 +14,7 @@ import { createHash, createPrivateKey, type KeyObject } from 'node:crypto';
 import { decodeJwt, SignJWT } from 'jose';
 import * as oauth from 'oauth4webapi';
 import type { ProviderConfig } from '../../app/model.js';
-import { providerConfigError, providerSettingName, requiredProviderString } from '../../app/providers.js';
+import { providerConfigError, providerFile, providerSettingName, requiredProviderString } from '../../app/providers.js';
 import { typeName } from '../../app/check.js';
 import { BasteError } from '../../errors.js';
 import type { AuthProvider, RedirectRequest, VerifiedIdentity } from '../provider.js';
@@ -135,7 +135,7 @@ export function appleSecretAdvice(config: ProviderConfig): string {
 
 /** Warnings about an Apple provider's client secret (`baste validate`, start-up), empty when all is well. */
 export function appleSecretWarnings(config: ProviderConfig, settings: AppleSettings, now: number): string[] {
-  const where = `provider '${config.name}' (${config.source?.file ?? 'auth/providers.json'})`;
+  const where = `provider '${config.name}' (${providerFile(config)})`;
   const secret = settings.secret;
   if (!secret) return [`${where} has no Apple client secret, so only id_token logins work; the redirect flow and token revocation at account deletion need one: ${appleSecretAdvice(config)}`];
   if (secret.kind === 'pasted' && secret.expiresAt !== undefined) {

@@ -1,4 +1,6 @@
-// User API keys (wire-protocol §3 #10–#15): every route authenticates with the REFRESH token.
+// User API keys (create, list, get, delete, enable, disable under /api/client/v2.0/auth/api_keys,
+// as realm-web's ApiKeyAuth calls them): every route authenticates with the REFRESH token, not
+// the access token. https://www.mongodb.com/docs/atlas/app-services/authentication/api-key/
 
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { HttpDeps } from '../deps.js';

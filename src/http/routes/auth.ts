@@ -1,5 +1,6 @@
-// Login and link, profile, session refresh, logout and self-delete (wire-protocol §3–§4), and a
-// user's own session list (Baste's).
+// The client API's login and link (`login?link=true`), profile, session refresh (refresh token in,
+// access token out), logout and self-delete, as the SDKs call them; and a user's own session list
+// (Baste's, not the platform's).
 
 import { EJSON, ObjectId } from 'bson';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';

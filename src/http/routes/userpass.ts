@@ -1,5 +1,8 @@
-// Email/password flows (wire-protocol §3 #16–#22). realm-web sends the current user's access
-// token on these routes when someone is logged in: it is ignored, never refused.
+// Email/password flows (register, confirm, resend the confirmation, rerun the confirmation function,
+// send a reset email, reset through the reset function, reset with a mailed token), documented at
+// https://www.mongodb.com/docs/atlas/app-services/authentication/email-password/. realm-web sends
+// the current user's access token on these routes when someone is logged in: it is ignored, never
+// refused.
 
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { emailPagesUrl, type EmailPasswordAccounts, type FlowContext } from '../../users/email-password.js';
