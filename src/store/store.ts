@@ -158,7 +158,7 @@ export interface ImportedUser {
 export type ImportOutcome = { readonly status: 'imported' | 'unchanged' } | { readonly status: 'conflict'; readonly reason: string };
 
 /**
- * A browser OAuth redirect in flight (wire-protocol §8): written when `/login?redirect=…` sends the
+ * A browser OAuth redirect in flight (`GET …/auth/providers/{name}/login?redirect=…`): written when `/login?redirect=…` sends the
  * browser to the provider, taken (once) when the provider calls back. Kept in the store so any
  * instance can finish a flow another one started.
  */
