@@ -508,7 +508,7 @@ async function startCeiling(): Promise<Server> {
 
 let benchApp: string | undefined;
 /**
- * examples/todo, copied, with a `todo.activity` collection under the same owner-only rules as
+ * examples/todo, copied, confirming email/password users at once, with a `todo.activity` collection under the same owner-only rules as
  * `todo.items` and a database trigger on its inserts running a function that does nothing: the
  * `insert` and `insert_with_trigger` scenarios differ only by the trigger.
  */
@@ -517,6 +517,11 @@ function appDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'baste-bench-app-'));
   tmpDirs.push(dir);
   cpSync(join(ROOT, EXAMPLE_DIR), dir, { recursive: true, filter: (src) => !src.includes('.baste') });
+  // The example confirms new email/password users by email; the bench's users log in at once.
+  const providersFile = join(dir, 'auth/providers.json');
+  const providers = JSON.parse(readFileSync(providersFile, 'utf8')) as Record<string, { config?: Record<string, unknown> }>;
+  providers['local-userpass']!.config = { ...providers['local-userpass']!.config, autoConfirm: true };
+  writeFileSync(providersFile, JSON.stringify(providers, null, 2));
   const rules = JSON.parse(readFileSync(join(dir, 'data_sources/mongodb-atlas/todo/items/rules.json'), 'utf8')) as Record<string, unknown>;
   mkdirSync(join(dir, 'data_sources/mongodb-atlas/todo/activity'));
   writeFileSync(join(dir, 'data_sources/mongodb-atlas/todo/activity/rules.json'), JSON.stringify({ ...rules, collection: 'activity' }));
