@@ -149,8 +149,8 @@ async function migrate(pool: pg.Pool, schema: string | undefined, owner: Databas
 
 /** A login's statement waiting for group commit (loginStatement). */
 interface PendingLogin {
-  readonly sql: string;
-  readonly params: unknown[];
+  /** A named statement: PostgreSQL parses and plans it once per connection, not at every login. */
+  readonly query: pg.QueryConfig;
   readonly resolve: (row: Row | undefined) => void;
   readonly reject: (err: unknown) => void;
 }
@@ -321,10 +321,34 @@ class PostgresStore extends SqlStore implements Store {
     //    end of the statement, so the identity may name the user inserted after it).
     // A login of the same identity committed after this statement's snapshot shows as neither
     // (no owner seen, insert skipped on conflict): look again.
+    const sql = this.loginSql(open !== undefined);
+    const params = [
+      id.providerName, id.externalId, JSON.stringify(id.data), now, this.channel,
+      ...(open ? openSessionParams(open.session, open.device) : []),
+      newUserId, userType, id.providerType, id.providerId,
+    ];
+    for (let attempt = 1; ; attempt++) {
+      const found = await this.writing(() => this.loginStatement({ name: sql.name, text: sql.text, values: params }));
+      if (found?.created === true) return { userId: newUserId, created: true, disabled: false };
+      if (found) {
+        // The identity's data and the user's last login changed: its cached records go.
+        if (found.disabled !== true) this.dropLocally('u', [found.user_id as string]);
+        return { userId: found.user_id as string, created: false, disabled: found.disabled === true };
+      }
+      if (attempt >= MAX_ATTEMPTS) throw new Error('loginIdentity: the identity kept changing under us');
+    }
+  }
+
+  /** loginIdentity's statement, with and without a session to open (built once: the origin is in its text). */
+  private readonly loginSqls: { name: string; text: string }[] = [];
+
+  private loginSql(open: boolean): { name: string; text: string } {
+    const cached = this.loginSqls[open ? 1 : 0];
+    if (cached) return cached;
     const n = open ? 24 : 6; // first parameter after the session's
     const p = (i: number) => `$${n + i}`;
     const sessionUsers = '(SELECT user_id FROM owner WHERE NOT owner.disabled UNION ALL SELECT user_id FROM inserted)';
-    const sql = `WITH owner AS (
+    const text = `WITH owner AS (
          SELECT i.user_id, u.disabled FROM identities i JOIN users u ON u.id = i.user_id
           WHERE i.provider_name = $1 AND i.external_id = $2
        ), inserted AS (
@@ -341,21 +365,9 @@ class PostgresStore extends SqlStore implements Store {
        )${open ? `, ${OPEN_SESSION_CTES(sessionUsers, 6)}` : ''}
        SELECT user_id, disabled, FALSE AS created, CASE WHEN NOT disabled THEN pg_notify($5, 'u:' || user_id || '@${this.origin}') END AS announced FROM owner
        UNION ALL SELECT user_id, FALSE, TRUE, NULL FROM inserted`;
-    const params = [
-      id.providerName, id.externalId, JSON.stringify(id.data), now, this.channel,
-      ...(open ? openSessionParams(open.session, open.device) : []),
-      newUserId, userType, id.providerType, id.providerId,
-    ];
-    for (let attempt = 1; ; attempt++) {
-      const found = await this.writing(() => this.loginStatement(sql, params));
-      if (found?.created === true) return { userId: newUserId, created: true, disabled: false };
-      if (found) {
-        // The identity's data and the user's last login changed: its cached records go.
-        if (found.disabled !== true) this.dropLocally('u', [found.user_id as string]);
-        return { userId: found.user_id as string, created: false, disabled: found.disabled === true };
-      }
-      if (attempt >= MAX_ATTEMPTS) throw new Error('loginIdentity: the identity kept changing under us');
-    }
+    const sql = { name: `baste_login_${open ? 'open' : 'user'}_${this.origin}`, text };
+    this.loginSqls[open ? 1 : 0] = sql;
+    return sql;
   }
 
   /** Logins waiting for a batch (group commit, loginStatement). */
@@ -373,9 +385,9 @@ class PostgresStore extends SqlStore implements Store {
    * that error, as a lone statement would. pg_notify in a statement is delivered at the commit
    * of its transaction, so announcements stay tied to what committed.
    */
-  private loginStatement(sql: string, params: unknown[]): Promise<Row | undefined> {
+  private loginStatement(query: pg.QueryConfig): Promise<Row | undefined> {
     return new Promise((resolve, reject) => {
-      this.loginQueue.push({ sql, params, resolve, reject });
+      this.loginQueue.push({ query, resolve, reject });
       this.startLoginBatches();
     });
   }
@@ -400,7 +412,7 @@ class PostgresStore extends SqlStore implements Store {
         c = await this.pool.connect();
         await c.query('BEGIN');
         // Queued on the connection at once: each is sent as soon as the one before is answered.
-        results = await Promise.allSettled(batch.map((l) => c!.query(text(l.sql), l.params)));
+        results = await Promise.allSettled(batch.map((l) => c!.query(l.query)));
         if (results.every((r) => r.status === 'fulfilled')) {
           try {
             await c.query('COMMIT');
@@ -422,7 +434,7 @@ class PostgresStore extends SqlStore implements Store {
     }
     await Promise.all(
       batch.map((l) =>
-        this.one(l.sql, l.params).then(l.resolve, l.reject),
+        this.pool.query(l.query).then((r) => l.resolve((r.rows as Row[])[0]), l.reject),
       ),
     );
   }
