@@ -165,6 +165,37 @@ describe('postgresql store', { skip: skipWithoutPostgres('PostgreSQL store tests
         }
       });
 
+      it('creates one user when one anonymous identity logs in many times at once through both, opening each login\'s session', async () => {
+        await open();
+        try {
+          const sessionId = (i: number) => `${i}`.padStart(24, 'a');
+          const logins = Array.from({ length: 40 }, (_c, i) =>
+            both()[i % 2]!.loginIdentity({
+              identity: anon('racing'),
+              newUserId: `${i}`.padStart(24, '0'),
+              userType: 'normal',
+              now: 1 + i,
+              open: {
+                session: { id: sessionId(i), refreshHash: `${i}`.padStart(64, 'b'), deviceId: 'd'.repeat(24), providerName: 'anon-user', providerType: 'anon-user', createdAt: 1, expiresAt: 1e6 },
+                device: { id: 'd'.repeat(24), lastSeenAt: 1 + i },
+              },
+            }),
+          );
+          const results = await Promise.all(logins);
+          const owners = new Set(results.map((r) => r.userId));
+          assert.equal(owners.size, 1);
+          assert.equal(results.filter((r) => r.created).length, 1);
+          const counts = await adminQuery(
+            `SELECT (SELECT count(*)::int FROM "${schemas.at(-1)}".users) AS users, (SELECT count(*)::int FROM "${schemas.at(-1)}".sessions) AS sessions,
+                    (SELECT count(*)::int FROM "${schemas.at(-1)}".devices) AS devices`,
+          );
+          assert.deepEqual(counts.rows[0], { users: 1, sessions: 40, devices: 1 });
+          for (let i = 0; i < 40; i++) assert.equal((await a.findSession(sessionId(i)))?.session.userId, [...owners][0]);
+        } finally {
+          await close();
+        }
+      });
+
       it('counts every concurrent hit of a counter', async () => {
         await open();
         try {

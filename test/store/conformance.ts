@@ -119,6 +119,93 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
       assert.deepEqual(await store.findSession(taken.id), { session: taken, userDisabled: false });
     });
 
+    it('commits logins of new anonymous identities arriving together, each with its identity, user, device and session', async () => {
+      const cases = Array.from({ length: 40 }, (_c, i) => {
+        const { userId: _, ...rest } = session('x'.repeat(24));
+        const device = { id: rest.deviceId, platform: 'web', platformVersion: `${i}`, sdkVersion: '1', appId: 'app', appVersion: '2', lastSeenAt: 3 };
+        return { ext: `fresh${i}`, newUserId: `${i}`.padStart(24, 'a'), open: { session: rest, device }, data: { n: i, quote: 'a"b\\c,{}' } };
+      });
+      const results = await Promise.all(
+        cases.map((c) => store.loginIdentity({ identity: identity(c.ext, 'anon-user', c.data), newUserId: c.newUserId, userType: 'normal', now: 3, open: c.open })),
+      );
+      for (const [i, c] of cases.entries()) {
+        assert.deepEqual(results[i], { userId: c.newUserId, created: true, disabled: false }, `login ${i}`);
+        const user = await store.getUser(c.newUserId);
+        assert.deepEqual(user?.identities.map((x) => [x.externalId, x.providerType, x.data, x.createdAt]), [[c.ext, 'anon-user', c.data, 3]]);
+        assert.equal(user?.createdAt, 3);
+        assert.equal(user?.lastAuthAt, 3);
+        assert.equal(user?.type, 'normal');
+        assert.deepEqual(await store.findSession(c.open.session.id), { session: { ...c.open.session, userId: c.newUserId }, userDisabled: false });
+        assert.deepEqual(await store.listDevices(c.newUserId), [{ ...c.open.device, userId: c.newUserId }]);
+      }
+    });
+
+    it('answers anonymous logins arriving together that are not new after all: returning, twice the same, disabled', async () => {
+      const opening = () => {
+        const { userId: _, ...rest } = session('x'.repeat(24));
+        return { session: rest, device: { id: rest.deviceId, lastSeenAt: 4 } };
+      };
+      const known = (await store.loginIdentity({ identity: identity('back'), newUserId: 'b'.repeat(24), userType: 'normal', now: 1 })).userId;
+      const off = (await store.loginIdentity({ identity: identity('gone'), newUserId: 'c'.repeat(24), userType: 'normal', now: 1 })).userId;
+      await store.setUserDisabled(off, true);
+      const kinds = ['new', 'known', 'twice', 'disabled'] as const;
+      const cases = Array.from({ length: 48 }, (_c, i) => {
+        const kind = kinds[i % kinds.length]!;
+        const ext = { new: `new${i}`, known: 'back', twice: `two${Math.floor(i / 8)}`, disabled: 'gone' }[kind];
+        return { kind, ext, newUserId: `${i}`.padStart(24, 'e'), open: opening() };
+      });
+      const results = await Promise.all(
+        cases.map((c) => store.loginIdentity({ identity: identity(c.ext), newUserId: c.newUserId, userType: 'normal', now: 4, open: c.open })),
+      );
+      const twiceOwners = new Map<string, string[]>();
+      for (const [i, c] of cases.entries()) {
+        const r = results[i]!;
+        const label = `login ${i} (${c.kind})`;
+        const opened = await store.findSession(c.open.session.id);
+        if (c.kind === 'disabled') {
+          assert.deepEqual(r, { userId: off, created: false, disabled: true }, label);
+          assert.equal(opened, null, `${label} opened no session`);
+          continue;
+        }
+        if (c.kind === 'new') assert.deepEqual(r, { userId: c.newUserId, created: true, disabled: false }, label);
+        if (c.kind === 'known') assert.deepEqual(r, { userId: known, created: false, disabled: false }, label);
+        if (c.kind === 'twice') twiceOwners.set(c.ext, [...(twiceOwners.get(c.ext) ?? []), r.userId + (r.created ? '+' : '')]);
+        assert.equal(opened?.session.userId, r.userId, `${label} opened its session for its user`);
+        if (!r.created) assert.equal(await store.getUser(c.newUserId), null, `${label} created no user`);
+      }
+      assert.equal(twiceOwners.size, 6);
+      for (const owners of twiceOwners.values()) {
+        assert.equal(owners.filter((o) => o.endsWith('+')).length, 1, owners.join());
+        assert.equal(new Set(owners.map((o) => o.replace('+', ''))).size, 1, owners.join());
+      }
+      assert.equal((await store.getUser(known))?.lastAuthAt, 4);
+      assert.equal((await store.getUser(off))?.lastAuthAt, 1);
+    });
+
+    it('fails only the failing one of new anonymous logins arriving together', async () => {
+      const u = (await store.loginIdentity({ identity: identity('owner'), newUserId: 'o'.repeat(24), userType: 'normal', now: 1 })).userId;
+      const taken = session(u);
+      await store.createSession(taken);
+      const cases = Array.from({ length: 30 }, (_c, i) => {
+        const { userId: _, ...rest } = session('x'.repeat(24), i === 17 ? { id: taken.id } : {});
+        return { ext: `lone${i}`, newUserId: `${i}`.padStart(24, 'd'), open: { session: rest, device: { id: rest.deviceId, lastSeenAt: 5 } } };
+      });
+      const outcomes = await Promise.allSettled(
+        cases.map((c) => store.loginIdentity({ identity: identity(c.ext), newUserId: c.newUserId, userType: 'normal', now: 5, open: c.open })),
+      );
+      for (const [i, c] of cases.entries()) {
+        if (i === 17) {
+          assert.equal(outcomes[i]!.status, 'rejected');
+          assert.equal(await store.findIdentityOwner('anon-user', c.ext), null);
+          assert.equal(await store.getUser(c.newUserId), null);
+          continue;
+        }
+        assert.deepEqual(outcomes[i], { status: 'fulfilled', value: { userId: c.newUserId, created: true, disabled: false } }, `login ${i}`);
+        assert.equal((await store.findSession(c.open.session.id))?.session.userId, c.newUserId);
+      }
+      assert.deepEqual(await store.findSession(taken.id), { session: taken, userDisabled: false });
+    });
+
     it('links an identity once and refuses one owned by another user', async () => {
       const a = (await store.loginIdentity({ identity: identity('a'), newUserId: 'a'.repeat(24), userType: 'normal', now: 1 })).userId;
       const b = (await store.loginIdentity({ identity: identity('b'), newUserId: 'b'.repeat(24), userType: 'normal', now: 1 })).userId;

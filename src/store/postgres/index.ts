@@ -151,6 +151,8 @@ async function migrate(pool: pg.Pool, schema: string | undefined, owner: Databas
 interface PendingLogin {
   /** A named statement: PostgreSQL parses and plans it once per connection, not at every login. */
   readonly query: pg.QueryConfig;
+  /** For an identity that is almost surely new (anonymous): its values in FRESH_COLUMNS order (FRESH_LOGINS). */
+  readonly fresh?: readonly unknown[];
   readonly resolve: (row: Row | undefined) => void;
   readonly reject: (err: unknown) => void;
 }
@@ -159,6 +161,46 @@ interface PendingLogin {
 const LOGIN_BATCHES = 2;
 /** Most logins committed together. */
 const MAX_LOGIN_BATCH = 64;
+
+/** The columns of FRESH_LOGINS's arrays, with their types. */
+const FRESH_COLUMNS = [
+  ['provider_name', 'text'], ['external_id', 'text'], ['data', 'text'], ['now', 'bigint'], ['user_id', 'text'], ['user_type', 'text'],
+  ['provider_type', 'text'], ['provider_id', 'text'],
+  ['device_id', 'text'], ['platform', 'text'], ['platform_version', 'text'], ['sdk_version', 'text'], ['app_id', 'text'], ['app_version', 'text'], ['last_seen_at', 'bigint'],
+  ['session_id', 'text'], ['refresh_hash', 'text'], ['session_provider_name', 'text'], ['session_provider_type', 'text'], ['created_at', 'bigint'],
+  ['expires_at', 'bigint'], ['api_key_id', 'text'], ['session_device_id', 'text'], ['last_used_at', 'bigint'], ['address', 'text'], ['expiry_cap', 'bigint'],
+] as const;
+
+/**
+ * First logins of new identities, many in one statement (one array per column, FRESH_COLUMNS):
+ * identity, user, device and session of each. An identity that exists (or is inserted twice in the
+ * batch) is skipped on conflict and writes nothing: its login goes the general way (loginSql). No
+ * announcement: nothing is cached about a user that did not exist.
+ */
+const FRESH_LOGINS: pg.QueryConfig = {
+  name: 'baste_login_fresh',
+  text: `WITH input AS (
+       SELECT * FROM unnest(${FRESH_COLUMNS.map(([, type], i) => `$${i + 1}::${type}[]`).join(', ')}) AS t(${FRESH_COLUMNS.map(([c]) => c).join(', ')})
+     ), inserted AS (
+       INSERT INTO identities (provider_name, external_id, user_id, provider_type, provider_id, data, created_at)
+       SELECT provider_name, external_id, user_id, provider_type, provider_id, data, now FROM input
+       ON CONFLICT (provider_name, external_id) DO NOTHING RETURNING provider_name, external_id, user_id
+     ), created AS (
+       SELECT input.* FROM input JOIN inserted USING (provider_name, external_id, user_id)
+     ), created_user AS (
+       INSERT INTO users (id, type, disabled, created_at, last_auth_at) SELECT user_id, user_type, FALSE, now, now FROM created
+     ), opened_device AS (
+       INSERT INTO devices (id, user_id, platform, platform_version, sdk_version, app_id, app_version, last_seen_at)
+       SELECT device_id, user_id, platform, platform_version, sdk_version, app_id, app_version, last_seen_at FROM created
+     ), opened_session AS (
+       INSERT INTO sessions (id, user_id, refresh_hash, device_id, provider_name, provider_type, created_at, expires_at, api_key_id, last_used_at, address, expiry_cap)
+       SELECT session_id, user_id, refresh_hash, session_device_id, session_provider_name, session_provider_type, created_at, expires_at, api_key_id, last_used_at, address, expiry_cap FROM created
+     )
+     SELECT provider_name, external_id, user_id FROM inserted`,
+};
+
+/** What tells a fresh login's row in FRESH_LOGINS's answer. */
+const freshKey = (providerName: unknown, externalId: unknown, userId: unknown) => `${providerName}\n${externalId}\n${userId}`;
 
 /** A transaction the caller ends itself by returning `ROLLBACK` instead of a result. */
 const ROLLBACK = Symbol('rollback');
@@ -327,8 +369,20 @@ class PostgresStore extends SqlStore implements Store {
       ...(open ? openSessionParams(open.session, open.device) : []),
       newUserId, userType, id.providerType, id.providerId,
     ];
+    // Anonymous identities are new at every login (a random external id, anon-user.ts): in a batch,
+    // they are first tried with plain inserts together (FRESH_LOGINS).
+    let fresh: unknown[] | undefined;
+    if (open && id.providerType === 'anon-user') {
+      const { session: s, device: d } = open;
+      fresh = [
+        id.providerName, id.externalId, params[2], now, newUserId, userType, id.providerType, id.providerId,
+        ...deviceParams(d),
+        s.id, s.refreshHash, s.providerName, s.providerType, s.createdAt, s.expiresAt, s.apiKeyId ?? null, s.deviceId, s.lastUsedAt ?? s.createdAt, s.address ?? null, s.expiryCap ?? null,
+      ];
+    }
     for (let attempt = 1; ; attempt++) {
-      const found = await this.writing(() => this.loginStatement({ name: sql.name, text: sql.text, values: params }));
+      const query = { name: sql.name, text: sql.text, values: params };
+      const found = await this.writing(() => this.loginStatement(query, attempt === 1 ? fresh : undefined));
       if (found?.created === true) return { userId: newUserId, created: true, disabled: false };
       if (found) {
         // The identity's data and the user's last login changed: its cached records go.
@@ -385,9 +439,9 @@ class PostgresStore extends SqlStore implements Store {
    * that error, as a lone statement would. pg_notify in a statement is delivered at the commit
    * of its transaction, so announcements stay tied to what committed.
    */
-  private loginStatement(query: pg.QueryConfig): Promise<Row | undefined> {
+  private loginStatement(query: pg.QueryConfig, fresh?: readonly unknown[]): Promise<Row | undefined> {
     return new Promise((resolve, reject) => {
-      this.loginQueue.push({ query, resolve, reject });
+      this.loginQueue.push({ query, fresh, resolve, reject });
       this.startLoginBatches();
     });
   }
@@ -404,27 +458,27 @@ class PostgresStore extends SqlStore implements Store {
   }
 
   private async runLoginBatch(batch: PendingLogin[]): Promise<void> {
-    if (batch.length > 1) {
+    // A fresh login alone needs no transaction: its statement writes everything or nothing.
+    const alone = batch.length === 1;
+    if (!alone || batch[0]!.fresh) {
       let c: pg.PoolClient | undefined;
       let broken: Error | undefined;
-      let results: PromiseSettledResult<pg.QueryResult>[] | undefined;
       try {
         c = await this.pool.connect();
-        await c.query('BEGIN');
-        // Queued on the connection at once: each is sent as soon as the one before is answered.
-        results = await Promise.allSettled(batch.map((l) => c!.query(l.query)));
-        if (results.every((r) => r.status === 'fulfilled')) {
+        if (!alone) await c.query('BEGIN');
+        const results = await this.loginsIn(c, batch);
+        if (results) {
           try {
-            await c.query('COMMIT');
+            if (!alone) await c.query('COMMIT');
           } catch (err) {
             broken = err as Error;
             for (const l of batch) l.reject(err);
             return;
           }
-          batch.forEach((l, i) => l.resolve(((results![i] as PromiseFulfilledResult<pg.QueryResult>).value.rows as Row[])[0]));
+          batch.forEach((l, i) => l.resolve(results[i]));
           return;
         }
-        await c.query('ROLLBACK');
+        if (!alone) await c.query('ROLLBACK');
       } catch (err) {
         // BEGIN or ROLLBACK failed, or no connection: the logins run alone below.
         broken = err as Error;
@@ -437,6 +491,46 @@ class PostgresStore extends SqlStore implements Store {
         this.pool.query(l.query).then((r) => l.resolve((r.rows as Row[])[0]), l.reject),
       ),
     );
+  }
+
+  /**
+   * The statements of a batch's logins in the open transaction on `c` (or of a fresh login alone,
+   * outside one): the fresh ones together
+   * (FRESH_LOGINS), the others each on its own, and then those of the fresh ones whose identity
+   * was there after all. Each login's row, or undefined when a statement failed (the transaction
+   * is then aborted).
+   */
+  private async loginsIn(c: pg.PoolClient, batch: PendingLogin[]): Promise<(Row | undefined)[] | undefined> {
+    const rows: (Row | undefined)[] = new Array(batch.length);
+    const fresh: number[] = [];
+    const general: number[] = [];
+    batch.forEach((l, i) => (l.fresh ? fresh : general).push(i));
+    const columns = FRESH_COLUMNS.map((_, k) => fresh.map((i) => batch[i]!.fresh![k]));
+    // Queued on the connection at once: each is sent as soon as the one before is answered.
+    const created = fresh.length > 0 ? c.query({ ...FRESH_LOGINS, values: columns }) : undefined;
+    const run = (list: number[]) =>
+      Promise.allSettled(list.map((i) => c.query(batch[i]!.query))).then((results) =>
+        results.every((r, k) => {
+          if (r.status === 'rejected') return false;
+          rows[list[k]!] = (r.value.rows as Row[])[0];
+          return true;
+        }),
+      );
+    const generalDone = run(general);
+    const inserted = await created?.then(
+      (r) => new Set((r.rows as Row[]).map((row) => freshKey(row.provider_name, row.external_id, row.user_id))),
+      () => null,
+    );
+    if (!(await generalDone) || inserted === null) return undefined;
+    const again: number[] = [];
+    for (const i of fresh) {
+      const l = batch[i]!;
+      const [providerName, externalId, , , userId] = l.fresh!; // FRESH_COLUMNS order
+      if (inserted?.has(freshKey(providerName, externalId, userId))) rows[i] = { user_id: userId, disabled: false, created: true };
+      else again.push(i);
+    }
+    if (again.length > 0 && !(await run(again))) return undefined;
+    return rows;
   }
 
   /** Inserts an identity unless one with its provider name and external id exists; true when inserted. */
