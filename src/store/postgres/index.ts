@@ -5,7 +5,8 @@
 //  - first login of an identity: the user and identity are inserted in one transaction with
 //    `INSERT ... ON CONFLICT DO NOTHING` on the identity; the loser of a race rolls back (its
 //    user row with it) and finds the winner's identity;
-//  - logins arriving together are committed together (group commit, loginStatement);
+//  - logins arriving together are committed together (group commit, loginStatement), new
+//    anonymous identities in one multi-row statement (FRESH_LOGINS);
 //  - signing-key rotation: a transaction holding an exclusive lock on the key table;
 //  - deletions that depend on what else exists lock the user rows first;
 //  - a transaction that lost a race is run again (transaction.ts).
