@@ -148,15 +148,23 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
       const known = (await store.loginIdentity({ identity: identity('back'), newUserId: 'b'.repeat(24), userType: 'normal', now: 1 })).userId;
       const off = (await store.loginIdentity({ identity: identity('gone'), newUserId: 'c'.repeat(24), userType: 'normal', now: 1 })).userId;
       await store.setUserDisabled(off, true);
-      const kinds = ['new', 'known', 'twice', 'disabled'] as const;
-      const cases = Array.from({ length: 48 }, (_c, i) => {
-        const kind = kinds[i % kinds.length]!;
-        const ext = { new: `new${i}`, known: 'back', twice: `two${Math.floor(i / 8)}`, disabled: 'gone' }[kind];
+      // With and without logins of other providers among them (one transaction, or the anonymous logins' statement alone).
+      const kinds = ['new', 'known', 'twice', 'disabled', 'new', 'known', 'twice', 'disabled', 'other'] as const;
+      const cases = Array.from({ length: 54 }, (_c, i) => {
+        const kind = i < 18 ? kinds[i % 4]! : kinds[i % kinds.length]!;
+        const ext = { new: `new${i}`, known: 'back', twice: `two${Math.floor(i / 9)}`, disabled: 'gone', other: `other${i}` }[kind];
         return { kind, ext, newUserId: `${i}`.padStart(24, 'e'), open: opening() };
       });
-      const results = await Promise.all(
-        cases.map((c) => store.loginIdentity({ identity: identity(c.ext), newUserId: c.newUserId, userType: 'normal', now: 4, open: c.open })),
-      );
+      const results: Awaited<ReturnType<Store['loginIdentity']>>[] = [];
+      for (const part of [cases.slice(0, 18), cases.slice(18)]) {
+        results.push(
+          ...(await Promise.all(
+            part.map((c) =>
+              store.loginIdentity({ identity: identity(c.ext, c.kind === 'other' ? 'local-userpass' : 'anon-user'), newUserId: c.newUserId, userType: 'normal', now: 4, open: c.open }),
+            ),
+          )),
+        );
+      }
       const twiceOwners = new Map<string, string[]>();
       for (const [i, c] of cases.entries()) {
         const r = results[i]!;
@@ -167,7 +175,7 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
           assert.equal(opened, null, `${label} opened no session`);
           continue;
         }
-        if (c.kind === 'new') assert.deepEqual(r, { userId: c.newUserId, created: true, disabled: false }, label);
+        if (c.kind === 'new' || c.kind === 'other') assert.deepEqual(r, { userId: c.newUserId, created: true, disabled: false }, label);
         if (c.kind === 'known') assert.deepEqual(r, { userId: known, created: false, disabled: false }, label);
         if (c.kind === 'twice') twiceOwners.set(c.ext, [...(twiceOwners.get(c.ext) ?? []), r.userId + (r.created ? '+' : '')]);
         assert.equal(opened?.session.userId, r.userId, `${label} opened its session for its user`);

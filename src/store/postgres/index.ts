@@ -203,6 +203,9 @@ const FRESH_LOGINS: pg.QueryConfig = {
 /** What tells a fresh login's row in FRESH_LOGINS's answer. */
 const freshKey = (providerName: unknown, externalId: unknown, userId: unknown) => `${providerName}\n${externalId}\n${userId}`;
 
+/** The logins FRESH_LOGINS wrote, by freshKey. */
+const freshKeys = (r: pg.QueryResult): Set<string> => new Set((r.rows as Row[]).map((row) => freshKey(row.provider_name, row.external_id, row.user_id)));
+
 /** A transaction the caller ends itself by returning `ROLLBACK` instead of a result. */
 const ROLLBACK = Symbol('rollback');
 
@@ -459,18 +462,18 @@ class PostgresStore extends SqlStore implements Store {
   }
 
   private async runLoginBatch(batch: PendingLogin[]): Promise<void> {
-    // A fresh login alone needs no transaction: its statement writes everything or nothing.
-    const alone = batch.length === 1;
-    if (!alone || batch[0]!.fresh) {
+    // Only fresh logins: their one statement is a transaction of its own (one round trip, one commit).
+    if (batch.every((l) => l.fresh)) return this.runFreshLogins(batch);
+    if (batch.length > 1) {
       let c: pg.PoolClient | undefined;
       let broken: Error | undefined;
       try {
         c = await this.pool.connect();
-        if (!alone) await c.query('BEGIN');
+        await c.query('BEGIN');
         const results = await this.loginsIn(c, batch);
         if (results) {
           try {
-            if (!alone) await c.query('COMMIT');
+            await c.query('COMMIT');
           } catch (err) {
             broken = err as Error;
             for (const l of batch) l.reject(err);
@@ -479,7 +482,7 @@ class PostgresStore extends SqlStore implements Store {
           batch.forEach((l, i) => l.resolve(results[i]));
           return;
         }
-        if (!alone) await c.query('ROLLBACK');
+        await c.query('ROLLBACK');
       } catch (err) {
         // BEGIN or ROLLBACK failed, or no connection: the logins run alone below.
         broken = err as Error;
@@ -487,16 +490,34 @@ class PostgresStore extends SqlStore implements Store {
         c?.release(broken);
       }
     }
-    await Promise.all(
-      batch.map((l) =>
-        this.pool.query(l.query).then((r) => l.resolve((r.rows as Row[])[0]), l.reject),
-      ),
-    );
+    await Promise.all(batch.map((l) => this.runAlone(l)));
+  }
+
+  private runAlone(l: PendingLogin): Promise<void> {
+    return this.pool.query(l.query).then((r) => l.resolve((r.rows as Row[])[0]), l.reject);
   }
 
   /**
-   * The statements of a batch's logins in the open transaction on `c` (or of a fresh login alone,
-   * outside one): the fresh ones together
+   * Fresh logins outside a transaction: FRESH_LOGINS commits them all or none. If it fails, each
+   * runs alone (its own result or error); those whose identity existed take the general statement.
+   */
+  private async runFreshLogins(batch: PendingLogin[]): Promise<void> {
+    const inserted = await this.pool.query(this.freshQuery(batch)).then(freshKeys, () => null);
+    await Promise.all(
+      batch.map((l) => {
+        const [providerName, externalId, , , userId] = l.fresh!; // FRESH_COLUMNS order
+        if (inserted?.has(freshKey(providerName, externalId, userId))) l.resolve({ user_id: userId, disabled: false, created: true });
+        else return this.runAlone(l);
+      }),
+    );
+  }
+
+  private freshQuery(fresh: PendingLogin[]): pg.QueryConfig {
+    return { ...FRESH_LOGINS, values: FRESH_COLUMNS.map((_, k) => fresh.map((l) => l.fresh![k])) };
+  }
+
+  /**
+   * The statements of a batch's logins in the open transaction on `c`: the fresh ones together
    * (FRESH_LOGINS), the others each on its own, and then those of the fresh ones whose identity
    * was there after all. Each login's row, or undefined when a statement failed (the transaction
    * is then aborted).
@@ -506,9 +527,8 @@ class PostgresStore extends SqlStore implements Store {
     const fresh: number[] = [];
     const general: number[] = [];
     batch.forEach((l, i) => (l.fresh ? fresh : general).push(i));
-    const columns = FRESH_COLUMNS.map((_, k) => fresh.map((i) => batch[i]!.fresh![k]));
     // Queued on the connection at once: each is sent as soon as the one before is answered.
-    const created = fresh.length > 0 ? c.query({ ...FRESH_LOGINS, values: columns }) : undefined;
+    const created = fresh.length > 0 ? c.query(this.freshQuery(fresh.map((i) => batch[i]!))) : undefined;
     const run = (list: number[]) =>
       Promise.allSettled(list.map((i) => c.query(batch[i]!.query))).then((results) =>
         results.every((r, k) => {
@@ -518,10 +538,7 @@ class PostgresStore extends SqlStore implements Store {
         }),
       );
     const generalDone = run(general);
-    const inserted = await created?.then(
-      (r) => new Set((r.rows as Row[]).map((row) => freshKey(row.provider_name, row.external_id, row.user_id))),
-      () => null,
-    );
+    const inserted = await created?.then(freshKeys, () => null);
     if (!(await generalDone) || inserted === null) return undefined;
     const again: number[] = [];
     for (const i of fresh) {
