@@ -40,6 +40,7 @@ const FUNCTIONS = new Map([
   fn('whoami', 'exports = async function() { return { id: context.user.id, type: context.user.type, system: context.runningAsSystem(), nested: await context.functions.execute("systemWho") }; };'),
   fn('systemWho', 'exports = function() { return { id: context.user.id, system: context.runningAsSystem() }; };', { runAsSystem: true }),
   fn('values', 'exports = function() { return { greeting: context.values.get("greeting"), secret: context.values.get("apiSecret"), missing: context.values.get("nope") === undefined, env: context.environment.tag }; };'),
+  fn('query', 'exports = function() { return context.request.rawQueryString; };'),
   fn('request', 'exports = function() { const h = context.request.requestHeaders; return { ip: context.request.remoteIPAddress, auth: h.Authorization || h.authorization, ua: h["X-Test"], lower: h["x-test"] }; };'),
   fn('escape', `exports = function(what) {
     const probes = {
@@ -229,6 +230,15 @@ describe('functions', () => {
     assert.ok(req.auth === undefined || req.auth === null, 'the Authorization header must not reach the function');
     assert.deepEqual(req.ua, ['probe']);
     assert.ok(req.lower === undefined || req.lower === null, 'header names are canonical (X-Test), as the platform gave them');
+  });
+
+  it("context.request.rawQueryString: the call URL's query without `secret` (up to a second `?`), empty without one", async () => {
+    const query = async (suffix: string) =>
+      (await request('POST', `${server.url}/api/client/v2.0/app/${server.appId}/functions/call${suffix}`, { body: { name: 'query', arguments: [] }, token })).json;
+    assert.equal(await query(''), '');
+    assert.equal(await query('?'), '');
+    assert.equal(await query('?a=1&secret=s&b=x%20y'), 'a=1&b=x+y');
+    assert.equal(await query('?a=1?b=2&secret=s'), 'a=1');
   });
 
   it('walls the function in: no environment, file system, fetch, bridges, or state left for the next call', async () => {

@@ -27,12 +27,19 @@ const HIDDEN_HEADERS: ReadonlySet<string> = new Set(['authorization', 'cookie'])
 /** `context.request` for a client call: canonical header names, array values, credentials withheld. */
 export function callRequestOf(req: FastifyRequest): CallRequest {
   const requestHeaders = functionHeaders(req.raw.rawHeaders, HIDDEN_HEADERS);
-  const query = new URLSearchParams(req.url.split('?')[1] ?? '');
-  query.delete('secret');
+  // What follows the first `?`, up to a second one; most calls have none (no URLSearchParams then).
+  const at = req.url.indexOf('?');
+  let rawQueryString = '';
+  if (at >= 0) {
+    const end = req.url.indexOf('?', at + 1);
+    const query = new URLSearchParams(req.url.slice(at + 1, end < 0 ? undefined : end));
+    query.delete('secret');
+    rawQueryString = query.toString();
+  }
   return {
     remoteIPAddress: req.ip,
     requestHeaders,
-    rawQueryString: query.toString(),
+    rawQueryString,
     httpUserAgent: typeof req.headers['user-agent'] === 'string' ? req.headers['user-agent'] : undefined,
     httpReferrer: typeof req.headers.referer === 'string' ? req.headers.referer : undefined,
   };
