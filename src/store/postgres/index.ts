@@ -527,19 +527,27 @@ class PostgresStore extends SqlStore implements Store {
     const fresh: number[] = [];
     const general: number[] = [];
     batch.forEach((l, i) => (l.fresh ? fresh : general).push(i));
-    // Queued on the connection at once: each is sent as soon as the one before is answered.
-    const created = fresh.length > 0 ? c.query(this.freshQuery(fresh.map((i) => batch[i]!))) : undefined;
-    const run = (list: number[]) =>
-      Promise.allSettled(list.map((i) => c.query(batch[i]!.query))).then((results) =>
-        results.every((r, k) => {
-          if (r.status === 'rejected') return false;
-          rows[list[k]!] = (r.value.rows as Row[])[0];
-          return true;
-        }),
-      );
-    const generalDone = run(general);
-    const inserted = await created?.then(freshKeys, () => null);
-    if (!(await generalDone) || inserted === null) return undefined;
+    // One at a time (node-postgres deprecates queueing queries on a busy client; it sent them one
+    // after the other anyway). In an aborted transaction every later statement fails: stop there.
+    const run = async (list: number[]): Promise<boolean> => {
+      for (const i of list) {
+        try {
+          rows[i] = ((await c.query(batch[i]!.query)).rows as Row[])[0];
+        } catch {
+          return false;
+        }
+      }
+      return true;
+    };
+    let inserted: Set<string> | undefined;
+    if (fresh.length > 0) {
+      try {
+        inserted = freshKeys(await c.query(this.freshQuery(fresh.map((i) => batch[i]!))));
+      } catch {
+        return undefined;
+      }
+    }
+    if (!(await run(general))) return undefined;
     const again: number[] = [];
     for (const i of fresh) {
       const l = batch[i]!;
