@@ -13,6 +13,7 @@ import pg from 'pg';
 import type { NewIdentity, Store } from '../src/store/store.js';
 import { adminQuery, freshDatabase, skipWithoutPostgres, TEST_DATABASE_URL, uniqueName } from './helpers/postgres.js';
 import { storeConformance } from './store/conformance.js';
+import { refreshAcrossInstances } from './store/refresh-instances.js';
 
 const url = TEST_DATABASE_URL ?? '';
 const schemas: string[] = [];
@@ -37,6 +38,11 @@ const anon = (externalId: string): NewIdentity => ({
 
 describe('postgresql store', { skip: skipWithoutPostgres('PostgreSQL store tests') }, () => {
   storeConformance('postgresql', () => openPostgresStore(url, { schema: newSchema() }));
+  refreshAcrossInstances('postgresql (two pools on one schema)', async () => {
+    const schema = newSchema();
+    const a = await openPostgresStore(url, { schema });
+    return [a, await openPostgresStore(url, { schema })] as const;
+  });
 
   describe('postgresql specifics', () => {
     it('migrates an empty database once when two stores open it at the same time', async () => {
@@ -245,22 +251,26 @@ describe('postgresql store', { skip: skipWithoutPostgres('PostgreSQL store tests
 
       // ---- Session caches of two instances (src/store/postgres/invalidations.ts) ----
 
-      /** A user with a session, cached by `b` (its second read is a hit). */
+      /** A user with a session, cached by `b` (its second read is a hit, and so is a refresh's lookup). */
       const cachedOnB = async (n: number) => {
         const userId = (await a.loginIdentity({ identity: anon(`rev${n}`), newUserId: `r${n}`.padEnd(24, '0'), userType: 'normal', now: 1 })).userId;
         const s = { id: `s${n}`.padEnd(24, '0'), userId, refreshHash: `rh${n}`, deviceId: 'd'.repeat(24), providerName: 'api-key', providerType: 'api-key', createdAt: 1, expiresAt: 1e13, apiKeyId: `k${n}`.padEnd(24, '0') };
         await a.createUserApiKey({ id: s.apiKeyId, userId, kind: 'user', name: `key${n}`, keyHash: `kh${n}`, disabled: false, createdAt: 1 }, 5);
         await a.createSession(s);
+        // A cache out of service for a moment (a late heartbeat on a busy machine) keeps nothing.
+        for (let i = 0; i < 200 && !b.sessionCacheStats!().live; i++) await new Promise((r) => setTimeout(r, 5));
         assert.ok(await b.findSessionWithUser(s.id));
         const hits = b.sessionCacheStats!().hits;
         assert.ok(await b.findSession(s.id));
         assert.equal(b.sessionCacheStats!().hits, hits + 1, 'cached on b');
-        return { userId, sessionId: s.id, keyId: s.apiKeyId };
+        assert.ok(await b.findSessionByRefreshHash(s.refreshHash));
+        assert.equal(b.sessionCacheStats!().hits, hits + 2, 'a refresh on b is served from the cache');
+        return { userId, sessionId: s.id, keyId: s.apiKeyId, refreshHash: s.refreshHash };
       };
-      /** How long until `b` refuses the session (it must within 100 ms). */
-      const refusedOnB = async (sessionId: string) => {
+      /** How long until `b` refuses the session, by id and by refresh-token hash (it must within 100 ms). */
+      const refusedOnB = async (c: { sessionId: string; refreshHash: string }) => {
         const t0 = performance.now();
-        while ((await b.findSession(sessionId)) !== null) {
+        while ((await b.findSession(c.sessionId)) !== null || (await b.findSessionByRefreshHash(c.refreshHash)) !== null) {
           assert.ok(performance.now() - t0 < 100, 'b still serves the revoked session 100 ms later');
           await new Promise((r) => setTimeout(r, 2));
         }
@@ -290,15 +300,21 @@ describe('postgresql store', { skip: skipWithoutPostgres('PostgreSQL store tests
           for (const [what, revoke] of revocations) {
             const c = await cachedOnB(n++);
             await revoke(c);
-            const ms = await refusedOnB(c.sessionId);
+            const ms = await refusedOnB(c);
             assert.ok(ms < 100, `${what}: ${ms} ms`);
           }
-          // Another user's cached session stays through all of that.
+          // Another user's cached session stays through all of that, and through other users' logins
+          // and refreshes (announced per user), by id and by refresh hash.
           const kept = await cachedOnB(n++);
-          await a.touchSession('x', 'nobody', 5);
+          const returning = await a.loginIdentity({ identity: anon('rev0'), newUserId: 'x'.repeat(24), userType: 'normal', now: 7 });
+          assert.equal(returning.created, false);
+          await a.touchSession('x', 'nobody', 5, 6);
+          await new Promise((r) => setTimeout(r, 60)); // past the heartbeat: announcements have arrived
+          for (let i = 0; i < 200 && !b.sessionCacheStats!().live; i++) await new Promise((r) => setTimeout(r, 5));
           const hits = b.sessionCacheStats!().hits;
           assert.ok(await b.findSession(kept.sessionId));
-          assert.equal(b.sessionCacheStats!().hits, hits + 1);
+          assert.ok(await b.findSessionByRefreshHash(kept.refreshHash));
+          assert.equal(b.sessionCacheStats!().hits, hits + 2);
         } finally {
           await close();
         }
@@ -320,8 +336,11 @@ describe('postgresql store', { skip: skipWithoutPostgres('PostgreSQL store tests
           const kept = await readOnB();
           assert.equal(kept.hit, true, 'b keeps its entry through refreshes that keep the expiry');
           assert.equal(kept.found?.active.session.expiresAt, 1e13);
-          // a reads its own write exactly.
+          // a reads its own write exactly; b's cached last use lags (by refresh hash too) until it reads fresh.
           assert.equal((await a.findSessionWithUser(c.sessionId))?.active.session.lastUsedAt, 104);
+          assert.equal((await b.findSessionByRefreshHash(c.refreshHash))?.session.lastUsedAt, 1);
+          assert.equal((await b.findSessionByRefreshHash(c.refreshHash, { fresh: true }))?.session.lastUsedAt, 104);
+          assert.equal((await readOnB()).found?.active.session.lastUsedAt, 104, 'the fresh read refilled b’s cache');
 
           // A sliding refresh moves the expiry: b sees the new one within 100 ms.
           await a.touchSession(c.sessionId, c.userId, 200, 2e13);
@@ -334,7 +353,7 @@ describe('postgresql store', { skip: skipWithoutPostgres('PostgreSQL store tests
           // Revoked after all those refreshes: refused by b within 100 ms.
           assert.ok((await readOnB()).found);
           await a.deleteSession(c.sessionId);
-          await refusedOnB(c.sessionId);
+          await refusedOnB(c);
         } finally {
           await close();
         }
@@ -349,19 +368,20 @@ describe('postgresql store', { skip: skipWithoutPostgres('PostgreSQL store tests
           await adminQuery('SELECT pg_terminate_backend($1)', [pid]);
           // Revoked at once, while b may not even have noticed yet: refused all the same.
           await a.deleteSession(c.sessionId);
-          await refusedOnB(c.sessionId);
+          await refusedOnB(c);
           // While the listener is down, nothing is served from the cache: every read is a miss.
           for (let i = 0; i < 50 && b.sessionCacheStats!().live; i++) await new Promise((r) => setTimeout(r, 2));
           const down = b.sessionCacheStats!();
           if (!down.live) {
             await a.setUserDisabled(other.userId, true);
             assert.equal(await b.findSession(other.sessionId), null, 'read from the database while down');
+            assert.equal(await b.findSessionByRefreshHash(other.refreshHash), null, 'a refresh too');
           }
           assert.notEqual(await listenerPid(b), pid, 'a new listening connection');
           const again = await cachedOnB(3);
           assert.ok(b.sessionCacheStats!().live);
           await a.deleteUser(again.userId);
-          await refusedOnB(again.sessionId);
+          await refusedOnB(again);
         } finally {
           await close();
         }
@@ -387,11 +407,14 @@ describe('postgresql store', { skip: skipWithoutPostgres('PostgreSQL store tests
           stopped = true;
           // The notification of this logout is queued behind a backend that neither delivers nor closes.
           await a.deleteSession(c.sessionId);
-          const ms = await refusedOnB(c.sessionId);
+          const ms = await refusedOnB(c);
           assert.ok(ms < 100, `${ms} ms`);
           assert.equal(b.sessionCacheStats!().live, false, 'out of service without heartbeats');
           await a.deleteUser(later.userId);
+          const misses = b.sessionCacheStats!().misses;
+          assert.equal(await b.findSessionByRefreshHash(later.refreshHash), null, 'a refresh reads the database');
           assert.equal(await b.findSession(later.sessionId), null, 'read from the database');
+          assert.equal(b.sessionCacheStats!().misses, misses + 2);
           process.kill(pid, 'SIGCONT');
           stopped = false;
           for (let i = 0; i < 100 && !b.sessionCacheStats!().live; i++) await new Promise((r) => setTimeout(r, 5));

@@ -9,12 +9,17 @@ import { openSqliteStore } from '../src/store/sqlite/index.js';
 import { SessionCache } from '../src/store/session-cache.js';
 import type { ActiveSession, UserRecord } from '../src/store/store.js';
 import { storeConformance } from './store/conformance.js';
+import { refreshAcrossInstances } from './store/refresh-instances.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'baste-store-'));
 let n = 0;
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 storeConformance('sqlite', async () => openSqliteStore(join(dir, `store-${n++}.sqlite`)));
+refreshAcrossInstances('sqlite (two connections to one file)', async () => {
+  const file = join(dir, `pair-${n++}.sqlite`);
+  return [openSqliteStore(file), openSqliteStore(file)] as const;
+});
 
 it('sqlite: keeps what was committed across a reopen, and migrates an existing file without loss', async () => {
   const file = join(dir, 'durable.sqlite');
@@ -131,7 +136,7 @@ it('sqlite: a write by another connection to the file (the CLI) reaches the next
 
 it('session cache: bounded, dropping the oldest entry; drops per user and per session; refuses a fill its user was dropped during', () => {
   const cache = new SessionCache(2);
-  const entry = (id: string, user = id) => ({ active: { session: { id } } as unknown as ActiveSession, user: { id: user } as unknown as UserRecord });
+  const entry = (id: string, user = id) => ({ active: { session: { id, refreshHash: `h-${id}` } } as unknown as ActiveSession, user: { id: user } as unknown as UserRecord });
   for (const id of ['a', 'b', 'c']) {
     assert.equal(cache.get(id), undefined);
     cache.set(id, entry(id), cache.begin());
@@ -146,8 +151,29 @@ it('session cache: bounded, dropping the oldest entry; drops per user and per se
   big.set('s3', entry('s3', 'u2'), big.begin());
   big.dropSession('s1');
   assert.deepEqual([big.get('s1'), big.get('s2')?.user.id, big.get('s3')?.user.id], [undefined, 'u1', 'u2']);
+  assert.equal(big.getByRefreshHash('h-s1'), undefined, 'a dropped session is not found by its refresh hash');
+  assert.equal(big.getByRefreshHash('h-s2')?.active.session.id, 's2');
   big.dropUser('u1');
   assert.deepEqual([big.get('s2'), big.get('s3')?.user.id], [undefined, 'u2']);
+  assert.deepEqual([big.getByRefreshHash('h-s2'), big.getByRefreshHash('h-s3')?.user.id], [undefined, 'u2']);
+
+  // A refresh's touch updates the user's entries in place; a fill read before it is refused.
+  const touching = new SessionCache(10);
+  const record = (id: string, user: string) => ({
+    active: { session: { id, userId: user, refreshHash: `h-${id}`, lastUsedAt: 1, expiresAt: 100 }, userDisabled: false } as unknown as ActiveSession,
+    user: { id: user, lastAuthAt: 1 } as unknown as UserRecord,
+  });
+  touching.set('t1', record('t1', 'v'), touching.begin());
+  touching.set('t2', record('t2', 'v'), touching.begin());
+  const before = touching.begin();
+  touching.touched('t1', 'v', 50, 200);
+  assert.deepEqual(touching.getByRefreshHash('h-t1')?.active.session, { id: 't1', userId: 'v', refreshHash: 'h-t1', lastUsedAt: 50, expiresAt: 200 });
+  assert.deepEqual([touching.get('t2')?.active.session.lastUsedAt, touching.get('t2')?.user.lastAuthAt], [1, 50]);
+  assert.ok(Object.isFrozen(touching.get('t1')!.active.session));
+  touching.set('t3', record('t3', 'v'), before);
+  assert.equal(touching.get('t3'), undefined);
+  touching.touched('t9', 'nobody', 60);
+  assert.equal(touching.size, 2, 'a touch adds nothing');
 
   // A fill read before a drop of its user (or session, or a clear) and stored after it is not kept.
   for (const drop of [() => big.dropUser('u1'), () => big.dropSession('s4'), () => big.clear()]) {

@@ -121,6 +121,8 @@ export function refreshSecretOf(token: string): string | null {
 
 export class Sessions {
   private readonly verified = new Map<string, VerifiedToken>();
+  /** Touches being written, by session id (refresh), with the expiry each writes. */
+  private readonly touching = new Map<string, { readonly written: Promise<void>; readonly expiresAt: number }>();
 
   constructor(
     private readonly store: Store,
@@ -345,11 +347,16 @@ export class Sessions {
     return { expired: false, claims };
   }
 
-  /** The session a refresh token names, live or not; InvalidSession when there is none. */
-  private async refreshSession(token: string): Promise<ActiveSession> {
+  /** The hash a refresh token's session is stored under; InvalidSession for a token that names none. */
+  private refreshHashOf(token: string): string {
     const secret = token.length > 0 && token.length <= MAX_TOKEN_LENGTH ? refreshSecretOf(token) : null;
     if (secret === null) throw invalidSession('invalid session: failed to find refresh token');
-    const active = await this.store.findSessionByRefreshHash(hashRefreshToken(secret));
+    return hashRefreshToken(secret);
+  }
+
+  /** The session a refresh token names, live or not (maybe from the store's cache); InvalidSession when there is none. */
+  private async refreshSession(hash: string, fresh = false): Promise<ActiveSession> {
+    const active = await this.store.findSessionByRefreshHash(hash, fresh ? { fresh } : undefined);
     if (!active) throw invalidSession('invalid session: failed to find refresh token');
     return active;
   }
@@ -366,12 +373,20 @@ export class Sessions {
 
   /** Finds the live session a refresh token belongs to; an ended one is deleted (401 InvalidSession). */
   async verifyRefreshToken(token: string): Promise<ActiveSession> {
-    const active = await this.refreshSession(token);
+    const hash = this.refreshHashOf(token);
+    let active = await this.refreshSession(hash);
     if (active.userDisabled) throw invalidSession('invalid session: user is disabled');
-    const ended = this.endedBecause(active.session, this.clock());
-    if (ended) {
-      await this.store.deleteSession(active.session.id);
-      throw invalidSession(ended);
+    const now = this.clock();
+    if (this.endedBecause(active.session, now)) {
+      // A cached record's last use (or expiry) may lag a refresh through another instance: the row
+      // decides whether the session has ended, never the cache.
+      active = await this.refreshSession(hash, true);
+      if (active.userDisabled) throw invalidSession('invalid session: user is disabled');
+      const ended = this.endedBecause(active.session, now);
+      if (ended) {
+        await this.store.deleteSession(active.session.id);
+        throw invalidSession(ended);
+      }
     }
     return active;
   }
@@ -385,6 +400,8 @@ export class Sessions {
   async refresh(refreshToken: string): Promise<{ accessToken: string; session: SessionRecord }> {
     const { session } = await this.verifyRefreshToken(refreshToken);
     const now = this.clock();
+    // `session` may come from the store's cache: its last use may lag another instance's refresh,
+    // which only makes this one write its touch sooner.
     let expiresAt = session.expiresAt;
     if (this.settings.slidingExpiration) {
       const slid = Math.min(now + this.settings.refreshTokenTtlSeconds * 1000, session.expiryCap ?? Infinity);
@@ -395,7 +412,20 @@ export class Sessions {
     // an hour), and many clients refreshing one session at once would otherwise queue on its row.
     const lastUsedAt = session.lastUsedAt ?? session.createdAt;
     if (now - lastUsedAt >= TOUCH_RESOLUTION_MS || expiresAt - session.expiresAt >= TOUCH_RESOLUTION_MS) {
-      await this.store.touchSession(session.id, session.userId, now, expiresAt !== session.expiresAt ? expiresAt : undefined);
+      // Refreshes of one session arriving while its touch is written join that write: until it
+      // lands they all read the old last use, and would each queue one more on the session's row.
+      let touch = this.touching.get(session.id);
+      if (!touch) {
+        const written = this.store.touchSession(session.id, session.userId, now, expiresAt !== session.expiresAt ? expiresAt : undefined);
+        touch = { written, expiresAt };
+        this.touching.set(session.id, touch);
+        const done = () => {
+          if (this.touching.get(session.id) === touch) this.touching.delete(session.id);
+        };
+        written.then(done, done);
+      }
+      await touch.written;
+      expiresAt = touch.expiresAt;
     } else {
       expiresAt = session.expiresAt;
     }
@@ -408,7 +438,7 @@ export class Sessions {
    * (the client is logging out anyway; realm-web rethrows any error other than an unknown token).
    */
   async logout(refreshToken: string): Promise<SessionRecord> {
-    const { session } = await this.refreshSession(refreshToken);
+    const { session } = await this.refreshSession(this.refreshHashOf(refreshToken));
     await this.store.deleteSession(session.id);
     return session;
   }

@@ -12,6 +12,11 @@
 // trip, and an invalidation of its user may arrive meanwhile: the fill then holds rows from before
 // that change and must not be kept. So a fill starts with `begin()` (a generation number) and
 // `set` keeps it only when no drop of its user or session, and no clear, came after that.
+//
+// Refreshes find their session by the refresh token's hash (getByRefreshHash), through the same
+// entries: a hash maps to a session id, served only while that entry is there and carries that hash.
+// A cached session's last use may lag another instance's refresh (PostgreSQL does not announce
+// those): whoever ends a session for its idle time reads the row first (Sessions.verifyRefreshToken).
 
 import { deepFreeze } from '../util/deep-freeze.js';
 import type { ActiveSession, SessionCacheStats, UserRecord } from './store.js';
@@ -31,6 +36,8 @@ const MAX_RECENT_DROPS = 10_000;
 export class SessionCache {
   /** Successful lookups only: a miss is never cached (a session id may be created after it). */
   private readonly entries = new Map<string, SessionWithUser>();
+  /** Refresh-token hash of each entry's session → its id (kept in step with entries). */
+  private readonly byRefresh = new Map<string, string>();
   /** Session ids cached per user, so a user's invalidation finds them. */
   private readonly byUser = new Map<string, Set<string>>();
   /** Bumped by every drop and clear. */
@@ -55,6 +62,18 @@ export class SessionCache {
     return found;
   }
 
+  /** The cached entry of the session with this refresh-token hash, or undefined (then fill as for `get`). */
+  getByRefreshHash(hash: string): SessionWithUser | undefined {
+    const id = this.live() ? this.byRefresh.get(hash) : undefined;
+    const found = id === undefined ? undefined : this.entries.get(id);
+    if (found && found.active.session.refreshHash === hash) {
+      this.counts.hits++;
+      return found;
+    }
+    this.counts.misses++;
+    return undefined;
+  }
+
   /** Call before reading the rows of a fill; pass the result to `set`. */
   begin(): number {
     return this.generation;
@@ -77,6 +96,7 @@ export class SessionCache {
     if (!this.entries.has(sessionId) && this.entries.size >= this.maxEntries) this.remove(this.entries.keys().next().value!);
     this.remove(sessionId);
     this.entries.set(sessionId, value);
+    this.byRefresh.set(value.active.session.refreshHash, sessionId);
     let sessions = this.byUser.get(userId);
     if (!sessions) this.byUser.set(userId, (sessions = new Set()));
     sessions.add(sessionId);
@@ -89,7 +109,24 @@ export class SessionCache {
     const sessions = this.byUser.get(userId);
     if (!sessions) return;
     this.byUser.delete(userId);
-    for (const id of sessions) this.entries.delete(id);
+    for (const id of sessions) this.forget(id);
+  }
+
+  /**
+   * After this instance committed a refresh's touchSession: the user's entries take the new last
+   * use (and the session its new expiry) instead of being dropped, so the next request of the user
+   * is still a hit. Only entries already there change (one dropped meanwhile stays dropped), and
+   * fills begun before are refused (they may hold the rows from before the touch).
+   */
+  touched(sessionId: string, userId: string, now: number, expiresAt?: number): void {
+    this.remember(`u:${userId}`);
+    const sessions = this.byUser.get(userId);
+    if (!sessions) return;
+    for (const id of sessions) {
+      const { active, user } = this.entries.get(id)!;
+      const session = id === sessionId ? { ...active.session, lastUsedAt: now, expiresAt: expiresAt ?? active.session.expiresAt } : active.session;
+      this.entries.set(id, deepFreeze({ active: { ...active, session }, user: { ...user, lastAuthAt: now } }));
+    }
   }
 
   /** One session (its user's other sessions stay). */
@@ -103,6 +140,7 @@ export class SessionCache {
     this.floor = this.generation;
     this.recentDrops.clear();
     this.entries.clear();
+    this.byRefresh.clear();
     this.byUser.clear();
   }
 
@@ -124,10 +162,19 @@ export class SessionCache {
     this.recentDrops.set(key, this.generation);
   }
 
-  private remove(sessionId: string): void {
+  /** Removes an entry and its refresh-hash mapping (not its user's set). */
+  private forget(sessionId: string): SessionWithUser | undefined {
     const entry = this.entries.get(sessionId);
-    if (!entry) return;
+    if (!entry) return undefined;
     this.entries.delete(sessionId);
+    const hash = entry.active.session.refreshHash;
+    if (this.byRefresh.get(hash) === sessionId) this.byRefresh.delete(hash);
+    return entry;
+  }
+
+  private remove(sessionId: string): void {
+    const entry = this.forget(sessionId);
+    if (!entry) return;
     const sessions = this.byUser.get(entry.user.id);
     sessions?.delete(sessionId);
     if (sessions?.size === 0) this.byUser.delete(entry.user.id);

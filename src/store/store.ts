@@ -272,12 +272,17 @@ export interface Store {
   createSession(session: SessionRecord): Promise<void>;
   /** Records the device (insert or update) and creates the session, in one commit. */
   openSession(session: SessionRecord, device: DeviceRecord): Promise<void>;
-  findSessionByRefreshHash(hash: string): Promise<ActiveSession | null>;
+  /**
+   * May come from the session cache, as findSession (its `lastUsedAt` may lag another instance's
+   * refresh); with `fresh`, read from the database (and the cache refilled with it).
+   */
+  findSessionByRefreshHash(hash: string, opts?: { fresh?: boolean }): Promise<ActiveSession | null>;
   /**
    * May come from a cache. Every change is read at once by the instance that made it; on other
    * instances sharing the database, the session's `lastUsedAt` and the user's `lastAuthAt` may lag
-   * a touchSession that did not move the expiry (nothing that checks a session reads them: read
-   * listSessionsOfUser / getUser for those). Everything else reaches every instance within 100 ms.
+   * a touchSession that did not move the expiry (nothing that checks a session relies on them: the
+   * idle timeout is decided on a fresh read; read listSessionsOfUser / getUser for those).
+   * Everything else reaches every instance within 100 ms.
    */
   findSession(id: string): Promise<ActiveSession | null>;
   /** The session with its user and identities, read together (one round trip on PostgreSQL); cached as findSession. */

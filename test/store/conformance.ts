@@ -322,18 +322,27 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
     // A store may cache session lookups (the SQLite one does): each of these reads first, so a
     // cache would hold the session, then writes, and the very next read must see the write.
 
-    /** Reads the session both ways (twice: a cache hit, if any), runs `write`, and reads it again. */
-    const readWriteRead = async (sessionId: string, write: () => Promise<unknown>) => {
+    /**
+     * Reads the session every way (twice: a cache hit, if any; by refresh hash too, when given),
+     * runs `write`, and reads it again.
+     */
+    const readWriteRead = async (sessionId: string, write: () => Promise<unknown>, refreshHash?: string) => {
       for (let i = 0; i < 2; i++) {
         assert.ok(await store.findSessionWithUser(sessionId), 'found before the write');
         assert.ok(await store.findSession(sessionId), 'found before the write');
+        if (refreshHash !== undefined) assert.ok(await store.findSessionByRefreshHash(refreshHash), 'found before the write');
       }
       await write();
-      return { withUser: await store.findSessionWithUser(sessionId), alone: await store.findSession(sessionId) };
+      return {
+        withUser: await store.findSessionWithUser(sessionId),
+        alone: await store.findSession(sessionId),
+        byRefresh: refreshHash === undefined ? undefined : await store.findSessionByRefreshHash(refreshHash),
+      };
     };
-    const ended = (read: { withUser: unknown; alone: unknown }, what: string) => {
+    const ended = (read: { withUser: unknown; alone: unknown; byRefresh?: unknown }, what: string) => {
       assert.equal(read.withUser, null, `${what}: findSessionWithUser`);
       assert.equal(read.alone, null, `${what}: findSession`);
+      if (read.byRefresh !== undefined) assert.equal(read.byRefresh, null, `${what}: findSessionByRefreshHash`);
     };
 
     it('ends a session read just before at the next read: logout, disable, delete, revoke, expiry and anonymous sweeps', async () => {
@@ -347,27 +356,27 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
       const u1 = await login(1);
       const kept = await withSession(u1);
       const s1 = await withSession(u1);
-      ended(await readWriteRead(s1.id, () => store.deleteSession(s1.id)), 'deleteSession');
+      ended(await readWriteRead(s1.id, () => store.deleteSession(s1.id), s1.refreshHash), 'deleteSession');
       assert.deepEqual(await store.findSession(kept.id), { session: kept, userDisabled: false }, 'the user’s other session stays');
 
       const s2 = await withSession(u1);
-      ended(await readWriteRead(s2.id, () => store.deleteSessionsOfUser(u1)), 'deleteSessionsOfUser');
+      ended(await readWriteRead(s2.id, () => store.deleteSessionsOfUser(u1), s2.refreshHash), 'deleteSessionsOfUser');
       assert.equal(await store.findSession(kept.id), null);
 
       const s3 = await withSession(u1);
-      ended(await readWriteRead(s3.id, () => store.setUserDisabled(u1, true)), 'setUserDisabled');
+      ended(await readWriteRead(s3.id, () => store.setUserDisabled(u1, true), s3.refreshHash), 'setUserDisabled');
 
       const u2 = await login(2);
       const s4 = await withSession(u2);
-      ended(await readWriteRead(s4.id, () => store.deleteUser(u2)), 'deleteUser');
+      ended(await readWriteRead(s4.id, () => store.deleteUser(u2), s4.refreshHash), 'deleteUser');
 
       const u3 = await login(3);
       const s5 = await withSession(u3, { expiresAt: 500 });
-      ended(await readWriteRead(s5.id, () => store.deleteExpiredSessions(1000)), 'deleteExpiredSessions');
+      ended(await readWriteRead(s5.id, () => store.deleteExpiredSessions(1000), s5.refreshHash), 'deleteExpiredSessions');
 
       const u4 = await login(4, 100);
       const s6 = await withSession(u4);
-      ended(await readWriteRead(s6.id, () => store.deleteInactiveAnonymousUsers(500)), 'deleteInactiveAnonymousUsers');
+      ended(await readWriteRead(s6.id, () => store.deleteInactiveAnonymousUsers(500), s6.refreshHash), 'deleteInactiveAnonymousUsers');
     });
 
     it('invalidates its session cache per user: other users’ logins, refreshes and logouts keep a cached session, the user’s own writes drop it', async () => {
@@ -376,41 +385,70 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
         assert.ok(s, 'the store keeps a session cache');
         return s;
       };
-      /** Reads the session; true when it was served from the cache (observed through the hit counter, not timing). */
+      /** A cache out of service for a moment (PostgreSQL: a late heartbeat on a busy machine) neither serves nor keeps entries. */
+      const whenLive = async () => {
+        for (let i = 0; i < 200 && !stats().live; i++) await new Promise((r) => setTimeout(r, 5));
+      };
+      /** Reads the session by id; true when it was served from the cache (observed through the hit counter, not timing). */
       const hit = async (id: string) => {
+        await whenLive();
         const before = stats().hits;
         assert.ok(await store.findSessionWithUser(id), 'found');
+        return stats().hits === before + 1;
+      };
+      /** The same, by refresh-token hash (a refresh). */
+      const refreshHit = async (refreshHash: string) => {
+        await whenLive();
+        const before = stats().hits;
+        assert.ok(await store.findSessionByRefreshHash(refreshHash), 'found');
         return stats().hits === before + 1;
       };
       const loginWithSession = async (n: string, newUserId: string, now = 5) => {
         const s = session(newUserId);
         const { userId: _, ...opened } = s;
         const { userId } = await store.loginIdentity({ identity: identity(n), newUserId, userType: 'normal', now, open: { session: opened, device: { id: s.deviceId, lastSeenAt: now } } });
-        return { userId, sessionId: s.id };
+        return { userId, sessionId: s.id, refreshHash: s.refreshHash };
       };
       const a = await loginWithSession('pa', 'pa'.padEnd(24, '0'));
       const b = await loginWithSession('pb', 'pb'.padEnd(24, '0'));
       assert.equal(await hit(a.sessionId), false, 'the first read fills the cache');
       assert.equal(await hit(a.sessionId), true);
-      assert.equal(await hit(b.sessionId), false);
+      assert.equal(await refreshHit(a.refreshHash), true, 'a refresh finds the entry an access check filled');
+      assert.equal(await refreshHit(b.refreshHash), false, 'a refresh fills the cache too');
+      assert.equal(await hit(b.sessionId), true);
+      assert.equal(await refreshHit(b.refreshHash), true);
+      assert.equal(await store.findSessionByRefreshHash('no such hash'), null);
 
       // User B: logs in again (its identity data and last login change), refreshes, logs out a session, gets a new one.
       const again = await loginWithSession('pb', 'xx'.padEnd(24, '0'), 6);
       assert.equal(again.userId, b.userId);
       await store.touchSession(again.sessionId, b.userId, 7);
       await store.deleteSession(b.sessionId);
+      assert.equal(await store.findSessionByRefreshHash(b.refreshHash), null, 'a logged-out session is not found by its refresh token');
       // New users log in, one is disabled and one deleted.
       const c = await loginWithSession('pc', 'pc'.padEnd(24, '0'));
       const d = await loginWithSession('pd', 'pd'.padEnd(24, '0'));
       await store.setUserDisabled(c.userId, true);
       await store.deleteUser(d.userId);
       assert.equal(await hit(a.sessionId), true, 'A’s entry survived the writes of other users');
+      assert.equal(await refreshHit(a.refreshHash), true);
       assert.equal(await hit(again.sessionId), false, 'B’s new session was read from the store');
 
-      // A's own refresh drops A's entries, and the next read sees the new last login.
+      // A's own refresh updates A's entries in place: still served from the cache, with the new times.
       await store.touchSession(a.sessionId, a.userId, 9);
-      assert.equal(await hit(a.sessionId), false);
+      assert.equal(await hit(a.sessionId), true);
       assert.equal((await store.findSessionWithUser(a.sessionId))?.user.lastAuthAt, 9);
+      assert.equal(await refreshHit(a.refreshHash), true);
+      assert.equal((await store.findSessionByRefreshHash(a.refreshHash))?.session.lastUsedAt, 9);
+      // A fresh read goes to the database, whatever is cached.
+      await whenLive();
+      const before = stats().hits;
+      assert.deepEqual(await store.findSessionByRefreshHash(a.refreshHash, { fresh: true }), await store.findSession(a.sessionId));
+      assert.equal(stats().hits, before + 1, 'only the second of those two reads was a hit');
+      // A's own login (identity data, last login) drops A's entries.
+      await loginWithSession('pa', 'yy'.padEnd(24, '0'), 10);
+      assert.equal(await refreshHit(a.refreshHash), false);
+      assert.equal((await store.findSessionWithUser(a.sessionId))?.user.lastAuthAt, 10);
       // Ending one of A's sessions keeps A's other sessions cached.
       const a2 = session(a.userId);
       await store.createSession(a2);
@@ -418,7 +456,9 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
       assert.equal(await hit(a2.id), true);
       await store.deleteSession(a.sessionId);
       assert.equal(await store.findSessionWithUser(a.sessionId), null);
+      assert.equal(await store.findSessionByRefreshHash(a.refreshHash), null);
       assert.equal(await hit(a2.id), true, 'the user’s other session stays cached');
+      assert.equal(await refreshHit(a2.refreshHash), true);
     });
 
     it('ends the sessions of a disabled or deleted API key, and of a deleted server key’s user, at the next read', async () => {
@@ -432,10 +472,10 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
       await store.createSession(other);
       const byKey1 = session(u, { apiKeyId: k1, providerName: 'api-key', providerType: 'api-key' });
       await store.createSession(byKey1);
-      ended(await readWriteRead(byKey1.id, () => store.setApiKeyDisabled(u, k1, true)), 'setApiKeyDisabled');
+      ended(await readWriteRead(byKey1.id, () => store.setApiKeyDisabled(u, k1, true), byKey1.refreshHash), 'setApiKeyDisabled');
       const byKey2 = session(u, { apiKeyId: k2, providerName: 'api-key', providerType: 'api-key' });
       await store.createSession(byKey2);
-      ended(await readWriteRead(byKey2.id, () => store.deleteApiKey(u, k2)), 'deleteApiKey');
+      ended(await readWriteRead(byKey2.id, () => store.deleteApiKey(u, k2), byKey2.refreshHash), 'deleteApiKey');
       assert.deepEqual(await store.findSession(other.id), { session: other, userDisabled: false }, 'sessions the keys did not open stay');
 
       const server = { id: 'ks'.padEnd(24, '0'), userId: 'su'.padEnd(24, '0'), kind: 'server' as const, name: 'srv', keyHash: 'h-srv', disabled: false, createdAt: 9 };
@@ -443,7 +483,7 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
       // A session of the server user not opened by the key: it ends with the user.
       const ofServerUser = session(server.userId);
       await store.createSession(ofServerUser);
-      ended(await readWriteRead(ofServerUser.id, () => store.deleteApiKey(server.userId, server.id)), 'deleteApiKey (server key)');
+      ended(await readWriteRead(ofServerUser.id, () => store.deleteApiKey(server.userId, server.id), ofServerUser.refreshHash), 'deleteApiKey (server key)');
     });
 
     it('reads a user’s new identity data, new identity and last activity right after they are written', async () => {

@@ -688,16 +688,28 @@ class PostgresStore extends SqlStore implements Store {
 
   async findSessionWithUser(id: string): Promise<SessionWithUser | null> {
     const cache = this.cache;
-    if (!cache) return this.readSessionWithUser(id);
+    if (!cache) return this.readSessionWithUser('id', id);
     const cached = cache.get(id);
     if (cached) return cached;
     const since = cache.begin();
-    const found = await this.readSessionWithUser(id);
+    const found = await this.readSessionWithUser('id', id);
     // Kept unless an invalidation of its user or session arrived while it was read (session-cache.ts).
     return found ? cache.set(id, found, since) : null;
   }
 
-  private async readSessionWithUser(id: string): Promise<SessionWithUser | null> {
+  /** Through the session cache, as findSessionWithUser: a refresh reads nothing while its session is cached. */
+  override async findSessionByRefreshHash(hash: string, opts?: { fresh?: boolean }): Promise<ActiveSession | null> {
+    const cache = this.cache;
+    if (!cache) return super.findSessionByRefreshHash(hash);
+    const cached = opts?.fresh ? undefined : cache.getByRefreshHash(hash);
+    if (cached) return cached.active;
+    const since = cache.begin();
+    const found = await this.readSessionWithUser('refresh_hash', hash);
+    return found ? cache.set(found.active.session.id, found, since).active : null;
+  }
+
+  /** The session whose `id` or `refresh_hash` is `key`, with its user. */
+  private async readSessionWithUser(by: 'id' | 'refresh_hash', key: string): Promise<SessionWithUser | null> {
     // One statement (one round trip, one snapshot): the session, its user and the identities as JSON.
     const row = await this.one(
       `SELECT s.*, u.disabled AS user_disabled, u.type AS user_type, u.created_at AS user_created_at, u.last_auth_at AS user_last_auth_at,
@@ -706,8 +718,8 @@ class PostgresStore extends SqlStore implements Store {
                          'provider_id', i.provider_id, 'data', i.data, 'created_at', i.created_at) ORDER BY i.created_at, i.seq)
                         FROM identities i WHERE i.user_id = u.id), '[]'::json) AS user_identities
          FROM sessions s JOIN users u ON u.id = s.user_id
-        WHERE s.id = $1`,
-      [id],
+        WHERE s.${by} = $1`,
+      [key],
     );
     const active = toActive(row);
     if (!row || !active) return null;
@@ -723,9 +735,9 @@ class PostgresStore extends SqlStore implements Store {
   async touchSession(sessionId: string, userId: string, now: number, expiresAt?: number): Promise<void> {
     // One statement, one commit: the session's last use (and sliding expiry) and the user's last use.
     // Other instances are told only when the expiry moved: last_used_at and last_auth_at are in
-    // their cached records, but nothing served from the cache reads them (the access check reads
-    // disabled, owner and expiry; profile and context.user the identities and type; the idle
-    // timeout is checked on refresh, from the row). Announcing every refresh made refreshes queue
+    // their cached records, but nothing served from the cache relies on them (the access check reads
+    // disabled, owner and expiry; profile and context.user the identities and type; a refresh ends
+    // a session for its idle time only on a fresh read of the row). Announcing every refresh made refreshes queue
     // on PostgreSQL's global lock for notifying commits. A moved expiry is announced (for the one
     // session), or the other instances would refuse the session at its old expiry.
     if (expiresAt === undefined) {
@@ -746,8 +758,9 @@ class PostgresStore extends SqlStore implements Store {
         ),
       );
     }
-    // This instance reads its own writes exactly (cheap: one read of this user's sessions).
-    this.dropLocally('u', [userId]);
+    // This instance reads its own writes exactly: its cached entries of the user take the new times
+    // (dropping them cost the user's next request a round trip, at every refresh).
+    this.cache?.touched(sessionId, userId, now, expiresAt);
   }
 
   async deleteSession(id: string): Promise<boolean> {

@@ -281,33 +281,50 @@ class SqliteStore extends SqlStore implements Store {
 
   /** Through the session cache (session-cache.ts); the records returned are frozen and shared. */
   private sessionWithUser(id: string): SessionWithUser | null {
-    // `PRAGMA data_version` changes when another connection (the CLI, any process) has committed
-    // to the file since the last read: what it changed is unknown, so everything goes. Read before
-    // the rows, so an entry is never older than the version it was checked against.
+    this.checkDataVersion();
+    return this.sessions.get(id) ?? this.fillSession('id', id);
+  }
+
+  /** Through the session cache, as findSession; `fresh` reads the row (and refills the cache with it). */
+  override async findSessionByRefreshHash(hash: string, opts?: { fresh?: boolean }): Promise<ActiveSession | null> {
+    this.checkDataVersion();
+    return ((opts?.fresh ? undefined : this.sessions.getByRefreshHash(hash)) ?? this.fillSession('refresh_hash', hash))?.active ?? null;
+  }
+
+  /**
+   * `PRAGMA data_version` changes when another connection (the CLI, any process) has committed
+   * to the file since the last read: what it changed is unknown, so everything goes. Read before
+   * the rows, so an entry is never older than the version it was checked against.
+   */
+  private checkDataVersion(): void {
     const version = this.dataVersion();
     if (version !== this.lastDataVersion) {
       this.sessions.clear();
       this.lastDataVersion = version;
     }
-    const cached = this.sessions.get(id);
-    if (cached) return cached;
+  }
+
+  /** Reads the session whose `id` or `refresh_hash` is `key` with its user, and caches them. */
+  private fillSession(by: 'id' | 'refresh_hash', key: string): SessionWithUser | null {
     const since = this.sessions.begin();
     // Synchronous statements on one connection: nothing is written between the reads.
-    const active = toActive(this.get(`${SQL.sessionWithUser} WHERE s.id = $1`, [id]));
+    const active = toActive(this.get(`${SQL.sessionWithUser} WHERE s.${by} = $1`, [key]));
     const user = active && this.get(SQL.user, [active.session.userId]);
-    return active && user ? this.sessions.set(id, { active, user: this.withIdentities(user) }, since) : null;
+    return active && user ? this.sessions.set(active.session.id, { active, user: this.withIdentities(user) }, since) : null;
   }
 
   sessionCacheStats(): SessionCacheStats {
     return this.sessions.stats();
   }
 
-  touchSession(sessionId: string, userId: string, now: number, expiresAt?: number): Promise<void> {
-    return this.write(() => {
+  async touchSession(sessionId: string, userId: string, now: number, expiresAt?: number): Promise<void> {
+    await this.write(() => {
       this.run(SQL.touchUser, [now, userId]);
       this.run('UPDATE sessions SET last_used_at = $1, expires_at = COALESCE($2, expires_at) WHERE id = $3', [now, expiresAt ?? null, sessionId]);
-      this.sessions.dropUser(userId);
     });
+    // Once committed (not in the write: a batch rolled back would leave the cache ahead of the file),
+    // the user's entries take the new times instead of being dropped. Until then they show the old ones.
+    this.sessions.touched(sessionId, userId, now, expiresAt);
   }
 
   deleteSession(id: string): Promise<boolean> {
