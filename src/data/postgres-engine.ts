@@ -144,9 +144,8 @@ export async function openPostgresDocuments(url: string, opts: PostgresDocuments
 
   return embeddedEngine({
     async rows(ns: string, c?: Candidates) {
-      if (!c) return (await pool.query<{ doc: string }>(named('SELECT doc FROM documents WHERE ns = $1 ORDER BY seq', [ns]))).rows.map((r) => r.doc);
-      const q = candidateQuery(ns, c);
-      return q ? (await pool.query<{ doc: string }>(q)).rows.map((r) => r.doc) : [];
+      const q = c ? candidateQuery(ns, c) : named('SELECT doc FROM documents WHERE ns = $1 ORDER BY seq', [ns]);
+      return q ? (await pool.query<[string]>(q)).rows.map((r) => r[0]) : [];
     },
 
     async indexedFields() {
@@ -280,12 +279,12 @@ export async function openPostgresDocuments(url: string, opts: PostgresDocuments
   });
 }
 
-/** Named statements: parsed once per connection; a few shapes at most (see candidateQuery). */
+/** Named statements: parsed once per connection; a few shapes at most (see candidateQuery). Rows as arrays: no object per row. */
 const statementNames = new Map<string, string>();
-function named(text: string, values: unknown[]): pg.QueryConfig {
+function named(text: string, values: unknown[]): pg.QueryArrayConfig {
   let name = statementNames.get(text);
   if (name === undefined && statementNames.size < 64) statementNames.set(text, (name = `baste_docs_${statementNames.size}`));
-  return name === undefined ? { text, values } : { name, text, values };
+  return name === undefined ? { text, values, rowMode: 'array' } : { name, text, values, rowMode: 'array' };
 }
 
 /**
@@ -297,7 +296,7 @@ function named(text: string, values: unknown[]): pg.QueryConfig {
  * One key is an equality, which stays an index condition without statistics (`= ANY` then
  * became a filter over every entry of the field).
  */
-export function candidateQuery(ns: string, c: Candidates): pg.QueryConfig | undefined {
+export function candidateQuery(ns: string, c: Candidates): pg.QueryArrayConfig | undefined {
   const values: unknown[] = [ns];
   const parts: string[] = [];
   let distinct = true;
