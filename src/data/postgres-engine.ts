@@ -279,7 +279,12 @@ export async function openPostgresDocuments(url: string, opts: PostgresDocuments
   });
 }
 
-/** Named statements: parsed once per connection; a few shapes at most (see candidateQuery). Rows as arrays: no object per row. */
+/**
+ * Named statements: parsed once per connection, and planned once when a generic plan is as good
+ * (PostgreSQL decides); a few shapes at most (see candidateQuery). They need session-level
+ * connections, as Baste's own pool gives (a transaction-mode pooler before PgBouncer 1.21 loses
+ * them). Rows as arrays: no object per row.
+ */
 const statementNames = new Map<string, string>();
 function named(text: string, values: unknown[]): pg.QueryArrayConfig {
   let name = statementNames.get(text);
@@ -296,7 +301,7 @@ function named(text: string, values: unknown[]): pg.QueryArrayConfig {
  * One key is an equality, which stays an index condition without statistics (`= ANY` then
  * became a filter over every entry of the field).
  */
-export function candidateQuery(ns: string, c: Candidates): pg.QueryArrayConfig | undefined {
+function candidateQuery(ns: string, c: Candidates): pg.QueryArrayConfig | undefined {
   const values: unknown[] = [ns];
   const parts: string[] = [];
   let distinct = true;
