@@ -66,6 +66,11 @@ export function openSqliteDocuments(file: string, opts: { owner?: DatabaseOwner 
     addEntry: db.prepare('INSERT OR IGNORE INTO document_index (ns, field, value_key, id) VALUES (?, ?, ?, ?)'),
     dropEntries: db.prepare('DELETE FROM document_index WHERE ns = ? AND id = ?'),
     rowsOf: db.prepare('SELECT id, doc FROM documents WHERE ns = ?'),
+    // The common candidate query (a rule's `owner_id: %%user.id`): one key of one indexed field,
+    // a third cheaper than the general form below.
+    byOneKey: db
+      .prepare('SELECT d.doc FROM document_index i JOIN documents d ON d.ns = i.ns AND d.id = i.id WHERE i.ns = ? AND i.field = ? AND i.value_key = ? ORDER BY d.rowid')
+      .pluck(),
     addChange: db.prepare('INSERT INTO change_events (ns, op, id, after, before, at) VALUES (?, ?, ?, ?, ?, ?)'),
     changes: db.prepare('SELECT seq, ns, op, id, after, before, at FROM change_events WHERE ns = ? AND seq > ? ORDER BY seq LIMIT ?'),
     latestChange: db.prepare('SELECT MAX(seq) FROM change_events WHERE ns = ?').pluck(),
@@ -140,6 +145,8 @@ export function openSqliteDocuments(file: string, opts: { owner?: DatabaseOwner 
   return embeddedEngine({
     async rows(ns: string, c?: Candidates) {
       if (!c) return (q.all.all(ns) as { doc: string }[]).map((r) => r.doc);
+      const only = c.index.length === 1 ? c.index[0]! : undefined;
+      if (!c.ids.length && only?.keys.length === 1) return q.byOneKey.all(ns, only.field, only.keys[0]) as string[];
       const params: unknown[] = c.index.flatMap((i) => [i.field, JSON.stringify(i.keys)]);
       return candidateQuery(c.index.length).all({ ns, ids: JSON.stringify(c.ids) }, ...params) as string[];
     },

@@ -135,6 +135,7 @@ export function engineConformance(name: string, open: () => Promise<DocumentEngi
         [{ tags: 'a' }, [1, 2]],
         [{ tags: { $eq: 'b' } }, [1]],
         [{ tags: { $in: ['c', 'zz'] } }, [3]],
+        [{ tags: { $in: ['b', 'a'] } }, [1, 2]], // 1 holds both keys: once
         [{ n: 1 }, [1, 2, 3, 4]],
         [{ n: Long.fromNumber(1) }, [1, 2, 3, 4]],
         [{ n: new Double(1) }, [1, 2, 3, 4]],
@@ -149,6 +150,8 @@ export function engineConformance(name: string, open: () => Promise<DocumentEngi
         [{ s: 'x', n: { $gt: 0 } }, [1, 3]],
         [{ $and: [{ s: 'x' }, { tags: 'a' }] }, [1]],
         [{ $or: [{ s: 'y' }, { tags: 'c' }] }, [2, 3]],
+        [{ $or: [{ s: 'x' }, { tags: 'a' }] }, [1, 2, 3, 7]], // 1 found through both fields: once
+        [{ $or: [{ s: 'y' }, { s: 'x' }, { n: 2 }] }, [1, 2, 3, 5, 7]],
         [{ $or: [{ s: 'y' }, { n: { $gt: 1 } }] }, [2, 5, 6]],
         [{ d: new Date(5) }, [1]],
         [{ ok: true }, [1]],
@@ -173,6 +176,26 @@ export function engineConformance(name: string, open: () => Promise<DocumentEngi
             assert.deepEqual(await ids(ns, filter), expected, `${ns} ${JSON.stringify(filter)}`);
           }
         }
+      });
+
+      it('combines _id and index lookups, each document once, in insertion order', async () => {
+        await engine.ensureIndexes('db.mixed', ['owner']);
+        // inserted out of _id order, so insertion order shows
+        await engine.write('db.mixed', {
+          inserts: [{ _id: 'k3', owner: 'u1' }, { _id: 'k1', owner: 'u1' }, { _id: 'k4', owner: ['u1', 'u2'] }, { _id: 'k2', owner: 'u2' }],
+        });
+        await engine.write('db.mixed', { replaces: [{ _id: 'k3', owner: 'u1', v: 1 }] }); // keeps its place
+        assert.deepEqual(await ids('db.mixed', { owner: 'u1' }), ['k3', 'k1', 'k4']);
+        assert.deepEqual(await ids('db.mixed', { owner: { $in: ['u2', 'u1'] } }), ['k3', 'k1', 'k4', 'k2']);
+        assert.deepEqual(await ids('db.mixed', { $or: [{ _id: 'k2' }, { owner: 'u1' }] }), ['k3', 'k1', 'k4', 'k2']);
+        assert.deepEqual(await ids('db.mixed', { $or: [{ _id: { $in: ['k1', 'zz'] } }, { owner: 'u2' }] }), ['k1', 'k4', 'k2']);
+        assert.deepEqual(await ids('db.mixed', { $or: [{ _id: 'k4' }, { owner: 'u2' }] }), ['k4', 'k2']);
+        assert.deepEqual(await ids('db.mixed', { $or: [{ _id: { $in: ['k2', 'k3'] } }, { owner: { $in: ['u2', 'nobody'] } }] }), ['k3', 'k4', 'k2']);
+        assert.deepEqual(await ids('db.mixed', { _id: { $in: ['k2', 'k1', 'k1'] } }), ['k1', 'k2']);
+        assert.deepEqual(await ids('db.mixed', { $or: [{ _id: 'zz' }, { owner: 'nobody' }] }), []);
+        assert.deepEqual(await ids('db.mixed', { $or: [{ _id: { $in: [] } }, { owner: { $in: [] } }] }), []);
+        assert.deepEqual(await ids('db.mixed', { owner: { $in: [] } }), []);
+        assert.deepEqual(await ids('db.other', { owner: 'u1' }), []);
       });
 
       it('keeps the index in step with replaces and removes', async () => {
