@@ -3,8 +3,10 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { GroupCommit } from '../src/util/sqlite-group-commit.js';
+import { storeFailureOf } from '../src/store/failures.js';
 import { openSqliteStore } from '../src/store/sqlite/index.js';
 import { SessionCache } from '../src/store/session-cache.js';
 import type { ActiveSession, UserRecord } from '../src/store/store.js';
@@ -373,5 +375,142 @@ describe('sqlite group commit', () => {
     await batches.write(insert(db, 'y'));
     assert.deepEqual(rows(), ['y']);
     db.close();
+  });
+});
+
+// ---- The WAL's fsync off the event loop (WalSync in src/util/sqlite-group-commit.ts) ----
+
+describe('sqlite group commit: the fsync of the WAL', () => {
+  /** An fsync that finishes when the test says so, recording each call. */
+  const gatedFsync = () => {
+    const calls: { fd: number; done: () => void; fail: (err: Error) => void }[] = [];
+    const fsync = (fd: number) => new Promise<void>((done, fail) => calls.push({ fd, done, fail }));
+    /** Waits until `n` fsyncs were asked for (the first also syncs the directory, for real). */
+    const asked = async (n: number) => {
+      for (let i = 0; i < 200 && calls.length < n; i++) await sleep(5);
+      assert.equal(calls.length, n);
+    };
+    /** So that a failed assertion does not leave close() waiting forever. */
+    const releaseAll = () => calls.forEach((c) => c.done());
+    return { calls, fsync, asked, releaseAll };
+  };
+  /** Where a promise stands a moment later. */
+  const stateOf = async (p: Promise<unknown>) => {
+    let state = 'pending';
+    p.then(() => (state = 'resolved'), () => (state = 'rejected'));
+    await sleep(30);
+    return state;
+  };
+  const eio = () => Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO', errno: -5, syscall: 'fsync' });
+
+  it('acknowledges a batch only after an fsync started after its COMMIT; batches committed meanwhile wait for the next one', async () => {
+    const file = join(dir, 'wal-sync.sqlite');
+    const db = new Database(file);
+    db.pragma('journal_mode = WAL');
+    db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)');
+    const { calls, fsync, asked, releaseAll } = gatedFsync();
+    const batches = new GroupCommit(db, { fsync });
+    const other = new Database(file, { readonly: true });
+    const rows = () => (other.prepare('SELECT v FROM t ORDER BY id').all() as { v: string }[]).map((r) => r.v);
+    const insert = (v: string) => () => db.prepare('INSERT INTO t (v) VALUES (?)').run(v);
+    try {
+      assert.equal(db.pragma('synchronous', { simple: true }), 1, 'COMMIT itself does not fsync (NORMAL)');
+      const a = batches.write(insert('a'));
+      assert.equal(await stateOf(a), 'pending');
+      assert.deepEqual(rows(), ['a'], 'committed, and visible before it is durable');
+      await asked(1);
+
+      const [b, c] = [batches.write(insert('b')), batches.write(insert('c'))];
+      assert.equal(await stateOf(b), 'pending');
+      assert.deepEqual(rows(), ['a', 'b', 'c']);
+      assert.equal(calls.length, 1, 'one fsync at a time: b and c wait');
+
+      calls[0]!.done();
+      assert.equal(await stateOf(a), 'resolved');
+      assert.equal(await stateOf(b), 'pending', 'the fsync that acknowledged a started before b committed');
+      assert.equal(await stateOf(c), 'pending');
+      await asked(2); // b and c share the next fsync
+      assert.equal(calls[1]!.fd, calls[0]!.fd, 'the same WAL file');
+
+      calls[1]!.done();
+      assert.deepEqual(await Promise.all([b, c]).then(() => 'both'), 'both');
+      assert.equal(calls.length, 2);
+      // Writes outside the group commit wait for their own fsync.
+      db.prepare('INSERT INTO t (v) VALUES (?)').run('d');
+      const d = batches.durable();
+      assert.equal(await stateOf(d), 'pending');
+      await asked(3);
+      calls[2]!.done();
+      await d;
+    } finally {
+      releaseAll();
+      other.close();
+      await batches.close();
+      db.close();
+    }
+  });
+
+  it('a failed fsync rejects the writes it covered with a store failure (503), and every later write, until a restart', async () => {
+    const file = join(dir, 'wal-eio.sqlite');
+    const { calls, fsync, asked, releaseAll } = gatedFsync();
+    const store = openSqliteStore(file, { fsync });
+    try {
+      const login = store.loginIdentity({ identity: anon('e1'), newUserId: hex(0xe1), userType: 'normal', now: 1 });
+      assert.equal(await stateOf(login), 'pending');
+      await asked(1);
+      calls[0]!.fail(eio());
+      const err = await login.then(() => null, (e: unknown) => e);
+      assert.deepEqual(storeFailureOf(err), { kind: 'unavailable', what: `SQLite: ${(err as Error).message}` });
+      assert.match((err as Error).message, /fsync .* failed \(EIO\)/);
+      // Committed in the WAL (so visible), only not known to be on disk.
+      assert.equal((await store.getUser(hex(0xe1)))?.id, hex(0xe1), 'reads keep working');
+
+      const later = await store.createSession(sessionOf(hex(0xe1), 0xe2)).then(() => null, (e: unknown) => e);
+      assert.equal(storeFailureOf(later)?.kind, 'unavailable');
+      assert.equal(calls.length, 1, 'refused without committing or syncing again');
+      assert.equal(await store.findSession(hex(0x5000 + 0xe2)), null);
+    } finally {
+      releaseAll();
+      await store.close();
+    }
+    const reopened = openSqliteStore(file);
+    try {
+      await reopened.createSession(sessionOf(hex(0xe1), 0xe3));
+    } finally {
+      await reopened.close();
+    }
+  });
+
+  it('close() waits for the fsync of what was committed and queued', async () => {
+    const file = join(dir, 'wal-close.sqlite');
+    const { calls, fsync, asked } = gatedFsync();
+    const store = openSqliteStore(file, { fsync });
+    const login = store.loginIdentity({ identity: anon('z'), newUserId: hex(0x2a), userType: 'normal', now: 1, open: opening(0x2a) });
+    const closing = store.close();
+    assert.equal(await stateOf(closing), 'pending');
+    assert.equal(await stateOf(login), 'pending');
+    await asked(1);
+    calls[0]!.done();
+    await closing;
+    assert.equal((await login).created, true);
+  });
+
+  it('with the real fsync: writes resolve, and a database in memory has no WAL to sync', async () => {
+    const store = openSqliteStore(join(dir, 'wal-real.sqlite'));
+    try {
+      const results = await Promise.all(Array.from({ length: 8 }, (_, i) => store.loginIdentity({ identity: anon(`r${i}`), newUserId: hex(0x300 + i), userType: 'normal', now: 1, open: opening(0x300 + i) })));
+      assert.equal(results.length, 8);
+      await store.touchSession(hex(0x5300), hex(0x300), 2);
+    } finally {
+      await store.close();
+    }
+    const memory = new Database(':memory:');
+    let synced = 0;
+    const batches = new GroupCommit(memory, { fsync: async () => void synced++ });
+    memory.exec('CREATE TABLE t (v TEXT)');
+    await batches.write(() => memory.prepare('INSERT INTO t VALUES (1)').run());
+    assert.equal(synced, 0);
+    await batches.close();
+    memory.close();
   });
 });

@@ -141,6 +141,8 @@ export function openSqliteDocuments(file: string, opts: { owner?: DatabaseOwner 
     }
   });
 
+  // From here on synchronous = NORMAL, the WAL fsynced off the event loop (sqlite-group-commit.ts):
+  // what commits outside `batches` awaits `batches.durable()` before it resolves.
   const batches = new GroupCommit(db);
   return embeddedEngine({
     async rows(ns: string, c?: Candidates) {
@@ -157,6 +159,7 @@ export function openSqliteDocuments(file: string, opts: { owner?: DatabaseOwner 
     },
     async addIndexes(ns, fields, entries) {
       backfill.immediate(ns, fields, entries);
+      await batches.durable();
     },
     write(ns, batch, entries, expected, capture) {
       // Concurrent requests' writes share one commit (and fsync), each in its own savepoint.
@@ -174,10 +177,12 @@ export function openSqliteDocuments(file: string, opts: { owner?: DatabaseOwner 
       return q.countChanges.get(ns, after) as number;
     },
     async pruneChanges(ns, upTo, before) {
-      return q.pruneChanges.run(ns, upTo, before).changes;
+      const removed = q.pruneChanges.run(ns, upTo, before).changes;
+      if (removed > 0) await batches.durable();
+      return removed;
     },
     async close() {
-      batches.flush();
+      await batches.close();
       if (db.open) db.close();
     },
   });

@@ -1,8 +1,10 @@
-// Embedded store on better-sqlite3 (WAL, synchronous = FULL so a committed write survives a kill -9
-// and a power loss). better-sqlite3 is synchronous; reads run at the call. Every write is atomic
-// and goes through group commit (src/util/sqlite-group-commit.ts): writes issued in the same turn
-// of the event loop (concurrent requests) commit together, one fsync for all, each in its own
-// savepoint; a write's promise resolves after that commit.
+// Embedded store on better-sqlite3 (WAL; an acknowledged write survives a kill -9 and a power
+// loss). better-sqlite3 is synchronous; reads run at the call. Every write is atomic and goes
+// through group commit (src/util/sqlite-group-commit.ts): writes issued in the same turn of the
+// event loop (concurrent requests) commit together, each in its own savepoint, and a write's
+// promise resolves after that commit and an fsync of the WAL, run off the event loop (the
+// connection is switched to synchronous = NORMAL there, after the migrations below, which commit
+// with FULL).
 // The statements are those of src/store/sql/core.ts (shared with PostgreSQL); this file keeps the
 // writes made of several statements, each run synchronously inside one group-commit write.
 
@@ -24,7 +26,7 @@ import type {
   UserType,
 } from '../store.js';
 import { flag, toAccount, toActive, toIdentity, toUser, type Row } from '../rows.js';
-import { GroupCommit } from '../../util/sqlite-group-commit.js';
+import { GroupCommit, type Fsync } from '../../util/sqlite-group-commit.js';
 import { planImport, writesSomething } from '../import-plan.js';
 import type { DatabaseOwner } from '../owner.js';
 import { claimFile } from './owner.js';
@@ -36,7 +38,7 @@ import { apiKeyParams, deviceParams, expiredSessions, identityParams, sessionPar
  * With `owner`, the file is claimed for that app on first open, and opening a file another app
  * claimed fails with DatabaseOwnedError (src/store/owner.ts); without it nothing is checked.
  */
-export function openSqliteStore(file: string, opts: { owner?: DatabaseOwner } = {}): Store {
+export function openSqliteStore(file: string, opts: { owner?: DatabaseOwner; fsync?: Fsync } = {}): Store {
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
@@ -50,7 +52,7 @@ export function openSqliteStore(file: string, opts: { owner?: DatabaseOwner } = 
     db.close();
     throw err;
   }
-  return new SqliteStore(db);
+  return new SqliteStore(db, opts.fsync);
 }
 
 function migrate(db: Database.Database): void {
@@ -91,9 +93,12 @@ class SqliteStore extends SqlStore implements Store {
   private readonly dataVersion: () => number;
   private lastDataVersion: number;
 
-  constructor(private readonly db: Database.Database) {
+  constructor(
+    private readonly db: Database.Database,
+    fsync?: Fsync,
+  ) {
     super();
-    this.batches = new GroupCommit(db);
+    this.batches = new GroupCommit(db, { fsync });
     const dataVersion = db.prepare('PRAGMA data_version').pluck();
     this.dataVersion = () => dataVersion.get() as number;
     this.lastDataVersion = this.dataVersion();
@@ -398,7 +403,7 @@ class SqliteStore extends SqlStore implements Store {
 
   async close(): Promise<void> {
     if (!this.db.open) return;
-    this.batches.flush();
-    this.db.close();
+    await this.batches.close();
+    if (this.db.open) this.db.close();
   }
 }
