@@ -86,7 +86,14 @@ export class WalSync {
   constructor(
     private readonly walFile: string,
     private readonly fsyncFile: Fsync,
+    /** Called after each fsync settled, before the next starts: the group commit's moment to commit what waited. */
+    private readonly afterRound: () => void = () => {},
   ) {}
+
+  /** An fsync is in flight. */
+  get syncing(): boolean {
+    return this.running !== null;
+  }
 
   /** Resolves once an fsync of the WAL that started after this call finished; call it right after a COMMIT returned. */
   afterCommit(): Promise<void> {
@@ -112,6 +119,7 @@ export class WalSync {
         this.failed = fsyncFailure(err);
         r.reject(this.failed);
       }
+      this.afterRound();
     }
     this.running = null;
   }
@@ -151,6 +159,8 @@ function fsyncFailure(err: unknown): Error {
 export class GroupCommit {
   private queue: Pending[] = [];
   private scheduled = false;
+  /** The queue waits for the fsync in flight to end (scheduledFlush). */
+  private waitingForSync = false;
   private readonly begin: Database.Statement;
   private readonly commitStatement: Database.Statement;
   private readonly rollback: Database.Statement;
@@ -173,7 +183,11 @@ export class GroupCommit {
   ) {
     if (!db.memory && db.pragma('journal_mode', { simple: true }) === 'wal') {
       db.pragma('synchronous = NORMAL');
-      this.wal = new WalSync(resolve(`${db.name}-wal`), opts.fsync ?? fsyncOnPool);
+      this.wal = new WalSync(resolve(`${db.name}-wal`), opts.fsync ?? fsyncOnPool, () => {
+        if (!this.waitingForSync) return;
+        this.waitingForSync = false;
+        this.flush();
+      });
     }
     this.begin = db.prepare('BEGIN IMMEDIATE');
     this.commitStatement = db.prepare('COMMIT');
@@ -187,7 +201,7 @@ export class GroupCommit {
       this.queue.push({ run, resolve: resolve as (value: unknown) => void, reject });
       if (!this.scheduled) {
         this.scheduled = true;
-        setImmediate(this.flush);
+        setImmediate(this.scheduledFlush);
       }
     });
   }
@@ -200,9 +214,25 @@ export class GroupCommit {
     return this.wal ? this.wal.afterCommit() : Promise.resolve();
   }
 
+  /**
+   * While an fsync is in flight the queue is not committed: it is committed as one batch when that
+   * fsync ends, and the next fsync starts right after. Committing it at once would not be
+   * acknowledged sooner (its fsync could only start after the one in flight), but would make smaller
+   * batches: a commit rewrites the last page of every B-tree it touches (~14 pages), so small
+   * batches write more pages per write, and a batch is visible before it is durable.
+   */
+  private readonly scheduledFlush = (): void => {
+    if (this.wal?.syncing) {
+      this.waitingForSync = true;
+      return;
+    }
+    this.flush();
+  };
+
   /** Commits whatever is queued now (before closing the connection). */
   readonly flush = (): void => {
     this.scheduled = false;
+    this.waitingForSync = false;
     while (this.queue.length > 0) {
       const batch = this.queue;
       this.queue = [];
