@@ -203,7 +203,7 @@ it('session cache: bounded, dropping the oldest entry; drops per user and per se
 
 /**
  * Commit records in the store's write-ahead log: one per committed transaction, each made durable
- * by one fsync (synchronous = FULL). Frames whose salt differs from the header's are left over from
+ * by one fsync. Frames whose salt differs from the header's are left over from
  * before the last checkpoint reset and are not counted.
  */
 function walCommits(file: string): { salt: string; commits: number } {

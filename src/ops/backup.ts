@@ -8,7 +8,7 @@
 // trigger's delivery progress, kept in the store, can then only lag the change events it refers
 // to, and a lag is redelivered, never skipped). In WAL mode the held read transaction does not
 // block the server's writers; the WAL just grows until the copy ends. Every write the server
-// acknowledged before the backup began is in it (synchronous = FULL: acknowledged = committed).
+// acknowledged before the backup began is in it (acknowledged implies committed and synced).
 //
 // The archive: `baste-backup.json` (what it holds, with SHA-256 sums), then the database files.
 // Restoring checks the sums, runs SQLite's integrity check on each file and checks that the
