@@ -1,8 +1,8 @@
 // Group commit for better-sqlite3. better-sqlite3 is synchronous, so a transaction committed at
 // the call commits alone. Here a write is queued and the queue is flushed on the next turn of the
-// event loop (setImmediate: after the poll phase that parsed the requests): every write queued
-// meanwhile runs in one BEGIN IMMEDIATE … COMMIT, each in its own SAVEPOINT, so one commit (and
-// one fsync) covers the batch.
+// event loop (setImmediate: after the poll phase that parsed the requests), or, while the WAL's
+// fsync runs, when it ends: every write queued meanwhile runs in one BEGIN IMMEDIATE … COMMIT, each
+// in its own SAVEPOINT, so one commit (and one fsync) covers the batch.
 //
 // - A write that throws is rolled back to its savepoint and rejects alone; the others commit.
 // - Every promise settles only after the shared COMMIT returned and, for a database in WAL mode
@@ -56,8 +56,8 @@ function round(): Round {
  * done at COMMIT (synchronous = FULL) runs on the thread pool, and a batch is acknowledged only
  * by an fsync that STARTED after its COMMIT returned (Linux's fsync flushes the file's dirty pages
  * whichever descriptor wrote them). The WAL is written sequentially, so that fsync also covers
- * every earlier commit. At most one fsync runs at a time; the batches that commit meanwhile share
- * the next one.
+ * every earlier commit. At most one fsync runs at a time; what commits meanwhile (the group
+ * commit holds its queue until it ends; `durable()` callers) shares the next one.
  *
  * - Visibility: a batch is visible to reads (on this connection and others) as soon as its COMMIT
  *   returns, up to one fsync before it is acknowledged, so a reader may act on a write that a power
