@@ -35,6 +35,8 @@ const SOURCE: DataSourceConfig = {
     ]),
     // Roles answered by a function (asynchronously): only even-numbered items apply.
     rules('gated', [role('even', { applyWhen: { '%%true': { '%function': { name: 'isEven', arguments: ['%%root.n'] } } }, read: true })]),
+    // Only callers whose request says so (the expression request is built only for rules naming it).
+    rules('teams', [role('blue', { applyWhen: { '%%request.requestHeaders.x-team': 'blue' }, read: true })]),
     // A filter hides `secret` from every find.
     rules('filtered', [role('all', { read: true })], [{ name: 'noSecret', applyWhen: {}, query: {}, projection: { secret: 0 } }]),
   ]),
@@ -98,6 +100,17 @@ function suite(name: string, open: () => Promise<DocumentEngine>): void {
       await engine.write('db.gated', { inserts: Array.from({ length: 7 }, (_, n) => ({ _id: `d${n}`, n })) });
       assert.deepEqual((await find('gated', 'u1', { sort: { n: -1 } })).map((d) => d.n), [6, 4, 2, 0]);
       assert.deepEqual((await find('gated', 'u1', { limit: 2 })).map((d) => d.n), [0, 2]);
+    });
+
+    it('gives rules that name %%request the request, lower-case header names included', async () => {
+      await engine.write('db.teams', { inserts: [{ _id: 't' }] });
+      const ask = (headers: Record<string, string[]>) =>
+        service.execute('mongodb-atlas', 'find', { database: 'db', collection: 'teams', query: {} }, { ...user('u1'), request: { requestHeaders: headers } });
+      assert.deepEqual(await ask({ 'X-Team': ['blue'] }), [{ _id: 't' }]);
+      assert.deepEqual(await ask({ 'X-Team': ['red'] }), []);
+      // The other collections' rules never read it: their finds do not depend on it.
+      await engine.write('db.items', { inserts: [{ _id: 'i', owner_id: 'u1' }] });
+      assert.deepEqual(await service.execute('mongodb-atlas', 'find', { database: 'db', collection: 'items', query: {} }, { ...user('u1'), request: { requestHeaders: { 'X-Team': ['blue'] } } }), [{ _id: 'i', owner_id: 'u1' }]);
     });
 
     it("keeps the filters' projection and the stored number types", async () => {

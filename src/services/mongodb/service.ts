@@ -244,6 +244,23 @@ function retyped(results: Doc[], typesById: Map<string, NumberTypes>): Doc[] {
 }
 const idText = (id: unknown): string => EJSON.stringify({ id }, { relaxed: false });
 
+const mentionsRequest = new WeakMap<object, boolean>();
+/** Whether a part of the rules (roles, filters, schema: config objects, kept for the server's life) names `%%request`. */
+function mentions(part: object | undefined): boolean {
+  if (!part) return false;
+  let found = mentionsRequest.get(part);
+  if (found === undefined) {
+    try {
+      found = JSON.stringify(part).includes('%%request');
+    } catch {
+      found = true;
+    }
+    mentionsRequest.set(part, found);
+  }
+  return found;
+}
+const namesRequest = (rules: Rules | undefined): boolean => !!rules && (mentions(rules.roles) || mentions(rules.filters) || mentions(rules.schema));
+
 /**
  * A document as the caller sees it (its role and view), or null when no role shows it: at once
  * when the checks compiled (no `%function`), else a promise.
@@ -328,7 +345,8 @@ export class MongoService {
         user: caller.user ?? {},
         values: this.values,
         environment: { tag: this.app.environment, values: this.app.environmentValues },
-        request: expressionRequest(caller.request),
+        // Built only for rules that read it: most never do, and it copies every header.
+        request: namesRequest(rules) ? expressionRequest(caller.request) : {},
       },
       { callFunction: (fn, args) => this.runFunction(fn, args, caller) },
     );
