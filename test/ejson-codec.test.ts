@@ -164,3 +164,23 @@ describe('fast EJSON codec', () => {
     }
   });
 });
+
+describe('the codec over proxied BSON classes (as in the isolates, BSON_SETUP)', () => {
+  // BSON.ObjectId and BSON.Long are Proxies there, callable without `new`; the codec works through
+  // the classes themselves and must still give and recognise the same instances.
+  const callable = <T extends object>(C: T): T => new Proxy(C, { apply: (target, _self, args) => Reflect.construct(target as never, args) });
+  const proxied = { ...bson, ObjectId: callable(ObjectId), Long: callable(Long) };
+  const viaProxies = makeEjsonCodec(proxied as never);
+
+  it('parses to instances of the classes, and encodes values made through the proxies', () => {
+    const hex = '0123456789abcdefABCDEF01';
+    const parsed = viaProxies.parse(`{"id":{"$oid":"${hex}"},"big":{"$numberLong":"9007199254740993"}}`) as { id: unknown; big: unknown };
+    assert.ok(parsed.id instanceof ObjectId && parsed.id instanceof proxied.ObjectId);
+    assert.equal((parsed.id as ObjectId).toHexString(), hex.toLowerCase());
+    assert.ok(parsed.big instanceof Long);
+    assert.equal(String(parsed.big), '9007199254740993');
+    const made = { id: (proxied.ObjectId as unknown as (h: string) => ObjectId)(hex), big: new proxied.Long(1, 2097152) };
+    assert.equal(viaProxies.stringifyCanonical(made), EJSON.stringify(made, { relaxed: false }));
+    assert.equal(viaProxies.stringifyCanonical(parsed), codec.stringifyCanonical(parsed));
+  });
+});

@@ -309,30 +309,36 @@ export function embeddedEngine(storage: RowStorage): DocumentEngine {
     return storage.shareHold(ns, holder, 0).catch(() => undefined);
   }
 
+  async function findAll(ns: string, filter: Filter, opts: FindOptions = {}): Promise<Doc[]> {
+    const criteria = normalizeNumbers(filter) as Filter;
+    let docs: Doc[];
+    try {
+      const matches = fastMatcher(criteria);
+      const query = matches ? undefined : new Query(criteria as never, MINGO);
+      const lookups = plan(criteria, (await indexed()).get(ns) ?? NONE);
+      const rows = await storage.rows(ns, lookups && candidates(lookups));
+      const all = rows.map(opts.forWrite ? read : decodeDoc);
+      docs = matches ? all.filter(matches) : (query!.find(all).all() as Doc[]);
+      if (opts.sort && Object.keys(opts.sort).length) {
+        docs = fastSort(docs, opts.sort) ?? (new Query({}, MINGO).find(docs).sort(opts.sort as never).all() as Doc[]);
+      }
+      if (opts.limit) docs = docs.slice(0, opts.limit);
+      if (opts.projection && Object.keys(opts.projection).length) {
+        docs = fastProject(docs, opts.projection) ?? (new Query({}, MINGO).find(docs, opts.projection as never).all() as Doc[]);
+      }
+    } catch (err) {
+      throw refused(err);
+    }
+    return docs;
+  }
+
   return {
     changes,
 
-    async *find(ns: string, filter: Filter, opts: FindOptions = {}) {
-      const criteria = normalizeNumbers(filter) as Filter;
-      let docs: Doc[];
-      try {
-        const matches = fastMatcher(criteria);
-        const query = matches ? undefined : new Query(criteria as never, MINGO);
-        const lookups = plan(criteria, (await indexed()).get(ns) ?? NONE);
-        const rows = await storage.rows(ns, lookups && candidates(lookups));
-        const all = rows.map(opts.forWrite ? read : decodeDoc);
-        docs = matches ? all.filter(matches) : (query!.find(all).all() as Doc[]);
-        if (opts.sort && Object.keys(opts.sort).length) {
-          docs = fastSort(docs, opts.sort) ?? (new Query({}, MINGO).find(docs).sort(opts.sort as never).all() as Doc[]);
-        }
-        if (opts.limit) docs = docs.slice(0, opts.limit);
-        if (opts.projection && Object.keys(opts.projection).length) {
-          docs = fastProject(docs, opts.projection) ?? (new Query({}, MINGO).find(docs, opts.projection as never).all() as Doc[]);
-        }
-      } catch (err) {
-        throw refused(err);
-      }
-      yield* docs;
+    findAll,
+
+    async *find(ns, filter, opts) {
+      yield* await findAll(ns, filter, opts);
     },
 
     async ensureIndexes(ns, fields) {

@@ -131,6 +131,11 @@ export interface DocumentEngine {
   /** Documents matching the MongoDB filter: in insertion order unless sorted, then limited and projected. */
   find(ns: string, filter: Filter, opts?: FindOptions): AsyncIterable<Doc>;
   /**
+   * The same documents as `find`, as one array: engines that read every match before the first
+   * (the embedded ones) offer it, so callers skip a promise per document.
+   */
+  findAll?(ns: string, filter: Filter, opts?: FindOptions): Promise<Doc[]>;
+  /**
    * Top-level fields that queries on `ns` compare by equality. The embedded engines index them
    * (building the index from the documents already there); a real MongoDB leaves its indexes to
    * its operator. Idempotent; fields already indexed cost nothing.
@@ -146,6 +151,11 @@ export interface DocumentEngine {
   /** Present when the engine can run whole operations itself (a real MongoDB). */
   readonly server?: ServerOperations;
   close(): Promise<void>;
+}
+
+/** Every document `engine.find` yields, as an array (in one step where the engine offers it). */
+export function findAll(engine: DocumentEngine, ns: string, filter: Filter, opts?: FindOptions): Promise<Doc[]> {
+  return engine.findAll ? engine.findAll(ns, filter, opts) : collect(engine.find(ns, filter, opts));
 }
 
 /** Every document a `find` yields, as an array. */

@@ -51,6 +51,23 @@ export function engineConformance(name: string, open: () => Promise<DocumentEngi
       assert.deepEqual(await ids('db.nums', { big: Long.fromNumber(5_000_000_000) }), [1]);
     });
 
+    it('findAll, where offered, gives what find yields (filter, sort, limit, projection, forWrite)', async () => {
+      if (!engine.findAll) return;
+      await engine.write('db.fa', { inserts: [{ _id: 'b', k: 2, o: 'x' }, { _id: 'a', k: 1, o: 'y' }, { _id: 'c', k: 3, o: 'x' }, { _id: 'd', k: 0, o: 'x' }] });
+      for (const [filter, opts] of [
+        [{}, {}],
+        [{ o: 'x' }, { sort: { k: -1 } }],
+        [{ k: { $gt: 0 } }, { sort: { _id: 1 }, limit: 2, projection: { o: 0 } }],
+      ] as [Filter, FindOptions][]) {
+        assert.deepEqual(await engine.findAll('db.fa', filter, opts), await collect(engine.find('db.fa', filter, opts)));
+      }
+      // What it reads for a write is what a compare-and-swap checks.
+      const [doc] = await engine.findAll('db.fa', { _id: 'a' }, { forWrite: true });
+      await engine.write('db.fa', { replaces: [{ ...doc!, k: 10 }], expected: [doc!] });
+      await assert.rejects(engine.write('db.fa', { replaces: [{ ...doc!, k: 11 }], expected: [doc!] }), WriteConflictError);
+      assert.equal((await engine.findAll('db.fa', { _id: 'a' }))[0]!.k, 10);
+    });
+
     it('replaces and removes by _id', async () => {
       await engine.write('db.c', { inserts: [{ _id: 1, v: 'a' }, { _id: 2, v: 'b' }, { _id: 3, v: 'c' }] });
       await engine.write('db.c', { replaces: [{ _id: 2, v: 'B' }], removes: [3] });

@@ -16,7 +16,7 @@ import { MingoError } from 'mingo/util';
 import type { AppConfig, DataSourceConfig, RoleConfig } from '../../app/model.js';
 import { BasteError } from '../../errors.js';
 import { fastProject } from '../../data/fast-paths.js';
-import { collect, DuplicateKeyError, WriteConflictError, QueryError, type Doc, type DocumentEngine, type Filter, type WriteBatch } from '../../data/engine.js';
+import { collect, DuplicateKeyError, findAll, WriteConflictError, QueryError, type Doc, type DocumentEngine, type Filter, type WriteBatch } from '../../data/engine.js';
 import { resolvedValues } from '../../app/values.js';
 import { parseDocumentEjson } from '../../util/ejson.js';
 import type { CallRequest, CallUser } from '../../functions/types.js';
@@ -244,6 +244,52 @@ function retyped(results: Doc[], typesById: Map<string, NumberTypes>): Doc[] {
 }
 const idText = (id: unknown): string => EJSON.stringify({ id }, { relaxed: false });
 
+const mentionsRequest = new WeakMap<object, boolean>();
+/** Whether a part of the rules (roles, filters, schema: config objects, kept for the server's life) names `%%request`. */
+function mentions(part: object | undefined): boolean {
+  if (!part) return false;
+  let found = mentionsRequest.get(part);
+  if (found === undefined) {
+    try {
+      found = JSON.stringify(part).includes('%%request');
+    } catch {
+      found = true;
+    }
+    mentionsRequest.set(part, found);
+  }
+  return found;
+}
+const namesRequest = (rules: Rules | undefined): boolean => !!rules && (mentions(rules.roles) || mentions(rules.filters) || mentions(rules.schema));
+
+/**
+ * A document as the caller sees it (its role and view), or null when no role shows it: at once
+ * when the checks compiled (no `%function`), else a promise.
+ */
+function judge(ctx: Ctx, doc: Doc, readable: ReadableQuery | undefined): Visible | null | Promise<Visible | null> {
+  const chosen = ctx.access.roleFor(doc);
+  if (chosen instanceof Promise) return chosen.then((role) => (role ? judgeRole(ctx, doc, role, readable) : null));
+  return chosen ? judgeRole(ctx, doc, chosen, readable) : null;
+}
+
+function judgeRole(ctx: Ctx, doc: Doc, role: RoleConfig, readable: ReadableQuery | undefined): Visible | null | Promise<Visible | null> {
+  // A role whose document filters let nothing be evaluated gives no access, like no role.
+  const reaches = ctx.access.reaches(role, doc);
+  if (reaches !== true) return Promise.resolve(reaches).then((ok) => (ok ? judgeView(ctx, doc, role, readable) : null));
+  return judgeView(ctx, doc, role, readable);
+}
+
+function judgeView(ctx: Ctx, doc: Doc, role: RoleConfig, readable: ReadableQuery | undefined): Visible | null | Promise<Visible | null> {
+  const shown = ctx.access.readable(role, doc);
+  const seen = (view: Doc): Visible | null => (readable?.residual && !readable.matches(view) ? null : { doc, view, role });
+  return shown instanceof Promise ? shown.then((v) => seen(v ?? {})) : seen(shown ?? {});
+}
+
+/** Whether a view shows nothing (no own enumerable key), without listing its keys. */
+function isEmpty(view: Doc): boolean {
+  for (const _ in view) return false;
+  return true;
+}
+
 export class MongoService {
   /** Resolved once: values and secrets are fixed for the life of the server. */
   private readonly values: Record<string, unknown>;
@@ -299,7 +345,8 @@ export class MongoService {
         user: caller.user ?? {},
         values: this.values,
         environment: { tag: this.app.environment, values: this.app.environmentValues },
-        request: expressionRequest(caller.request),
+        // Built only for rules that read it: most never do, and it copies every header.
+        request: namesRequest(rules) ? expressionRequest(caller.request) : {},
       },
       { callFunction: (fn, args) => this.runFunction(fn, args, caller) },
     );
@@ -455,16 +502,9 @@ export class MongoService {
   ): AsyncGenerator<Visible> {
     const filter = await this.pushdown(ctx, readable ? readable.pushdown : query);
     for await (const doc of ctx.engine.find(ctx.ns, filter, { sort, forWrite })) {
-      const chosen = ctx.access.roleFor(doc);
-      const role = chosen instanceof Promise ? await chosen : chosen;
-      if (!role) continue;
-      // A role whose document filters let nothing be evaluated gives no access, like no role.
-      const reaches = ctx.access.reaches(role, doc);
-      if (reaches !== true && !(await reaches)) continue;
-      const shown = ctx.access.readable(role, doc);
-      const view = (shown instanceof Promise ? await shown : shown) ?? {};
-      if (readable?.residual && !readable.matches(view)) continue;
-      yield { doc, view, role };
+      const judged = judge(ctx, doc, readable);
+      const item = judged instanceof Promise ? await judged : judged;
+      if (item) yield item;
     }
   }
 
@@ -480,16 +520,28 @@ export class MongoService {
     const limit = Math.min(limitOf(args) ?? MAX_RESULTS, MAX_RESULTS);
     if (ctx.caller.system) {
       // No roles to apply: sort, limit and projection all run in the engine.
-      return collect(ctx.engine.find(ctx.ns, await this.pushdown(ctx, query), { sort: specOf(args.sort), limit, projection: specOf(projection) }));
+      return findAll(ctx.engine, ctx.ns, await this.pushdown(ctx, query), { sort: specOf(args.sort), limit, projection: specOf(projection) });
     }
     const views: Doc[] = [];
     const typesById = new Map<string, NumberTypes>();
-    for await (const { doc, view } of this.visible(ctx, query, { sort: args.sort })) {
-      if (Object.keys(view).length === 0) continue;
+    const take = (doc: Doc, view: Doc): boolean => {
+      if (isEmpty(view)) return false;
       views.push(view);
       const types = storedTypesOf(doc);
       if (types) typesById.set(idText(doc._id), types);
-      if (views.length >= limit) break;
+      return views.length >= limit;
+    };
+    const sort = specOf(args.sort);
+    if (ctx.engine.findAll && !ctx.access.readableQuery(query, sort)) {
+      // What visible() yields, judged over one array: no promise per document when the rules compiled.
+      refuseScripts(query);
+      for (const doc of await ctx.engine.findAll(ctx.ns, await this.pushdown(ctx, query), { sort })) {
+        const judged = judge(ctx, doc, undefined);
+        const item = judged instanceof Promise ? await judged : judged;
+        if (item && take(doc, item.view)) break;
+      }
+    } else {
+      for await (const { doc, view } of this.visible(ctx, query, { sort: args.sort })) if (take(doc, view)) break;
     }
     return retyped(await this.project(ctx, views, projection), typesById);
   }
