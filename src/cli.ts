@@ -7,6 +7,7 @@ import { once } from 'node:events';
 import { userInfo } from 'node:os';
 import { resolve, join } from 'node:path';
 import { parseArgs } from 'node:util';
+import v8 from 'node:v8';
 import { pino } from 'pino';
 import { adminTokenCommand, usersCommand } from './admin/commands.js';
 import type { Actor } from './admin/tokens.js';
@@ -38,6 +39,7 @@ import { emailPagesUrl } from './users/email-password.js';
 import { describeFailure } from './cli/failures.js';
 import { COMMAND_NAMES, commandHelp, HELP } from './cli/help.js';
 import { hostProblem, logLevelProblem, mailFromProblem, smtpUrlProblem } from './cli/serve-flags.js';
+import { serverV8Flags } from './cli/heap.js';
 import { backupCommand, restoreCommand } from './ops/commands.js';
 import type { Store } from './store/store.js';
 import { allTriggers, describeTrigger, triggerLine } from './triggers/describe.js';
@@ -445,6 +447,8 @@ async function serve(
     (flags['smtp-url'] ?? io.env.BASTE_SMTP_URL) ? smtpUrlProblem((flags['smtp-url'] ?? io.env.BASTE_SMTP_URL)!, smtpSource) : undefined,
   ].filter((p): p is string => p !== undefined);
   if (problems.length > 0) throw new UsageError(problems[0]!);
+  // Before the app and the isolates load (cli/heap.ts says why).
+  for (const flag of serverV8Flags(process.execArgv)) v8.setFlagsFromString(flag);
   const logger = pino({ level: flags['log-level'] ?? 'info', base: undefined });
   const { config, warnings } = await load();
   for (const w of warnings) logger.warn({ file: w.file }, w.message);

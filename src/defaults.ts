@@ -38,6 +38,12 @@ export const DEFAULTS = {
     maxBufferedBytes: 1024 * 1024,
     sessionCheckMs: 500,
   },
+  /**
+   * Page cache of each SQLite connection (the store's, the documents'), KiB. better-sqlite3 builds
+   * SQLite with 16 MiB each, which a write-heavy load fills and keeps (issue 20: peak RSS); the
+   * operating system's page cache still holds the file.
+   */
+  sqliteCacheKib: 4096,
   /** Custom-token and OpenID JWK sets: fetch budget and least time between refetches. */
   jwks: { timeoutMs: 5 * SECOND, cooldownMs: 5 * SECOND },
   /** Each call to Google, Facebook or Apple. */

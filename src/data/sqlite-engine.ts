@@ -10,6 +10,7 @@ import { claimFile } from '../store/sqlite/owner.js';
 import { GroupCommit } from '../util/sqlite-group-commit.js';
 import { DuplicateKeyError, WriteConflictError, type ChangeOp, type Doc, type DocumentEngine, type StoredChange, type WriteBatch } from './engine.js';
 import { changeDrafts, decodeDoc, duplicateMessage, embeddedEngine, encodeDoc, idKey, type Candidates, type ExpectedRow, type indexEntries } from './embedded.js';
+import { DEFAULTS } from '../defaults.js';
 
 /** With `owner`, claims the file for that app, or refuses one another app claimed (src/store/owner.ts). */
 export function openSqliteDocuments(file: string, opts: { owner?: DatabaseOwner } = {}): DocumentEngine {
@@ -17,6 +18,7 @@ export function openSqliteDocuments(file: string, opts: { owner?: DatabaseOwner 
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
   db.pragma('busy_timeout = 5000');
+  db.pragma(`cache_size = -${DEFAULTS.sqliteCacheKib}`);
   if (opts.owner) {
     try {
       claimFile(db, file, opts.owner);

@@ -33,6 +33,7 @@ import { claimFile } from './owner.js';
 import { MIGRATIONS } from './schema.js';
 import { SessionCache, type SessionCacheStats, type SessionWithUser } from '../session-cache.js';
 import { apiKeyParams, deviceParams, expiredSessions, identityParams, sessionParams, SQL, SqlStore, type SqlFragments, type Written } from '../sql/core.js';
+import { DEFAULTS } from '../../defaults.js';
 
 /**
  * With `owner`, the file is claimed for that app on first open, and opening a file another app
@@ -44,6 +45,7 @@ export function openSqliteStore(file: string, opts: { owner?: DatabaseOwner; fsy
   db.pragma('synchronous = FULL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
+  db.pragma(`cache_size = -${DEFAULTS.sqliteCacheKib}`);
   try {
     // Before migrating, so a refused app changes nothing.
     if (opts.owner) claimFile(db, file, opts.owner);
