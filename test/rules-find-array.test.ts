@@ -10,12 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, beforeEach, describe, it } from 'node:test';
 import { Double, EJSON, Long, ObjectId } from 'bson';
-import pg from 'pg';
 import type { AppConfig, CollectionRules, DataSourceConfig, RoleConfig } from '../src/app/model.js';
 import type { Doc, DocumentEngine } from '../src/data/engine.js';
 import { openPostgresDocuments } from '../src/data/postgres-engine.js';
 import { openSqliteDocuments } from '../src/data/sqlite-engine.js';
 import { MongoService } from '../src/services/mongodb/service.js';
+import { adminQuery, TEST_DATABASE_URL, uniqueName } from './helpers/postgres.js';
 import { role } from './helpers/server.js';
 
 const rules = (coll: string, roles: RoleConfig[], filters: CollectionRules['filters'] = []): [string, CollectionRules] => [
@@ -130,19 +130,16 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
 suite('sqlite', async () => openSqliteDocuments(join(dir, `docs-${n++}.sqlite`)));
 
-const url = process.env.BASTE_TEST_DATABASE_URL;
+const url = TEST_DATABASE_URL;
 if (url) {
   const schemas: string[] = [];
   const schema = () => {
-    const s = `find_array_${process.pid}_${Date.now()}_${n++}`;
+    const s = uniqueName('find_array');
     schemas.push(s);
     return s;
   };
   suite('postgres', async () => openPostgresDocuments(url, { schema: schema(), maxConnections: 2 }));
   after(async () => {
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    for (const s of schemas) await client.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
-    await client.end();
+    for (const s of schemas) await adminQuery(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
   });
 }

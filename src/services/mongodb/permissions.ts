@@ -113,6 +113,11 @@ export class CollectionAccess {
     return run(vars, this.opts);
   }
 
+  /** Stitch v1 rules: whether readableQuery may answer anything but undefined. */
+  get readsQueries(): boolean {
+    return this.rules?.readableQueries === true;
+  }
+
   /**
    * How a user's query and sort run: whole in the engine, or (Stitch v1 rules) partly there and
    * then on what the caller may read of each document. Undefined: whole in the engine.
