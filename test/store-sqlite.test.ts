@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { GroupCommit } from '../src/util/sqlite-group-commit.js';
 import { storeFailureOf } from '../src/store/failures.js';
@@ -87,7 +87,9 @@ it('sqlite: hands out the same frozen records until a write that can change them
   }
 });
 
-it('sqlite: a write by another connection to the file (the CLI) reaches the next lookup', async () => {
+// The server reads `PRAGMA data_version` once per turn of the event loop: a foreign commit reaches
+// the lookups of the next turn (the CLI's writes here are awaited, which crosses turns already).
+it('sqlite: a write by another connection to the file (the CLI) reaches the lookups of the next turn', async () => {
   const file = join(dir, 'cache-other.sqlite');
   const server = openSqliteStore(file);
   const cli = openSqliteStore(file);
@@ -123,9 +125,11 @@ it('sqlite: a write by another connection to the file (the CLI) reaches the next
     const c = await loggedIn(server, 3);
     await cached(c.sessionId);
     raw.prepare('UPDATE users SET disabled = 1 WHERE id = ?').run(c.userId);
+    await nextTurn();
     assert.deepEqual((await server.findSessionWithUser(c.sessionId))?.active, { session: c.session, userDisabled: true });
     assert.deepEqual(await server.findSession(c.sessionId), { session: c.session, userDisabled: true });
     raw.prepare('UPDATE users SET disabled = 0 WHERE id = ?').run(c.userId);
+    await nextTurn();
     assert.equal((await cached(c.sessionId)).active.userDisabled, false);
     assert.equal(await cli.deleteUser(c.userId), true);
     assert.equal(await server.findSessionWithUser(c.sessionId), null);

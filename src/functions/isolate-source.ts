@@ -656,7 +656,23 @@ export const ISOLATE_SETUP = String.raw`
     endCall(call);
     answer(execution, error, text);
   };
-  return { run, runHttp };
+  // The calls the host handed over in one message (call-batches.ts), each [entry, ...the entry's
+  // arguments], started one at a time: each runs until it has answered or waits on something (up
+  // to 32 microtask turns, a quick call's whole life) before the next starts, so a call's answer
+  // leaves before a later call of the batch can hold the isolate, as if each had come alone.
+  // Settles when every call has ended (none rejects: each answers).
+  const runBatch = async (calls) => {
+    const lives = [];
+    for (const c of calls) {
+      let ended = false;
+      const life = (c[0] === 'runHttp' ? runHttp : run)(c[1], c[2], c[3], c[4], c[5], c[6]);
+      life.then(() => { ended = true; }, () => { ended = true; });
+      lives.push(life);
+      for (let i = 0; i < 32 && !ended; i++) await undefined;
+    }
+    await Promise.all(lives);
+  };
+  return { run, runHttp, runBatch };
 })
 `;
 

@@ -26,6 +26,7 @@ import type { CallRequest, CallUser, FunctionInvocation, HttpOutcome } from './t
 import { asyncHostCall, httpCall, syncHostCall } from './host-calls.js';
 import { fromWireError, LOG_LEVELS, MODULE_OPS, type AsyncHandlers, type AsyncHostCalls, type DoneMessage, type LogMessage, type ModuleHandlers, type WireError } from './contract.js';
 import { BSON_SETUP, ISOLATE_LOCKDOWN, ISOLATE_PRELUDE, ISOLATE_SETUP, factorySource, moduleFactorySource, perCallRealmSource } from './isolate-source.js';
+import { CallBatches } from './call-batches.js';
 import { ModuleResolver, type ModuleRoots } from './modules.js';
 import { intrinsicWrites, planRealms } from './realms.js';
 import { isStrict, namesAny, rootWrites, undeclaredAssignments } from './sloppy-globals.js';
@@ -83,6 +84,8 @@ const perCallRealm = () => (realmSource ??= perCallRealmSource(codecSource()));
  * execution, system, userEjson, requestEjson.
  */
 type EntryArgs = readonly [string, string | ivm.Copy<ArrayBuffer>, number, boolean, string | null, string | null];
+/** A call of a batch: its entry, then its arguments, the text form only (bytes go on their own). */
+type BatchedCall = readonly ['run' | 'runHttp', string, string, number, boolean, string | null, string | null];
 
 const executionError = (message: string) => new BasteError('FunctionExecutionError', message);
 
@@ -172,6 +175,8 @@ interface Sandbox {
   readonly run: Entry;
   /** The shared realm's `runHttp`: an endpoint or webhook call, `(payload, response)`. */
   readonly runHttp: Entry;
+  /** The shared realm's `runBatch`: several calls, each `[entry, ...EntryArgs]` (call-batches.ts). */
+  readonly runBatch: ivm.Reference<(calls: BatchedCall[]) => Promise<void>>;
   /** What a per-call realm is bootstrapped from (realms.ts). */
   readonly realm: RealmKit;
 }
@@ -433,7 +438,9 @@ export class FunctionRuntime {
       // would have fired (timeoutMs, 120 s), ~200 bytes of native memory per call (issue 20).
       const entered = this.perCall
         ? this.enterRealm(sandbox, entry, args)
-        : sandbox[entry].apply(undefined, [...args], { arguments: { copy: true }, result: { promise: true, copy: true } });
+        : typeof argsEjson === 'string'
+          ? this.batches.enter(sandbox, [entry, invocation.name, argsEjson, id, system, userEjson, requestEjson])
+          : sandbox[entry].apply(undefined, [...args], { arguments: { copy: true }, result: { promise: true, copy: true } });
       // The entry's own promise fails the call only when the isolate did (a limit, disposal). Any
       // other rejection is some function's promise rejection that nobody handled, which
       // isolated-vm hands to whichever task ends next: not this call's answer.
@@ -478,6 +485,19 @@ export class FunctionRuntime {
       context.release();
     }
   }
+
+  /**
+   * Calls of the shared realm, handed to their isolate in one message per turn of the event loop.
+   * A batch's promise fails the calls in it only when the isolate did; any other rejection is a
+   * function's unhandled promise rejection (see callIn), logged here once for the batch.
+   */
+  private readonly batches = new CallBatches<Sandbox, BatchedCall>((sandbox, calls) =>
+    sandbox.runBatch.apply(undefined, [calls], { arguments: { copy: true }, result: { promise: true } }).catch((err: unknown) => {
+      const message = err instanceof Error ? err.message : String(err);
+      if (ISOLATE_FAILURE.test(message) || sandbox.isolate.isDisposed) throw err;
+      this.options.logger.warn({ functions: [...new Set(calls.map((c) => c[1]))].slice(0, 10), error: message.slice(0, 500) }, 'a function left a promise rejection that nobody handled');
+    }),
+  );
 
   /** The isolate's answer to the client-level call `execution`: its result text, or the error it threw. */
   private readonly answer: DoneMessage = (execution, error, text) => {
@@ -646,17 +666,18 @@ export class FunctionRuntime {
       undefined,
       [host.log, host.sync, host.async, host.done, appFacts.copyInto(), hostModule, shared.compile, shared.factory, false],
       { result: { reference: true } },
-    )) as ivm.Reference<Record<'run' | 'runHttp', unknown>>;
+    )) as ivm.Reference<Record<'run' | 'runHttp' | 'runBatch', unknown>>;
     setup.release();
     const run = (await entries.get('run', { reference: true })) as Entry;
     const runHttp = (await entries.get('runHttp', { reference: true })) as Entry;
+    const runBatch = (await entries.get('runBatch', { reference: true })) as Sandbox['runBatch'];
     entries.release();
     const ping = await context.eval('(() => 0)', { reference: true });
     const bson = await jail.get('BSON', { reference: true });
     await context.eval(ISOLATE_LOCKDOWN);
     const boot = await isolate.compileScript(perCallRealm(), { filename: '(per-call realm)' });
     const realm: RealmKit = { bson, random, bridges: [host.log, host.sync, host.async, host.done, hostModule], appFacts, makers, boot };
-    return { isolate, run, runHttp, ping, realm };
+    return { isolate, run, runHttp, runBatch, ping, realm };
   }
 
   /**
