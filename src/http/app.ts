@@ -2,7 +2,7 @@
 // request, the error mapping and the routes. The only part that knows Fastify.
 
 import cors from '@fastify/cors';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { AppConfig } from '../app/model.js';
 import { BasteError } from '../errors.js';
@@ -10,6 +10,7 @@ import { clientErrorHandler } from './client-errors.js';
 import { parseJsonBody } from './json-body.js';
 import { sendError, toBasteError } from './errors.js';
 import { OutageLog } from './outage.js';
+import { requestLogger } from './request-logger.js';
 import { storeFailureOf } from '../store/failures.js';
 import { adminConsoleRoutes } from './routes/admin-console.js';
 import { adminRoutes, isAdminPath } from './routes/admin.js';
@@ -41,6 +42,7 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
     loggerInstance: logger as FastifyBaseLogger,
     // Fastify's own two lines per request are replaced by the one line of the onResponse hook below.
     logController: new LogController({ disableRequestLogging: true }),
+    childLoggerFactory: requestLogger,
     trustProxy: options.trustProxy,
     bodyLimit: options.bodyLimit ?? DEFAULTS.bodyLimitBytes,
     forceCloseConnections: true,
@@ -77,8 +79,12 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
   });
 
   // allowed_request_origins: a browser request from any other origin is refused outright.
-  http.addHook('onRequest', async (req) => {
-    if (req.headers.host === undefined && req.raw.httpVersionMinor >= 1) throw new BasteError('BadRequest', 'the Host header is required');
+  // (This hook and onResponse are callback-style: an async hook costs every request a promise chain.)
+  http.addHook('onRequest', (req, _reply, done) => {
+    done(refusedRequest(req));
+  });
+  function refusedRequest(req: FastifyRequest): BasteError | undefined {
+    if (req.headers.host === undefined && req.raw.httpVersionMinor >= 1) return new BasteError('BadRequest', 'the Host header is required');
     const origin = req.headers.origin;
     // The OAuth callback is the provider's page posting back (Apple's form_post comes with
     // Origin: https://appleid.apple.com); its single-use state is what protects it. A request
@@ -87,12 +93,17 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
     if (origin && !isAllowedOrigin(config, origin) && !isAdminPath(req.url) && req.url.split('?')[0] !== OAUTH_CALLBACK_PATH && origin !== `${req.protocol}://${req.host}`) {
       // The operator sees which origin to add to allowed_request_origins (the path without its query).
       req.log.warn({ origin: origin.slice(0, 200), path: req.url.split('?')[0]!.slice(0, 200) }, 'request refused: origin not in allowed_request_origins');
-      throw new BasteError('DomainNotAllowed', `origin '${origin.slice(0, 200)}' is not allowed for this app`);
+      return new BasteError('DomainNotAllowed', `origin '${origin.slice(0, 200)}' is not allowed for this app`);
     }
-  });
+    return undefined;
+  }
 
   const outage = new OutageLog(logger);
-  http.addHook('onResponse', async (req, reply) => {
+  http.addHook('onResponse', (req, reply, done) => {
+    logResponse(req, reply);
+    done();
+  });
+  function logResponse(req: FastifyRequest, reply: FastifyReply): void {
     // A success on a route that reads the store ends an outage (location and the console's files need none).
     if (outage.down && reply.statusCode < 400 && !/\/location$|^\/admin(\/|$)|^\/healthz$/.test(req.url.split('?')[0]!)) outage.recovered();
     // Building the line costs more than skipping it when info logging is off (--log-level warn).
@@ -109,7 +120,7 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
       },
       'request',
     );
-  });
+  }
 
   http.setErrorHandler((err, req, reply) => {
     const error = toBasteError(err);
