@@ -21,6 +21,11 @@ export class CallBatches<K, C> {
 
   constructor(private readonly send: SendBatch<K, C>) {}
 
+  /** How many calls wait in `key`'s batch of this turn. */
+  forming(key: K): number {
+    return this.pending.get(key)?.calls.length ?? 0;
+  }
+
   /** Queues `call` for `key`'s next batch; settles as that batch does. */
   enter(key: K, call: C): Promise<unknown> {
     let batch = this.pending.get(key);

@@ -253,6 +253,8 @@ function functionSources(app: AppConfig): FunctionSource[] {
 /** An isolate that has not answered a ping for this long is held by a runaway call. */
 const STUCK_AFTER_MS = 50;
 const PING_EVERY_MS = 20;
+/** At most this many calls of one turn join one isolate's batch; the next is placed by load. */
+const JOIN_BATCH = 16;
 /** How long an extra isolate stays idle before it is closed. */
 const EXTRA_IDLE_MS = 5_000;
 
@@ -318,6 +320,15 @@ export class FunctionRuntime {
    * one is held by a runaway call, one more is started, up to maxIsolates; past that the call is refused.
    */
   private pick(): Slot {
+    // A call joins the batch forming for an isolate in this turn: one wake of its thread for the
+    // batch (`mixed`: +7 to 10 % req/s over spreading each turn's calls by load; joining at most 4
+    // gained nothing). The cost: up to JOIN_BATCH CPU-heavy calls arriving in one turn run one
+    // after another in one isolate; the next turn's calls go to the least busy isolate, and a held
+    // isolate gets none.
+    for (const slot of this.slots) {
+      const forming = slot.built && !this.stuck(slot) ? this.batches.forming(slot.built) : 0;
+      if (forming > 0 && forming < JOIN_BATCH) return slot;
+    }
     let best: Slot | null = null;
     for (const slot of this.slots) {
       if (this.stuck(slot)) continue;
