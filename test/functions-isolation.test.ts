@@ -107,7 +107,7 @@ describe('functions: a runaway call fails alone', () => {
   let rt: FunctionRuntime;
   const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
   const until = async (what: () => boolean) => {
-    for (let i = 0; i < 200 && !what(); i++) await delay(10);
+    for (let i = 0; i < 300 && !what(); i++) await delay(10);
     assert.ok(what());
   };
   const run = (name: string, args: unknown[] = []) => rt.call({ name, argsEjson: JSON.stringify(args), user: null, runAsSystem: true }).then((t) => JSON.parse(t) as unknown);
@@ -119,7 +119,9 @@ describe('functions: a runaway call fails alone', () => {
       fn('sum', 'exports = function(a, b) { return a + b; };'),
     ]);
     rt = new FunctionRuntime({ ...appConfig([provider('anon-user')], 'run-app-abcde'), functions }, {
-      timeoutMs: 1500,
+      // Long enough for all three loops to be held at once on a loaded machine (at 1500 ms the
+      // first loop's limit sometimes ended it first, before and after call batching alike).
+      timeoutMs: 3000,
       memoryMb: 64,
       isolates: 1,
       maxIsolates: 3,
